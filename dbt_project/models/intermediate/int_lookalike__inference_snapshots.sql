@@ -1,0 +1,19 @@
+{#- One row per user: the user's latest snapshot at or before the scoring time (var lookalike_as_of),
+    with every feature. This is the population that gets scored. -#}
+{%- set features = lookalike.lookalike_staged_features(ref('int_lookalike__user_snapshots')) %}
+
+with latest as (
+    select user_id, max(snapshot_at) as snapshot_at
+    from {{ ref('int_lookalike__user_snapshots') }}
+    where snapshot_at <= {{ lookalike.lookalike_as_of() }}
+    group by user_id
+)
+
+select
+    snapshots.user_id,
+    snapshots.snapshot_at{% for f in features %},
+    snapshots.{{ adapter.quote(f) }}{% endfor %}
+from {{ ref('int_lookalike__user_snapshots') }} as snapshots
+inner join latest
+    on snapshots.user_id = latest.user_id
+   and snapshots.snapshot_at = latest.snapshot_at

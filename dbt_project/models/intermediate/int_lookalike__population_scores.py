@@ -1,0 +1,11 @@
+import lookalike_udf.dbt_models as lookalike
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    return lookalike.score_population(
+        models=dbt.ref("lookalike_run_models"),
+        population=dbt.ref("int_lookalike__inference_snapshots"),
+        batch_size=int(dbt.config.get("score_batch_size") or 100000),
+        runs=dbt.ref("int_lookalike__runs"),
+    )

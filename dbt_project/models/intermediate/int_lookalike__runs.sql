@@ -1,0 +1,48 @@
+{#- One row per run_id: every run declared in the runs input, plus every run_id that appears only
+    in the labels (is_declared = false, so it can be reported as FAILED). Settings are resolved;
+    n_declared counts duplicate declarations (only the first, by description, is kept). -#}
+
+with declared as (
+    select
+        *,
+        count(*) over (partition by run_id) as n_declared,
+        row_number() over (partition by run_id order by run_description nulls last, engagement_type) as declaration_index
+    from {{ ref('stg_lookalike__runs') }}
+    where run_id is not null
+),
+
+label_only_runs as (
+    select distinct labels.run_id
+    from {{ ref('stg_lookalike__labels') }} as labels
+    where labels.run_id is not null
+      and labels.run_id not in (select run_id from declared)
+)
+
+select
+    run_id,
+    run_description,
+    engagement_type,
+    build_only,
+    test_fraction,
+    unlabeled_sample_size,
+    random_seed,
+    true as is_declared,
+    n_declared,
+    {{ var('lookalike_min_seed_users') }} as min_seed_users
+from declared
+where declaration_index = 1
+
+union all
+
+select
+    run_id,
+    cast(null as {{ dbt.type_string() }}) as run_description,
+    '{{ var('lookalike_engagement_type') }}' as engagement_type,
+    cast({{ var('lookalike_build_only') }} as boolean) as build_only,
+    cast({{ var('lookalike_test_fraction') }} as double) as test_fraction,
+    cast({{ var('lookalike_unlabeled_sample_size') }} as bigint) as unlabeled_sample_size,
+    cast({{ var('lookalike_random_seed') }} as bigint) as random_seed,
+    false as is_declared,
+    0 as n_declared,
+    {{ var('lookalike_min_seed_users') }} as min_seed_users
+from label_only_runs

@@ -1,0 +1,20 @@
+{#- One row per user and snapshot_at. When the input holds several rows for the same user and
+    snapshot_at, one is kept deterministically: the first in feature-column order (nulls last). -#}
+{%- set features = lookalike.lookalike_staged_features(ref('stg_lookalike__user_snapshots')) %}
+
+with numbered as (
+    select
+        *,
+        row_number() over (
+            partition by user_id, snapshot_at
+            order by {% for f in features %}{{ adapter.quote(f) }} nulls last, {% endfor %}user_id
+        ) as duplicate_index
+    from {{ ref('stg_lookalike__user_snapshots') }}
+)
+
+select
+    user_id,
+    snapshot_at{% for f in features %},
+    {{ adapter.quote(f) }}{% endfor %}
+from numbered
+where duplicate_index = 1

@@ -1,0 +1,2 @@
+{#- One row per run that has labels. -#}
+{{ lookalike.lookalike_input_label_summary(ref('lookalike_pit_labels')) }}

@@ -1,0 +1,2 @@
+{#- One row per run, label value and weight value. -#}
+{{ lookalike.lookalike_label_weight_counts(ref('lookalike_pit_labels')) }}

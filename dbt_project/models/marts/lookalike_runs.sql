@@ -1,0 +1,77 @@
+{#- One row per run: every run of the runs input, plus any run_id found only in the labels
+    (reported FAILED). Status follows the reference API: FINISHED (trained and scored),
+    FINISHED_TRAINING (build_only runs: trained and reported, not scored), FAILED. -#}
+
+with runs as (
+    select * from {{ ref('int_lookalike__runs') }}
+),
+
+models as (
+    select * from {{ ref('lookalike_run_models') }}
+),
+
+metrics as (
+    select
+        run_id,
+        max(case when split = 'train' then auc end) as train_auc,
+        max(case when split = 'train' then ks end) as train_ks,
+        max(case when split = 'test' then auc end) as test_auc,
+        max(case when split = 'test' then ks end) as test_ks,
+        sum(n_examples) as n_examples,
+        sum(positive_rate * sum_weight) / nullif(sum(sum_weight), 0) as label_positive_rate
+    from {{ ref('lookalike_run_metrics') }}
+    group by run_id
+),
+
+scored as (
+    select run_id, count(*) as number_of_inference_users, max(scored_at) as scored_at
+    from {{ ref('lookalike_user_scores') }}
+    group by run_id
+),
+
+statuses as (
+    select
+        runs.run_id,
+        case
+            when models.model_status is distinct from 'TRAINED' then 'FAILED'
+            when runs.build_only then 'FINISHED_TRAINING'
+            when coalesce(scored.number_of_inference_users, 0) = 0 then 'FAILED'
+            else 'FINISHED'
+        end as status,
+        case
+            when models.model_status = 'TRAINED' and not runs.build_only
+                 and coalesce(scored.number_of_inference_users, 0) = 0
+            then 'run ''' || runs.run_id || ''': scoring produced no users. Check that the snapshot input has rows at or before the scoring time (var lookalike_as_of).'
+        end as scoring_message
+    from runs
+    left join models on runs.run_id = models.run_id
+    left join scored on runs.run_id = scored.run_id
+)
+
+select
+    runs.run_id,
+    runs.run_description,
+    runs.engagement_type,
+    statuses.status,
+    nullif(concat_ws(' | ', statuses.scoring_message, models.status_message), '') as status_message,
+    coalesce(models.number_of_train_users, 0) as number_of_train_users,
+    coalesce(scored.number_of_inference_users, 0) as number_of_inference_users,
+    metrics.train_auc,
+    metrics.train_ks,
+    metrics.test_auc,
+    metrics.test_ks,
+    metrics.label_positive_rate,
+    runs.build_only,
+    runs.test_fraction,
+    runs.unlabeled_sample_size,
+    runs.random_seed,
+    models.n_train_examples,
+    models.n_test_examples,
+    models.n_features,
+    models.training_started_at as run_started_at,
+    case when statuses.status = 'FINISHED' then scored.scored_at else models.training_finished_at end as run_finished_at
+from runs
+inner join statuses on runs.run_id = statuses.run_id
+left join models on runs.run_id = models.run_id
+left join metrics on runs.run_id = metrics.run_id
+left join scored on runs.run_id = scored.run_id

@@ -1,0 +1,24 @@
+{#- One row per input run row, with every per-run setting resolved: the column's value when the
+    runs input has that column and it is not null, else the variable's default. -#}
+{%- set source_relation = lookalike.lookalike_input_relation('lookalike_runs', 'lookalike_demo_runs') -%}
+{{ lookalike.lookalike_require_columns(source_relation, 'lookalike_runs', ['run_id']) }}
+{%- set settings = {} -%}
+{%- for name, sql_type, default in [
+      ('engagement_type', dbt.type_string(), "'" ~ var('lookalike_engagement_type') ~ "'"),
+      ('build_only', 'boolean', var('lookalike_build_only')),
+      ('test_fraction', 'double', var('lookalike_test_fraction')),
+      ('unlabeled_sample_size', 'bigint', var('lookalike_unlabeled_sample_size')),
+      ('random_seed', 'bigint', var('lookalike_random_seed'))] -%}
+  {%- do settings.update({name: 'coalesce(cast(' ~ lookalike.lookalike_optional_column(source_relation, name, 'null')
+        ~ ' as ' ~ sql_type ~ '), cast(' ~ default ~ ' as ' ~ sql_type ~ '))'}) -%}
+{%- endfor %}
+
+select
+    cast(run_id as {{ dbt.type_string() }}) as run_id,
+    cast({{ lookalike.lookalike_optional_column(source_relation, 'run_description', 'null') }} as {{ dbt.type_string() }}) as run_description,
+    upper(trim({{ settings['engagement_type'] }})) as engagement_type,
+    {{ settings['build_only'] }} as build_only,
+    {{ settings['test_fraction'] }} as test_fraction,
+    {{ settings['unlabeled_sample_size'] }} as unlabeled_sample_size,
+    {{ settings['random_seed'] }} as random_seed
+from {{ source_relation }}

@@ -1,0 +1,15 @@
+"""lookalike_udf: the Python half of the lookalike dbt package.
+
+The dbt models call :mod:`lookalike_udf.dbt_models`; everything else is importable on its own:
+
+- :mod:`lookalike_udf.features`: Arrow rows to a feature matrix (JSON-serialisable encoder).
+- :mod:`lookalike_udf.model_io`: HistGradientBoosting models to and from JSON, without pickle.
+- :mod:`lookalike_udf.training`: fit one run's classifier.
+- :mod:`lookalike_udf.validation`: per-run input checks and their messages.
+"""
+
+__version__ = "0.1.0"
+
+from .errors import LookalikeError, RunValidationError  # noqa: E402
+
+__all__ = ["LookalikeError", "RunValidationError", "__version__"]

@@ -1,0 +1,203 @@
+"""Entry points for the package's Python dbt models: one call per model.
+
+Each function takes the model's inputs as DuckDB relations (anything with ``to_arrow_table()`` /
+``to_arrow_reader()``, or Arrow tables), does the work in the library, and returns an Arrow table
+that dbt writes back. A failure in one run is caught and reported in that run's row, so the other
+runs and the build go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import traceback
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import sklearn
+
+from . import __version__
+from .errors import LookalikeError, RunValidationError
+from .training import MODEL_FORMAT, LookalikeModel, fit_run_model
+from .validation import check_run
+
+TRAINED = "TRAINED"
+FAILED = "FAILED"
+
+RUN_MODEL_SCHEMA = pa.schema([
+    ("run_id", pa.string()),
+    ("model_status", pa.string()),
+    ("status_message", pa.string()),
+    ("model_format", pa.string()),
+    ("model_json", pa.string()),
+    ("feature_names", pa.string()),
+    ("n_features", pa.int64()),
+    ("model_params", pa.string()),
+    ("number_of_train_users", pa.int64()),
+    ("n_train_examples", pa.int64()),
+    ("n_test_examples", pa.int64()),
+    ("training_started_at", pa.timestamp("us")),
+    ("training_finished_at", pa.timestamp("us")),
+    ("sklearn_version", pa.string()),
+    ("library_version", pa.string()),
+])
+
+PREDICTION_SCHEMA = pa.schema([
+    ("run_id", pa.string()),
+    ("example_id", pa.string()),
+    ("user_id", pa.string()),
+    ("split", pa.string()),
+    ("example_source", pa.string()),
+    ("label", pa.int32()),
+    ("weight", pa.float64()),
+    ("score", pa.float64()),
+])
+
+SCORE_SCHEMA = pa.schema([
+    ("run_id", pa.string()),
+    ("user_id", pa.string()),
+    ("score", pa.float64()),
+    ("scored_at", pa.timestamp("us")),
+])
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _arrow(relation) -> pa.Table:
+    if isinstance(relation, pa.Table):
+        return relation
+    if hasattr(relation, "to_arrow_table"):
+        return relation.to_arrow_table()
+    return pa.Table.from_pandas(relation, preserve_index=False)
+
+
+def _batches(relation, batch_size: int):
+    if isinstance(relation, pa.Table):
+        yield from relation.to_batches(max_chunksize=batch_size)
+        return
+    yield from relation.to_arrow_reader(batch_size)
+
+
+def _rows(relation) -> list[dict]:
+    return _arrow(relation).to_pylist()
+
+
+def _for_run(table: pa.Table, run_id: str) -> pa.Table:
+    return table.filter(pc.equal(table.column("run_id"), run_id))
+
+
+def train_models(runs, label_summary, examples) -> pa.Table:
+    """Validate and train every run. One row per run of ``runs`` (int_lookalike__runs).
+
+    ``label_summary`` is lookalike_input_label_summary; ``examples`` is
+    int_lookalike__training_examples. Returns rows of :data:`RUN_MODEL_SCHEMA`.
+    """
+    summaries = {row["run_id"]: row for row in _rows(label_summary)}
+    example_table = _arrow(examples)
+    out = []
+    for run in sorted(_rows(runs), key=lambda r: r["run_id"]):
+        started = _now()
+        rid = run["run_id"]
+        check = check_run(run, summaries.get(rid))
+        row = {name: None for name in RUN_MODEL_SCHEMA.names}
+        row.update(run_id=rid, training_started_at=started, sklearn_version=sklearn.__version__,
+                   library_version=__version__)
+        run_examples = _for_run(example_table, rid)
+        split = run_examples.column("split").to_numpy(zero_copy_only=False) if run_examples.num_rows else np.array([])
+        row["n_train_examples"] = int((split == "train").sum())
+        row["n_test_examples"] = int((split == "test").sum())
+        row["number_of_train_users"] = len(pc.unique(run_examples.column("user_id"))) if run_examples.num_rows else 0
+        messages = list(check.errors) + list(check.warnings)
+        if check.ok:
+            try:
+                model = fit_run_model(rid, run_examples, int(run.get("random_seed") or 0))
+                row.update(model_status=TRAINED, model_format=MODEL_FORMAT, model_json=model.to_json(),
+                           feature_names=json.dumps(model.feature_names), n_features=len(model.feature_names),
+                           model_params=json.dumps(model.params, sort_keys=True))
+                dropped = model.encoder.dropped_
+                if dropped:
+                    messages.append(f"run '{rid}': features not used: "
+                                    + "; ".join(f"{k} ({v})" for k, v in sorted(dropped.items())))
+            except RunValidationError as exc:
+                row["model_status"] = FAILED
+                messages.insert(0, str(exc))
+            except Exception as exc:  # one run's crash must not stop the others
+                row["model_status"] = FAILED
+                last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                messages.insert(0, f"run '{rid}': training failed: {last}")
+        else:
+            row["model_status"] = FAILED
+        row["status_message"] = " | ".join(messages) if messages else None
+        row["training_finished_at"] = _now()
+        out.append(row)
+    return pa.Table.from_pylist(out, schema=RUN_MODEL_SCHEMA)
+
+
+def _trained_models(models) -> dict[str, LookalikeModel]:
+    loaded = {}
+    for row in _rows(models):
+        if row["model_status"] == TRAINED and row["model_json"]:
+            loaded[row["run_id"]] = LookalikeModel.from_json(row["model_json"])
+    return loaded
+
+
+def predict_training_examples(models, examples) -> pa.Table:
+    """Score every training example of every trained run with the stored model (train and test)."""
+    example_table = _arrow(examples)
+    parts = []
+    for rid, model in sorted(_trained_models(models).items()):
+        run_examples = _for_run(example_table, rid)
+        scores = model.predict(run_examples)
+        parts.append(pa.table({
+            "run_id": run_examples.column("run_id").cast(pa.string()),
+            "example_id": run_examples.column("example_id").cast(pa.string()),
+            "user_id": run_examples.column("user_id").cast(pa.string()),
+            "split": run_examples.column("split").cast(pa.string()),
+            "example_source": run_examples.column("example_source").cast(pa.string()),
+            "label": run_examples.column("label").cast(pa.int32()),
+            "weight": run_examples.column("weight").cast(pa.float64()),
+            "score": pa.array(scores, type=pa.float64()),
+        }, schema=PREDICTION_SCHEMA))
+    if not parts:
+        return PREDICTION_SCHEMA.empty_table()
+    return pa.concat_tables(parts)
+
+
+def score_population(models, population, batch_size: int = 100_000, runs=None) -> pa.Table:
+    """Score the population (one row per user, latest snapshot) with every trained model.
+
+    The population is read in Arrow batches of ``batch_size`` rows, so feature memory stays flat;
+    only (run_id, user_id, score) is kept. ``runs`` (int_lookalike__runs), when given, leaves out
+    build_only runs. A run whose scoring fails gets no rows (lookalike_runs then reports it FAILED).
+    """
+    loaded = _trained_models(models)
+    if runs is not None:
+        build_only = {r["run_id"] for r in _rows(runs) if r.get("build_only")}
+        loaded = {rid: m for rid, m in loaded.items() if rid not in build_only}
+    parts = []
+    failed: set[str] = set()
+    for batch in _batches(population, int(batch_size)):
+        user_ids = batch.column(batch.schema.get_field_index("user_id")).cast(pa.string())
+        for rid, model in sorted(loaded.items()):
+            if rid in failed:
+                continue
+            try:
+                scores = model.predict(batch)
+            except Exception:  # reported as FAILED downstream: the run has no scores
+                failed.add(rid)
+                continue
+            parts.append(pa.table({
+                "run_id": pa.array(np.full(batch.num_rows, rid, dtype=object), type=pa.string()),
+                "user_id": user_ids,
+                "score": pa.array(scores, type=pa.float64()),
+                "scored_at": pa.array([_now()] * batch.num_rows, type=pa.timestamp("us")),
+            }, schema=SCORE_SCHEMA))
+    if not parts:
+        return SCORE_SCHEMA.empty_table()
+    table = pa.concat_tables(parts)
+    if failed:
+        table = table.filter(pc.invert(pc.is_in(table.column("run_id"), pa.array(sorted(failed)))))
+    return table

@@ -1,0 +1,136 @@
+"""Per-run input checks. Each message names the run, the input at fault and the fix.
+
+A run with any error is FAILED and is not trained; warnings are reported in its status message
+and do not stop it. Checks work on one row of ``int_lookalike__runs`` joined with the run's row of
+``lookalike_input_label_summary`` (both plain dicts), so they are cheap and unit-testable.
+
+Example
+-------
+>>> run = {"run_id": "x", "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
+...        "min_seed_users": 10, "test_fraction": 0.2}
+>>> summary = {"num_input_labels": 17, "num_positive_users": 10, "num_negative_users": 7,
+...            "num_negative_labels": 7, "num_matched_labels": 17}
+>>> check_run(run, summary).errors
+["run 'x': negative_label_users has 7 distinct users; at least 10 are required. Add negatives or drop them all to train against the unlabeled population."]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ENGAGEMENT_TYPES = ("MULTI_ENGAGE", "SINGLE_ENGAGE")
+
+
+@dataclass
+class RunCheck:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _n(summary: dict | None, key: str) -> int:
+    if not summary:
+        return 0
+    value = summary.get(key)
+    return int(value) if value is not None else 0
+
+
+def check_run(run: dict, summary: dict | None) -> RunCheck:
+    """Validate one run's settings and labels before training."""
+    rid = run["run_id"]
+    prefix = f"run '{rid}':"
+    check = RunCheck()
+    min_users = int(run.get("min_seed_users") or 10)
+
+    if not run.get("is_declared", True):
+        check.errors.append(
+            f"{prefix} labels use run_id '{rid}', which is not in the runs input (var lookalike_runs). "
+            "Add a row for it to the runs input or correct the labels' run_id."
+        )
+        return check
+    if int(run.get("n_declared") or 1) > 1:
+        check.warnings.append(
+            f"{prefix} the runs input declares this run_id {int(run['n_declared'])} times; the first "
+            "(by run_description) is used. Make run_id unique in the runs input."
+        )
+    engagement = run.get("engagement_type")
+    if engagement not in ENGAGEMENT_TYPES:
+        check.errors.append(
+            f"{prefix} engagement_type {engagement!r} in the runs input is not one of "
+            f"{', '.join(ENGAGEMENT_TYPES)}. Fix the value (null means MULTI_ENGAGE)."
+        )
+    test_fraction = run.get("test_fraction")
+    if test_fraction is None or not (0.0 < float(test_fraction) < 1.0):
+        check.errors.append(
+            f"{prefix} test_fraction {test_fraction!r} must be strictly between 0 and 1. "
+            "Fix the runs input column or var lookalike_test_fraction."
+        )
+    sample_size = run.get("unlabeled_sample_size")
+    if sample_size is not None and int(sample_size) < 1:
+        check.errors.append(
+            f"{prefix} unlabeled_sample_size {sample_size!r} must be at least 1. "
+            "Fix the runs input column or var lookalike_unlabeled_sample_size."
+        )
+
+    if _n(summary, "num_input_labels") == 0:
+        check.errors.append(
+            f"{prefix} has no labels in the labels input (var lookalike_labels). Add labels for this "
+            "run_id or remove the run from the runs input."
+        )
+        return check
+
+    n_invalid = _n(summary, "num_invalid_labels")
+    if n_invalid:
+        check.warnings.append(
+            f"{prefix} {n_invalid} label(s) excluded: label must be 0 or 1, weight must be > 0 and user_id "
+            "must be set. Fix those rows in the labels input."
+        )
+    n_pos = _n(summary, "num_positive_users")
+    n_neg = _n(summary, "num_negative_users")
+    if n_pos < min_users:
+        check.errors.append(
+            f"{prefix} positive_label_users has {n_pos} distinct users; at least {min_users} are required. "
+            "Add positive labels (label = 1)."
+        )
+    if _n(summary, "num_negative_labels") > 0 and n_neg < min_users:
+        check.errors.append(
+            f"{prefix} negative_label_users has {n_neg} distinct users; at least {min_users} are required. "
+            "Add negatives or drop them all to train against the unlabeled population."
+        )
+    n_conflicting = _n(summary, "num_conflicting_labels")
+    if n_conflicting:
+        check.warnings.append(
+            f"{prefix} {n_conflicting} label(s) excluded: the same user has both a positive and a negative "
+            "label at the same timestamp. Keep one label per user and timestamp."
+        )
+    n_labels = _n(summary, "num_input_labels")
+    n_matched = _n(summary, "num_matched_labels")
+    if n_matched == 0:
+        check.errors.append(
+            f"{prefix} none of its {n_labels} labels matched a snapshot at or before its timestamp. "
+            "Check that user_id values match the snapshot input (var lookalike_user_snapshots), "
+            "and that label timestamps are not before the first snapshot."
+        )
+    elif n_matched < n_labels:
+        check.warnings.append(
+            f"{prefix} {n_labels - n_matched} of {n_labels} labels matched no snapshot at or before their "
+            "timestamp and were left out."
+        )
+    if check.errors:
+        return check
+    if _n(summary, "num_negative_labels") > 0:
+        if _n(summary, "num_matched_positive_labels") == 0 or _n(summary, "num_matched_negative_labels") == 0:
+            missing = "positive" if _n(summary, "num_matched_positive_labels") == 0 else "negative"
+            check.errors.append(
+                f"{prefix} after point-in-time matching no {missing} label remains, so there is a single "
+                f"class. Check the {missing} labels' user_id and timestamps against the snapshot input."
+            )
+    elif _n(summary, "num_matched_positive_labels") == 0:
+        check.errors.append(
+            f"{prefix} after point-in-time matching no positive label remains. Check the positive "
+            "labels' user_id and timestamps against the snapshot input."
+        )
+    return check

@@ -1,0 +1,45 @@
+{#- The feature columns of the snapshot input: every numeric, boolean or text column other than
+    user_id / snapshot_at, narrowed by vars lookalike_feature_include / lookalike_feature_exclude.
+    Returns a list of {name, kind} where kind is numeric, boolean or categorical. Columns of other
+    types (dates, timestamps, nested) and names reserved by the pipeline are skipped with a log line. -#}
+{% macro lookalike_feature_columns(relation) %}
+  {%- set reserved = ['user_id', 'snapshot_at', 'run_id', 'label', 'label_id', 'label_timestamp', 'weight',
+                      'example_id', 'example_source', 'split', 'as_of_at', 'score'] -%}
+  {%- set include = var('lookalike_feature_include', []) | map('lower') | list -%}
+  {%- set exclude = var('lookalike_feature_exclude', []) | map('lower') | list -%}
+  {%- set features = [] -%}
+  {%- for key, column in lookalike.lookalike_input_columns(relation).items() -%}
+    {%- set dtype = column.dtype | lower -%}
+    {%- if key in ['user_id', 'snapshot_at'] -%}
+    {%- elif key in reserved -%}
+      {%- do log("lookalike: snapshot column '" ~ column.name ~ "' has a reserved name and is not used as a feature; rename it to use it.", info=true) -%}
+    {%- elif include and key not in include -%}
+    {%- elif key in exclude -%}
+    {%- elif dtype in ['boolean', 'bool'] -%}
+      {%- do features.append({'name': column.name, 'kind': 'boolean'}) -%}
+    {%- elif column.is_number() or dtype in ['tinyint', 'smallint', 'integer', 'bigint', 'hugeint', 'utinyint', 'usmallint', 'uinteger', 'ubigint', 'float', 'double', 'real'] or dtype.startswith('decimal') -%}
+      {%- do features.append({'name': column.name, 'kind': 'numeric'}) -%}
+    {%- elif column.is_string() or dtype in ['varchar', 'text', 'string'] or dtype.startswith('enum') -%}
+      {%- do features.append({'name': column.name, 'kind': 'categorical'}) -%}
+    {%- else -%}
+      {%- do log("lookalike: snapshot column '" ~ column.name ~ "' has type " ~ column.dtype ~ ", which is not a supported feature type (numeric, boolean, text); skipped.", info=true) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(features) }}
+{% endmacro %}
+
+
+{#- Select list casting each feature to its canonical type (double, boolean, varchar). -#}
+{% macro lookalike_feature_select(features, prefix='') %}
+  {%- for feature in features -%}
+    {%- set col = prefix ~ adapter.quote(feature.name) -%}
+    {%- if feature.kind == 'numeric' -%}
+    cast({{ col }} as double) as {{ adapter.quote(feature.name) }}
+    {%- elif feature.kind == 'boolean' -%}
+    cast({{ col }} as boolean) as {{ adapter.quote(feature.name) }}
+    {%- else -%}
+    cast({{ col }} as {{ dbt.type_string() }}) as {{ adapter.quote(feature.name) }}
+    {%- endif -%}
+    {{ ',' if not loop.last }}
+  {% endfor -%}
+{% endmacro %}

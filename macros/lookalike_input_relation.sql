@@ -1,0 +1,41 @@
+{#- Resolve an input variable to a relation.
+    var_name:  the variable holding "table", "schema.table" or "database.schema.table".
+    demo_seed: the demo seed used when the variable is null and the demo is enabled.
+    Fails with a message naming the variable and the fix when it cannot resolve. -#}
+{% macro lookalike_input_relation(var_name, demo_seed) %}
+  {%- set value = var(var_name, none) -%}
+  {%- if value is none or (value | string | trim) == '' -%}
+    {%- if lookalike.lookalike_demo_enabled() -%}
+      {{ return(ref(demo_seed)) }}
+    {%- endif -%}
+    {%- if execute -%}
+      {{ exceptions.raise_compiler_error(
+          "lookalike: variable '" ~ var_name ~ "' is not set. Set it to your relation, e.g. "
+          ~ "`dbt build --vars '{" ~ var_name ~ ": my_schema.my_table}'`, or set lookalike_demo: true "
+          ~ "to build the bundled demo.") }}
+    {%- endif -%}
+    {{ return(api.Relation.create(identifier='lookalike_input_not_configured')) }}
+  {%- endif -%}
+  {%- set parts = (value | string | trim).split('.') -%}
+  {%- if parts | length == 1 -%}
+    {%- set relation = api.Relation.create(database=target.database, schema=target.schema, identifier=parts[0]) -%}
+  {%- elif parts | length == 2 -%}
+    {%- set relation = api.Relation.create(database=target.database, schema=parts[0], identifier=parts[1]) -%}
+  {%- elif parts | length == 3 -%}
+    {%- set relation = api.Relation.create(database=parts[0], schema=parts[1], identifier=parts[2]) -%}
+  {%- else -%}
+    {{ exceptions.raise_compiler_error(
+        "lookalike: variable '" ~ var_name ~ "' = '" ~ value ~ "' is not a relation name; "
+        ~ "use table, schema.table or database.schema.table.") }}
+  {%- endif -%}
+  {%- if execute -%}
+    {%- set found = adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
+    {%- if found is none -%}
+      {{ exceptions.raise_compiler_error(
+          "lookalike: variable '" ~ var_name ~ "' points at " ~ relation ~ ", which does not exist. "
+          ~ "Create it or point the variable at an existing table or view.") }}
+    {%- endif -%}
+    {{ return(found) }}
+  {%- endif -%}
+  {{ return(relation) }}
+{% endmacro %}
