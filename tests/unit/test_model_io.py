@@ -1,0 +1,103 @@
+"""The JSON model format must score exactly like scikit-learn and refuse malformed payloads."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from lookalike_udf.model_io import FORMAT, ModelFormatError, dump_hgb, load_hgb
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(7)
+    n = 3000
+    X = np.c_[
+        rng.normal(size=n),                      # numeric with missing values
+        rng.integers(0, 6, n).astype(float),     # categorical codes 0..5
+        rng.normal(size=n),                      # numeric
+        rng.integers(0, 3, n).astype(float),     # categorical codes 0..2
+        rng.integers(0, 2, n).astype(float),     # boolean as 0/1
+    ]
+    X[rng.random(n) < 0.1, 0] = np.nan
+    X[rng.random(n) < 0.05, 1] = np.nan
+    logit = 1.5 * np.nan_to_num(X[:, 0]) + np.isin(X[:, 1], [1, 4]) * 1.2 - 0.8 * (X[:, 3] == 2) + 0.5 * X[:, 4]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    weights = rng.uniform(0.5, 2.0, n)
+    clf = HistGradientBoostingClassifier(
+        categorical_features=[False, True, False, True, False], max_iter=40, random_state=0
+    ).fit(X, y, sample_weight=weights)
+    # Scoring data has values never seen in training: unseen category 9, negative code, inf.
+    X_new = X[:500].copy()
+    X_new[:50, 1] = 9.0
+    X_new[50:60, 3] = -1.0
+    X_new[60:70, 2] = np.inf
+    X_new[70:80, 0] = np.nan
+    return clf, X_new
+
+
+@pytest.mark.parametrize("engine", ["sklearn", "numpy"])
+def test_parity_with_predict_proba(fitted, engine):
+    clf, X = fitted
+    payload = json.loads(json.dumps(dump_hgb(clf), allow_nan=False))
+    scorer = load_hgb(payload, engine=engine)
+    assert scorer.engine == engine
+    expected = clf.predict_proba(X)[:, 1]
+    np.testing.assert_allclose(scorer.predict_proba_positive(X), expected, rtol=0, atol=1e-12)
+
+
+def test_payload_is_plain_json_without_pickle(fitted):
+    clf, _ = fitted
+    text = json.dumps(dump_hgb(clf), allow_nan=False)
+    payload = json.loads(text)
+    assert payload["format"] == FORMAT
+    assert payload["n_features"] == 5
+    assert payload["column_order"] == [1, 3, 0, 2, 4]  # scikit-learn moves categoricals first
+    assert payload["categories"] == {"1": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "3": [0.0, 1.0, 2.0]}
+    assert len(payload["trees"]) == clf.n_iter_
+
+
+def test_numeric_only_model(fitted):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + rng.normal(size=400) > 0).astype(int)
+    clf = HistGradientBoostingClassifier(max_iter=10).fit(X, y)
+    payload = dump_hgb(clf)
+    assert payload["categories"] == {} and payload["known_cat_bitsets"] == []
+    for engine in ("sklearn", "numpy"):
+        np.testing.assert_allclose(load_hgb(payload, engine=engine).predict_proba_positive(X),
+                                   clf.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
+
+
+def _mutated(payload, mutate):
+    bad = copy.deepcopy(payload)
+    mutate(bad)
+    return bad
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda p: p.update(format="pickle"), "format 'pickle'"),
+    (lambda p: p.update(n_features=0), "n_features"),
+    (lambda p: p.update(column_order=[0, 0, 1, 2, 3]), "column_order"),
+    (lambda p: p["trees"][0]["nodes"].pop("left"), "node fields missing: left"),
+    (lambda p: p["trees"][0]["nodes"]["left"].__setitem__(0, 0), "invalid child"),
+    (lambda p: p["trees"][0]["nodes"]["feature_idx"].__setitem__(0, 99), "feature index outside"),
+    (lambda p: p["trees"][0]["nodes"]["value"].__setitem__(0, "boom"), "string 'boom'"),
+    (lambda p: p["trees"][0]["nodes"]["value"].pop(), "one length"),
+    (lambda p: p.update(trees=[]), "non-empty"),
+    (lambda p: p.update(known_cat_bitsets=[[1, 2, 3]]), "rows of 8"),
+    (lambda p: p["categories"].update({"1": [2.0, 1.0]}), "sorted distinct"),
+    (lambda p: p.update(f_idx_map=[0, 1]), "f_idx_map"),
+])
+def test_malformed_payloads_are_refused(fitted, mutate, message):
+    clf, _ = fitted
+    with pytest.raises(ModelFormatError, match=message):
+        load_hgb(_mutated(dump_hgb(clf), mutate))
+
+
+def test_wrong_width_is_refused(fitted):
+    clf, X = fitted
+    with pytest.raises(Exception, match="5 feature columns"):
+        load_hgb(dump_hgb(clf)).predict_proba_positive(X[:, :4])
