@@ -179,6 +179,7 @@ def score_population(models, population, batch_size: int = 100_000, runs=None) -
         loaded = {rid: m for rid, m in loaded.items() if rid not in build_only}
     parts = []
     failed: set[str] = set()
+    scored_at = _now()
     for batch in _batches(population, int(batch_size)):
         user_ids = batch.column(batch.schema.get_field_index("user_id")).cast(pa.string())
         for rid, model in sorted(loaded.items()):
@@ -193,7 +194,7 @@ def score_population(models, population, batch_size: int = 100_000, runs=None) -
                 "run_id": pa.array(np.full(batch.num_rows, rid, dtype=object), type=pa.string()),
                 "user_id": user_ids,
                 "score": pa.array(scores, type=pa.float64()),
-                "scored_at": pa.array([_now()] * batch.num_rows, type=pa.timestamp("us")),
+                "scored_at": pa.array([scored_at] * batch.num_rows, type=pa.timestamp("us")),
             }, schema=SCORE_SCHEMA))
     if not parts:
         return SCORE_SCHEMA.empty_table()

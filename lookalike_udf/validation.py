@@ -117,7 +117,8 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
     elif n_matched < n_labels:
         check.warnings.append(
             f"{prefix} {n_labels - n_matched} of {n_labels} labels matched no snapshot at or before their "
-            "timestamp and were left out."
+            "timestamp and were left out. A label dated before the user's first snapshot, or for a user "
+            "missing from the snapshot input, cannot be matched; check label_timestamp and user_id."
         )
     if check.errors:
         return check

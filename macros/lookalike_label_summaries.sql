@@ -2,14 +2,14 @@
     columns run_id, user_id, label, label_timestamp, weight, is_matched, is_training_example. -#}
 
 {#- One row per run: num_input_labels, num_input_users, num_matched_labels, num_training_users
-    (distinct matched users), plus the counts behind the run's validation messages. -#}
+    (distinct labeled users with at least one training example: matched, valid, declared run, no conflict), plus the counts behind the run's validation messages. -#}
 {% macro lookalike_input_label_summary(pit_labels) %}
 select
     run_id,
     count(*) as num_input_labels,
     count(distinct user_id) as num_input_users,
     cast(sum(case when is_matched then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_matched_labels,
-    count(distinct case when is_matched then user_id end) as num_training_users,
+    count(distinct case when is_training_example then user_id end) as num_training_users,
     count(distinct case when label = 1 then user_id end) as num_positive_users,
     count(distinct case when label = 0 then user_id end) as num_negative_users,
     cast(sum(case when label = 1 then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_positive_labels,

@@ -1,0 +1,74 @@
+import pytest
+
+from lookalike_udf.validation import check_run
+
+RUN = {"run_id": "r1", "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
+       "min_seed_users": 10, "test_fraction": 0.2, "unlabeled_sample_size": 5000}
+SUMMARY = {"num_input_labels": 40, "num_positive_users": 20, "num_negative_users": 20,
+           "num_positive_labels": 20, "num_negative_labels": 20, "num_matched_labels": 40,
+           "num_matched_positive_labels": 20, "num_matched_negative_labels": 20,
+           "num_conflicting_labels": 0, "num_invalid_labels": 0}
+
+
+def check(run=None, **summary):
+    return check_run({**RUN, **(run or {})}, {**SUMMARY, **summary})
+
+
+def test_clean_run_passes():
+    result = check()
+    assert result.ok and result.errors == [] and result.warnings == []
+
+
+@pytest.mark.parametrize("run, summary, message", [
+    ({}, {"num_positive_users": 9},
+     "run 'r1': positive_label_users has 9 distinct users; at least 10 are required. Add positive labels (label = 1)."),
+    ({}, {"num_negative_users": 7},
+     "run 'r1': negative_label_users has 7 distinct users; at least 10 are required. Add negatives or drop them all"),
+    ({"min_seed_users": 25}, {},
+     "run 'r1': positive_label_users has 20 distinct users; at least 25 are required."),
+    ({"is_declared": False}, {},
+     "run 'r1': labels use run_id 'r1', which is not in the runs input (var lookalike_runs)."),
+    ({"engagement_type": "BOTH"}, {},
+     "run 'r1': engagement_type 'BOTH' in the runs input is not one of MULTI_ENGAGE, SINGLE_ENGAGE."),
+    ({"test_fraction": 1.0}, {}, "run 'r1': test_fraction 1.0 must be strictly between 0 and 1."),
+    ({"unlabeled_sample_size": 0}, {}, "run 'r1': unlabeled_sample_size 0 must be at least 1."),
+    ({}, {"num_input_labels": 0}, "run 'r1': has no labels in the labels input (var lookalike_labels)."),
+    ({}, {"num_matched_labels": 0}, "run 'r1': none of its 40 labels matched a snapshot at or before its timestamp."),
+    ({}, {"num_matched_negative_labels": 0},
+     "run 'r1': after point-in-time matching no negative label remains, so there is a single class."),
+])
+def test_errors_name_run_input_and_fix(run, summary, message):
+    result = check(run, **summary)
+    assert not result.ok
+    assert any(e.startswith(message) for e in result.errors), result.errors
+
+
+def test_negatives_are_optional():
+    result = check(num_negative_users=0, num_negative_labels=0, num_matched_negative_labels=0)
+    assert result.ok
+
+
+def test_positives_only_run_with_no_matched_positive_fails():
+    result = check(num_negative_users=0, num_negative_labels=0, num_matched_negative_labels=0,
+                   num_matched_positive_labels=0, num_matched_labels=0)
+    assert result.errors[0].startswith("run 'r1': none of its 40 labels matched")
+
+
+def test_warnings_do_not_fail_the_run():
+    result = check({"n_declared": 2}, num_conflicting_labels=2, num_matched_labels=37, num_invalid_labels=1)
+    assert result.ok
+    prefixes = [
+        "run 'r1': the runs input declares this run_id 2 times",
+        "run 'r1': 1 label(s) excluded: label must be 0 or 1",
+        "run 'r1': 2 label(s) excluded: the same user has both a positive and a negative label",
+        "run 'r1': 3 of 40 labels matched no snapshot",
+    ]
+    assert len(result.warnings) == len(prefixes)
+    for warning, prefix in zip(result.warnings, prefixes):
+        assert warning.startswith(prefix), warning
+
+
+def test_missing_summary_means_no_labels():
+    result = check_run(RUN, None)
+    assert result.errors == ["run 'r1': has no labels in the labels input (var lookalike_labels). "
+                             "Add labels for this run_id or remove the run from the runs input."]
