@@ -1,5 +1,6 @@
 {#- Score deciles per group, in SQL. Decile 0 holds the lowest scores, 9 the highest (ntile over
-    score ascending, ties broken by id_column so the split is deterministic).
+    score descending, ties broken by id_column as in score_rank, so the split is deterministic and
+    the best-ranked rows are in decile 9).
     Emits the group columns, decile, n_users, n_positive, sum_weight, positive_rate (weighted),
     min_score, max_score, lift (decile positive rate / the group's positive rate). -#}
 {% macro lookalike_decile_table(relation, group_by=['run_id', 'split'], score='score', label='label', weight='weight', id_column='example_id') %}
@@ -10,7 +11,7 @@ with lookalike_ranked as (
         cast({{ score }} as double) as score,
         cast({{ label }} as integer) as label,
         coalesce(cast({{ weight }} as double), 1.0) as weight,
-        ntile(10) over ({{ partition }} order by {{ score }}, {{ id_column }}) - 1 as decile
+        10 - ntile(10) over ({{ partition }} order by {{ score }} desc, {{ id_column }}) as decile
     from {{ relation }}
     where {{ score }} is not null and {{ label }} in (0, 1)
 ),

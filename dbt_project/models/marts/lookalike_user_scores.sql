@@ -38,7 +38,7 @@ select
     kept.score,
     row_number() over (partition by kept.run_id order by kept.score desc, kept.user_id) as score_rank,
     percent_rank() over (partition by kept.run_id order by kept.score) as score_percentile,
-    ntile(10) over (partition by kept.run_id order by kept.score, kept.user_id) - 1 as score_decile,
+    10 - ntile(10) over (partition by kept.run_id order by kept.score desc, kept.user_id) as score_decile,
     kept.is_seed_user,
     population.snapshot_at,
     kept.scored_at

@@ -1,0 +1,156 @@
+"""`dbt build` on small hand-made inputs whose answers were worked out by hand (see fixtures.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from conftest import query, query_dicts, run_dbt
+from integration.fixtures import FIXTURE_VARS, build_fixture_db
+
+pytestmark = pytest.mark.integration
+T = dt.datetime
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    work = tmp_path_factory.mktemp("fixture_build")
+    db_path = work / "fixture.duckdb"
+    build_fixture_db(db_path)
+    proc = run_dbt(["build"], db_path, work, vars=FIXTURE_VARS)
+    assert "ERROR=0" in proc.stdout
+    # Failed runs surface as a warning from the data test, not as a failed build.
+    assert "WARN 2 assert_no_failed_runs" in proc.stdout
+    return db_path
+
+
+def pit(db, run_id, user_id):
+    return query_dicts(db, f"select * from lookalike_pit_labels where run_id = '{run_id}' and user_id = '{user_id}'")
+
+
+@pytest.mark.parametrize("user_id, label_timestamp, snapshot_at", [
+    ("0016", T(2026, 2, 1), T(2026, 2, 1)),                         # equal to a snapshot: inclusive
+    ("0017", T(2026, 2, 15, 8, 30), T(2026, 2, 1)),                 # between snapshots: the earlier one
+    ("0020", T(2026, 1, 31, 23, 59, 59, 999999), T(2026, 1, 1)),    # a microsecond before a snapshot
+    ("0018", T(2025, 12, 31, 23, 59, 59), None),                    # before the first snapshot
+    ("0051", T(2026, 2, 15), None),                                 # before this user's first snapshot
+    ("0019", None, T(2026, 3, 1)),                                  # no timestamp: latest before as_of
+])
+def test_point_in_time_matches(db, user_id, label_timestamp, snapshot_at):
+    rows = pit(db, "pit", user_id)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["label_timestamp"] == label_timestamp
+    assert row["snapshot_at"] == snapshot_at
+    assert row["is_matched"] is (snapshot_at is not None)
+    assert row["is_training_example"] is (snapshot_at is not None)
+    if label_timestamp is None:
+        assert row["as_of_at"] == T(2026, 6, 1)
+
+
+def test_training_features_come_from_the_matched_snapshot(db):
+    # score_signal = 10 (users 1..30) + (i % 7) * 0.5 + month index (0 for Jan, 1 for Feb, 2 for Mar).
+    rows = dict(query(db, "select user_id, score_signal from int_lookalike__training_examples "
+                          "where run_id = 'pit' and user_id in ('0016', '0017', '0019', '0020')"))
+    assert rows == {"0016": 10 + 2 * 0.5 + 1, "0017": 10 + 3 * 0.5 + 1, "0019": 10 + 5 * 0.5 + 2, "0020": 10 + 6 * 0.5 + 0}
+
+
+def test_conflicting_labels_are_excluded_and_counted(db):
+    rows = pit(db, "pit", "0021")
+    assert len(rows) == 2 and all(r["is_conflicting"] and not r["is_training_example"] for r in rows)
+    assert query(db, "select count(*) from int_lookalike__training_examples where run_id = 'pit' and user_id = '0021'") == [(0,)]
+
+
+def test_input_label_summary(db):
+    row = query_dicts(db, "select * from lookalike_input_label_summary where run_id = 'pit'")[0]
+    assert (row["num_input_labels"], row["num_input_users"], row["num_matched_labels"], row["num_training_users"]) == (38, 37, 36, 34)
+    assert (row["num_conflicting_labels"], row["num_labels_without_timestamp"]) == (2, 1)
+
+
+def test_label_monthly_and_weight_counts(db):
+    monthly = query(db, "select label_month, label_count, positive_rate from lookalike_label_monthly "
+                        "where run_id = 'pit' order by label_month nulls last")
+    assert monthly == [(dt.date(2025, 12, 1), 1, 1.0), (dt.date(2026, 1, 1), 1, 1.0),
+                       (dt.date(2026, 2, 1), 35, pytest.approx(19 / 35)), (None, 1, 1.0)]
+    weights = query(db, "select label_value, weight_value, label_count from lookalike_label_weight_counts "
+                        "where run_id = 'pit' order by 1, 2")
+    assert weights == [(0, 1.0, 1), (0, 2.0, 15), (1, 1.0, 22)]
+
+
+def test_run_statuses_and_messages(db):
+    runs = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_runs")}
+    assert set(runs) == {"pit", "single", "few_negatives", "ghost"}
+    assert runs["pit"]["status"] == "FINISHED" and runs["single"]["status"] == "FINISHED"
+    assert runs["few_negatives"]["status"] == "FAILED"
+    assert runs["few_negatives"]["status_message"].startswith(
+        "run 'few_negatives': negative_label_users has 7 distinct users; at least 10 are required.")
+    assert runs["ghost"]["status"] == "FAILED"
+    assert "labels use run_id 'ghost', which is not in the runs input (var lookalike_runs)" in runs["ghost"]["status_message"]
+    assert "2 label(s) excluded: the same user has both a positive and a negative label" in runs["pit"]["status_message"]
+    assert "2 of 38 labels matched no snapshot" in runs["pit"]["status_message"]
+    assert runs["single"]["engagement_type"] == "SINGLE_ENGAGE"
+    assert runs["few_negatives"]["engagement_type"] == "MULTI_ENGAGE"  # null means the default
+    for failed in ("few_negatives", "ghost"):
+        assert runs[failed]["test_auc"] is None and runs[failed]["number_of_inference_users"] == 0
+    assert runs["pit"]["number_of_train_users"] == 34
+    assert runs["pit"]["number_of_inference_users"] == 60
+
+
+def test_single_engage_excludes_seed_users(db):
+    users = [u for (u,) in query(db, "select user_id from lookalike_user_scores where run_id = 'single' order by user_id")]
+    assert users == [f"{i:04d}" for i in range(13, 61)]
+    assert query(db, "select count(*) from lookalike_user_scores where run_id = 'single' and is_seed_user") == [(0,)]
+
+
+def test_multi_engage_scores_everyone_and_flags_seeds(db):
+    rows = query_dicts(db, "select * from lookalike_user_scores where run_id = 'pit' order by score_rank")
+    assert len(rows) == 60
+    assert [r["score_rank"] for r in rows] == list(range(1, 61))
+    assert all(0.0 <= r["score"] <= 1.0 for r in rows)
+    assert all(rows[i]["score"] >= rows[i + 1]["score"] for i in range(59))
+    assert sum(r["is_seed_user"] for r in rows) == 37  # users 1..21, 31..45 and 51 have labels
+    assert all(r["snapshot_at"] == T(2026, 3, 1) for r in rows)
+    deciles = [r["score_decile"] for r in rows]
+    assert deciles == sorted(deciles, reverse=True) and deciles[0] == 9 and deciles[-1] == 0
+    assert [deciles.count(d) for d in range(10)] == [6] * 10
+    # The planted signal: users 1..30 look like the positives.
+    top = {r["user_id"] for r in rows[:30]}
+    assert len(top & {f"{i:04d}" for i in range(1, 31)}) >= 27
+
+
+def test_user_ids_keep_leading_zeros(db):
+    for table in ("lookalike_pit_labels", "lookalike_user_scores", "lookalike_training_predictions"):
+        bad = query(db, f"select count(*) from {table} where not regexp_full_match(user_id, '[0-9]{{4}}')")
+        assert bad == [(0,)], table
+
+
+def _sklearn_metrics(db, run_id, split):
+    rows = query(db, "select label, score, weight from lookalike_training_predictions "
+                     "where run_id = ? and split = ?", [run_id, split])
+    y, s, w = (np.array(c, dtype=float) for c in zip(*rows))
+    fpr, tpr, _ = roc_curve(y, s, sample_weight=w)
+    return roc_auc_score(y, s, sample_weight=w), float(np.max(tpr - fpr)), len(rows)
+
+
+def test_sql_metrics_match_sklearn(db):
+    metrics = query_dicts(db, "select * from lookalike_run_metrics where run_id in ('pit', 'single')")
+    assert len(metrics) == 4
+    for m in metrics:
+        auc, ks, n = _sklearn_metrics(db, m["run_id"], m["split"])
+        assert m["n_examples"] == n
+        assert m["auc"] == pytest.approx(auc, abs=1e-9)
+        assert m["ks"] == pytest.approx(ks, abs=1e-9)
+
+
+def test_deciles_and_cumulative_rates_cover_every_row(db):
+    for run_id, split, n in query(db, "select run_id, split, count(*) from lookalike_training_predictions group by 1, 2"):
+        assert query(db, "select sum(n_users) from lookalike_run_deciles where run_id = ? and split = ?",
+                     [run_id, split]) == [(n,)]
+        cumulative = query(db, "select direction, fraction, n_users from lookalike_run_cumulative_positive_rates "
+                               "where run_id = ? and split = ? order by direction, fraction", [run_id, split])
+        assert len(cumulative) == 20
+        for direction, fraction, covered in cumulative:
+            assert covered == -(-round(fraction * 10) * n // 10)  # ceil(fraction * n)
