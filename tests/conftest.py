@@ -24,7 +24,9 @@ def run_dbt(args: list[str], db_path: Path, work: Path, vars: dict | None = None
     """Run `dbt <args>` in a subprocess with its own DuckDB file, target and log folders."""
     env = dict(os.environ, LOOKALIKE_DUCKDB_PATH=str(db_path), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     cmd = [dbt_bin(), *args, "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir),
-           "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+           "--log-path", str(work / "logs")]
+    if args[0] != "deps":
+        cmd += ["--target-path", str(work / "target")]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
     proc = subprocess.run(cmd, cwd=str(project_dir), env=env, capture_output=True, text=True, timeout=900)
