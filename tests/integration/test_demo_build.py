@@ -87,3 +87,14 @@ def test_models_are_stored_as_json(demo):
     rows = query_dicts(demo, "select run_id, model_format, model_json from lookalike_run_models")
     assert {r["model_format"] for r in rows} == {"lookalike-model/1"}
     assert all(r["model_json"].startswith('{"format":"lookalike-model/1"') for r in rows)
+
+
+def test_built_tables_match_their_yaml_columns(demo):
+    import yaml
+
+    models = yaml.safe_load((REPO / "dbt_project" / "models" / "marts" / "_marts.yml").read_text())["models"]
+    for model in models:
+        built = [c for (c,) in query(demo, "select column_name from information_schema.columns "
+                                           "where table_name = ? order by ordinal_position", [model["name"]])]
+        documented = [c["name"] for c in model["columns"]]
+        assert sorted(built) == sorted(documented), model["name"]

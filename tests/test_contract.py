@@ -1,0 +1,45 @@
+"""The documented contract matches the code: every dbt variable is in the README table, every
+public model and column is documented in YAML, and the YAML matches the built tables."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from conftest import REPO
+
+MART_YML = REPO / "dbt_project" / "models" / "marts" / "_marts.yml"
+
+
+def project_vars() -> set[str]:
+    return set(yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"])
+
+
+def readme_variable_rows() -> set[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Variables", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `(lookalike_[a-z_]+)` \|", section, flags=re.M))
+
+
+def test_every_variable_is_in_the_readme_table():
+    assert project_vars() == readme_variable_rows()
+
+
+def test_every_variable_used_in_sql_is_declared():
+    used = set()
+    for path in list((REPO / "macros").rglob("*.sql")) + list((REPO / "dbt_project").rglob("*.sql")) + [REPO / "dbt_project.yml"]:
+        used |= set(re.findall(r"var\(\s*['\"](lookalike_[a-z_]+)['\"]", path.read_text()))
+    for path in (REPO / "dbt_project" / "models").rglob("*.yml"):
+        used |= set(re.findall(r"var\(\s*['\"](lookalike_[a-z_]+)['\"]", path.read_text()))
+    assert used <= project_vars(), used - project_vars()
+
+
+def test_every_public_model_and_column_is_documented():
+    models = yaml.safe_load(MART_YML.read_text())["models"]
+    files = {p.stem for p in MART_YML.parent.iterdir() if p.suffix in (".sql", ".py")}
+    assert {m["name"] for m in models} == files
+    for model in models:
+        assert "grain" in model["description"].lower(), model["name"]
+        for column in model["columns"]:
+            assert column.get("description", "").strip(), f"{model['name']}.{column['name']}"
