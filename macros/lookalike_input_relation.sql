@@ -39,3 +39,17 @@
   {%- endif -%}
   {{ return(relation) }}
 {% endmacro %}
+
+
+{#- Like lookalike_input_relation, for optional inputs (events, items): returns none when the
+    variable is null and the demo is off (or the demo has no such seed), instead of failing. -#}
+{% macro lookalike_optional_input_relation(var_name, demo_seed) %}
+  {%- set value = var(var_name, none) -%}
+  {%- if value is none or (value | string | trim) == '' -%}
+    {%- if demo_seed and lookalike.lookalike_demo_enabled() -%}
+      {{ return(ref(demo_seed)) }}
+    {%- endif -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {{ return(lookalike.lookalike_input_relation(var_name, demo_seed)) }}
+{% endmacro %}

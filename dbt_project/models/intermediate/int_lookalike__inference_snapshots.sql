@@ -1,5 +1,5 @@
 {#- One row per user: the user's latest snapshot at or before the scoring time (var lookalike_as_of),
-    with every feature. This is the population that gets scored. -#}
+    with every feature; for SCD2 input, only if that version is still valid at the scoring time. This is the population that gets scored. -#}
 {%- set features = lookalike.lookalike_staged_features(ref('int_lookalike__user_snapshots')) %}
 
 with latest as (
@@ -17,3 +17,5 @@ from {{ ref('int_lookalike__user_snapshots') }} as snapshots
 inner join latest
     on snapshots.user_id = latest.user_id
    and snapshots.snapshot_at = latest.snapshot_at
+where snapshots.valid_to is null
+   or {{ lookalike.lookalike_as_of() }} < snapshots.valid_to

@@ -5,7 +5,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     return lookalike.score_population(
         models=dbt.ref("lookalike_run_models"),
-        population=dbt.ref("int_lookalike__inference_snapshots"),
+        population=dbt.ref("lookalike_inference_features"),
         batch_size=int(dbt.config.get("score_batch_size") or 100000),
         runs=dbt.ref("int_lookalike__runs"),
     )

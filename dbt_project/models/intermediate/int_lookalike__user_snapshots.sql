@@ -1,4 +1,5 @@
-{#- One row per user and snapshot_at. When the input holds several rows for the same user and
+{#- One row per user and snapshot_at, with valid_to (null for periodic snapshots; the SCD2 version's
+    end, exclusive, for dbt snapshots). When the input holds several rows for the same user and
     snapshot_at, one is kept deterministically: the first in feature-column order (nulls last). -#}
 {%- set features = lookalike.lookalike_staged_features(ref('stg_lookalike__user_snapshots')) %}
 
@@ -14,7 +15,8 @@ with numbered as (
 
 select
     user_id,
-    snapshot_at{% for f in features %},
+    snapshot_at,
+    valid_to{% for f in features %},
     {{ adapter.quote(f) }}{% endfor %}
 from numbered
 where duplicate_index = 1
