@@ -85,3 +85,53 @@ FIXTURE_VARS = {
     "lookalike_as_of": AS_OF,
     "lookalike_demo": False,
 }
+
+
+# --- Events and items, for the event feature layer -------------------------------------------
+# Top event types by volume: view (16 events) > purchase (9) > 'Weird Type!' (2). With
+# lookalike_event_top_types = 2, 'Weird Type!' is a type the layer does not name.
+EVENTS = [
+    # User 0016, label (run 'pit') at 2026-02-01 00:00:00:
+    ("0016", "2026-01-02 00:00:00", "purchase", "item_a", 10.0),  # exactly 30 days before: inside 30d
+    ("0016", "2026-01-01 23:59:59", "purchase", "item_b", 20.0),  # one second outside 30d, inside 90d
+    ("0016", "2026-02-01 00:00:00", "purchase", "item_a", 100.0),  # at the label time: excluded
+    ("0016", "2026-01-25 12:00:00", "purchase", None, 5.0),       # 6.5 days before: inside 7d
+    ("0016", "2026-01-20 10:00:00", "view", "item_a", None),
+    # User 0017, label at 2026-02-15 08:30: only events of a type outside the top 2.
+    ("0017", "2026-01-10 00:00:00", "Weird Type!", "item_c", None),
+    ("0017", "2026-02-10 00:00:00", "Weird Type!", "item_c", None),
+]
+EVENTS += [(uid(i), "2026-01-10 00:00:00", "view", "item_b", None) for i in range(1, 16)]
+EVENTS += [(uid(i), "2026-01-15 00:00:00", "purchase", None, None) for i in range(31, 36)]
+ITEMS = [("item_a", "Outdoor Gear"), ("item_b", "books")]  # item_c has no category row
+
+EVENT_VARS = {**FIXTURE_VARS, "lookalike_events": "inputs.events", "lookalike_items": "inputs.items",
+              "lookalike_event_top_types": 2, "lookalike_affinity_top_categories": 2}
+
+
+def add_events(db_path: Path, events=EVENTS) -> None:
+    con = duckdb.connect(str(db_path))
+    con.execute("create or replace table inputs.events (user_id varchar, event_at timestamp, event_type varchar, "
+                "item_id varchar, value double)")
+    con.executemany("insert into inputs.events values (?, ?, ?, ?, ?)", events)
+    con.execute("create or replace table inputs.items (item_id varchar, category varchar)")
+    con.executemany("insert into inputs.items values (?, ?)", ITEMS)
+    con.close()
+
+
+def add_scd2_snapshots(db_path: Path, deleted_user: str | None = None, deleted_at: str | None = None) -> None:
+    """inputs.snapshots_scd2: the periodic snapshots as a dbt snapshot (one version per snapshot,
+    valid until the user's next one). Optionally the last version of one user ends (a deletion)."""
+    con = duckdb.connect(str(db_path))
+    con.execute("""
+        create or replace table inputs.snapshots_scd2 as
+        select user_id, score_signal, segment, is_active,
+               md5(user_id || cast(snapshot_at as varchar)) as dbt_scd_id,
+               snapshot_at as dbt_updated_at,
+               snapshot_at as dbt_valid_from,
+               lead(snapshot_at) over (partition by user_id order by snapshot_at) as dbt_valid_to
+        from inputs.snapshots""")
+    if deleted_user:
+        con.execute("update inputs.snapshots_scd2 set dbt_valid_to = ? where user_id = ? and dbt_valid_to is null",
+                    [deleted_at, deleted_user])
+    con.close()
