@@ -27,7 +27,7 @@ keyed as (
         label_timestamp,
         weight,
         coalesce(label_timestamp, {{ lookalike.lookalike_as_of() }}) as as_of_at,
-        label in (0, 1) and weight > 0 and user_id is not null and run_id is not null as is_valid
+        coalesce(label in (0, 1) and weight > 0 and user_id is not null and run_id is not null, false) as is_valid
     from labels
 ),
 
