@@ -170,7 +170,10 @@
 {#- One row per distinct (user_id, as_of_at) of `points`, with every event feature of `spec`. -#}
 {% macro lookalike_event_features(points, spec) %}
   {%- set lookups = lookalike.lookalike_event_lookups(spec) -%}
-  {%- set seconds = dbt.datediff('m.last_at', 'm.as_of_at', 'second') -%}
+  {%- set offsets = [] -%}
+  {%- for series, offset in lookups -%}
+    {%- if offset not in offsets -%}{%- do offsets.append(offset) -%}{%- endif -%}
+  {%- endfor -%}
 with lookalike_points as (
     select distinct user_id, as_of_at from {{ points }}
 ),
@@ -198,45 +201,60 @@ lookalike_lookups as (
 lookalike_matched as (
     {{ lookalike.lookalike_event_asof('lookalike_lookups', ref('int_lookalike__event_series')) }}
 ),
-lookalike_pivot as (
+lookalike_per_series as (
+    {#- Level 1: one row per point and series, the cumulative values at each offset. #}
     select
         m.user_id,
-        m.as_of_at
+        m.as_of_at,
+        m.series,
+        {%- for o in offsets %}
+        max(case when m.offset_days = {{ o }} then m.cum_count end) as cnt_{{ o }},
+        {%- endfor %}
+        {%- for o in offsets %}
+        max(case when m.offset_days = {{ o }} then m.cum_value end) as val_{{ o }},
+        {%- endfor %}
+        max(case when m.offset_days = 0 then m.last_at end) as last_at,
+        max(case when m.offset_days = 0 then m.first_at end) as first_at
+    from lookalike_matched as m
+    group by m.user_id, m.as_of_at, m.series
+),
+lookalike_pivot as (
+    {#- Level 2: one row per point, one column per feature. #}
+    select
+        p.user_id,
+        p.as_of_at
         {%- for f in spec['features'] %},
         {%- set s = lookalike.lookalike_literal(f['series']) %}
+        {%- set w = f['window'] %}
         {%- if f['kind'] == 'count' %}
-        sum(case when m.series = {{ s }} and m.offset_days = 0 then m.cum_count
-                 when m.series = {{ s }} and m.offset_days = {{ f['window'] }} then -m.cum_count else 0 end) as {{ f['name'] }}
+        max(case when p.series = {{ s }} then coalesce(p.cnt_0, 0) - coalesce(p.cnt_{{ w }}, 0) end) as {{ f['name'] }}
         {%- elif f['kind'] == 'value' %}
-        sum(case when m.series = {{ s }} and m.offset_days = 0 then m.cum_value
-                 when m.series = {{ s }} and m.offset_days = {{ f['window'] }} then -m.cum_value else 0 end) as {{ f['name'] }}
+        max(case when p.series = {{ s }} then coalesce(p.val_0, 0) - coalesce(p.val_{{ w }}, 0) end) as {{ f['name'] }}
         {%- elif f['kind'] == 'since_last' %}
-        max(case when m.series = {{ s }} and m.offset_days = 0 then {{ seconds }} / 86400.0 end) as {{ f['name'] }}
+        max(case when p.series = {{ s }} then {{ dbt.datediff('p.last_at', 'p.as_of_at', 'second') }} / 86400.0 end) as {{ f['name'] }}
         {%- elif f['kind'] == 'since_first' %}
-        max(case when m.series = {{ s }} and m.offset_days = 0 then {{ dbt.datediff('m.first_at', 'm.as_of_at', 'second') }} / 86400.0 end) as {{ f['name'] }}
+        max(case when p.series = {{ s }} and p.last_at is not null then {{ dbt.datediff('p.first_at', 'p.as_of_at', 'second') }} / 86400.0 end) as {{ f['name'] }}
         {%- elif f['kind'] == 'cumulative' %}
-        sum(case when m.series = {{ s }} and m.offset_days = 0 then m.cum_count else 0 end) as {{ f['name'] }}
+        max(case when p.series = {{ s }} then p.cnt_0 end) as {{ f['name'] }}
         {%- elif f['kind'] == 'active_days' %}
-        sum(case when m.series = 'day_first' and m.offset_days = 0 then m.cum_count
-                 when m.series = 'day_last' and m.offset_days = {{ f['window'] }} then -m.cum_count else 0 end) as {{ f['name'] }}
+        coalesce(max(case when p.series = 'day_first' then p.cnt_0 end), 0)
+            - coalesce(max(case when p.series = 'day_last' then p.cnt_{{ w }} end), 0) as {{ f['name'] }}
         {%- elif f['kind'] == 'share' %}
-        cast(sum(case when m.series = {{ s }} and m.offset_days = 0 then m.cum_count
-                      when m.series = {{ s }} and m.offset_days = {{ f['window'] }} then -m.cum_count else 0 end) as double)
-            / nullif(sum(case when m.series = 'all' and m.offset_days = 0 then m.cum_count
-                              when m.series = 'all' and m.offset_days = {{ f['window'] }} then -m.cum_count else 0 end), 0) as {{ f['name'] }}
+        cast(coalesce(max(case when p.series = {{ s }} then coalesce(p.cnt_0, 0) - coalesce(p.cnt_{{ w }}, 0) end), 0) as double)
+            / nullif(max(case when p.series = 'all' then coalesce(p.cnt_0, 0) - coalesce(p.cnt_{{ w }}, 0) end), 0) as {{ f['name'] }}
         {%- endif %}
         {%- endfor %}
-    from lookalike_matched as m
-    group by m.user_id, m.as_of_at
+    from lookalike_per_series as p
+    group by p.user_id, p.as_of_at
 )
 select
     p.user_id,
     p.as_of_at
     {%- for f in spec['features'] %},
-    {%- if f['kind'] in ['count', 'cumulative', 'active_days'] %}
+    {%- if f['kind'] in ['count', 'value', 'cumulative', 'active_days'] %}
     cast(coalesce(v.{{ f['name'] }}, 0) as double) as {{ f['name'] }}
-    {%- elif f['kind'] == 'value' %}
-    cast(coalesce(v.{{ f['name'] }}, 0) as double) as {{ f['name'] }}
+    {%- elif f['kind'] == 'share' %}
+    cast(v.{{ f['name'] }} as double) as {{ f['name'] }}
     {%- else %}
     cast(v.{{ f['name'] }} as double) as {{ f['name'] }}
     {%- endif %}
