@@ -34,6 +34,7 @@ RUN_MODEL_SCHEMA = pa.schema([
     ("feature_names", pa.string()),
     ("n_features", pa.int64()),
     ("model_params", pa.string()),
+    ("training_method", pa.string()),
     ("number_of_train_users", pa.int64()),
     ("n_train_examples", pa.int64()),
     ("n_test_examples", pa.int64()),
@@ -89,6 +90,18 @@ def _for_run(table: pa.Table, run_id: str) -> pa.Table:
     return table.filter(pc.equal(table.column("run_id"), run_id))
 
 
+def _training_settings(run: dict) -> dict:
+    """The run's model settings (int_lookalike__runs columns) as fit_run_model keyword arguments.
+
+    A column missing from ``run`` (an older runs relation) keeps fit_run_model's default.
+    """
+    settings = {}
+    for name in ("pu_method", "pu_bags"):
+        if run.get(name) is not None:
+            settings[name] = run[name]
+    return settings
+
+
 def train_models(runs, label_summary, examples) -> pa.Table:
     """Validate and train every run. One row per run of ``runs`` (int_lookalike__runs).
 
@@ -113,10 +126,12 @@ def train_models(runs, label_summary, examples) -> pa.Table:
         messages = list(check.errors) + list(check.warnings)
         if check.ok:
             try:
-                model = fit_run_model(rid, run_examples, int(run.get("random_seed") or 0))
+                model = fit_run_model(rid, run_examples, int(run.get("random_seed") or 0),
+                                      **_training_settings(run))
                 row.update(model_status=TRAINED, model_format=MODEL_FORMAT, model_json=model.to_json(),
                            feature_names=json.dumps(model.feature_names), n_features=len(model.feature_names),
-                           model_params=json.dumps(model.params, sort_keys=True))
+                           model_params=json.dumps(model.params, sort_keys=True),
+                           training_method=model.params.get("training_method"))
                 dropped = model.encoder.dropped_
                 if dropped:
                     messages.append(f"run '{rid}': features not used: "
@@ -145,12 +160,16 @@ def _trained_models(models) -> dict[str, LookalikeModel]:
 
 
 def predict_training_examples(models, examples) -> pa.Table:
-    """Score every training example of every trained run with the stored model (train and test)."""
+    """Score every training example of every trained run with the stored model (train and test).
+
+    For a bagging PU model, the unlabeled examples of the train split get out-of-bag scores
+    (:meth:`LookalikeModel.predict_training`), so train metrics do not reward memorised negatives.
+    """
     example_table = _arrow(examples)
     parts = []
     for rid, model in sorted(_trained_models(models).items()):
         run_examples = _for_run(example_table, rid)
-        scores = model.predict(run_examples)
+        scores = model.predict_training(run_examples)  # out-of-bag for bagging PU's unlabeled train rows
         parts.append(pa.table({
             "run_id": run_examples.column("run_id").cast(pa.string()),
             "example_id": run_examples.column("example_id").cast(pa.string()),

@@ -269,7 +269,8 @@ class HGBScorer:
         if self._sklearn_predictors is not None:
             from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-            n_threads = _openmp_effective_n_threads()
+            # Small inputs on one thread: OpenMP start-up costs more than it saves there.
+            n_threads = 1 if Xm.shape[0] < 20_000 else _openmp_effective_n_threads()
             for predictor in self._sklearn_predictors:
                 raw += predictor.predict(Xm, self.known_cat_bitsets, self.f_idx_map, n_threads)
         else:
@@ -312,3 +313,66 @@ class HGBScorer:
 def load_hgb(payload: dict, engine: str = "auto") -> HGBScorer:
     """Validate a payload written by :func:`dump_hgb` and return a scorer for it."""
     return HGBScorer(payload, engine=engine)
+
+
+# --- Ensembles and format dispatch -----------------------------------------------------------
+
+BAGGING_FORMAT = "lookalike-bagging/1"
+
+
+def dump_bagging(members: list[dict], seed: int, thresholds: list[int], bag_size: int) -> dict:
+    """Payload of a bagging PU ensemble: the members' payloads and the bag-membership recipe."""
+    return {"format": BAGGING_FORMAT, "members": members,
+            "bagging": {"seed": int(seed), "thresholds": [int(t) for t in thresholds], "bag_size": int(bag_size)}}
+
+
+class BaggingScorer:
+    """Averages the positive-class probabilities of its members. Build it with :func:`load_estimator`."""
+
+    def __init__(self, payload: dict, engine: str = "auto"):
+        members = payload.get("members")
+        if not isinstance(members, list) or not members:
+            raise ModelFormatError("members must be a non-empty list")
+        for i, member in enumerate(members):
+            if isinstance(member, dict) and member.get("format") == BAGGING_FORMAT:
+                raise ModelFormatError(f"members[{i}]: an ensemble cannot contain an ensemble")
+        self.members = [load_estimator(m, engine=engine) for m in members]
+        widths = {m.n_features for m in self.members}
+        if len(widths) != 1:
+            raise ModelFormatError(f"members disagree on the number of features: {sorted(widths)}")
+        self.n_features = widths.pop()
+        bagging = payload.get("bagging")
+        if not isinstance(bagging, dict):
+            raise ModelFormatError("bagging must be an object with seed, thresholds and bag_size")
+        seed, thresholds, bag_size = bagging.get("seed"), bagging.get("thresholds"), bagging.get("bag_size")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ModelFormatError("bagging.seed must be an integer")
+        if (not isinstance(thresholds, list) or len(thresholds) != len(self.members)
+                or any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < 2**64 for t in thresholds)):
+            raise ModelFormatError("bagging.thresholds must hold one unsigned 64-bit integer per member")
+        if isinstance(bag_size, bool) or not isinstance(bag_size, int) or bag_size < 1:
+            raise ModelFormatError("bagging.bag_size must be a positive integer")
+        self.seed, self.thresholds, self.bag_size = seed, thresholds, bag_size
+        self.engine = self.members[0].engine
+
+    def predict_members(self, X) -> np.ndarray:
+        """(n_members, n_rows) positive-class probabilities of each member."""
+        return np.vstack([m.predict_proba_positive(X) for m in self.members])
+
+    def predict_proba_positive(self, X) -> np.ndarray:
+        return self.predict_members(X).mean(axis=0)
+
+
+def load_estimator(payload: dict, engine: str = "auto"):
+    """Validate any stored estimator payload (dispatching on its ``format``) and return its scorer.
+
+    Every scorer has ``n_features``, ``engine`` and ``predict_proba_positive(X)``.
+    """
+    if not isinstance(payload, dict):
+        raise ModelFormatError(f"model payload must be an object, found {type(payload).__name__}")
+    fmt = payload.get("format")
+    if fmt == FORMAT:
+        return load_hgb(payload, engine=engine)
+    if fmt == BAGGING_FORMAT:
+        return BaggingScorer(payload, engine=engine)
+    raise ModelFormatError(f"model payload has format {fmt!r}; expected one of {', '.join(repr(f) for f in (FORMAT, BAGGING_FORMAT))}")

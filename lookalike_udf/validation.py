@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS
+
 ENGAGEMENT_TYPES = ("MULTI_ENGAGE", "SINGLE_ENGAGE")
 
 
@@ -73,6 +75,18 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
         check.errors.append(
             f"{prefix} unlabeled_sample_size {sample_size!r} must be at least 1. "
             "Fix the runs input column or var lookalike_unlabeled_sample_size."
+        )
+    pu_method = run.get("pu_method")
+    if "pu_method" in run and pu_method not in PU_METHODS:
+        check.errors.append(
+            f"{prefix} pu_method {pu_method!r} is not one of {', '.join(PU_METHODS)}. "
+            "Fix the runs input column or var lookalike_pu_method (null means the variable)."
+        )
+    pu_bags = run.get("pu_bags")
+    if "pu_bags" in run and (pu_bags is None or not MIN_BAGS <= int(pu_bags) <= MAX_BAGS):
+        check.errors.append(
+            f"{prefix} pu_bags {pu_bags!r} must be between {MIN_BAGS} and {MAX_BAGS}. "
+            "Fix the runs input column or var lookalike_pu_bags."
         )
 
     if _n(summary, "num_input_labels") == 0:

@@ -26,6 +26,8 @@ select
     test_fraction,
     unlabeled_sample_size,
     random_seed,
+    pu_method,
+    pu_bags,
     true as is_declared,
     n_declared,
     {{ var('lookalike_min_seed_users') }} as min_seed_users
@@ -42,6 +44,8 @@ select
     cast({{ var('lookalike_test_fraction') }} as double) as test_fraction,
     cast({{ var('lookalike_unlabeled_sample_size') }} as bigint) as unlabeled_sample_size,
     cast({{ var('lookalike_random_seed') }} as bigint) as random_seed,
+    '{{ var('lookalike_pu_method') }}' as pu_method,
+    cast({{ var('lookalike_pu_bags') }} as bigint) as pu_bags,
     false as is_declared,
     0 as n_declared,
     {{ var('lookalike_min_seed_users') }} as min_seed_users

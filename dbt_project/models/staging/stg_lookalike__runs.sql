@@ -8,7 +8,9 @@
       ('build_only', 'boolean', var('lookalike_build_only')),
       ('test_fraction', 'double', var('lookalike_test_fraction')),
       ('unlabeled_sample_size', 'bigint', var('lookalike_unlabeled_sample_size')),
-      ('random_seed', 'bigint', var('lookalike_random_seed'))] -%}
+      ('random_seed', 'bigint', var('lookalike_random_seed')),
+      ('pu_method', dbt.type_string(), "'" ~ var('lookalike_pu_method') ~ "'"),
+      ('pu_bags', 'bigint', var('lookalike_pu_bags'))] -%}
   {%- do settings.update({name: 'coalesce(cast(' ~ lookalike.lookalike_optional_column(source_relation, name, 'null')
         ~ ' as ' ~ sql_type ~ '), cast(' ~ default ~ ' as ' ~ sql_type ~ '))'}) -%}
 {%- endfor %}
@@ -20,5 +22,7 @@ select
     {{ settings['build_only'] }} as build_only,
     {{ settings['test_fraction'] }} as test_fraction,
     {{ settings['unlabeled_sample_size'] }} as unlabeled_sample_size,
-    {{ settings['random_seed'] }} as random_seed
+    {{ settings['random_seed'] }} as random_seed,
+    lower(trim({{ settings['pu_method'] }})) as pu_method,
+    {{ settings['pu_bags'] }} as pu_bags
 from {{ source_relation }}
