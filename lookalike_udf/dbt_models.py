@@ -35,6 +35,7 @@ RUN_MODEL_SCHEMA = pa.schema([
     ("n_features", pa.int64()),
     ("model_params", pa.string()),
     ("training_method", pa.string()),
+    ("model_type", pa.string()),
     ("number_of_train_users", pa.int64()),
     ("n_train_examples", pa.int64()),
     ("n_test_examples", pa.int64()),
@@ -96,7 +97,7 @@ def _training_settings(run: dict) -> dict:
     A column missing from ``run`` (an older runs relation) keeps fit_run_model's default.
     """
     settings = {}
-    for name in ("pu_method", "pu_bags"):
+    for name in ("pu_method", "pu_bags", "model_type", "sample_size", "extra_attention"):
         if run.get(name) is not None:
             settings[name] = run[name]
     return settings
@@ -131,7 +132,8 @@ def train_models(runs, label_summary, examples) -> pa.Table:
                 row.update(model_status=TRAINED, model_format=MODEL_FORMAT, model_json=model.to_json(),
                            feature_names=json.dumps(model.feature_names), n_features=len(model.feature_names),
                            model_params=json.dumps(model.params, sort_keys=True),
-                           training_method=model.params.get("training_method"))
+                           training_method=model.params.get("training_method"),
+                           model_type=model.params.get("model_type"))
                 dropped = model.encoder.dropped_
                 if dropped:
                     messages.append(f"run '{rid}': features not used: "

@@ -1,4 +1,8 @@
-"""Store a fitted HistGradientBoostingClassifier as plain JSON and score with it again.
+"""Store fitted models as plain JSON and score with them again.
+
+Formats: ``lookalike-hgb/1`` (HistGradientBoostingClassifier, below), ``lookalike-rf/1``
+(RandomForestClassifier), ``lookalike-logistic/1`` (one-hot + standardise + LogisticRegression)
+and ``lookalike-bagging/1`` (an ensemble of any of those); :func:`load_estimator` dispatches.
 
 Models live in a warehouse table, and anything read back from the warehouse must not be able to
 run code, so pickle and joblib are out. :func:`dump_hgb` writes the ensemble's trees (node arrays
@@ -315,6 +319,207 @@ def load_hgb(payload: dict, engine: str = "auto") -> HGBScorer:
     return HGBScorer(payload, engine=engine)
 
 
+# --- Random forests ---------------------------------------------------------------------------
+
+RF_FORMAT = "lookalike-rf/1"
+_RF_INT_FIELDS = ("left", "right", "feature", "missing_go_to_left")
+
+
+def _uint_list(values, where: str, n: int | None = None, upper: int | None = None) -> np.ndarray:
+    if not isinstance(values, list) or (n is not None and len(values) != n):
+        raise ModelFormatError(f"{where}: expected a list" + (f" of {n} values" if n is not None else ""))
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 or (upper is not None and v >= upper) for v in values):
+        raise ModelFormatError(f"{where}: expected integers in 0..{'' if upper is None else upper - 1}")
+    return np.array(values, dtype=np.int64)
+
+
+def _float_list(values, where: str, n: int | None = None, finite: bool = True) -> np.ndarray:
+    if not isinstance(values, list) or (n is not None and len(values) != n):
+        raise ModelFormatError(f"{where}: expected a list" + (f" of {n} numbers" if n is not None else ""))
+    out = np.array([_decode_float(v, where) for v in values], dtype=np.float64)
+    if finite and not np.all(np.isfinite(out)):
+        raise ModelFormatError(f"{where}: expected finite numbers")
+    return out
+
+
+def dump_rf(estimator) -> dict:
+    """Payload of a fitted binary ``RandomForestClassifier``: each tree's node arrays from ``tree_``.
+
+    Leaves keep the positive-class share of their (weighted) samples, computed as
+    ``predict_proba`` computes it, so scores match it to the last bits.
+    """
+    if list(getattr(estimator, "classes_", [])) != [0, 1]:
+        raise ModelFormatError("only random forests fitted on the classes 0 and 1 can be stored")
+    trees = []
+    for member in estimator.estimators_:
+        tree = member.tree_
+        value = np.asarray(tree.value)[:, 0, :]
+        total = value.sum(axis=1)
+        total[total == 0.0] = 1.0
+        leaf = tree.children_left == -1
+        trees.append({
+            # Leaves point at themselves (-1 in scikit-learn); they are never followed.
+            "left": [int(v) for v in np.where(leaf, 0, tree.children_left)],
+            "right": [int(v) for v in np.where(leaf, 0, tree.children_right)],
+            "feature": [int(v) for v in np.where(leaf, 0, tree.feature)],
+            # A split on "missing or not" has threshold +inf (all present values go left).
+            "threshold": [_encode_float(v) if not l else 0.0 for v, l in zip(tree.threshold, leaf)],
+            "missing_go_to_left": [int(v) for v in np.asarray(tree.missing_go_to_left)],
+            "is_leaf": [int(v) for v in leaf],
+            "value": [float(v) for v in value[:, 1] / total],
+        })
+    return {"format": RF_FORMAT, "n_features": int(estimator.n_features_in_), "trees": trees}
+
+
+class RFScorer:
+    """Scores rows with a validated random-forest payload (NumPy traversal, float32 inputs as in
+    scikit-learn's trees). Build it with :func:`load_estimator`."""
+
+    engine = "numpy"
+
+    def __init__(self, payload: dict, engine: str = "auto"):
+        n_features = payload.get("n_features")
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise ModelFormatError("n_features must be a positive integer")
+        self.n_features = n_features
+        trees = payload.get("trees")
+        if not isinstance(trees, list) or not trees:
+            raise ModelFormatError("trees must be a non-empty list")
+        self.trees = []
+        for t, tree in enumerate(trees):
+            where = f"trees[{t}]"
+            if not isinstance(tree, dict) or not isinstance(tree.get("value"), list) or not tree["value"]:
+                raise ModelFormatError(f"{where}: expected an object with a non-empty 'value' list")
+            n = len(tree["value"])
+            nodes = {name: _uint_list(tree.get(name), f"{where}.{name}", n) for name in _RF_INT_FIELDS + ("is_leaf",)}
+            nodes["threshold"] = _float_list(tree.get("threshold"), f"{where}.threshold", n, finite=False)
+            if np.any(np.isnan(nodes["threshold"])):
+                raise ModelFormatError(f"{where}.threshold: NaN is not a valid threshold")
+            nodes["value"] = _float_list(tree.get("value"), f"{where}.value", n)
+            split = nodes["is_leaf"] == 0
+            idx = np.arange(n)
+            if np.any(split & ((nodes["left"] <= idx) | (nodes["right"] <= idx) | (nodes["left"] >= n) | (nodes["right"] >= n))):
+                raise ModelFormatError(f"{where}: a split node points at an invalid child")
+            if np.any(split & (nodes["feature"] >= n_features)):
+                raise ModelFormatError(f"{where}: a split uses a feature index outside 0..{n_features - 1}")
+            if np.any((nodes["value"] < 0) | (nodes["value"] > 1)):
+                raise ModelFormatError(f"{where}: leaf values must be probabilities in 0..1")
+            self.trees.append(nodes)
+
+    def predict_proba_positive(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise LookalikeError(f"expected a matrix with {self.n_features} feature columns, got shape {X.shape}")
+        X32 = X.astype(np.float32).astype(np.float64)  # scikit-learn's trees compare float32 inputs
+        total = np.zeros(X.shape[0], dtype=np.float64)
+        for n in self.trees:
+            node = np.zeros(X.shape[0], dtype=np.int64)
+            active = np.flatnonzero(n["is_leaf"][node] == 0)
+            while active.size:
+                current = node[active]
+                values = X32[active, n["feature"][current]]
+                go_left = np.where(np.isnan(values), n["missing_go_to_left"][current] != 0,
+                                   values <= n["threshold"][current])
+                node[active] = np.where(go_left, n["left"][current], n["right"][current])
+                active = active[n["is_leaf"][node[active]] == 0]
+            total += n["value"][node]
+        return total / len(self.trees)
+
+
+# --- Logistic regression ---------------------------------------------------------------------
+
+LOGISTIC_FORMAT = "lookalike-logistic/1"
+
+
+def dump_logistic(pipeline, numeric_columns: list[int], categorical_columns: list[int], n_features: int) -> dict:
+    """Payload of the pipeline :func:`lookalike_udf.models.logistic_pipeline` builds and fits.
+
+    Numeric columns: median fill, a missing indicator for columns with missing training values,
+    standardisation (mean and scale over filled values and indicators). Categorical codes: one-hot
+    vocabularies (a missing value is its own category when training had one; unseen codes are all
+    zeros). Then the coefficients and intercept.
+    """
+    pre = pipeline.named_steps["prepare"]
+    clf = pipeline.named_steps["model"]
+    payload = {"format": LOGISTIC_FORMAT, "n_features": int(n_features),
+               "numeric_columns": [int(c) for c in numeric_columns],
+               "categorical_columns": [int(c) for c in categorical_columns],
+               "fill": [], "indicator_columns": [], "mean": [], "scale": [], "categories": []}
+    if numeric_columns:
+        num = pre.named_transformers_["num"]
+        imputer, scaler = num.named_steps["impute"], num.named_steps["scale"]
+        payload["fill"] = [float(v) for v in imputer.statistics_]
+        indicator = imputer.indicator_
+        payload["indicator_columns"] = [int(i) for i in (indicator.features_ if indicator is not None else [])]
+        payload["mean"] = [float(v) for v in scaler.mean_]
+        payload["scale"] = [float(v) for v in scaler.scale_]
+    if categorical_columns:
+        onehot = pre.named_transformers_["cat"]
+        payload["categories"] = [[_encode_float(v) for v in cats] for cats in onehot.categories_]
+    payload["coef"] = [float(v) for v in np.asarray(clf.coef_).ravel()]
+    payload["intercept"] = float(np.asarray(clf.intercept_).ravel()[0])
+    return payload
+
+
+class LogisticScorer:
+    """Scores rows with a validated logistic payload. Build it with :func:`load_estimator`."""
+
+    engine = "numpy"
+
+    def __init__(self, payload: dict, engine: str = "auto"):
+        n_features = payload.get("n_features")
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise ModelFormatError("n_features must be a positive integer")
+        self.n_features = n_features
+        self.numeric = _uint_list(payload.get("numeric_columns"), "numeric_columns", upper=n_features)
+        self.categorical = _uint_list(payload.get("categorical_columns"), "categorical_columns", upper=n_features)
+        if sorted(self.numeric.tolist() + self.categorical.tolist()) != list(range(n_features)):
+            raise ModelFormatError("numeric_columns and categorical_columns must split the feature indices")
+        k = len(self.numeric)
+        self.fill = _float_list(payload.get("fill"), "fill", k)
+        self.indicator = _uint_list(payload.get("indicator_columns"), "indicator_columns", upper=max(k, 1))
+        if len(self.indicator) > k or np.any(np.diff(self.indicator) <= 0):
+            raise ModelFormatError("indicator_columns must be increasing positions among numeric_columns")
+        width = k + len(self.indicator)
+        self.mean = _float_list(payload.get("mean"), "mean", width)
+        self.scale = _float_list(payload.get("scale"), "scale", width)
+        if np.any(self.scale <= 0):
+            raise ModelFormatError("scale must be positive")
+        categories = payload.get("categories")
+        if not isinstance(categories, list) or len(categories) != len(self.categorical):
+            raise ModelFormatError("categories must hold one list per categorical column")
+        self.categories = [_float_list(c, f"categories[{i}]", finite=False) for i, c in enumerate(categories)]
+        width += sum(len(c) for c in self.categories)
+        self.coef = _float_list(payload.get("coef"), "coef", width)
+        intercept = payload.get("intercept")
+        self.intercept = _decode_float(intercept, "intercept")
+        if not math.isfinite(self.intercept):
+            raise ModelFormatError("intercept must be finite")
+
+    def design_matrix(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise LookalikeError(f"expected a matrix with {self.n_features} feature columns, got shape {X.shape}")
+        X = np.where(np.isinf(X), np.nan, X)  # infinities are treated as missing (as in training)
+        parts = []
+        if len(self.numeric):
+            num = X[:, self.numeric]
+            missing = np.isnan(num)
+            filled = np.where(missing, self.fill, num)
+            dense = np.hstack([filled, missing[:, self.indicator].astype(np.float64)])
+            parts.append((dense - self.mean) / self.scale)
+        for col, cats in zip(self.categorical, self.categories):
+            values = X[:, col]
+            parts.append(((values[:, None] == cats[None, :])
+                          | (np.isnan(values)[:, None] & np.isnan(cats)[None, :])).astype(np.float64))
+        return np.hstack(parts)
+
+    def predict_proba_positive(self, X) -> np.ndarray:
+        from scipy.special import expit
+
+        return expit(self.design_matrix(X) @ self.coef + self.intercept)
+
+
 # --- Ensembles and format dispatch -----------------------------------------------------------
 
 BAGGING_FORMAT = "lookalike-bagging/1"
@@ -373,6 +578,11 @@ def load_estimator(payload: dict, engine: str = "auto"):
     fmt = payload.get("format")
     if fmt == FORMAT:
         return load_hgb(payload, engine=engine)
+    if fmt == RF_FORMAT:
+        return RFScorer(payload, engine=engine)
+    if fmt == LOGISTIC_FORMAT:
+        return LogisticScorer(payload, engine=engine)
     if fmt == BAGGING_FORMAT:
         return BaggingScorer(payload, engine=engine)
-    raise ModelFormatError(f"model payload has format {fmt!r}; expected one of {', '.join(repr(f) for f in (FORMAT, BAGGING_FORMAT))}")
+    known = (FORMAT, RF_FORMAT, LOGISTIC_FORMAT, BAGGING_FORMAT)
+    raise ModelFormatError(f"model payload has format {fmt!r}; expected one of {', '.join(repr(f) for f in known)}")

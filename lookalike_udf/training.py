@@ -15,13 +15,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sklearn
-from sklearn.ensemble import HistGradientBoostingClassifier
-from threadpoolctl import threadpool_limits
 
 from .errors import LookalikeError, RunValidationError
 from .features import FeatureEncoder
-from .model_io import BaggingScorer, dump_bagging, dump_hgb, load_estimator
-from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS, bag_membership, bag_thresholds, out_of_bag_average
+from .model_io import BaggingScorer, dump_bagging, load_estimator
+from .models import ESTIMATOR_NAMES, MODEL_TYPES, default_hgb_params, fit_estimator, select_model_type
+from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS, _hash, bag_membership, bag_thresholds, out_of_bag_average
+
+__all__ = ["LookalikeModel", "fit_run_model", "default_hgb_params", "MODEL_FORMAT"]
 
 MODEL_FORMAT = "lookalike-model/1"
 
@@ -29,29 +30,8 @@ MODEL_FORMAT = "lookalike-model/1"
 EXAMPLE_COLUMNS = ("example_id", "run_id", "user_id", "label", "weight", "as_of_at", "snapshot_at",
                    "example_source", "split")
 
-
-def default_hgb_params(n_train: int, random_seed: int) -> dict:
-    """Defaults for HistGradientBoostingClassifier, regularised for small seed lists.
-
-    Shallow trees (8 leaves, depth 3), a minimum leaf size of 5 % of the training rows kept within
-    20..200, strong L2 on leaf values, and early stopping on a stratified 20 % validation split
-    once there are at least 200 training rows (below that the split is too noisy, so the number of
-    trees is capped at 100 instead). On the demo this lifts test AUC from 0.79 to 0.83 against
-    deeper, unregularised trees, whose train AUC was 0.999.
-    """
-    early = n_train >= 200
-    return {
-        "learning_rate": 0.05,
-        "max_iter": 300 if early else 100,
-        "max_leaf_nodes": 8,
-        "max_depth": 3,
-        "min_samples_leaf": int(np.clip(n_train // 20, 5, 200)),
-        "l2_regularization": 10.0,
-        "early_stopping": early,
-        "validation_fraction": 0.2 if early else None,
-        "n_iter_no_change": 20,
-        "random_state": int(random_seed) % (2**32),
-    }
+#: Smallest allowed sample_size (training examples kept after sampling down).
+MIN_SAMPLE_SIZE = 20
 
 
 @dataclass
@@ -142,29 +122,8 @@ def is_positive_unlabeled(train: pa.Table) -> bool:
     return n_unlabeled > 0 and n_unlabeled == n_negative
 
 
-#: Below this many rows a fit runs on one thread: OpenMP start-up and contention with other dbt
-#: threads cost more than the parallel work saves (a 40-row fit took 0.04 s on one thread and up
-#: to 10 s on two busy cores).
-SINGLE_THREAD_ROWS = 50_000
-
-
-def _threads_for(n_rows: int):
-    return threadpool_limits(limits=1) if n_rows < SINGLE_THREAD_ROWS else threadpool_limits(limits=None)
-
-
-def _fit_hgb(X: np.ndarray, y: np.ndarray, w: np.ndarray, mask: np.ndarray, random_seed: int) -> tuple[dict, dict]:
-    params = default_hgb_params(len(y), random_seed)
-    estimator = HistGradientBoostingClassifier(categorical_features=mask if mask.any() else None, **params)
-    # Equal weights are the same as none, and skip scikit-learn's slow weighted-percentile binning
-    # (about 1 s per fit on a few thousand rows).
-    uniform = w.size == 0 or bool(np.all(w == w[0]))
-    with _threads_for(len(y)):
-        estimator.fit(X, y, sample_weight=None if uniform else w)
-    return dump_hgb(estimator), {**params, "n_iter": int(estimator.n_iter_)}
-
-
 def fit_bagging_pu(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mask: np.ndarray,
-                   random_seed: int, n_bags: int) -> tuple[dict, dict]:
+                   random_seed: int, n_bags: int, model_type: str = "hgb") -> tuple[dict, dict]:
     """Bagging PU (Mordelet & Vert 2014) on a train split of positives (1) and unlabeled users (0).
 
     Each of ``n_bags`` members is fitted on every positive against a subsample of the unlabeled
@@ -181,22 +140,66 @@ def fit_bagging_pu(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mas
     member_params = None
     for t in range(n_bags):
         rows = np.concatenate([pos, unl[in_bag[t]]])
-        payload, member_params = _fit_hgb(X[rows], y[rows], w[rows], mask, random_seed + 7919 * (t + 1))
+        payload, member_params = fit_estimator(model_type, X[rows], y[rows], w[rows], mask,
+                                               random_seed + 7919 * (t + 1), rf_trees=max(10, 200 // n_bags))
         members.append(payload)
-        iterations.append(member_params["n_iter"])
+        if "n_iter" in member_params:  # boosting and logistic record iterations; forests do not
+            iterations.append(member_params["n_iter"])
     params = {k: v for k, v in member_params.items() if k not in ("n_iter", "random_state")}
-    params.update(n_bags=n_bags, bag_size=bag_size, n_iter=iterations, min_samples_leaf=member_params["min_samples_leaf"])
+    params.update(n_bags=n_bags, bag_size=bag_size)
+    if iterations:
+        params["n_iter"] = iterations
     return dump_bagging(members, random_seed, thresholds, bag_size), params
 
 
+def sample_down(train: pa.Table, sample_size: int, random_seed: int) -> tuple[pa.Table, np.ndarray]:
+    """Keep at most ``sample_size`` rows of ``train``, deterministically, preserving class balance.
+
+    Each class keeps a share of ``sample_size`` proportional to its row count (at least one row),
+    chosen by the smallest hashes of (seed, example_id); kept rows are re-weighted so each class's
+    total weight is unchanged (the reference API's ``collect``). Returns the rows and their weights.
+    """
+    labels = train.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
+    weights = train.column("weight").to_numpy(zero_copy_only=False).astype(np.float64)
+    ids = train.column("example_id").to_pylist()
+    keep = []
+    for cls in (0, 1):
+        rows = np.flatnonzero(labels == cls)
+        quota = max(1, int(round(sample_size * len(rows) / len(labels))))
+        order = sorted(rows.tolist(), key=lambda i: (_hash(random_seed, -1, ids[i]), i))
+        keep += order[:quota]
+    keep = np.array(sorted(keep), dtype=np.int64)
+    new_weights = weights.copy()
+    for cls in (0, 1):
+        in_class = labels == cls
+        kept = np.zeros(len(labels), dtype=bool)
+        kept[keep] = True
+        total, kept_total = weights[in_class].sum(), weights[in_class & kept].sum()
+        new_weights[in_class] *= total / kept_total
+    return train.take(pa.array(keep)), new_weights[keep]
+
+
+def balance_weights(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Scale weights so both classes carry half of the total weight (extra_attention)."""
+    out = weights.astype(np.float64).copy()
+    total = out.sum()
+    for cls in (0, 1):
+        in_class = labels == cls
+        out[in_class] *= total / (2.0 * out[in_class].sum())
+    return out
+
+
 def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_method: str = "bagging",
-                  pu_bags: int = 20) -> LookalikeModel:
+                  pu_bags: int = 20, model_type: str = "hgb", sample_size: int | None = None,
+                  extra_attention: bool = False) -> LookalikeModel:
     """Fit the classifier on the examples whose ``split`` is ``train``.
 
+    ``model_type`` is ``hgb``, ``rf``, ``logistic`` or ``auto`` (:mod:`lookalike_udf.models`).
     A run whose negatives are all sampled unlabeled users is trained with bagging PU when
     ``pu_method`` is ``bagging`` (the default), or as plain positives against unlabeled
-    (``plain``). Raises :class:`RunValidationError` when no feature is usable or the train split
-    lacks a class.
+    (``plain``). ``sample_size`` caps the train rows (:func:`sample_down`); ``extra_attention``
+    balances the classes' weights. Raises :class:`RunValidationError` when a setting is invalid,
+    no feature is usable or the train split lacks a class.
     """
     if pu_method not in PU_METHODS:
         raise RunValidationError(f"run '{run_id}': pu_method {pu_method!r} is not one of {', '.join(PU_METHODS)}. "
@@ -204,6 +207,12 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
     if not MIN_BAGS <= int(pu_bags) <= MAX_BAGS:
         raise RunValidationError(f"run '{run_id}': pu_bags {pu_bags!r} must be between {MIN_BAGS} and {MAX_BAGS}. "
                                  "Fix the runs input column or var lookalike_pu_bags.")
+    if model_type not in MODEL_TYPES:
+        raise RunValidationError(f"run '{run_id}': model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}. "
+                                 "Fix the runs input column or var lookalike_model_type.")
+    if sample_size is not None and int(sample_size) < MIN_SAMPLE_SIZE:
+        raise RunValidationError(f"run '{run_id}': sample_size {sample_size!r} must be at least {MIN_SAMPLE_SIZE}. "
+                                 "Fix the runs input column or var lookalike_sample_size (null = no limit).")
     train = examples.filter(pc.equal(examples.column("split"), "train"))
     labels = train.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
     if len(np.unique(labels)) < 2:
@@ -211,6 +220,11 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
             f"run '{run_id}': the train split holds a single class ({len(labels)} examples). "
             "Add labels of the other class or lower test_fraction."
         )
+    n_before = train.num_rows
+    weights = train.column("weight").to_numpy(zero_copy_only=False).astype(np.float64)
+    if sample_size is not None and train.num_rows > int(sample_size):
+        train, weights = sample_down(train, int(sample_size), int(random_seed))
+        labels = train.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
     encoder = FeatureEncoder().fit(train, feature_columns(train))
     if not encoder.specs_:
         reasons = "; ".join(f"{k}: {v}" for k, v in encoder.dropped_.items()) or "the snapshot input has no feature columns"
@@ -219,15 +233,27 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
             "columns to the snapshot input, or widen var lookalike_feature_include / lookalike_feature_exclude."
         )
     X = encoder.transform(train)
-    weights = train.column("weight").to_numpy(zero_copy_only=False).astype(np.float64)
+    if extra_attention:
+        weights = balance_weights(labels, weights)
     mask = encoder.categorical_mask_
     pu = is_positive_unlabeled(train)
     method = ("pu_bagging" if pu_method == "bagging" else "pu_plain") if pu else "supervised"
+    selection = None
+    fitted_type = model_type
+    if model_type == "auto":
+        fitted_type, selection = select_model_type(X, labels, weights, mask, train.column("user_id").to_pylist(),
+                                                   int(random_seed))
     if method == "pu_bagging":
         payload, params = fit_bagging_pu(X, labels, weights, train.column("example_id").to_pylist(), mask,
-                                         int(random_seed), int(pu_bags))
+                                         int(random_seed), int(pu_bags), fitted_type)
     else:
-        payload, params = _fit_hgb(X, labels, weights, mask, random_seed)
-    params = {**params, "estimator": "HistGradientBoostingClassifier", "sklearn_version": sklearn.__version__,
-              "training_method": method}
+        payload, params = fit_estimator(fitted_type, X, labels, weights, mask, int(random_seed))
+    params = {**params, "model_type": fitted_type, "model_type_requested": model_type,
+              "estimator": ESTIMATOR_NAMES[fitted_type], "sklearn_version": sklearn.__version__,
+              "training_method": method, "extra_attention": bool(extra_attention),
+              "n_train_rows": int(train.num_rows)}
+    if train.num_rows < n_before:
+        params["sampled_from_rows"] = int(n_before)
+    if selection is not None:
+        params["model_selection"] = selection
     return LookalikeModel(encoder=encoder, estimator_payload=payload, params=params)

@@ -18,7 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .models import MODEL_TYPES
 from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS
+
+#: Smallest allowed sample_size (the same bound as lookalike_udf.training.MIN_SAMPLE_SIZE).
+MIN_SAMPLE_SIZE = 20
 
 ENGAGEMENT_TYPES = ("MULTI_ENGAGE", "SINGLE_ENGAGE")
 
@@ -87,6 +91,25 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
         check.errors.append(
             f"{prefix} pu_bags {pu_bags!r} must be between {MIN_BAGS} and {MAX_BAGS}. "
             "Fix the runs input column or var lookalike_pu_bags."
+        )
+    model_type = run.get("model_type")
+    if "model_type" in run and model_type not in MODEL_TYPES:
+        check.errors.append(
+            f"{prefix} model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}. "
+            "Fix the runs input column or var lookalike_model_type (null means the variable)."
+        )
+    sample_size = run.get("sample_size")
+    if sample_size is not None and int(sample_size) < MIN_SAMPLE_SIZE:
+        check.errors.append(
+            f"{prefix} sample_size {sample_size!r} must be at least {MIN_SAMPLE_SIZE} (null = no limit). "
+            "Fix the runs input column or var lookalike_sample_size."
+        )
+    share = run.get("expected_positive_share")
+    if share is not None and not (0.0 <= float(share) < 1.0):
+        check.errors.append(
+            f"{prefix} expected_positive_share {share!r} must be at least 0 and below 1 (the expected share "
+            "of lookalikes among unlabeled users; null = no corrected AUC). Fix the runs input column or "
+            "var lookalike_expected_positive_share."
         )
 
     if _n(summary, "num_input_labels") == 0:

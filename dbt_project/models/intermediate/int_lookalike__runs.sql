@@ -28,6 +28,10 @@ select
     random_seed,
     pu_method,
     pu_bags,
+    model_type,
+    sample_size,
+    extra_attention,
+    expected_positive_share,
     true as is_declared,
     n_declared,
     {{ var('lookalike_min_seed_users') }} as min_seed_users
@@ -46,6 +50,10 @@ select
     cast({{ var('lookalike_random_seed') }} as bigint) as random_seed,
     '{{ var('lookalike_pu_method') }}' as pu_method,
     cast({{ var('lookalike_pu_bags') }} as bigint) as pu_bags,
+    '{{ var('lookalike_model_type') }}' as model_type,
+    cast({{ var('lookalike_sample_size') if var('lookalike_sample_size') is not none else 'null' }} as bigint) as sample_size,
+    cast({{ var('lookalike_extra_attention') }} as boolean) as extra_attention,
+    cast({{ var('lookalike_expected_positive_share') if var('lookalike_expected_positive_share') is not none else 'null' }} as double) as expected_positive_share,
     false as is_declared,
     0 as n_declared,
     {{ var('lookalike_min_seed_users') }} as min_seed_users

@@ -12,7 +12,7 @@ with points as (
 ){% if event_features %},
 
 event_features as (
-    {{ lookalike.lookalike_event_features('points', spec) | indent(4) }}
+    {{ lookalike.lookalike_event_features('points', spec, filter_users=false) | indent(4) }}
 ){% endif %}
 
 select

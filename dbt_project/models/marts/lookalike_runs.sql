@@ -60,6 +60,10 @@ select
     metrics.train_ks,
     metrics.test_auc,
     metrics.test_ks,
+    case
+        when models.training_method in ('pu_bagging', 'pu_plain') and runs.expected_positive_share is not null
+        then (metrics.test_auc - runs.expected_positive_share / 2) / (1 - runs.expected_positive_share)
+    end as test_auc_corrected,
     metrics.label_positive_rate,
     runs.build_only,
     runs.test_fraction,
@@ -68,6 +72,11 @@ select
     runs.pu_method,
     runs.pu_bags,
     models.training_method,
+    models.model_type,
+    models.model_params,
+    runs.sample_size,
+    runs.extra_attention,
+    runs.expected_positive_share,
     models.n_train_examples,
     models.n_test_examples,
     models.n_features,

@@ -10,7 +10,11 @@
       ('unlabeled_sample_size', 'bigint', var('lookalike_unlabeled_sample_size')),
       ('random_seed', 'bigint', var('lookalike_random_seed')),
       ('pu_method', dbt.type_string(), "'" ~ var('lookalike_pu_method') ~ "'"),
-      ('pu_bags', 'bigint', var('lookalike_pu_bags'))] -%}
+      ('pu_bags', 'bigint', var('lookalike_pu_bags')),
+      ('model_type', dbt.type_string(), "'" ~ var('lookalike_model_type') ~ "'"),
+      ('sample_size', 'bigint', var('lookalike_sample_size') if var('lookalike_sample_size') is not none else 'null'),
+      ('extra_attention', 'boolean', var('lookalike_extra_attention')),
+      ('expected_positive_share', 'double', var('lookalike_expected_positive_share') if var('lookalike_expected_positive_share') is not none else 'null')] -%}
   {%- do settings.update({name: 'coalesce(cast(' ~ lookalike.lookalike_optional_column(source_relation, name, 'null')
         ~ ' as ' ~ sql_type ~ '), cast(' ~ default ~ ' as ' ~ sql_type ~ '))'}) -%}
 {%- endfor %}
@@ -24,5 +28,9 @@ select
     {{ settings['unlabeled_sample_size'] }} as unlabeled_sample_size,
     {{ settings['random_seed'] }} as random_seed,
     lower(trim({{ settings['pu_method'] }})) as pu_method,
-    {{ settings['pu_bags'] }} as pu_bags
+    {{ settings['pu_bags'] }} as pu_bags,
+    lower(trim({{ settings['model_type'] }})) as model_type,
+    {{ settings['sample_size'] }} as sample_size,
+    {{ settings['extra_attention'] }} as extra_attention,
+    {{ settings['expected_positive_share'] }} as expected_positive_share
 from {{ source_relation }}
