@@ -20,6 +20,8 @@ import sklearn
 from . import __version__
 from .errors import LookalikeError, RunValidationError
 from .training import MODEL_FORMAT, LookalikeModel, fit_run_model
+from .reuse import (REUSED, SCORED, previous_table, TRAINED as ACTION_TRAINED, as_bool, previous_model_rows, previous_score_batches,
+                    reused_score_runs, score_fingerprint, training_fingerprint)
 from .validation import check_run
 
 TRAINED = "TRAINED"
@@ -43,6 +45,8 @@ RUN_MODEL_SCHEMA = pa.schema([
     ("training_finished_at", pa.timestamp("us")),
     ("sklearn_version", pa.string()),
     ("library_version", pa.string()),
+    ("training_fingerprint", pa.string()),
+    ("training_action", pa.string()),
 ])
 
 PREDICTION_SCHEMA = pa.schema([
@@ -54,6 +58,7 @@ PREDICTION_SCHEMA = pa.schema([
     ("label", pa.int32()),
     ("weight", pa.float64()),
     ("score", pa.float64()),
+    ("training_fingerprint", pa.string()),
 ])
 
 SCORE_SCHEMA = pa.schema([
@@ -61,6 +66,8 @@ SCORE_SCHEMA = pa.schema([
     ("user_id", pa.string()),
     ("score", pa.float64()),
     ("scored_at", pa.timestamp("us")),
+    ("score_fingerprint", pa.string()),
+    ("scoring_action", pa.string()),
 ])
 
 
@@ -103,19 +110,39 @@ def _training_settings(run: dict) -> dict:
     return settings
 
 
-def train_models(runs, label_summary, examples) -> pa.Table:
+def _checksums(fingerprints) -> dict[str, dict]:
+    if fingerprints is None:
+        return {}
+    return {row["run_id"]: row for row in _rows(fingerprints)}
+
+
+def train_models(runs, label_summary, examples, fingerprints=None, previous=None, force=False) -> pa.Table:
     """Validate and train every run. One row per run of ``runs`` (int_lookalike__runs).
 
     ``label_summary`` is lookalike_input_label_summary; ``examples`` is
-    int_lookalike__training_examples. Returns rows of :data:`RUN_MODEL_SCHEMA`.
+    int_lookalike__training_examples. ``fingerprints`` (int_lookalike__run_fingerprints) and
+    ``previous`` (this table from the previous build, or None) let a run whose settings and
+    training examples are unchanged keep its model: its previous row is carried over with
+    ``training_action`` 'reused'. ``force`` (var lookalike_force_retrain) refits every run.
+    Returns rows of :data:`RUN_MODEL_SCHEMA`.
     """
     summaries = {row["run_id"]: row for row in _rows(label_summary)}
+    checksums = _checksums(fingerprints)
+    earlier = {} if as_bool(force) else previous_model_rows(previous, ("training_fingerprint", "model_json"))
     example_table = _arrow(examples)
     out = []
     for run in sorted(_rows(runs), key=lambda r: r["run_id"]):
         started = _now()
         rid = run["run_id"]
         check = check_run(run, summaries.get(rid))
+        fingerprint = training_fingerprint((checksums.get(rid) or {}).get("training_checksum"), MODEL_FORMAT)
+        before = earlier.get(rid)
+        if (check.ok and fingerprint and before and before.get("model_status") == TRAINED
+                and before.get("training_fingerprint") == fingerprint):
+            row = {name: before.get(name) for name in RUN_MODEL_SCHEMA.names}
+            row["training_action"] = REUSED
+            out.append(row)
+            continue
         row = {name: None for name in RUN_MODEL_SCHEMA.names}
         row.update(run_id=rid, training_started_at=started, sklearn_version=sklearn.__version__,
                    library_version=__version__)
@@ -133,7 +160,8 @@ def train_models(runs, label_summary, examples) -> pa.Table:
                            feature_names=json.dumps(model.feature_names), n_features=len(model.feature_names),
                            model_params=json.dumps(model.params, sort_keys=True),
                            training_method=model.params.get("training_method"),
-                           model_type=model.params.get("model_type"))
+                           model_type=model.params.get("model_type"),
+                           training_fingerprint=fingerprint, training_action=ACTION_TRAINED)
                 dropped = model.encoder.dropped_
                 if dropped:
                     messages.append(f"run '{rid}': features not used: "
@@ -161,15 +189,34 @@ def _trained_models(models) -> dict[str, LookalikeModel]:
     return loaded
 
 
-def predict_training_examples(models, examples) -> pa.Table:
+def predict_training_examples(models, examples, previous=None, force=False) -> pa.Table:
     """Score every training example of every trained run with the stored model (train and test).
 
     For a bagging PU model, the unlabeled examples of the train split get out-of-bag scores
     (:meth:`LookalikeModel.predict_training`), so train metrics do not reward memorised negatives.
+    A run whose model was reused keeps its rows of ``previous`` (this table from the previous
+    build) when they carry the same ``training_fingerprint``: same model, same examples.
     """
     example_table = _arrow(examples)
+    model_rows = {row["run_id"]: row for row in _rows(models)}
+    carried = {rid: row["training_fingerprint"] for rid, row in model_rows.items()
+               if row.get("training_action") == REUSED and row.get("training_fingerprint")}
+    if as_bool(force):
+        carried = {}
     parts = []
+    found = set()
+    if carried and previous is not None and "training_fingerprint" in (
+            previous.column_names if isinstance(previous, pa.Table) else previous.columns):
+        table = previous if isinstance(previous, pa.Table) else previous.to_arrow_table()
+        keep = pc.is_in(pc.binary_join_element_wise(table.column("run_id"), table.column("training_fingerprint"), "\x1f"),
+                        pa.array([f"{r}\x1f{fp}" for r, fp in carried.items()], type=pa.string()))
+        kept = table.filter(keep).select(PREDICTION_SCHEMA.names).cast(PREDICTION_SCHEMA)
+        found = set(pc.unique(kept.column("run_id")).to_pylist())
+        if kept.num_rows:
+            parts.append(kept)
     for rid, model in sorted(_trained_models(models).items()):
+        if rid in found:
+            continue
         run_examples = _for_run(example_table, rid)
         scores = model.predict_training(run_examples)  # out-of-bag for bagging PU's unlabeled train rows
         parts.append(pa.table({
@@ -181,42 +228,67 @@ def predict_training_examples(models, examples) -> pa.Table:
             "label": run_examples.column("label").cast(pa.int32()),
             "weight": run_examples.column("weight").cast(pa.float64()),
             "score": pa.array(scores, type=pa.float64()),
+            "training_fingerprint": pa.array([model_rows[rid].get("training_fingerprint")] * run_examples.num_rows,
+                                             type=pa.string()),
         }, schema=PREDICTION_SCHEMA))
     if not parts:
         return PREDICTION_SCHEMA.empty_table()
     return pa.concat_tables(parts)
 
 
-def score_population(models, population, batch_size: int = 100_000, runs=None) -> pa.Table:
+def score_population(models, population, batch_size: int = 100_000, runs=None, fingerprints=None,
+                     previous=None, force=False) -> pa.Table:
     """Score the population (one row per user, latest snapshot) with every trained model.
 
     The population is read in Arrow batches of ``batch_size`` rows, so feature memory stays flat;
     only (run_id, user_id, score) is kept. ``runs`` (int_lookalike__runs), when given, leaves out
     build_only runs. A run whose scoring fails gets no rows (lookalike_runs then reports it FAILED).
+
+    Every row carries the run's ``score_fingerprint`` (its model and the population's checksum
+    from ``fingerprints``). A run whose fingerprint equals the one in ``previous`` (this table
+    from the previous build) keeps its previous rows, ``scored_at`` included, unless ``force``.
     """
     loaded = _trained_models(models)
     if runs is not None:
         build_only = {r["run_id"] for r in _rows(runs) if r.get("build_only")}
         loaded = {rid: m for rid, m in loaded.items() if rid not in build_only}
+    checksums = _checksums(fingerprints)
+    model_rows = {row["run_id"]: row for row in _rows(models)}
+    wanted = {}
+    for rid in loaded:
+        row = model_rows[rid]
+        fp = score_fingerprint(row.get("training_fingerprint"), row["model_json"],
+                               (checksums.get(rid) or {}).get("population_checksum"))
+        if fp:
+            wanted[rid] = fp
+    reused = set() if as_bool(force) else reused_score_runs(previous, wanted)
     parts = []
+    for batch in previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size)):
+        kept = pa.Table.from_batches([batch]).select(SCORE_SCHEMA.names[:-1])
+        kept = kept.append_column("scoring_action", pa.array([REUSED] * kept.num_rows, type=pa.string()))
+        parts.append(kept.cast(SCORE_SCHEMA))
+    to_score = {rid: m for rid, m in loaded.items() if rid not in reused}
     failed: set[str] = set()
     scored_at = _now()
-    for batch in _batches(population, int(batch_size)):
-        user_ids = batch.column(batch.schema.get_field_index("user_id")).cast(pa.string())
-        for rid, model in sorted(loaded.items()):
-            if rid in failed:
-                continue
-            try:
-                scores = model.predict(batch)
-            except Exception:  # reported as FAILED downstream: the run has no scores
-                failed.add(rid)
-                continue
-            parts.append(pa.table({
-                "run_id": pa.array(np.full(batch.num_rows, rid, dtype=object), type=pa.string()),
-                "user_id": user_ids,
-                "score": pa.array(scores, type=pa.float64()),
-                "scored_at": pa.array([scored_at] * batch.num_rows, type=pa.timestamp("us")),
-            }, schema=SCORE_SCHEMA))
+    if to_score:
+        for batch in _batches(population, int(batch_size)):
+            user_ids = batch.column(batch.schema.get_field_index("user_id")).cast(pa.string())
+            for rid, model in sorted(to_score.items()):
+                if rid in failed:
+                    continue
+                try:
+                    scores = model.predict(batch)
+                except Exception:  # reported as FAILED downstream: the run has no scores
+                    failed.add(rid)
+                    continue
+                parts.append(pa.table({
+                    "run_id": pa.array(np.full(batch.num_rows, rid, dtype=object), type=pa.string()),
+                    "user_id": user_ids,
+                    "score": pa.array(scores, type=pa.float64()),
+                    "scored_at": pa.array([scored_at] * batch.num_rows, type=pa.timestamp("us")),
+                    "score_fingerprint": pa.array([wanted.get(rid)] * batch.num_rows, type=pa.string()),
+                    "scoring_action": pa.array([SCORED] * batch.num_rows, type=pa.string()),
+                }, schema=SCORE_SCHEMA))
     if not parts:
         return SCORE_SCHEMA.empty_table()
     table = pa.concat_tables(parts)

@@ -8,4 +8,7 @@ def model(dbt, session):
         population=dbt.ref("lookalike_inference_features"),
         batch_size=int(dbt.config.get("score_batch_size") or 100000),
         runs=dbt.ref("int_lookalike__runs"),
+        fingerprints=dbt.ref("int_lookalike__run_fingerprints"),
+        previous=lookalike.previous_table(session, dbt.this),
+        force=dbt.config.get("force_retrain"),
     )

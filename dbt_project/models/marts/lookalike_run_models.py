@@ -7,4 +7,7 @@ def model(dbt, session):
         runs=dbt.ref("int_lookalike__runs"),
         label_summary=dbt.ref("lookalike_input_label_summary"),
         examples=dbt.ref("int_lookalike__training_examples"),
+        fingerprints=dbt.ref("int_lookalike__run_fingerprints"),
+        previous=lookalike.previous_table(session, dbt.this),
+        force=dbt.config.get("force_retrain"),
     )

@@ -24,9 +24,17 @@ metrics as (
 ),
 
 scored as (
-    select run_id, count(*) as number_of_inference_users, max(scored_at) as scored_at
-    from {{ ref('lookalike_user_scores') }}
-    group by run_id
+    select
+        scores.run_id,
+        count(*) as number_of_inference_users,
+        max(scores.scored_at) as scored_at,
+        max(raw.scoring_action) as scoring_action
+    from {{ ref('lookalike_user_scores') }} as scores
+    left join (
+        select distinct run_id, scoring_action from {{ ref('int_lookalike__population_scores') }}
+    ) as raw
+        on scores.run_id = raw.run_id
+    group by scores.run_id
 ),
 
 statuses as (
@@ -72,6 +80,8 @@ select
     runs.pu_method,
     runs.pu_bags,
     models.training_method,
+    models.training_action,
+    case when statuses.status = 'FINISHED' then scored.scoring_action end as scoring_action,
     models.model_type,
     models.model_params,
     runs.sample_size,

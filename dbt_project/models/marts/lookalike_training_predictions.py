@@ -6,4 +6,6 @@ def model(dbt, session):
     return lookalike.predict_training_examples(
         models=dbt.ref("lookalike_run_models"),
         examples=dbt.ref("int_lookalike__training_examples"),
+        previous=lookalike.previous_table(session, dbt.this),
+        force=dbt.config.get("force_retrain"),
     )

@@ -1,0 +1,125 @@
+"""Reuse of models and scores between builds (scheduled jobs where little changed).
+
+A run's model is refitted only when what it was fitted on changed: its settings or any training
+example (labels, weights, as-of times, splits and every feature value), the library, scikit-learn
+or the model format. ``int_lookalike__run_fingerprints`` checksums the first two in SQL;
+:func:`training_fingerprint` folds in the rest. Scores are recomputed only when the model or the
+scored population changed (:func:`score_fingerprint`). The previous build's rows come from the
+model's own table, which dbt-duckdb replaces only after the model succeeds.
+
+The variable ``lookalike_force_retrain`` (the reference API's ``force``) refits and rescores
+every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sklearn
+
+from . import __version__
+
+TRAINED = "trained"
+REUSED = "reused"
+SCORED = "scored"
+
+#: Bump when the meaning of a fingerprint changes, so that old tables are never reused.
+FINGERPRINT_VERSION = "1"
+
+
+def _digest(*parts) -> str:
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def training_fingerprint(training_checksum: str | None, model_format: str) -> str | None:
+    """What a run's fitted model depends on; None when there is nothing to fingerprint."""
+    if not training_checksum:
+        return None
+    return _digest("training", FINGERPRINT_VERSION, __version__, sklearn.__version__, model_format,
+                   training_checksum)
+
+
+def score_fingerprint(model_fingerprint: str | None, model_json: str, population_checksum: str | None) -> str | None:
+    """What a run's population scores depend on: the model (its fingerprint and its JSON) and the
+    scored population."""
+    if not model_fingerprint or not population_checksum:
+        return None
+    model_digest = hashlib.sha256(model_json.encode("utf-8")).hexdigest()
+    return _digest("scores", FINGERPRINT_VERSION, __version__, model_fingerprint, model_digest, population_checksum)
+
+
+def as_bool(value) -> bool:
+    """A dbt config value as a boolean: dbt renders ``{{ var(...) }}`` to the strings
+    'True' / 'False'."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("", "false", "0", "no", "off", "none", "null"):
+            return False
+        raise ValueError(f"expected a boolean for var lookalike_force_retrain, found {value!r}; use true or false")
+    return bool(value)
+
+
+def previous_table(session, this):
+    """The model's table from the previous build as a DuckDB relation, or None on the first build.
+
+    ``this`` is dbt's ``dbt.this`` (its ``repr`` is the quoted relation name). The table is read
+    before dbt-duckdb replaces it, so a model can carry rows over.
+    """
+    if session is None or this is None:
+        return None
+    try:
+        return session.sql(f"select * from {this!r}")
+    except Exception:  # duckdb.CatalogException: no previous table
+        return None
+
+
+def _columns(relation) -> list[str]:
+    if isinstance(relation, pa.Table):
+        return relation.column_names
+    return list(getattr(relation, "columns", []))
+
+
+def previous_model_rows(previous, required: tuple[str, ...]) -> dict[str, dict]:
+    """Rows of the previous lookalike_run_models by run_id; empty when there is no previous table
+    or it predates a column in ``required`` (then everything is refitted)."""
+    if previous is None or not set(required) <= set(_columns(previous)):
+        return {}
+    table = previous if isinstance(previous, pa.Table) else previous.to_arrow_table()
+    return {row["run_id"]: row for row in table.to_pylist()}
+
+
+def previous_score_batches(previous, run_fingerprints: dict[str, str], batch_size: int):
+    """Stream the previous build's score rows of the runs whose ``score_fingerprint`` is unchanged.
+
+    ``run_fingerprints`` maps run_id to the fingerprint the current build would write. Yields
+    Arrow batches. Rows are read in batches, so memory stays flat.
+    """
+    if previous is None or not run_fingerprints or "score_fingerprint" not in _columns(previous):
+        return
+    batches = (previous.to_batches(max_chunksize=batch_size) if isinstance(previous, pa.Table)
+               else previous.to_arrow_reader(batch_size))
+    keys = pa.array([f"{rid}\x1f{fp}" for rid, fp in run_fingerprints.items()], type=pa.string())
+    for batch in batches:
+        key = pc.binary_join_element_wise(batch.column("run_id"), batch.column("score_fingerprint"), "\x1f")
+        kept = batch.filter(pc.is_in(key, keys))
+        if kept.num_rows:
+            yield kept
+
+
+def reused_score_runs(previous, run_fingerprints: dict[str, str]) -> set[str]:
+    """The runs whose previous scores carry the same fingerprint (so they can be reused)."""
+    if previous is None or not run_fingerprints or "score_fingerprint" not in _columns(previous):
+        return set()
+    if isinstance(previous, pa.Table):
+        pairs = previous.select(["run_id", "score_fingerprint"]).group_by(["run_id", "score_fingerprint"]).aggregate([])
+    else:
+        pairs = previous.project("run_id, score_fingerprint").distinct().to_arrow_table()
+    found = {}
+    for row in pairs.to_pylist():
+        found.setdefault(row["run_id"], set()).add(row["score_fingerprint"])
+    return {rid for rid, fp in run_fingerprints.items() if found.get(rid) == {fp}}

@@ -1,0 +1,36 @@
+{#- Order-independent checksum of every row of `relation` (grain of the result: one row per
+    `group_by` value, or one row). Used to decide whether a run's model and scores can be reused:
+    equal checksums mean equal rows, whatever their order. Columns: the group columns, n_rows and
+    checksum (text). The column names and types are folded in at compile time, so a renamed or
+    retyped column changes the checksum too. -#}
+{% macro lookalike_relation_checksum(relation, group_by=[], exclude=[]) %}
+  {{ return(adapter.dispatch('lookalike_relation_checksum', 'lookalike')(relation, group_by, exclude)) }}
+{% endmacro %}
+
+{% macro duckdb__lookalike_relation_checksum(relation, group_by, exclude) %}
+  {%- set shape = [] -%}
+  {%- if execute -%}
+    {%- for column in adapter.get_columns_in_relation(relation) if column.name not in exclude -%}
+      {%- do shape.append(column.name ~ ' ' ~ column.data_type) -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {%- set excluded = exclude | map('string') | list -%}
+select
+    {%- for g in group_by %}
+    {{ g }},
+    {%- endfor %}
+    count(*) as n_rows,
+    {#- hash(row) of DuckDB hashes the row's values; the sum is independent of row order. #}
+    md5(cast(coalesce(sum(hash(lookalike_rows)), 0) as varchar) || '|' || {{ dbt.string_literal(shape | join(', ')) }}) as checksum
+from (
+    select * {%- if excluded %} exclude ({{ excluded | join(', ') }}){% endif %}
+    from {{ relation }}
+) as lookalike_rows
+{%- if group_by %}
+group by {{ group_by | join(', ') }}
+{%- endif %}
+{% endmacro %}
+
+{% macro default__lookalike_relation_checksum(relation, group_by, exclude) %}
+  {{ exceptions.raise_compiler_error("lookalike_relation_checksum has no implementation for the adapter '" ~ adapter.type() ~ "'. Add a " ~ adapter.type() ~ "__lookalike_relation_checksum macro (an order-independent sum of row hashes), or contribute one to the package.") }}
+{% endmacro %}

@@ -1,0 +1,124 @@
+"""Reruns reuse unchanged models and scores: real `dbt build`s on the hand-made fixture.
+
+Build sequence on one DuckDB file (the fixture's runs 'pit' (with negatives) and 'single'
+(positives only, SINGLE_ENGAGE) train; 'few_negatives' and 'ghost' fail):
+1. first build: every trained run is fitted and scored;
+2. the same build again: every model and every score is reused, untouched;
+3. one more label in run 'pit' (a labels table that differs in that run only): 'pit' is refitted
+   and rescored, 'single' is reused;
+4. var lookalike_force_retrain: every run is refitted and rescored;
+5. a new user in the population (latest snapshot only, no label): 'pit' keeps its model (none of
+   its training examples changed) but is rescored.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from conftest import query, query_dicts, run_dbt
+from integration.fixtures import FIXTURE_VARS, build_fixture_db
+
+pytestmark = pytest.mark.integration
+
+TRAINED_RUNS = ["pit", "single"]
+
+
+def state(db) -> dict:
+    runs = {r["run_id"]: r for r in query_dicts(db, "select run_id, status, training_action, scoring_action from lookalike_runs")}
+    models = {r["run_id"]: r for r in query_dicts(
+        db, "select run_id, model_json, training_fingerprint, training_started_at from lookalike_run_models")}
+    scores = {run: query(db, "select user_id, score, scored_at from lookalike_user_scores "
+                             f"where run_id = '{run}' order by user_id") for run in TRAINED_RUNS}
+    predictions = {run: query(db, "select example_id, score from lookalike_training_predictions "
+                                  f"where run_id = '{run}' order by example_id") for run in TRAINED_RUNS}
+    leftovers = query(db, "select table_name from information_schema.tables where table_name like '%dbt_tmp%'")
+    return {"runs": runs, "models": models, "scores": scores, "predictions": predictions, "leftovers": leftovers}
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    work = tmp_path_factory.mktemp("reuse")
+    db = work / "fixture.duckdb"
+    build_fixture_db(db)
+    out = {}
+    run_dbt(["build"], db, work, vars=FIXTURE_VARS)
+    out["first"] = state(db)
+    run_dbt(["build"], db, work, vars=FIXTURE_VARS)
+    out["again"] = state(db)
+
+    con = duckdb.connect(str(db))
+    con.execute("create or replace table inputs.labels_more as select * from inputs.labels")
+    con.execute("insert into inputs.labels_more values ('pit', '0046', 0, '2026-02-20 12:00:00', 1.0)")
+    con.close()
+    more = {**FIXTURE_VARS, "lookalike_labels": "inputs.labels_more"}
+    run_dbt(["build"], db, work, vars=more)
+    out["one_run_changed"] = state(db)
+
+    run_dbt(["build"], db, work, vars={**more, "lookalike_force_retrain": True})
+    out["forced"] = state(db)
+
+    con = duckdb.connect(str(db))
+    con.execute("insert into inputs.snapshots values ('0061', '2026-03-01 00:00:00', 3.0, 'a', true)")
+    con.close()
+    run_dbt(["build"], db, work, vars=more)
+    out["new_user"] = state(db)
+    return out
+
+
+def actions(s, run):
+    return s["runs"][run]["training_action"], s["runs"][run]["scoring_action"]
+
+
+def test_first_build_fits_and_scores_every_run(builds):
+    first = builds["first"]
+    for run in TRAINED_RUNS:
+        assert first["runs"][run]["status"] == "FINISHED"
+        assert actions(first, run) == ("trained", "scored")
+        assert len(first["models"][run]["training_fingerprint"]) == 64
+    # Failed runs neither train nor score.
+    assert actions(first, "few_negatives") == (None, None)
+
+
+def test_unchanged_rebuild_reuses_every_model_and_score(builds):
+    first, again = builds["first"], builds["again"]
+    for run in TRAINED_RUNS:
+        assert actions(again, run) == ("reused", "reused")
+        assert again["models"][run] == first["models"][run]  # same JSON, fingerprint and original fit time
+        assert again["scores"][run] == first["scores"][run]  # same scores and original scored_at
+        assert again["predictions"][run] == first["predictions"][run]
+        assert len(again["scores"][run]) > 0
+
+
+def test_changing_one_runs_labels_refits_only_that_run(builds):
+    before, after = builds["again"], builds["one_run_changed"]
+    assert actions(after, "pit") == ("trained", "scored")
+    assert after["models"]["pit"]["training_fingerprint"] != before["models"]["pit"]["training_fingerprint"]
+    assert len(after["predictions"]["pit"]) == len(before["predictions"]["pit"]) + 1
+    assert actions(after, "single") == ("reused", "reused")
+    assert after["models"]["single"] == before["models"]["single"]
+    assert after["scores"]["single"] == before["scores"]["single"]
+
+
+def test_force_refits_and_rescores_every_run_with_the_same_result(builds):
+    before, forced = builds["one_run_changed"], builds["forced"]
+    for run in TRAINED_RUNS:
+        assert actions(forced, run) == ("trained", "scored")
+        assert forced["models"][run]["training_started_at"] > before["models"][run]["training_started_at"]
+        # Same inputs and seed: the refit is identical, so reuse never changes a result.
+        assert forced["models"][run]["model_json"] == before["models"][run]["model_json"]
+        assert [r[:2] for r in forced["scores"][run]] == [r[:2] for r in before["scores"][run]]
+        assert forced["scores"][run][0][2] > before["scores"][run][0][2]  # newly scored_at
+
+
+def test_a_population_change_rescores_with_the_kept_model(builds):
+    before, after = builds["forced"], builds["new_user"]
+    assert actions(after, "pit") == ("reused", "scored")
+    assert after["models"]["pit"] == before["models"]["pit"]
+    assert len(after["scores"]["pit"]) == len(before["scores"]["pit"]) + 1
+    assert "0061" in [r[0] for r in after["scores"]["pit"]]
+
+
+def test_no_temporary_tables_are_left_behind(builds):
+    for name, s in builds.items():
+        assert s["leftovers"] == [], name
