@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
 {#- Cumulative event series for the point-in-time event features (see macros/lookalike_event_features.sql).
     One row per user, series and distinct time series_at (grain: user_id, series, series_at):
       'type|<event_type>'  events of each top event type: cum_count and cum_value (sum of value)
@@ -12,6 +13,7 @@
 {%- set type_values = spec['types'] | map(attribute='value') | list %}
 {%- set category_values = spec['categories'] | map(attribute='value') | list %}
 
+{%- set body %}
 with events as (
     select * from {{ ref('stg_lookalike__events') }}
 ),
@@ -71,3 +73,6 @@ select
     sum(v) over (partition by user_id, series order by series_at rows between unbounded preceding and current row) as cum_value,
     min(series_at) over (partition by user_id, series) as first_at
 from points
+{%- endset %}
+{#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}
+{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('stg_lookalike__events'), ref('stg_lookalike__items')], upstream=[]) }}

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
 -- depends_on: {{ ref('int_lookalike__event_series') }}
 {#- Every feature of every user to score, as of the scoring time (var lookalike_as_of). One row per
     user (grain: user_id): the user's latest snapshot at or before the scoring time, plus event
@@ -6,6 +7,7 @@
 {%- set spec = lookalike.lookalike_event_spec() %}
 {%- set event_features = lookalike.lookalike_event_feature_names(spec) %}
 
+{%- set body %}
 with points as (
     select user_id, snapshot_at, {{ lookalike.lookalike_as_of() }} as as_of_at
     from {{ ref('int_lookalike__inference_snapshots') }}
@@ -34,3 +36,6 @@ left join event_features
     on points.user_id = event_features.user_id
    and points.as_of_at = event_features.as_of_at
 {%- endif %}
+{%- endset %}
+{#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}
+{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('int_lookalike__inference_snapshots')], upstream=[ref('int_lookalike__user_snapshots'), ref('int_lookalike__event_series')]) }}

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
 -- depends_on: {{ ref('int_lookalike__event_series') }}
 {#- Every feature of every training example, as of the example's time. One row per run and
     training example (grain: run_id, example_id). Snapshot columns come from the matched snapshot
@@ -7,6 +8,7 @@
 {%- set event_features = lookalike.lookalike_event_feature_names(spec) %}
 {{ lookalike.lookalike_check_feature_names(snapshot_features, event_features) }}
 
+{%- set body %}
 with points as (
     select example_id, run_id, user_id, as_of_at, snapshot_at
     from {{ ref('int_lookalike__training_points') }}
@@ -37,3 +39,6 @@ left join event_features
     on points.user_id = event_features.user_id
    and points.as_of_at = event_features.as_of_at
 {%- endif %}
+{%- endset %}
+{#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}
+{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('int_lookalike__training_points')], upstream=[ref('int_lookalike__user_snapshots'), ref('int_lookalike__event_series')]) }}

@@ -1,0 +1,90 @@
+{#- Reuse of the SQL feature tables between builds (see docs/decisions/0005-feature-table-reuse.md).
+
+    A guarded model computes an inputs key from: its own compiled SQL (so every variable and macro
+    it uses), a checksum of every other relation it reads (`checksummed`: computed now, with
+    lookalike_relation_checksum), the stored keys of the guarded models it reads (`upstream`), and
+    the code of every model of the package. When its table exists and was built from the same key,
+    the model copies its previous table instead of recomputing it. `--full-refresh` and var
+    lookalike_force_retrain always recompute.
+
+    Usage in a model:
+        {{ config(post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
+        {%- set body %} ...the model's SQL... {% endset %}
+        {{ lookalike.lookalike_reuse_or(body, checksummed=[ref('a')], upstream=[ref('b')]) }}
+-#}
+
+{%- macro lookalike_inputs_key(body, checksummed=[], upstream=[]) -%}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set parts = ['body:' ~ local_md5(body)] -%}
+  {%- for relation in checksummed -%}
+    {%- set found = run_query(lookalike.lookalike_relation_checksum(relation)) -%}
+    {%- do parts.append('input:' ~ relation.identifier ~ ':' ~ found.rows[0][0] ~ ':' ~ found.rows[0][1]) -%}
+  {%- endfor -%}
+  {%- for relation in upstream -%}
+    {%- do parts.append('upstream:' ~ relation.identifier ~ ':' ~ (lookalike.lookalike_stored_inputs_key(relation) or 'none')) -%}
+  {%- endfor -%}
+  {%- set code = [] -%}
+  {%- for node in graph.nodes.values() | sort(attribute='unique_id') if node.package_name == 'lookalike' and node.resource_type in ('model', 'seed') -%}
+    {%- do code.append(node.unique_id ~ ':' ~ (node.raw_code if node.resource_type == 'model' else node.checksum.checksum)) -%}
+  {%- endfor -%}
+  {%- do parts.append('code:' ~ local_md5(code | join('\n'))) -%}
+  {{ return(local_md5(parts | join('|'))) }}
+{%- endmacro -%}
+
+
+{%- macro lookalike_reuse_enabled() -%}
+  {%- set force = var('lookalike_force_retrain', false) -%}
+  {{ return(execute and not flags.FULL_REFRESH and not (force is sameas true or (force | string | lower) in ('true', '1', 'yes'))) }}
+{%- endmacro -%}
+
+
+{#- The model's SQL, or a copy of its previous table when that was built from the same inputs key.
+    The key is kept in the model's config for the post-hook that stores it. -#}
+{%- macro lookalike_reuse_or(body, checksummed=[], upstream=[]) -%}
+  {%- set key = lookalike.lookalike_inputs_key(body, checksummed, upstream) -%}
+  {%- if lookalike.lookalike_reuse_enabled() and key and lookalike.lookalike_stored_inputs_key(this) == key -%}
+    {{- log('lookalike: ' ~ this.identifier ~ ' reused (inputs unchanged, key ' ~ key[:12] ~ ')', info=true) -}}
+-- lookalike: inputs key {{ key }} unchanged since the previous build: copy the previous table.
+select * from {{ this }}
+  {%- else -%}
+-- lookalike: inputs key {{ key }}
+{{ body }}
+  {%- endif -%}
+{%- endmacro -%}
+
+
+{%- macro lookalike_stored_inputs_key(relation) -%}
+  {{ return(adapter.dispatch('lookalike_stored_inputs_key', 'lookalike')(relation)) }}
+{%- endmacro -%}
+
+{%- macro duckdb__lookalike_stored_inputs_key(relation) -%}
+  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+  {%- set found = run_query("select comment from duckdb_tables() where database_name = '" ~ relation.database ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'") -%}
+  {%- if found.rows | length == 0 or found.rows[0][0] is none -%}{{ return(none) }}{%- endif -%}
+  {%- set comment = found.rows[0][0] | string -%}
+  {%- set prefix = 'lookalike inputs key: ' -%}
+  {{ return(comment[prefix | length:] if comment.startswith(prefix) else none) }}
+{%- endmacro -%}
+
+{%- macro default__lookalike_stored_inputs_key(relation) -%}
+  {{ return(none) }}
+{%- endmacro -%}
+
+
+{#- Post-hook: remember the key the table was built from (a table comment on DuckDB). The key is
+    read back from the compiled SQL's first line, so it is exactly the one the build used. -#}
+{%- macro lookalike_store_inputs_key() -%}
+  {{ return(adapter.dispatch('lookalike_store_inputs_key', 'lookalike')()) }}
+{%- endmacro -%}
+
+{%- macro duckdb__lookalike_store_inputs_key() -%}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set compiled = model.compiled_code or '' -%}
+  {%- set marker = '-- lookalike: inputs key ' -%}
+  {%- if marker not in compiled -%}{{ return('') }}{%- endif -%}
+  {%- set key = compiled.split(marker)[1][:32] -%}
+  comment on table {{ this }} is 'lookalike inputs key: {{ key }}'
+{%- endmacro -%}
+
+{%- macro default__lookalike_store_inputs_key() -%}
+{%- endmacro -%}
