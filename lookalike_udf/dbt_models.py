@@ -61,14 +61,24 @@ PREDICTION_SCHEMA = pa.schema([
     ("training_fingerprint", pa.string()),
 ])
 
+#: Per-run constants are dictionary-encoded (written as VARCHAR): a 64-character fingerprint per
+#: row would otherwise cost more memory than the scores themselves at 10M users.
+_DICT = pa.dictionary(pa.int32(), pa.string())
 SCORE_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
+    ("run_id", _DICT),
     ("user_id", pa.string()),
     ("score", pa.float64()),
     ("scored_at", pa.timestamp("us")),
-    ("score_fingerprint", pa.string()),
-    ("scoring_action", pa.string()),
+    ("score_fingerprint", _DICT),
+    ("scoring_action", _DICT),
 ])
+
+
+def _constant(value: str | None, n: int) -> pa.DictionaryArray:
+    """``n`` copies of ``value`` (or nulls) as a dictionary array of one entry."""
+    if value is None:
+        return pa.DictionaryArray.from_arrays(pa.nulls(n, type=pa.int32()), pa.array([], type=pa.string()))
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], type=pa.string()))
 
 
 def _now() -> dt.datetime:
@@ -264,9 +274,15 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
     reused = set() if as_bool(force) else reused_score_runs(previous, wanted)
     parts = []
     for batch in previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size)):
-        kept = pa.Table.from_batches([batch]).select(SCORE_SCHEMA.names[:-1])
-        kept = kept.append_column("scoring_action", pa.array([REUSED] * kept.num_rows, type=pa.string()))
-        parts.append(kept.cast(SCORE_SCHEMA))
+        kept = pa.Table.from_batches([batch])
+        parts.append(pa.table({
+            "run_id": kept.column("run_id").cast(pa.string()).combine_chunks().dictionary_encode(),
+            "user_id": kept.column("user_id").cast(pa.string()),
+            "score": kept.column("score").cast(pa.float64()),
+            "scored_at": kept.column("scored_at").cast(pa.timestamp("us")),
+            "score_fingerprint": kept.column("score_fingerprint").cast(pa.string()).combine_chunks().dictionary_encode(),
+            "scoring_action": _constant(REUSED, kept.num_rows),
+        }, schema=SCORE_SCHEMA))
     to_score = {rid: m for rid, m in loaded.items() if rid not in reused}
     failed: set[str] = set()
     scored_at = _now()
@@ -282,12 +298,12 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
                     failed.add(rid)
                     continue
                 parts.append(pa.table({
-                    "run_id": pa.array(np.full(batch.num_rows, rid, dtype=object), type=pa.string()),
+                    "run_id": _constant(rid, batch.num_rows),
                     "user_id": user_ids,
                     "score": pa.array(scores, type=pa.float64()),
-                    "scored_at": pa.array([scored_at] * batch.num_rows, type=pa.timestamp("us")),
-                    "score_fingerprint": pa.array([wanted.get(rid)] * batch.num_rows, type=pa.string()),
-                    "scoring_action": pa.array([SCORED] * batch.num_rows, type=pa.string()),
+                    "scored_at": pa.array(np.full(batch.num_rows, np.datetime64(scored_at, "us")), type=pa.timestamp("us")),
+                    "score_fingerprint": _constant(wanted.get(rid), batch.num_rows),
+                    "scoring_action": _constant(SCORED, batch.num_rows),
                 }, schema=SCORE_SCHEMA))
     if not parts:
         return SCORE_SCHEMA.empty_table()

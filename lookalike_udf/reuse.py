@@ -105,7 +105,8 @@ def previous_score_batches(previous, run_fingerprints: dict[str, str], batch_siz
                else previous.to_arrow_reader(batch_size))
     keys = pa.array([f"{rid}\x1f{fp}" for rid, fp in run_fingerprints.items()], type=pa.string())
     for batch in batches:
-        key = pc.binary_join_element_wise(batch.column("run_id"), batch.column("score_fingerprint"), "\x1f")
+        key = pc.binary_join_element_wise(pc.cast(batch.column("run_id"), pa.string()),
+                                          pc.cast(batch.column("score_fingerprint"), pa.string()), "\x1f")
         kept = batch.filter(pc.is_in(key, keys))
         if kept.num_rows:
             yield kept
@@ -116,7 +117,8 @@ def reused_score_runs(previous, run_fingerprints: dict[str, str]) -> set[str]:
     if previous is None or not run_fingerprints or "score_fingerprint" not in _columns(previous):
         return set()
     if isinstance(previous, pa.Table):
-        pairs = previous.select(["run_id", "score_fingerprint"]).group_by(["run_id", "score_fingerprint"]).aggregate([])
+        pairs = pa.table({name: pc.cast(previous.column(name), pa.string()) for name in ("run_id", "score_fingerprint")})
+        pairs = pairs.group_by(["run_id", "score_fingerprint"]).aggregate([])
     else:
         pairs = previous.project("run_id, score_fingerprint").distinct().to_arrow_table()
     found = {}
