@@ -44,12 +44,29 @@
   {%- set key = lookalike.lookalike_inputs_key(body, checksummed, upstream) -%}
   {%- if lookalike.lookalike_reuse_enabled() and key and lookalike.lookalike_stored_inputs_key(this) == key -%}
     {{- log('lookalike: ' ~ this.identifier ~ ' reused (inputs unchanged, key ' ~ key[:12] ~ ')', info=true) -}}
+    {%- if config.get('materialized') == 'incremental' %}
+-- lookalike: inputs key {{ key }} unchanged since the previous build: keep the previous rows.
+select * from {{ this }} where false
+    {%- else %}
 -- lookalike: inputs key {{ key }} unchanged since the previous build: copy the previous table.
 select * from {{ this }}
+    {%- endif %}
   {%- else -%}
 -- lookalike: inputs key {{ key }}
 {{ body }}
   {%- endif -%}
+{%- endmacro -%}
+
+
+{#- Pre-hook of a guarded incremental model: when its inputs changed (the compiled SQL is the full
+    body), empty the table inside the build's transaction, so the append that follows replaces
+    every row. Nothing to do on the first build, on --full-refresh (the materialization rebuilds
+    the table) or when the inputs are unchanged (the append adds no row). -#}
+{%- macro lookalike_clear_if_changed() -%}
+  {%- if not execute or flags.FULL_REFRESH -%}{{ return('') }}{%- endif -%}
+  {%- if adapter.get_relation(this.database, this.schema, this.identifier) is none -%}{{ return('') }}{%- endif -%}
+  {%- if 'unchanged since the previous build' in (model.compiled_code or '') -%}{{ return('') }}{%- endif -%}
+  delete from {{ this }}
 {%- endmacro -%}
 
 

@@ -36,6 +36,12 @@ def features(db, run_id, user_id):
     return rows[0]
 
 
+def test_event_series_grain(built):
+    db, _, _ = built
+    (n, distinct) = query(db, "select count(*), count(distinct (user_id, series, series_at)) from int_lookalike__event_series")[0]
+    assert n == distinct > 0
+
+
 def test_feature_names_are_deterministic(built):
     db, _, _ = built
     names = [c for (c,) in query(db, "select column_name from information_schema.columns "
