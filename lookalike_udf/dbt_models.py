@@ -20,7 +20,7 @@ import sklearn
 from . import __version__
 from .errors import LookalikeError, RunValidationError
 from .training import MODEL_FORMAT, LookalikeModel, fit_run_model
-from .reuse import (REUSED, SCORED, previous_table, TRAINED as ACTION_TRAINED, as_bool, previous_model_rows, previous_score_batches,
+from .reuse import (REUSED, SCORED, SCORING_FAILED, previous_table, TRAINED as ACTION_TRAINED, as_bool, previous_model_rows, previous_score_batches,
                     reused_score_runs, score_fingerprint, training_fingerprint)
 from .validation import check_run
 
@@ -71,6 +71,7 @@ SCORE_SCHEMA = pa.schema([
     ("scored_at", pa.timestamp("us")),
     ("score_fingerprint", _DICT),
     ("scoring_action", _DICT),
+    ("scoring_message", _DICT),
 ])
 
 
@@ -247,12 +248,18 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
 
 
 def score_population(models, population, batch_size: int = 100_000, runs=None, fingerprints=None,
-                     previous=None, force=False) -> pa.Table:
+                     previous=None, force=False) -> pa.RecordBatchReader:
     """Score the population (one row per user, latest snapshot) with every trained model.
 
-    The population is read in Arrow batches of ``batch_size`` rows, so feature memory stays flat;
-    only (run_id, user_id, score) is kept. ``runs`` (int_lookalike__runs), when given, leaves out
-    build_only runs. A run whose scoring fails gets no rows (lookalike_runs then reports it FAILED).
+    Returns a stream: dbt-duckdb writes it batch by batch through its own cursor while the
+    population is read in Arrow batches of ``batch_size`` rows, so memory stays flat however large
+    the population is. Only (run_id, user_id, score) and per-run constants are produced.
+    ``runs`` (int_lookalike__runs), when given, leaves out build_only runs.
+
+    A run whose scoring raises gets one marker row (``user_id`` and ``score`` null,
+    ``scoring_action = 'failed'``, ``scoring_message`` naming the run and the error) and no more
+    batches; lookalike_user_scores leaves that run out and lookalike_runs reports it FAILED with
+    the message. The other runs go on.
 
     Every row carries the run's ``score_fingerprint`` (its model and the population's checksum
     from ``fingerprints``). A run whose fingerprint equals the one in ``previous`` (this table
@@ -272,42 +279,55 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
         if fp:
             wanted[rid] = fp
     reused = set() if as_bool(force) else reused_score_runs(previous, wanted)
-    parts = []
-    for batch in previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size)):
-        kept = pa.Table.from_batches([batch])
-        parts.append(pa.table({
-            "run_id": kept.column("run_id").cast(pa.string()).combine_chunks().dictionary_encode(),
-            "user_id": kept.column("user_id").cast(pa.string()),
-            "score": kept.column("score").cast(pa.float64()),
-            "scored_at": kept.column("scored_at").cast(pa.timestamp("us")),
-            "score_fingerprint": kept.column("score_fingerprint").cast(pa.string()).combine_chunks().dictionary_encode(),
-            "scoring_action": _constant(REUSED, kept.num_rows),
-        }, schema=SCORE_SCHEMA))
-    to_score = {rid: m for rid, m in loaded.items() if rid not in reused}
+    to_score = {rid: m for rid, m in sorted(loaded.items()) if rid not in reused}
+    batches = _score_batches(population, int(batch_size), to_score, wanted,
+                             previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size)))
+    return pa.RecordBatchReader.from_batches(SCORE_SCHEMA, batches)
+
+
+def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, reused_batches):
+    """The batches of :func:`score_population`: reused rows first, then each population batch scored."""
+    for batch in reused_batches:
+        n = batch.num_rows
+        yield pa.record_batch({
+            "run_id": batch.column("run_id").cast(pa.string()).dictionary_encode(),
+            "user_id": batch.column("user_id").cast(pa.string()),
+            "score": batch.column("score").cast(pa.float64()),
+            "scored_at": batch.column("scored_at").cast(pa.timestamp("us")),
+            "score_fingerprint": batch.column("score_fingerprint").cast(pa.string()).dictionary_encode(),
+            "scoring_action": _constant(REUSED, n),
+            "scoring_message": _constant(None, n),
+        }, schema=SCORE_SCHEMA)
+    if not to_score:
+        return
     failed: set[str] = set()
     scored_at = _now()
-    if to_score:
-        for batch in _batches(population, int(batch_size)):
-            user_ids = batch.column(batch.schema.get_field_index("user_id")).cast(pa.string())
-            for rid, model in sorted(to_score.items()):
-                if rid in failed:
-                    continue
-                try:
-                    scores = model.predict(batch)
-                except Exception:  # reported as FAILED downstream: the run has no scores
-                    failed.add(rid)
-                    continue
-                parts.append(pa.table({
-                    "run_id": _constant(rid, batch.num_rows),
-                    "user_id": user_ids,
-                    "score": pa.array(scores, type=pa.float64()),
-                    "scored_at": pa.array(np.full(batch.num_rows, np.datetime64(scored_at, "us")), type=pa.timestamp("us")),
-                    "score_fingerprint": _constant(wanted.get(rid), batch.num_rows),
-                    "scoring_action": _constant(SCORED, batch.num_rows),
-                }, schema=SCORE_SCHEMA))
-    if not parts:
-        return SCORE_SCHEMA.empty_table()
-    table = pa.concat_tables(parts)
-    if failed:
-        table = table.filter(pc.invert(pc.is_in(table.column("run_id"), pa.array(sorted(failed)))))
-    return table
+    for batch in _batches(population, batch_size):
+        n = batch.num_rows
+        user_ids = batch.column(batch.schema.get_field_index("user_id")).cast(pa.string())
+        stamp = pa.array(np.full(n, np.datetime64(scored_at, "us")), type=pa.timestamp("us"))
+        for rid, model in to_score.items():
+            if rid in failed:
+                continue
+            try:
+                scores = model.predict(batch)
+            except Exception as exc:  # reported as FAILED downstream, with this message
+                failed.add(rid)
+                message = f"run '{rid}': scoring failed: {type(exc).__name__}: {exc}"
+                yield pa.record_batch({
+                    "run_id": _constant(rid, 1), "user_id": pa.nulls(1, pa.string()),
+                    "score": pa.nulls(1, pa.float64()),
+                    "scored_at": pa.array([scored_at], type=pa.timestamp("us")),
+                    "score_fingerprint": _constant(wanted.get(rid), 1),
+                    "scoring_action": _constant(SCORING_FAILED, 1), "scoring_message": _constant(message, 1),
+                }, schema=SCORE_SCHEMA)
+                continue
+            yield pa.record_batch({
+                "run_id": _constant(rid, n),
+                "user_id": user_ids,
+                "score": pa.array(scores, type=pa.float64()),
+                "scored_at": stamp,
+                "score_fingerprint": _constant(wanted.get(rid), n),
+                "scoring_action": _constant(SCORED, n),
+                "scoring_message": _constant(None, n),
+            }, schema=SCORE_SCHEMA)

@@ -24,6 +24,8 @@ from . import __version__
 TRAINED = "trained"
 REUSED = "reused"
 SCORED = "scored"
+#: scoring_action of the marker row a run gets when its scoring fails part-way (see score_population).
+SCORING_FAILED = "failed"
 
 #: Bump when the meaning of a fingerprint changes, so that old tables are never reused.
 FINGERPRINT_VERSION = "1"
@@ -116,12 +118,15 @@ def reused_score_runs(previous, run_fingerprints: dict[str, str]) -> set[str]:
     """The runs whose previous scores carry the same fingerprint (so they can be reused)."""
     if previous is None or not run_fingerprints or "score_fingerprint" not in _columns(previous):
         return set()
+    names = ["run_id", "score_fingerprint"] + (["scoring_action"] if "scoring_action" in _columns(previous) else [])
     if isinstance(previous, pa.Table):
-        pairs = pa.table({name: pc.cast(previous.column(name), pa.string()) for name in ("run_id", "score_fingerprint")})
-        pairs = pairs.group_by(["run_id", "score_fingerprint"]).aggregate([])
+        pairs = pa.table({name: pc.cast(previous.column(name), pa.string()) for name in names})
+        pairs = pairs.group_by(names).aggregate([])
     else:
-        pairs = previous.project("run_id, score_fingerprint").distinct().to_arrow_table()
-    found = {}
+        pairs = previous.project(", ".join(names)).distinct().to_arrow_table()
+    found, failed = {}, set()
     for row in pairs.to_pylist():
         found.setdefault(row["run_id"], set()).add(row["score_fingerprint"])
-    return {rid for rid, fp in run_fingerprints.items() if found.get(rid) == {fp}}
+        if row.get("scoring_action") == SCORING_FAILED:
+            failed.add(row["run_id"])  # a run whose scoring failed part-way is never reused
+    return {rid for rid, fp in run_fingerprints.items() if found.get(rid) == {fp} and rid not in failed}

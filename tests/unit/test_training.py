@@ -110,13 +110,15 @@ def test_train_models_reports_each_run_and_a_failure_does_not_stop_others():
     assert set(preds.column("run_id").to_pylist()) == {"good"} and preds.num_rows == 400
 
     population = good.select(["user_id", "signal", "tier", "noise_flag"])
-    scores = dbt_models.score_population(out, population, batch_size=64, runs=run_rows("good", "bad"))
+    stream = dbt_models.score_population(out, population, batch_size=64, runs=run_rows("good", "bad"))
+    assert isinstance(stream, pa.RecordBatchReader)  # written batch by batch, never held whole
+    scores = stream.read_all()
     assert scores.num_rows == 400
     assert scores.column("user_id").to_pylist() == population.column("user_id").to_pylist()
     s = scores.column("score").to_numpy()
     assert ((s > 0) & (s < 1)).all()
     # Batched scoring equals scoring all rows at once.
-    whole = dbt_models.score_population(out, population, batch_size=10_000)
+    whole = dbt_models.score_population(out, population, batch_size=10_000).read_all()
     np.testing.assert_array_equal(whole.column("score").to_numpy(), s)
 
 
@@ -124,5 +126,44 @@ def test_build_only_runs_are_not_scored():
     good = examples("good")
     models = dbt_models.train_models(run_rows("good"), pa.Table.from_pylist([summary_rows(good, "good")]), good)
     population = good.select(["user_id", "signal", "tier", "noise_flag"])
-    scores = dbt_models.score_population(models, population, runs=run_rows("good", good={"build_only": True}))
+    scores = dbt_models.score_population(models, population, runs=run_rows("good", good={"build_only": True})).read_all()
     assert scores.num_rows == 0 and scores.schema == dbt_models.SCORE_SCHEMA
+
+
+class _FailsOnSecondBatch:
+    """A stored model that scores one batch, then raises (e.g. bad data deep in the population)."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, 0
+
+    def predict(self, batch):
+        self.calls += 1
+        if self.calls == 2:
+            raise ValueError("could not convert 'n/a' to float")
+        return self.model.predict(batch)
+
+
+def test_a_run_whose_scoring_fails_part_way_gets_a_marker_row_and_the_others_go_on(monkeypatch):
+    good = examples("good")
+    models = dbt_models.train_models(run_rows("good", "flaky"),
+                                     pa.Table.from_pylist([summary_rows(good, "good"), summary_rows(good, "flaky")]),
+                                     pa.concat_tables([good, good.set_column(1, "run_id", pa.array(["flaky"] * good.num_rows))]))
+    loaded = dbt_models._trained_models(models)
+    assert set(loaded) == {"good", "flaky"}
+    loaded["flaky"] = _FailsOnSecondBatch(loaded["flaky"])
+    monkeypatch.setattr(dbt_models, "_trained_models", lambda _: loaded)
+    population = good.select(["user_id", "signal", "tier", "noise_flag"])
+    scores = dbt_models.score_population(models, population, batch_size=100).read_all()
+    counts = {}
+    for row in scores.to_pylist():
+        users, scored = counts.get(row["run_id"], (0, 0))
+        counts[row["run_id"]] = (users + (row["user_id"] is not None), scored + (row["score"] is not None))
+    # good: all 400 users; flaky: its first batch of 100, then one marker row with no user and no score.
+    assert counts == {"good": (400, 400), "flaky": (100, 100)}
+    marker = [r for r in scores.to_pylist() if r["scoring_action"] == "failed"]
+    assert len(marker) == 1 and marker[0]["run_id"] == "flaky" and marker[0]["user_id"] is None
+    assert marker[0]["scoring_message"] == "run 'flaky': scoring failed: ValueError: could not convert 'n/a' to float"
+    # A failed run is never carried over to the next build, even with an unchanged fingerprint.
+    from lookalike_udf.reuse import reused_score_runs
+    fingerprints = {r["run_id"]: r["score_fingerprint"] for r in scores.to_pylist()}
+    assert reused_score_runs(scores, fingerprints) == {"good"}

@@ -32,9 +32,17 @@ scored as (
     from {{ ref('lookalike_user_scores') }} as scores
     left join (
         select distinct run_id, scoring_action from {{ ref('int_lookalike__population_scores') }}
+        where scoring_action <> 'failed'
     ) as raw
         on scores.run_id = raw.run_id
     group by scores.run_id
+),
+
+scoring_failures as (
+    select run_id, min(scoring_message) as scoring_failure
+    from {{ ref('int_lookalike__population_scores') }}
+    where scoring_action = 'failed'
+    group by run_id
 ),
 
 statuses as (
@@ -49,11 +57,14 @@ statuses as (
         case
             when models.model_status = 'TRAINED' and not runs.build_only
                  and coalesce(scored.number_of_inference_users, 0) = 0
-            then 'run ''' || runs.run_id || ''': scoring produced no users. Check that the snapshot input has rows at or before the scoring time (var lookalike_as_of).'
+            then coalesce(
+                scoring_failures.scoring_failure,
+                'run ''' || runs.run_id || ''': scoring produced no users. Check that the snapshot input has rows at or before the scoring time (var lookalike_as_of).')
         end as scoring_message
     from runs
     left join models on runs.run_id = models.run_id
     left join scored on runs.run_id = scored.run_id
+    left join scoring_failures on runs.run_id = scoring_failures.run_id
 )
 
 select

@@ -2,8 +2,16 @@
     time. SINGLE_ENGAGE runs leave out every user with a label in the run (a seed); MULTI_ENGAGE
     runs rank seeds along with everyone else. -#}
 
-with scores as (
+with raw_scores as (
     select * from {{ ref('int_lookalike__population_scores') }}
+),
+
+{#- A run whose scoring failed part-way has a marker row (scoring_action = 'failed'): none of its
+    rows are published, and lookalike_runs reports it FAILED with the marker's message. #}
+scores as (
+    select *
+    from raw_scores
+    where run_id not in (select run_id from raw_scores where scoring_action = 'failed')
 ),
 
 runs as (
