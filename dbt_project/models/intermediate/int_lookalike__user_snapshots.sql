@@ -5,14 +5,34 @@
 {%- set features = lookalike.lookalike_staged_features(ref('stg_lookalike__user_snapshots')) %}
 
 {%- set body %}
-with numbered as (
-    select
-        *,
-        row_number() over (
-            partition by user_id, snapshot_at
-            order by {% for f in features %}{{ adapter.quote(f) }} nulls last, {% endfor %}user_id
-        ) as duplicate_index
-    from {{ ref('stg_lookalike__user_snapshots') }}
+with snapshots as (
+    select * from {{ ref('stg_lookalike__user_snapshots') }}
+),
+
+{#- Only the (user_id, snapshot_at) keys that occur more than once are sorted: ranking every row by
+    every feature column cost 115 s at 12M rows x 30 features; the hash aggregate and anti-join
+    cost a few seconds. #}
+duplicated_keys as (
+    select user_id, snapshot_at
+    from snapshots
+    group by user_id, snapshot_at
+    having count(*) > 1
+),
+
+deduplicated as (
+    select * from (
+        select
+            snapshots.*,
+            row_number() over (
+                partition by snapshots.user_id, snapshots.snapshot_at
+                order by {% for f in features %}snapshots.{{ adapter.quote(f) }} nulls last, {% endfor %}snapshots.user_id
+            ) as duplicate_index
+        from snapshots
+        inner join duplicated_keys
+            on snapshots.user_id = duplicated_keys.user_id
+           and snapshots.snapshot_at = duplicated_keys.snapshot_at
+    ) as ranked
+    where duplicate_index = 1
 )
 
 select
@@ -20,8 +40,19 @@ select
     snapshot_at,
     valid_to{% for f in features %},
     {{ adapter.quote(f) }}{% endfor %}
-from numbered
-where duplicate_index = 1
+from snapshots
+where not exists (
+    select 1 from duplicated_keys
+    where duplicated_keys.user_id = snapshots.user_id
+      and duplicated_keys.snapshot_at = snapshots.snapshot_at
+)
+union all
+select
+    user_id,
+    snapshot_at,
+    valid_to{% for f in features %},
+    {{ adapter.quote(f) }}{% endfor %}
+from deduplicated
 {%- endset %}
 {#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}
 {{ lookalike.lookalike_reuse_or(body, checksummed=[ref('stg_lookalike__user_snapshots')], upstream=[]) }}
