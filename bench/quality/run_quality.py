@@ -72,6 +72,8 @@ def evaluate(seed: int, configs, n_users: int, budget: float, auto_tune: bool = 
         if tune:
             row["chosen"] = model.params["tuning"]["chosen"]
             row["stopped_by_budget"] = model.params["tuning"]["stopped_by_budget"]
+        if auto_tune:
+            row["dropped"] = [d["feature"] for d in model.params["feature_selection"]["dropped"]]
         if model_type == "auto":
             row["cv_auc"] = model.params["model_selection"]["cv_auc"]
         out.append(row)

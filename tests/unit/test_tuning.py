@@ -203,11 +203,17 @@ def test_univariate_auc_matches_sklearn():
     assert univariate_auc(-x, y, w, False) == pytest.approx(roc_auc_score(y, x, sample_weight=w))
     codes = rng.integers(0, 3, 300).astype(float)
     codes[:10] = np.nan
-    rate = {c: np.average(y[np.isnan(codes) if np.isnan(c) else codes == c], weights=w[np.isnan(codes) if np.isnan(c) else codes == c])
-            for c in (0.0, 1.0, 2.0, np.nan)}
-    score = np.array([rate[np.nan] if np.isnan(c) else rate[c] for c in codes])
+    # Category rates are cross-fitted: rows 0, 2, 4, ... get rates learned on rows 1, 3, 5, ... and back.
+    score = np.empty(300)
+    for f in (0, 1):
+        mine, other = np.arange(300) % 2 == f, np.arange(300) % 2 != f
+        for c in (0.0, 1.0, 2.0, np.nan):
+            is_c = np.isnan(codes) if np.isnan(c) else codes == c
+            score[mine & is_c] = np.average(y[other & is_c], weights=w[other & is_c])
     expected = roc_auc_score(y, score, sample_weight=w)
     assert univariate_auc(codes, y, w, True) == pytest.approx(max(expected, 1 - expected))
+    # One category per row: in-sample rates would separate perfectly; cross-fitted they carry nothing.
+    assert univariate_auc(np.arange(300.0), y, w, True) < 0.51  # only the two folds' base rates differ
 
 
 def test_leakage_flag_fires_on_planted_columns_and_is_reported():
