@@ -22,6 +22,7 @@ from .errors import LookalikeError, RunValidationError
 from .training import MODEL_FORMAT, LookalikeModel, fit_run_model
 from .reuse import (REUSED, SCORED, SCORING_FAILED, previous_table, TRAINED as ACTION_TRAINED, as_bool, previous_model_rows, previous_score_batches,
                     reused_score_runs, score_fingerprint, training_fingerprint)
+from .tuning import leakage_sentence
 from .validation import check_run
 
 TRAINED = "TRAINED"
@@ -115,7 +116,8 @@ def _training_settings(run: dict) -> dict:
     A column missing from ``run`` (an older runs relation) keeps fit_run_model's default.
     """
     settings = {}
-    for name in ("pu_method", "pu_bags", "model_type", "sample_size", "extra_attention"):
+    for name in ("pu_method", "pu_bags", "model_type", "sample_size", "extra_attention", "tune_model",
+                 "tune_time_budget_seconds", "auto_tune"):
         if run.get(name) is not None:
             settings[name] = run[name]
     return settings
@@ -177,6 +179,13 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
                 if dropped:
                     messages.append(f"run '{rid}': features not used: "
                                     + "; ".join(f"{k} ({v})" for k, v in sorted(dropped.items())))
+                selected = model.params.get("feature_selection")
+                if selected and selected["dropped"]:
+                    messages.append(f"run '{rid}': auto_tune dropped {len(selected['dropped'])} feature(s): "
+                                    + ", ".join(d["feature"] for d in selected["dropped"])
+                                    + " (reasons in model_params.feature_selection)")
+                if model.params.get("suspected_leakage"):
+                    messages.append(leakage_sentence(rid, model.params["suspected_leakage"]))
             except RunValidationError as exc:
                 row["model_status"] = FAILED
                 messages.insert(0, str(exc))

@@ -83,8 +83,8 @@ def default_logistic_params(random_seed: int) -> dict:
     return {"C": 1.0, "max_iter": 2000, "random_state": int(random_seed) % (2**32)}
 
 
-def fit_hgb(X, y, w, mask, random_seed) -> tuple[dict, dict]:
-    params = default_hgb_params(len(y), random_seed)
+def fit_hgb(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict, dict]:
+    params = {**default_hgb_params(len(y), random_seed), **(overrides or {})}
     estimator = HistGradientBoostingClassifier(categorical_features=mask if mask.any() else None, **params)
     # Equal weights are the same as none, and skip scikit-learn's slow weighted-percentile binning
     # (about 1 s per fit on a few thousand rows).
@@ -93,15 +93,16 @@ def fit_hgb(X, y, w, mask, random_seed) -> tuple[dict, dict]:
     return dump_hgb(estimator), {**params, "n_iter": int(estimator.n_iter_)}
 
 
-def fit_rf(X, y, w, mask, random_seed, n_estimators: int = 100) -> tuple[dict, dict]:
-    params = default_rf_params(len(y), random_seed, n_estimators)
+def fit_rf(X, y, w, mask, random_seed, n_estimators: int = 100, overrides: dict | None = None) -> tuple[dict, dict]:
+    params = {**default_rf_params(len(y), random_seed, n_estimators), **(overrides or {})}
     estimator = RandomForestClassifier(n_jobs=1, **params)
     with threads_for(len(y)):
         estimator.fit(X, y, sample_weight=None if _uniform(w) else w)
     return dump_rf(estimator), params
 
 
-def logistic_pipeline(mask: np.ndarray, random_seed: int) -> tuple[Pipeline, list[int], list[int]]:
+def logistic_pipeline(mask: np.ndarray, random_seed: int,
+                      overrides: dict | None = None) -> tuple[Pipeline, list[int], list[int]]:
     numeric = [int(i) for i in np.flatnonzero(~mask)]
     categorical = [int(i) for i in np.flatnonzero(mask)]
     parts = []
@@ -114,28 +115,30 @@ def logistic_pipeline(mask: np.ndarray, random_seed: int) -> tuple[Pipeline, lis
         parts.append(("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical))
     pipeline = Pipeline([
         ("prepare", ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)),
-        ("model", LogisticRegression(**default_logistic_params(random_seed))),
+        ("model", LogisticRegression(**{**default_logistic_params(random_seed), **(overrides or {})})),
     ])
     return pipeline, numeric, categorical
 
 
-def fit_logistic(X, y, w, mask, random_seed) -> tuple[dict, dict]:
-    pipeline, numeric, categorical = logistic_pipeline(mask, random_seed)
+def fit_logistic(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict, dict]:
+    pipeline, numeric, categorical = logistic_pipeline(mask, random_seed, overrides)
     X = np.where(np.isinf(X), np.nan, X)  # infinities are treated as missing (the scorer does the same)
     with threads_for(len(y)):
         pipeline.fit(X, y, model__sample_weight=w)
-    params = {**default_logistic_params(random_seed), "n_iter": int(np.max(pipeline.named_steps["model"].n_iter_))}
+    params = {**default_logistic_params(random_seed), **(overrides or {}), "n_iter": int(np.max(pipeline.named_steps["model"].n_iter_))}
     return dump_logistic(pipeline, numeric, categorical, X.shape[1]), params
 
 
-def fit_estimator(model_type: str, X, y, w, mask, random_seed, *, rf_trees: int = 100) -> tuple[dict, dict]:
-    """Fit one model of ``model_type`` (``hgb``, ``rf`` or ``logistic``)."""
+def fit_estimator(model_type: str, X, y, w, mask, random_seed, *, rf_trees: int = 100,
+                  overrides: dict | None = None) -> tuple[dict, dict]:
+    """Fit one model of ``model_type`` (``hgb``, ``rf`` or ``logistic``); ``overrides`` replace
+    default parameters (the result of ``tune_model``, :mod:`lookalike_udf.tuning`)."""
     if model_type == "hgb":
-        return fit_hgb(X, y, w, mask, random_seed)
+        return fit_hgb(X, y, w, mask, random_seed, overrides)
     if model_type == "rf":
-        return fit_rf(X, y, w, mask, random_seed, rf_trees)
+        return fit_rf(X, y, w, mask, random_seed, rf_trees, overrides)
     if model_type == "logistic":
-        return fit_logistic(X, y, w, mask, random_seed)
+        return fit_logistic(X, y, w, mask, random_seed, overrides)
     raise ValueError(f"unknown model type {model_type!r}")
 
 

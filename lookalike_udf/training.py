@@ -21,6 +21,7 @@ from .features import FeatureEncoder
 from .model_io import BaggingScorer, dump_bagging, load_estimator
 from .models import ESTIMATOR_NAMES, MODEL_TYPES, default_hgb_params, fit_estimator, select_model_type
 from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS, _hash, bag_membership, bag_thresholds, out_of_bag_average
+from .tuning import MAX_BUDGET, MIN_BUDGET, select_features, suspected_leakage, tune_params
 
 __all__ = ["LookalikeModel", "fit_run_model", "default_hgb_params", "MODEL_FORMAT"]
 
@@ -123,12 +124,13 @@ def is_positive_unlabeled(train: pa.Table) -> bool:
 
 
 def fit_bagging_pu(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mask: np.ndarray,
-                   random_seed: int, n_bags: int, model_type: str = "hgb") -> tuple[dict, dict]:
+                   random_seed: int, n_bags: int, model_type: str = "hgb",
+                   overrides: dict | None = None) -> tuple[dict, dict]:
     """Bagging PU (Mordelet & Vert 2014) on a train split of positives (1) and unlabeled users (0).
 
     Each of ``n_bags`` members is fitted on every positive against a subsample of the unlabeled
-    rows as large as the positive set (see :mod:`lookalike_udf.pu`). Returns the ensemble payload
-    and its parameters.
+    rows as large as the positive set (see :mod:`lookalike_udf.pu`). ``overrides`` (tuned
+    parameters) apply to every member. Returns the ensemble payload and its parameters.
     """
     pos = np.flatnonzero(y == 1)
     unl = np.flatnonzero(y == 0)
@@ -141,7 +143,8 @@ def fit_bagging_pu(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mas
     for t in range(n_bags):
         rows = np.concatenate([pos, unl[in_bag[t]]])
         payload, member_params = fit_estimator(model_type, X[rows], y[rows], w[rows], mask,
-                                               random_seed + 7919 * (t + 1), rf_trees=max(10, 200 // n_bags))
+                                               random_seed + 7919 * (t + 1), rf_trees=max(10, 200 // n_bags),
+                                               overrides=overrides)
         members.append(payload)
         if "n_iter" in member_params:  # boosting and logistic record iterations; forests do not
             iterations.append(member_params["n_iter"])
@@ -189,16 +192,38 @@ def balance_weights(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def validate_tuning_settings(run_id: str, tune_model, tune_time_budget_seconds, auto_tune) -> None:
+    """Raise :class:`RunValidationError` naming the run, the setting and the fix."""
+    for name, value in (("tune_model", tune_model), ("auto_tune", auto_tune)):
+        if not _is_bool(value):
+            raise RunValidationError(f"run '{run_id}': {name} {value!r} must be true or false. "
+                                     f"Fix the runs input column or var lookalike_{name}.")
+    budget = tune_time_budget_seconds
+    ok = isinstance(budget, (int, float, np.integer, np.floating)) and not _is_bool(budget)
+    if not ok or not (np.isfinite(float(budget)) and MIN_BUDGET <= float(budget) <= MAX_BUDGET):
+        raise RunValidationError(
+            f"run '{run_id}': tune_time_budget_seconds {budget!r} must be a number of seconds between "
+            f"{MIN_BUDGET:g} and {MAX_BUDGET:g}. Fix the runs input column or var lookalike_tune_time_budget_seconds.")
+
+
 def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_method: str = "bagging",
                   pu_bags: int = 20, model_type: str = "hgb", sample_size: int | None = None,
-                  extra_attention: bool = False) -> LookalikeModel:
+                  extra_attention: bool = False, tune_model: bool = False,
+                  tune_time_budget_seconds: float = 60.0, auto_tune: bool = False) -> LookalikeModel:
     """Fit the classifier on the examples whose ``split`` is ``train``.
 
     ``model_type`` is ``hgb``, ``rf``, ``logistic`` or ``auto`` (:mod:`lookalike_udf.models`).
     A run whose negatives are all sampled unlabeled users is trained with bagging PU when
     ``pu_method`` is ``bagging`` (the default), or as plain positives against unlabeled
     (``plain``). ``sample_size`` caps the train rows (:func:`sample_down`); ``extra_attention``
-    balances the classes' weights. Raises :class:`RunValidationError` when a setting is invalid,
+    balances the classes' weights. ``auto_tune`` drops constant, duplicate and useless features
+    before fitting; ``tune_model`` searches hyperparameters by cross-validation within
+    ``tune_time_budget_seconds`` (:mod:`lookalike_udf.tuning`). Features that alone separate the
+    classes are always recorded under ``params["suspected_leakage"]``. Raises :class:`RunValidationError` when a setting is invalid,
     no feature is usable or the train split lacks a class.
     """
     if pu_method not in PU_METHODS:
@@ -213,6 +238,7 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
     if sample_size is not None and int(sample_size) < MIN_SAMPLE_SIZE:
         raise RunValidationError(f"run '{run_id}': sample_size {sample_size!r} must be at least {MIN_SAMPLE_SIZE}. "
                                  "Fix the runs input column or var lookalike_sample_size (null = no limit).")
+    validate_tuning_settings(run_id, tune_model, tune_time_budget_seconds, auto_tune)
     train = examples.filter(pc.equal(examples.column("split"), "train"))
     labels = train.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
     if len(np.unique(labels)) < 2:
@@ -236,22 +262,41 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
     if extra_attention:
         weights = balance_weights(labels, weights)
     mask = encoder.categorical_mask_
+    groups = train.column("user_id").to_pylist()
+    # Always computed: on the train split, before any feature selection.
+    leakage = suspected_leakage(X, labels, weights, mask, encoder.feature_names_)
     pu = is_positive_unlabeled(train)
     method = ("pu_bagging" if pu_method == "bagging" else "pu_plain") if pu else "supervised"
+    feature_selection = None
+    if auto_tune:
+        kept, dropped = select_features("hgb" if model_type == "auto" else model_type, X, labels, weights, mask,
+                                        encoder.feature_names_, groups, int(random_seed))
+        encoder.specs_ = [encoder.specs_[j] for j in kept]  # the encoder ignores dropped columns
+        X, mask = X[:, kept], mask[kept]
+        feature_selection = {"dropped": dropped, "kept": len(kept)}
     selection = None
     fitted_type = model_type
     if model_type == "auto":
-        fitted_type, selection = select_model_type(X, labels, weights, mask, train.column("user_id").to_pylist(),
-                                                   int(random_seed))
+        fitted_type, selection = select_model_type(X, labels, weights, mask, groups, int(random_seed))
+    overrides, tuning = None, None
+    if tune_model:
+        # For bagging PU this tunes positives against all unlabeled rows; every member gets the result.
+        overrides, tuning = tune_params(fitted_type, X, labels, weights, mask, groups, int(random_seed),
+                                        float(tune_time_budget_seconds))
     if method == "pu_bagging":
         payload, params = fit_bagging_pu(X, labels, weights, train.column("example_id").to_pylist(), mask,
-                                         int(random_seed), int(pu_bags), fitted_type)
+                                         int(random_seed), int(pu_bags), fitted_type, overrides)
     else:
-        payload, params = fit_estimator(fitted_type, X, labels, weights, mask, int(random_seed))
+        payload, params = fit_estimator(fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides)
     params = {**params, "model_type": fitted_type, "model_type_requested": model_type,
               "estimator": ESTIMATOR_NAMES[fitted_type], "sklearn_version": sklearn.__version__,
               "training_method": method, "extra_attention": bool(extra_attention),
-              "n_train_rows": int(train.num_rows)}
+              "n_train_rows": int(train.num_rows), "tune_model": bool(tune_model), "auto_tune": bool(auto_tune),
+              "suspected_leakage": leakage}
+    if tuning is not None:
+        params["tuning"] = tuning
+    if feature_selection is not None:
+        params["feature_selection"] = feature_selection
     if train.num_rows < n_before:
         params["sampled_from_rows"] = int(n_before)
     if selection is not None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from .models import MODEL_TYPES
 from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS
+from .tuning import MAX_BUDGET, MIN_BUDGET
 
 #: Smallest allowed sample_size (the same bound as lookalike_udf.training.MIN_SAMPLE_SIZE).
 MIN_SAMPLE_SIZE = 20
@@ -103,6 +104,21 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
         check.errors.append(
             f"{prefix} sample_size {sample_size!r} must be at least {MIN_SAMPLE_SIZE} (null = no limit). "
             "Fix the runs input column or var lookalike_sample_size."
+        )
+    for name in ("tune_model", "auto_tune"):
+        value = run.get(name)
+        if name in run and not isinstance(value, bool):
+            check.errors.append(
+                f"{prefix} {name} {value!r} must be true or false. "
+                f"Fix the runs input column or var lookalike_{name}."
+            )
+    budget = run.get("tune_time_budget_seconds")
+    if "tune_time_budget_seconds" in run and (
+            budget is None or isinstance(budget, bool) or not isinstance(budget, (int, float))
+            or not MIN_BUDGET <= float(budget) <= MAX_BUDGET):
+        check.errors.append(
+            f"{prefix} tune_time_budget_seconds {budget!r} must be a number of seconds between "
+            f"{MIN_BUDGET:g} and {MAX_BUDGET:g}. Fix the runs input column or var lookalike_tune_time_budget_seconds."
         )
     share = run.get("expected_positive_share")
     if share is not None and not (0.0 <= float(share) < 1.0):

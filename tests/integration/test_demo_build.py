@@ -104,3 +104,13 @@ def test_built_tables_match_their_yaml_columns(demo):
             assert all(c in SNAPSHOT_FEATURES or c.startswith(("evt_", "aff_")) for c in built[len(documented):])
         else:
             assert sorted(built) == sorted(documented), model["name"]
+
+
+def test_leakage_flag_stays_quiet_on_the_demo(demo):
+    import json
+
+    rows = query_dicts(demo, "select run_id, model_params, status_message from lookalike_runs")
+    assert len(rows) == 3
+    for row in rows:
+        assert json.loads(row["model_params"])["suspected_leakage"] == [], row["run_id"]
+        assert "leakage" not in (row["status_message"] or ""), row["run_id"]

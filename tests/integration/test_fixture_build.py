@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pytest
@@ -97,6 +98,22 @@ def test_run_statuses_and_messages(db):
         assert runs[failed]["test_auc"] is None and runs[failed]["number_of_inference_users"] == 0
     assert runs["pit"]["number_of_train_users"] == 34
     assert runs["pit"]["number_of_inference_users"] == 60
+
+
+def test_leakage_flag_and_tuning_settings(db):
+    # score_signal is 10+ for users 1..30 (the positives of 'pit') and at most 5 for 31..60 (its
+    # negatives): alone it separates the classes perfectly, which is what leakage looks like.
+    runs = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_runs")}
+    params = json.loads(runs["pit"]["model_params"])
+    assert params["suspected_leakage"] == [{"feature": "score_signal", "auc": 1.0}]
+    assert ("run 'pit': suspected label leakage: score_signal (AUC 1.000) alone separate(s) the classes almost "
+            "perfectly") in runs["pit"]["status_message"]
+    single = json.loads(runs["single"]["model_params"])
+    assert isinstance(single["suspected_leakage"], list)
+    assert ("suspected label leakage" in (runs["single"]["status_message"] or "")) == bool(single["suspected_leakage"])
+    for rid in ("pit", "single", "few_negatives"):  # the variables' defaults
+        assert (runs[rid]["tune_model"], runs[rid]["auto_tune"], runs[rid]["tune_time_budget_seconds"]) == (False, False, 60.0)
+    assert "tuning" not in params and "feature_selection" not in params
 
 
 def test_single_engage_excludes_seed_users(db):

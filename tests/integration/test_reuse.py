@@ -8,7 +8,9 @@ Build sequence on one DuckDB file (the fixture's runs 'pit' (with negatives) and
    and rescored, 'single' is reused;
 4. var lookalike_force_retrain: every run is refitted and rescored;
 5. a new user in the population (latest snapshot only, no label): 'pit' keeps its model (none of
-   its training examples changed) but is rescored.
+   its training examples changed) but is rescored;
+6. var lookalike_tune_model true: every run is refitted (the setting is part of the fingerprint);
+7. a changed tune_time_budget_seconds and auto_tune: refitted again.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ def builds(tmp_path_factory):
     con.close()
     run_dbt(["build"], db, work, vars=more)
     out["new_user"] = state(db)
+
+    run_dbt(["build"], db, work, vars={**more, "lookalike_tune_model": True})
+    out["tuned"] = state(db)
+    run_dbt(["build"], db, work, vars={**more, "lookalike_tune_model": True, "lookalike_auto_tune": True,
+                                      "lookalike_tune_time_budget_seconds": 30})
+    out["auto_tuned"] = state(db)
     return out
 
 
@@ -117,6 +125,17 @@ def test_a_population_change_rescores_with_the_kept_model(builds):
     assert after["models"]["pit"] == before["models"]["pit"]
     assert len(after["scores"]["pit"]) == len(before["scores"]["pit"]) + 1
     assert "0061" in [r[0] for r in after["scores"]["pit"]]
+
+
+def test_tuning_settings_are_part_of_the_training_fingerprint(builds):
+    before, tuned, auto_tuned = builds["new_user"], builds["tuned"], builds["auto_tuned"]
+    for run in TRAINED_RUNS:
+        assert actions(tuned, run)[0] == "trained" and actions(auto_tuned, run)[0] == "trained"
+        fingerprints = {s["models"][run]["training_fingerprint"] for s in (before, tuned, auto_tuned)}
+        assert len(fingerprints) == 3
+        assert "tuning" in tuned["models"][run]["model_json"]
+        assert '"feature_selection"' in auto_tuned["models"][run]["model_json"]
+        assert '"budget_seconds":30.0' in auto_tuned["models"][run]["model_json"]
 
 
 def test_no_temporary_tables_are_left_behind(builds):

@@ -32,6 +32,9 @@ select
     sample_size,
     extra_attention,
     expected_positive_share,
+    tune_model,
+    tune_time_budget_seconds,
+    auto_tune,
     true as is_declared,
     n_declared,
     {{ var('lookalike_min_seed_users') }} as min_seed_users
@@ -54,6 +57,9 @@ select
     cast({{ var('lookalike_sample_size') if var('lookalike_sample_size') is not none else 'null' }} as bigint) as sample_size,
     cast({{ var('lookalike_extra_attention') }} as boolean) as extra_attention,
     cast({{ var('lookalike_expected_positive_share') if var('lookalike_expected_positive_share') is not none else 'null' }} as double) as expected_positive_share,
+    cast({{ var('lookalike_tune_model') }} as boolean) as tune_model,
+    cast({{ var('lookalike_tune_time_budget_seconds') }} as double) as tune_time_budget_seconds,
+    cast({{ var('lookalike_auto_tune') }} as boolean) as auto_tune,
     false as is_declared,
     0 as n_declared,
     {{ var('lookalike_min_seed_users') }} as min_seed_users

@@ -14,7 +14,10 @@
       ('model_type', dbt.type_string(), "'" ~ var('lookalike_model_type') ~ "'"),
       ('sample_size', 'bigint', var('lookalike_sample_size') if var('lookalike_sample_size') is not none else 'null'),
       ('extra_attention', 'boolean', var('lookalike_extra_attention')),
-      ('expected_positive_share', 'double', var('lookalike_expected_positive_share') if var('lookalike_expected_positive_share') is not none else 'null')] -%}
+      ('expected_positive_share', 'double', var('lookalike_expected_positive_share') if var('lookalike_expected_positive_share') is not none else 'null'),
+      ('tune_model', 'boolean', var('lookalike_tune_model')),
+      ('tune_time_budget_seconds', 'double', var('lookalike_tune_time_budget_seconds')),
+      ('auto_tune', 'boolean', var('lookalike_auto_tune'))] -%}
   {%- do settings.update({name: 'coalesce(cast(' ~ lookalike.lookalike_optional_column(source_relation, name, 'null')
         ~ ' as ' ~ sql_type ~ '), cast(' ~ default ~ ' as ' ~ sql_type ~ '))'}) -%}
 {%- endfor %}
@@ -32,5 +35,8 @@ select
     lower(trim({{ settings['model_type'] }})) as model_type,
     {{ settings['sample_size'] }} as sample_size,
     {{ settings['extra_attention'] }} as extra_attention,
-    {{ settings['expected_positive_share'] }} as expected_positive_share
+    {{ settings['expected_positive_share'] }} as expected_positive_share,
+    {{ settings['tune_model'] }} as tune_model,
+    {{ settings['tune_time_budget_seconds'] }} as tune_time_budget_seconds,
+    {{ settings['auto_tune'] }} as auto_tune
 from {{ source_relation }}

@@ -1,0 +1,283 @@
+"""Hyperparameter search (``tune_model``), feature selection (``auto_tune``) and the leakage flag.
+
+All three work on the encoded train split (:class:`lookalike_udf.features.FeatureEncoder`) and
+use the same seeded cross-validation as ``model_type = auto``: folds stratified by label and
+grouped by user (all examples of a user in one fold), AUC weighted by the example weights.
+
+Hyperparameter search (:func:`tune_params`)
+    Candidates are the model type's defaults first, then up to ``MAX_CANDIDATES - 1`` points of
+    the type's grid (:data:`GRIDS`) in an order drawn from the run's ``random_seed``. Each
+    candidate is evaluated whole (all folds) and the time budget is checked only between
+    candidates, so a run always evaluates at least the defaults and the result is the best
+    candidate by mean CV AUC (ties go to the earlier candidate, the defaults first): never worse
+    than the defaults by CV. Runs whose candidates all fit in the budget are reproducible; a
+    budget that stops the search early can change the result (recorded as ``stopped_by_budget``).
+
+Feature selection (:func:`select_features`)
+    1. constant columns (one value, missing counted as a value);
+    2. near-duplicates: numeric/boolean pairs with |Pearson r| > 0.99 (missing values filled with
+       the column median) and the same missing pattern, and categorical pairs whose codes are a
+       one-to-one relabelling; the first in input order is kept;
+    3. features that add nothing: mean permutation importance (drop of CV AUC when the column is
+       shuffled, one seeded shuffle per fold, model of the run's type with default parameters)
+       <= 0 **and** a univariate AUC (max(auc, 1 - auc)) below 0.55. A feature that helps only
+       through interactions has positive importance and is kept; a clearly informative feature
+       is never dropped for a noisy importance estimate. At least one feature is always kept.
+
+Leakage flag (:func:`suspected_leakage`)
+    Every feature's univariate weighted AUC on the train split, max(auc, 1 - auc): numeric and
+    boolean columns score by their value (missing values at the low end), categorical columns by
+    their category's weighted positive rate, cross-fitted over two folds of alternate rows (so a
+    column with one category per user is not "perfect" in-sample). Above 0.98 the feature is
+    reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold
+
+LEAKAGE_AUC = 0.98
+#: Univariate AUC below which a feature without permutation importance is dropped (auto_tune).
+USELESS_UNIVARIATE_AUC = 0.55
+NEAR_DUPLICATE_CORR = 0.99
+MAX_CANDIDATES = 8
+N_FOLDS = 3
+#: Bounds of tune_time_budget_seconds.
+MIN_BUDGET, MAX_BUDGET = 1.0, 3600.0
+
+#: Search grids per fitted model type: each key is an axis, the candidates are points of the
+#: product (a point equal to the defaults is skipped). Values override the type's defaults in
+#: lookalike_udf.models (hgb: learning_rate 0.05, 8 leaves, depth 3, l2 10; rf: depth 10,
+#: max_features sqrt; logistic: C 1).
+GRIDS: dict[str, dict[str, list]] = {
+    "hgb": {
+        "learning_rate": [0.05, 0.1, 0.2],
+        "shape": [{"max_leaf_nodes": 8, "max_depth": 3}, {"max_leaf_nodes": 4, "max_depth": 2},
+                  {"max_leaf_nodes": 16, "max_depth": 5}, {"max_leaf_nodes": 31, "max_depth": None}],
+        "l2_regularization": [10.0, 1.0, 0.1],
+    },
+    "rf": {
+        "max_depth": [10, 6, 16, None],
+        "max_features": ["sqrt", 0.33, 0.6],
+    },
+    "logistic": {
+        "C": [1.0, 0.03, 0.1, 0.3, 3.0, 10.0],
+    },
+}
+
+
+def grid_points(model_type: str) -> list[dict]:
+    """Every point of the type's grid as a dict of parameter overrides, in grid order."""
+    grid = GRIDS[model_type]
+    points = []
+    for combo in itertools.product(*grid.values()):
+        point = {}
+        for key, value in zip(grid.keys(), combo):
+            if isinstance(value, dict):
+                point.update(value)
+            else:
+                point[key] = value
+        points.append(point)
+    return points
+
+
+def candidate_order(model_type: str, random_seed: int) -> list[dict]:
+    """Defaults (``{}``) first, then up to MAX_CANDIDATES - 1 grid points in a seeded order."""
+    points = grid_points(model_type)
+    defaults = points[0]  # every grid lists the default value first on each axis
+    rest = points[1:]
+    rng = np.random.default_rng(int(random_seed) % (2**32))
+    order = rng.permutation(len(rest))
+    return [{}] + [rest[i] for i in order[: MAX_CANDIDATES - 1] if rest[i] != defaults]
+
+
+def cv_folds(y: np.ndarray, groups, random_seed: int, n_folds: int = N_FOLDS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seeded folds stratified by label and grouped by user; only folds with both classes on each side."""
+    n_minor = int(min((y == 1).sum(), (y == 0).sum()))
+    k = int(min(n_folds, n_minor))
+    if k < 2:
+        return []
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=int(random_seed) % (2**32))
+    folds = []
+    for train_idx, valid_idx in splitter.split(np.zeros(len(y)), y, np.asarray(groups, dtype=object)):
+        if len(np.unique(y[valid_idx])) == 2 and len(np.unique(y[train_idx])) == 2:
+            folds.append((train_idx, valid_idx))
+    return folds
+
+
+def _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, overrides=None):
+    from .model_io import load_estimator
+    from .models import fit_estimator
+
+    payload, _ = fit_estimator(model_type, X[train_idx], y[train_idx], w[train_idx], mask, random_seed,
+                               overrides=overrides)
+    return load_estimator(payload)
+
+
+def tune_params(model_type: str, X, y, w, mask, groups, random_seed: int, budget_seconds: float,
+                clock=time.monotonic) -> tuple[dict, dict]:
+    """Search the grid of ``model_type``; returns the chosen overrides and the record for model_params.
+
+    ``clock`` is injectable so tests can simulate a spent budget.
+    """
+    folds = cv_folds(y, groups, random_seed)
+    record = {"model_type": model_type, "budget_seconds": float(budget_seconds), "n_folds": len(folds),
+              "grid": {k: v for k, v in GRIDS[model_type].items()}, "candidates": [],
+              "stopped_by_budget": False}
+    if not folds:
+        record.update(chosen={}, note="too few examples of a class to cross-validate; defaults used")
+        return {}, record
+    started = clock()
+    best, best_auc = {}, -np.inf
+    for i, overrides in enumerate(candidate_order(model_type, random_seed)):
+        if i > 0 and clock() - started >= budget_seconds:
+            record["stopped_by_budget"] = True
+            break
+        aucs = []
+        for train_idx, valid_idx in folds:
+            scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, overrides)
+            aucs.append(roc_auc_score(y[valid_idx], scorer.predict_proba_positive(X[valid_idx]),
+                                      sample_weight=w[valid_idx]))
+        auc = round(float(np.mean(aucs)), 6)
+        record["candidates"].append({"params": overrides, "cv_auc": auc})
+        if auc > best_auc:
+            best, best_auc = overrides, auc
+    record["chosen"] = best
+    record["chosen_cv_auc"] = best_auc
+    return best, record
+
+
+# ---------------------------------------------------------------------------------------------
+# Univariate AUC and leakage
+
+
+def univariate_auc(x: np.ndarray, y: np.ndarray, w: np.ndarray, categorical: bool) -> float:
+    """max(auc, 1 - auc) of one encoded column used alone as a score (weighted)."""
+    x = np.asarray(x, dtype=np.float64)
+    if categorical:
+        # Category positive rates are cross-fitted over two folds (alternate rows): a rate learned on
+        # the row itself would make any high-cardinality column (one user per category) look perfect.
+        codes = np.where(np.isnan(x), -1.0, x)
+        values, inverse = np.unique(codes, return_inverse=True)
+        fold = np.arange(len(x)) % 2
+        score = np.empty(len(x))
+        for f in (0, 1):
+            other = fold != f
+            pos = np.bincount(inverse[other], weights=(w * (y == 1))[other], minlength=len(values))
+            tot = np.bincount(inverse[other], weights=w[other], minlength=len(values))
+            prior = pos.sum() / max(tot.sum(), 1e-300)
+            rate = np.where(tot > 0, pos / np.maximum(tot, 1e-300), prior)
+            score[~other] = rate[inverse[~other]]
+    else:
+        finite = x[np.isfinite(x)]
+        low = (finite.min() - 1.0) if finite.size else 0.0
+        score = np.where(np.isnan(x), low, x)
+        score = np.clip(score, -1e300, 1e300)
+    if len(np.unique(score)) < 2:
+        return 0.5
+    auc = float(roc_auc_score(y, score, sample_weight=w))
+    return max(auc, 1.0 - auc)
+
+
+def suspected_leakage(X, y, w, mask, names: list[str], threshold: float = LEAKAGE_AUC) -> list[dict]:
+    """Features that alone separate the classes almost perfectly (univariate AUC > ``threshold``)."""
+    out = []
+    for j, name in enumerate(names):
+        auc = univariate_auc(X[:, j], y, w, bool(mask[j]))
+        if auc > threshold:
+            out.append({"feature": name, "auc": round(auc, 6)})
+    return out
+
+
+def leakage_sentence(run_id: str, leaks: list[dict]) -> str:
+    listed = ", ".join(f"{item['feature']} (AUC {item['auc']:.3f})" for item in leaks)
+    return (f"run '{run_id}': suspected label leakage: {listed} alone separate(s) the classes almost "
+            "perfectly (univariate AUC > 0.98); check the feature is not derived from the label or "
+            "recorded after it, and exclude it (var lookalike_feature_exclude) if so.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature selection
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    a = np.where(np.isnan(a), -1.0, a)
+    b = np.where(np.isnan(b), -1.0, b)
+    pairs = len(np.unique(np.c_[a, b], axis=0))
+    return pairs == len(np.unique(a)) == len(np.unique(b))
+
+
+def _near_duplicate_numeric(a: np.ndarray, b: np.ndarray) -> bool:
+    na, nb = np.isnan(a), np.isnan(b)
+    if not np.array_equal(na, nb):
+        return False
+    a, b = a[~na], b[~nb]
+    a, b = np.clip(a, -1e150, 1e150), np.clip(b, -1e150, 1e150)
+    if a.size < 3 or a.std() == 0 or b.std() == 0:
+        return False
+    return abs(float(np.corrcoef(a, b)[0, 1])) > NEAR_DUPLICATE_CORR
+
+
+def permutation_importance_cv(model_type: str, X, y, w, mask, groups, random_seed: int,
+                              columns: list[int]) -> np.ndarray:
+    """Mean over CV folds of the weighted AUC drop when each of ``columns`` is shuffled (one seeded
+    shuffle per fold). Returns one value per column (NaN when no fold could be used)."""
+    folds = cv_folds(y, groups, random_seed)
+    if not folds:
+        return np.full(len(columns), np.nan)
+    rng = np.random.default_rng(int(random_seed) % (2**32) + 17)
+    drops = np.zeros((len(folds), len(columns)))
+    for f, (train_idx, valid_idx) in enumerate(folds):
+        scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed)
+        Xv, yv, wv = X[valid_idx], y[valid_idx], w[valid_idx]
+        base = roc_auc_score(yv, scorer.predict_proba_positive(Xv), sample_weight=wv)
+        for c, j in enumerate(columns):
+            shuffled = Xv.copy()
+            shuffled[:, j] = Xv[rng.permutation(len(valid_idx)), j]
+            drops[f, c] = base - roc_auc_score(yv, scorer.predict_proba_positive(shuffled), sample_weight=wv)
+    return drops.mean(axis=0)
+
+
+def select_features(model_type: str, X, y, w, mask, names: list[str], groups,
+                    random_seed: int) -> tuple[list[int], list[dict]]:
+    """Indices of the columns to keep and ``[{"feature", "reason"}]`` for the dropped ones."""
+    n = X.shape[1]
+    dropped: dict[int, str] = {}
+    for j in range(n):
+        col = np.where(np.isnan(X[:, j]), np.inf, X[:, j])
+        if len(np.unique(col)) < 2:
+            dropped[j] = "constant on the train split"
+    for j in range(n):
+        if j in dropped:
+            continue
+        for k in range(j):
+            if k in dropped or bool(mask[j]) != bool(mask[k]):
+                continue
+            same = (_same_partition(X[:, j], X[:, k]) if mask[j]
+                    else _near_duplicate_numeric(X[:, j], X[:, k]))
+            if same:
+                dropped[j] = (f"duplicate of {names[k]} (same categories)" if mask[j]
+                              else f"near-duplicate of {names[k]} (|correlation| > {NEAR_DUPLICATE_CORR})")
+                break
+    remaining = [j for j in range(n) if j not in dropped]
+    if len(remaining) > 1:
+        Xr = X[:, remaining]
+        importance = permutation_importance_cv(model_type, Xr, y, w, mask[remaining], groups, random_seed,
+                                               list(range(len(remaining))))
+        useless = []
+        for c, j in enumerate(remaining):
+            uni = univariate_auc(X[:, j], y, w, bool(mask[j]))
+            if np.isfinite(importance[c]) and importance[c] <= 0 and uni < USELESS_UNIVARIATE_AUC:
+                useless.append((j, float(importance[c]), uni))
+        if len(useless) == len(remaining):  # keep the best one
+            useless = sorted(useless, key=lambda t: (-t[1], -t[2], t[0]))[1:]
+        for j, imp, uni in useless:
+            dropped[j] = (f"adds nothing (permutation importance {imp:.4f} <= 0 and univariate AUC "
+                          f"{uni:.3f} < {USELESS_UNIVARIATE_AUC})")
+    kept = [j for j in range(n) if j not in dropped]
+    return kept, [{"feature": names[j], "reason": dropped[j]} for j in sorted(dropped)]
