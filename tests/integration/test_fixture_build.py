@@ -194,3 +194,17 @@ def test_run_health_of_the_fixture(db):
     assert "suspected label leakage" not in (runs["pit"]["health_messages"] or "")
     # 'pit': 2 of 38 labels unmatched (5%): not reported.
     assert "matched no snapshot" not in runs["pit"]["health_messages"]
+
+
+@pytest.mark.parametrize("model, bad_vars, message", [
+    ("lookalike_run_threshold_metrics", {"lookalike_threshold_top_pct": 0},
+     "lookalike_threshold_metrics: top_pct must be a number in (0, 100], got 0. Fix var lookalike_threshold_top_pct."),
+    ("lookalike_run_threshold_metrics", {"lookalike_threshold_top_pct": "ten"}, "top_pct must be a number in (0, 100], got ten"),
+    ("lookalike_runs", {"lookalike_quality_band_cutoffs": [0.8, 0.7, 0.9]},
+     "lookalike_quality_band_cutoffs must be three increasing AUC values"),
+    ("lookalike_runs", {"lookalike_quality_band_cutoffs": [0.6, 0.7]}, "lookalike_quality_band_cutoffs must be three"),
+])
+def test_invalid_quality_variables_fail_with_the_fix(db, tmp_path, model, bad_vars, message):
+    proc = run_dbt(["compile", "--select", model], db, tmp_path, vars={**FIXTURE_VARS, **bad_vars}, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout
