@@ -259,6 +259,8 @@ def feature_report(models, examples, population, runs=None) -> pa.Table:
         try:
             model = LookalikeModel.from_json(model_row["model_json"])
             run_examples = example_table.filter(pc.equal(example_table.column("run_id"), rid))
+            # The warehouse returns rows in no fixed order: sort so the seeded shuffles are reproducible.
+            run_examples = run_examples.sort_by("example_id")
             rows += _run_report(rid, model, run_examples, seeds.get(rid, 0))
         except Exception:  # one run's report must not stop the others: that run gets no rows
             continue

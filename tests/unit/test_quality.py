@@ -167,3 +167,11 @@ def test_single_class_test_split_gives_null_importance_and_ranks_by_correlation(
     assert all(r["importance"] is None for r in rows.values())
     assert rows["planted"]["rank"] == 1  # the largest |correlation|
     assert rows["noise_a"]["prevalence_population"] is None  # not in the population relation
+
+
+def test_report_does_not_depend_on_row_order():
+    ex = planted_examples(n=300)
+    models = model_rows(("r", "TRAINED", fit_run_model("r", ex, random_seed=1).to_json()))
+    population = ex.select(["noise_a", "planted", "noise_b", "noise_cat"])
+    shuffled = ex.take(pa.array(np.random.default_rng(5).permutation(ex.num_rows)))
+    assert feature_report(models, shuffled, population).equals(feature_report(models, ex, population))
