@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import time
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from conftest import REPO, query, query_dicts, run_dbt
+from integration.quality_checks import assert_threshold_metrics_match_sklearn
 
 pytestmark = pytest.mark.integration
 SNAPSHOT_FEATURES = {"plan_tier", "country", "is_subscribed", "tenure_days", "sessions_30d", "avg_order_value",
@@ -114,3 +116,73 @@ def test_leakage_flag_stays_quiet_on_the_demo(demo):
     for row in rows:
         assert json.loads(row["model_params"])["suspected_leakage"] == [], row["run_id"]
         assert "leakage" not in (row["status_message"] or ""), row["run_id"]
+
+
+# scripts/make_demo_seeds.py: positives are drawn on z (snapshot columns below rise with it) and b
+# (add_to_cart and purchase events, and the taste for 'outdoor' items, rise with it).
+Z_COLUMNS = {"sessions_30d", "pages_per_session", "email_open_rate", "plan_tier", "is_subscribed"}
+B_PREFIXES = ("evt_purchase_", "evt_add_to_cart_", "aff_outdoor_")
+NOISE_COLUMNS = {"country", "support_tickets_90d", "avg_order_value"}
+
+
+def is_signal(row) -> bool:
+    return row["feature"] in Z_COLUMNS or row["feature"].startswith(B_PREFIXES)
+
+
+def test_feature_importance_ranks_the_planted_signal_first(demo):
+    rows = query_dicts(demo, "select * from lookalike_feature_importance order by run_id, rank")
+    n_features = dict(query(demo, "select run_id, n_features from lookalike_run_models"))
+    for run_id, n in n_features.items():
+        ranked = [r for r in rows if r["run_id"] == run_id]
+        print(run_id, [(r["feature"], round(r["importance"], 4)) for r in ranked[:5]])
+        assert [r["rank"] for r in ranked] == list(range(1, n + 1))
+        assert ranked[0]["feature"] in Z_COLUMNS
+        # The two most important features carry the planted signal, and at least two of the top three.
+        # (Training is not yet reproducible across builds, and the boosting model sometimes overfits
+        # the 8-value 'country', which can then reach rank 3.)
+        assert all(is_signal(r) for r in ranked[:2]), ranked[:2]
+        assert sum(is_signal(r) for r in ranked[:3]) >= 2, ranked[:3]
+        importance = {r["feature"]: r["importance"] for r in ranked}
+        assert sum(importance.get(c, 0) for c in Z_COLUMNS) > 3 * sum(importance.get(c, 0) for c in NOISE_COLUMNS)
+        assert ranked[0]["importance"] > 0.02
+        sessions = next(r for r in ranked if r["feature"] == "sessions_30d")
+        assert sessions["correlation"] > 0.2 and sessions["lift"] > 1.3
+        # Population prevalence is the mean over the scored population; target the weighted mean over positives.
+        assert sessions["prevalence_population"] == pytest.approx(
+            query(demo, "select avg(sessions_30d) from lookalike_inference_features")[0][0], abs=1e-9)
+        assert sessions["prevalence_target"] == pytest.approx(query(demo, """
+            select sum(weight * sessions_30d) / sum(weight) from int_lookalike__training_examples
+            where run_id = ? and label = 1 and sessions_30d is not null""", [run_id])[0][0], abs=1e-9)
+        tier = next(r for r in ranked if r["feature"] == "plan_tier")
+        assert tier["feature_kind"] == "categorical" and tier["reference_value"] in {"free", "basic", "pro", "enterprise"}
+
+
+def test_threshold_metrics_match_sklearn_on_the_demo(demo):
+    assert assert_threshold_metrics_match_sklearn(demo) == 12  # 3 runs x 2 splits x 2 cutoffs
+
+
+def test_run_health_and_quality_band(demo):
+    runs = query_dicts(demo, "select r.*, s.num_positive_users, s.num_input_labels, s.num_matched_labels "
+                             "from lookalike_runs r join lookalike_input_label_summary s using (run_id)")
+    assert len(runs) == 3
+    for r in runs:
+        print(r["run_id"], r["health"], r["quality_band"], r["health_messages"])
+        expected = []
+        if r["num_positive_users"] < 50:
+            expected.append("distinct positive users")
+        if r["test_auc"] < 0.6:
+            expected.append("is near 0.5")
+        if r["train_auc"] - r["test_auc"] > 0.1:
+            expected.append("exceeds test AUC")
+        if r["num_input_labels"] - r["num_matched_labels"] > 0.2 * r["num_input_labels"]:
+            expected.append("matched no snapshot")
+        messages = (r["health_messages"] or "").split(" | ") if r["health_messages"] else []
+        assert len(messages) == len(expected), (r["run_id"], messages)
+        assert all(e in m for e, m in zip(expected, messages)), (r["run_id"], messages)
+        for train, test in re.findall(r"train AUC ([0-9.]+) exceeds test AUC ([0-9.]+)", r["health_messages"] or ""):
+            assert (float(train), float(test)) == (pytest.approx(r["train_auc"], abs=6e-4), pytest.approx(r["test_auc"], abs=6e-4))
+        assert r["health"] == ("unhealthy" if expected else "healthy")
+        assert "leakage" not in (r["health_messages"] or "")  # the leakage flag stays quiet on the demo
+        band = "Poor" if r["test_auc"] < 0.6 else "Fair" if r["test_auc"] < 0.7 else "Good" if r["test_auc"] < 0.8 else "Excellent"
+        assert r["quality_band"] == band
+        assert r["num_positive_users"] >= 100  # the demo's seed lists are large enough

@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from conftest import query, query_dicts, run_dbt
 from integration.fixtures import FIXTURE_VARS, build_fixture_db
+from integration.quality_checks import assert_threshold_metrics_match_sklearn
 
 pytestmark = pytest.mark.integration
 T = dt.datetime
@@ -171,3 +172,56 @@ def test_deciles_and_cumulative_rates_cover_every_row(db):
         assert len(cumulative) == 20
         for direction, fraction, covered in cumulative:
             assert covered == -(-round(fraction * 10) * n // 10)  # ceil(fraction * n)
+
+
+def test_threshold_metrics_match_sklearn(db):
+    # pit and single, train and test: a top_pct row each, and a max_ks row where both classes are present.
+    assert assert_threshold_metrics_match_sklearn(db) == 8
+    assert set(query(db, "select distinct run_id from lookalike_run_threshold_metrics")) == {("pit",), ("single",)}
+
+
+def test_feature_importance_of_the_fixture(db):
+    rows = query_dicts(db, "select * from lookalike_feature_importance order by run_id, rank")
+    assert {r["run_id"] for r in rows} == {"pit", "single"}  # FAILED runs get no rows
+    for run_id in ("pit", "single"):
+        ranked = [r for r in rows if r["run_id"] == run_id]
+        assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+        assert ranked[0]["feature"] == "score_signal"  # users 1..30 (the positives) have score_signal >= 10
+        assert ranked[0]["importance"] > 0.3
+        # 'single' trains against unlabeled users, half of whom look like positives: a weaker correlation.
+        assert ranked[0]["correlation"] > (0.8 if run_id == "pit" else 0.4)
+    # Population prevalence of score_signal = its mean over the scored population, computed in SQL.
+    population_mean = query(db, "select avg(score_signal) from lookalike_inference_features")[0][0]
+    pit = {r["feature"]: r for r in rows if r["run_id"] == "pit"}
+    assert pit["score_signal"]["prevalence_population"] == pytest.approx(population_mean, abs=1e-9)
+    target = query(db, "select sum(weight * score_signal) / sum(weight) from int_lookalike__training_examples "
+                       "where run_id = 'pit' and label = 1 and score_signal is not null")[0][0]
+    assert pit["score_signal"]["prevalence_target"] == pytest.approx(target, abs=1e-9)
+    assert pit["score_signal"]["lift"] == pytest.approx(target / population_mean, abs=1e-9)
+
+
+def test_run_health_of_the_fixture(db):
+    runs = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_runs")}
+    for run_id in ("few_negatives", "ghost"):
+        assert runs[run_id]["health"] == "unhealthy" and runs[run_id]["quality_band"] is None
+        assert f"run '{run_id}': the run FAILED" in runs[run_id]["health_messages"]
+    # Every run has fewer than 50 distinct positive users.
+    assert "run 'single': only 12 distinct positive users (fewer than 50" in runs["single"]["health_messages"]
+    assert runs["single"]["health"] == "unhealthy"
+    assert "suspected label leakage" not in (runs["pit"]["health_messages"] or "")
+    # 'pit': 2 of 38 labels unmatched (5%): not reported.
+    assert "matched no snapshot" not in runs["pit"]["health_messages"]
+
+
+@pytest.mark.parametrize("model, bad_vars, message", [
+    ("lookalike_run_threshold_metrics", {"lookalike_threshold_top_pct": 0},
+     "lookalike_threshold_metrics: top_pct must be a number in (0, 100], got 0. Fix var lookalike_threshold_top_pct."),
+    ("lookalike_run_threshold_metrics", {"lookalike_threshold_top_pct": "ten"}, "top_pct must be a number in (0, 100], got ten"),
+    ("lookalike_runs", {"lookalike_quality_band_cutoffs": [0.8, 0.7, 0.9]},
+     "lookalike_quality_band_cutoffs must be three increasing AUC values"),
+    ("lookalike_runs", {"lookalike_quality_band_cutoffs": [0.6, 0.7]}, "lookalike_quality_band_cutoffs must be three"),
+])
+def test_invalid_quality_variables_fail_with_the_fix(db, tmp_path, model, bad_vars, message):
+    proc = run_dbt(["compile", "--select", model], db, tmp_path, vars={**FIXTURE_VARS, **bad_vars}, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout

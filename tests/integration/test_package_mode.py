@@ -26,6 +26,21 @@ METRIC_ROWS = [
 ]
 
 
+# Hand-made inputs of the health macro: one row per run, one or more checks firing per row.
+HEALTH_COLUMNS = ["run_id", "status", "train_auc", "test_auc", "test_auc_corrected", "model_params",
+                  "num_positive_users", "num_input_labels", "num_matched_labels"]
+HEALTH_ROWS = [
+    ("ok", "FINISHED", 0.85, 0.82, None, '{"model_type": "hgb"}', 200, 300, 290),   # no suspected_leakage key
+    ("empty_leak", "FINISHED", 0.75, 0.72, None, '{"suspected_leakage": []}', 50, 100, 80),  # 20% unmatched: not more
+    ("leak", "FINISHED", 0.99, 0.99, None,
+     '{"suspected_leakage": [{"feature": "refund_flag", "auc": 0.995}, {"feature": "order_id", "auc": 0.99}]}', 100, 100, 100),
+    ("weak", "FINISHED", 0.62, 0.55, None, None, 30, 100, 70),
+    ("overfit", "FINISHED", 0.95, 0.65, None, '{}', 80, 100, 100),
+    ("pu_corrected", "FINISHED", 0.66, 0.58, 0.64, '{}', 80, 100, 100),
+    ("failed", "FAILED", None, None, None, None, 5, 10, 0),
+]
+
+
 def write_host(root, repo):
     (root / "models").mkdir(parents=True)
     (root / "dbt_project.yml").write_text(textwrap.dedent("""
@@ -52,6 +67,13 @@ def write_host(root, repo):
         "{{ lookalike.lookalike_binary_metrics(ref('metric_rows'), group_by=['grp']) }}\n")
     (root / "models" / "cumulative_check.sql").write_text(
         "{{ lookalike.lookalike_cumulative_positive_rates(ref('metric_rows'), group_by=['grp']) }}\n")
+    (root / "models" / "threshold_check.sql").write_text(
+        "{{ lookalike.lookalike_threshold_metrics(ref('metric_rows'), group_by=['grp'], top_pct=10) }}\n")
+    values = ",\n".join("(" + ", ".join("null" if v is None else repr(v) if isinstance(v, str) else str(v) for v in row) + ")"
+                         for row in HEALTH_ROWS)
+    (root / "models" / "health_rows.sql").write_text(
+        f"select * from (values\n{values}\n) as t({', '.join(HEALTH_COLUMNS)})\n")
+    (root / "models" / "health_check.sql").write_text("{{ lookalike.lookalike_run_health(ref('health_rows')) }}\n")
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +145,50 @@ def test_missing_input_table_fails_with_the_fix(host):
                    profiles_dir=root, check=False)
     assert proc.returncode != 0
     assert "lookalike: variable 'lookalike_runs' points at" in proc.stdout and "which does not exist" in proc.stdout
+
+
+def test_threshold_macro_on_hand_made_rows(built):
+    got = {(r["grp"], r["cutoff"]): r for r in query_dicts(built, "select * from threshold_check")}
+    assert set(got) == {("a", "max_ks"), ("a", "top_pct"), ("b", "top_pct")}  # b has one class: no KS cutoff
+    # Group a: KS is largest at score >= 0.3 (TPR 1, FPR 2/5): TP 1+2+1, FP 1+1, TN 3, FN 0 (weights).
+    ks = got[("a", "max_ks")]
+    assert (ks["threshold"], ks["true_positive"], ks["false_positive"], ks["true_negative"], ks["false_negative"]) == (0.3, 4, 2, 3, 0)
+    assert ks["n_predicted_positive"] == 5 and ks["top_pct"] is None  # id1, id2, id3, id4, id6
+    assert ks["precision_positive"] == pytest.approx(4 / 6) and ks["recall_positive"] == 1.0 and ks["f1_positive"] == pytest.approx(0.8)
+    assert ks["precision_negative"] == 1.0 and ks["recall_negative"] == pytest.approx(0.6) and ks["f1_negative"] == pytest.approx(0.75)
+    # Top 10% of 6 rows = the first row (ceil(0.6) = 1): threshold 0.9.
+    top = got[("a", "top_pct")]
+    assert (top["threshold"], top["top_pct"], top["true_positive"], top["false_positive"], top["true_negative"], top["false_negative"]) == (0.9, 10.0, 1, 0, 5, 3)
+    assert top["f1_positive"] == pytest.approx(0.4) and top["f1_negative"] == pytest.approx(10 / 13)
+    # Group b (positives only): nothing is predicted negative, so recall_negative is undefined (null).
+    b = got[("b", "top_pct")]
+    assert (b["threshold"], b["true_positive"], b["false_negative"]) == (0.5, 1, 1)
+    assert b["precision_negative"] == 0.0 and b["recall_negative"] is None and b["f1_negative"] == 0.0
+
+
+def test_health_macro_on_hand_made_rows(built):
+    got = {r["run_id"]: r for r in query_dicts(built, "select * from health_check")}
+    assert {k: (v["health"], v["quality_band"]) for k, v in got.items()} == {
+        "ok": ("healthy", "Excellent"), "empty_leak": ("healthy", "Good"), "leak": ("unhealthy", "Excellent"),
+        "weak": ("unhealthy", "Poor"), "overfit": ("unhealthy", "Fair"), "pu_corrected": ("healthy", "Fair"),
+        "failed": ("unhealthy", None)}
+    assert got["ok"]["health_messages"] is None and got["pu_corrected"]["health_messages"] is None
+    assert got["leak"]["health_messages"] == (
+        "run 'leak': suspected label leakage: refund_flag, order_id alone separate(s) the classes almost perfectly. "
+        "Exclude such features (var lookalike_feature_exclude) unless they are known before the label.")
+    weak = got["weak"]["health_messages"].split(" | ")
+    assert len(weak) == 3
+    assert weak[0].startswith("run 'weak': only 30 distinct positive users (fewer than 50, var lookalike_health_min_positive_users)")
+    assert weak[1].startswith("run 'weak': test AUC 0.55 is near 0.5 (below 0.6, var lookalike_health_min_test_auc)")
+    assert weak[2].startswith("run 'weak': 30 of 100 input labels (30.0%) matched no snapshot (more than 20.0%")
+    assert got["overfit"]["health_messages"].startswith(
+        "run 'overfit': train AUC 0.95 exceeds test AUC 0.65 by 0.3 (more than 0.1, var lookalike_health_max_auc_gap)")
+    failed = got["failed"]["health_messages"].split(" | ")
+    assert [m.split(":")[1].strip()[:12] for m in failed] == ["the run FAIL", "only 5 disti", "10 of 10 inp"]
+
+
+def test_host_runs_carry_health(built):
+    runs = {r["run_id"]: r for r in query_dicts(built, "select run_id, health, health_messages, quality_band from lookalike_runs")}
+    assert runs["few_negatives"]["health"] == "unhealthy" and runs["few_negatives"]["quality_band"] is None
+    assert "the run FAILED" in runs["few_negatives"]["health_messages"]
+    assert "run 'single': only 12 distinct positive users" in runs["single"]["health_messages"]

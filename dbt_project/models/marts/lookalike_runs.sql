@@ -1,6 +1,7 @@
 {#- One row per run: every run of the runs input, plus any run_id found only in the labels
     (reported FAILED). Status follows the reference API: FINISHED (trained and scored),
-    FINISHED_TRAINING (build_only runs: trained and reported, not scored), FAILED. -#}
+    FINISHED_TRAINING (build_only runs: trained and reported, not scored), FAILED.
+    health, health_messages and quality_band come from the lookalike_run_health macro. -#}
 
 with runs as (
     select * from {{ ref('int_lookalike__runs') }}
@@ -65,6 +66,31 @@ statuses as (
     left join models on runs.run_id = models.run_id
     left join scored on runs.run_id = scored.run_id
     left join scoring_failures on runs.run_id = scoring_failures.run_id
+),
+
+health_inputs as (
+    select
+        runs.run_id,
+        statuses.status,
+        metrics.train_auc,
+        metrics.test_auc,
+        case
+            when models.training_method in ('pu_bagging', 'pu_plain') and runs.expected_positive_share is not null
+            then (metrics.test_auc - runs.expected_positive_share / 2) / (1 - runs.expected_positive_share)
+        end as test_auc_corrected,
+        models.model_params,
+        summary.num_positive_users,
+        summary.num_input_labels,
+        summary.num_matched_labels
+    from runs
+    inner join statuses on runs.run_id = statuses.run_id
+    left join models on runs.run_id = models.run_id
+    left join metrics on runs.run_id = metrics.run_id
+    left join {{ ref('lookalike_input_label_summary') }} as summary on runs.run_id = summary.run_id
+),
+
+health as (
+    {{ lookalike.lookalike_run_health('health_inputs') | indent(4) }}
 )
 
 select
@@ -105,9 +131,13 @@ select
     models.n_test_examples,
     models.n_features,
     models.training_started_at as run_started_at,
-    case when statuses.status = 'FINISHED' then scored.scored_at else models.training_finished_at end as run_finished_at
+    case when statuses.status = 'FINISHED' then scored.scored_at else models.training_finished_at end as run_finished_at,
+    health.health,
+    health.health_messages,
+    health.quality_band
 from runs
 inner join statuses on runs.run_id = statuses.run_id
 left join models on runs.run_id = models.run_id
 left join metrics on runs.run_id = metrics.run_id
 left join scored on runs.run_id = scored.run_id
+left join health on runs.run_id = health.run_id

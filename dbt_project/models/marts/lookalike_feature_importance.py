@@ -1,0 +1,11 @@
+import lookalike_udf.quality as quality
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    return quality.feature_report(
+        models=dbt.ref("lookalike_run_models"),
+        examples=dbt.ref("int_lookalike__training_examples"),
+        population=dbt.ref("lookalike_inference_features"),
+        runs=dbt.ref("int_lookalike__runs"),
+    )

@@ -1,0 +1,274 @@
+"""Per-feature quality report of a run: permutation importance, correlation, prevalence and lift.
+
+One row per trained run and model feature (:func:`feature_report`), written by the Python dbt model
+``lookalike_feature_importance``. Definitions (also in the model's YAML and
+docs/decisions/0006-quality-report.md):
+
+- ``importance``: permutation importance on the run's test split. The stored model
+  (:class:`~lookalike_udf.training.LookalikeModel`, loaded from JSON) scores the test rows; then one
+  feature's Arrow column is shuffled (a seeded permutation of its values across rows, every other
+  column untouched) and the rows are scored again through :meth:`LookalikeModel.predict`, exactly as
+  the population is scored. ``importance`` is the mean drop in weighted ROC AUC over
+  :data:`N_REPEATS` seeded shuffles (``importance_std`` their standard deviation). Test splits
+  larger than :data:`MAX_IMPORTANCE_ROWS` rows are sampled down deterministically. Null when the
+  test split lacks a class.
+- ``correlation``: weighted Pearson correlation between the feature and the label over the run's
+  train and test examples (weights = example weights). Numeric features as they are, booleans as
+  0/1, categorical features as the indicator "value = ``reference_value``". Rows where the feature is
+  null are left out. Null when either side is constant.
+- ``reference_value``: for a categorical feature, the category most frequent among the run's
+  positives (by weight; ties by value); null for numeric and boolean features.
+- ``prevalence_target``: over the run's positive examples (train and test, weighted): the mean of
+  a numeric feature, the share true of a boolean, the share of ``reference_value`` of a categorical
+  one. Nulls are left out.
+- ``prevalence_population``: the same statistic over the scored population (one row per user,
+  lookalike_inference_features), unweighted, computed by one SQL aggregate in the warehouse (the
+  population never enters Python).
+- ``lift``: prevalence_target / prevalence_population; null when the population figure is 0 or null.
+- ``rank``: 1 = most important within the run (importance descending; ties and nulls by
+  |correlation| descending, then feature name).
+
+Runs that are not TRAINED get no rows. A run whose report fails (e.g. an unreadable stored model)
+gets no rows either; the other runs are unaffected.
+"""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sklearn.metrics import roc_auc_score
+
+from .features import BOOLEAN, CATEGORICAL
+from .training import LookalikeModel
+
+__all__ = ["feature_report", "permutation_importance", "weighted_correlation", "population_prevalence",
+           "FEATURE_REPORT_SCHEMA", "N_REPEATS", "MAX_IMPORTANCE_ROWS"]
+
+#: Shuffles per feature for permutation importance.
+N_REPEATS = 5
+#: Test rows used for permutation importance (larger test splits are sampled down, seeded).
+MAX_IMPORTANCE_ROWS = 20_000
+
+FEATURE_REPORT_SCHEMA = pa.schema([
+    ("run_id", pa.string()),
+    ("feature", pa.string()),
+    ("feature_kind", pa.string()),
+    ("reference_value", pa.string()),
+    ("importance", pa.float64()),
+    ("importance_std", pa.float64()),
+    ("correlation", pa.float64()),
+    ("prevalence_target", pa.float64()),
+    ("prevalence_population", pa.float64()),
+    ("lift", pa.float64()),
+    ("rank", pa.int64()),
+])
+
+
+def _arrow(relation) -> pa.Table:
+    if isinstance(relation, pa.Table):
+        return relation
+    if hasattr(relation, "to_arrow_table"):
+        return relation.to_arrow_table()
+    return pa.Table.from_pandas(relation, preserve_index=False)
+
+
+def _rows(relation) -> list[dict]:
+    return _arrow(relation).to_pylist()
+
+
+def _numpy(column, dtype=np.float64) -> np.ndarray:
+    return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _weighted_auc(y: np.ndarray, score: np.ndarray, w: np.ndarray) -> float:
+    return float(roc_auc_score(y, score, sample_weight=w))
+
+
+def permutation_importance(model: LookalikeModel, rows: pa.Table, seed: int, n_repeats: int = N_REPEATS,
+                           max_rows: int = MAX_IMPORTANCE_ROWS) -> dict[str, tuple[float | None, float | None]]:
+    """Mean and standard deviation of the weighted-AUC drop when each feature's column is shuffled.
+
+    ``rows`` are labelled examples (columns ``label``, ``weight`` and the model's features). Every
+    feature gets its own seeded generator (``seed``, feature position), so a feature's figure does
+    not depend on the others. Returns ``{feature: (mean, std)}``; (None, None) for every feature
+    when ``rows`` lacks a class.
+    """
+    names = model.feature_names
+    if rows.num_rows > max_rows:
+        keep = np.sort(np.random.default_rng([seed, 1]).choice(rows.num_rows, size=max_rows, replace=False))
+        rows = rows.take(pa.array(keep))
+    y = _numpy(rows.column("label")).astype(np.int64) if rows.num_rows else np.empty(0, dtype=np.int64)
+    if len(np.unique(y)) < 2:
+        return {name: (None, None) for name in names}
+    w = np.nan_to_num(_numpy(rows.column("weight")), nan=1.0)
+    base = _weighted_auc(y, model.predict(rows), w)
+    out = {}
+    for j, name in enumerate(names):
+        rng = np.random.default_rng([seed, 2, j])
+        index = rows.schema.get_field_index(name)
+        column = rows.column(index)
+        drops = []
+        for _ in range(n_repeats):
+            shuffled = rows.set_column(index, name, pc.take(column, pa.array(rng.permutation(rows.num_rows))))
+            drops.append(base - _weighted_auc(y, model.predict(shuffled), w))
+        out[name] = (float(np.mean(drops)), float(np.std(drops)))
+    return out
+
+
+def weighted_correlation(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float | None:
+    """Weighted Pearson correlation of ``x`` and ``y``; rows with a non-finite ``x`` are left out.
+
+    None when fewer than two rows remain or either side has zero weighted variance.
+    """
+    keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(w) & (w > 0)
+    x, y, w = x[keep], y[keep], w[keep]
+    if len(x) < 2:
+        return None
+    mx, my = np.average(x, weights=w), np.average(y, weights=w)
+    cov = np.average((x - mx) * (y - my), weights=w)
+    vx, vy = np.average((x - mx) ** 2, weights=w), np.average((y - my) ** 2, weights=w)
+    if vx <= 1e-300 or vy <= 1e-300:
+        return None
+    return float(np.clip(cov / math.sqrt(vx * vy), -1.0, 1.0))
+
+
+def _feature_values(column, kind: str, reference: str | None) -> np.ndarray:
+    """The feature as float64 for correlation and prevalence (NaN = null)."""
+    if kind == CATEGORICAL:
+        text = pc.cast(column, pa.string())
+        if reference is None:
+            return np.full(len(text), np.nan)
+        return _numpy(pc.cast(pc.equal(text, reference), pa.float64()))
+    return _numpy(column)
+
+
+def _reference_value(column, weights: np.ndarray) -> str | None:
+    """The category with the largest total weight among ``column``'s rows (ties: smallest value)."""
+    values = pc.cast(column, pa.string()).to_pylist()
+    totals: dict[str, float] = {}
+    for value, weight in zip(values, weights):
+        if value is not None:
+            totals[value] = totals.get(value, 0.0) + float(weight)
+    if not totals:
+        return None
+    return min(totals, key=lambda v: (-totals[v], v))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _relation(population):
+    """A DuckDB relation over ``population`` (a DuckDB relation already, or an Arrow table)."""
+    if hasattr(population, "aggregate") and hasattr(population, "columns"):
+        return population
+    table = _arrow(population)
+    return duckdb.connect().from_arrow(table)
+
+
+def population_prevalence(population, wanted: list[tuple[str, str, str | None]]) -> dict[tuple, float | None]:
+    """Prevalence of each (feature, kind, reference_value) over ``population``, in one SQL aggregate.
+
+    ``population`` is a DuckDB relation (dbt.ref of lookalike_inference_features) or an Arrow
+    table; the aggregate runs in DuckDB, so only one row of results comes back. Numeric: ``avg``;
+    boolean: share true; categorical: share equal to the reference value; nulls left out. A
+    feature missing from the population gets None.
+    """
+    relation = _relation(population)
+    columns = set(relation.columns)
+    expressions, keys = [], []
+    for key in dict.fromkeys(wanted):
+        name, kind, reference = key
+        if name not in columns or (kind == CATEGORICAL and reference is None):
+            continue
+        col = _quote(name)
+        if kind == BOOLEAN:
+            expr = f"avg(cast({col} as double))"
+        elif kind == CATEGORICAL:
+            expr = (f"cast(count(*) filter (where cast({col} as varchar) = {_literal(reference)}) as double)"
+                    f" / nullif(count({col}), 0)")
+        else:
+            expr = f"avg(cast({col} as double))"
+        expressions.append(f"{expr} as p{len(keys)}")
+        keys.append(key)
+    out: dict[tuple, float | None] = {key: None for key in wanted}
+    if not expressions:
+        return out
+    row = relation.aggregate(", ".join(expressions)).to_arrow_table().to_pylist()[0]
+    for i, key in enumerate(keys):
+        value = row[f"p{i}"]
+        out[key] = float(value) if value is not None and math.isfinite(value) else None
+    return out
+
+
+def _run_report(run_id: str, model: LookalikeModel, examples: pa.Table, seed: int) -> list[dict]:
+    """Rows of one run, prevalence_population still missing (filled in by the caller)."""
+    labels = _numpy(examples.column("label"))
+    weights = np.nan_to_num(_numpy(examples.column("weight")), nan=1.0)
+    positive = labels == 1
+    test = examples.filter(pc.equal(examples.column("split"), "test"))
+    importance = permutation_importance(model, test, seed)
+    rows = []
+    for spec in model.encoder.specs_:
+        column = examples.column(spec.name)
+        reference = None
+        if spec.kind == CATEGORICAL:
+            reference = _reference_value(column.filter(pa.array(positive)), weights[positive])
+        values = _feature_values(column, spec.kind, reference)
+        known = positive & np.isfinite(values)
+        target = float(np.average(values[known], weights=weights[known])) if known.any() and weights[known].sum() > 0 else None
+        mean, std = importance[spec.name]
+        rows.append({
+            "run_id": run_id, "feature": spec.name, "feature_kind": spec.kind, "reference_value": reference,
+            "importance": mean, "importance_std": std,
+            "correlation": weighted_correlation(values, labels, weights),
+            "prevalence_target": target, "prevalence_population": None, "lift": None, "rank": None,
+        })
+    order = sorted(rows, key=lambda r: (r["importance"] is None, -(r["importance"] or 0.0),
+                                        -abs(r["correlation"] or 0.0), r["feature"]))
+    for position, row in enumerate(order, start=1):
+        row["rank"] = position
+    return order
+
+
+def feature_report(models, examples, population, runs=None) -> pa.Table:
+    """The quality report of every TRAINED run: one row per run and model feature.
+
+    ``models`` is lookalike_run_models, ``examples`` int_lookalike__training_examples (features,
+    label, weight, split), ``population`` lookalike_inference_features (aggregated in SQL),
+    ``runs`` int_lookalike__runs (for each run's ``random_seed``; 0 when absent). Returns rows of
+    :data:`FEATURE_REPORT_SCHEMA`.
+    """
+    seeds = {}
+    if runs is not None:
+        seeds = {r["run_id"]: int(r.get("random_seed") or 0) for r in _rows(runs)}
+    example_table = _arrow(examples)
+    rows = []
+    for model_row in sorted(_rows(models), key=lambda r: r["run_id"]):
+        rid = model_row["run_id"]
+        if model_row.get("model_status") != "TRAINED" or not model_row.get("model_json"):
+            continue
+        try:
+            model = LookalikeModel.from_json(model_row["model_json"])
+            run_examples = example_table.filter(pc.equal(example_table.column("run_id"), rid))
+            # The warehouse returns rows in no fixed order: sort so the seeded shuffles are reproducible.
+            run_examples = run_examples.sort_by("example_id")
+            rows += _run_report(rid, model, run_examples, seeds.get(rid, 0))
+        except Exception:  # one run's report must not stop the others: that run gets no rows
+            continue
+    prevalence = population_prevalence(population, [(r["feature"], r["feature_kind"], r["reference_value"])
+                                                    for r in rows])
+    for row in rows:
+        pop = prevalence.get((row["feature"], row["feature_kind"], row["reference_value"]))
+        row["prevalence_population"] = pop
+        if pop and row["prevalence_target"] is not None:
+            row["lift"] = row["prevalence_target"] / pop
+    return pa.Table.from_pylist(rows, schema=FEATURE_REPORT_SCHEMA)

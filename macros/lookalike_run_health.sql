@@ -1,0 +1,115 @@
+{#- Run health and quality band, in SQL. One row per row of `relation` (grain: run_id).
+    relation: one row per run with run_id, status, train_auc, test_auc, test_auc_corrected,
+    model_params (JSON text, may be null), num_positive_users, num_input_labels, num_matched_labels
+    (lookalike_runs joins them from its own CTEs and lookalike_input_label_summary).
+    Emits run_id, health ('healthy' when no check fires, else 'unhealthy'), health_messages (the
+    messages of the checks that fire, ' | '-joined; null when healthy) and quality_band.
+    Checks (thresholds from the arguments, default the variables of the same name):
+      - the run FAILED;
+      - fewer than lookalike_health_min_positive_users (50) distinct positive users;
+      - AUC (test_auc_corrected when set, else test_auc) below lookalike_health_min_test_auc (0.6);
+      - train_auc - test_auc above lookalike_health_max_auc_gap (0.1);
+      - suspected label leakage: model_params.suspected_leakage is a non-empty list of
+        {"feature": name, "auc": x} (absent key = none);
+      - more than lookalike_health_max_unmatched_share (0.2) of the input labels matched no snapshot.
+    quality_band: from the same AUC, with cut-offs lookalike_quality_band_cutoffs [a, b, c]
+    (default [0.6, 0.7, 0.8]): < a Poor, < b Fair, < c Good, else Excellent; null for FAILED runs
+    and runs without a test AUC. -#}
+{% macro lookalike_run_health(relation, min_positive_users=none, min_test_auc=none, max_auc_gap=none, max_unmatched_share=none, band_cutoffs=none) %}
+  {%- set min_positive_users = min_positive_users if min_positive_users is not none else var('lookalike_health_min_positive_users', 50) -%}
+  {%- set min_test_auc = min_test_auc if min_test_auc is not none else var('lookalike_health_min_test_auc', 0.6) -%}
+  {%- set max_auc_gap = max_auc_gap if max_auc_gap is not none else var('lookalike_health_max_auc_gap', 0.1) -%}
+  {%- set max_unmatched_share = max_unmatched_share if max_unmatched_share is not none else var('lookalike_health_max_unmatched_share', 0.2) -%}
+  {%- set band_cutoffs = band_cutoffs if band_cutoffs is not none else var('lookalike_quality_band_cutoffs', [0.6, 0.7, 0.8]) -%}
+  {%- if band_cutoffs | length != 3 or band_cutoffs[0] > band_cutoffs[1] or band_cutoffs[1] > band_cutoffs[2] -%}
+    {{ exceptions.raise_compiler_error("lookalike_run_health: lookalike_quality_band_cutoffs must be three increasing AUC values [poor_below, fair_below, good_below], got " ~ band_cutoffs) }}
+  {%- endif -%}
+  {{ return(adapter.dispatch('lookalike_run_health', 'lookalike')(relation, min_positive_users, min_test_auc, max_auc_gap, max_unmatched_share, band_cutoffs)) }}
+{% endmacro %}
+
+{% macro default__lookalike_run_health(relation, min_positive_users, min_test_auc, max_auc_gap, max_unmatched_share, band_cutoffs) %}
+  {%- set text = dbt.type_string() -%}
+select
+    run_id,
+    case when health_messages is null then 'healthy' else 'unhealthy' end as health,
+    health_messages,
+    case
+        when status = 'FAILED' or band_auc is null then null
+        when band_auc < {{ band_cutoffs[0] }} then 'Poor'
+        when band_auc < {{ band_cutoffs[1] }} then 'Fair'
+        when band_auc < {{ band_cutoffs[2] }} then 'Good'
+        else 'Excellent'
+    end as quality_band
+from (
+    select
+        run_id,
+        status,
+        band_auc,
+        nullif(concat_ws(' | ', failed_message, seeds_message, auc_message, gap_message, leakage_message, unmatched_message), '') as health_messages
+    from (
+        select
+            run_id,
+            status,
+            band_auc,
+            case when status = 'FAILED' then
+                'run ''' || run_id || ''': the run FAILED, so it has no usable model. See status_message for the cause and the fix.'
+            end as failed_message,
+            case when coalesce(num_positive_users, 0) < {{ min_positive_users }} then
+                'run ''' || run_id || ''': only ' || cast(coalesce(num_positive_users, 0) as {{ text }})
+                || ' distinct positive users (fewer than {{ min_positive_users }}, var lookalike_health_min_positive_users): '
+                || 'scores and metrics are noisy. Add seed users.'
+            end as seeds_message,
+            case when band_auc < {{ min_test_auc }} then
+                'run ''' || run_id || ''': test AUC ' || cast(round(band_auc, 3) as {{ text }})
+                || ' is near 0.5 (below {{ min_test_auc }}, var lookalike_health_min_test_auc): the model barely separates '
+                || 'positives from negatives. Check the labels and add informative features.'
+            end as auc_message,
+            case when train_auc - test_auc > {{ max_auc_gap }} then
+                'run ''' || run_id || ''': train AUC ' || cast(round(train_auc, 3) as {{ text }}) || ' exceeds test AUC '
+                || cast(round(test_auc, 3) as {{ text }}) || ' by ' || cast(round(train_auc - test_auc, 3) as {{ text }})
+                || ' (more than {{ max_auc_gap }}, var lookalike_health_max_auc_gap): the model may be overfitting. '
+                || 'Add labels, or set sample_size / model_type to a simpler model.'
+            end as gap_message,
+            case when leakage_features is not null then
+                'run ''' || run_id || ''': suspected label leakage: ' || leakage_features
+                || ' alone separate(s) the classes almost perfectly. Exclude such features (var lookalike_feature_exclude) '
+                || 'unless they are known before the label.'
+            end as leakage_message,
+            case when num_input_labels > 0
+                      and (num_input_labels - coalesce(num_matched_labels, 0)) > {{ max_unmatched_share }} * num_input_labels then
+                'run ''' || run_id || ''': ' || cast(num_input_labels - coalesce(num_matched_labels, 0) as {{ text }})
+                || ' of ' || cast(num_input_labels as {{ text }}) || ' input labels ('
+                || cast(round(100.0 * (num_input_labels - coalesce(num_matched_labels, 0)) / num_input_labels, 1) as {{ text }})
+                || '%) matched no snapshot (more than {{ max_unmatched_share * 100 }}%, var lookalike_health_max_unmatched_share). '
+                || 'Check label_timestamp against the snapshot times and the user ids.'
+            end as unmatched_message
+        from (
+            select
+                run_id,
+                status,
+                cast(train_auc as double) as train_auc,
+                cast(test_auc as double) as test_auc,
+                cast(coalesce(test_auc_corrected, test_auc) as double) as band_auc,
+                num_positive_users,
+                num_input_labels,
+                num_matched_labels,
+                {{ lookalike.lookalike_leakage_features('model_params') }} as leakage_features
+            from {{ relation }}
+        ) as lookalike_health_inputs
+    ) as lookalike_health_checks
+) as lookalike_health_messages
+{% endmacro %}
+
+{#- The feature names of model_params.suspected_leakage (a JSON list of {"feature", "auc"} objects),
+    ', '-joined; null when the key is absent, the list is empty or model_params is null. -#}
+{% macro lookalike_leakage_features(model_params) %}
+  {{ return(adapter.dispatch('lookalike_leakage_features', 'lookalike')(model_params)) }}
+{% endmacro %}
+
+{% macro default__lookalike_leakage_features(model_params) %}
+  {#- DuckDB's JSON functions; other adapters override with their own (json_array_length / json_extract_path_text ...). -#}
+    case when coalesce(json_array_length(json_extract({{ model_params }}, '$.suspected_leakage')), 0) > 0
+         then coalesce(nullif(array_to_string(json_extract_string({{ model_params }}, '$.suspected_leakage[*].feature'), ', '), ''),
+                       '(feature names not recorded)')
+    end
+{% endmacro %}

@@ -1,0 +1,177 @@
+"""The per-feature quality report (lookalike_udf.quality) on hand-made rows."""
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from lookalike_udf.quality import FEATURE_REPORT_SCHEMA, feature_report, population_prevalence, weighted_correlation
+from lookalike_udf.training import fit_run_model
+
+
+def _frame(run_id, label, weight, split, **features):
+    n = len(label)
+    return pa.table({
+        "example_id": [f"{run_id}-{i}" for i in range(n)],
+        "run_id": [run_id] * n,
+        "user_id": [f"{run_id}-u{i:04d}" for i in range(n)],
+        "label": pa.array(np.asarray(label, dtype=np.int32)),
+        "weight": pa.array(np.asarray(weight, dtype=np.float64)),
+        "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
+        "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
+        "example_source": ["label"] * n,
+        "split": list(split),
+        **features,
+    })
+
+
+def planted_examples(run_id="r", n=1000, seed=0):
+    """`planted` separates the classes; `noise_a`, `noise_b` and `noise_cat` are independent of the label."""
+    rng = np.random.default_rng(seed)
+    label = (rng.random(n) < 0.4).astype(np.int32)
+    return _frame(run_id, label, np.ones(n), np.where(np.arange(n) % 3 == 0, "test", "train"),
+                  noise_a=rng.normal(size=n), planted=rng.normal(size=n) + 2.5 * label,
+                  noise_b=rng.normal(size=n), noise_cat=rng.choice(["x", "y", "z"], size=n).tolist())
+
+
+def model_rows(*entries):
+    """Rows shaped like lookalike_run_models: (run_id, status, model_json)."""
+    return pa.table({"run_id": [e[0] for e in entries], "model_status": [e[1] for e in entries],
+                     "model_json": pa.array([e[2] for e in entries], type=pa.string())})
+
+
+def by_feature(table, run_id):
+    return {r["feature"]: r for r in table.to_pylist() if r["run_id"] == run_id}
+
+
+def test_planted_column_gets_rank_one():
+    ex = planted_examples()
+    model = fit_run_model("r", ex, random_seed=1)
+    population = ex.select(["noise_a", "planted", "noise_b", "noise_cat"])
+    report = feature_report(model_rows(("r", "TRAINED", model.to_json())), ex, population)
+    assert report.schema == FEATURE_REPORT_SCHEMA
+    rows = by_feature(report, "r")
+    assert set(rows) == {"noise_a", "planted", "noise_b", "noise_cat"}
+    assert rows["planted"]["rank"] == 1
+    assert sorted(r["rank"] for r in rows.values()) == [1, 2, 3, 4]
+    assert rows["planted"]["importance"] > 0.2
+    for name in ("noise_a", "noise_b", "noise_cat"):
+        assert abs(rows[name]["importance"]) < 0.03, name
+        assert abs(rows[name]["correlation"]) < 0.1, name
+    assert rows["planted"]["correlation"] > 0.6
+    assert rows["planted"]["lift"] > 1.5
+    assert rows["planted"]["importance_std"] >= 0
+
+
+def test_report_is_reproducible():
+    ex = planted_examples(n=300)
+    models = model_rows(("r", "TRAINED", fit_run_model("r", ex, random_seed=1).to_json()))
+    population = ex.select(["noise_a", "planted", "noise_b", "noise_cat"])
+    assert feature_report(models, ex, population).equals(feature_report(models, ex, population))
+
+
+def hand_examples():
+    """20 positives (weights 3 for i < 5, else 1) and 20 negatives, with values worked out below."""
+    i = np.arange(20)
+    pos_w = np.where(i < 5, 3.0, 1.0)
+    x = np.concatenate([i.astype(float), -1.0 - i])
+    flag = [bool(k % 2 == 0) for k in i] + [bool(k % 3 == 0) for k in i]
+    color = ["red" if k < 8 else "blue" for k in i[:-1]] + [None] + ["green" if k % 2 else "blue" for k in i]
+    return _frame("h", [1] * 20 + [0] * 20, np.concatenate([pos_w, np.ones(20)]),
+                  ["test" if k % 4 == 0 else "train" for k in range(40)], x=x, flag=flag, color=color)
+
+
+HAND_POPULATION = pa.table({
+    "x": [float(k) for k in range(10)],                                   # mean 4.5
+    "flag": [True, True, True, False, False, False, False, False, False, None],   # 3 of 9
+    "color": ["red", "red", "blue", "blue", "blue", "blue", "blue", "green", None, None],  # red 2 of 8
+    "unused": list(range(10)),
+})
+
+
+def test_prevalence_and_lift_by_hand():
+    ex = hand_examples()
+    model = fit_run_model("h", ex, random_seed=0)
+    assert sorted(model.feature_names) == ["color", "flag", "x"]
+    rows = by_feature(feature_report(model_rows(("h", "TRAINED", model.to_json())), ex, HAND_POPULATION), "h")
+    # x among positives: sum(w * x) = 3 * (0+1+2+3+4) + (5+...+19) = 30 + 180 = 210; sum(w) = 15 + 15 = 30.
+    assert rows["x"]["feature_kind"] == "numeric" and rows["x"]["reference_value"] is None
+    assert rows["x"]["prevalence_target"] == pytest.approx(7.0, abs=1e-12)
+    assert rows["x"]["prevalence_population"] == pytest.approx(4.5, abs=1e-12)
+    assert rows["x"]["lift"] == pytest.approx(7.0 / 4.5, abs=1e-12)
+    # flag among positives: true at even i: 0, 2, 4 (weight 3 each) and 6..18 (7 rows, weight 1) = 16 of 30.
+    assert rows["flag"]["feature_kind"] == "boolean"
+    assert rows["flag"]["prevalence_target"] == pytest.approx(16 / 30, abs=1e-12)
+    assert rows["flag"]["prevalence_population"] == pytest.approx(1 / 3, abs=1e-12)
+    assert rows["flag"]["lift"] == pytest.approx(1.6, abs=1e-12)
+    # color among positives: red weight 3*5 + 3 = 18, blue 11, one null (i = 19) left out -> 18 / 29.
+    assert rows["color"]["feature_kind"] == "categorical" and rows["color"]["reference_value"] == "red"
+    assert rows["color"]["prevalence_target"] == pytest.approx(18 / 29, abs=1e-12)
+    assert rows["color"]["prevalence_population"] == pytest.approx(2 / 8, abs=1e-12)
+    assert rows["color"]["lift"] == pytest.approx((18 / 29) / 0.25, abs=1e-12)
+    # Correlation of the categorical feature is that of its indicator "color = red" (nulls left out).
+    labels = np.array([1] * 20 + [0] * 20, dtype=float)
+    weights = ex.column("weight").to_numpy()
+    keep = np.array([c is not None for c in ex.column("color").to_pylist()])
+    red = np.array([c == "red" for c in ex.column("color").to_pylist()], dtype=float)
+    expected = np.cov(red[keep], labels[keep], aweights=weights[keep])
+    assert rows["color"]["correlation"] == pytest.approx(expected[0, 1] / np.sqrt(expected[0, 0] * expected[1, 1]), abs=1e-12)
+    assert rows["x"]["correlation"] > 0.8  # positives 0..19, negatives -1..-20
+
+
+def test_weighted_correlation_equals_pearson_on_repeated_rows():
+    x = np.array([1.0, 2.0, 4.0, 7.0, np.nan, 3.0])
+    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 1.0])
+    w = np.array([1.0, 2.0, 3.0, 1.0, 5.0, 2.0])
+    keep = np.isfinite(x)
+    rx, ry = np.repeat(x[keep], w[keep].astype(int)), np.repeat(y[keep], w[keep].astype(int))
+    assert weighted_correlation(x, y, w) == pytest.approx(np.corrcoef(rx, ry)[0, 1], abs=1e-12)
+    assert weighted_correlation(np.ones(4), np.array([0.0, 1, 0, 1]), np.ones(4)) is None  # constant feature
+    assert weighted_correlation(np.array([1.0, np.nan]), np.array([0.0, 1.0]), np.ones(2)) is None
+
+
+def test_population_prevalence_runs_in_sql_on_a_duckdb_relation():
+    con = duckdb.connect()
+    relation = con.from_arrow(HAND_POPULATION)
+    wanted = [("x", "numeric", None), ("flag", "boolean", None), ("color", "categorical", "blue"),
+              ("color", "categorical", "it's"), ("missing", "numeric", None), ("color", "categorical", None)]
+    got = population_prevalence(relation, wanted)
+    assert got[("x", "numeric", None)] == pytest.approx(4.5)
+    assert got[("flag", "boolean", None)] == pytest.approx(1 / 3)
+    assert got[("color", "categorical", "blue")] == pytest.approx(5 / 8)
+    assert got[("color", "categorical", "it's")] == 0.0  # quoted safely, matches nothing
+    assert got[("missing", "numeric", None)] is None
+    assert got[("color", "categorical", None)] is None
+    assert population_prevalence(HAND_POPULATION, wanted) == got  # an Arrow table goes through DuckDB too
+
+
+def test_failed_and_broken_runs_get_no_rows_and_do_not_stop_others():
+    good = planted_examples("good", n=300)
+    other = planted_examples("broken", n=300, seed=1)
+    ex = pa.concat_tables([good, other])
+    models = model_rows(("good", "TRAINED", fit_run_model("good", good, random_seed=1).to_json()),
+                        ("broken", "TRAINED", '{"format": "lookalike-model/1"}'),
+                        ("failed", "FAILED", None))
+    report = feature_report(models, ex, good.select(["noise_a", "planted", "noise_b", "noise_cat"]))
+    assert set(report.column("run_id").to_pylist()) == {"good"}
+    assert report.num_rows == 4
+
+
+def test_single_class_test_split_gives_null_importance_and_ranks_by_correlation():
+    ex = planted_examples(n=300)
+    model = fit_run_model("r", ex, random_seed=1)
+    label = ex.column("label").to_numpy()
+    split = ["test" if (k % 3 == 0 and label[k] == 1) else "train" for k in range(ex.num_rows)]
+    ex = ex.set_column(ex.schema.get_field_index("split"), "split", pa.array(split))
+    rows = by_feature(feature_report(model_rows(("r", "TRAINED", model.to_json())), ex, ex.select(["planted"])), "r")
+    assert all(r["importance"] is None for r in rows.values())
+    assert rows["planted"]["rank"] == 1  # the largest |correlation|
+    assert rows["noise_a"]["prevalence_population"] is None  # not in the population relation
+
+
+def test_report_does_not_depend_on_row_order():
+    ex = planted_examples(n=300)
+    models = model_rows(("r", "TRAINED", fit_run_model("r", ex, random_seed=1).to_json()))
+    population = ex.select(["noise_a", "planted", "noise_b", "noise_cat"])
+    shuffled = ex.take(pa.array(np.random.default_rng(5).permutation(ex.num_rows)))
+    assert feature_report(models, shuffled, population).equals(feature_report(models, ex, population))
