@@ -107,7 +107,10 @@ def _rows(relation) -> list[dict]:
 
 
 def _for_run(table: pa.Table, run_id: str) -> pa.Table:
-    return table.filter(pc.equal(table.column("run_id"), run_id))
+    """The run's rows in example_id order: a warehouse returns rows in no fixed order, and the fit
+    (bins, bags, early-stopping split) depends on it, so the same examples must give the same model."""
+    rows = table.filter(pc.equal(table.column("run_id"), run_id))
+    return rows.sort_by("example_id") if "example_id" in rows.column_names else rows
 
 
 def _training_settings(run: dict) -> dict:

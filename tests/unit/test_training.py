@@ -167,3 +167,13 @@ def test_a_run_whose_scoring_fails_part_way_gets_a_marker_row_and_the_others_go_
     from lookalike_udf.reuse import reused_score_runs
     fingerprints = {r["run_id"]: r["score_fingerprint"] for r in scores.to_pylist()}
     assert reused_score_runs(scores, fingerprints) == {"good"}
+
+
+def test_the_same_examples_in_another_row_order_give_the_same_model():
+    good = examples("good")
+    summary = pa.Table.from_pylist([summary_rows(good, "good")])
+    shuffled = good.take(pa.array(np.random.default_rng(3).permutation(good.num_rows)))
+    first = dbt_models.train_models(run_rows("good"), summary, good).to_pylist()[0]
+    again = dbt_models.train_models(run_rows("good"), summary, shuffled).to_pylist()[0]
+    assert first["model_status"] == again["model_status"] == "TRAINED"
+    assert first["model_json"] == again["model_json"]
