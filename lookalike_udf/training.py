@@ -240,6 +240,8 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
                                  "Fix the runs input column or var lookalike_sample_size (null = no limit).")
     validate_tuning_settings(run_id, tune_model, tune_time_budget_seconds, auto_tune)
     train = examples.filter(pc.equal(examples.column("split"), "train"))
+    if "example_id" in train.column_names:  # the fit must not depend on the order rows arrive in
+        train = train.sort_by("example_id")
     labels = train.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
     if len(np.unique(labels)) < 2:
         raise RunValidationError(

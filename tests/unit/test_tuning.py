@@ -156,7 +156,7 @@ def test_auto_tune_drops_duplicates_and_useless_features_and_still_scores_full_r
     reasons = {d["feature"]: d["reason"] for d in selection["dropped"]}
     assert reasons["signal_copy"] == "near-duplicate of signal (|correlation| > 0.99)"
     assert reasons["tier_renamed"] == "duplicate of tier (same categories)"
-    assert {"noise_b", "noise_c"} & set(reasons)  # pure noise adds nothing
+    assert {"noise", "noise_b", "noise_c"} & set(reasons)  # pure noise adds nothing (which one depends on the seeded folds)
     assert all(r.startswith("adds nothing (permutation importance") for f, r in reasons.items()
                if f not in ("signal_copy", "tier_renamed"))
     assert "signal" in model.feature_names and "tier" in model.feature_names
