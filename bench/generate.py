@@ -107,10 +107,14 @@ def generate(db_path: Path, scale: str, seed: int = 7) -> dict:
     # Labels: positives from y_true users, negatives from the others, timestamps in the snapshot range.
     parts = []
     for r, run in enumerate(cfg["runs"]):
+        # With one snapshot (L) a label has no history to be matched in: no timestamp, so it takes
+        # the latest snapshot; otherwise a time in the 150 days before the last snapshot.
+        ts = ("cast(null as timestamp)" if n_snap == 1 else
+              f"timestamp '{LAST_SNAPSHOT}' - to_seconds(cast(floor({_u(seed, r, 'k', 12)} * 150 * 86400) as bigint))")
         with_negatives = run == "r_negatives"
         parts.append(f"""
             select '{run}' as run_id, user_id, label,
-                   timestamp '{LAST_SNAPSHOT}' - to_seconds(cast(floor({_u(seed, r, 'k', 12)} * 150 * 86400) as bigint)) as label_timestamp,
+                   {ts} as label_timestamp,
                    cast(null as double) as weight
             from (
                 select user_id, cast(y_true as integer) as label,
