@@ -105,10 +105,7 @@ select
     metrics.train_ks,
     metrics.test_auc,
     metrics.test_ks,
-    case
-        when models.training_method in ('pu_bagging', 'pu_plain') and runs.expected_positive_share is not null
-        then (metrics.test_auc - runs.expected_positive_share / 2) / (1 - runs.expected_positive_share)
-    end as test_auc_corrected,
+    health_inputs.test_auc_corrected,
     metrics.label_positive_rate,
     runs.build_only,
     runs.test_fraction,
@@ -140,4 +137,5 @@ inner join statuses on runs.run_id = statuses.run_id
 left join models on runs.run_id = models.run_id
 left join metrics on runs.run_id = metrics.run_id
 left join scored on runs.run_id = scored.run_id
+left join health_inputs on runs.run_id = health_inputs.run_id
 left join health on runs.run_id = health.run_id
