@@ -13,7 +13,8 @@ docs/decisions/0006-quality-report.md):
   :data:`N_REPEATS` seeded shuffles (``importance_std`` their standard deviation). Test splits
   larger than :data:`MAX_IMPORTANCE_ROWS` rows, or than the work cap :data:`IMPORTANCE_BUDGET`
   allows (ensembles and many features get fewer rows, never under :data:`MIN_IMPORTANCE_ROWS`),
-  are sampled down deterministically. Null when the
+  are sampled down deterministically. A bagging ensemble too large for the cap on
+  MIN_IMPORTANCE_ROWS rows is measured on its first members (its bags are exchangeable). Null when the
   test split lacks a class.
 - ``correlation``: weighted Pearson correlation between the feature and the label over the run's
   train and test examples (weights = example weights). Numeric features as they are, booleans as
@@ -33,6 +34,12 @@ docs/decisions/0006-quality-report.md):
 
 Runs that are not TRAINED get no rows. A run whose report fails (e.g. an unreadable stored model)
 gets no rows either; the other runs are unaffected.
+
+A run whose model was reused (``training_action = 'reused'``) keeps its rows of the previous build
+when they carry the same ``training_fingerprint``: the same model on the same examples gives the
+same importance, correlation and target prevalence, so only the population prevalence and lift are
+recomputed (the population may have changed). ``force`` (var ``lookalike_force_retrain``)
+recomputes every run.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ import pyarrow.compute as pc
 from sklearn.metrics import roc_auc_score
 
 from .features import BOOLEAN, CATEGORICAL
+from .reuse import REUSED, as_bool
 from .training import LookalikeModel
 
 __all__ = ["feature_report", "permutation_importance", "weighted_correlation", "population_prevalence",
@@ -56,9 +64,10 @@ N_REPEATS = 5
 #: Test rows used for permutation importance (larger test splits are sampled down, seeded).
 MAX_IMPORTANCE_ROWS = 5_000
 #: Work cap of the importance report per run, in rows x features x shuffles x ensemble members
-#: scored (about a minute on two cores): a bagging PU run of 20 members and 80 features is scored
-#: on about 1,250 test rows, a single model on up to MAX_IMPORTANCE_ROWS.
-IMPORTANCE_BUDGET = 10_000_000
+#: scored (10-20 s on two cores): a single model with 80 features is scored on up to
+#: MAX_IMPORTANCE_ROWS rows; a bagging PU run of 20 members and 80 features on MIN_IMPORTANCE_ROWS
+#: rows with its first 10 members (at 1e7 the report took 177 s of a 1M-user build).
+IMPORTANCE_BUDGET = 4_000_000
 MIN_IMPORTANCE_ROWS = 1_000
 
 FEATURE_REPORT_SCHEMA = pa.schema([
@@ -73,6 +82,7 @@ FEATURE_REPORT_SCHEMA = pa.schema([
     ("prevalence_population", pa.float64()),
     ("lift", pa.float64()),
     ("rank", pa.int64()),
+    ("training_fingerprint", pa.string()),
 ])
 
 
@@ -106,8 +116,18 @@ def permutation_importance(model: LookalikeModel, rows: pa.Table, seed: int, n_r
     when ``rows`` lacks a class.
     """
     names = model.feature_names
-    members = len(getattr(model._scorer, "members", None) or [None])
-    max_rows = min(max_rows, max(MIN_IMPORTANCE_ROWS, IMPORTANCE_BUDGET // max(1, len(names) * n_repeats * members)))
+    per_member = max(1, len(names) * n_repeats)
+    members = list(getattr(model._scorer, "members", None) or [])
+    if members:
+        # An ensemble is measured on its first members (bags are exchangeable) when all of them
+        # would not fit the work cap on MIN_IMPORTANCE_ROWS rows.
+        members = members[:max(1, min(len(members), IMPORTANCE_BUDGET // (MIN_IMPORTANCE_ROWS * per_member)))]
+
+        def score(matrix):
+            return np.mean([member.predict_proba_positive(matrix) for member in members], axis=0)
+    else:
+        score = model._scorer.predict_proba_positive
+    max_rows = min(max_rows, max(MIN_IMPORTANCE_ROWS, IMPORTANCE_BUDGET // (per_member * max(1, len(members)))))
     if rows.num_rows > max_rows:
         keep = np.sort(np.random.default_rng([seed, 1]).choice(rows.num_rows, size=max_rows, replace=False))
         rows = rows.take(pa.array(keep))
@@ -118,8 +138,7 @@ def permutation_importance(model: LookalikeModel, rows: pa.Table, seed: int, n_r
     # The encoder works row by row and column by column, so shuffling encoded column j is the same
     # as encoding a shuffled input column: encode once, then only the model runs per shuffle.
     X = model.encoder.transform(rows)
-    scorer = model._scorer
-    base = _weighted_auc(y, scorer.predict_proba_positive(X), w)
+    base = _weighted_auc(y, score(X), w)
     out = {}
     for j, name in enumerate(names):
         rng = np.random.default_rng([seed, 2, j])
@@ -127,7 +146,7 @@ def permutation_importance(model: LookalikeModel, rows: pa.Table, seed: int, n_r
         drops = []
         for _ in range(n_repeats):
             X[:, j] = original[rng.permutation(rows.num_rows)]
-            drops.append(base - _weighted_auc(y, scorer.predict_proba_positive(X), w))
+            drops.append(base - _weighted_auc(y, score(X), w))
         X[:, j] = original
         out[name] = (float(np.mean(drops)), float(np.std(drops)))
     return out
@@ -253,31 +272,42 @@ def _run_report(run_id: str, model: LookalikeModel, examples: pa.Table, seed: in
     return order
 
 
-def feature_report(models, examples, population, runs=None) -> pa.Table:
+def feature_report(models, examples, population, runs=None, previous=None, force=False) -> pa.Table:
     """The quality report of every TRAINED run: one row per run and model feature.
 
     ``models`` is lookalike_run_models, ``examples`` int_lookalike__training_examples (features,
     label, weight, split), ``population`` lookalike_inference_features (aggregated in SQL),
-    ``runs`` int_lookalike__runs (for each run's ``random_seed``; 0 when absent). Returns rows of
-    :data:`FEATURE_REPORT_SCHEMA`.
+    ``runs`` int_lookalike__runs (for each run's ``random_seed``; 0 when absent), ``previous`` this
+    table from the previous build (or None). Returns rows of :data:`FEATURE_REPORT_SCHEMA`.
     """
     seeds = {}
     if runs is not None:
         seeds = {r["run_id"]: int(r.get("random_seed") or 0) for r in _rows(runs)}
-    example_table = _arrow(examples)
+    model_rows = sorted((r for r in _rows(models) if r.get("model_status") == "TRAINED" and r.get("model_json")),
+                        key=lambda r: r["run_id"])
+    carried = {} if as_bool(force) else _previous_report_rows(previous, {
+        r["run_id"]: r["training_fingerprint"] for r in model_rows
+        if r.get("training_action") == REUSED and r.get("training_fingerprint")})
+    example_table = None
     rows = []
-    for model_row in sorted(_rows(models), key=lambda r: r["run_id"]):
+    for model_row in model_rows:
         rid = model_row["run_id"]
-        if model_row.get("model_status") != "TRAINED" or not model_row.get("model_json"):
+        if rid in carried:
+            rows += carried[rid]
             continue
+        if example_table is None:
+            example_table = _arrow(examples)
         try:
             model = LookalikeModel.from_json(model_row["model_json"])
             run_examples = example_table.filter(pc.equal(example_table.column("run_id"), rid))
             # The warehouse returns rows in no fixed order: sort so the seeded shuffles are reproducible.
             run_examples = run_examples.sort_by("example_id")
-            rows += _run_report(rid, model, run_examples, seeds.get(rid, 0))
+            run_rows = _run_report(rid, model, run_examples, seeds.get(rid, 0))
         except Exception:  # one run's report must not stop the others: that run gets no rows
             continue
+        for row in run_rows:
+            row["training_fingerprint"] = model_row.get("training_fingerprint")
+        rows += run_rows
     prevalence = population_prevalence(population, [(r["feature"], r["feature_kind"], r["reference_value"])
                                                     for r in rows])
     for row in rows:
@@ -286,3 +316,20 @@ def feature_report(models, examples, population, runs=None) -> pa.Table:
         if pop and row["prevalence_target"] is not None:
             row["lift"] = row["prevalence_target"] / pop
     return pa.Table.from_pylist(rows, schema=FEATURE_REPORT_SCHEMA)
+
+
+def _previous_report_rows(previous, fingerprints: dict[str, str]) -> dict[str, list[dict]]:
+    """The previous build's rows of each run in ``fingerprints`` (run_id -> training fingerprint)
+    whose stored fingerprint matches, population prevalence and lift cleared; {} when there is no
+    previous table or it predates the ``training_fingerprint`` column."""
+    if previous is None or not fingerprints:
+        return {}
+    table = _arrow(previous)
+    if "training_fingerprint" not in table.column_names:
+        return {}
+    out: dict[str, list[dict]] = {}
+    for row in table.to_pylist():
+        if row["training_fingerprint"] is not None and fingerprints.get(row["run_id"]) == row["training_fingerprint"]:
+            out.setdefault(row["run_id"], []).append(
+                {name: row.get(name) for name in FEATURE_REPORT_SCHEMA.names} | {"prevalence_population": None, "lift": None})
+    return out

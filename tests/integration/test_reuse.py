@@ -5,7 +5,8 @@ Build sequence on one DuckDB file (the fixture's runs 'pit' (with negatives) and
 1. first build: every trained run is fitted and scored;
 2. the same build again: every model and every score is reused, untouched;
 3. one more label in run 'pit' (a labels table that differs in that run only): 'pit' is refitted
-   and rescored, 'single' is reused;
+   and rescored, 'single' is reused; before it, 'single''s stored feature importance is marked
+   (+100), so the build shows that it carried those rows over instead of recomputing them;
 4. var lookalike_force_retrain: every run is refitted and rescored;
 5. a new user in the population (latest snapshot only, no label): 'pit' keeps its model (none of
    its training examples changed) but is rescored;
@@ -34,8 +35,12 @@ def state(db) -> dict:
                              f"where run_id = '{run}' order by user_id") for run in TRAINED_RUNS}
     predictions = {run: query(db, "select example_id, score from lookalike_training_predictions "
                                   f"where run_id = '{run}' order by example_id") for run in TRAINED_RUNS}
+    importance = {run: query(db, "select feature, importance, prevalence_population, training_fingerprint "
+                                 f"from lookalike_feature_importance where run_id = '{run}' order by feature")
+                  for run in TRAINED_RUNS}
     leftovers = query(db, "select table_name from information_schema.tables where table_name like '%dbt_tmp%'")
-    return {"runs": runs, "models": models, "scores": scores, "predictions": predictions, "leftovers": leftovers}
+    return {"runs": runs, "models": models, "scores": scores, "predictions": predictions, "importance": importance,
+            "leftovers": leftovers}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +55,7 @@ def builds(tmp_path_factory):
     out["again"] = state(db)
 
     con = duckdb.connect(str(db))
+    con.execute("update main.lookalike_feature_importance set importance = importance + 100 where run_id = 'single'")
     con.execute("create or replace table inputs.labels_more as select * from inputs.labels")
     con.execute("insert into inputs.labels_more values ('pit', '0046', 0, '2026-02-20 12:00:00', 1.0)")
     con.close()
@@ -136,6 +142,24 @@ def test_tuning_settings_are_part_of_the_training_fingerprint(builds):
         assert "tuning" in tuned["models"][run]["model_json"]
         assert '"feature_selection"' in auto_tuned["models"][run]["model_json"]
         assert '"budget_seconds":30.0' in auto_tuned["models"][run]["model_json"]
+
+
+def test_feature_importance_is_carried_over_for_reused_models_only(builds):
+    first, again, changed, forced, new_user = (builds[k] for k in ("first", "again", "one_run_changed", "forced", "new_user"))
+    for run in TRAINED_RUNS:
+        assert len(first["importance"][run]) >= 3
+        assert {r[3] for r in first["importance"][run]} == {first["models"][run]["training_fingerprint"]}
+        assert again["importance"][run] == first["importance"][run]
+    # 'single' was reused: its (marked) rows were carried over, not recomputed.
+    assert [r[1] for r in changed["importance"]["single"]] == [r[1] + 100 for r in first["importance"]["single"]]
+    # 'pit' was refitted: a fresh report under the new fingerprint, no mark.
+    assert {r[3] for r in changed["importance"]["pit"]} == {changed["models"]["pit"]["training_fingerprint"]}
+    assert all(r[1] < 50 for r in changed["importance"]["pit"])
+    # Forcing recomputes: the mark is gone and the values are the first build's again.
+    assert [r[:2] for r in forced["importance"]["single"]] == [r[:2] for r in first["importance"]["single"]]
+    # A new user changes the population: 'pit' keeps importance but its population prevalence is recomputed.
+    assert [r[:2] for r in new_user["importance"]["pit"]] == [r[:2] for r in forced["importance"]["pit"]]
+    assert [r[2] for r in new_user["importance"]["pit"]] != [r[2] for r in forced["importance"]["pit"]]
 
 
 def test_no_temporary_tables_are_left_behind(builds):

@@ -3,6 +3,7 @@
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from lookalike_udf.quality import FEATURE_REPORT_SCHEMA, feature_report, population_prevalence, weighted_correlation
@@ -175,3 +176,68 @@ def test_report_does_not_depend_on_row_order():
     population = ex.select(["noise_a", "planted", "noise_b", "noise_cat"])
     shuffled = ex.take(pa.array(np.random.default_rng(5).permutation(ex.num_rows)))
     assert feature_report(models, shuffled, population).equals(feature_report(models, ex, population))
+
+
+def _with_actions(models, action, fingerprint):
+    n = models.num_rows
+    return models.append_column("training_action", pa.array([action] * n, type=pa.string())).append_column(
+        "training_fingerprint", pa.array([fingerprint] * n, type=pa.string()))
+
+
+def test_reused_model_carries_its_rows_over_and_recomputes_only_the_population_figures():
+    ex = planted_examples(n=300)
+    model_json = fit_run_model("r", ex, random_seed=1).to_json()
+    population = ex.select(["noise_a", "planted", "noise_b", "noise_cat"])
+    first = feature_report(_with_actions(model_rows(("r", "TRAINED", model_json)), "trained", "fp1"), ex, population)
+    assert set(first.column("training_fingerprint").to_pylist()) == {"fp1"}
+    # Mark the stored rows, so a carried-over row is told apart from a recomputed one.
+    marked = first.set_column(first.schema.get_field_index("importance"), "importance",
+                              pc.add(first.column("importance"), 100.0))
+    smaller = population.slice(0, 100)  # a changed population
+    reused = _with_actions(model_rows(("r", "TRAINED", model_json)), "reused", "fp1")
+
+    carried = by_feature(feature_report(reused, ex, smaller, previous=marked), "r")
+    fresh = by_feature(feature_report(reused, ex, smaller), "r")
+    for name, row in fresh.items():
+        assert carried[name]["importance"] == pytest.approx(row["importance"] + 100.0)
+        assert carried[name]["rank"] == row["rank"]
+        # The population figures follow the current population, not the previous build's.
+        assert carried[name]["prevalence_population"] == row["prevalence_population"]
+        assert carried[name]["lift"] == row["lift"]
+    assert carried["planted"]["prevalence_population"] != by_feature(first, "r")["planted"]["prevalence_population"]
+
+    # Recomputed: a refitted model, another fingerprint, force, or a previous table without fingerprints.
+    for models, previous, force in [
+        (_with_actions(model_rows(("r", "TRAINED", model_json)), "trained", "fp1"), marked, False),
+        (_with_actions(model_rows(("r", "TRAINED", model_json)), "reused", "fp2"), marked, False),
+        (reused, marked, True),
+        (reused, marked.drop_columns(["training_fingerprint"]), False),
+    ]:
+        rows = by_feature(feature_report(models, ex, smaller, previous=previous, force=force), "r")
+        assert rows["planted"]["importance"] == pytest.approx(fresh["planted"]["importance"])
+
+
+def test_large_bagging_ensemble_is_measured_on_its_first_members_within_the_work_cap(monkeypatch):
+    """20 members x 4 features x 5 shuffles on 1,000 rows = 400,000 > a cap of 100,000: the first
+    5 members are used, on MIN_IMPORTANCE_ROWS rows, and the planted column still ranks first."""
+    import lookalike_udf.quality as quality
+    ex = planted_examples(n=3000)
+    unlabeled = ex.set_column(ex.schema.get_field_index("example_source"), "example_source",
+                              pa.array(["label" if v == 1 else "unlabeled_sample" for v in ex.column("label").to_pylist()]))
+    model = fit_run_model("r", unlabeled, random_seed=1, pu_bags=20)
+    assert len(model._scorer.members) == 20
+    used = []
+    original = type(model._scorer.members[0]).predict_proba_positive
+
+    def counting(self, X):
+        used.append((id(self), X.shape[0]))
+        return original(self, X)
+
+    monkeypatch.setattr(quality, "IMPORTANCE_BUDGET", 100_000)
+    monkeypatch.setattr(type(model._scorer.members[0]), "predict_proba_positive", counting)
+    test = unlabeled.filter(pc.equal(unlabeled.column("split"), "test"))
+    out = quality.permutation_importance(model, test, seed=1)
+    assert {member for member, _ in used} == {id(m) for m in model._scorer.members[:5]}
+    assert {rows for _, rows in used} == {quality.MIN_IMPORTANCE_ROWS}
+    assert len(used) == 5 * (1 + 4 * quality.N_REPEATS)
+    assert max(out, key=lambda name: out[name][0]) == "planted"

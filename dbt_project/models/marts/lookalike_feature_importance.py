@@ -1,3 +1,4 @@
+import lookalike_udf.dbt_models as lookalike
 import lookalike_udf.quality as quality
 
 
@@ -8,4 +9,6 @@ def model(dbt, session):
         examples=dbt.ref("int_lookalike__training_examples"),
         population=dbt.ref("lookalike_inference_features"),
         runs=dbt.ref("int_lookalike__runs"),
+        previous=lookalike.previous_table(session, dbt.this),
+        force=dbt.config.get("force_retrain"),
     )
