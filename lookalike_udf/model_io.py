@@ -183,6 +183,15 @@ def _in_bitset(bitsets: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.
     return ((words >> (values & 31).astype(np.uint32)) & 1).astype(bool)
 
 
+#: Bytes of feature matrix scored at a time by the tree ensembles (see :func:`chunk_rows`).
+CHUNK_BYTES = 8 * 1024 * 1024
+
+
+def chunk_rows(n_features: int) -> int:
+    """Rows per block so that a block of float64 features stays near :data:`CHUNK_BYTES`."""
+    return int(np.clip(CHUNK_BYTES // (8 * max(1, n_features)), 4_096, 65_536))
+
+
 class HGBScorer:
     """Scores rows with a validated payload. Build it with :func:`load_hgb`."""
 
@@ -275,8 +284,14 @@ class HGBScorer:
 
             # Small inputs on one thread: OpenMP start-up costs more than it saves there.
             n_threads = 1 if Xm.shape[0] < 20_000 else _openmp_effective_n_threads()
-            for predictor in self._sklearn_predictors:
-                raw += predictor.predict(Xm, self.known_cat_bitsets, self.f_idx_map, n_threads)
+            # Every tree walks the rows again: in blocks that stay in the CPU cache, a 1M x 80
+            # matrix scores 1.8x faster on two threads than in one pass (bench/RESULTS.md).
+            step = chunk_rows(Xm.shape[1])
+            for start in range(0, Xm.shape[0], step):
+                block = Xm[start:start + step]
+                out = raw[start:start + step]
+                for predictor in self._sklearn_predictors:
+                    out += predictor.predict(block, self.known_cat_bitsets, self.f_idx_map, n_threads)
         else:
             for tree in self.trees:
                 raw += self._predict_tree_numpy(tree, Xm)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from lookalike_udf.model_io import FORMAT, ModelFormatError, dump_hgb, load_hgb
+from lookalike_udf.model_io import FORMAT, ModelFormatError, chunk_rows, dump_hgb, load_hgb
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,16 @@ def test_parity_with_predict_proba(fitted, engine):
     assert scorer.engine == engine
     expected = clf.predict_proba(X)[:, 1]
     np.testing.assert_allclose(scorer.predict_proba_positive(X), expected, rtol=0, atol=1e-12)
+
+
+def test_blockwise_scoring_equals_predict_proba_across_block_edges(fitted):
+    """More rows than one block (65,536 at 5 features): every block, and the short last one, must
+    score as scikit-learn does on the whole matrix, on two threads."""
+    clf, X = fitted
+    scorer = load_hgb(json.loads(json.dumps(dump_hgb(clf), allow_nan=False)), engine="sklearn")
+    assert chunk_rows(5) == 65_536 and chunk_rows(80) == 13_107 and chunk_rows(10_000) == 4_096
+    big = np.tile(X, (300, 1))[:150_001]  # blocks of 65,536, 65,536 and 18,929 rows
+    np.testing.assert_allclose(scorer.predict_proba_positive(big), clf.predict_proba(big)[:, 1], rtol=0, atol=1e-12)
 
 
 def test_payload_is_plain_json_without_pickle(fitted):
