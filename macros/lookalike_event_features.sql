@@ -275,3 +275,78 @@ left join lookalike_pivot as v
     on p.user_id = v.user_id
    and p.as_of_at = v.as_of_at
 {% endmacro %}
+
+
+{#- The event features of `points` when every point shares one as-of time (`as_of`, a SQL
+    timestamp expression): the population at the scoring time. Same features and values as
+    lookalike_event_features (window counts and sums over as_of - w <= event_at < as_of, days since
+    the last / first event before as_of, distinct items and active days before as_of, category
+    shares), but computed in one grouped pass over the events instead of ASOF lookups into the
+    cumulative series: with a single as-of time no lookup is needed, and the population does not
+    wait for int_lookalike__event_series. Sums of values may differ from the series' differences
+    of running totals in the last floating-point digits. One row per distinct user of `points`. -#}
+{% macro lookalike_event_features_as_of(points, spec, as_of) %}
+  {%- set since = {} -%}
+  {%- for w in (spec['windows'] + spec['active_day_windows'] + [spec['affinity_window']]) | unique -%}
+    {%- do since.update({w: dbt.dateadd('day', -1 * w, as_of)}) -%}
+  {%- endfor -%}
+with lookalike_points as (
+    select distinct user_id from {{ points }}
+),
+lookalike_events as (
+    select
+        e.user_id,
+        e.event_type,
+        e.event_at,
+        e.value,
+        e.item_id
+        {%- if spec['categories'] %},
+        i.category
+        {%- endif %}
+    from {{ ref('stg_lookalike__events') }} as e
+    {%- if spec['categories'] %}
+    left join {{ ref('stg_lookalike__items') }} as i
+        on e.item_id = i.item_id
+    {%- endif %}
+    where e.event_at < {{ as_of }}
+),
+lookalike_aggregated as (
+    select
+        user_id
+        {%- for f in spec['features'] %},
+        {%- set t = lookalike.lookalike_literal(f['series'][5:]) if f['series'].startswith('type|') else none %}
+        {%- set in_window = 'event_at >= ' ~ since[f['window']] if f['window'] else 'true' %}
+        {%- if f['kind'] == 'count' %}
+        count(case when event_type = {{ t }} and {{ in_window }} then 1 end) as {{ f['name'] }}
+        {%- elif f['kind'] == 'value' %}
+        sum(case when event_type = {{ t }} and {{ in_window }} then coalesce(value, 0) end) as {{ f['name'] }}
+        {%- elif f['kind'] == 'since_last' %}
+        {{ dbt.datediff('max(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} / 86400.0 as {{ f['name'] }}
+        {%- elif f['kind'] == 'since_first' %}
+        {{ dbt.datediff('min(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} / 86400.0 as {{ f['name'] }}
+        {%- elif f['kind'] == 'cumulative' %}
+        count(distinct item_id) as {{ f['name'] }}
+        {%- elif f['kind'] == 'active_days' %}
+        count(distinct case when {{ in_window }} then cast(event_at as date) end) as {{ f['name'] }}
+        {%- elif f['kind'] == 'share' %}
+        cast(count(case when category = {{ lookalike.lookalike_literal(f['series'][4:]) }} and {{ in_window }} then 1 end) as double)
+            / nullif(count(case when {{ in_window }} then 1 end), 0) as {{ f['name'] }}
+        {%- endif %}
+        {%- endfor %}
+    from lookalike_events
+    group by user_id
+)
+select
+    p.user_id,
+    {{ as_of }} as as_of_at
+    {%- for f in spec['features'] %},
+    {%- if f['kind'] in ['count', 'value', 'cumulative', 'active_days'] %}
+    cast(coalesce(v.{{ f['name'] }}, 0) as double) as {{ f['name'] }}
+    {%- else %}
+    cast(v.{{ f['name'] }} as double) as {{ f['name'] }}
+    {%- endif %}
+    {%- endfor %}
+from lookalike_points as p
+left join lookalike_aggregated as v
+    on p.user_id = v.user_id
+{% endmacro %}

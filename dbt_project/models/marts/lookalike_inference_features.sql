@@ -1,8 +1,9 @@
 {{ config(post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
--- depends_on: {{ ref('int_lookalike__event_series') }}
 {#- Every feature of every user to score, as of the scoring time (var lookalike_as_of). One row per
     user (grain: user_id): the user's latest snapshot at or before the scoring time, plus event
-    features from events strictly before it. Users without such a snapshot are not scored. -#}
+    features from events strictly before it. Users without such a snapshot are not scored.
+    Everyone shares one as-of time here, so the event features come from one grouped pass over
+    the events (lookalike_event_features_as_of), not from the ASOF lookups the training points need. -#}
 {%- set snapshot_features = lookalike.lookalike_staged_features(ref('int_lookalike__user_snapshots')) %}
 {%- set spec = lookalike.lookalike_event_spec() %}
 {%- set event_features = lookalike.lookalike_event_feature_names(spec) %}
@@ -14,7 +15,7 @@ with points as (
 ){% if event_features %},
 
 event_features as (
-    {{ lookalike.lookalike_event_features('points', spec, filter_users=false) | indent(4) }}
+    {{ lookalike.lookalike_event_features_as_of('points', spec, lookalike.lookalike_as_of()) | indent(4) }}
 ){% endif %}
 
 select
@@ -38,4 +39,4 @@ left join event_features
 {%- endif %}
 {%- endset %}
 {#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}
-{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('int_lookalike__inference_snapshots')], upstream=[ref('int_lookalike__user_snapshots'), ref('int_lookalike__event_series')]) }}
+{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('int_lookalike__inference_snapshots'), ref('stg_lookalike__events'), ref('stg_lookalike__items')], upstream=[ref('int_lookalike__user_snapshots')]) }}
