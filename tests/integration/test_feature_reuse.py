@@ -2,7 +2,8 @@
 when anything did: real `dbt build`s on the hand-made fixture with events (fixtures.py).
 
 Guarded models: int_lookalike__user_snapshots, int_lookalike__event_series,
-lookalike_pit_features, lookalike_inference_features (macros/lookalike_reuse.sql).
+int_lookalike__training_points, lookalike_pit_features, lookalike_inference_features
+(macros/lookalike_reuse.sql).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from integration.fixtures import EVENT_VARS, add_events, build_fixture_db
 
 pytestmark = pytest.mark.integration
 
-GUARDED = {"int_lookalike__user_snapshots", "int_lookalike__event_series", "lookalike_pit_features",
-           "lookalike_inference_features"}
+GUARDED = {"int_lookalike__user_snapshots", "int_lookalike__event_series", "int_lookalike__training_points",
+           "lookalike_pit_features", "lookalike_inference_features"}
 
 
 def reused(proc) -> set[str]:
@@ -73,7 +74,8 @@ def test_unchanged_rebuild_copies_every_feature_table_unchanged(builds):
 
 def test_a_new_event_recomputes_what_reads_events_only(builds):
     before, after = builds["again"], builds["new_event"]
-    assert after["reused"] == {"int_lookalike__user_snapshots"}
+    # Labels and snapshots are unchanged, so the training points (examples without features) are too.
+    assert after["reused"] == {"int_lookalike__user_snapshots", "int_lookalike__training_points"}
     assert after["tables"]["int_lookalike__user_snapshots"] == before["tables"]["int_lookalike__user_snapshots"]
     assert after["tables"]["lookalike_pit_features"] != before["tables"]["lookalike_pit_features"]
     assert after["tables"]["lookalike_inference_features"] != before["tables"]["lookalike_inference_features"]
@@ -84,7 +86,8 @@ def test_a_new_event_recomputes_what_reads_events_only(builds):
 def test_a_changed_variable_recomputes_the_features_that_use_it(builds):
     after = builds["other_windows"]
     # The event series does not depend on the windows; the feature tables do.
-    assert after["reused"] == {"int_lookalike__user_snapshots", "int_lookalike__event_series"}
+    assert after["reused"] == {"int_lookalike__user_snapshots", "int_lookalike__event_series",
+                               "int_lookalike__training_points"}
     assert after["tables"]["lookalike_pit_features"] != builds["new_event"]["tables"]["lookalike_pit_features"]
 
 
