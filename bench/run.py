@@ -165,25 +165,33 @@ def baseline(db: Path, workdir: Path, scale: str, tag: str) -> dict:
     return {**result, "stages": stages}
 
 
-def repetition(pristine: Path, workdir: Path, scale: str, k: int, skip_baseline: bool) -> dict:
+STEPS = ("first", "floor", "rescore", "unchanged", "changed", "baseline")
+
+
+def repetition(pristine: Path, workdir: Path, scale: str, k: int, skip_baseline: bool,
+               steps: tuple[str, ...] = STEPS) -> dict:
     out = {}
     ours = workdir / f"ours-{k}.duckdb"
     shutil.copy(pristine, ours)
     out["first_build"] = dbt_build(ours, workdir, scale, f"{k}-first")
     out["first_actions"] = run_actions(ours)
-    out["floor"] = scoring_floor(ours)
-    # The scoring model alone, forced to rescore: its own wall time and peak memory (1M vs 10M users).
-    out["rescore_only"] = dbt_build(ours, workdir, scale, f"{k}-rescore",
-                                    ("run", "--select", "int_lookalike__population_scores"),
-                                    {"lookalike_force_retrain": True})
-    out["rebuild_unchanged"] = dbt_build(ours, workdir, scale, f"{k}-unchanged")
-    out["unchanged_actions"] = run_actions(ours)
-    change_one_run(ours)
-    out["rebuild_one_run_changed"] = dbt_build(ours, workdir, scale, f"{k}-changed")
-    out["changed_actions"] = run_actions(ours)
+    if "floor" in steps:
+        out["floor"] = scoring_floor(ours)
+    if "rescore" in steps:
+        # The scoring model alone, forced to rescore: its own wall time and peak memory (1M vs 10M users).
+        out["rescore_only"] = dbt_build(ours, workdir, scale, f"{k}-rescore",
+                                        ("run", "--select", "int_lookalike__population_scores"),
+                                        {"lookalike_force_retrain": True})
+    if "unchanged" in steps:
+        out["rebuild_unchanged"] = dbt_build(ours, workdir, scale, f"{k}-unchanged")
+        out["unchanged_actions"] = run_actions(ours)
     out["true_auc_ours"] = true_auc(ours, "lookalike_user_scores")
+    if "changed" in steps:
+        change_one_run(ours)
+        out["rebuild_one_run_changed"] = dbt_build(ours, workdir, scale, f"{k}-changed")
+        out["changed_actions"] = run_actions(ours)
     ours.unlink()
-    if not skip_baseline:
+    if not skip_baseline and "baseline" in steps:
         base = workdir / f"baseline-{k}.duckdb"
         shutil.copy(pristine, base)
         out["baseline"] = baseline(base, workdir, scale, str(k))
@@ -204,36 +212,49 @@ def _stats(values: list[float]) -> str:
 def summary(results: dict) -> str:
     reps = results["repetitions"]
     first = [r["first_build"] for r in reps]
-    rows = [
-        ("ours: first `dbt build`, wall s", [f["wall_s"] for f in first]),
-        ("ours: first build, peak RSS MiB", [f["peak_rss_mib"] for f in first]),
-        ("ours: rebuild, nothing changed, wall s", [r["rebuild_unchanged"]["wall_s"] for r in reps]),
-        ("ours: rebuild / first build (wall)", [round(r["rebuild_unchanged"]["wall_s"] / r["first_build"]["wall_s"], 3) for r in reps]),
+    floor = lambda r: max(1e-9, sum(v["seconds"] for v in r["floor"].values()))  # noqa: E731
+    measures = [
+        ("ours: first `dbt build`, wall s", lambda r: r["first_build"]["wall_s"]),
+        ("ours: first build, peak RSS MiB", lambda r: r["first_build"]["peak_rss_mib"]),
+        ("ours: rebuild, nothing changed, wall s", lambda r: r["rebuild_unchanged"]["wall_s"]),
+        ("ours: rebuild / first build (wall)", lambda r: round(r["rebuild_unchanged"]["wall_s"] / r["first_build"]["wall_s"], 3)),
         ("ours: rebuild / first build (dbt elapsed)",
-         [round(r["rebuild_unchanged"]["dbt_elapsed_s"] / r["first_build"]["dbt_elapsed_s"], 3) for r in reps]),
-        ("ours: rebuild, one run's labels changed, wall s", [r["rebuild_one_run_changed"]["wall_s"] for r in reps]),
-        ("ours: scoring models (population_scores + user_scores), s", [r["first_build"]["stage_model_s"]["scoring"] for r in reps]),
-        ("floor: predict_proba in memory, all runs, s", [round(sum(v["seconds"] for v in r["floor"].values()), 2) for r in reps]),
-        ("ours: scoring model alone (forced rescore), wall s", [r["rescore_only"]["wall_s"] for r in reps]),
-        ("ours: scoring model alone, model time s", [r["rescore_only"]["model_s"]["int_lookalike__population_scores"] for r in reps]),
-        ("ours: scoring model alone, peak RSS MiB", [r["rescore_only"]["peak_rss_mib"] for r in reps]),
+         lambda r: round(r["rebuild_unchanged"]["dbt_elapsed_s"] / r["first_build"]["dbt_elapsed_s"], 3)),
+        ("ours: rebuild, one run's labels changed, wall s", lambda r: r["rebuild_one_run_changed"]["wall_s"]),
+        ("ours: scoring models (population_scores + user_scores), s", lambda r: r["first_build"]["stage_model_s"]["scoring"]),
+        ("floor: predict_proba in memory, all runs, s", lambda r: round(floor(r), 2)),
+        ("ours: scoring model alone (forced rescore), wall s", lambda r: r["rescore_only"]["wall_s"]),
+        ("ours: scoring model alone, model time s", lambda r: r["rescore_only"]["model_s"]["int_lookalike__population_scores"]),
+        ("ours: scoring model alone, peak RSS MiB", lambda r: r["rescore_only"]["peak_rss_mib"]),
         ("ours: scoring model alone / floor",
-         [round(r["rescore_only"]["model_s"]["int_lookalike__population_scores"] / max(1e-9, sum(v["seconds"] for v in r["floor"].values())), 2) for r in reps]),
+         lambda r: round(r["rescore_only"]["model_s"]["int_lookalike__population_scores"] / floor(r), 2)),
         ("ours: population_scores / floor",
-         [round(r["first_build"]["model_s"]["int_lookalike__population_scores"] / max(1e-9, sum(v["seconds"] for v in r["floor"].values())), 2) for r in reps]),
+         lambda r: round(r["first_build"]["model_s"]["int_lookalike__population_scores"] / floor(r), 2)),
     ]
     for stage in (*STAGES, "reports", "tests"):
-        rows.append((f"ours: first build, {stage} models (sum of model times), s", [r["first_build"]["stage_model_s"][stage] for r in reps]))
-    if "baseline" in reps[0]:
-        rows += [
-            ("baseline: wall s", [r["baseline"]["wall_s"] for r in reps]),
-            ("baseline: peak RSS MiB", [r["baseline"]["peak_rss_mib"] for r in reps]),
-            ("ours / baseline: wall", [round(r["first_build"]["wall_s"] / r["baseline"]["wall_s"], 3) for r in reps]),
-            ("ours / baseline: peak RSS", [round(r["first_build"]["peak_rss_mib"] / r["baseline"]["peak_rss_mib"], 3) for r in reps]),
+        measures.append((f"ours: first build, {stage} models (sum of model times), s",
+                         lambda r, stage=stage: r["first_build"]["stage_model_s"][stage]))
+    if any("baseline" in r for r in reps):
+        measures += [
+            ("baseline: wall s", lambda r: r["baseline"]["wall_s"]),
+            ("baseline: peak RSS MiB", lambda r: r["baseline"]["peak_rss_mib"]),
+            ("ours / baseline: wall", lambda r: round(r["first_build"]["wall_s"] / r["baseline"]["wall_s"], 3)),
+            ("ours / baseline: peak RSS", lambda r: round(r["first_build"]["peak_rss_mib"] / r["baseline"]["peak_rss_mib"], 3)),
         ]
-        for stage in reps[0]["baseline"]["stages"]:
+        for stage in next(r for r in reps if "baseline" in r)["baseline"]["stages"]:
             if not stage.endswith("test_auc"):
-                rows.append((f"baseline: {stage}, s", [r["baseline"]["stages"][stage] for r in reps]))
+                measures.append((f"baseline: {stage}, s", lambda r, stage=stage: r["baseline"]["stages"][stage]))
+
+    def values(measure):
+        out = []
+        for r in reps:
+            try:
+                out.append(measure(r))
+            except KeyError:  # a step that was not run (--steps)
+                out.append(None)
+        return out
+
+    rows = [(name, values(measure)) for name, measure in measures]
     lines = [f"Scale {results['scale']}: {results['repetitions_n']} repetition(s); figures are min / median / max "
              "(a single figure when there is one repetition).", "", "| Measure | Value |", "|---|---|"]
     lines += [f"| {name} | {_stats(values)} |" for name, values in rows]
@@ -243,7 +264,7 @@ def summary(results: dict) -> str:
         ours_auc = [r["true_auc_ours"][run] for r in reps]
         base_auc = [r.get("true_auc_baseline", {}).get(run) for r in reps]
         diff = [round(a - b, 4) for a, b in zip(ours_auc, base_auc) if b is not None]
-        actions = reps[-1]["changed_actions"].get(run, {})
+        actions = reps[-1].get("changed_actions", {}).get(run, {})
         lines.append(f"| {run} | {_stats(ours_auc)} | {_stats(base_auc)} | {_stats(diff)} | "
                      f"{actions.get('training_action')} | {actions.get('scoring_action')} |")
     return "\n".join(lines)
@@ -267,15 +288,22 @@ def main(argv=None) -> dict:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help="comma-separated steps after the first build: " + ", ".join(STEPS[1:])
+                             + " (default: all)")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     pristine = args.workdir / f"{args.scale}-inputs.duckdb"
     if pristine.exists():
         pristine.unlink()
-    results = {"scale": args.scale, "machine": machine(), "generate": generate(pristine, args.scale, args.seed),
+    unknown = set(args.steps.split(",")) - set(STEPS)
+    if unknown:
+        parser.error(f"unknown steps {sorted(unknown)}; choose from {', '.join(STEPS)}")
+    results = {"scale": args.scale, "machine": machine(), "steps": args.steps, "generate": generate(pristine, args.scale, args.seed),
                "repetitions_n": args.repeat, "repetitions": []}
     for k in range(args.repeat):
-        results["repetitions"].append(repetition(pristine, args.workdir, args.scale, k, args.skip_baseline))
+        results["repetitions"].append(repetition(pristine, args.workdir, args.scale, k, args.skip_baseline,
+                                                 tuple(args.steps.split(","))))
         (args.workdir / f"results-{args.scale}.json").write_text(json.dumps(results, indent=1, default=str))
     pristine.unlink()
     print(summary(results))
