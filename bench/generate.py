@@ -5,6 +5,7 @@ Scales:
   M  1,000,000 users x 12 monthly snapshots (12M rows) x 30 features, 20,000,000 events,
      3 runs x 50,000 labels
   L  10,000,000 users, latest snapshot only, no events, 1 run of 50,000 labels (for scoring)
+  L1 L at 1,000,000 users (scoring memory at 1M vs 10M users, the same shape)
 
 Every user has a known true probability (table inputs.truth: p_true, y_true). The signal lives in
 a few numeric, categorical and boolean columns and in the rate of 'purchase' events. Runs:
@@ -29,6 +30,8 @@ SCALES = {
     "S": dict(users=10_000, snapshots=6, events=200_000, labels=1_000, runs=("r_negatives", "r_positives", "r_single")),
     "M": dict(users=1_000_000, snapshots=12, events=20_000_000, labels=50_000, runs=("r_negatives", "r_positives", "r_single")),
     "L": dict(users=10_000_000, snapshots=1, events=0, labels=50_000, runs=("r_negatives",)),
+    # L's shape at a tenth of the users: scoring memory at 1M vs 10M users, everything else equal.
+    "L1": dict(users=1_000_000, snapshots=1, events=0, labels=50_000, runs=("r_negatives",)),
 }
 #: Last snapshot month; scoring time (lookalike_as_of) is the first day after it.
 LAST_SNAPSHOT = "2026-06-01"
