@@ -13,14 +13,18 @@
       'day_first'          the first event of each calendar day
       'day_last'           the last event of each calendar day
     cum_count / cum_value are running totals up to and including series_at; first_at is the series'
-    first time. -#}
+    first time. Only users with a training example (int_lookalike__training_points) get series:
+    the population's features are computed in one pass at the scoring time
+    (lookalike_inference_features), so the ASOF lookups only serve training examples. -#}
 {%- set spec = lookalike.lookalike_event_spec() %}
 {%- set type_values = spec['types'] | map(attribute='value') | list %}
 {%- set category_values = spec['categories'] | map(attribute='value') | list %}
 
 {%- set body %}
 with events as (
-    select * from {{ ref('stg_lookalike__events') }}
+    select *
+    from {{ ref('stg_lookalike__events') }}
+    where user_id in (select user_id from {{ ref('int_lookalike__training_points') }})
 ),
 
 points as (
@@ -80,4 +84,4 @@ select
 from points
 {%- endset %}
 {#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}
-{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('stg_lookalike__events'), ref('stg_lookalike__items')], upstream=[]) }}
+{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('stg_lookalike__events'), ref('stg_lookalike__items')], upstream=[ref('int_lookalike__training_points')]) }}
