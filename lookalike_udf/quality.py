@@ -64,10 +64,11 @@ N_REPEATS = 5
 #: Test rows used for permutation importance (larger test splits are sampled down, seeded).
 MAX_IMPORTANCE_ROWS = 5_000
 #: Work cap of the importance report per run, in rows x features x shuffles x ensemble members
-#: scored (10-20 s on two cores): a single model with 80 features is scored on up to
+#: scored (about 10-15 s on one core): a single model with 80 features is scored on up to
 #: MAX_IMPORTANCE_ROWS rows; a bagging PU run of 20 members and 80 features on MIN_IMPORTANCE_ROWS
-#: rows with its first 10 members (at 1e7 the report took 177 s of a 1M-user build).
-IMPORTANCE_BUDGET = 4_000_000
+#: rows with its first 5 members. The report runs beside population scoring and takes its cores:
+#: at 1e7 it took 177 s of a 1M-user build, at 4e6 86 s (bench/RESULTS.md).
+IMPORTANCE_BUDGET = 2_000_000
 MIN_IMPORTANCE_ROWS = 1_000
 
 FEATURE_REPORT_SCHEMA = pa.schema([
