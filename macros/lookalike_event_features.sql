@@ -261,19 +261,24 @@ lookalike_pivot as (
 select
     p.user_id,
     p.as_of_at
-    {%- for f in spec['features'] %},
-    {%- if f['kind'] in ['count', 'value', 'cumulative', 'active_days'] %}
-    cast(coalesce(v.{{ f['name'] }}, 0) as double) as {{ f['name'] }}
-    {%- elif f['kind'] == 'share' %}
-    cast(v.{{ f['name'] }} as double) as {{ f['name'] }}
-    {%- else %}
-    cast(v.{{ f['name'] }} as double) as {{ f['name'] }}
-    {%- endif %}
-    {%- endfor %}
+    {{- lookalike.lookalike_event_feature_outputs(spec, 'v') }}
 from lookalike_points as p
 left join lookalike_pivot as v
     on p.user_id = v.user_id
    and p.as_of_at = v.as_of_at
+{% endmacro %}
+
+
+{#- The output columns of both paths, each preceded by a comma: counts, sums, distinct items and
+    active days are 0 for a user without such events; days since and shares stay null. -#}
+{% macro lookalike_event_feature_outputs(spec, alias) %}
+    {%- for f in spec['features'] %},
+    {%- if f['kind'] in ['count', 'value', 'cumulative', 'active_days'] %}
+    cast(coalesce({{ alias }}.{{ f['name'] }}, 0) as double) as {{ f['name'] }}
+    {%- else %}
+    cast({{ alias }}.{{ f['name'] }} as double) as {{ f['name'] }}
+    {%- endif %}
+    {%- endfor %}
 {% endmacro %}
 
 
@@ -339,13 +344,7 @@ lookalike_aggregated as (
 select
     p.user_id,
     {{ as_of }} as as_of_at
-    {%- for f in spec['features'] %},
-    {%- if f['kind'] in ['count', 'value', 'cumulative', 'active_days'] %}
-    cast(coalesce(v.{{ f['name'] }}, 0) as double) as {{ f['name'] }}
-    {%- else %}
-    cast(v.{{ f['name'] }} as double) as {{ f['name'] }}
-    {%- endif %}
-    {%- endfor %}
+    {{- lookalike.lookalike_event_feature_outputs(spec, 'v') }}
 from lookalike_points as p
 left join lookalike_aggregated as v
     on p.user_id = v.user_id
