@@ -20,7 +20,7 @@ import sklearn
 from . import __version__
 from .errors import LookalikeError, RunValidationError
 from .training import MODEL_FORMAT, LookalikeModel, fit_run_model
-from .reuse import (REUSED, SCORED, SCORING_FAILED, previous_table, TRAINED as ACTION_TRAINED, as_bool, previous_model_rows, previous_score_batches,
+from .reuse import (REUSED, reused_model_fingerprints, SCORED, SCORING_FAILED, previous_table, TRAINED as ACTION_TRAINED, as_bool, previous_model_rows, previous_score_batches,
                     reused_score_runs, score_fingerprint, training_fingerprint)
 from .tuning import leakage_sentence
 from .validation import check_run
@@ -222,10 +222,7 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
     """
     example_table = _arrow(examples)
     model_rows = {row["run_id"]: row for row in _rows(models)}
-    carried = {rid: row["training_fingerprint"] for rid, row in model_rows.items()
-               if row.get("training_action") == REUSED and row.get("training_fingerprint")}
-    if as_bool(force):
-        carried = {}
+    carried = reused_model_fingerprints(model_rows.values(), force)
     parts = []
     found = set()
     if carried and previous is not None and "training_fingerprint" in (

@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 from sklearn.metrics import roc_auc_score
 
 from .features import BOOLEAN, CATEGORICAL
-from .reuse import REUSED, as_bool
+from .reuse import reused_model_fingerprints
 from .training import LookalikeModel
 
 __all__ = ["feature_report", "permutation_importance", "weighted_correlation", "population_prevalence",
@@ -286,9 +286,7 @@ def feature_report(models, examples, population, runs=None, previous=None, force
         seeds = {r["run_id"]: int(r.get("random_seed") or 0) for r in _rows(runs)}
     model_rows = sorted((r for r in _rows(models) if r.get("model_status") == "TRAINED" and r.get("model_json")),
                         key=lambda r: r["run_id"])
-    carried = {} if as_bool(force) else _previous_report_rows(previous, {
-        r["run_id"]: r["training_fingerprint"] for r in model_rows
-        if r.get("training_action") == REUSED and r.get("training_fingerprint")})
+    carried = _previous_report_rows(previous, reused_model_fingerprints(model_rows, force))
     example_table = None
     rows = []
     for model_row in model_rows:

@@ -66,6 +66,16 @@ def as_bool(value) -> bool:
     return bool(value)
 
 
+def reused_model_fingerprints(model_rows, force=False) -> dict[str, str]:
+    """run_id -> training_fingerprint of the runs whose model this build reused (rows of
+    lookalike_run_models): the runs whose derived rows (training predictions, quality report) may
+    be carried over from the previous build. Empty when ``force``."""
+    if as_bool(force):
+        return {}
+    return {row["run_id"]: row["training_fingerprint"] for row in model_rows
+            if row.get("training_action") == REUSED and row.get("training_fingerprint")}
+
+
 def previous_table(session, this):
     """The model's table from the previous build as a DuckDB relation, or None on the first build.
 
