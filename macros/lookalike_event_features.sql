@@ -168,9 +168,9 @@
 
 
 {#- One row per distinct (user_id, as_of_at) of `points`, with every event feature of `spec`.
-    filter_users: first keep only the series of users in `points` (pays off when the points cover
-    a fraction of the users, as training examples do; the whole population skips it). -#}
-{% macro lookalike_event_features(points, spec, filter_users=true) %}
+    The series hold only users with a training example (int_lookalike__event_series), the users
+    these points come from, so they are read whole. -#}
+{% macro lookalike_event_features(points, spec) %}
   {%- set lookups = lookalike.lookalike_event_lookups(spec) -%}
   {%- set offsets = [] -%}
   {%- for series, offset in lookups -%}
@@ -200,17 +200,8 @@ lookalike_lookups as (
     inner join lookalike_offsets as o
         on us.series = o.series
 ),
-lookalike_series as (
-    {#- Only the series of users that have points: training points touch a fraction of users, and
-        the ASOF join sorts its right side. #}
-    select s.*
-    from {{ ref('int_lookalike__event_series') }} as s
-    {%- if filter_users %}
-    where s.user_id in (select user_id from lookalike_points)
-    {%- endif %}
-),
 lookalike_matched as (
-    {{ lookalike.lookalike_event_asof('lookalike_lookups', 'lookalike_series') }}
+    {{ lookalike.lookalike_event_asof('lookalike_lookups', ref('int_lookalike__event_series')) }}
 ),
 lookalike_per_series as (
     {#- Level 1: one row per point and series, the cumulative values at each offset. #}

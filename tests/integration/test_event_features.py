@@ -183,7 +183,7 @@ with points as (
     from {{ ref('int_lookalike__inference_snapshots') }}
 ),
 by_lookups as (
-    {{ lookalike.lookalike_event_features('points', spec, filter_users=false) }}
+    {{ lookalike.lookalike_event_features('points', spec) }}
 )
 select * from by_lookups
 """
