@@ -27,6 +27,16 @@ MIN_SAMPLE_SIZE = 20
 
 ENGAGEMENT_TYPES = ("MULTI_ENGAGE", "SINGLE_ENGAGE")
 
+#: lookalike_input_label_summary count -> how the message names the reason (one reason per row,
+#: the first that applies, in this order; stg_lookalike__labels sets it). Weights above 1e9, NaN
+#: and infinities are excluded like a weight of -1, so sums of weights cannot overflow.
+INVALID_LABEL_REASONS = (
+    ("num_labels_without_user", "without user_id"),
+    ("num_invalid_label_values", "with a label other than 0 or 1"),
+    ("num_invalid_weights", "with a weight that is not a finite number in (0, 1e9]"),
+    ("num_invalid_timestamps", "with an unreadable label_timestamp"),
+)
+
 
 @dataclass
 class RunCheck:
@@ -63,6 +73,14 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
             f"{prefix} the runs input declares this run_id {int(run['n_declared'])} times; the first "
             "(by run_description) is used. Make run_id unique in the runs input."
         )
+    invalid_settings = run.get("invalid_settings")
+    if invalid_settings:
+        check.errors.append(
+            f"{prefix} the runs input (var lookalike_runs) holds setting value(s) that cannot be read: "
+            f"{invalid_settings}. Fix them in the runs input (null means the variable of the same name, "
+            "lookalike_<setting>)."
+        )
+        return check
     engagement = run.get("engagement_type")
     if engagement not in ENGAGEMENT_TYPES:
         check.errors.append(
@@ -137,9 +155,13 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
 
     n_invalid = _n(summary, "num_invalid_labels")
     if n_invalid:
+        reasons = [(_n(summary, key), text) for key, text in INVALID_LABEL_REASONS]
+        detail = ", ".join(f"{n} {text}" for n, text in reasons if n)
         check.warnings.append(
-            f"{prefix} {n_invalid} label(s) excluded: label must be 0 or 1, weight must be > 0 and user_id "
-            "must be set. Fix those rows in the labels input."
+            f"{prefix} {n_invalid} label(s) excluded{f' ({detail})' if detail else ''}: a label must be 0 or 1, "
+            "a weight a finite number in (0, 1e9] (null = 1), a label_timestamp a readable date-time "
+            "(null = the scoring time), and user_id must be set. Fix those rows in the labels input "
+            "(var lookalike_labels)."
         )
     n_pos = _n(summary, "num_positive_users")
     n_neg = _n(summary, "num_negative_users")

@@ -1,5 +1,6 @@
 {#- Input-label summaries, in SQL, over a point-in-time label relation (lookalike_pit_labels):
-    columns run_id, user_id, label, label_timestamp, weight, is_matched, is_training_example. -#}
+    columns run_id, user_id, label, label_timestamp, weight, is_matched, is_valid, invalid_reason,
+    is_conflicting, is_training_example. -#}
 
 {#- One row per run: num_input_labels, num_input_users, num_matched_labels, num_training_users
     (distinct labeled users with at least one training example: matched, valid, declared run, no conflict), plus the counts behind the run's validation messages. -#}
@@ -18,8 +19,14 @@ select
     cast(sum(case when label = 0 and is_training_example then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_matched_negative_labels,
     cast(sum(case when is_conflicting then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_conflicting_labels,
     cast(sum(case when not is_valid then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_invalid_labels,
-    cast(sum(case when label_timestamp is null then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_labels_without_timestamp
+    cast(sum(case when invalid_reason = 'missing_user_id' then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_labels_without_user,
+    cast(sum(case when invalid_reason = 'label_not_0_or_1' then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_invalid_label_values,
+    cast(sum(case when invalid_reason = 'invalid_weight' then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_invalid_weights,
+    cast(sum(case when invalid_reason = 'invalid_label_timestamp' then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_invalid_timestamps,
+    cast(sum(case when label_timestamp is null and invalid_reason is distinct from 'invalid_label_timestamp' then 1 else 0 end) as {{ dbt.type_bigint() }}) as num_labels_without_timestamp
 from {{ pit_labels }}
+{#- Labels without a run_id belong to no run: lookalike_input_issues counts and reports them. #}
+where run_id is not null
 group by run_id
 {% endmacro %}
 
@@ -33,6 +40,7 @@ select
     cast(sum(case when label = 1 then 1 else 0 end) as {{ dbt.type_bigint() }}) as positive_count,
     avg(case when label = 1 then 1.0 when label = 0 then 0.0 end) as positive_rate
 from {{ pit_labels }}
+where run_id is not null
 group by 1, 2
 {% endmacro %}
 
@@ -44,5 +52,6 @@ select
     weight as weight_value,
     count(*) as label_count
 from {{ pit_labels }}
+where run_id is not null
 group by 1, 2, 3
 {% endmacro %}

@@ -16,11 +16,11 @@
     (default [0.6, 0.7, 0.8]): < a Poor, < b Fair, < c Good, else Excellent; null for FAILED runs
     and runs without a test AUC. -#}
 {% macro lookalike_run_health(relation, min_positive_users=none, min_test_auc=none, max_auc_gap=none, max_unmatched_share=none, band_cutoffs=none) %}
-  {%- set min_positive_users = min_positive_users if min_positive_users is not none else var('lookalike_health_min_positive_users', 50) -%}
-  {%- set min_test_auc = min_test_auc if min_test_auc is not none else var('lookalike_health_min_test_auc', 0.6) -%}
-  {%- set max_auc_gap = max_auc_gap if max_auc_gap is not none else var('lookalike_health_max_auc_gap', 0.1) -%}
-  {%- set max_unmatched_share = max_unmatched_share if max_unmatched_share is not none else var('lookalike_health_max_unmatched_share', 0.2) -%}
-  {%- set band_cutoffs = band_cutoffs if band_cutoffs is not none else var('lookalike_quality_band_cutoffs', [0.6, 0.7, 0.8]) -%}
+  {%- set min_positive_users = min_positive_users if min_positive_users is not none else lookalike.lookalike_var('lookalike_health_min_positive_users') -%}
+  {%- set min_test_auc = min_test_auc if min_test_auc is not none else lookalike.lookalike_var('lookalike_health_min_test_auc') -%}
+  {%- set max_auc_gap = max_auc_gap if max_auc_gap is not none else lookalike.lookalike_var('lookalike_health_max_auc_gap') -%}
+  {%- set max_unmatched_share = max_unmatched_share if max_unmatched_share is not none else lookalike.lookalike_var('lookalike_health_max_unmatched_share') -%}
+  {%- set band_cutoffs = band_cutoffs if band_cutoffs is not none else lookalike.lookalike_var('lookalike_quality_band_cutoffs') -%}
   {%- if band_cutoffs | length != 3 or band_cutoffs[0] > band_cutoffs[1] or band_cutoffs[1] > band_cutoffs[2] -%}
     {{ exceptions.raise_compiler_error("lookalike_run_health: lookalike_quality_band_cutoffs must be three increasing AUC values [poor_below, fair_below, good_below], got " ~ band_cutoffs) }}
   {%- endif -%}

@@ -59,7 +59,7 @@ def test_warnings_do_not_fail_the_run():
     assert result.ok
     prefixes = [
         "run 'r1': the runs input declares this run_id 2 times",
-        "run 'r1': 1 label(s) excluded: label must be 0 or 1",
+        "run 'r1': 1 label(s) excluded: a label must be 0 or 1",
         "run 'r1': 2 label(s) excluded: the same user has both a positive and a negative label",
         "run 'r1': 3 of 40 labels matched no snapshot",
     ]
@@ -72,3 +72,22 @@ def test_missing_summary_means_no_labels():
     result = check_run(RUN, None)
     assert result.errors == ["run 'r1': has no labels in the labels input (var lookalike_labels). "
                              "Add labels for this run_id or remove the run from the runs input."]
+
+
+def test_excluded_labels_are_counted_by_reason():
+    result = check(num_invalid_labels=5, num_labels_without_user=1, num_invalid_label_values=2,
+                   num_invalid_weights=1, num_invalid_timestamps=1)
+    assert result.ok
+    assert result.warnings == [
+        "run 'r1': 5 label(s) excluded (1 without user_id, 2 with a label other than 0 or 1, 1 with a weight "
+        "that is not a finite number in (0, 1e9], 1 with an unreadable label_timestamp): a label must be 0 or 1, "
+        "a weight a finite number in (0, 1e9] (null = 1), a label_timestamp a readable date-time (null = the "
+        "scoring time), and user_id must be set. Fix those rows in the labels input (var lookalike_labels)."]
+
+
+def test_unreadable_settings_fail_only_that_run_and_name_the_value():
+    result = check({"invalid_settings": "pu_bags = 'twenty' (not an integer)"})
+    assert result.errors == [
+        "run 'r1': the runs input (var lookalike_runs) holds setting value(s) that cannot be read: "
+        "pu_bags = 'twenty' (not an integer). Fix them in the runs input (null means the variable of the "
+        "same name, lookalike_<setting>)."]

@@ -35,9 +35,10 @@ select
     tune_model,
     tune_time_budget_seconds,
     auto_tune,
+    invalid_settings,
     true as is_declared,
     n_declared,
-    {{ var('lookalike_min_seed_users') }} as min_seed_users
+    {{ lookalike.lookalike_var_sql('lookalike_min_seed_users') }} as min_seed_users
 from declared
 where declaration_index = 1
 
@@ -46,21 +47,22 @@ union all
 select
     run_id,
     cast(null as {{ dbt.type_string() }}) as run_description,
-    '{{ var('lookalike_engagement_type') }}' as engagement_type,
-    cast({{ var('lookalike_build_only') }} as boolean) as build_only,
-    cast({{ var('lookalike_test_fraction') }} as double) as test_fraction,
-    cast({{ var('lookalike_unlabeled_sample_size') }} as bigint) as unlabeled_sample_size,
-    cast({{ var('lookalike_random_seed') }} as bigint) as random_seed,
-    '{{ var('lookalike_pu_method') }}' as pu_method,
-    cast({{ var('lookalike_pu_bags') }} as bigint) as pu_bags,
-    '{{ var('lookalike_model_type') }}' as model_type,
-    cast({{ var('lookalike_sample_size') if var('lookalike_sample_size') is not none else 'null' }} as bigint) as sample_size,
-    cast({{ var('lookalike_extra_attention') }} as boolean) as extra_attention,
-    cast({{ var('lookalike_expected_positive_share') if var('lookalike_expected_positive_share') is not none else 'null' }} as double) as expected_positive_share,
-    cast({{ var('lookalike_tune_model') }} as boolean) as tune_model,
-    cast({{ var('lookalike_tune_time_budget_seconds') }} as double) as tune_time_budget_seconds,
-    cast({{ var('lookalike_auto_tune') }} as boolean) as auto_tune,
+    upper(cast({{ lookalike.lookalike_var_sql('lookalike_engagement_type') }} as {{ dbt.type_string() }})) as engagement_type,
+    cast({{ lookalike.lookalike_var_sql('lookalike_build_only') }} as boolean) as build_only,
+    cast({{ lookalike.lookalike_var_sql('lookalike_test_fraction') }} as double) as test_fraction,
+    cast({{ lookalike.lookalike_var_sql('lookalike_unlabeled_sample_size') }} as bigint) as unlabeled_sample_size,
+    cast({{ lookalike.lookalike_var_sql('lookalike_random_seed') }} as bigint) as random_seed,
+    lower(cast({{ lookalike.lookalike_var_sql('lookalike_pu_method') }} as {{ dbt.type_string() }})) as pu_method,
+    cast({{ lookalike.lookalike_var_sql('lookalike_pu_bags') }} as bigint) as pu_bags,
+    lower(cast({{ lookalike.lookalike_var_sql('lookalike_model_type') }} as {{ dbt.type_string() }})) as model_type,
+    cast({{ lookalike.lookalike_var_sql('lookalike_sample_size') }} as bigint) as sample_size,
+    cast({{ lookalike.lookalike_var_sql('lookalike_extra_attention') }} as boolean) as extra_attention,
+    cast({{ lookalike.lookalike_var_sql('lookalike_expected_positive_share') }} as double) as expected_positive_share,
+    cast({{ lookalike.lookalike_var_sql('lookalike_tune_model') }} as boolean) as tune_model,
+    cast({{ lookalike.lookalike_var_sql('lookalike_tune_time_budget_seconds') }} as double) as tune_time_budget_seconds,
+    cast({{ lookalike.lookalike_var_sql('lookalike_auto_tune') }} as boolean) as auto_tune,
+    cast(null as {{ dbt.type_string() }}) as invalid_settings,
     false as is_declared,
     0 as n_declared,
-    {{ var('lookalike_min_seed_users') }} as min_seed_users
+    {{ lookalike.lookalike_var_sql('lookalike_min_seed_users') }} as min_seed_users
 from label_only_runs

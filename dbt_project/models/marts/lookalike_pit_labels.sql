@@ -27,7 +27,8 @@ keyed as (
         label_timestamp,
         weight,
         coalesce(label_timestamp, {{ lookalike.lookalike_as_of() }}) as as_of_at,
-        coalesce(label in (0, 1) and weight > 0 and user_id is not null and run_id is not null, false) as is_valid
+        invalid_reason,
+        invalid_reason is null as is_valid
     from labels
 ),
 
@@ -55,6 +56,7 @@ select
     matched.matched_snapshot_at is not null as is_matched,
     coalesce(runs.is_declared, false) as is_known_run,
     matched.is_valid,
+    matched.invalid_reason,
     conflicts.run_id is not null as is_conflicting,
     (
         matched.matched_snapshot_at is not null

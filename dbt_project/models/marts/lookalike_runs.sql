@@ -36,7 +36,26 @@ scored as (
         where scoring_action <> 'failed'
     ) as raw
         on scores.run_id = raw.run_id
+    where not scores.is_stale
     group by scores.run_id
+),
+
+{#- Audiences kept from an earlier build for runs that failed in this one (var lookalike_on_run_failure). #}
+stale_audiences as (
+    select
+        run_id,
+        count(*) as n_users,
+        max(scored_at) as scored_at,
+        max(model_fingerprint) as model_fingerprint
+    from {{ ref('lookalike_user_scores') }}
+    where is_stale
+    group by run_id
+),
+
+{#- Input rows no run could use (lookalike_input_issues): reported on every run. #}
+input_issues as (
+    select {{ dbt.listagg('message', "' | '", 'order by input_variable, issue') }} as messages
+    from {{ ref('lookalike_input_issues') }}
 ),
 
 scoring_failures as (
@@ -98,9 +117,25 @@ select
     runs.run_description,
     runs.engagement_type,
     statuses.status,
-    nullif(concat_ws(' | ', statuses.scoring_message, models.status_message), '') as status_message,
+    nullif(concat_ws(' | ',
+        statuses.scoring_message,
+        models.status_message,
+        case when stale_audiences.run_id is not null then
+            'run ''' || runs.run_id || ''': lookalike_user_scores keeps the last good audience of this run ('
+            || cast(stale_audiences.n_users as {{ dbt.type_string() }}) || ' users scored at '
+            || cast(stale_audiences.scored_at as {{ dbt.type_string() }}) || ' UTC by model '
+            || coalesce(substr(stale_audiences.model_fingerprint, 1, 12), 'unknown')
+            || ', is_stale = true) until the run succeeds again (var lookalike_on_run_failure: keep_last_good; set drop to remove it).'
+        end,
+        input_issues.messages), '') as status_message,
     coalesce(models.number_of_train_users, 0) as number_of_train_users,
     coalesce(scored.number_of_inference_users, 0) as number_of_inference_users,
+    case
+        when scored.run_id is not null then 'current'
+        when stale_audiences.run_id is not null then 'kept_last_good'
+        else 'none'
+    end as audience_state,
+    coalesce(scored.scored_at, stale_audiences.scored_at) as audience_scored_at,
     metrics.train_auc,
     metrics.train_ks,
     metrics.test_auc,
@@ -139,3 +174,5 @@ left join metrics on runs.run_id = metrics.run_id
 left join scored on runs.run_id = scored.run_id
 left join health_inputs on runs.run_id = health_inputs.run_id
 left join health on runs.run_id = health.run_id
+left join stale_audiences on runs.run_id = stale_audiences.run_id
+cross join input_issues

@@ -1,6 +1,15 @@
 {#- One row per run and scored user, scored on the user's latest snapshot at or before the scoring
     time. SINGLE_ENGAGE runs leave out every user with a label in the run (a seed); MULTI_ENGAGE
-    runs rank seeds along with everyone else. -#}
+    runs rank seeds along with everyone else.
+    A run that fails in this build (validation, training or scoring) keeps the rows it had in the
+    previous build under var lookalike_on_run_failure = keep_last_good (the default), with
+    is_stale = true and their original scored_at and model_fingerprint, so a dashboard on the
+    audience does not go empty; with drop it has no rows. -#}
+{%- set keep_last_good = lookalike.lookalike_var('lookalike_on_run_failure') == 'keep_last_good' -%}
+{%- set previous = adapter.get_relation(this.database, this.schema, this.identifier) if execute else none -%}
+{%- set previous_columns = lookalike.lookalike_input_columns(previous) if previous is not none else {} -%}
+{%- set can_keep = keep_last_good and previous is not none
+      and (['run_id', 'user_id', 'score', 'score_rank', 'score_percentile', 'score_decile', 'is_seed_user', 'snapshot_at', 'scored_at'] | reject('in', previous_columns) | list | length) == 0 %}
 
 with raw_scores as (
     select * from {{ ref('int_lookalike__population_scores') }}
@@ -8,14 +17,22 @@ with raw_scores as (
 
 {#- A run whose scoring failed part-way has a marker row (scoring_action = 'failed'): none of its
     rows are published, and lookalike_runs reports it FAILED with the marker's message. #}
+failed_scoring as (
+    select distinct run_id from raw_scores where scoring_action = 'failed'
+),
+
 scores as (
     select *
     from raw_scores
-    where run_id not in (select run_id from raw_scores where scoring_action = 'failed')
+    where run_id not in (select run_id from failed_scoring)
 ),
 
 runs as (
-    select run_id, engagement_type from {{ ref('int_lookalike__runs') }}
+    select run_id, engagement_type, build_only from {{ ref('int_lookalike__runs') }}
+),
+
+models as (
+    select run_id, model_status, training_fingerprint from {{ ref('lookalike_run_models') }}
 ),
 
 seeds as (
@@ -38,18 +55,59 @@ kept as (
         on scores.run_id = seeds.run_id
        and scores.user_id = seeds.user_id
     where not (runs.engagement_type = 'SINGLE_ENGAGE' and seeds.user_id is not null)
+),
+
+fresh as (
+    select
+        kept.run_id,
+        kept.user_id,
+        kept.score,
+        row_number() over (partition by kept.run_id order by kept.score desc, kept.user_id) as score_rank,
+        percent_rank() over (partition by kept.run_id order by kept.score) as score_percentile,
+        10 - ntile(10) over (partition by kept.run_id order by kept.score desc, kept.user_id) as score_decile,
+        kept.is_seed_user,
+        population.snapshot_at,
+        kept.scored_at,
+        false as is_stale,
+        models.training_fingerprint as model_fingerprint
+    from kept
+    inner join {{ ref('int_lookalike__inference_snapshots') }} as population
+        on kept.user_id = population.user_id
+    left join models
+        on kept.run_id = models.run_id
 )
 
+{%- if can_keep %},
+
+{#- Runs of this build that should have an audience and have none: not trained, scoring failed,
+    or nothing scored. Their previous rows are kept (keep_last_good). #}
+failed_runs as (
+    select runs.run_id
+    from runs
+    left join models on runs.run_id = models.run_id
+    where not coalesce(runs.build_only, false)
+      and (models.model_status is distinct from 'TRAINED'
+           or runs.run_id in (select run_id from failed_scoring)
+           or runs.run_id not in (select run_id from fresh))
+)
+
+select * from fresh
+union all
 select
-    kept.run_id,
-    kept.user_id,
-    kept.score,
-    row_number() over (partition by kept.run_id order by kept.score desc, kept.user_id) as score_rank,
-    percent_rank() over (partition by kept.run_id order by kept.score) as score_percentile,
-    10 - ntile(10) over (partition by kept.run_id order by kept.score desc, kept.user_id) as score_decile,
-    kept.is_seed_user,
-    population.snapshot_at,
-    kept.scored_at
-from kept
-inner join {{ ref('int_lookalike__inference_snapshots') }} as population
-    on kept.user_id = population.user_id
+    previous.run_id,
+    previous.user_id,
+    previous.score,
+    previous.score_rank,
+    previous.score_percentile,
+    previous.score_decile,
+    previous.is_seed_user,
+    previous.snapshot_at,
+    previous.scored_at,
+    true as is_stale,
+    {{ 'previous.model_fingerprint' if 'model_fingerprint' in previous_columns else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as model_fingerprint
+from {{ previous }} as previous
+where previous.run_id in (select run_id from failed_runs)
+{%- else %}
+
+select * from fresh
+{%- endif %}

@@ -1,30 +1,42 @@
 {#- One row per input run row, with every per-run setting resolved: the column's value when the
-    runs input has that column and it is not null, else the variable's default. -#}
+    runs input has that column and it is not null, else the variable's default (a validated
+    literal). A value that cannot be read as the setting's type (e.g. 'twenty' for pu_bags) does
+    not stop the build: the setting becomes null and invalid_settings names it, so only that run
+    FAILS, with a message naming the column, the value and the fix. -#}
 {%- set source_relation = lookalike.lookalike_input_relation('lookalike_runs', 'lookalike_demo_runs') -%}
 {{ lookalike.lookalike_require_columns(source_relation, 'lookalike_runs', ['run_id']) }}
+{%- set text = dbt.type_string() -%}
 {%- set settings = {} -%}
-{%- for name, sql_type, default in [
-      ('engagement_type', dbt.type_string(), "'" ~ var('lookalike_engagement_type') ~ "'"),
-      ('build_only', 'boolean', var('lookalike_build_only')),
-      ('test_fraction', 'double', var('lookalike_test_fraction')),
-      ('unlabeled_sample_size', 'bigint', var('lookalike_unlabeled_sample_size')),
-      ('random_seed', 'bigint', var('lookalike_random_seed')),
-      ('pu_method', dbt.type_string(), "'" ~ var('lookalike_pu_method') ~ "'"),
-      ('pu_bags', 'bigint', var('lookalike_pu_bags')),
-      ('model_type', dbt.type_string(), "'" ~ var('lookalike_model_type') ~ "'"),
-      ('sample_size', 'bigint', var('lookalike_sample_size') if var('lookalike_sample_size') is not none else 'null'),
-      ('extra_attention', 'boolean', var('lookalike_extra_attention')),
-      ('expected_positive_share', 'double', var('lookalike_expected_positive_share') if var('lookalike_expected_positive_share') is not none else 'null'),
-      ('tune_model', 'boolean', var('lookalike_tune_model')),
-      ('tune_time_budget_seconds', 'double', var('lookalike_tune_time_budget_seconds')),
-      ('auto_tune', 'boolean', var('lookalike_auto_tune'))] -%}
-  {%- do settings.update({name: 'coalesce(cast(' ~ lookalike.lookalike_optional_column(source_relation, name, 'null')
-        ~ ' as ' ~ sql_type ~ '), cast(' ~ default ~ ' as ' ~ sql_type ~ '))'}) -%}
+{%- set invalid = [] -%}
+{%- for name, sql_type, kind in [
+      ('engagement_type', text, 'text'),
+      ('build_only', 'boolean', 'true or false'),
+      ('test_fraction', 'double', 'a number'),
+      ('unlabeled_sample_size', 'bigint', 'an integer'),
+      ('random_seed', 'bigint', 'an integer'),
+      ('pu_method', text, 'text'),
+      ('pu_bags', 'bigint', 'an integer'),
+      ('model_type', text, 'text'),
+      ('sample_size', 'bigint', 'an integer'),
+      ('extra_attention', 'boolean', 'true or false'),
+      ('expected_positive_share', 'double', 'a number'),
+      ('tune_model', 'boolean', 'true or false'),
+      ('tune_time_budget_seconds', 'double', 'a number'),
+      ('auto_tune', 'boolean', 'true or false')] -%}
+  {%- set column = lookalike.lookalike_optional_column(source_relation, name, 'null') -%}
+  {%- set parsed = lookalike.lookalike_try_cast(column, sql_type) if column != 'null' else 'null' -%}
+  {%- set default = lookalike.lookalike_var_sql('lookalike_' ~ name) -%}
+  {%- do settings.update({name: 'coalesce(' ~ parsed ~ ', cast(' ~ default ~ ' as ' ~ sql_type ~ '))'}) -%}
+  {%- if column != 'null' and sql_type != text -%}
+    {%- do invalid.append("case when " ~ column ~ " is not null and " ~ parsed ~ " is null then "
+          ~ lookalike.lookalike_literal(name ~ " = '") ~ " || cast(" ~ column ~ " as " ~ text ~ ") || "
+          ~ lookalike.lookalike_literal("' (not " ~ kind ~ ")") ~ " end") -%}
+  {%- endif -%}
 {%- endfor %}
 
 select
-    cast(run_id as {{ dbt.type_string() }}) as run_id,
-    cast({{ lookalike.lookalike_optional_column(source_relation, 'run_description', 'null') }} as {{ dbt.type_string() }}) as run_description,
+    cast(run_id as {{ text }}) as run_id,
+    cast({{ lookalike.lookalike_optional_column(source_relation, 'run_description', 'null') }} as {{ text }}) as run_description,
     upper(trim({{ settings['engagement_type'] }})) as engagement_type,
     {{ settings['build_only'] }} as build_only,
     {{ settings['test_fraction'] }} as test_fraction,
@@ -38,5 +50,10 @@ select
     {{ settings['expected_positive_share'] }} as expected_positive_share,
     {{ settings['tune_model'] }} as tune_model,
     {{ settings['tune_time_budget_seconds'] }} as tune_time_budget_seconds,
-    {{ settings['auto_tune'] }} as auto_tune
+    {{ settings['auto_tune'] }} as auto_tune,
+    {%- if invalid %}
+    nullif(concat_ws('; ', {{ invalid | join(', ') }}), '') as invalid_settings
+    {%- else %}
+    cast(null as {{ text }}) as invalid_settings
+    {%- endif %}
 from {{ source_relation }}

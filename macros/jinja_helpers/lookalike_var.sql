@@ -1,0 +1,200 @@
+{#- Every variable of the package, validated in one place.
+
+    lookalike_var_specs(): name -> spec. kind is one of
+      int / number     (min, max inclusive; nullable: null allowed)
+      bool             (true/false; the strings 'true'/'false' too, as --vars may give them)
+      choice           (choices: the allowed values, compared lower-cased)
+      string           (any text; it reaches SQL only as a quoted literal or identifier)
+      relation         (null or table / schema.table / database.schema.table)
+      timestamp        (null or an ISO date-time, with an optional UTC offset)
+      int_list         (a list of int in [min, max])
+      string_list      (a list of names)
+      number_list      (a list of numbers)
+    lookalike_var(name): the variable's value, validated (a compiler error names the variable,
+      the value and the fix), with ints and numbers converted from text.
+    lookalike_var_sql(name): the value as a SQL literal: a number, true / false, null, or a
+      quoted string.
+    lookalike_validate_vars(): validates every variable (the on-run-start hook), so a bad value
+      stops the build before any model runs and nothing earlier is touched. -#}
+
+{% macro lookalike_var_specs() %}
+  {{ return({
+    'lookalike_demo': {'kind': 'bool', 'nullable': true},
+    'lookalike_user_snapshots': {'kind': 'relation'},
+    'lookalike_labels': {'kind': 'relation'},
+    'lookalike_runs': {'kind': 'relation'},
+    'lookalike_events': {'kind': 'relation'},
+    'lookalike_items': {'kind': 'relation'},
+    'lookalike_snapshot_format': {'kind': 'choice', 'choices': ['periodic', 'scd2']},
+    'lookalike_item_category_column': {'kind': 'string'},
+    'lookalike_event_features': {'kind': 'bool'},
+    'lookalike_event_windows': {'kind': 'int_list', 'min': 1, 'max': 36500},
+    'lookalike_event_active_day_windows': {'kind': 'int_list', 'min': 1, 'max': 36500},
+    'lookalike_event_top_types': {'kind': 'int', 'min': 0, 'max': 1000},
+    'lookalike_affinity_top_categories': {'kind': 'int', 'min': 0, 'max': 1000},
+    'lookalike_affinity_window': {'kind': 'int', 'min': 1, 'max': 36500},
+    'lookalike_as_of': {'kind': 'timestamp'},
+    'lookalike_feature_include': {'kind': 'string_list'},
+    'lookalike_feature_exclude': {'kind': 'string_list'},
+    'lookalike_min_seed_users': {'kind': 'int', 'min': 1, 'max': 1000000000},
+    'lookalike_engagement_type': {'kind': 'string'},
+    'lookalike_build_only': {'kind': 'bool'},
+    'lookalike_test_fraction': {'kind': 'number', 'min': 0, 'max': 1},
+    'lookalike_unlabeled_sample_size': {'kind': 'int', 'min': 1, 'max': 1000000000},
+    'lookalike_random_seed': {'kind': 'int', 'min': 0, 'max': 4294967295},
+    'lookalike_pu_method': {'kind': 'string'},
+    'lookalike_pu_bags': {'kind': 'int', 'min': 1, 'max': 1000},
+    'lookalike_model_type': {'kind': 'string'},
+    'lookalike_sample_size': {'kind': 'int', 'min': 1, 'max': 1000000000000, 'nullable': true},
+    'lookalike_extra_attention': {'kind': 'bool'},
+    'lookalike_expected_positive_share': {'kind': 'number', 'min': 0, 'max': 1, 'nullable': true},
+    'lookalike_tune_model': {'kind': 'bool'},
+    'lookalike_tune_time_budget_seconds': {'kind': 'number', 'min': 0, 'max': 1000000},
+    'lookalike_auto_tune': {'kind': 'bool'},
+    'lookalike_failed_run_severity': {'kind': 'choice', 'choices': ['warn', 'error']},
+    'lookalike_on_run_failure': {'kind': 'choice', 'choices': ['keep_last_good', 'drop']},
+    'lookalike_force_retrain': {'kind': 'bool'},
+    'lookalike_score_batch_size': {'kind': 'int', 'min': 1, 'max': 100000000},
+    'lookalike_threshold_top_pct': {'kind': 'number', 'min': 0, 'max': 100},
+    'lookalike_health_min_positive_users': {'kind': 'int', 'min': 0, 'max': 1000000000},
+    'lookalike_health_min_test_auc': {'kind': 'number', 'min': 0, 'max': 1},
+    'lookalike_health_max_auc_gap': {'kind': 'number', 'min': 0, 'max': 1},
+    'lookalike_health_max_unmatched_share': {'kind': 'number', 'min': 0, 'max': 1},
+    'lookalike_quality_band_cutoffs': {'kind': 'number_list', 'min': 0, 'max': 1},
+  }) }}
+{% endmacro %}
+
+
+{%- macro _lookalike_var_error(name, value, expected) -%}
+  {{ exceptions.raise_compiler_error(
+      "lookalike: variable '" ~ name ~ "' is " ~ (value | tojson) ~ "; it must be " ~ expected
+      ~ ". Fix it in --vars or in the vars of dbt_project.yml (README, table \"Variables\").") }}
+{%- endmacro -%}
+
+
+{#- A number from a variable value (int, float or numeric text), or none when it is not one. -#}
+{%- macro _lookalike_as_number(value, integer) -%}
+  {%- if value is boolean or value is none -%}{{ return(none) }}{%- endif -%}
+  {%- if value is number -%}
+    {%- if integer and value != (value | int) -%}{{ return(none) }}{%- endif -%}
+    {{ return(value | int if integer else value) }}
+  {%- endif -%}
+  {%- if value is string -%}
+    {%- set text = value | trim -%}
+    {%- if integer and modules.re.fullmatch('[+-]?[0-9]+', text) -%}{{ return(text | int) }}{%- endif -%}
+    {%- if not integer and modules.re.fullmatch('[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?', text) -%}{{ return(text | float) }}{%- endif -%}
+  {%- endif -%}
+  {{ return(none) }}
+{%- endmacro -%}
+
+
+{%- macro _lookalike_check_number(name, value, spec, integer, shown) -%}
+  {%- set number = lookalike._lookalike_as_number(value, integer) -%}
+  {%- set expected = ('an integer' if integer else 'a number') ~ ' between ' ~ spec.min ~ ' and ' ~ spec.max -%}
+  {%- if number is none or number < spec.min or number > spec.max -%}
+    {{ lookalike._lookalike_var_error(name, shown, expected) }}
+  {%- endif -%}
+  {{ return(number) }}
+{%- endmacro -%}
+
+
+{#- Parses an ISO date-time (optional time, fraction and UTC offset) to 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC. -#}
+{%- macro _lookalike_utc_text(name, value) -%}
+  {%- set text = value | string | trim -%}
+  {%- set pattern = '([0-9]{4})-([0-9]{2})-([0-9]{2})([ T]([0-9]{2}):([0-9]{2})(:([0-9]{2})([.]([0-9]{1,6}))?)?)?[ ]*(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?' -%}
+  {%- set m = modules.re.fullmatch(pattern, text) -%}
+  {%- set expected = "null or an ISO date-time such as '2026-06-01', '2026-06-01 12:00:00' or '2026-06-01T12:00:00+09:00' (offsets are converted to UTC)" -%}
+  {%- if not m -%}{{ lookalike._lookalike_var_error(name, value, expected) }}{%- endif -%}
+  {%- set year, month, day = m.group(1) | int, m.group(2) | int, m.group(3) | int -%}
+  {%- set hour, minute, second = (m.group(5) or 0) | int, (m.group(6) or 0) | int, (m.group(8) or 0) | int -%}
+  {%- set micro = ((m.group(10) or '') ~ '000000')[:6] | int -%}
+  {%- set days_in_month = [31, 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
+  {%- if year < 1 or month < 1 or month > 12 or day < 1 or day > days_in_month[month - 1] or hour > 23 or minute > 59 or second > 59 -%}
+    {{ lookalike._lookalike_var_error(name, value, expected) }}
+  {%- endif -%}
+  {%- set moment = modules.datetime.datetime(year, month, day, hour, minute, second, micro) -%}
+  {%- set offset = m.group(11) -%}
+  {%- if offset and offset not in ['Z', 'z'] -%}
+    {%- set digits = offset[1:] | replace(':', '') -%}
+    {%- set minutes = (digits[:2] | int) * 60 + ((digits[2:4] or '0') | int) -%}
+    {%- set delta = modules.datetime.timedelta(minutes=minutes) -%}
+    {#- 05:00+09:00 is 20:00 UTC the day before: subtract a positive offset. -#}
+    {%- set moment = moment - delta if offset[0] == '+' else moment + delta -%}
+  {%- endif -%}
+  {{ return(moment.strftime('%Y-%m-%d %H:%M:%S.%f')) }}
+{%- endmacro -%}
+
+
+{% macro lookalike_var(name) %}
+  {%- set specs = lookalike.lookalike_var_specs() -%}
+  {%- if name not in specs -%}
+    {{ exceptions.raise_compiler_error("lookalike_var: '" ~ name ~ "' is not a variable of the lookalike package.") }}
+  {%- endif -%}
+  {%- set spec = specs[name] -%}
+  {%- set value = var(name, none) -%}
+  {%- set empty = value is none or (value is string and (value | trim) in ['', 'null', 'none', 'None']) -%}
+  {%- if spec.kind in ['relation', 'timestamp'] or spec.get('nullable') -%}
+    {%- if empty -%}{{ return(none) }}{%- endif -%}
+  {%- elif empty and spec.kind not in ['string', 'string_list', 'int_list', 'number_list'] -%}
+    {{ lookalike._lookalike_var_error(name, value, 'set (it has no null meaning)') }}
+  {%- endif -%}
+  {%- if spec.kind == 'int' -%}
+    {{ return(lookalike._lookalike_check_number(name, value, spec, true, value)) }}
+  {%- elif spec.kind == 'number' -%}
+    {{ return(lookalike._lookalike_check_number(name, value, spec, false, value)) }}
+  {%- elif spec.kind == 'bool' -%}
+    {%- if value is boolean -%}{{ return(value) }}{%- endif -%}
+    {%- if value is string and (value | trim | lower) in ['true', 'false'] -%}{{ return((value | trim | lower) == 'true') }}{%- endif -%}
+    {{ lookalike._lookalike_var_error(name, value, 'true or false') }}
+  {%- elif spec.kind == 'choice' -%}
+    {%- if value is string and (value | trim | lower) in spec.choices -%}{{ return(value | trim | lower) }}{%- endif -%}
+    {{ lookalike._lookalike_var_error(name, value, 'one of ' ~ spec.choices | join(', ')) }}
+  {%- elif spec.kind == 'string' -%}
+    {%- if value is none -%}{{ return(none) }}{%- endif -%}
+    {%- if value is string or value is number -%}{{ return(value | string) }}{%- endif -%}
+    {{ lookalike._lookalike_var_error(name, value, 'a text value') }}
+  {%- elif spec.kind == 'relation' -%}
+    {%- if value is string -%}{{ return(value | trim) }}{%- endif -%}
+    {{ lookalike._lookalike_var_error(name, value, 'a relation name: table, schema.table or database.schema.table') }}
+  {%- elif spec.kind == 'timestamp' -%}
+    {{ return(lookalike._lookalike_utc_text(name, value)) }}
+  {%- elif spec.kind in ['int_list', 'number_list', 'string_list'] -%}
+    {%- if value is none -%}{{ return([]) }}{%- endif -%}
+    {%- if value is string or value is mapping or value is not iterable -%}
+      {{ lookalike._lookalike_var_error(name, value, 'a list, e.g. [' ~ ('30, 90' if spec.kind != 'string_list' else 'name_a, name_b') ~ ']') }}
+    {%- endif -%}
+    {%- set items = [] -%}
+    {%- for item in value -%}
+      {%- if spec.kind == 'string_list' -%}
+        {%- if item is not string -%}{{ lookalike._lookalike_var_error(name, value, 'a list of column names (text)') }}{%- endif -%}
+        {%- do items.append(item) -%}
+      {%- else -%}
+        {%- do items.append(lookalike._lookalike_check_number(name, item, spec, spec.kind == 'int_list', value)) -%}
+      {%- endif -%}
+    {%- endfor -%}
+    {%- if name == 'lookalike_quality_band_cutoffs' and (items | length != 3 or items[0] > items[1] or items[1] > items[2]) -%}
+      {{ lookalike._lookalike_var_error(name, value, 'three increasing AUC values [poor_below, fair_below, good_below]') }}
+    {%- endif -%}
+    {{ return(items) }}
+  {%- endif -%}
+{% endmacro %}
+
+
+{% macro lookalike_var_sql(name) %}
+  {%- set value = lookalike.lookalike_var(name) -%}
+  {%- if value is none -%}{{ return('null') }}{%- endif -%}
+  {%- if value is boolean -%}{{ return('true' if value else 'false') }}{%- endif -%}
+  {%- if value is number -%}{{ return(value | string) }}{%- endif -%}
+  {{ return(lookalike.lookalike_literal(value)) }}
+{% endmacro %}
+
+
+{#- on-run-start: validate every variable before anything is built. Returns no SQL. -#}
+{% macro lookalike_validate_vars() %}
+  {%- if execute -%}
+    {%- for name in lookalike.lookalike_var_specs() -%}
+      {%- do lookalike.lookalike_var(name) -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {{ return('') }}
+{% endmacro %}
