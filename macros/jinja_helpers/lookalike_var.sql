@@ -67,7 +67,7 @@
 
 {%- macro _lookalike_var_error(name, value, expected) -%}
   {{ exceptions.raise_compiler_error(
-      "lookalike: variable '" ~ name ~ "' is " ~ (value | tojson) ~ "; it must be " ~ expected
+      "lookalike: variable '" ~ name ~ "' is " ~ ('"' ~ value ~ '"' if value is string else (value | tojson)) ~ "; it must be " ~ expected
       ~ ". Fix it in --vars or in the vars of dbt_project.yml (README, table \"Variables\").") }}
 {%- endmacro -%}
 

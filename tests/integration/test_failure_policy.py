@@ -1,0 +1,60 @@
+"""A run that succeeded before and fails now keeps its last good audience (var
+lookalike_on_run_failure = keep_last_good, the default), marked stale; with drop it has none."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import query, query_dicts, run_dbt
+from integration.fixtures import FIXTURE_VARS, build_fixture_db
+
+pytestmark = pytest.mark.integration
+
+SCORES = "select user_id, score, score_rank, scored_at, model_fingerprint from lookalike_user_scores where run_id = '{}' order by user_id"
+
+
+@pytest.fixture(scope="module")
+def first_build(tmp_path_factory):
+    work = tmp_path_factory.mktemp("failure_policy")
+    db = work / "policy.duckdb"
+    build_fixture_db(db)
+    run_dbt(["build"], db, work, vars=FIXTURE_VARS)
+    return db, work
+
+
+def test_failed_run_keeps_its_last_good_audience_marked_stale(first_build):
+    db, work = first_build
+    before = query(db, SCORES.format("single"))
+    assert len(before) == 48 and all(fp for *_, fp in before)
+    assert query(db, "select count(*) from lookalike_user_scores where is_stale") == [(0,)]
+
+    # 'single' has 12 positive users: requiring 13 fails it today; 'pit' still finishes.
+    proc = run_dbt(["build"], db, work, vars={**FIXTURE_VARS, "lookalike_min_seed_users": 13})
+    assert "WARN 3 assert_no_failed_runs" in proc.stdout
+    assert query(db, SCORES.format("single")) == before
+    assert query(db, "select distinct is_stale from lookalike_user_scores where run_id = 'single'") == [(True,)]
+    assert query(db, "select distinct is_stale from lookalike_user_scores where run_id = 'pit'") == [(False,)]
+    run = query_dicts(db, "select * from lookalike_runs where run_id = 'single'")[0]
+    assert run["status"] == "FAILED"
+    assert run["audience_state"] == "kept_last_good"
+    assert run["number_of_inference_users"] == 0
+    assert run["audience_scored_at"] == before[0][3]
+    assert ("run 'single': lookalike_user_scores keeps the last good audience of this run (48 users scored at "
+            in run["status_message"])
+    assert f"by model {before[0][4][:12]}, is_stale = true) until the run succeeds again" in run["status_message"]
+
+    # Failing again keeps the same rows (still stale, same scored_at).
+    run_dbt(["build"], db, work, vars={**FIXTURE_VARS, "lookalike_min_seed_users": 13})
+    assert query(db, SCORES.format("single")) == before
+
+    # drop: the audience goes.
+    run_dbt(["build"], db, work, vars={**FIXTURE_VARS, "lookalike_min_seed_users": 13,
+                                       "lookalike_on_run_failure": "drop"})
+    assert query(db, "select count(*) from lookalike_user_scores where run_id = 'single'") == [(0,)]
+    assert query(db, "select audience_state from lookalike_runs where run_id = 'single'") == [("none",)]
+
+    # Fixed inputs: a fresh audience, not stale.
+    run_dbt(["build"], db, work, vars=FIXTURE_VARS)
+    fresh = query_dicts(db, "select * from lookalike_runs where run_id = 'single'")[0]
+    assert fresh["status"] == "FINISHED" and fresh["audience_state"] == "current"
+    assert query(db, "select count(*), bool_or(is_stale) from lookalike_user_scores where run_id = 'single'") == [(48, False)]
