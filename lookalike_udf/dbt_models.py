@@ -19,7 +19,9 @@ import sklearn
 
 from . import __version__
 from .errors import LookalikeError, RunValidationError
-from .training import MODEL_FORMAT, LookalikeModel, fit_run_model
+from .integrity import (StoredModelError, load_verified_models, model_sha256, retrained_warning, verify_stored_model,
+                        without_retrained_warnings)
+from .training import MODEL_FORMAT, fit_run_model
 from .reuse import (REUSED, reused_model_fingerprints, SCORED, SCORING_FAILED, previous_table, TRAINED as ACTION_TRAINED, as_bool, previous_model_rows, previous_score_batches,
                     reused_score_runs, score_fingerprint, training_fingerprint)
 from .tuning import leakage_sentence
@@ -34,6 +36,7 @@ RUN_MODEL_SCHEMA = pa.schema([
     ("status_message", pa.string()),
     ("model_format", pa.string()),
     ("model_json", pa.string()),
+    ("model_sha256", pa.string()),
     ("feature_names", pa.string()),
     ("n_features", pa.int64()),
     ("model_params", pa.string()),
@@ -139,7 +142,9 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
     int_lookalike__training_examples. ``fingerprints`` (int_lookalike__run_fingerprints) and
     ``previous`` (this table from the previous build, or None) let a run whose settings and
     training examples are unchanged keep its model: its previous row is carried over with
-    ``training_action`` 'reused'. ``force`` (var lookalike_force_retrain) refits every run.
+    ``training_action`` 'reused', once its model passes :func:`verify_stored_model` (its
+    ``model_sha256`` checksum and a load); a model that fails is refitted, with a warning in the
+    run's ``status_message``. ``force`` (var lookalike_force_retrain) refits every run.
     Returns rows of :data:`RUN_MODEL_SCHEMA`.
     """
     summaries = {row["run_id"]: row for row in _rows(label_summary)}
@@ -153,12 +158,21 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
         check = check_run(run, summaries.get(rid))
         fingerprint = training_fingerprint((checksums.get(rid) or {}).get("training_checksum"), MODEL_FORMAT)
         before = earlier.get(rid)
+        integrity_warning = None
         if (check.ok and fingerprint and before and before.get("model_status") == TRAINED
                 and before.get("training_fingerprint") == fingerprint):
-            row = {name: before.get(name) for name in RUN_MODEL_SCHEMA.names}
-            row["training_action"] = REUSED
-            out.append(row)
-            continue
+            try:
+                verify_stored_model(before)
+            except StoredModelError as exc:  # edited or corrupted since it was stored: refit
+                integrity_warning = retrained_warning(rid, exc.cause)
+            else:
+                row = {name: before.get(name) for name in RUN_MODEL_SCHEMA.names}
+                # A table from before model_sha256 existed: the model loaded, so record its checksum now.
+                row["model_sha256"] = model_sha256(before["model_json"])
+                row["status_message"] = without_retrained_warnings(before.get("status_message"))
+                row["training_action"] = REUSED
+                out.append(row)
+                continue
         row = {name: None for name in RUN_MODEL_SCHEMA.names}
         row.update(run_id=rid, training_started_at=started, sklearn_version=sklearn.__version__,
                    library_version=__version__)
@@ -168,11 +182,15 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
         row["n_test_examples"] = int((split == "test").sum())
         row["number_of_train_users"] = len(pc.unique(run_examples.column("user_id"))) if run_examples.num_rows else 0
         messages = list(check.errors) + list(check.warnings)
+        if integrity_warning:
+            messages.append(integrity_warning)
         if check.ok:
             try:
                 model = fit_run_model(rid, run_examples, int(run.get("random_seed") or 0),
                                       **_training_settings(run))
-                row.update(model_status=TRAINED, model_format=MODEL_FORMAT, model_json=model.to_json(),
+                model_json = model.to_json()
+                row.update(model_status=TRAINED, model_format=MODEL_FORMAT, model_json=model_json,
+                           model_sha256=model_sha256(model_json),
                            feature_names=json.dumps(model.feature_names), n_features=len(model.feature_names),
                            model_params=json.dumps(model.params, sort_keys=True),
                            training_method=model.params.get("training_method"),
@@ -204,14 +222,6 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
     return pa.Table.from_pylist(out, schema=RUN_MODEL_SCHEMA)
 
 
-def _trained_models(models) -> dict[str, LookalikeModel]:
-    loaded = {}
-    for row in _rows(models):
-        if row["model_status"] == TRAINED and row["model_json"]:
-            loaded[row["run_id"]] = LookalikeModel.from_json(row["model_json"])
-    return loaded
-
-
 def predict_training_examples(models, examples, previous=None, force=False) -> pa.Table:
     """Score every training example of every trained run with the stored model (train and test).
 
@@ -219,10 +229,12 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
     (:meth:`LookalikeModel.predict_training`), so train metrics do not reward memorised negatives.
     A run whose model was reused keeps its rows of ``previous`` (this table from the previous
     build) when they carry the same ``training_fingerprint``: same model, same examples.
+    A run whose stored model fails :func:`load_verified_models` gets no rows (so no metrics).
     """
     example_table = _arrow(examples)
     model_rows = {row["run_id"]: row for row in _rows(models)}
-    carried = reused_model_fingerprints(model_rows.values(), force)
+    loaded, _failures = load_verified_models(model_rows.values())
+    carried = reused_model_fingerprints([model_rows[rid] for rid in loaded], force)
     parts = []
     found = set()
     if carried and previous is not None and "training_fingerprint" in (
@@ -234,7 +246,7 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
         found = set(pc.unique(kept.column("run_id")).to_pylist())
         if kept.num_rows:
             parts.append(kept)
-    for rid, model in sorted(_trained_models(models).items()):
+    for rid, model in sorted(loaded.items()):
         if rid in found:
             continue
         run_examples = _for_run(example_table, rid)
@@ -268,34 +280,54 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
     A run whose scoring raises gets one marker row (``user_id`` and ``score`` null,
     ``scoring_action = 'failed'``, ``scoring_message`` naming the run and the error) and no more
     batches; lookalike_user_scores leaves that run out and lookalike_runs reports it FAILED with
-    the message. The other runs go on.
+    the message. The other runs go on. So does a run whose stored model fails
+    :func:`load_verified_models` (checksum or load): it is neither scored nor carried over, and
+    its marker says how to recover.
 
-    Every row carries the run's ``score_fingerprint`` (its model and the population's checksum
-    from ``fingerprints``). A run whose fingerprint equals the one in ``previous`` (this table
-    from the previous build) keeps its previous rows, ``scored_at`` included, unless ``force``.
+    Every row carries the run's ``score_fingerprint`` (its model's training fingerprint and
+    verified ``model_sha256``, and the population's checksum from ``fingerprints``). A run whose
+    fingerprint equals the one in ``previous`` (this table from the previous build) keeps its
+    previous rows, ``scored_at`` included, unless ``force``.
     """
-    loaded = _trained_models(models)
+    model_rows = {row["run_id"]: row for row in _rows(models)}  # read once: what is verified is what scores
+    loaded, failures = load_verified_models(model_rows.values())
     if runs is not None:
         build_only = {r["run_id"] for r in _rows(runs) if r.get("build_only")}
         loaded = {rid: m for rid, m in loaded.items() if rid not in build_only}
+        failures = {rid: m for rid, m in failures.items() if rid not in build_only}
     checksums = _checksums(fingerprints)
-    model_rows = {row["run_id"]: row for row in _rows(models)}
     wanted = {}
     for rid in loaded:
         row = model_rows[rid]
-        fp = score_fingerprint(row.get("training_fingerprint"), row["model_json"],
+        fp = score_fingerprint(row.get("training_fingerprint"), model_sha256(row["model_json"]),
                                (checksums.get(rid) or {}).get("population_checksum"))
         if fp:
             wanted[rid] = fp
     reused = set() if as_bool(force) else reused_score_runs(previous, wanted)
     to_score = {rid: m for rid, m in sorted(loaded.items()) if rid not in reused}
     batches = _score_batches(population, int(batch_size), to_score, wanted,
-                             previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size)))
+                             previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size)),
+                             failures)
     return pa.RecordBatchReader.from_batches(SCORE_SCHEMA, batches)
 
 
-def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, reused_batches):
-    """The batches of :func:`score_population`: reused rows first, then each population batch scored."""
+def _failure_marker(rid: str, message: str, scored_at: dt.datetime, fingerprint: str | None) -> pa.RecordBatch:
+    """The one row that marks a run whose scoring failed (see :func:`score_population`)."""
+    return pa.record_batch({
+        "run_id": _constant(rid, 1), "user_id": pa.nulls(1, pa.string()),
+        "score": pa.nulls(1, pa.float64()),
+        "scored_at": pa.array([scored_at], type=pa.timestamp("us")),
+        "score_fingerprint": _constant(fingerprint, 1),
+        "scoring_action": _constant(SCORING_FAILED, 1), "scoring_message": _constant(message, 1),
+    }, schema=SCORE_SCHEMA)
+
+
+def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, reused_batches,
+                   failures: dict | None = None):
+    """The batches of :func:`score_population`: a marker per run whose stored model failed
+    verification, reused rows, then each population batch scored."""
+    for rid, message in sorted((failures or {}).items()):
+        yield _failure_marker(rid, message, _now(), None)
     for batch in reused_batches:
         n = batch.num_rows
         yield pa.record_batch({
@@ -323,13 +355,7 @@ def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, re
             except Exception as exc:  # reported as FAILED downstream, with this message
                 failed.add(rid)
                 message = f"run '{rid}': scoring failed: {type(exc).__name__}: {exc}"
-                yield pa.record_batch({
-                    "run_id": _constant(rid, 1), "user_id": pa.nulls(1, pa.string()),
-                    "score": pa.nulls(1, pa.float64()),
-                    "scored_at": pa.array([scored_at], type=pa.timestamp("us")),
-                    "score_fingerprint": _constant(wanted.get(rid), 1),
-                    "scoring_action": _constant(SCORING_FAILED, 1), "scoring_message": _constant(message, 1),
-                }, schema=SCORE_SCHEMA)
+                yield _failure_marker(rid, message, scored_at, wanted.get(rid))
                 continue
             yield pa.record_batch({
                 "run_id": _constant(rid, n),

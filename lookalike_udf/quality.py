@@ -32,8 +32,9 @@ docs/decisions/0006-quality-report.md):
 - ``rank``: 1 = most important within the run (importance descending; ties and nulls by
   |correlation| descending, then feature name).
 
-Runs that are not TRAINED get no rows. A run whose report fails (e.g. an unreadable stored model)
-gets no rows either; the other runs are unaffected.
+Runs that are not TRAINED get no rows. A run whose stored model fails verification (its
+``model_sha256`` checksum or loading, :func:`lookalike_udf.integrity.load_verified_models`) or whose
+report fails gets no rows either; the other runs are unaffected.
 
 A run whose model was reused (``training_action = 'reused'``) keeps its rows of the previous build
 when they carry the same ``training_fingerprint``: the same model on the same examples gives the
@@ -53,6 +54,7 @@ import pyarrow.compute as pc
 from sklearn.metrics import roc_auc_score
 
 from .features import BOOLEAN, CATEGORICAL
+from .integrity import load_verified_models
 from .reuse import reused_model_fingerprints
 from .training import LookalikeModel
 
@@ -284,8 +286,9 @@ def feature_report(models, examples, population, runs=None, previous=None, force
     seeds = {}
     if runs is not None:
         seeds = {r["run_id"]: int(r.get("random_seed") or 0) for r in _rows(runs)}
-    model_rows = sorted((r for r in _rows(models) if r.get("model_status") == "TRAINED" and r.get("model_json")),
-                        key=lambda r: r["run_id"])
+    model_rows = [r for r in _rows(models) if r.get("model_status") == "TRAINED"]
+    loaded, _failures = load_verified_models(model_rows)  # a run that fails verification gets no rows
+    model_rows = sorted((r for r in model_rows if r["run_id"] in loaded), key=lambda r: r["run_id"])
     carried = _previous_report_rows(previous, reused_model_fingerprints(model_rows, force))
     example_table = None
     rows = []
@@ -297,7 +300,7 @@ def feature_report(models, examples, population, runs=None, previous=None, force
         if example_table is None:
             example_table = _arrow(examples)
         try:
-            model = LookalikeModel.from_json(model_row["model_json"])
+            model = loaded[rid]
             run_examples = example_table.filter(pc.equal(example_table.column("run_id"), rid))
             # The warehouse returns rows in no fixed order: sort so the seeded shuffles are reproducible.
             run_examples = run_examples.sort_by("example_id")

@@ -44,13 +44,12 @@ def training_fingerprint(training_checksum: str | None, model_format: str) -> st
                    training_checksum)
 
 
-def score_fingerprint(model_fingerprint: str | None, model_json: str, population_checksum: str | None) -> str | None:
-    """What a run's population scores depend on: the model (its fingerprint and its JSON) and the
-    scored population."""
+def score_fingerprint(model_fingerprint: str | None, model_sha256: str, population_checksum: str | None) -> str | None:
+    """What a run's population scores depend on: the model (its fingerprint and the SHA-256 of its
+    JSON, :func:`lookalike_udf.integrity.model_sha256`, once verified) and the scored population."""
     if not model_fingerprint or not population_checksum:
         return None
-    model_digest = hashlib.sha256(model_json.encode("utf-8")).hexdigest()
-    return _digest("scores", FINGERPRINT_VERSION, __version__, model_fingerprint, model_digest, population_checksum)
+    return _digest("scores", FINGERPRINT_VERSION, __version__, model_fingerprint, model_sha256, population_checksum)
 
 
 def as_bool(value) -> bool:

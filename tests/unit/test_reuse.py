@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from lookalike_udf import dbt_models, reuse
+from lookalike_udf.integrity import model_sha256
 
 
 def test_fingerprints_are_stable_and_sensitive():
@@ -15,10 +16,11 @@ def test_fingerprints_are_stable_and_sensitive():
     assert a != reuse.training_fingerprint("abd", "fmt/1")
     assert a != reuse.training_fingerprint("abc", "fmt/2")
     assert reuse.training_fingerprint(None, "fmt/1") is None
-    s = reuse.score_fingerprint(a, '{"m": 1}', "pop")
-    assert s != reuse.score_fingerprint(a, '{"m": 2}', "pop")
-    assert s != reuse.score_fingerprint(a, '{"m": 1}', "pop2")
-    assert reuse.score_fingerprint(a, '{"m": 1}', None) is None
+    m1, m2 = model_sha256('{"m": 1}'), model_sha256('{"m": 2}')
+    s = reuse.score_fingerprint(a, m1, "pop")
+    assert s != reuse.score_fingerprint(a, m2, "pop")
+    assert s != reuse.score_fingerprint(a, m1, "pop2")
+    assert reuse.score_fingerprint(a, m1, None) is None
 
 
 @pytest.mark.parametrize("value, expected", [("True", True), ("false", False), ("False", False), ("", False),

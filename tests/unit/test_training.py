@@ -148,10 +148,10 @@ def test_a_run_whose_scoring_fails_part_way_gets_a_marker_row_and_the_others_go_
     models = dbt_models.train_models(run_rows("good", "flaky"),
                                      pa.Table.from_pylist([summary_rows(good, "good"), summary_rows(good, "flaky")]),
                                      pa.concat_tables([good, good.set_column(1, "run_id", pa.array(["flaky"] * good.num_rows))]))
-    loaded = dbt_models._trained_models(models)
-    assert set(loaded) == {"good", "flaky"}
+    loaded, failures = dbt_models.load_verified_models(models)
+    assert set(loaded) == {"good", "flaky"} and failures == {}
     loaded["flaky"] = _FailsOnSecondBatch(loaded["flaky"])
-    monkeypatch.setattr(dbt_models, "_trained_models", lambda _: loaded)
+    monkeypatch.setattr(dbt_models, "load_verified_models", lambda _: (loaded, {}))
     population = good.select(["user_id", "signal", "tier", "noise_flag"])
     scores = dbt_models.score_population(models, population, batch_size=100).read_all()
     counts = {}
