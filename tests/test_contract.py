@@ -51,3 +51,10 @@ def test_every_public_model_and_column_is_documented():
         assert "grain" in model["description"].lower(), model["name"]
         for column in model["columns"]:
             assert column.get("description", "").strip(), f"{model['name']}.{column['name']}"
+
+
+def test_every_variable_has_a_validation_spec():
+    """macros/jinja_helpers/lookalike_var.sql validates exactly the variables of dbt_project.yml."""
+    text = (REPO / "macros" / "jinja_helpers" / "lookalike_var.sql").read_text()
+    specs = text.split("{% macro lookalike_var_specs() %}", 1)[1].split("{% endmacro %}", 1)[0]
+    assert set(re.findall(r"^\s*'(lookalike_[a-z_]+)': \{", specs, flags=re.M)) == project_vars()
