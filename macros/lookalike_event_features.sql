@@ -33,12 +33,6 @@
 {% endmacro %}
 
 
-{#- SQL string literal. -#}
-{% macro lookalike_literal(value) %}
-  {{- return("'" ~ (value | string).replace("'", "''") ~ "'") -}}
-{% endmacro %}
-
-
 {#- The event feature plan, read from the staged events and items at run time.
     Returns {types: [{value, slug, has_value}], categories: [{value, slug}], windows,
     active_day_windows, affinity_window, features: [{name, series, kind, window}]}; features is empty while
