@@ -30,16 +30,18 @@
 {% endmacro %}
 
 
-{#- Select list casting each feature to its canonical type (double, boolean, varchar). -#}
+{#- Select list casting each feature to its canonical type (double, boolean, varchar). Names are
+    quoted with lookalike_quote_identifier: a column name may hold any character. -#}
 {% macro lookalike_feature_select(features, prefix='') %}
   {%- for feature in features -%}
-    {%- set col = prefix ~ adapter.quote(feature.name) -%}
+    {%- set quoted = lookalike.lookalike_quote_identifier(feature.name) -%}
+    {%- set col = prefix ~ quoted -%}
     {%- if feature.kind == 'numeric' -%}
-    cast({{ col }} as double) as {{ adapter.quote(feature.name) }}
+    cast({{ col }} as double) as {{ quoted }}
     {%- elif feature.kind == 'boolean' -%}
-    cast({{ col }} as boolean) as {{ adapter.quote(feature.name) }}
+    cast({{ col }} as boolean) as {{ quoted }}
     {%- else -%}
-    cast({{ col }} as {{ dbt.type_string() }}) as {{ adapter.quote(feature.name) }}
+    cast({{ col }} as {{ dbt.type_string() }}) as {{ quoted }}
     {%- endif -%}
     {{ ',' if not loop.last }}
   {% endfor -%}
