@@ -37,8 +37,9 @@
 
 {#- The event feature plan, read from the staged events and items at run time.
     Returns {types: [{value, slug, has_value}], categories: [{value, slug}], windows,
-    active_day_windows, affinity_window, features: [{name, series, kind, window}]}; features is empty while
-    parsing and when there are no events. Include / exclude variables apply to feature names. -#}
+    active_day_windows, affinity_window, features: [{name, series, kind, window}], candidate_names};
+    features is empty while parsing and when there are no events. Include / exclude variables apply
+    to feature names; candidate_names lists every event feature name before they apply. -#}
 {% macro lookalike_event_spec() %}
   {%- set events = ref('stg_lookalike__events') -%}
   {%- set items = ref('stg_lookalike__items') -%}
@@ -46,7 +47,7 @@
   {%- set active_windows = var('lookalike_event_active_day_windows', [30, 90]) | map('int') | list -%}
   {%- set affinity_window = var('lookalike_affinity_window', 365) | int -%}
   {%- set spec = {'types': [], 'categories': [], 'windows': windows, 'active_day_windows': active_windows,
-                  'affinity_window': affinity_window, 'features': []} -%}
+                  'affinity_window': affinity_window, 'features': [], 'candidate_names': []} -%}
   {%- if not execute -%}{{ return(spec) }}{%- endif -%}
   {%- for w in windows + active_windows + [affinity_window] -%}
     {%- if w < 1 -%}
@@ -103,6 +104,7 @@
   {%- set include = var('lookalike_feature_include', []) | map('lower') | list -%}
   {%- set exclude = var('lookalike_feature_exclude', []) | map('lower') | list -%}
   {%- for f in candidates -%}
+    {%- do spec['candidate_names'].append(f['name']) -%}
     {%- if (not include or f['name'] in include) and f['name'] not in exclude -%}
       {%- do spec['features'].append(f) -%}
     {%- endif -%}

@@ -7,6 +7,8 @@
 {%- set spec = lookalike.lookalike_event_spec() %}
 {%- set event_features = lookalike.lookalike_event_feature_names(spec) %}
 {{ lookalike.lookalike_check_feature_names(snapshot_features, event_features) }}
+{#- Warns once per build about names in lookalike_feature_include / _exclude that match nothing. #}
+{%- do lookalike.lookalike_warn_unknown_feature_names(spec) %}
 
 {%- set body %}
 with points as (
