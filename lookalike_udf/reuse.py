@@ -75,16 +75,31 @@ def reused_model_fingerprints(model_rows, force=False) -> dict[str, str]:
             if row.get("training_action") == REUSED and row.get("training_fingerprint")}
 
 
+def quote_identifier(name) -> str:
+    """``name`` as a DuckDB quoted identifier, any embedded double quote doubled."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def relation_name(this) -> str:
+    """SQL name of dbt's ``this`` (database.schema.identifier, each part quoted and escaped)."""
+    parts = [getattr(this, attr, None) for attr in ("database", "schema", "identifier")]
+    if not parts[2]:
+        return repr(this)
+    return ".".join(quote_identifier(p) for p in parts if p)
+
+
 def previous_table(session, this):
     """The model's table from the previous build as a DuckDB relation, or None on the first build.
 
-    ``this`` is dbt's ``dbt.this`` (its ``repr`` is the quoted relation name). The table is read
-    before dbt-duckdb replaces it, so a model can carry rows over.
+    ``this`` is dbt's ``dbt.this``. Its ``repr`` is the relation name quoted without escaping, so
+    the name is rebuilt from ``database`` / ``schema`` / ``identifier`` with each quote doubled
+    (``repr`` only when those are missing). The table is read before dbt-duckdb replaces it, so a
+    model can carry rows over.
     """
     if session is None or this is None:
         return None
     try:
-        return session.sql(f"select * from {this!r}")
+        return session.sql(f"select * from {relation_name(this)}")
     except Exception:  # duckdb.CatalogException: no previous table
         return None
 

@@ -6,7 +6,9 @@
     as-of time is inside. Snapshot rows, in contrast, match inclusively (snapshot_at <= as_of_at).
 
     Features (names are deterministic; <type> and <category> are slugs: lower case, runs of other
-    characters replaced by '_'):
+    characters replaced by '_', so no text from the data reaches a name; the values themselves only
+    reach SQL as lookalike_literal string literals, and names are quoted with
+    lookalike_quote_identifier):
       evt_<type>_cnt_<w>d          events of the type in the window (0 when none)
       evt_<type>_value_<w>d        sum of value in the window (0 when none; only for types whose
                                    events carry a value)
@@ -35,8 +37,9 @@
 
 {#- The event feature plan, read from the staged events and items at run time.
     Returns {types: [{value, slug, has_value}], categories: [{value, slug}], windows,
-    active_day_windows, affinity_window, features: [{name, series, kind, window}]}; features is empty while
-    parsing and when there are no events. Include / exclude variables apply to feature names. -#}
+    active_day_windows, affinity_window, features: [{name, series, kind, window}], candidate_names};
+    features is empty while parsing and when there are no events. Include / exclude variables apply
+    to feature names; candidate_names lists every event feature name before they apply. -#}
 {% macro lookalike_event_spec() %}
   {%- set events = ref('stg_lookalike__events') -%}
   {%- set items = ref('stg_lookalike__items') -%}
@@ -44,7 +47,7 @@
   {%- set active_windows = var('lookalike_event_active_day_windows', [30, 90]) | map('int') | list -%}
   {%- set affinity_window = var('lookalike_affinity_window', 365) | int -%}
   {%- set spec = {'types': [], 'categories': [], 'windows': windows, 'active_day_windows': active_windows,
-                  'affinity_window': affinity_window, 'features': []} -%}
+                  'affinity_window': affinity_window, 'features': [], 'candidate_names': []} -%}
   {%- if not execute -%}{{ return(spec) }}{%- endif -%}
   {%- for w in windows + active_windows + [affinity_window] -%}
     {%- if w < 1 -%}
@@ -101,6 +104,7 @@
   {%- set include = var('lookalike_feature_include', []) | map('lower') | list -%}
   {%- set exclude = var('lookalike_feature_exclude', []) | map('lower') | list -%}
   {%- for f in candidates -%}
+    {%- do spec['candidate_names'].append(f['name']) -%}
     {%- if (not include or f['name'] in include) and f['name'] not in exclude -%}
       {%- do spec['features'].append(f) -%}
     {%- endif -%}
@@ -221,23 +225,24 @@ lookalike_pivot as (
         p.as_of_at
         {%- for f in spec['features'] %},
         {%- set s = lookalike.lookalike_literal(f['series']) %}
+        {%- set col = lookalike.lookalike_quote_identifier(f['name']) %}
         {%- set w = f['window'] %}
         {%- if f['kind'] == 'count' %}
-        max(case when p.series = {{ s }} then coalesce(p.cnt_0, 0) - coalesce(p.cnt_{{ w }}, 0) end) as {{ f['name'] }}
+        max(case when p.series = {{ s }} then coalesce(p.cnt_0, 0) - coalesce(p.cnt_{{ w }}, 0) end) as {{ col }}
         {%- elif f['kind'] == 'value' %}
-        max(case when p.series = {{ s }} then coalesce(p.val_0, 0) - coalesce(p.val_{{ w }}, 0) end) as {{ f['name'] }}
+        max(case when p.series = {{ s }} then coalesce(p.val_0, 0) - coalesce(p.val_{{ w }}, 0) end) as {{ col }}
         {%- elif f['kind'] == 'since_last' %}
-        max(case when p.series = {{ s }} then {{ dbt.datediff('p.last_at', 'p.as_of_at', 'second') }} / 86400.0 end) as {{ f['name'] }}
+        max(case when p.series = {{ s }} then {{ dbt.datediff('p.last_at', 'p.as_of_at', 'second') }} / 86400.0 end) as {{ col }}
         {%- elif f['kind'] == 'since_first' %}
-        max(case when p.series = {{ s }} and p.last_at is not null then {{ dbt.datediff('p.first_at', 'p.as_of_at', 'second') }} / 86400.0 end) as {{ f['name'] }}
+        max(case when p.series = {{ s }} and p.last_at is not null then {{ dbt.datediff('p.first_at', 'p.as_of_at', 'second') }} / 86400.0 end) as {{ col }}
         {%- elif f['kind'] == 'cumulative' %}
-        max(case when p.series = {{ s }} then p.cnt_0 end) as {{ f['name'] }}
+        max(case when p.series = {{ s }} then p.cnt_0 end) as {{ col }}
         {%- elif f['kind'] == 'active_days' %}
         coalesce(max(case when p.series = 'day_first' then p.cnt_0 end), 0)
-            - coalesce(max(case when p.series = 'day_last' then p.cnt_{{ w }} end), 0) as {{ f['name'] }}
+            - coalesce(max(case when p.series = 'day_last' then p.cnt_{{ w }} end), 0) as {{ col }}
         {%- elif f['kind'] == 'share' %}
         cast(coalesce(max(case when p.series = {{ s }} then coalesce(p.cnt_0, 0) - coalesce(p.cnt_{{ w }}, 0) end), 0) as double)
-            / nullif(max(case when p.series = 'all' then coalesce(p.cnt_0, 0) - coalesce(p.cnt_{{ w }}, 0) end), 0) as {{ f['name'] }}
+            / nullif(max(case when p.series = 'all' then coalesce(p.cnt_0, 0) - coalesce(p.cnt_{{ w }}, 0) end), 0) as {{ col }}
         {%- endif %}
         {%- endfor %}
     from lookalike_per_series as p
@@ -258,10 +263,11 @@ left join lookalike_pivot as v
     active days are 0 for a user without such events; days since and shares stay null. -#}
 {% macro lookalike_event_feature_outputs(spec, alias) %}
     {%- for f in spec['features'] %},
+    {%- set col = lookalike.lookalike_quote_identifier(f['name']) %}
     {%- if f['kind'] in ['count', 'value', 'cumulative', 'active_days'] %}
-    cast(coalesce({{ alias }}.{{ f['name'] }}, 0) as double) as {{ f['name'] }}
+    cast(coalesce({{ alias }}.{{ col }}, 0) as double) as {{ col }}
     {%- else %}
-    cast({{ alias }}.{{ f['name'] }} as double) as {{ f['name'] }}
+    cast({{ alias }}.{{ col }} as double) as {{ col }}
     {%- endif %}
     {%- endfor %}
 {% endmacro %}
@@ -305,22 +311,23 @@ lookalike_aggregated as (
         user_id
         {%- for f in spec['features'] %},
         {%- set t = lookalike.lookalike_literal(f['series'][5:]) if f['series'].startswith('type|') else none %}
+        {%- set col = lookalike.lookalike_quote_identifier(f['name']) %}
         {%- set in_window = 'event_at >= ' ~ since[f['window']] if f['window'] else 'true' %}
         {%- if f['kind'] == 'count' %}
-        count(case when event_type = {{ t }} and {{ in_window }} then 1 end) as {{ f['name'] }}
+        count(case when event_type = {{ t }} and {{ in_window }} then 1 end) as {{ col }}
         {%- elif f['kind'] == 'value' %}
-        sum(case when event_type = {{ t }} and {{ in_window }} then coalesce(value, 0) end) as {{ f['name'] }}
+        sum(case when event_type = {{ t }} and {{ in_window }} then coalesce(value, 0) end) as {{ col }}
         {%- elif f['kind'] == 'since_last' %}
-        {{ dbt.datediff('max(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} / 86400.0 as {{ f['name'] }}
+        {{ dbt.datediff('max(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} / 86400.0 as {{ col }}
         {%- elif f['kind'] == 'since_first' %}
-        {{ dbt.datediff('min(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} / 86400.0 as {{ f['name'] }}
+        {{ dbt.datediff('min(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} / 86400.0 as {{ col }}
         {%- elif f['kind'] == 'cumulative' %}
-        count(distinct item_id) as {{ f['name'] }}
+        count(distinct item_id) as {{ col }}
         {%- elif f['kind'] == 'active_days' %}
-        count(distinct case when {{ in_window }} then cast(event_at as date) end) as {{ f['name'] }}
+        count(distinct case when {{ in_window }} then cast(event_at as date) end) as {{ col }}
         {%- elif f['kind'] == 'share' %}
         cast(count(case when category = {{ lookalike.lookalike_literal(f['series'][4:]) }} and {{ in_window }} then 1 end) as double)
-            / nullif(count(case when {{ in_window }} then 1 end), 0) as {{ f['name'] }}
+            / nullif(count(case when {{ in_window }} then 1 end), 0) as {{ col }}
         {%- endif %}
         {%- endfor %}
     from lookalike_events

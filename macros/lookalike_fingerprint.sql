@@ -14,20 +14,25 @@
       {%- do shape.append(column.name ~ ' ' ~ column.data_type) -%}
     {%- endfor -%}
   {%- endif -%}
-  {%- set excluded = exclude | map('string') | list -%}
+  {#- Column names may hold any character (quotes, newlines): every name reaches the SQL quoted
+      (lookalike_quote_identifier) and the shape as an escaped literal (lookalike_literal). #}
+  {%- set excluded = [] -%}
+  {%- for name in exclude -%}{%- do excluded.append(lookalike.lookalike_quote_identifier(name)) -%}{%- endfor -%}
+  {%- set grouped = [] -%}
+  {%- for name in group_by -%}{%- do grouped.append(lookalike.lookalike_quote_identifier(name)) -%}{%- endfor -%}
 select
-    {%- for g in group_by %}
+    {%- for g in grouped %}
     {{ g }},
     {%- endfor %}
     count(*) as n_rows,
     {#- hash(row) of DuckDB hashes the row's values; the sum is independent of row order. #}
-    md5(cast(coalesce(sum(hash(lookalike_rows)), 0) as varchar) || '|' || {{ dbt.string_literal(shape | join(', ')) }}) as checksum
+    md5(cast(coalesce(sum(hash(lookalike_rows)), 0) as varchar) || '|' || {{ lookalike.lookalike_literal(shape | join(', ')) }}) as checksum
 from (
     select * {%- if excluded %} exclude ({{ excluded | join(', ') }}){% endif %}
     from {{ relation }}
 ) as lookalike_rows
-{%- if group_by %}
-group by {{ group_by | join(', ') }}
+{%- if grouped %}
+group by {{ grouped | join(', ') }}
 {%- endif %}
 {% endmacro %}
 

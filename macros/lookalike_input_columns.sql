@@ -32,7 +32,7 @@
 {% macro lookalike_optional_column(relation, name, default_sql) %}
   {%- set columns = lookalike.lookalike_input_columns(relation) -%}
   {%- if name in columns -%}
-    {{- return(adapter.quote(columns[name].name)) -}}
+    {{- return(lookalike.lookalike_quote_identifier(columns[name].name)) -}}
   {%- endif -%}
   {{- return(default_sql) -}}
 {% endmacro %}

@@ -17,6 +17,17 @@
     {{ return(api.Relation.create(identifier='lookalike_input_not_configured')) }}
   {%- endif -%}
   {%- set parts = (value | string | trim).split('.') -%}
+  {#- dbt renders relation names inside quotes without escaping them, so a name holding a quote
+      would end the identifier and run the rest as SQL: accept plain names only. -#}
+  {%- set bad_parts = [] -%}
+  {%- for part in parts if not modules.re.match('^[^\\W\\d][\\w$-]*$', part) -%}{%- do bad_parts.append(part) -%}{%- endfor -%}
+  {%- if bad_parts or parts | length > 3 -%}
+    {{ exceptions.raise_compiler_error(
+        "lookalike: variable '" ~ var_name ~ "' = " ~ "'" ~ value ~ "'" ~ " is not a relation name; "
+        ~ "use table, schema.table or database.schema.table, each part a plain identifier (letters, digits, "
+        ~ "_, $ or -, not starting with a digit; no quotes, spaces, semicolons or other punctuation). "
+        ~ "For a relation with another name, create a view with a plain name over it and point the variable at the view.") }}
+  {%- endif -%}
   {%- if parts | length == 1 -%}
     {%- set relation = api.Relation.create(database=target.database, schema=target.schema, identifier=parts[0]) -%}
   {%- elif parts | length == 2 -%}

@@ -65,7 +65,10 @@ select * from {{ this }}
 {%- macro lookalike_clear_if_changed() -%}
   {%- if not execute or flags.FULL_REFRESH -%}{{ return('') }}{%- endif -%}
   {%- if adapter.get_relation(this.database, this.schema, this.identifier) is none -%}{{ return('') }}{%- endif -%}
-  {%- if 'unchanged since the previous build' in (model.compiled_code or '') -%}{{ return('') }}{%- endif -%}
+  {#- Only the first line of the compiled SQL says so (lookalike_reuse_or): the body holds string
+      literals from the data (event types, categories), which could contain the same words. #}
+  {%- set first_line = ((model.compiled_code or '') | trim).split('\n')[0] -%}
+  {%- if first_line.startswith('-- lookalike: inputs key ') and 'unchanged since the previous build' in first_line -%}{{ return('') }}{%- endif -%}
   delete from {{ this }}
 {%- endmacro -%}
 
@@ -76,7 +79,8 @@ select * from {{ this }}
 
 {%- macro duckdb__lookalike_stored_inputs_key(relation) -%}
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
-  {%- set found = run_query("select comment from duckdb_tables() where database_name = '" ~ relation.database ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'") -%}
+  {%- set found = run_query("select comment from duckdb_tables() where database_name = " ~ lookalike.lookalike_literal(relation.database)
+      ~ " and schema_name = " ~ lookalike.lookalike_literal(relation.schema) ~ " and table_name = " ~ lookalike.lookalike_literal(relation.identifier)) -%}
   {%- if found.rows | length == 0 or found.rows[0][0] is none -%}{{ return(none) }}{%- endif -%}
   {%- set comment = found.rows[0][0] | string -%}
   {%- set prefix = 'lookalike inputs key: ' -%}

@@ -70,3 +70,22 @@ def test_only_runs_whose_whole_score_set_matches_are_reused():
     kept = pa.Table.from_batches(list(reuse.previous_score_batches(prev, {"a": "fa"}, batch_size=1)))
     assert kept.column("user_id").to_pylist() == ["1", "2"]
     assert reuse.reused_score_runs(None, wanted) == set()
+
+
+def test_previous_table_escapes_quotes_in_the_relation_name():
+    con = duckdb.connect()
+    con.execute("create table sentinel_keep as select 1 as x")
+
+    class This:
+        database = "memory"
+        schema = "main"
+        identifier = 'odd"; drop table sentinel_keep; --'
+
+        def __repr__(self):  # what dbt renders: quoted, not escaped
+            return f'"{self.database}"."{self.schema}"."{self.identifier}"'
+
+    assert reuse.relation_name(This()) == '"memory"."main"."odd""; drop table sentinel_keep; --"'
+    assert reuse.previous_table(con, This()) is None
+    assert con.execute("select * from sentinel_keep").fetchall() == [(1,)]
+    con.execute('create table "odd""; drop table sentinel_keep; --" as select \'r\' as run_id')
+    assert reuse.previous_table(con, This()).fetchall() == [("r",)]

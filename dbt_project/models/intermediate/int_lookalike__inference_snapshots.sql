@@ -12,7 +12,7 @@ with latest as (
 select
     snapshots.user_id,
     snapshots.snapshot_at{% for f in features %},
-    snapshots.{{ adapter.quote(f) }}{% endfor %}
+    snapshots.{{ lookalike.lookalike_quote_identifier(f) }}{% endfor %}
 from {{ ref('int_lookalike__user_snapshots') }} as snapshots
 inner join latest
     on snapshots.user_id = latest.user_id

@@ -14,7 +14,7 @@ select
     points.example_source,
     points.split
     {%- for f in features %},
-    features.{{ adapter.quote(f) }}
+    features.{{ lookalike.lookalike_quote_identifier(f) }}
     {%- endfor %}
 from {{ ref('int_lookalike__training_points') }} as points
 inner join {{ ref('lookalike_pit_features') }} as features

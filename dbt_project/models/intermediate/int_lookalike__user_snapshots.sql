@@ -25,7 +25,7 @@ deduplicated as (
             snapshots.*,
             row_number() over (
                 partition by snapshots.user_id, snapshots.snapshot_at
-                order by {% for f in features %}snapshots.{{ adapter.quote(f) }} nulls last, {% endfor %}snapshots.user_id
+                order by {% for f in features %}snapshots.{{ lookalike.lookalike_quote_identifier(f) }} nulls last, {% endfor %}snapshots.user_id
             ) as duplicate_index
         from snapshots
         inner join duplicated_keys
@@ -39,7 +39,7 @@ select
     user_id,
     snapshot_at,
     valid_to{% for f in features %},
-    {{ adapter.quote(f) }}{% endfor %}
+    {{ lookalike.lookalike_quote_identifier(f) }}{% endfor %}
 from snapshots
 where not exists (
     select 1 from duplicated_keys
@@ -51,7 +51,7 @@ select
     user_id,
     snapshot_at,
     valid_to{% for f in features %},
-    {{ adapter.quote(f) }}{% endfor %}
+    {{ lookalike.lookalike_quote_identifier(f) }}{% endfor %}
 from deduplicated
 {%- endset %}
 {#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}

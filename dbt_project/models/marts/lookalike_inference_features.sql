@@ -15,7 +15,7 @@ with points as (
 ){% if event_features %},
 
 event_features as (
-    {{ lookalike.lookalike_event_features_as_of('points', spec, lookalike.lookalike_as_of()) | indent(4) }}
+    {{ lookalike.lookalike_event_features_as_of('points', spec, lookalike.lookalike_as_of()) }}
 ){% endif %}
 
 select
@@ -23,10 +23,10 @@ select
     points.as_of_at,
     points.snapshot_at
     {%- for f in snapshot_features %},
-    snapshots.{{ adapter.quote(f) }}
+    snapshots.{{ lookalike.lookalike_quote_identifier(f) }}
     {%- endfor %}
     {%- for f in event_features %},
-    event_features.{{ f }}
+    event_features.{{ lookalike.lookalike_quote_identifier(f) }}
     {%- endfor %}
 from points
 inner join {{ ref('int_lookalike__user_snapshots') }} as snapshots

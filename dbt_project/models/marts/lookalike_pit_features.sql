@@ -7,6 +7,8 @@
 {%- set spec = lookalike.lookalike_event_spec() %}
 {%- set event_features = lookalike.lookalike_event_feature_names(spec) %}
 {{ lookalike.lookalike_check_feature_names(snapshot_features, event_features) }}
+{#- Warns once per build about names in lookalike_feature_include / _exclude that match nothing. #}
+{%- do lookalike.lookalike_warn_unknown_feature_names(spec) %}
 
 {%- set body %}
 with points as (
@@ -15,7 +17,7 @@ with points as (
 ){% if event_features %},
 
 event_features as (
-    {{ lookalike.lookalike_event_features('points', spec) | indent(4) }}
+    {{ lookalike.lookalike_event_features('points', spec) }}
 ){% endif %}
 
 select
@@ -25,10 +27,10 @@ select
     points.as_of_at,
     points.snapshot_at
     {%- for f in snapshot_features %},
-    snapshots.{{ adapter.quote(f) }}
+    snapshots.{{ lookalike.lookalike_quote_identifier(f) }}
     {%- endfor %}
     {%- for f in event_features %},
-    event_features.{{ f }}
+    event_features.{{ lookalike.lookalike_quote_identifier(f) }}
     {%- endfor %}
 from points
 inner join {{ ref('int_lookalike__user_snapshots') }} as snapshots

@@ -7,7 +7,7 @@
 {{ lookalike.lookalike_require_columns(source_relation, 'lookalike_items', ['item_id', category | lower]) }}
 select
     cast(item_id as {{ dbt.type_string() }}) as item_id,
-    min(cast({{ adapter.quote(category) }} as {{ dbt.type_string() }})) as category
+    min(cast({{ lookalike.lookalike_optional_column(source_relation, category | lower, lookalike.lookalike_quote_identifier(category)) }} as {{ dbt.type_string() }})) as category
 from {{ source_relation }}
 where item_id is not null
 group by 1
