@@ -157,8 +157,16 @@ def test_hostile_item_category_column(built):
 
 
 def test_unknown_feature_names_warn_once(built):
-    _, _, _, proc = built
+    db, _, _, proc = built
     out = proc.stdout
+    # ...and are reported as one input issue, which every run's status_message carries.
+    issue = query(db, "select n_rows, message from lookalike_input_issues where issue = 'unknown_feature_name' "
+                      "and input_variable = 'lookalike_feature_exclude'")
+    assert issue == [(len(UNKNOWN), f"lookalike: var lookalike_feature_exclude names {len(UNKNOWN)} feature(s) that are "
+                      "neither a column of the snapshot input (var lookalike_user_snapshots) nor an event feature: "
+                      + ", ".join(f"'{name}'" for name in UNKNOWN)
+                      + "; they are ignored. Check the spelling (the build log lists the known names).")]
+    assert issue[0][1] in query(db, "select status_message from lookalike_runs where run_id = 'pit'")[0][0]
     for name in UNKNOWN:
         message = (f"lookalike: var lookalike_feature_exclude names '{name}', which is neither a column of the "
                    "snapshot input (var lookalike_user_snapshots) nor an event feature; it is ignored. "

@@ -5,15 +5,15 @@
     population that gets scored. -#}
 
 with settings as (
-    {{ lookalike.lookalike_relation_checksum(ref('int_lookalike__runs'), group_by=['run_id'], exclude=['run_description']) | indent(4) }}
+    {{ lookalike.lookalike_relation_checksum(ref('int_lookalike__runs'), group_by=['run_id'], exclude=['run_description']) }}
 ),
 
 examples as (
-    {{ lookalike.lookalike_relation_checksum(ref('int_lookalike__training_examples'), group_by=['run_id']) | indent(4) }}
+    {{ lookalike.lookalike_relation_checksum(ref('int_lookalike__training_examples'), group_by=['run_id']) }}
 ),
 
 population as (
-    {{ lookalike.lookalike_relation_checksum(ref('lookalike_inference_features')) | indent(4) }}
+    {{ lookalike.lookalike_relation_checksum(ref('lookalike_inference_features')) }}
 )
 
 select

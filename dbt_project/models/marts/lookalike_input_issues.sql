@@ -50,6 +50,22 @@ event_counts as (
        "events input (var lookalike_events) have no readable event_at (null or not a date-time) and were dropped. Fix the value.")) -%}
 {%- endif %}
 
+{#- Unknown names in lookalike_feature_include / _exclude: one row per variable (n_rows = names). #}
+{#- The event feature spec reads the staged events and items (declared here for dbt's DAG). #}
+-- depends_on: {{ ref('stg_lookalike__events') }}, {{ ref('stg_lookalike__items') }}
+{%- set unknown = lookalike.lookalike_unknown_feature_names() -%}
+{%- set unknown_rows = [] -%}
+{%- for variable in ['lookalike_feature_include', 'lookalike_feature_exclude'] -%}
+  {%- set names = [] -%}
+  {%- for var_name, name in unknown if var_name == variable -%}{%- do names.append("'" ~ name ~ "'") -%}{%- endfor -%}
+  {%- if names -%}
+    {%- do unknown_rows.append((variable, names | length,
+          "lookalike: var " ~ variable ~ " names " ~ names | length ~ " feature(s) that are neither a column of the snapshot input "
+          ~ "(var lookalike_user_snapshots) nor an event feature: " ~ names | join(', ')
+          ~ "; they are ignored. Check the spelling (the build log lists the known names).")) -%}
+  {%- endif -%}
+{%- endfor %}
+
 issues as (
 {%- for variable, relation, issue, source_cte, count_column, sentence in rows %}
     select
@@ -60,6 +76,15 @@ issues as (
         {{ lookalike.lookalike_literal('lookalike: ') }} || cast({{ count_column }} as {{ text }})
             || {{ lookalike.lookalike_literal(' row(s) of the ' ~ sentence) }} as message
     from {{ source_cte }}
+    {{- '\n    union all' if not loop.last or unknown_rows }}
+{%- endfor %}
+{%- for variable, n_names, message in unknown_rows %}
+    select
+        cast({{ lookalike.lookalike_literal(variable) }} as {{ text }}) as input_variable,
+        cast(null as {{ text }}) as input_relation,
+        cast('unknown_feature_name' as {{ text }}) as issue,
+        cast({{ n_names }} as {{ dbt.type_bigint() }}) as n_rows,
+        cast({{ lookalike.lookalike_literal(message) }} as {{ text }}) as message
     {{- '\n    union all' if not loop.last }}
 {%- endfor %}
 )

@@ -31,7 +31,7 @@ select * from (
     {%- else %}
         cast(null as {{ dbt.type_timestamp() }}) as valid_to{{ ',' if features }}
     {%- endif %}
-        {{ lookalike.lookalike_feature_select(features) | indent(8) }}
+        {{ lookalike.lookalike_feature_select(features) }}
     from {{ source_relation }}
 ) as typed
 {#- Rows without a user or a readable snapshot time cannot be matched; lookalike_input_issues
