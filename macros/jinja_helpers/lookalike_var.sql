@@ -10,12 +10,15 @@
       int_list         (a list of int in [min, max])
       string_list      (a list of names)
       number_list      (a list of numbers)
-    lookalike_var(name): the variable's value, validated (a compiler error names the variable,
-      the value and the fix), with ints and numbers converted from text.
+    lookalike_check_var(name, value): {value, error}: the value converted (ints and numbers from
+      text, offsets of date-times to UTC) and null, or the error message naming the variable, the
+      value and the fix. It never raises, so every variable can be checked in one pass.
+    lookalike_var(name): the variable's value, validated (a compiler error carries the message).
     lookalike_var_sql(name): the value as a SQL literal: a number, true / false, null, or a
       quoted string.
-    lookalike_validate_vars(): validates every variable (the on-run-start hook), so a bad value
-      stops the build before any model runs and nothing earlier is touched. -#}
+    lookalike_validate_vars(): validates every variable (the on-run-start hook) and raises one
+      error listing every bad one, so a bad value stops the build before any model runs and
+      nothing earlier is touched. -#}
 
 {% macro lookalike_var_specs() %}
   {{ return({
@@ -65,10 +68,9 @@
 {% endmacro %}
 
 
-{%- macro _lookalike_var_error(name, value, expected) -%}
-  {{ exceptions.raise_compiler_error(
-      "lookalike: variable '" ~ name ~ "' is " ~ ('"' ~ value ~ '"' if value is string else (value | tojson)) ~ "; it must be " ~ expected
-      ~ ". Fix it in --vars or in the vars of dbt_project.yml (README, table \"Variables\").") }}
+{%- macro _lookalike_var_message(name, value, expected) -%}
+  {{ return("lookalike: variable '" ~ name ~ "' is " ~ ('"' ~ value ~ '"' if value is string else (value | tojson))
+      ~ "; it must be " ~ expected ~ ". Fix it in --vars or in the vars of dbt_project.yml (README, table \"Variables\").") }}
 {%- endmacro -%}
 
 
@@ -88,29 +90,27 @@
 {%- endmacro -%}
 
 
-{%- macro _lookalike_check_number(name, value, spec, integer, shown) -%}
+{#- The number in [spec.min, spec.max], or none. -#}
+{%- macro _lookalike_number_in_range(value, spec, integer) -%}
   {%- set number = lookalike._lookalike_as_number(value, integer) -%}
-  {%- set expected = ('an integer' if integer else 'a number') ~ ' between ' ~ spec.min ~ ' and ' ~ spec.max -%}
-  {%- if number is none or number < spec.min or number > spec.max -%}
-    {{ lookalike._lookalike_var_error(name, shown, expected) }}
-  {%- endif -%}
+  {%- if number is none or number < spec.min or number > spec.max -%}{{ return(none) }}{%- endif -%}
   {{ return(number) }}
 {%- endmacro -%}
 
 
-{#- Parses an ISO date-time (optional time, fraction and UTC offset) to 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC. -#}
-{%- macro _lookalike_utc_text(name, value) -%}
+{#- An ISO date-time (optional time, fraction and UTC offset) as 'YYYY-MM-DD HH:MM:SS.ffffff' in
+    UTC, or none when the text is not one. -#}
+{%- macro _lookalike_utc_text(value) -%}
   {%- set text = value | string | trim -%}
   {%- set pattern = '([0-9]{4})-([0-9]{2})-([0-9]{2})([ T]([0-9]{2}):([0-9]{2})(:([0-9]{2})([.]([0-9]{1,6}))?)?)?[ ]*(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?' -%}
   {%- set m = modules.re.fullmatch(pattern, text) -%}
-  {%- set expected = "null or an ISO date-time such as '2026-06-01', '2026-06-01 12:00:00' or '2026-06-01T12:00:00+09:00' (offsets are converted to UTC)" -%}
-  {%- if not m -%}{{ lookalike._lookalike_var_error(name, value, expected) }}{%- endif -%}
+  {%- if not m -%}{{ return(none) }}{%- endif -%}
   {%- set year, month, day = m.group(1) | int, m.group(2) | int, m.group(3) | int -%}
   {%- set hour, minute, second = (m.group(5) or 0) | int, (m.group(6) or 0) | int, (m.group(8) or 0) | int -%}
   {%- set micro = ((m.group(10) or '') ~ '000000')[:6] | int -%}
   {%- set days_in_month = [31, 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
-  {%- if year < 1 or month < 1 or month > 12 or day < 1 or day > days_in_month[month - 1] or hour > 23 or minute > 59 or second > 59 -%}
-    {{ lookalike._lookalike_var_error(name, value, expected) }}
+  {%- if year < 2 or month < 1 or month > 12 or day < 1 or day > days_in_month[month - 1] or hour > 23 or minute > 59 or second > 59 -%}
+    {{ return(none) }}
   {%- endif -%}
   {%- set moment = modules.datetime.datetime(year, month, day, hour, minute, second, micro) -%}
   {%- set offset = m.group(11) -%}
@@ -125,58 +125,81 @@
 {%- endmacro -%}
 
 
-{% macro lookalike_var(name) %}
+{% macro lookalike_check_var(name, value) %}
   {%- set specs = lookalike.lookalike_var_specs() -%}
   {%- if name not in specs -%}
-    {{ exceptions.raise_compiler_error("lookalike_var: '" ~ name ~ "' is not a variable of the lookalike package.") }}
+    {{ return({'value': none, 'error': "lookalike_var: '" ~ name ~ "' is not a variable of the lookalike package."}) }}
   {%- endif -%}
   {%- set spec = specs[name] -%}
-  {%- set value = var(name, none) -%}
   {%- set empty = value is none or (value is string and (value | trim) in ['', 'null', 'none', 'None']) -%}
   {%- if spec.kind in ['relation', 'timestamp'] or spec.get('nullable') -%}
-    {%- if empty -%}{{ return(none) }}{%- endif -%}
+    {%- if empty -%}{{ return({'value': none, 'error': none}) }}{%- endif -%}
   {%- elif empty and spec.kind not in ['string', 'string_list', 'int_list', 'number_list'] -%}
-    {{ lookalike._lookalike_var_error(name, value, 'set (it has no null meaning)') }}
+    {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value, 'set (it has no null meaning)')}) }}
   {%- endif -%}
-  {%- if spec.kind == 'int' -%}
-    {{ return(lookalike._lookalike_check_number(name, value, spec, true, value)) }}
-  {%- elif spec.kind == 'number' -%}
-    {{ return(lookalike._lookalike_check_number(name, value, spec, false, value)) }}
+  {%- if spec.kind in ['int', 'number'] -%}
+    {%- set number = lookalike._lookalike_number_in_range(value, spec, spec.kind == 'int') -%}
+    {%- if number is none -%}
+      {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value,
+          ('an integer' if spec.kind == 'int' else 'a number') ~ ' between ' ~ spec.min ~ ' and ' ~ spec.max)}) }}
+    {%- endif -%}
+    {{ return({'value': number, 'error': none}) }}
   {%- elif spec.kind == 'bool' -%}
-    {%- if value is boolean -%}{{ return(value) }}{%- endif -%}
-    {%- if value is string and (value | trim | lower) in ['true', 'false'] -%}{{ return((value | trim | lower) == 'true') }}{%- endif -%}
-    {{ lookalike._lookalike_var_error(name, value, 'true or false') }}
+    {%- if value is boolean -%}{{ return({'value': value, 'error': none}) }}{%- endif -%}
+    {%- if value is string and (value | trim | lower) in ['true', 'false'] -%}
+      {{ return({'value': (value | trim | lower) == 'true', 'error': none}) }}
+    {%- endif -%}
+    {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value, 'true or false')}) }}
   {%- elif spec.kind == 'choice' -%}
-    {%- if value is string and (value | trim | lower) in spec.choices -%}{{ return(value | trim | lower) }}{%- endif -%}
-    {{ lookalike._lookalike_var_error(name, value, 'one of ' ~ spec.choices | join(', ')) }}
+    {%- if value is string and (value | trim | lower) in spec.choices -%}
+      {{ return({'value': value | trim | lower, 'error': none}) }}
+    {%- endif -%}
+    {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value, 'one of ' ~ spec.choices | join(', '))}) }}
   {%- elif spec.kind == 'string' -%}
-    {%- if value is none -%}{{ return(none) }}{%- endif -%}
-    {%- if value is string or value is number -%}{{ return(value | string) }}{%- endif -%}
-    {{ lookalike._lookalike_var_error(name, value, 'a text value') }}
+    {%- if value is none -%}{{ return({'value': none, 'error': none}) }}{%- endif -%}
+    {%- if value is string or (value is number and value is not boolean) -%}{{ return({'value': value | string, 'error': none}) }}{%- endif -%}
+    {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value, 'a text value')}) }}
   {%- elif spec.kind == 'relation' -%}
-    {%- if value is string -%}{{ return(value | trim) }}{%- endif -%}
-    {{ lookalike._lookalike_var_error(name, value, 'a relation name: table, schema.table or database.schema.table') }}
+    {%- if value is string -%}{{ return({'value': value | trim, 'error': none}) }}{%- endif -%}
+    {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value, 'a relation name: table, schema.table or database.schema.table')}) }}
   {%- elif spec.kind == 'timestamp' -%}
-    {{ return(lookalike._lookalike_utc_text(name, value)) }}
-  {%- elif spec.kind in ['int_list', 'number_list', 'string_list'] -%}
-    {%- if value is none -%}{{ return([]) }}{%- endif -%}
-    {%- if value is string or value is mapping or value is not iterable -%}
-      {{ lookalike._lookalike_var_error(name, value, 'a list, e.g. [' ~ ('30, 90' if spec.kind != 'string_list' else 'name_a, name_b') ~ ']') }}
+    {%- set text = lookalike._lookalike_utc_text(value) if value is string else none -%}
+    {%- if text is none -%}
+      {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value,
+          "null or an ISO date-time such as '2026-06-01', '2026-06-01 12:00:00' or '2026-06-01T12:00:00+09:00' (offsets are converted to UTC)")}) }}
     {%- endif -%}
-    {%- set items = [] -%}
-    {%- for item in value -%}
-      {%- if spec.kind == 'string_list' -%}
-        {%- if item is not string -%}{{ lookalike._lookalike_var_error(name, value, 'a list of column names (text)') }}{%- endif -%}
-        {%- do items.append(item) -%}
-      {%- else -%}
-        {%- do items.append(lookalike._lookalike_check_number(name, item, spec, spec.kind == 'int_list', value)) -%}
-      {%- endif -%}
-    {%- endfor -%}
-    {%- if name == 'lookalike_quality_band_cutoffs' and (items | length != 3 or items[0] > items[1] or items[1] > items[2]) -%}
-      {{ lookalike._lookalike_var_error(name, value, 'three increasing AUC values [poor_below, fair_below, good_below]') }}
-    {%- endif -%}
-    {{ return(items) }}
+    {{ return({'value': text, 'error': none}) }}
   {%- endif -%}
+  {#- Lists. -#}
+  {%- if value is none -%}{{ return({'value': [], 'error': none}) }}{%- endif -%}
+  {%- if value is string or value is mapping or value is not iterable -%}
+    {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value,
+        'a list, e.g. [' ~ ('30, 90' if spec.kind != 'string_list' else 'name_a, name_b') ~ ']')}) }}
+  {%- endif -%}
+  {%- set items = [] -%}
+  {%- for item in value -%}
+    {%- if spec.kind == 'string_list' -%}
+      {%- do items.append(item if item is string else none) -%}
+    {%- else -%}
+      {%- do items.append(lookalike._lookalike_number_in_range(item, spec, spec.kind == 'int_list')) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- if none in items -%}
+    {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value,
+        'a list of column names (text)' if spec.kind == 'string_list'
+        else 'a list of ' ~ ('integers' if spec.kind == 'int_list' else 'numbers') ~ ' between ' ~ spec.min ~ ' and ' ~ spec.max)}) }}
+  {%- endif -%}
+  {%- if name == 'lookalike_quality_band_cutoffs' and (items | length != 3 or items[0] > items[1] or items[1] > items[2]) -%}
+    {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value, 'three increasing AUC values [poor_below, fair_below, good_below]')}) }}
+  {%- endif -%}
+  {{ return({'value': items, 'error': none}) }}
+{% endmacro %}
+
+
+{% macro lookalike_var(name) %}
+  {%- set checked = lookalike.lookalike_check_var(name, var(name, none)) -%}
+  {%- if checked.error -%}{{ exceptions.raise_compiler_error(checked.error) }}{%- endif -%}
+  {{ return(checked.value) }}
 {% endmacro %}
 
 
@@ -189,12 +212,32 @@
 {% endmacro %}
 
 
-{#- on-run-start: validate every variable before anything is built. Returns no SQL. -#}
+{#- The error of every bad variable, for the given values (default: the variables as set). -#}
+{% macro lookalike_var_errors(values=none) %}
+  {%- set errors = [] -%}
+  {%- for name in lookalike.lookalike_var_specs() -%}
+    {%- set value = values[name] if values is not none and name in values else var(name, none) -%}
+    {%- set checked = lookalike.lookalike_check_var(name, value) -%}
+    {%- if checked.error -%}{%- do errors.append(checked.error) -%}{%- endif -%}
+  {%- endfor -%}
+  {{ return(errors) }}
+{% endmacro %}
+
+
+{#- on-run-start: validate every variable before anything is built; one error lists every bad one. -#}
 {% macro lookalike_validate_vars() %}
   {%- if execute -%}
-    {%- for name in lookalike.lookalike_var_specs() -%}
-      {%- do lookalike.lookalike_var(name) -%}
-    {%- endfor -%}
+    {%- set errors = lookalike.lookalike_var_errors() -%}
+    {%- if errors -%}{{ exceptions.raise_compiler_error(errors | join('\n')) }}{%- endif -%}
   {%- endif -%}
   {{ return('') }}
+{% endmacro %}
+
+
+{#- run-operation: print every error for the given values (`--args '{values: {...}}'`), one per
+    line, without stopping: used by the tests to check every variable in one invocation. -#}
+{% macro lookalike_print_var_errors(values) %}
+  {%- for error in lookalike.lookalike_var_errors(values) -%}
+    {{ print(error) }}
+  {%- endfor -%}
 {% endmacro %}

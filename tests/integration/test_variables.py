@@ -3,10 +3,13 @@ or rendered as a safely quoted literal; a bad value stops the build before anyth
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
+import yaml
 
-from conftest import query, run_dbt
+from conftest import REPO, query, run_dbt
 from integration.fixtures import FIXTURE_VARS, build_fixture_db
 
 pytestmark = pytest.mark.integration
@@ -28,25 +31,52 @@ def built(tmp_path_factory):
     return db, work
 
 
-@pytest.mark.parametrize("name, value, expected", [
+def var_errors(db, work, values: dict) -> str:
+    """Every variable error for ``values`` (the macro prints one per line and does not stop)."""
+    proc = run_dbt(["run-operation", "lookalike_print_var_errors", "--args", json.dumps({"values": values})],
+                   db, work, vars=FIXTURE_VARS)
+    return " ".join(proc.stdout.split())
+
+
+CASES = [
     ("lookalike_min_seed_users", "ten", "is \"ten\"; it must be an integer between 1 and 1000000000"),
-    ("lookalike_min_seed_users", 0, "is 0; it must be an integer between 1 and 1000000000"),
     ("lookalike_as_of", HOSTILE, "is \"2026-01-01' as timestamp); drop table main.sentinel_keep; --\"; it must be " + ISO),
-    ("lookalike_as_of", "2026-02-30", "is \"2026-02-30\"; it must be " + ISO),
     ("lookalike_pu_bags", 2.5, "is 2.5; it must be an integer between 1 and 1000"),
-    ("lookalike_event_windows", [7, "x"], "is [7, \"x\"]; it must be an integer between 1 and 36500"),
+    ("lookalike_event_windows", [7, "x"], "is [7, \"x\"]; it must be a list of integers between 1 and 36500"),
     ("lookalike_quality_band_cutoffs", [0.8, 0.7, 0.6], "is [0.8, 0.7, 0.6]; it must be three increasing AUC values [poor_below, fair_below, good_below]"),
     ("lookalike_on_run_failure", "keep", "is \"keep\"; it must be one of keep_last_good, drop"),
     ("lookalike_build_only", "maybe", "is \"maybe\"; it must be true or false"),
     ("lookalike_feature_include", "score_signal", "is \"score_signal\"; it must be a list, e.g. [name_a, name_b]"),
     ("lookalike_health_min_test_auc", 1.5, "is 1.5; it must be a number between 0 and 1"),
     ("lookalike_test_fraction", None, "is null; it must be set (it has no null meaning)"),
-])
-def test_bad_variable_is_named(built, name, value, expected):
+]
+MORE_CASES = [
+    ("lookalike_min_seed_users", 0, "is 0; it must be an integer between 1 and 1000000000"),
+    ("lookalike_as_of", "2026-02-30", "is \"2026-02-30\"; it must be " + ISO),
+]
+
+
+@pytest.mark.parametrize("cases", [CASES, MORE_CASES], ids=["cases", "more_cases"])
+def test_bad_variables_are_named_with_the_fix(built, cases):
     db, work = built
-    proc = run_dbt(["run-operation", "lookalike_validate_vars"], db, work, vars={**FIXTURE_VARS, name: value}, check=False)
-    assert proc.returncode != 0
-    assert f"lookalike: variable '{name}' {expected}" in " ".join(proc.stdout.split()), proc.stdout[-2000:]
+    out = var_errors(db, work, {name: value for name, value, _ in cases})
+    for name, _, expected in cases:
+        assert f"lookalike: variable '{name}' {expected}{FIX}" in out, (name, out[-3000:])
+    assert out.count("lookalike: variable '") == len(cases)
+
+
+def test_every_variable_refuses_a_hostile_value(built):
+    """Each variable set to SQL: text kinds take it (they reach SQL only as literals, see below);
+    every other kind names the variable."""
+    db, work = built
+    names = sorted(yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"])
+    text_kinds = {"lookalike_item_category_column", "lookalike_engagement_type", "lookalike_pu_method",
+                  "lookalike_model_type", "lookalike_user_snapshots", "lookalike_labels", "lookalike_runs",
+                  "lookalike_events", "lookalike_items"}
+    out = var_errors(db, work, {name: HOSTILE for name in names})
+    for name in names:
+        assert (f"lookalike: variable '{name}' is \"{HOSTILE}\"" in out) == (name not in text_kinds), name
+    assert query(db, "select count(*) from main.sentinel_keep") == [(1,)]
 
 
 def test_bad_variable_stops_the_build_before_any_model_and_keeps_the_tables(built):
