@@ -58,3 +58,12 @@ def test_every_variable_has_a_validation_spec():
     text = (REPO / "macros" / "jinja_helpers" / "lookalike_var.sql").read_text()
     specs = text.split("{% macro lookalike_var_specs() %}", 1)[1].split("{% endmacro %}", 1)[0]
     assert set(re.findall(r"^\s*'(lookalike_[a-z_]+)': \{", specs, flags=re.M)) == project_vars()
+    # Each spec's default (used by macros called from a host project's models, which do not see the
+    # package's vars) is the dbt_project.yml value.
+    declared = yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]
+    jinja = {"none": None, "true": True, "false": False}
+    found = re.findall(r"^\s*'(lookalike_[a-z_]+)': \{.*'default': (.*)\},$", specs, flags=re.M)
+    assert len(found) == len(declared)
+    for name, default in found:
+        value = jinja[default] if default in jinja else yaml.safe_load(default)
+        assert value == declared[name], name

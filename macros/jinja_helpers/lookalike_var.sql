@@ -1,6 +1,8 @@
 {#- Every variable of the package, validated in one place.
 
-    lookalike_var_specs(): name -> spec. kind is one of
+    lookalike_var_specs(): name -> spec. default is the value of dbt_project.yml (a test checks
+      they agree): a host project's own models do not see the package's vars, so a macro called
+      from one (lookalike.lookalike_run_health, ...) falls back to it. kind is one of
       int / number     (min, max inclusive; nullable: null allowed)
       bool             (true/false; the strings 'true'/'false' too, as --vars may give them)
       choice           (choices: the allowed values, compared lower-cased)
@@ -22,48 +24,48 @@
 
 {% macro lookalike_var_specs() %}
   {{ return({
-    'lookalike_demo': {'kind': 'bool', 'nullable': true},
-    'lookalike_user_snapshots': {'kind': 'relation'},
-    'lookalike_labels': {'kind': 'relation'},
-    'lookalike_runs': {'kind': 'relation'},
-    'lookalike_events': {'kind': 'relation'},
-    'lookalike_items': {'kind': 'relation'},
-    'lookalike_snapshot_format': {'kind': 'choice', 'choices': ['periodic', 'scd2']},
-    'lookalike_item_category_column': {'kind': 'string'},
-    'lookalike_event_features': {'kind': 'bool'},
-    'lookalike_event_windows': {'kind': 'int_list', 'min': 1, 'max': 36500},
-    'lookalike_event_active_day_windows': {'kind': 'int_list', 'min': 1, 'max': 36500},
-    'lookalike_event_top_types': {'kind': 'int', 'min': 0, 'max': 1000},
-    'lookalike_affinity_top_categories': {'kind': 'int', 'min': 0, 'max': 1000},
-    'lookalike_affinity_window': {'kind': 'int', 'min': 1, 'max': 36500},
-    'lookalike_as_of': {'kind': 'timestamp'},
-    'lookalike_feature_include': {'kind': 'string_list'},
-    'lookalike_feature_exclude': {'kind': 'string_list'},
-    'lookalike_min_seed_users': {'kind': 'int', 'min': 1, 'max': 1000000000},
-    'lookalike_engagement_type': {'kind': 'string'},
-    'lookalike_build_only': {'kind': 'bool'},
-    'lookalike_test_fraction': {'kind': 'number', 'min': 0, 'max': 1},
-    'lookalike_unlabeled_sample_size': {'kind': 'int', 'min': 1, 'max': 1000000000},
-    'lookalike_random_seed': {'kind': 'int', 'min': 0, 'max': 4294967295},
-    'lookalike_pu_method': {'kind': 'string'},
-    'lookalike_pu_bags': {'kind': 'int', 'min': 1, 'max': 1000},
-    'lookalike_model_type': {'kind': 'string'},
-    'lookalike_sample_size': {'kind': 'int', 'min': 1, 'max': 1000000000000, 'nullable': true},
-    'lookalike_extra_attention': {'kind': 'bool'},
-    'lookalike_expected_positive_share': {'kind': 'number', 'min': 0, 'max': 1, 'nullable': true},
-    'lookalike_tune_model': {'kind': 'bool'},
-    'lookalike_tune_time_budget_seconds': {'kind': 'number', 'min': 0, 'max': 1000000},
-    'lookalike_auto_tune': {'kind': 'bool'},
-    'lookalike_failed_run_severity': {'kind': 'choice', 'choices': ['warn', 'error']},
-    'lookalike_on_run_failure': {'kind': 'choice', 'choices': ['keep_last_good', 'drop']},
-    'lookalike_force_retrain': {'kind': 'bool'},
-    'lookalike_score_batch_size': {'kind': 'int', 'min': 1, 'max': 100000000},
-    'lookalike_threshold_top_pct': {'kind': 'number', 'min': 0, 'max': 100},
-    'lookalike_health_min_positive_users': {'kind': 'int', 'min': 0, 'max': 1000000000},
-    'lookalike_health_min_test_auc': {'kind': 'number', 'min': 0, 'max': 1},
-    'lookalike_health_max_auc_gap': {'kind': 'number', 'min': 0, 'max': 1},
-    'lookalike_health_max_unmatched_share': {'kind': 'number', 'min': 0, 'max': 1},
-    'lookalike_quality_band_cutoffs': {'kind': 'number_list', 'min': 0, 'max': 1},
+    'lookalike_demo': {'kind': 'bool', 'nullable': true, 'default': none},
+    'lookalike_user_snapshots': {'kind': 'relation', 'default': none},
+    'lookalike_labels': {'kind': 'relation', 'default': none},
+    'lookalike_runs': {'kind': 'relation', 'default': none},
+    'lookalike_events': {'kind': 'relation', 'default': none},
+    'lookalike_items': {'kind': 'relation', 'default': none},
+    'lookalike_snapshot_format': {'kind': 'choice', 'choices': ['periodic', 'scd2'], 'default': 'periodic'},
+    'lookalike_item_category_column': {'kind': 'string', 'default': 'category'},
+    'lookalike_event_features': {'kind': 'bool', 'default': true},
+    'lookalike_event_windows': {'kind': 'int_list', 'min': 1, 'max': 36500, 'default': [7, 30, 90, 365]},
+    'lookalike_event_active_day_windows': {'kind': 'int_list', 'min': 1, 'max': 36500, 'default': [30, 90]},
+    'lookalike_event_top_types': {'kind': 'int', 'min': 0, 'max': 1000, 'default': 5},
+    'lookalike_affinity_top_categories': {'kind': 'int', 'min': 0, 'max': 1000, 'default': 5},
+    'lookalike_affinity_window': {'kind': 'int', 'min': 1, 'max': 36500, 'default': 365},
+    'lookalike_as_of': {'kind': 'timestamp', 'default': none},
+    'lookalike_feature_include': {'kind': 'string_list', 'default': []},
+    'lookalike_feature_exclude': {'kind': 'string_list', 'default': []},
+    'lookalike_min_seed_users': {'kind': 'int', 'min': 1, 'max': 1000000000, 'default': 10},
+    'lookalike_engagement_type': {'kind': 'string', 'default': 'MULTI_ENGAGE'},
+    'lookalike_build_only': {'kind': 'bool', 'default': false},
+    'lookalike_test_fraction': {'kind': 'number', 'min': 0, 'max': 1, 'default': 0.2},
+    'lookalike_unlabeled_sample_size': {'kind': 'int', 'min': 1, 'max': 1000000000, 'default': 5000},
+    'lookalike_random_seed': {'kind': 'int', 'min': 0, 'max': 4294967295, 'default': 42},
+    'lookalike_pu_method': {'kind': 'string', 'default': 'bagging'},
+    'lookalike_pu_bags': {'kind': 'int', 'min': 1, 'max': 1000, 'default': 20},
+    'lookalike_model_type': {'kind': 'string', 'default': 'hgb'},
+    'lookalike_sample_size': {'kind': 'int', 'min': 1, 'max': 1000000000000, 'nullable': true, 'default': none},
+    'lookalike_extra_attention': {'kind': 'bool', 'default': false},
+    'lookalike_expected_positive_share': {'kind': 'number', 'min': 0, 'max': 1, 'nullable': true, 'default': none},
+    'lookalike_tune_model': {'kind': 'bool', 'default': false},
+    'lookalike_tune_time_budget_seconds': {'kind': 'number', 'min': 0, 'max': 1000000, 'default': 60},
+    'lookalike_auto_tune': {'kind': 'bool', 'default': false},
+    'lookalike_failed_run_severity': {'kind': 'choice', 'choices': ['warn', 'error'], 'default': 'warn'},
+    'lookalike_on_run_failure': {'kind': 'choice', 'choices': ['keep_last_good', 'drop'], 'default': 'keep_last_good'},
+    'lookalike_force_retrain': {'kind': 'bool', 'default': false},
+    'lookalike_score_batch_size': {'kind': 'int', 'min': 1, 'max': 100000000, 'default': 100000},
+    'lookalike_threshold_top_pct': {'kind': 'number', 'min': 0, 'max': 100, 'default': 10},
+    'lookalike_health_min_positive_users': {'kind': 'int', 'min': 0, 'max': 1000000000, 'default': 50},
+    'lookalike_health_min_test_auc': {'kind': 'number', 'min': 0, 'max': 1, 'default': 0.6},
+    'lookalike_health_max_auc_gap': {'kind': 'number', 'min': 0, 'max': 1, 'default': 0.1},
+    'lookalike_health_max_unmatched_share': {'kind': 'number', 'min': 0, 'max': 1, 'default': 0.2},
+    'lookalike_quality_band_cutoffs': {'kind': 'number_list', 'min': 0, 'max': 1, 'default': [0.6, 0.7, 0.8]},
   }) }}
 {% endmacro %}
 
@@ -197,7 +199,8 @@
 
 
 {% macro lookalike_var(name) %}
-  {%- set checked = lookalike.lookalike_check_var(name, var(name, none)) -%}
+  {%- set specs = lookalike.lookalike_var_specs() -%}
+  {%- set checked = lookalike.lookalike_check_var(name, var(name, specs[name].default if name in specs else none)) -%}
   {%- if checked.error -%}{{ exceptions.raise_compiler_error(checked.error) }}{%- endif -%}
   {{ return(checked.value) }}
 {% endmacro %}
@@ -215,8 +218,9 @@
 {#- The error of every bad variable, for the given values (default: the variables as set). -#}
 {% macro lookalike_var_errors(values=none) %}
   {%- set errors = [] -%}
-  {%- for name in lookalike.lookalike_var_specs() -%}
-    {%- set value = values[name] if values is not none and name in values else var(name, none) -%}
+  {%- set specs = lookalike.lookalike_var_specs() -%}
+  {%- for name in specs -%}
+    {%- set value = values[name] if values is not none and name in values else var(name, specs[name].default) -%}
     {%- set checked = lookalike.lookalike_check_var(name, value) -%}
     {%- if checked.error -%}{%- do errors.append(checked.error) -%}{%- endif -%}
   {%- endfor -%}

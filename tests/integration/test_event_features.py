@@ -151,7 +151,8 @@ def test_unknown_snapshot_format_fails_with_the_fix(built):
     proc = run_dbt(["compile", "--select", "stg_lookalike__user_snapshots"], pristine, work,
                    vars={**FIXTURE_VARS, "lookalike_snapshot_format": "monthly"}, check=False)
     assert proc.returncode != 0
-    assert "lookalike: var lookalike_snapshot_format is 'monthly'; use 'periodic'" in proc.stdout
+    assert ("lookalike: variable 'lookalike_snapshot_format' is \"monthly\"; it must be one of periodic, scd2."
+            in proc.stdout)
 
 
 @pytest.fixture(scope="module")

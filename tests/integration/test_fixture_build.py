@@ -220,10 +220,12 @@ def test_run_health_of_the_fixture(db):
 @pytest.mark.parametrize("model, bad_vars, message", [
     ("lookalike_run_threshold_metrics", {"lookalike_threshold_top_pct": 0},
      "lookalike_threshold_metrics: top_pct must be a number in (0, 100], got 0. Fix var lookalike_threshold_top_pct."),
-    ("lookalike_run_threshold_metrics", {"lookalike_threshold_top_pct": "ten"}, "top_pct must be a number in (0, 100], got ten"),
+    ("lookalike_run_threshold_metrics", {"lookalike_threshold_top_pct": "ten"},
+     "lookalike: variable 'lookalike_threshold_top_pct' is \"ten\"; it must be a number between 0 and 100."),
     ("lookalike_runs", {"lookalike_quality_band_cutoffs": [0.8, 0.7, 0.9]},
-     "lookalike_quality_band_cutoffs must be three increasing AUC values"),
-    ("lookalike_runs", {"lookalike_quality_band_cutoffs": [0.6, 0.7]}, "lookalike_quality_band_cutoffs must be three"),
+     "lookalike: variable 'lookalike_quality_band_cutoffs' is [0.8, 0.7, 0.9]; it must be three increasing AUC values"),
+    ("lookalike_runs", {"lookalike_quality_band_cutoffs": [0.6, 0.7]},
+     "lookalike: variable 'lookalike_quality_band_cutoffs' is [0.6, 0.7]; it must be three increasing AUC values"),
 ])
 def test_invalid_quality_variables_fail_with_the_fix(db, tmp_path, model, bad_vars, message):
     proc = run_dbt(["compile", "--select", model], db, tmp_path, vars={**FIXTURE_VARS, **bad_vars}, check=False)

@@ -54,10 +54,12 @@ def state(db) -> dict:
         db, "select run_id, model_json, model_sha256, training_fingerprint from lookalike_run_models "
             "where model_status = 'TRAINED'")}
     scores = {run: query(db, "select user_id, score from lookalike_user_scores "
-                             f"where run_id = '{run}' order by user_id") for run in ("pit", "single")}
+                             f"where run_id = '{run}' and not is_stale order by user_id") for run in ("pit", "single")}
+    stale = {run: query(db, "select user_id, score from lookalike_user_scores "
+                            f"where run_id = '{run}' and is_stale order by user_id") for run in ("pit", "single")}
     n_predictions = dict(query(db, "select run_id, count(*) from lookalike_training_predictions group by run_id"))
     importance = dict(query(db, "select run_id, count(*) from lookalike_feature_importance group by run_id"))
-    return {"runs": runs, "models": models, "scores": scores, "n_predictions": n_predictions,
+    return {"runs": runs, "models": models, "scores": scores, "stale": stale, "n_predictions": n_predictions,
             "importance": importance}
 
 
@@ -120,6 +122,8 @@ def test_models_reading_an_edited_model_fail_only_its_run_and_the_recommended_bu
     assert pit["status"] == "FAILED" and pit["scoring_action"] is None
     assert pit["status_message"].startswith(FAILURE + " | ")
     assert failed["scores"]["pit"] == [] and "pit" not in failed["n_predictions"] and "pit" not in failed["importance"]
+    # The failed run keeps its last good audience (var lookalike_on_run_failure = keep_last_good), marked stale.
+    assert failed["stale"]["pit"] == first["scores"]["pit"] and first["stale"]["pit"] == []
     single = failed["runs"]["single"]
     assert single["status"] == "FINISHED" and failed["scores"]["single"] == first["scores"]["single"]
     assert failed["importance"]["single"] == first["importance"]["single"]
