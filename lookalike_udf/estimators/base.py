@@ -102,6 +102,14 @@ def _decode_float(value, where: str) -> float:
     return float(value)
 
 
+def _n_features(payload: dict) -> int:
+    """The payload's ``n_features``, a positive integer."""
+    n_features = payload.get("n_features")
+    if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+        raise ModelFormatError("n_features must be a positive integer")
+    return n_features
+
+
 def _uint_list(values, where: str, n: int | None = None, upper: int | None = None) -> np.ndarray:
     if not isinstance(values, list) or (n is not None and len(values) != n):
         raise ModelFormatError(f"{where}: expected a list" + (f" of {n} values" if n is not None else ""))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LookalikeError
-from .base import EstimatorType, ModelFormatError, _decode_float, _encode_float
+from .base import EstimatorType, ModelFormatError, _n_features, _decode_float, _encode_float
 
 NAME = "hgb"
 
@@ -178,9 +178,7 @@ class HGBScorer:
             raise ModelFormatError(f"model payload must be an object, found {type(payload).__name__}")
         if payload.get("format") != FORMAT:
             raise ModelFormatError(f"model payload has format {payload.get('format')!r}; expected {FORMAT!r}")
-        n_features = payload.get("n_features")
-        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
-            raise ModelFormatError("n_features must be a positive integer")
+        n_features = _n_features(payload)
         self.n_features = n_features
         order = payload.get("column_order")
         if not isinstance(order, list) or sorted(order) != list(range(n_features)):

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..errors import LookalikeError
-from .base import EstimatorType, ModelFormatError, _decode_float, _encode_float, _float_list, _uint_list
+from .base import EstimatorType, ModelFormatError, _n_features, _decode_float, _encode_float, _float_list, _uint_list
 
 NAME = "logistic"
 
@@ -57,9 +57,7 @@ class LogisticScorer:
     engine = "numpy"
 
     def __init__(self, payload: dict, engine: str = "auto"):
-        n_features = payload.get("n_features")
-        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
-            raise ModelFormatError("n_features must be a positive integer")
+        n_features = _n_features(payload)
         self.n_features = n_features
         self.numeric = _uint_list(payload.get("numeric_columns"), "numeric_columns", upper=n_features)
         self.categorical = _uint_list(payload.get("categorical_columns"), "categorical_columns", upper=n_features)

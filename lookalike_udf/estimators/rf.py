@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LookalikeError
-from .base import EstimatorType, ModelFormatError, _encode_float, _float_list, _uint_list
+from .base import EstimatorType, ModelFormatError, _n_features, _encode_float, _float_list, _uint_list
 
 NAME = "rf"
 
@@ -54,9 +54,7 @@ class RFScorer:
     engine = "numpy"
 
     def __init__(self, payload: dict, engine: str = "auto"):
-        n_features = payload.get("n_features")
-        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
-            raise ModelFormatError("n_features must be a positive integer")
+        n_features = _n_features(payload)
         self.n_features = n_features
         trees = payload.get("trees")
         if not isinstance(trees, list) or not trees:
