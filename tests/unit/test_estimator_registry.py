@@ -23,6 +23,7 @@ from lookalike_udf.validation import check_run
 
 from test_model_types import examples
 from test_pu import pu_examples
+from test_tuning import run_row, summary_for
 
 STORED = Path(__file__).parent / "data" / "stored_models.json"
 BUILT_IN_FORMATS = "'lookalike-hgb/1', 'lookalike-rf/1', 'lookalike-logistic/1', 'lookalike-bagging/1'"
@@ -120,15 +121,8 @@ def test_a_registered_type_is_tuned_on_its_grid_and_bagged(prior_type):
 
 def test_a_registered_type_goes_through_the_dbt_entry_points(prior_type):
     t = examples()
-    labels = t.column("label").to_numpy()
-    runs = pa.Table.from_pylist([{"run_id": "r", "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
-                                  "min_seed_users": 10, "test_fraction": 0.2, "random_seed": 5, "build_only": False,
-                                  "model_type": "prior", "sample_size": None, "extra_attention": False}])
-    summary = pa.Table.from_pylist([{"run_id": "r", "num_input_labels": t.num_rows,
-                                     "num_positive_users": int(labels.sum()), "num_negative_users": int((1 - labels).sum()),
-                                     "num_positive_labels": int(labels.sum()), "num_negative_labels": int((1 - labels).sum()),
-                                     "num_matched_labels": t.num_rows, "num_matched_positive_labels": int(labels.sum()),
-                                     "num_matched_negative_labels": int((1 - labels).sum())}])
+    runs = pa.Table.from_pylist([run_row(model_type="prior", sample_size=None, extra_attention=False)])
+    summary = summary_for(t)
     models = dbt_models.train_models(runs, summary, t)
     row = models.to_pylist()[0]
     assert row["model_status"] == "TRAINED" and row["model_type"] == "prior"
