@@ -28,7 +28,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import AS_OF, SCALES  # noqa: E402
 
-from lookalike_udf.models import default_hgb_params, threads_for  # noqa: E402
+from lookalike_udf.estimators.fitting import threads_for  # noqa: E402
+from lookalike_udf.estimators.hgb import default_params as default_hgb_params  # noqa: E402
 
 WINDOWS = (7, 30, 90, 365)
 ACTIVE_WINDOWS = (30, 90)

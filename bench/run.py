@@ -130,7 +130,7 @@ def true_auc(db: Path, table: str) -> dict:
 
 def scoring_floor(db: Path) -> dict:
     """Seconds of each run's predict_proba on its scored rows' feature matrix, already in memory."""
-    from lookalike_udf.training import LookalikeModel
+    from lookalike_udf.scoring import LookalikeModel
     with duckdb.connect(str(db), read_only=True) as con:
         models = con.execute("""select m.run_id, m.model_json, r.engagement_type from lookalike_run_models m
                                 join lookalike_runs r using (run_id)

@@ -3,7 +3,9 @@
 The dbt models call :mod:`lookalike_udf.dbt_models`; everything else is importable on its own:
 
 - :mod:`lookalike_udf.features`: Arrow rows to a feature matrix (JSON-serialisable encoder).
-- :mod:`lookalike_udf.model_io`: HistGradientBoosting models to and from JSON, without pickle.
+- :mod:`lookalike_udf.estimators`: the model types (one module each: defaults, tuning grid, fit,
+  JSON without pickle, scoring) behind one registry.
+- :mod:`lookalike_udf.scoring`: a stored run model (encoder + estimator) loaded from JSON and scoring.
 - :mod:`lookalike_udf.training`: fit one run's classifier.
 - :mod:`lookalike_udf.validation`: per-run input checks and their messages.
 """

@@ -21,7 +21,8 @@ from . import __version__
 from .errors import LookalikeError, RunValidationError
 from .integrity import (StoredModelError, load_verified_models, model_sha256, retrained_warning, verify_stored_model,
                         without_retrained_warnings)
-from .training import MODEL_FORMAT, fit_run_model
+from .scoring import MODEL_FORMAT
+from .training import fit_run_model
 from .reuse import (REUSED, reused_model_fingerprints, SCORED, SCORING_FAILED, previous_table, TRAINED as ACTION_TRAINED, as_bool, previous_model_rows, previous_score_batches,
                     reused_score_runs, score_fingerprint, training_fingerprint)
 from .tuning import leakage_sentence

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 
 from .errors import LookalikeError
-from .training import LookalikeModel
+from .scoring import LookalikeModel
 
 __all__ = ["MODEL_RELATION", "CHECKSUM_MISMATCH", "StoredModelError", "model_sha256", "verify_stored_model", "load_verified_models",
            "failure_message", "retrained_warning", "without_retrained_warnings"]

@@ -5,7 +5,7 @@ One row per trained run and model feature (:func:`feature_report`), written by t
 docs/decisions/0006-quality-report.md):
 
 - ``importance``: permutation importance on the run's test split. The stored model
-  (:class:`~lookalike_udf.training.LookalikeModel`, loaded from JSON) scores the test rows; then one
+  (:class:`~lookalike_udf.scoring.LookalikeModel`, loaded from JSON) scores the test rows; then one
   feature's Arrow column is shuffled (a seeded permutation of its values across rows, every other
   column untouched) and the rows are scored again by the stored model. The rows are encoded once
   and the encoded column is shuffled, which equals encoding a shuffled input column (the encoder
@@ -56,7 +56,7 @@ from sklearn.metrics import roc_auc_score
 from .features import BOOLEAN, CATEGORICAL
 from .integrity import load_verified_models
 from .reuse import reused_model_fingerprints
-from .training import LookalikeModel
+from .scoring import LookalikeModel
 
 __all__ = ["feature_report", "permutation_importance", "weighted_correlation", "population_prevalence",
            "FEATURE_REPORT_SCHEMA", "N_REPEATS", "MAX_IMPORTANCE_ROWS"]

@@ -2,30 +2,27 @@
 
 The default model is scikit-learn's HistGradientBoostingClassifier, regularised for small seed
 lists (shallow trees, a minimum leaf size that grows with the data, L2 on leaf values). It
-handles categorical codes natively and routes missing values. The fitted model is stored as JSON
-(:mod:`lookalike_udf.model_io`), never pickled.
+handles categorical codes natively and routes missing values. Every model type is a module behind
+the registry :mod:`lookalike_udf.estimators`; the fitted model is stored as JSON
+(:class:`lookalike_udf.scoring.LookalikeModel`), never pickled.
 """
 
 from __future__ import annotations
-
-import json
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sklearn
 
-from .errors import LookalikeError, RunValidationError
+from . import estimators
+from .errors import RunValidationError
+from .estimators import bagging
 from .features import FeatureEncoder
-from .model_io import BaggingScorer, dump_bagging, load_estimator
-from .models import ESTIMATOR_NAMES, MODEL_TYPES, default_hgb_params, fit_estimator, select_model_type
-from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS, _hash, bag_membership, bag_thresholds, out_of_bag_average
-from .tuning import MAX_BUDGET, MIN_BUDGET, select_features, suspected_leakage, tune_params
+from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS, _hash
+from .scoring import LookalikeModel
+from .tuning import MAX_BUDGET, MIN_BUDGET, select_features, select_model_type, suspected_leakage, tune_params
 
-__all__ = ["LookalikeModel", "fit_run_model", "default_hgb_params", "MODEL_FORMAT"]
-
-MODEL_FORMAT = "lookalike-model/1"
+__all__ = ["fit_run_model"]
 
 #: Columns of the training-example relation that are not features.
 EXAMPLE_COLUMNS = ("example_id", "run_id", "user_id", "label", "weight", "as_of_at", "snapshot_at",
@@ -33,80 +30,6 @@ EXAMPLE_COLUMNS = ("example_id", "run_id", "user_id", "label", "weight", "as_of_
 
 #: Smallest allowed sample_size (training examples kept after sampling down).
 MIN_SAMPLE_SIZE = 20
-
-
-@dataclass
-class LookalikeModel:
-    """A fitted encoder plus classifier; :meth:`predict` maps Arrow rows to scores in 0..1."""
-
-    encoder: FeatureEncoder
-    estimator_payload: dict
-    params: dict
-
-    def __post_init__(self):
-        self._scorer = load_estimator(self.estimator_payload)
-        if self._scorer.n_features != len(self.encoder.specs_):
-            raise LookalikeError(
-                f"stored model expects {self._scorer.n_features} features but its encoder has "
-                f"{len(self.encoder.specs_)}; the stored model is inconsistent, retrain it."
-            )
-
-    @property
-    def feature_names(self) -> list[str]:
-        return self.encoder.feature_names_
-
-    def predict(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
-        if table.num_rows == 0:
-            return np.empty(0, dtype=np.float64)
-        return self._scorer.predict_proba_positive(self.encoder.transform(table))
-
-    @property
-    def is_bagging(self) -> bool:
-        return isinstance(self._scorer, BaggingScorer)
-
-    def predict_training(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
-        """Scores for the run's own training examples, as the metrics should see them.
-
-        Equal to :meth:`predict`, except for a bagging PU model: unlabeled examples of the train
-        split (``example_source = 'unlabeled_sample'``) get their out-of-bag score, the average of
-        the members that did not train on them.
-        """
-        if table.num_rows == 0:
-            return np.empty(0, dtype=np.float64)
-        if not self.is_bagging:
-            return self.predict(table)
-        members = self._scorer.predict_members(self.encoder.transform(table))
-        scores = members.mean(axis=0)
-        oob = np.asarray(pc.and_(pc.equal(table.column("split"), "train"),
-                                 pc.equal(table.column("example_source"), "unlabeled_sample"))
-                         .to_numpy(zero_copy_only=False), dtype=bool)
-        oob &= ~np.asarray(pc.is_null(table.column("example_id")).to_numpy(zero_copy_only=False), dtype=bool)
-        if oob.any():
-            ids = np.asarray(table.column("example_id").to_pylist(), dtype=object)[oob]
-            in_bag = bag_membership(ids, self._scorer.thresholds, self._scorer.seed)
-            scores[oob], _ = out_of_bag_average(members[:, oob], in_bag)
-        return scores
-
-    def to_json(self) -> str:
-        return json.dumps({
-            "format": MODEL_FORMAT,
-            "params": self.params,
-            "encoder": self.encoder.to_dict(),
-            "estimator": self.estimator_payload,
-        }, allow_nan=False, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> "LookalikeModel":
-        """Load a model stored by :meth:`to_json`. Plain JSON: no code is executed."""
-        try:
-            payload = json.loads(text)
-        except (TypeError, ValueError) as exc:
-            raise LookalikeError(f"stored model is not valid JSON: {exc}") from exc
-        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-            found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-            raise LookalikeError(f"stored model has format {found!r}; this library reads {MODEL_FORMAT!r}.")
-        return cls(encoder=FeatureEncoder.from_dict(payload["encoder"]),
-                   estimator_payload=payload["estimator"], params=payload.get("params", {}))
 
 
 def feature_columns(table: pa.Table) -> list[str]:
@@ -121,38 +44,6 @@ def is_positive_unlabeled(train: pa.Table) -> bool:
     n_unlabeled = pc.sum(pc.and_(negatives, pc.equal(source, "unlabeled_sample"))).as_py() or 0
     n_negative = pc.sum(negatives).as_py() or 0
     return n_unlabeled > 0 and n_unlabeled == n_negative
-
-
-def fit_bagging_pu(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mask: np.ndarray,
-                   random_seed: int, n_bags: int, model_type: str = "hgb",
-                   overrides: dict | None = None) -> tuple[dict, dict]:
-    """Bagging PU (Mordelet & Vert 2014) on a train split of positives (1) and unlabeled users (0).
-
-    Each of ``n_bags`` members is fitted on every positive against a subsample of the unlabeled
-    rows as large as the positive set (see :mod:`lookalike_udf.pu`). ``overrides`` (tuned
-    parameters) apply to every member. Returns the ensemble payload and its parameters.
-    """
-    pos = np.flatnonzero(y == 1)
-    unl = np.flatnonzero(y == 0)
-    bag_size = int(min(len(pos), len(unl)))
-    ids = np.asarray(example_ids, dtype=object)[unl]
-    thresholds = bag_thresholds(ids, n_bags, bag_size, random_seed)
-    in_bag = bag_membership(ids, thresholds, random_seed)
-    members, iterations = [], []
-    member_params = None
-    for t in range(n_bags):
-        rows = np.concatenate([pos, unl[in_bag[t]]])
-        payload, member_params = fit_estimator(model_type, X[rows], y[rows], w[rows], mask,
-                                               random_seed + 7919 * (t + 1), rf_trees=max(10, 200 // n_bags),
-                                               overrides=overrides)
-        members.append(payload)
-        if "n_iter" in member_params:  # boosting and logistic record iterations; forests do not
-            iterations.append(member_params["n_iter"])
-    params = {k: v for k, v in member_params.items() if k not in ("n_iter", "random_state")}
-    params.update(n_bags=n_bags, bag_size=bag_size)
-    if iterations:
-        params["n_iter"] = iterations
-    return dump_bagging(members, random_seed, thresholds, bag_size), params
 
 
 def sample_down(train: pa.Table, sample_size: int, random_seed: int) -> tuple[pa.Table, np.ndarray]:
@@ -216,7 +107,8 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
                   tune_time_budget_seconds: float = 60.0, auto_tune: bool = False) -> LookalikeModel:
     """Fit the classifier on the examples whose ``split`` is ``train``.
 
-    ``model_type`` is ``hgb``, ``rf``, ``logistic`` or ``auto`` (:mod:`lookalike_udf.models`).
+    ``model_type`` is a registered type (``hgb``, ``rf``, ``logistic``) or ``auto``
+    (:mod:`lookalike_udf.estimators`).
     A run whose negatives are all sampled unlabeled users is trained with bagging PU when
     ``pu_method`` is ``bagging`` (the default), or as plain positives against unlabeled
     (``plain``). ``sample_size`` caps the train rows (:func:`sample_down`); ``extra_attention``
@@ -232,8 +124,8 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
     if not MIN_BAGS <= int(pu_bags) <= MAX_BAGS:
         raise RunValidationError(f"run '{run_id}': pu_bags {pu_bags!r} must be between {MIN_BAGS} and {MAX_BAGS}. "
                                  "Fix the runs input column or var lookalike_pu_bags.")
-    if model_type not in MODEL_TYPES:
-        raise RunValidationError(f"run '{run_id}': model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}. "
+    if model_type not in estimators.model_types():
+        raise RunValidationError(f"run '{run_id}': model_type {model_type!r} is not one of {', '.join(estimators.model_types())}. "
                                  "Fix the runs input column or var lookalike_model_type.")
     if sample_size is not None and int(sample_size) < MIN_SAMPLE_SIZE:
         raise RunValidationError(f"run '{run_id}': sample_size {sample_size!r} must be at least {MIN_SAMPLE_SIZE}. "
@@ -271,14 +163,14 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
     method = ("pu_bagging" if pu_method == "bagging" else "pu_plain") if pu else "supervised"
     feature_selection = None
     if auto_tune:
-        kept, dropped = select_features("hgb" if model_type == "auto" else model_type, X, labels, weights, mask,
+        kept, dropped = select_features("hgb" if model_type == estimators.AUTO else model_type, X, labels, weights, mask,
                                         encoder.feature_names_, groups, int(random_seed))
         encoder.specs_ = [encoder.specs_[j] for j in kept]  # the encoder ignores dropped columns
         X, mask = X[:, kept], mask[kept]
         feature_selection = {"dropped": dropped, "kept": len(kept)}
     selection = None
     fitted_type = model_type
-    if model_type == "auto":
+    if model_type == estimators.AUTO:
         fitted_type, selection = select_model_type(X, labels, weights, mask, groups, int(random_seed))
     overrides, tuning = None, None
     if tune_model:
@@ -286,12 +178,12 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
         overrides, tuning = tune_params(fitted_type, X, labels, weights, mask, groups, int(random_seed),
                                         float(tune_time_budget_seconds))
     if method == "pu_bagging":
-        payload, params = fit_bagging_pu(X, labels, weights, train.column("example_id").to_pylist(), mask,
-                                         int(random_seed), int(pu_bags), fitted_type, overrides)
+        payload, params = bagging.fit(X, labels, weights, train.column("example_id").to_pylist(), mask,
+                                      int(random_seed), int(pu_bags), fitted_type, overrides)
     else:
-        payload, params = fit_estimator(fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides)
+        payload, params = estimators.fit(fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides)
     params = {**params, "model_type": fitted_type, "model_type_requested": model_type,
-              "estimator": ESTIMATOR_NAMES[fitted_type], "sklearn_version": sklearn.__version__,
+              "estimator": estimators.get(fitted_type).estimator, "sklearn_version": sklearn.__version__,
               "training_method": method, "extra_attention": bool(extra_attention),
               "n_train_rows": int(train.num_rows), "tune_model": bool(tune_model), "auto_tune": bool(auto_tune),
               "suspected_leakage": leakage}

@@ -4,9 +4,14 @@ All three work on the encoded train split (:class:`lookalike_udf.features.Featur
 use the same seeded cross-validation as ``model_type = auto``: folds stratified by label and
 grouped by user (all examples of a user in one fold), AUC weighted by the example weights.
 
+Model type choice (:func:`select_model_type`, ``model_type = auto``)
+    Every registered type that takes part in ``auto`` (:func:`lookalike_udf.estimators.auto_types`)
+    is fitted with its defaults on each fold; the best mean CV AUC wins.
+
 Hyperparameter search (:func:`tune_params`)
     Candidates are the model type's defaults first, then up to ``MAX_CANDIDATES - 1`` points of
-    the type's grid (:data:`GRIDS`) in an order drawn from the run's ``random_seed``. Each
+    the type's grid (``GRID`` in its module under :mod:`lookalike_udf.estimators`, also
+    ``estimators.get(model_type).grid``) in an order drawn from the run's ``random_seed``. Each
     candidate is evaluated whole (all folds) and the time budget is checked only between
     candidates, so a run always evaluates at least the defaults and the result is the best
     candidate by mean CV AUC (ties go to the earlier candidate, the defaults first): never worse
@@ -41,6 +46,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
+from . import estimators
+
 LEAKAGE_AUC = 0.98
 #: Univariate AUC below which a feature without permutation importance is dropped (auto_tune).
 USELESS_UNIVARIATE_AUC = 0.55
@@ -50,30 +57,9 @@ N_FOLDS = 3
 #: Bounds of tune_time_budget_seconds.
 MIN_BUDGET, MAX_BUDGET = 1.0, 3600.0
 
-#: Search grids per fitted model type: each key is an axis, the candidates are points of the
-#: product (a point equal to the defaults is skipped). Values override the type's defaults in
-#: lookalike_udf.models (hgb: learning_rate 0.05, 8 leaves, depth 3, l2 10; rf: depth 10,
-#: max_features sqrt; logistic: C 1).
-GRIDS: dict[str, dict[str, list]] = {
-    "hgb": {
-        "learning_rate": [0.05, 0.1, 0.2],
-        "shape": [{"max_leaf_nodes": 8, "max_depth": 3}, {"max_leaf_nodes": 4, "max_depth": 2},
-                  {"max_leaf_nodes": 16, "max_depth": 5}, {"max_leaf_nodes": 31, "max_depth": None}],
-        "l2_regularization": [10.0, 1.0, 0.1],
-    },
-    "rf": {
-        "max_depth": [10, 6, 16, None],
-        "max_features": ["sqrt", 0.33, 0.6],
-    },
-    "logistic": {
-        "C": [1.0, 0.03, 0.1, 0.3, 3.0, 10.0],
-    },
-}
-
-
 def grid_points(model_type: str) -> list[dict]:
     """Every point of the type's grid as a dict of parameter overrides, in grid order."""
-    grid = GRIDS[model_type]
+    grid = estimators.get(model_type).grid
     points = []
     for combo in itertools.product(*grid.values()):
         point = {}
@@ -111,12 +97,9 @@ def cv_folds(y: np.ndarray, groups, random_seed: int, n_folds: int = N_FOLDS) ->
 
 
 def _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, overrides=None):
-    from .model_io import load_estimator
-    from .models import fit_estimator
-
-    payload, _ = fit_estimator(model_type, X[train_idx], y[train_idx], w[train_idx], mask, random_seed,
-                               overrides=overrides)
-    return load_estimator(payload)
+    payload, _ = estimators.fit(model_type, X[train_idx], y[train_idx], w[train_idx], mask, random_seed,
+                                overrides=overrides)
+    return estimators.load(payload)
 
 
 def tune_params(model_type: str, X, y, w, mask, groups, random_seed: int, budget_seconds: float,
@@ -127,7 +110,7 @@ def tune_params(model_type: str, X, y, w, mask, groups, random_seed: int, budget
     """
     folds = cv_folds(y, groups, random_seed)
     record = {"model_type": model_type, "budget_seconds": float(budget_seconds), "n_folds": len(folds),
-              "grid": {k: v for k, v in GRIDS[model_type].items()}, "candidates": [],
+              "grid": {k: v for k, v in estimators.get(model_type).grid.items()}, "candidates": [],
               "stopped_by_budget": False}
     if not folds:
         record.update(chosen={}, note="too few examples of a class to cross-validate; defaults used")
@@ -150,6 +133,36 @@ def tune_params(model_type: str, X, y, w, mask, groups, random_seed: int, budget
     record["chosen"] = best
     record["chosen_cv_auc"] = best_auc
     return best, record
+
+
+def select_model_type(X, y, w, mask, groups, random_seed, n_folds: int = 3) -> tuple[str, dict]:
+    """The fitted type with the best mean cross-validated AUC (weighted) on the given rows.
+
+    Folds are stratified by label and grouped by user (all examples of a user in one fold), seeded.
+    Candidates are :func:`lookalike_udf.estimators.auto_types` (``hgb``, ``rf``, ``logistic``);
+    ties go to the earlier type. Returns the type and a record
+    ``{"cv_auc": {type: auc}, "n_folds": k, "chosen": type}``.
+    """
+    fitted_types = estimators.auto_types()
+    n_minor = int(min((y == 1).sum(), (y == 0).sum()))
+    folds = int(min(n_folds, n_minor))
+    if folds < 2:
+        return "hgb", {"cv_auc": {}, "n_folds": 0, "chosen": "hgb",
+                       "note": "too few examples of a class to cross-validate; hgb used"}
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=int(random_seed) % (2**32))
+    aucs = {t: [] for t in fitted_types}
+    for train_idx, valid_idx in splitter.split(X, y, groups):
+        if len(np.unique(y[valid_idx])) < 2 or len(np.unique(y[train_idx])) < 2:
+            continue
+        for model_type in fitted_types:
+            payload, _ = estimators.fit(model_type, X[train_idx], y[train_idx], w[train_idx], mask, random_seed)
+            scores = estimators.load(payload).predict_proba_positive(X[valid_idx])
+            aucs[model_type].append(roc_auc_score(y[valid_idx], scores, sample_weight=w[valid_idx]))
+    means = {t: round(float(np.mean(v)), 6) for t, v in aucs.items() if v}
+    if not means:
+        return "hgb", {"cv_auc": {}, "n_folds": folds, "chosen": "hgb", "note": "no usable fold; hgb used"}
+    chosen = max(fitted_types, key=lambda t: (means.get(t, -1.0), -fitted_types.index(t)))
+    return chosen, {"cv_auc": means, "n_folds": folds, "chosen": chosen}
 
 
 # ---------------------------------------------------------------------------------------------

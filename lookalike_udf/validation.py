@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .models import MODEL_TYPES
+from . import estimators
 from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS
 from .tuning import MAX_BUDGET, MIN_BUDGET
 
@@ -112,9 +112,9 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
             "Fix the runs input column or var lookalike_pu_bags."
         )
     model_type = run.get("model_type")
-    if "model_type" in run and model_type not in MODEL_TYPES:
+    if "model_type" in run and model_type not in estimators.model_types():
         check.errors.append(
-            f"{prefix} model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}. "
+            f"{prefix} model_type {model_type!r} is not one of {', '.join(estimators.model_types())}. "
             "Fix the runs input column or var lookalike_model_type (null means the variable)."
         )
     sample_size = run.get("sample_size")

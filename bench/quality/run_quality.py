@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from generate import STANDARD, make_examples, make_population  # noqa: E402
 from lookalike_udf import __version__  # noqa: E402
-from lookalike_udf.training import LookalikeModel, fit_run_model  # noqa: E402
+from lookalike_udf.scoring import LookalikeModel  # noqa: E402
+from lookalike_udf.training import fit_run_model  # noqa: E402
 
 CONFIGS = [(t, tune) for tune in (False, True) for t in ("hgb", "rf", "logistic", "auto")]
 

@@ -26,7 +26,7 @@ from conftest import query, query_dicts, run_dbt
 from integration.fixtures import FIXTURE_VARS, build_fixture_db
 from lookalike_udf import dbt_models
 from lookalike_udf.integrity import model_sha256
-from lookalike_udf.training import LookalikeModel
+from lookalike_udf.scoring import LookalikeModel
 from model_edits import EDITS, every_score_one
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,10 @@ from sklearn.metrics import roc_auc_score
 
 from lookalike_udf import dbt_models
 from lookalike_udf.errors import RunValidationError
-from lookalike_udf.model_io import ModelFormatError, load_estimator
+from lookalike_udf.estimators import ModelFormatError, load as load_estimator
 from lookalike_udf.pu import bag_membership, bag_thresholds, out_of_bag_average
-from lookalike_udf.training import LookalikeModel, fit_run_model
+from lookalike_udf.scoring import LookalikeModel
+from lookalike_udf.training import fit_run_model
 from lookalike_udf.validation import check_run
 
 

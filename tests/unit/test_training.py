@@ -10,7 +10,9 @@ from sklearn.metrics import roc_auc_score
 
 from lookalike_udf import dbt_models
 from lookalike_udf.errors import LookalikeError, RunValidationError
-from lookalike_udf.training import LookalikeModel, default_hgb_params, fit_run_model
+from lookalike_udf.estimators.hgb import default_params as default_hgb_params
+from lookalike_udf.scoring import LookalikeModel
+from lookalike_udf.training import fit_run_model
 
 
 def examples(run_id="r", n=400, seed=0, negatives=True):

@@ -11,12 +11,13 @@ from sklearn.metrics import roc_auc_score
 
 from lookalike_udf import dbt_models
 from lookalike_udf.errors import RunValidationError
-from lookalike_udf.training import LookalikeModel, fit_run_model
+from lookalike_udf.scoring import LookalikeModel
+from lookalike_udf.training import fit_run_model
 from lookalike_udf.tuning import (MAX_CANDIDATES, candidate_order, grid_points, suspected_leakage, tune_params,
                                   univariate_auc)
 from lookalike_udf.validation import check_run
 
-from test_models import examples
+from test_model_types import examples
 from test_pu import pu_examples
 
 

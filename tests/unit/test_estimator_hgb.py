@@ -1,4 +1,5 @@
-"""The JSON model format must score exactly like scikit-learn and refuse malformed payloads."""
+"""Model type hgb (lookalike_udf.estimators.hgb): its JSON format must score exactly like scikit-learn
+and refuse malformed payloads."""
 
 import copy
 import json
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from lookalike_udf.model_io import FORMAT, ModelFormatError, chunk_rows, dump_hgb, load_hgb
+from lookalike_udf.estimators import ModelFormatError
+from lookalike_udf.estimators.hgb import FORMAT, chunk_rows, dump as dump_hgb, load as load_hgb
 
 
 @pytest.fixture(scope="module")

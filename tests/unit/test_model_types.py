@@ -13,9 +13,11 @@ from sklearn.metrics import roc_auc_score
 
 from lookalike_udf import dbt_models
 from lookalike_udf.errors import RunValidationError
-from lookalike_udf.model_io import ModelFormatError, dump_logistic, dump_rf, load_estimator
-from lookalike_udf.models import logistic_pipeline, select_model_type
-from lookalike_udf.training import LookalikeModel, balance_weights, fit_run_model, sample_down
+from lookalike_udf.estimators import ModelFormatError, load as load_estimator
+from lookalike_udf.estimators import logistic as logistic_type, rf as rf_type
+from lookalike_udf.scoring import LookalikeModel
+from lookalike_udf.training import balance_weights, fit_run_model, sample_down
+from lookalike_udf.tuning import select_model_type
 from lookalike_udf.validation import check_run
 
 
@@ -44,7 +46,7 @@ def data():
 def test_rf_parity_with_predict_proba(data):
     X, y, w, X_new = data
     rf = RandomForestClassifier(n_estimators=25, min_samples_leaf=3, max_depth=8, random_state=0).fit(X, y, sample_weight=w)
-    payload = json.loads(json.dumps(dump_rf(rf), allow_nan=False))
+    payload = json.loads(json.dumps(rf_type.dump(rf), allow_nan=False))
     scorer = load_estimator(payload)
     np.testing.assert_allclose(scorer.predict_proba_positive(X_new), rf.predict_proba(X_new)[:, 1], rtol=0, atol=1e-12)
     np.testing.assert_allclose(scorer.predict_proba_positive(X), rf.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
@@ -53,9 +55,9 @@ def test_rf_parity_with_predict_proba(data):
 def test_logistic_parity_with_predict_proba(data):
     X, y, w, X_new = data
     mask = np.array([False, True, False, False])
-    pipeline, numeric, categorical = logistic_pipeline(mask, 0)
+    pipeline, numeric, categorical = logistic_type.build_pipeline(mask, 0)
     pipeline.fit(X, y, model__sample_weight=w)
-    payload = json.loads(json.dumps(dump_logistic(pipeline, numeric, categorical, 4), allow_nan=False))
+    payload = json.loads(json.dumps(logistic_type.dump(pipeline, numeric, categorical, 4), allow_nan=False))
     assert payload["indicator_columns"] == [0]  # only column 0 had missing training values
     assert payload["categories"][0] == [0.0, 1.0, 2.0, 3.0, 4.0, "nan"]
     scorer = load_estimator(payload)
@@ -67,9 +69,9 @@ def test_logistic_parity_with_predict_proba(data):
 def payloads(data):
     X, y, w, _ = data
     rf = RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0).fit(X, y)
-    pipeline, numeric, categorical = logistic_pipeline(np.array([False, True, False, False]), 0)
+    pipeline, numeric, categorical = logistic_type.build_pipeline(np.array([False, True, False, False]), 0)
     pipeline.fit(X, y)
-    return {"rf": dump_rf(rf), "logistic": dump_logistic(pipeline, numeric, categorical, 4)}
+    return {"rf": rf_type.dump(rf), "logistic": logistic_type.dump(pipeline, numeric, categorical, 4)}
 
 
 @pytest.mark.parametrize("kind, mutate, message", [

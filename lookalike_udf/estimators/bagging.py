@@ -1,0 +1,102 @@
+"""The bagging PU ensemble (``lookalike-bagging/1``): ``pu_bags`` members of any registered model
+type, fitted on every positive against a different subsample of the unlabeled rows, averaged.
+
+It is a payload format, not a ``model_type``: a run without negatives and ``pu_method: bagging``
+wraps members of its model type in it (:func:`fit`). The bag-membership recipe (seed, per-bag
+hash thresholds, bag size; :mod:`lookalike_udf.pu`) is stored with the members, so out-of-bag
+scores can be recomputed from the JSON alone. :func:`load` validates it and each member through
+the registry; :class:`BaggingScorer` averages the members. Only :func:`fit` imports fitting code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import ModelFormatError
+
+FORMAT = "lookalike-bagging/1"
+
+
+def dump(members: list[dict], seed: int, thresholds: list[int], bag_size: int) -> dict:
+    """Payload of a bagging PU ensemble: the members' payloads and the bag-membership recipe."""
+    return {"format": FORMAT, "members": members,
+            "bagging": {"seed": int(seed), "thresholds": [int(t) for t in thresholds], "bag_size": int(bag_size)}}
+
+
+class BaggingScorer:
+    """Averages the positive-class probabilities of its members. Build it with :func:`load`."""
+
+    def __init__(self, payload: dict, engine: str = "auto"):
+        from . import load as load_estimator  # the registry's dispatch (it imports this module)
+
+        members = payload.get("members")
+        if not isinstance(members, list) or not members:
+            raise ModelFormatError("members must be a non-empty list")
+        for i, member in enumerate(members):
+            if isinstance(member, dict) and member.get("format") == FORMAT:
+                raise ModelFormatError(f"members[{i}]: an ensemble cannot contain an ensemble")
+        self.members = [load_estimator(m, engine=engine) for m in members]
+        widths = {m.n_features for m in self.members}
+        if len(widths) != 1:
+            raise ModelFormatError(f"members disagree on the number of features: {sorted(widths)}")
+        self.n_features = widths.pop()
+        bagging = payload.get("bagging")
+        if not isinstance(bagging, dict):
+            raise ModelFormatError("bagging must be an object with seed, thresholds and bag_size")
+        seed, thresholds, bag_size = bagging.get("seed"), bagging.get("thresholds"), bagging.get("bag_size")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ModelFormatError("bagging.seed must be an integer")
+        if (not isinstance(thresholds, list) or len(thresholds) != len(self.members)
+                or any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < 2**64 for t in thresholds)):
+            raise ModelFormatError("bagging.thresholds must hold one unsigned 64-bit integer per member")
+        if isinstance(bag_size, bool) or not isinstance(bag_size, int) or bag_size < 1:
+            raise ModelFormatError("bagging.bag_size must be a positive integer")
+        self.seed, self.thresholds, self.bag_size = seed, thresholds, bag_size
+        self.engine = self.members[0].engine
+
+    def predict_members(self, X) -> np.ndarray:
+        """(n_members, n_rows) positive-class probabilities of each member."""
+        return np.vstack([m.predict_proba_positive(X) for m in self.members])
+
+    def predict_proba_positive(self, X) -> np.ndarray:
+        return self.predict_members(X).mean(axis=0)
+
+
+def load(payload: dict, engine: str = "auto") -> BaggingScorer:
+    """Validate a payload written by :func:`dump` (and each member) and return a scorer for it."""
+    return BaggingScorer(payload, engine=engine)
+
+
+def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mask: np.ndarray, random_seed: int,
+        n_bags: int, model_type: str = "hgb", overrides: dict | None = None) -> tuple[dict, dict]:
+    """Bagging PU (Mordelet & Vert 2014) on a train split of positives (1) and unlabeled users (0).
+
+    Each of ``n_bags`` members of ``model_type`` is fitted on every positive against a subsample
+    of the unlabeled rows as large as the positive set (see :mod:`lookalike_udf.pu`), with the
+    type's :attr:`~lookalike_udf.estimators.base.EstimatorType.bagging_overrides`. ``overrides``
+    (tuned parameters) apply to every member. Returns the ensemble payload and its parameters.
+    """
+    from ..pu import bag_membership, bag_thresholds
+    from . import fit as fit_estimator, get
+
+    member_overrides = {**get(model_type).bagging_overrides(n_bags), **(overrides or {})}
+    pos = np.flatnonzero(y == 1)
+    unl = np.flatnonzero(y == 0)
+    bag_size = int(min(len(pos), len(unl)))
+    ids = np.asarray(example_ids, dtype=object)[unl]
+    thresholds = bag_thresholds(ids, n_bags, bag_size, random_seed)
+    in_bag = bag_membership(ids, thresholds, random_seed)
+    members, iterations = [], []
+    member_params = None
+    for t in range(n_bags):
+        rows = np.concatenate([pos, unl[in_bag[t]]])
+        payload, member_params = fit_estimator(model_type, X[rows], y[rows], w[rows], mask,
+                                               random_seed + 7919 * (t + 1), overrides=member_overrides)
+        members.append(payload)
+        if "n_iter" in member_params:  # boosting and logistic record iterations; forests do not
+            iterations.append(member_params["n_iter"])
+    params = {k: v for k, v in member_params.items() if k not in ("n_iter", "random_state")}
+    params.update(n_bags=n_bags, bag_size=bag_size)
+    if iterations:
+        params["n_iter"] = iterations
+    return dump(members, random_seed, thresholds, bag_size), params

@@ -1,0 +1,373 @@
+"""Model type ``hgb``: scikit-learn's HistGradientBoostingClassifier (the default type).
+
+Defaults (:func:`default_params`), tuning grid (:data:`GRID`), :func:`fit`, the JSON format
+``lookalike-hgb/1`` (:func:`dump`, :func:`load` with validation) and its scorer
+(:class:`HGBScorer`). Only :func:`fit` imports scikit-learn's estimator; loading and scoring do not.
+
+Models live in a warehouse table, and anything read back from the warehouse must not be able to
+run code, so pickle and joblib are out. :func:`dump` writes the ensemble's trees (node arrays
+and categorical bitsets), the baseline and the categorical encoding that scikit-learn applies
+before prediction. :func:`load` validates every index in that payload and rebuilds a scorer.
+
+The scorer uses scikit-learn's compiled tree predictor when it is importable (same code path as
+``predict_proba``, so results match to the last bit) and a vectorised NumPy traversal otherwise.
+Both are tested for parity with ``predict_proba``.
+
+>>> import numpy as np
+>>> from sklearn.ensemble import HistGradientBoostingClassifier
+>>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]] * 10)
+>>> y = np.array([0, 0, 1, 1] * 10)
+>>> clf = HistGradientBoostingClassifier(max_iter=3, min_samples_leaf=2).fit(X, y)
+>>> scorer = load(dump(clf))
+>>> bool(np.array_equal(scorer.predict_proba_positive(X), clf.predict_proba(X)[:, 1]))
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import LookalikeError
+from .base import EstimatorType, ModelFormatError, _n_features, _decode_float, _encode_float
+
+NAME = "hgb"
+
+FORMAT = "lookalike-hgb/1"
+
+#: Node fields a payload must carry; they are all the traversal needs.
+_CORE_FIELDS = ("value", "feature_idx", "num_threshold", "missing_go_to_left", "left", "right",
+                "is_leaf", "is_categorical", "bitset_idx")
+#: Extra node fields kept for inspection (split gains feed feature importance).
+_EXTRA_FIELDS = ("count", "gain", "depth", "bin_threshold")
+_FLOAT_FIELDS = {"value", "num_threshold", "gain"}
+_MAX_UINT32 = 2**32 - 1
+
+
+def dump(estimator) -> dict:
+    """Return a JSON-serialisable payload for a fitted binary ``HistGradientBoostingClassifier``."""
+    if getattr(estimator, "n_trees_per_iteration_", None) != 1:
+        raise ModelFormatError("only binary HistGradientBoostingClassifier models can be stored")
+    n_features = int(estimator.n_features_in_)
+    preprocessor = getattr(estimator, "_preprocessor", None)
+    if preprocessor is None:
+        column_order = list(range(n_features))
+        categories = {}
+    else:
+        # scikit-learn ordinal-encodes categorical columns and moves them first before predicting.
+        is_cat = np.asarray(estimator.is_categorical_, dtype=bool)
+        cat_idx = [int(i) for i in np.flatnonzero(is_cat)]
+        num_idx = [int(i) for i in np.flatnonzero(~is_cat)]
+        column_order = cat_idx + num_idx
+        encoder = preprocessor.named_transformers_["encoder"]
+        categories = {
+            str(col): [float(v) for v in np.asarray(cats, dtype=np.float64) if not np.isnan(v)]
+            for col, cats in zip(cat_idx, encoder.categories_)
+        }
+    known, f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
+    trees = []
+    for iteration in estimator._predictors:
+        predictor = iteration[0]
+        nodes = predictor.nodes
+        fields = {}
+        for name in _CORE_FIELDS + _EXTRA_FIELDS:
+            column = nodes[name]
+            if name in _FLOAT_FIELDS:
+                fields[name] = [_encode_float(v) for v in column]
+            else:
+                fields[name] = [int(v) for v in column]
+        trees.append({
+            "nodes": fields,
+            "raw_left_cat_bitsets": np.asarray(predictor.raw_left_cat_bitsets).astype(int).tolist(),
+            "binned_left_cat_bitsets": np.asarray(predictor.binned_left_cat_bitsets).astype(int).tolist(),
+        })
+    return {
+        "format": FORMAT,
+        "n_features": n_features,
+        "column_order": column_order,
+        "categories": categories,
+        "baseline": _encode_float(np.asarray(estimator._baseline_prediction).ravel()[0]),
+        "known_cat_bitsets": np.asarray(known).astype(int).tolist(),
+        "f_idx_map": [int(v) for v in f_idx_map],
+        "trees": trees,
+    }
+
+
+def _bitsets(value, where: str) -> np.ndarray:
+    if not isinstance(value, list) or any(not isinstance(r, list) or len(r) != 8 for r in value):
+        raise ModelFormatError(f"{where}: expected a list of rows of 8 integers")
+    array = np.zeros((len(value), 8), dtype=np.uint32)
+    for i, row in enumerate(value):
+        for j, v in enumerate(row):
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= _MAX_UINT32:
+                raise ModelFormatError(f"{where}[{i}][{j}]: expected an unsigned 32-bit integer")
+            array[i, j] = v
+    return array
+
+
+@dataclass
+class _Tree:
+    nodes: dict  # field name -> numpy array
+    raw_left: np.ndarray
+    binned_left: np.ndarray
+
+
+def _load_tree(tree, t: int, n_features: int) -> _Tree:
+    where = f"trees[{t}]"
+    if not isinstance(tree, dict) or not isinstance(tree.get("nodes"), dict):
+        raise ModelFormatError(f"{where}: expected an object with 'nodes'")
+    raw_nodes = tree["nodes"]
+    missing = [f for f in _CORE_FIELDS if f not in raw_nodes]
+    if missing:
+        raise ModelFormatError(f"{where}: node fields missing: {', '.join(missing)}")
+    lengths = {len(raw_nodes[f]) if isinstance(raw_nodes[f], list) else -1 for f in _CORE_FIELDS}
+    if len(lengths) != 1 or -1 in lengths or 0 in lengths:
+        raise ModelFormatError(f"{where}: node fields must be non-empty lists of one length")
+    n_nodes = lengths.pop()
+    nodes = {}
+    for name in _CORE_FIELDS + _EXTRA_FIELDS:
+        if name not in raw_nodes:
+            continue
+        values = raw_nodes[name]
+        if len(values) != n_nodes:
+            raise ModelFormatError(f"{where}.{name}: expected {n_nodes} values")
+        if name in _FLOAT_FIELDS:
+            nodes[name] = np.array([_decode_float(v, f"{where}.{name}") for v in values], dtype=np.float64)
+        else:
+            if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 or v > _MAX_UINT32 for v in values):
+                raise ModelFormatError(f"{where}.{name}: expected unsigned integers")
+            nodes[name] = np.array(values, dtype=np.int64)
+    raw_left = _bitsets(tree.get("raw_left_cat_bitsets", []), f"{where}.raw_left_cat_bitsets")
+    binned_left = _bitsets(tree.get("binned_left_cat_bitsets", []), f"{where}.binned_left_cat_bitsets")
+    split = nodes["is_leaf"] == 0
+    idx = np.arange(n_nodes)
+    # Children always come after their parent in scikit-learn's layout; requiring it rules out cycles.
+    if np.any(split & ((nodes["left"] <= idx) | (nodes["right"] <= idx)
+                       | (nodes["left"] >= n_nodes) | (nodes["right"] >= n_nodes))):
+        raise ModelFormatError(f"{where}: a split node points at an invalid child")
+    if np.any(split & (nodes["feature_idx"] >= n_features)):
+        raise ModelFormatError(f"{where}: a split uses a feature index outside 0..{n_features - 1}")
+    categorical = split & (nodes["is_categorical"] != 0)
+    if np.any(categorical & (nodes["bitset_idx"] >= len(raw_left))):
+        raise ModelFormatError(f"{where}: a categorical split points at a missing bitset")
+    if np.any(split & ~categorical & np.isnan(nodes["num_threshold"])):
+        raise ModelFormatError(f"{where}: a numeric split has a NaN threshold")
+    return _Tree(nodes=nodes, raw_left=raw_left, binned_left=binned_left)
+
+
+def _in_bitset(bitsets: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    words = bitsets[rows, values >> 5]
+    return ((words >> (values & 31).astype(np.uint32)) & 1).astype(bool)
+
+
+#: Bytes of feature matrix scored at a time by the tree ensembles (see :func:`chunk_rows`).
+CHUNK_BYTES = 8 * 1024 * 1024
+
+
+def chunk_rows(n_features: int) -> int:
+    """Rows per block so that a block of float64 features stays near :data:`CHUNK_BYTES`."""
+    return int(np.clip(CHUNK_BYTES // (8 * max(1, n_features)), 4_096, 65_536))
+
+
+class HGBScorer:
+    """Scores rows with a validated payload. Build it with :func:`load`."""
+
+    def __init__(self, payload: dict, engine: str = "auto"):
+        if not isinstance(payload, dict):
+            raise ModelFormatError(f"model payload must be an object, found {type(payload).__name__}")
+        if payload.get("format") != FORMAT:
+            raise ModelFormatError(f"model payload has format {payload.get('format')!r}; expected {FORMAT!r}")
+        n_features = _n_features(payload)
+        self.n_features = n_features
+        order = payload.get("column_order")
+        if not isinstance(order, list) or sorted(order) != list(range(n_features)):
+            raise ModelFormatError("column_order must be a permutation of the feature indices")
+        self.column_order = np.array(order, dtype=np.intp)
+        categories = payload.get("categories")
+        if not isinstance(categories, dict):
+            raise ModelFormatError("categories must be an object")
+        self.categories = {}
+        for key, values in categories.items():
+            if not key.isdigit() or int(key) >= n_features or not isinstance(values, list):
+                raise ModelFormatError(f"categories[{key!r}]: expected a feature index and a list")
+            cats = np.array([_decode_float(v, f"categories[{key}]") for v in values], dtype=np.float64)
+            if np.isnan(cats).any() or np.any(np.diff(cats) <= 0) or len(cats) > 255:
+                raise ModelFormatError(f"categories[{key!r}]: expected at most 255 sorted distinct numbers")
+            self.categories[int(key)] = cats
+        self.baseline = _decode_float(payload.get("baseline"), "baseline")
+        self.known_cat_bitsets = _bitsets(payload.get("known_cat_bitsets"), "known_cat_bitsets")
+        f_idx_map = payload.get("f_idx_map")
+        if (not isinstance(f_idx_map, list) or len(f_idx_map) != n_features
+                or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in f_idx_map)):
+            raise ModelFormatError("f_idx_map must list one unsigned integer per feature")
+        self.f_idx_map = np.array(f_idx_map, dtype=np.uint32)
+        n_cat = len(self.categories)
+        if len(self.known_cat_bitsets) != n_cat or any(
+                self.f_idx_map[i] >= n_cat for i in range(n_cat)):
+            raise ModelFormatError("known_cat_bitsets and f_idx_map disagree with the categories")
+        trees = payload.get("trees")
+        if not isinstance(trees, list) or not trees:
+            raise ModelFormatError("trees must be a non-empty list")
+        self.trees = [_load_tree(tree, t, n_features) for t, tree in enumerate(trees)]
+        for tree in self.trees:
+            cat_split = (tree.nodes["is_leaf"] == 0) & (tree.nodes["is_categorical"] != 0)
+            if np.any(cat_split & (tree.nodes["feature_idx"] >= n_cat)):
+                raise ModelFormatError("a categorical split uses a feature that is not categorical")
+        if engine not in ("auto", "sklearn", "numpy"):
+            raise ValueError("engine must be 'auto', 'sklearn' or 'numpy'")
+        self._sklearn_predictors = None
+        if engine in ("auto", "sklearn"):
+            try:
+                self._sklearn_predictors = self._build_sklearn_predictors()
+            except ImportError:
+                if engine == "sklearn":
+                    raise
+        self.engine = "sklearn" if self._sklearn_predictors is not None else "numpy"
+
+    def _build_sklearn_predictors(self):
+        from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+        predictors = []
+        for tree in self.trees:
+            n_nodes = len(tree.nodes["value"])
+            nodes = np.zeros(n_nodes, dtype=PREDICTOR_RECORD_DTYPE)
+            for name, values in tree.nodes.items():
+                if name in PREDICTOR_RECORD_DTYPE.names:
+                    nodes[name] = values
+            predictors.append(TreePredictor(nodes, tree.binned_left, tree.raw_left))
+        return predictors
+
+    def _prepare(self, X) -> np.ndarray:
+        """The predictor's matrix: its column order, category values replaced by their codes, in
+        one column-major copy. Each tree reads a few features of every row, so columns laid out
+        contiguously score faster (300 trees x 1M x 80: 3.3 s against 3.8 s row-major in blocks)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise LookalikeError(f"expected a matrix with {self.n_features} feature columns, got shape {X.shape}")
+        out = np.empty(X.shape, dtype=np.float64, order="F")
+        for j, col in enumerate(self.column_order):
+            values = X[:, col]
+            cats = self.categories.get(int(col))
+            if cats is None:
+                out[:, j] = values
+            else:
+                pos = np.searchsorted(cats, values)
+                found = (pos < len(cats)) & (cats[np.minimum(pos, len(cats) - 1)] == values)
+                out[:, j] = np.where(found, pos, np.nan)
+        return out
+
+    def predict_raw(self, X) -> np.ndarray:
+        """Sum of the baseline and every tree's leaf value (the log-odds)."""
+        Xm = self._prepare(X)
+        raw = np.full(Xm.shape[0], self.baseline, dtype=np.float64)
+        if self._sklearn_predictors is not None:
+            from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+            # Small inputs on one thread: OpenMP start-up costs more than it saves there.
+            n_threads = 1 if Xm.shape[0] < 20_000 else _openmp_effective_n_threads()
+            # Every tree walks the rows again, so they are walked in cache-sized blocks: on a
+            # row-major 1M x 80 matrix that was 3.5 s -> 2.7-3.0 s in 100k batches; on the
+            # column-major copy the blocks gain little more (3.45 s whole, 3.3 s in blocks).
+            step = chunk_rows(Xm.shape[1])
+            for start in range(0, Xm.shape[0], step):
+                block = Xm[start:start + step]
+                out = raw[start:start + step]
+                for predictor in self._sklearn_predictors:
+                    out += predictor.predict(block, self.known_cat_bitsets, self.f_idx_map, n_threads)
+        else:
+            for tree in self.trees:
+                raw += self._predict_tree_numpy(tree, Xm)
+        return raw
+
+    def predict_proba_positive(self, X) -> np.ndarray:
+        """Probability of the positive class, as ``predict_proba(X)[:, 1]``."""
+        raw = self.predict_raw(X)
+        from scipy.special import expit
+
+        return expit(raw)
+
+    def _predict_tree_numpy(self, tree: _Tree, X: np.ndarray) -> np.ndarray:
+        n = tree.nodes
+        node = np.zeros(X.shape[0], dtype=np.int64)
+        active = np.flatnonzero(n["is_leaf"][node] == 0)
+        while active.size:
+            current = node[active]
+            feature = n["feature_idx"][current]
+            values = X[active, feature]
+            missing_left = n["missing_go_to_left"][current] != 0
+            is_nan = np.isnan(values)
+            go_left = np.where(is_nan, missing_left, values <= n["num_threshold"][current])
+            cat = (n["is_categorical"][current] != 0) & ~is_nan
+            if cat.any():
+                cat_values = values[cat]
+                in_range = (cat_values >= 0) & (cat_values < 256)
+                codes = np.where(in_range, cat_values, 0).astype(np.int64)
+                left_member = _in_bitset(tree.raw_left, n["bitset_idx"][current[cat]], codes) & in_range
+                known = _in_bitset(self.known_cat_bitsets, self.f_idx_map[feature[cat]].astype(np.int64),
+                                   codes) & in_range
+                go_left[cat] = np.where(left_member, True, np.where(known, False, missing_left[cat]))
+            node[active] = np.where(go_left, n["left"][current], n["right"][current])
+            active = active[n["is_leaf"][node[active]] == 0]
+        return n["value"][node]
+
+
+def load(payload: dict, engine: str = "auto") -> HGBScorer:
+    """Validate a payload written by :func:`dump` and return a scorer for it."""
+    return HGBScorer(payload, engine=engine)
+
+
+# --- Defaults, grid and fit (fit-only imports stay inside fit) -------------------------------
+
+
+def default_params(n_train: int, random_seed: int) -> dict:
+    """Defaults for HistGradientBoostingClassifier, regularised for small seed lists.
+
+    Shallow trees (8 leaves, depth 3), a minimum leaf size of 5 % of the training rows kept within
+    5..200, strong L2 on leaf values, and early stopping on a stratified 20 % validation split
+    once there are at least 200 training rows (below that the split is too noisy, so the number of
+    trees is capped at 100 instead). On the demo this lifts test AUC from 0.79 to 0.83 against
+    deeper, unregularised trees, whose train AUC was 0.999.
+    """
+    early = n_train >= 200
+    return {
+        "learning_rate": 0.05,
+        "max_iter": 300 if early else 100,
+        "max_leaf_nodes": 8,
+        "max_depth": 3,
+        "min_samples_leaf": int(np.clip(n_train // 20, 5, 200)),
+        "l2_regularization": 10.0,
+        "early_stopping": early,
+        "validation_fraction": 0.2 if early else None,
+        "n_iter_no_change": 20,
+        "random_state": int(random_seed) % (2**32),
+    }
+
+
+#: tune_model grid (lookalike_udf.tuning): the defaults first on each axis (learning_rate 0.05,
+#: 8 leaves, depth 3, l2 10).
+GRID = {
+    "learning_rate": [0.05, 0.1, 0.2],
+    "shape": [{"max_leaf_nodes": 8, "max_depth": 3}, {"max_leaf_nodes": 4, "max_depth": 2},
+              {"max_leaf_nodes": 16, "max_depth": 5}, {"max_leaf_nodes": 31, "max_depth": None}],
+    "l2_regularization": [10.0, 1.0, 0.1],
+}
+
+
+def fit(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict, dict]:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from .fitting import threads_for, uniform_weights
+
+    params = {**default_params(len(y), random_seed), **(overrides or {})}
+    estimator = HistGradientBoostingClassifier(categorical_features=mask if mask.any() else None, **params)
+    # Equal weights are the same as none, and skip scikit-learn's slow weighted-percentile binning
+    # (about 1 s per fit on a few thousand rows).
+    with threads_for(len(y)):
+        estimator.fit(X, y, sample_weight=None if uniform_weights(w) else w)
+    return dump(estimator), {**params, "n_iter": int(estimator.n_iter_)}
+
+
+TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="HistGradientBoostingClassifier", fit=fit, load=load,
+                     grid=GRID)

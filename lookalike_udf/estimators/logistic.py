@@ -1,0 +1,165 @@
+"""Model type ``logistic``: median fill with missing indicators and standardisation for numeric
+columns, one-hot for categorical codes, then scikit-learn's LogisticRegression.
+
+Defaults (:func:`default_params`), tuning grid (:data:`GRID`), :func:`fit` (the pipeline is
+:func:`build_pipeline`), the JSON format ``lookalike-logistic/1`` (:func:`dump`, :func:`load` with
+validation) and its scorer (:class:`LogisticScorer`, NumPy). Only :func:`fit` and
+:func:`build_pipeline` import scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import LookalikeError
+from .base import EstimatorType, ModelFormatError, _n_features, _decode_float, _encode_float, _float_list, _uint_list
+
+NAME = "logistic"
+
+FORMAT = "lookalike-logistic/1"
+
+
+def dump(pipeline, numeric_columns: list[int], categorical_columns: list[int], n_features: int) -> dict:
+    """Payload of the pipeline :func:`build_pipeline` builds and fits.
+
+    Numeric columns: median fill, a missing indicator for columns with missing training values,
+    standardisation (mean and scale over filled values and indicators). Categorical codes: one-hot
+    vocabularies (a missing value is its own category when training had one; unseen codes are all
+    zeros). Then the coefficients and intercept.
+    """
+    pre = pipeline.named_steps["prepare"]
+    clf = pipeline.named_steps["model"]
+    payload = {"format": FORMAT, "n_features": int(n_features),
+               "numeric_columns": [int(c) for c in numeric_columns],
+               "categorical_columns": [int(c) for c in categorical_columns],
+               "fill": [], "indicator_columns": [], "mean": [], "scale": [], "categories": []}
+    if numeric_columns:
+        num = pre.named_transformers_["num"]
+        imputer, scaler = num.named_steps["impute"], num.named_steps["scale"]
+        payload["fill"] = [float(v) for v in imputer.statistics_]
+        indicator = imputer.indicator_
+        payload["indicator_columns"] = [int(i) for i in (indicator.features_ if indicator is not None else [])]
+        payload["mean"] = [float(v) for v in scaler.mean_]
+        payload["scale"] = [float(v) for v in scaler.scale_]
+    if categorical_columns:
+        onehot = pre.named_transformers_["cat"]
+        payload["categories"] = [[_encode_float(v) for v in cats] for cats in onehot.categories_]
+    payload["coef"] = [float(v) for v in np.asarray(clf.coef_).ravel()]
+    payload["intercept"] = float(np.asarray(clf.intercept_).ravel()[0])
+    return payload
+
+
+class LogisticScorer:
+    """Scores rows with a validated logistic payload. Build it with :func:`load`."""
+
+    engine = "numpy"
+
+    def __init__(self, payload: dict, engine: str = "auto"):
+        n_features = _n_features(payload)
+        self.n_features = n_features
+        self.numeric = _uint_list(payload.get("numeric_columns"), "numeric_columns", upper=n_features)
+        self.categorical = _uint_list(payload.get("categorical_columns"), "categorical_columns", upper=n_features)
+        if sorted(self.numeric.tolist() + self.categorical.tolist()) != list(range(n_features)):
+            raise ModelFormatError("numeric_columns and categorical_columns must split the feature indices")
+        k = len(self.numeric)
+        self.fill = _float_list(payload.get("fill"), "fill", k)
+        self.indicator = _uint_list(payload.get("indicator_columns"), "indicator_columns", upper=max(k, 1))
+        if len(self.indicator) > k or np.any(np.diff(self.indicator) <= 0):
+            raise ModelFormatError("indicator_columns must be increasing positions among numeric_columns")
+        width = k + len(self.indicator)
+        self.mean = _float_list(payload.get("mean"), "mean", width)
+        self.scale = _float_list(payload.get("scale"), "scale", width)
+        if np.any(self.scale <= 0):
+            raise ModelFormatError("scale must be positive")
+        categories = payload.get("categories")
+        if not isinstance(categories, list) or len(categories) != len(self.categorical):
+            raise ModelFormatError("categories must hold one list per categorical column")
+        self.categories = [_float_list(c, f"categories[{i}]", finite=False) for i, c in enumerate(categories)]
+        width += sum(len(c) for c in self.categories)
+        self.coef = _float_list(payload.get("coef"), "coef", width)
+        intercept = payload.get("intercept")
+        self.intercept = _decode_float(intercept, "intercept")
+        if not math.isfinite(self.intercept):
+            raise ModelFormatError("intercept must be finite")
+
+    def design_matrix(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise LookalikeError(f"expected a matrix with {self.n_features} feature columns, got shape {X.shape}")
+        X = np.where(np.isinf(X), np.nan, X)  # infinities are treated as missing (as in training)
+        parts = []
+        if len(self.numeric):
+            num = X[:, self.numeric]
+            missing = np.isnan(num)
+            filled = np.where(missing, self.fill, num)
+            dense = np.hstack([filled, missing[:, self.indicator].astype(np.float64)])
+            parts.append((dense - self.mean) / self.scale)
+        for col, cats in zip(self.categorical, self.categories):
+            values = X[:, col]
+            parts.append(((values[:, None] == cats[None, :])
+                          | (np.isnan(values)[:, None] & np.isnan(cats)[None, :])).astype(np.float64))
+        return np.hstack(parts)
+
+    def predict_proba_positive(self, X) -> np.ndarray:
+        from scipy.special import expit
+
+        return expit(self.design_matrix(X) @ self.coef + self.intercept)
+
+
+def load(payload: dict, engine: str = "auto") -> LogisticScorer:
+    """Validate a payload written by :func:`dump` and return a scorer for it."""
+    return LogisticScorer(payload, engine=engine)
+
+
+# --- Defaults, grid and fit (fit-only imports stay inside the functions) ---------------------
+
+
+def default_params(random_seed: int) -> dict:
+    return {"C": 1.0, "max_iter": 2000, "random_state": int(random_seed) % (2**32)}
+
+
+#: tune_model grid (lookalike_udf.tuning): the default (C 1) first.
+GRID = {
+    "C": [1.0, 0.03, 0.1, 0.3, 3.0, 10.0],
+}
+
+
+def build_pipeline(mask: np.ndarray, random_seed: int, overrides: dict | None = None):
+    """The unfitted scikit-learn Pipeline and the numeric and categorical column indices."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [int(i) for i in np.flatnonzero(~mask)]
+    categorical = [int(i) for i in np.flatnonzero(mask)]
+    parts = []
+    if numeric:
+        parts.append(("num", Pipeline([
+            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+            ("scale", StandardScaler()),
+        ]), numeric))
+    if categorical:
+        parts.append(("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical))
+    model = Pipeline([
+        ("prepare", ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)),
+        ("model", LogisticRegression(**{**default_params(random_seed), **(overrides or {})})),
+    ])
+    return model, numeric, categorical
+
+
+def fit(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict, dict]:
+    from .fitting import threads_for
+
+    model, numeric, categorical = build_pipeline(mask, random_seed, overrides)
+    X = np.where(np.isinf(X), np.nan, X)  # infinities are treated as missing (the scorer does the same)
+    with threads_for(len(y)):
+        model.fit(X, y, model__sample_weight=w)
+    params = {**default_params(random_seed), **(overrides or {}), "n_iter": int(np.max(model.named_steps["model"].n_iter_))}
+    return dump(model, numeric, categorical, X.shape[1]), params
+
+
+TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="LogisticRegression", fit=fit, load=load, grid=GRID)

@@ -1,0 +1,103 @@
+"""A stored run model (``lookalike-model/1``): the feature encoder plus an estimator payload.
+
+:class:`LookalikeModel` is what scoring uses: :meth:`LookalikeModel.from_json` reads a row of
+``lookalike_run_models.model_json`` (plain JSON, validated; no code is executed) and
+:meth:`LookalikeModel.predict` maps Arrow rows to scores in 0..1. Importing this module and
+scoring with it imports no fitting code (:mod:`lookalike_udf.training`, :mod:`lookalike_udf.tuning`,
+scikit-learn estimators for fitting); the estimator payloads are read by
+:func:`lookalike_udf.estimators.load`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import LookalikeError
+from .estimators import load as load_estimator
+from .estimators.bagging import BaggingScorer
+from .features import FeatureEncoder
+
+__all__ = ["LookalikeModel", "MODEL_FORMAT"]
+
+MODEL_FORMAT = "lookalike-model/1"
+
+
+@dataclass
+class LookalikeModel:
+    """A fitted encoder plus classifier; :meth:`predict` maps Arrow rows to scores in 0..1."""
+
+    encoder: FeatureEncoder
+    estimator_payload: dict
+    params: dict
+
+    def __post_init__(self):
+        self._scorer = load_estimator(self.estimator_payload)
+        if self._scorer.n_features != len(self.encoder.specs_):
+            raise LookalikeError(
+                f"stored model expects {self._scorer.n_features} features but its encoder has "
+                f"{len(self.encoder.specs_)}; the stored model is inconsistent, retrain it."
+            )
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.encoder.feature_names_
+
+    def predict(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
+        if table.num_rows == 0:
+            return np.empty(0, dtype=np.float64)
+        return self._scorer.predict_proba_positive(self.encoder.transform(table))
+
+    @property
+    def is_bagging(self) -> bool:
+        return isinstance(self._scorer, BaggingScorer)
+
+    def predict_training(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
+        """Scores for the run's own training examples, as the metrics should see them.
+
+        Equal to :meth:`predict`, except for a bagging PU model: unlabeled examples of the train
+        split (``example_source = 'unlabeled_sample'``) get their out-of-bag score, the average of
+        the members that did not train on them.
+        """
+        if table.num_rows == 0:
+            return np.empty(0, dtype=np.float64)
+        if not self.is_bagging:
+            return self.predict(table)
+        from .pu import bag_membership, out_of_bag_average  # only for training examples
+
+        members = self._scorer.predict_members(self.encoder.transform(table))
+        scores = members.mean(axis=0)
+        oob = np.asarray(pc.and_(pc.equal(table.column("split"), "train"),
+                                 pc.equal(table.column("example_source"), "unlabeled_sample"))
+                         .to_numpy(zero_copy_only=False), dtype=bool)
+        oob &= ~np.asarray(pc.is_null(table.column("example_id")).to_numpy(zero_copy_only=False), dtype=bool)
+        if oob.any():
+            ids = np.asarray(table.column("example_id").to_pylist(), dtype=object)[oob]
+            in_bag = bag_membership(ids, self._scorer.thresholds, self._scorer.seed)
+            scores[oob], _ = out_of_bag_average(members[:, oob], in_bag)
+        return scores
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "format": MODEL_FORMAT,
+            "params": self.params,
+            "encoder": self.encoder.to_dict(),
+            "estimator": self.estimator_payload,
+        }, allow_nan=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "LookalikeModel":
+        """Load a model stored by :meth:`to_json`. Plain JSON: no code is executed."""
+        try:
+            payload = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise LookalikeError(f"stored model is not valid JSON: {exc}") from exc
+        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+            found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+            raise LookalikeError(f"stored model has format {found!r}; this library reads {MODEL_FORMAT!r}.")
+        return cls(encoder=FeatureEncoder.from_dict(payload["encoder"]),
+                   estimator_payload=payload["estimator"], params=payload.get("params", {}))
