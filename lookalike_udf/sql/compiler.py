@@ -85,12 +85,16 @@ def _select(ids: list[str], columns: list[tuple[exp.Expression, str]], source: e
 
 
 def compile_model(model_json: str | dict, relation, *, dialect: str = "duckdb",
-                  id_columns=("user_id",), score_column: str = "score", layout: str = "inline") -> exp.Select:
+                  id_columns=("user_id",), score_column: str = "score", layout: str = "inline",
+                  column_types: dict[str, str] | None = None) -> exp.Select:
     """A SELECT returning ``id_columns`` and ``score_column`` (0..1) for every row of ``relation``.
 
     ``relation`` is a table name (``table``, ``schema.table``, ...) or a sqlglot table or query
     whose columns are named like the model's features. Scores equal
     ``LookalikeModel.from_json(model_json).predict(rows)`` (see tests/unit/test_sql_compile.py).
+    ``column_types`` maps input column names to their SQL types (as the warehouse reports them);
+    it only matters for DECIMAL columns, which are then converted to double exactly as pyarrow
+    converts them for the Python scorer (see :mod:`lookalike_udf.sql.encoder`).
     """
     check_dialect(dialect)
     if layout not in LAYOUTS:
@@ -103,7 +107,8 @@ def compile_model(model_json: str | dict, relation, *, dialect: str = "duckdb",
         raise ValueError(f"score column {score_column!r} is also an id column")
     payload = _load(model_json)
     features = parse_encoder(payload["encoder"])
-    encoded = [(encode_feature(f, dialect), f"{PREFIX}f{j}") for j, f in enumerate(features)]
+    types = column_types or {}
+    encoded = [(encode_feature(f, dialect, types.get(f.name)), f"{PREFIX}f{j}") for j, f in enumerate(features)]
     query = _select(ids, encoded, _source(relation, dialect), None)
     members = estimator_members(payload["estimator"], [column(name) for _, name in encoded])
     if layout == "tree_columns":
@@ -126,8 +131,9 @@ def compile_model(model_json: str | dict, relation, *, dialect: str = "duckdb",
 
 
 def to_sql(model_json: str | dict, relation, *, dialect: str = "duckdb", id_columns=("user_id",),
-           score_column: str = "score", layout: str = "inline", pretty: bool = False) -> str:
+           score_column: str = "score", layout: str = "inline", column_types: dict[str, str] | None = None,
+           pretty: bool = False) -> str:
     """:func:`compile_model` rendered for ``dialect``; sqlglot raises if the dialect cannot express a part."""
     select = compile_model(model_json, relation, dialect=dialect, id_columns=id_columns,
-                           score_column=score_column, layout=layout)
+                           score_column=score_column, layout=layout, column_types=column_types)
     return select.sql(dialect=dialect, pretty=pretty, unsupported_level=ErrorLevel.RAISE)

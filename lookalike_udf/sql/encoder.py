@@ -6,6 +6,14 @@ shared "other" code, ``len(categories)``). In SQL, missing is NULL rather than N
 compares like a missing value does (DuckDB orders NaN above +inf), so NaN inputs become NULL here
 and every split tests NULL. Infinities stay infinities.
 
+Decimals. The Python side reads DECIMAL columns as Arrow decimals and pyarrow converts them to
+double as ``unscaled * 10**-scale`` (not correctly rounded: DECIMAL(10,2) 23.33 becomes
+23.330000000000002), and models learn thresholds on those values. A plain
+``CAST(x AS DOUBLE)`` rounds correctly, so a decimal lying on a split threshold can go the other
+way. When the column's type is given (``column_types``), DECIMAL(p, s) columns are converted the
+way pyarrow does: ``sign * CAST(|x| * 10^s AS DOUBLE) * 1e-s`` while the unscaled value fits in
+53 bits, and the whole part plus the scaled fraction above that (exact for s <= 15).
+
 Only the encoder's JSON (``FeatureEncoder.to_dict()``) is read.
 """
 
@@ -57,10 +65,57 @@ def column(name: str, table: str | None = None) -> exp.Column:
                       table=exp.to_identifier(table, quoted=True) if table else None)
 
 
-def encode_feature(feature: EncodedFeature, dialect: str) -> exp.Expression:
-    """The SQL value the trees and coefficients see for ``feature``: DOUBLE (or integer code), NULL when missing."""
+#: Largest unscaled decimal pyarrow converts in one multiplication (RealTraits<double>::kMaxPreciseInteger).
+_MAX_PRECISE_INTEGER = 2**53 - 1
+
+
+def decimal_scale(type_text: str | None, dialect: str) -> tuple[int, int] | None:
+    """(precision, scale) when ``type_text`` is a DECIMAL/NUMERIC type with a positive scale."""
+    if not type_text:
+        return None
+    try:
+        dtype = exp.DataType.build(type_text, dialect=dialect)
+    except Exception:  # an engine-specific type sqlglot cannot read is simply not a decimal here
+        return None
+    if dtype.this not in (exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL) or len(dtype.expressions) != 2:
+        return None
+    precision, scale = (int(e.this.this if isinstance(e, exp.DataTypeParam) else e.this) for e in dtype.expressions)
+    return (precision, scale) if scale > 0 else None
+
+
+def _arrow_decimal_to_double(col: exp.Expression, precision: int, scale: int) -> exp.Expression:
+    """pyarrow's Decimal128 -> double for DECIMAL(precision, scale), from exact pieces:
+    W = double(floor(|x|)) and F = double(fraction digits as an integer), both exact below 2^53.
+    Unscaled values up to 2^53 - 1: (W * 10^s + F) * 1e-s (= double(unscaled) * 1e-s); above:
+    W + F * 1e-s (pyarrow's whole + fraction). No intermediate decimal grows past the input's
+    precision plus ``scale`` digits, so no engine overflows."""
+    double = exp.DataType.build("double")
+    magnitude = exp.Abs(this=col.copy())
+    whole = exp.Floor(this=magnitude.copy())
+    w = exp.cast(whole.copy(), double)
+    f = exp.cast(exp.Mul(this=exp.Paren(this=exp.Sub(this=magnitude.copy(), expression=whole.copy())),
+                         expression=exp.Literal(this=str(10 ** scale), is_string=False)), double)
+    inverse = number(float(f"1e-{scale}"))
+    small = exp.Mul(this=exp.Paren(this=exp.Add(this=exp.Mul(this=w.copy(), expression=number(float(10 ** scale))),
+                                                expression=f.copy())), expression=inverse.copy())
+    positive = small
+    if 10 ** precision - 1 > _MAX_PRECISE_INTEGER:
+        big = exp.Add(this=w.copy(), expression=exp.Mul(this=f.copy(), expression=inverse.copy()))
+        limit = f"{_MAX_PRECISE_INTEGER // 10 ** scale}.{_MAX_PRECISE_INTEGER % 10 ** scale:0{scale}d}"
+        positive = case(exp.LTE(this=magnitude.copy(), expression=exp.Literal(this=limit, is_string=False)), small, big)
+    return case(exp.LT(this=col.copy(), expression=integer(0)), exp.Neg(this=exp.Paren(this=positive.copy())), positive)
+
+
+def encode_feature(feature: EncodedFeature, dialect: str, type_text: str | None = None) -> exp.Expression:
+    """The SQL value the trees and coefficients see for ``feature``: DOUBLE (or integer code), NULL when missing.
+
+    ``type_text`` is the input column's SQL type when known (it matters for DECIMAL columns only).
+    """
     col = column(feature.name)
     if feature.kind == NUMERIC:
+        decimal = decimal_scale(type_text, dialect)
+        if decimal is not None:
+            return _arrow_decimal_to_double(col, *decimal)  # a decimal is never NaN
         value = exp.cast(col, exp.DataType.build("double"))
         nan = is_nan(value.copy(), dialect)
         return value if nan is None else case(nan, exp.Null(), value)
