@@ -15,10 +15,10 @@ import numpy as np
 import pyarrow as pa
 
 from lookalike_udf.features import FeatureEncoder
-from lookalike_udf.model_io import dump_bagging
-from lookalike_udf.models import fit_estimator
+from lookalike_udf import estimators
+from lookalike_udf.estimators.bagging import dump as dump_bagging
 from lookalike_udf.sql import compile_model
-from lookalike_udf.training import LookalikeModel
+from lookalike_udf.scoring import LookalikeModel
 
 
 def make_rows(n: int, seed: int) -> tuple[pa.Table, np.ndarray]:
@@ -45,7 +45,7 @@ def fit(kind: str, train: pa.Table, y: np.ndarray, members: int = 1) -> str:
     payloads = []
     for k in range(members):
         rows = np.random.default_rng(k).choice(len(y), size=len(y) // (2 if members > 1 else 1), replace=False)
-        payload, _ = fit_estimator(kind, X[rows], y[rows], w[rows], mask, 11 + k, overrides=overrides)
+        payload, _ = estimators.fit(kind, X[rows], y[rows], w[rows], mask, 11 + k, overrides=overrides)
         payloads.append(payload)
     payload = payloads[0] if members == 1 else dump_bagging(payloads, 11, [0] * members, len(y) // 2)
     return LookalikeModel(encoder=encoder, estimator_payload=payload, params={}).to_json()

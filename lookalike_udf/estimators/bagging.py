@@ -67,6 +67,22 @@ def load(payload: dict, engine: str = "auto") -> BaggingScorer:
     return BaggingScorer(payload, engine=engine)
 
 
+def to_sql(payload: dict, features: list) -> list:
+    """Every member of a validated bagging payload as SQL (one :class:`lookalike_udf.sql.Member`
+    each, through its type's ``to_sql``); the score is their average of probabilities."""
+    from . import REGISTRY
+
+    load(payload, engine="numpy")
+    compilers = {t.format: t.to_sql for t in REGISTRY.values() if t.to_sql is not None}
+    out = []
+    for i, member in enumerate(payload["members"]):
+        if member.get("format") not in compilers:
+            raise ModelFormatError(f"members[{i}]: model type with format {member.get('format')!r} has no to_sql")
+        out.append(compilers[member["format"]](member, features))
+    return out
+
+
+
 def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mask: np.ndarray, random_seed: int,
         n_bags: int, model_type: str = "hgb", overrides: dict | None = None) -> tuple[dict, dict]:
     """Bagging PU (Mordelet & Vert 2014) on a train split of positives (1) and unlabeled users (0).

@@ -64,9 +64,10 @@ class EstimatorType:
         trees per member); tuned overrides still win.
     in_auto : whether ``model_type = auto`` tries this type (in registry order, ties to the earlier).
 
-    SQL scoring (issue 13): each type will also compile its validated payload to SQL. That
-    function belongs in the type's module next to ``load``, working from the payload as ``load``
-    validates it, and is listed here as a ``to_sql`` field when it exists.
+    to_sql : ``to_sql(payload, features)`` -> :class:`lookalike_udf.sql.Member`: the payload as
+        SQL over the encoded feature expressions ``features`` (sqlglot), after ``load`` has
+        validated it. :func:`lookalike_udf.sql.compile_model` calls it through the registry, so a
+        type with ``to_sql`` is scored in the warehouse with no other change (decision 0012).
     """
 
     name: str
@@ -77,6 +78,7 @@ class EstimatorType:
     grid: dict = field(default_factory=dict)
     bagging_overrides: Callable[[int], dict] = _no_overrides
     in_auto: bool = True
+    to_sql: Callable[[dict, list], object] | None = None
 
 
 # --- Payload helpers --------------------------------------------------------------------------

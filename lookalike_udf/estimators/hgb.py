@@ -317,6 +317,16 @@ def load(payload: dict, engine: str = "auto") -> HGBScorer:
     """Validate a payload written by :func:`dump` and return a scorer for it."""
     return HGBScorer(payload, engine=engine)
 
+def to_sql(payload: dict, features: list):
+    """The payload as SQL over the encoded feature expressions ``features``: one
+    :class:`lookalike_udf.sql.Member` (validated with :func:`load` first, so no malformed index
+    reaches the SQL). sqlglot is imported here, not when scoring in Python."""
+    from ..sql.trees import hgb_member
+
+    load(payload, engine="numpy")
+    return hgb_member(payload, features)
+
+
 
 # --- Defaults, grid and fit (fit-only imports stay inside fit) -------------------------------
 
@@ -369,5 +379,5 @@ def fit(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict
     return dump(estimator), {**params, "n_iter": int(estimator.n_iter_)}
 
 
-TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="HistGradientBoostingClassifier", fit=fit, load=load,
+TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="HistGradientBoostingClassifier", fit=fit, load=load, to_sql=to_sql,
                      grid=GRID)

@@ -112,6 +112,16 @@ def load(payload: dict, engine: str = "auto") -> LogisticScorer:
     """Validate a payload written by :func:`dump` and return a scorer for it."""
     return LogisticScorer(payload, engine=engine)
 
+def to_sql(payload: dict, features: list):
+    """The payload as SQL over the encoded feature expressions ``features``: one
+    :class:`lookalike_udf.sql.Member` (validated with :func:`load` first, so no malformed index
+    reaches the SQL). sqlglot is imported here, not when scoring in Python."""
+    from ..sql.linear import logistic_member
+
+    load(payload, engine="numpy")
+    return logistic_member(payload, features)
+
+
 
 # --- Defaults, grid and fit (fit-only imports stay inside the functions) ---------------------
 
@@ -162,4 +172,4 @@ def fit(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict
     return dump(model, numeric, categorical, X.shape[1]), params
 
 
-TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="LogisticRegression", fit=fit, load=load, grid=GRID)
+TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="LogisticRegression", fit=fit, load=load, to_sql=to_sql, grid=GRID)

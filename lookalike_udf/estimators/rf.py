@@ -104,6 +104,16 @@ def load(payload: dict, engine: str = "auto") -> RFScorer:
     """Validate a payload written by :func:`dump` and return a scorer for it."""
     return RFScorer(payload, engine=engine)
 
+def to_sql(payload: dict, features: list):
+    """The payload as SQL over the encoded feature expressions ``features``: one
+    :class:`lookalike_udf.sql.Member` (validated with :func:`load` first, so no malformed index
+    reaches the SQL). sqlglot is imported here, not when scoring in Python."""
+    from ..sql.trees import rf_member
+
+    load(payload, engine="numpy")
+    return rf_member(payload, features)
+
+
 
 # --- Defaults, grid and fit (fit-only imports stay inside fit) -------------------------------
 
@@ -143,5 +153,5 @@ def fit(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict
     return dump(estimator), params
 
 
-TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="RandomForestClassifier", fit=fit, load=load, grid=GRID,
+TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="RandomForestClassifier", fit=fit, load=load, to_sql=to_sql, grid=GRID,
                      bagging_overrides=bagging_overrides)

@@ -193,8 +193,12 @@ class Member:
 
     def raw(self, terms: list | None = None) -> exp.Expression:
         """``(intercept + sum) / divisor`` over ``terms`` (default: the member's own)."""
-        total = balanced_sum(list(self.terms if terms is None else terms))
-        if self.intercept != 0.0:
+        terms = list(self.terms if terms is None else terms)
+        if not terms:  # a constant model: the intercept alone
+            total = number(self.intercept)
+        else:
+            total = balanced_sum(terms)
+        if terms and self.intercept != 0.0:
             total = exp.Add(this=number(self.intercept), expression=paren(total))
         if self.divisor != 1.0:
             total = exp.Div(this=paren(total), expression=number(self.divisor))

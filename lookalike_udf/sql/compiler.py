@@ -22,37 +22,30 @@ from sqlglot.errors import ErrorLevel
 
 from ._common import Member, balanced_sum, check_dialect, logistic, number, paren
 from .encoder import column, encode_feature, parse_encoder
-from .linear import LOGISTIC_FORMAT, logistic_member
-from .trees import HGB_FORMAT, RF_FORMAT, hgb_member, rf_member
 
 MODEL_FORMAT = "lookalike-model/1"
-BAGGING_FORMAT = "lookalike-bagging/1"
 LAYOUTS = ("inline", "tree_columns")
 #: Prefix of the compiler's own column and subquery names; no id or score column may start with it.
 PREFIX = "lookalike__"
 
-_MEMBER_COMPILERS = {HGB_FORMAT: hgb_member, RF_FORMAT: rf_member, LOGISTIC_FORMAT: logistic_member}
-
-
 def estimator_members(payload: dict, features: list[exp.Expression]) -> list[Member]:
-    """The members of an estimator payload (one, or a bagging ensemble's) as SQL over ``features``."""
+    """The members of an estimator payload (one, or a bagging ensemble's) as SQL over ``features``.
+
+    Dispatches through the estimator registry (:mod:`lookalike_udf.estimators`): each type's
+    module validates its payload and compiles it (``EstimatorType.to_sql``).
+    """
+    from ..estimators import REGISTRY, bagging
+
     if not isinstance(payload, dict):
         raise ValueError(f"estimator payload must be an object, found {type(payload).__name__}")
     fmt = payload.get("format")
-    if fmt == BAGGING_FORMAT:
-        members = payload.get("members")
-        if not isinstance(members, list) or not members:
-            raise ValueError("a bagging payload needs a non-empty member list")
-        out = []
-        for i, member in enumerate(members):
-            if not isinstance(member, dict) or member.get("format") not in _MEMBER_COMPILERS:
-                raise ValueError(f"members[{i}]: unsupported member format {member.get('format') if isinstance(member, dict) else member!r}")
-            out.append(_MEMBER_COMPILERS[member["format"]](member, features))
-        return out
-    if fmt not in _MEMBER_COMPILERS:
+    if fmt == bagging.FORMAT:
+        return bagging.to_sql(payload, features)
+    compilers = {t.format: t.to_sql for t in REGISTRY.values() if t.to_sql is not None}
+    if fmt not in compilers:
         raise ValueError(f"estimator payload has format {fmt!r}; expected one of "
-                         f"{', '.join(repr(f) for f in (*_MEMBER_COMPILERS, BAGGING_FORMAT))}")
-    return [_MEMBER_COMPILERS[fmt](payload, features)]
+                         f"{', '.join(repr(f) for f in (*compilers, bagging.FORMAT))}")
+    return [compilers[fmt](payload, features)]
 
 
 def _load(model_json) -> dict:

@@ -67,8 +67,15 @@ def prior_load(payload: dict, engine: str = "auto") -> PriorScorer:
     return PriorScorer(payload, engine=engine)
 
 
+def prior_to_sql(payload: dict, features: list):
+    """A constant probability: no terms, identity link."""
+    from lookalike_udf.sql import Member
+
+    return Member(terms=[], link="identity", intercept=prior_load(payload).prior)
+
+
 PRIOR = EstimatorType(name="prior", format=PRIOR_FORMAT, estimator="ConstantPrior", fit=prior_fit, load=prior_load,
-                      grid=PRIOR_GRID, in_auto=False)
+                      grid=PRIOR_GRID, in_auto=False, to_sql=prior_to_sql)
 
 
 @pytest.fixture
@@ -129,6 +136,23 @@ def test_a_registered_type_goes_through_the_dbt_entry_points(prior_type):
     scores = pa.Table.from_batches(list(dbt_models.score_population(models, t, batch_size=100)))
     assert scores.num_rows == t.num_rows and set(scores.column("scoring_action").to_pylist()) == {"scored"}
     assert set(scores.column("score").to_pylist()) == {json.loads(row["model_json"])["estimator"]["prior"]}
+
+
+def test_a_registered_type_with_to_sql_scores_in_the_warehouse(prior_type):
+    """The same module's to_sql makes the type compile to SQL, alone and inside a bagging ensemble."""
+    import duckdb
+
+    from lookalike_udf.sql import to_sql
+
+    t = examples()
+    positives_only, _ = pu_examples()
+    for model, rows in ((fit_run_model("r", t, 3, model_type="prior"), t),
+                        (fit_run_model("pu", positives_only, 3, model_type="prior", pu_bags=3), positives_only)):
+        con = duckdb.connect()
+        con.register("rows", rows.append_column("row_id", pa.array(range(rows.num_rows))))
+        sql = to_sql(model.to_json(), "rows", id_columns=("row_id",))
+        got = [score for _, score in con.execute(f"select * from ({sql}) order by row_id").fetchall()]
+        np.testing.assert_allclose(got, model.predict(rows), rtol=0, atol=1e-12)
 
 
 def test_an_unregistered_type_is_refused_by_name_and_by_format():
