@@ -270,7 +270,7 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
 
 
 def score_population(models, population, batch_size: int = 100_000, runs=None, fingerprints=None,
-                     previous=None, force=False) -> pa.RecordBatchReader:
+                     previous=None, force=False, engine: str = "python") -> pa.RecordBatchReader:
     """Score the population (one row per user, latest snapshot) with every trained model.
 
     Returns a stream: dbt-duckdb writes it batch by batch through its own cursor while the
@@ -284,6 +284,11 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
     the message. The other runs go on. So does a run whose stored model fails
     :func:`load_verified_models` (checksum or load): it is neither scored nor carried over, and
     its marker says how to recover.
+
+    ``engine`` (var lookalike_scoring_engine) says who computes the scores: ``python`` (the stored
+    model's Python scorer over Arrow batches) or ``sql`` (the model compiled to SQL by
+    :mod:`lookalike_udf.sql` and run by the warehouse over the population relation; the Python
+    process only streams the result). Both give the same scores to 1e-9.
 
     Every row carries the run's ``score_fingerprint`` (its model's training fingerprint and
     verified ``model_sha256``, and the population's checksum from ``fingerprints``). A run whose
@@ -306,10 +311,65 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
             wanted[rid] = fp
     reused = set() if as_bool(force) else reused_score_runs(previous, wanted)
     to_score = {rid: m for rid, m in sorted(loaded.items()) if rid not in reused}
-    batches = _score_batches(population, int(batch_size), to_score, wanted,
-                             previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size)),
-                             failures)
+    reused_batches = previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size))
+    engine = scoring_engine(engine)
+    if engine == "sql":
+        batches = _sql_score_batches(population, int(batch_size), {rid: model_rows[rid]["model_json"] for rid in to_score},
+                                     wanted, reused_batches, failures)
+    else:
+        batches = _score_batches(population, int(batch_size), to_score, wanted, reused_batches, failures)
     return pa.RecordBatchReader.from_batches(SCORE_SCHEMA, batches)
+
+
+SCORING_ENGINES = ("python", "sql")
+
+
+def scoring_engine(value) -> str:
+    """The var lookalike_scoring_engine as one of :data:`SCORING_ENGINES` (None means python)."""
+    engine = "python" if value is None else str(value).strip().lower()
+    if engine not in SCORING_ENGINES:
+        raise LookalikeError(f"var lookalike_scoring_engine is {value!r}; use python or sql")
+    return engine
+
+
+def _duckdb_relation(population):
+    """The population as a DuckDB relation (dbt-duckdb's dbt.ref gives one; tests pass Arrow)."""
+    if hasattr(population, "query") and hasattr(population, "to_arrow_reader"):
+        return population
+    import duckdb
+
+    return duckdb.connect().from_arrow(_arrow(population))
+
+
+def _sql_score_batches(population, batch_size: int, to_score: dict[str, str], wanted: dict, reused_batches,
+                       failures: dict | None = None):
+    """Like :func:`_score_batches`, with each run's scores computed by its compiled SQL in DuckDB:
+    the relation is bound as ``lookalike_input``, the result streamed in Arrow batches."""
+    from .sql import to_sql
+
+    yield from _markers_and_reused_rows(reused_batches, failures)
+    if not to_score:
+        return
+    relation = _duckdb_relation(population)
+    for rid, model_json in sorted(to_score.items()):
+        scored_at = _now()
+        try:
+            sql = to_sql(model_json, "lookalike_input", dialect="duckdb", id_columns=("user_id",))
+            reader = relation.query("lookalike_input", sql).to_arrow_reader(batch_size)
+            for batch in reader:  # a stream: one batch in memory at a time
+                n = batch.num_rows
+                yield pa.record_batch({
+                    "run_id": _constant(rid, n),
+                    "user_id": batch.column(0).cast(pa.string()),
+                    "score": batch.column(1).cast(pa.float64()),
+                    "scored_at": pa.array(np.full(n, np.datetime64(scored_at, "us")), type=pa.timestamp("us")),
+                    "score_fingerprint": _constant(wanted.get(rid), n),
+                    "scoring_action": _constant(SCORED, n),
+                    "scoring_message": _constant(None, n),
+                }, schema=SCORE_SCHEMA)
+        except Exception as exc:  # reported as FAILED downstream, with this message
+            yield _failure_marker(rid, f"run '{rid}': scoring failed (lookalike_scoring_engine: sql): "
+                                       f"{type(exc).__name__}: {exc}", scored_at, wanted.get(rid))
 
 
 def _failure_marker(rid: str, message: str, scored_at: dt.datetime, fingerprint: str | None) -> pa.RecordBatch:
@@ -323,10 +383,9 @@ def _failure_marker(rid: str, message: str, scored_at: dt.datetime, fingerprint:
     }, schema=SCORE_SCHEMA)
 
 
-def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, reused_batches,
-                   failures: dict | None = None):
-    """The batches of :func:`score_population`: a marker per run whose stored model failed
-    verification, reused rows, then each population batch scored."""
+def _markers_and_reused_rows(reused_batches, failures: dict | None):
+    """First batches of both engines: a marker per run whose stored model failed verification,
+    then the rows carried over from the previous build."""
     for rid, message in sorted((failures or {}).items()):
         yield _failure_marker(rid, message, _now(), None)
     for batch in reused_batches:
@@ -340,6 +399,13 @@ def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, re
             "scoring_action": _constant(REUSED, n),
             "scoring_message": _constant(None, n),
         }, schema=SCORE_SCHEMA)
+
+
+def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, reused_batches,
+                   failures: dict | None = None):
+    """The batches of :func:`score_population`: a marker per run whose stored model failed
+    verification, reused rows, then each population batch scored."""
+    yield from _markers_and_reused_rows(reused_batches, failures)
     if not to_score:
         return
     failed: set[str] = set()
@@ -367,3 +433,90 @@ def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, re
                 "scoring_action": _constant(SCORED, n),
                 "scoring_message": _constant(None, n),
             }, schema=SCORE_SCHEMA)
+
+
+#: Dialects of lookalike_run_scoring_sql by default (var lookalike_scoring_sql_dialects).
+SCORING_SQL_DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark", "databricks")
+
+SCORING_SQL_SCHEMA = pa.schema([
+    ("run_id", pa.string()),
+    ("dialect", pa.string()),
+    ("sql_text", pa.string()),
+    ("sql_bytes", pa.int64()),
+    ("feature_names", pa.string()),
+    ("model_sha256", pa.string()),
+    ("training_fingerprint", pa.string()),
+    ("library_version", pa.string()),
+    ("compiled_at", pa.timestamp("us")),
+    ("compile_action", pa.string()),
+    ("compile_error", pa.string()),
+])
+
+
+def _dialect_list(value) -> list[str]:
+    """var lookalike_scoring_sql_dialects as a list (dbt renders a list variable in a config as text)."""
+    from .sql import DIALECTS
+
+    if value is None:
+        return list(SCORING_SQL_DIALECTS)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text.replace("'", '"')) if text.startswith("[") else [text]
+        except ValueError:
+            raise LookalikeError(f"var lookalike_scoring_sql_dialects is {value!r}; use a list such as [duckdb, snowflake]") from None
+    names = [str(v).strip().lower() for v in value]
+    unknown = [n for n in names if n not in DIALECTS]
+    if unknown:
+        raise LookalikeError(f"var lookalike_scoring_sql_dialects names {', '.join(map(repr, unknown))}; "
+                             f"the dialects are {', '.join(DIALECTS)}")
+    return list(dict.fromkeys(names))
+
+
+def scoring_sql(models, dialects=None, previous=None, force=False) -> pa.Table:
+    """The SQL that scores new rows with each run's stored model, per dialect (lookalike_run_scoring_sql).
+
+    One row per trained run and dialect. ``sql_text`` is one SELECT returning ``user_id`` and
+    ``score`` (0..1) for every row of a relation named ``lookalike_input`` that has ``user_id`` and
+    the model's ``feature_names`` as columns: prefix it with ``with lookalike_input as (...)``
+    (macro ``lookalike.score`` does). It equals the Python scorer to 1e-9. A row whose
+    ``model_sha256`` and ``library_version`` equal the previous build's is carried over
+    (``compile_action`` 'reused'); a run whose stored model fails verification gets rows with a
+    null ``sql_text`` and the reason in ``compile_error``.
+    """
+    from .sql import to_sql
+
+    names = _dialect_list(dialects)
+    model_rows = {row["run_id"]: row for row in _rows(models)}
+    loaded, failures = load_verified_models(model_rows.values())
+    before = {}
+    if previous is not None and not as_bool(force):
+        table = _arrow(previous)
+        if set(SCORING_SQL_SCHEMA.names) <= set(table.column_names):
+            for row in table.select(SCORING_SQL_SCHEMA.names).to_pylist():
+                before[(row["run_id"], row["dialect"])] = row
+    out = []
+    for rid in sorted(set(loaded) | set(failures)):
+        row = model_rows[rid]
+        digest = model_sha256(row["model_json"]) if rid in loaded else row.get("model_sha256")
+        for dialect in names:
+            earlier = before.get((rid, dialect))
+            if (rid in loaded and earlier and earlier["model_sha256"] == digest and earlier["compile_error"] is None
+                    and earlier["library_version"] == __version__ and earlier["sql_text"]):
+                out.append({**earlier, "compile_action": REUSED})
+                continue
+            text, error = None, failures.get(rid)
+            if rid in loaded:
+                try:
+                    text = to_sql(row["model_json"], "lookalike_input", dialect=dialect, id_columns=("user_id",))
+                except Exception as exc:  # one run or dialect that cannot be expressed stays one row
+                    error = f"run '{rid}': the model could not be compiled to {dialect} SQL: {type(exc).__name__}: {exc}"
+            out.append({
+                "run_id": rid, "dialect": dialect, "sql_text": text,
+                "sql_bytes": len(text.encode("utf-8")) if text else None,
+                "feature_names": json.dumps(loaded[rid].feature_names) if rid in loaded else row.get("feature_names"),
+                "model_sha256": digest, "training_fingerprint": row.get("training_fingerprint"),
+                "library_version": __version__, "compiled_at": _now(),
+                "compile_action": "compiled", "compile_error": error,
+            })
+    return pa.Table.from_pylist(out, schema=SCORING_SQL_SCHEMA)

@@ -11,6 +11,7 @@
       timestamp        (null or an ISO date-time, with an optional UTC offset)
       int_list         (a list of int in [min, max])
       string_list      (a list of names)
+      choice_list      (a list of values from choices)
       number_list      (a list of numbers)
     lookalike_check_var(name, value): {value, error}: the value converted (ints and numbers from
       text, offsets of date-times to UTC) and null, or the error message naming the variable, the
@@ -59,6 +60,8 @@
     'lookalike_failed_run_severity': {'kind': 'choice', 'choices': ['warn', 'error'], 'default': 'warn'},
     'lookalike_on_run_failure': {'kind': 'choice', 'choices': ['keep_last_good', 'drop'], 'default': 'keep_last_good'},
     'lookalike_force_retrain': {'kind': 'bool', 'default': false},
+    'lookalike_scoring_engine': {'kind': 'choice', 'choices': ['python', 'sql'], 'default': 'python'},
+    'lookalike_scoring_sql_dialects': {'kind': 'choice_list', 'choices': ['duckdb', 'postgres', 'snowflake', 'bigquery', 'spark', 'databricks', 'sqlite'], 'default': ['duckdb', 'postgres', 'snowflake', 'bigquery', 'spark', 'databricks']},
     'lookalike_score_batch_size': {'kind': 'int', 'min': 1, 'max': 100000000, 'default': 100000},
     'lookalike_threshold_top_pct': {'kind': 'number', 'min': 0, 'max': 100, 'default': 10},
     'lookalike_health_min_positive_users': {'kind': 'int', 'min': 0, 'max': 1000000000, 'default': 50},
@@ -136,7 +139,7 @@
   {%- set empty = value is none or (value is string and (value | trim) in ['', 'null', 'none', 'None']) -%}
   {%- if spec.kind in ['relation', 'timestamp'] or spec.get('nullable') -%}
     {%- if empty -%}{{ return({'value': none, 'error': none}) }}{%- endif -%}
-  {%- elif empty and spec.kind not in ['string', 'string_list', 'int_list', 'number_list'] -%}
+  {%- elif empty and spec.kind not in ['string', 'string_list', 'int_list', 'number_list', 'choice_list'] -%}
     {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value, 'set (it has no null meaning)')}) }}
   {%- endif -%}
   {%- if spec.kind in ['int', 'number'] -%}
@@ -180,7 +183,9 @@
   {%- endif -%}
   {%- set items = [] -%}
   {%- for item in value -%}
-    {%- if spec.kind == 'string_list' -%}
+    {%- if spec.kind == 'choice_list' -%}
+      {%- do items.append(item | lower if item is string and (item | lower) in spec.choices else none) -%}
+    {%- elif spec.kind == 'string_list' -%}
       {%- do items.append(item if item is string else none) -%}
     {%- else -%}
       {%- do items.append(lookalike._lookalike_number_in_range(item, spec, spec.kind == 'int_list')) -%}
@@ -189,6 +194,7 @@
   {%- if none in items -%}
     {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value,
         'a list of column names (text)' if spec.kind == 'string_list'
+        else 'a list of values from ' ~ spec.choices | join(', ') if spec.kind == 'choice_list'
         else 'a list of ' ~ ('integers' if spec.kind == 'int_list' else 'numbers') ~ ' between ' ~ spec.min ~ ' and ' ~ spec.max)}) }}
   {%- endif -%}
   {%- if name == 'lookalike_quality_band_cutoffs' and (items | length != 3 or items[0] > items[1] or items[1] > items[2]) -%}

@@ -74,6 +74,15 @@ def write_host(root, repo):
     (root / "models" / "health_rows.sql").write_text(
         f"select * from (values\n{values}\n) as t({', '.join(HEALTH_COLUMNS)})\n")
     (root / "models" / "health_check.sql").write_text("{{ lookalike.lookalike_run_health(ref('health_rows')) }}\n")
+    # The host's own relation of new users (id column customer_id), scored by its own SQL model with
+    # the package's compiled SQL: no Python at query time.
+    (root / "models" / "new_users.sql").write_text(
+        "select user_id as customer_id, * exclude (user_id), 'x' as unrelated "
+        "from {{ ref('lookalike', 'lookalike_inference_features') }}\n")
+    (root / "models" / "new_user_scores.sql").write_text(
+        "select 'pit' as run_id, * from ({{ lookalike.score('pit', ref('new_users'), id_column='customer_id') }}) as s\n"
+        "union all\n"
+        "select 'single' as run_id, * from ({{ lookalike.score('single', ref('new_users'), id_column='customer_id') }}) as s\n")
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +111,16 @@ def test_host_gets_models_but_no_demo(built):
     assert not {t for t in tables if t.startswith("lookalike_demo")}
     statuses = dict(query(built, "select run_id, status from lookalike_runs"))
     assert statuses == {"pit": "FINISHED", "single": "FINISHED", "few_negatives": "FAILED", "ghost": "FAILED"}
+
+
+def test_host_sql_model_scores_its_own_relation_with_lookalike_score(built):
+    """lookalike.score in a host model: the same scores as the package's population scoring, to 1e-9."""
+    for run_id in ("pit", "single"):
+        got = dict(query(built, f"select user_id, score from new_user_scores where run_id = '{run_id}'"))
+        expected = dict(query(built, "select user_id, score from int_lookalike__population_scores "
+                                     f"where run_id = '{run_id}'"))
+        assert len(got) == 60 and got.keys() == expected.keys()
+        np.testing.assert_allclose([got[u] for u in sorted(got)], [expected[u] for u in sorted(got)], rtol=0, atol=1e-9)
 
 
 def test_metric_macro_on_hand_made_rows(built):

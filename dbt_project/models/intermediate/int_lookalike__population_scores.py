@@ -11,4 +11,5 @@ def model(dbt, session):
         fingerprints=dbt.ref("int_lookalike__run_fingerprints"),
         previous=lookalike.previous_table(session, dbt.this),
         force=dbt.config.get("force_retrain"),
+        engine=dbt.config.get("scoring_engine"),
     )

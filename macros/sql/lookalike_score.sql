@@ -1,0 +1,51 @@
+{#- lookalike.score(run_id, relation, id_column='user_id'): a SELECT returning user_id and score
+    (0..1) for every row of `relation`, scored by the run's stored model as plain SQL of the
+    current adapter (no Python at query time). `relation` must have the model's feature columns
+    by name (lookalike_run_scoring_sql.feature_names, the columns of lookalike_inference_features)
+    and an id column; extra columns are ignored.
+
+    Usage in a host project's SQL model:
+        select * from ({{ lookalike.score('my_run', ref('new_users')) }}) as scored
+
+    The SQL is read from lookalike_run_scoring_sql at compile time, so the model depends on it (a
+    DAG edge) and is compiled with the model that was current when it ran. -#}
+{% macro score(run_id, relation, id_column='user_id') %}
+  {%- set source = ref('lookalike', 'lookalike_run_scoring_sql') -%}
+  {%- if not execute -%}
+    {{ return('select cast(null as ' ~ dbt.type_string() ~ ') as user_id, cast(null as double) as score') }}
+  {%- endif -%}
+  {%- set dialect = lookalike.lookalike_scoring_dialect() -%}
+  {%- set found = run_query('select sql_text, feature_names, compile_error from ' ~ source
+        ~ ' where run_id = ' ~ lookalike.lookalike_literal(run_id) ~ ' and dialect = ' ~ lookalike.lookalike_literal(dialect)) -%}
+  {%- if found.rows | length == 0 -%}
+    {{ exceptions.raise_compiler_error("lookalike.score: lookalike_run_scoring_sql has no " ~ dialect ~ " SQL for run '" ~ run_id
+        ~ "'. Check that the run is TRAINED (lookalike_runs.status) and that var lookalike_scoring_sql_dialects lists "
+        ~ dialect ~ ", then build the package again (dbt build --select +lookalike_run_scoring_sql).") }}
+  {%- endif -%}
+  {%- if found.rows[0][0] is none -%}
+    {{ exceptions.raise_compiler_error("lookalike.score: run '" ~ run_id ~ "' has no SQL: " ~ found.rows[0][2]) }}
+  {%- endif -%}
+  {%- set features = fromjson(found.rows[0][1]) -%}
+with lookalike_input as (
+    select {{ lookalike.lookalike_quote_identifier(id_column) }} as user_id
+    {%- for name in features %},
+        {{ lookalike.lookalike_quote_identifier(name) }}
+    {%- endfor %}
+    from {{ relation }}
+)
+{{ found.rows[0][0] }}
+{% endmacro %}
+
+
+{#- The sqlglot dialect of the current adapter. -#}
+{% macro lookalike_scoring_dialect() %}
+  {{ return(adapter.dispatch('lookalike_scoring_dialect', 'lookalike')()) }}
+{% endmacro %}
+
+{% macro default__lookalike_scoring_dialect() %}
+  {{ return(target.type) }}
+{% endmacro %}
+
+{% macro spark__lookalike_scoring_dialect() %}
+  {{ return('spark') }}
+{% endmacro %}
