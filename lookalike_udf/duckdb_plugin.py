@@ -108,10 +108,6 @@ class ModelCache:
             return found
         return self._load(model)[1]
 
-    def clear(self) -> None:
-        with self._lock:
-            self._models.clear()
-
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 
