@@ -43,7 +43,8 @@ RUN_MODEL_SCHEMA = pa.schema([
     ("model_params", pa.string()),
     ("training_method", pa.string()),
     ("model_type", pa.string()),
-    ("number_of_train_users", pa.int64()),
+    ("n_train_users", pa.int64()),
+    ("n_test_users", pa.int64()),
     ("n_train_examples", pa.int64()),
     ("n_test_examples", pa.int64()),
     ("training_started_at", pa.timestamp("us")),
@@ -181,7 +182,9 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
         split = run_examples.column("split").to_numpy(zero_copy_only=False) if run_examples.num_rows else np.array([])
         row["n_train_examples"] = int((split == "train").sum())
         row["n_test_examples"] = int((split == "test").sum())
-        row["number_of_train_users"] = len(pc.unique(run_examples.column("user_id"))) if run_examples.num_rows else 0
+        users = run_examples.column("user_id").to_numpy(zero_copy_only=False) if run_examples.num_rows else np.array([])
+        row["n_train_users"] = len(set(users[split == "train"]))
+        row["n_test_users"] = len(set(users[split == "test"]))
         messages = list(check.errors) + list(check.warnings)
         if integrity_warning:
             messages.append(integrity_warning)

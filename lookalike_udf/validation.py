@@ -8,8 +8,8 @@ Example
 -------
 >>> run = {"run_id": "x", "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
 ...        "min_seed_users": 10, "test_fraction": 0.2}
->>> summary = {"num_input_labels": 17, "num_positive_users": 10, "num_negative_users": 7,
-...            "num_negative_labels": 7, "num_matched_labels": 17}
+>>> summary = {"n_input_labels": 17, "n_positive_users": 10, "n_negative_users": 7,
+...            "n_negative_labels": 7, "n_matched_labels": 17}
 >>> check_run(run, summary).errors
 ["run 'x': negative_label_users has 7 distinct users; at least 10 are required. Add negatives or drop them all to train against the unlabeled population."]
 """
@@ -31,10 +31,10 @@ ENGAGEMENT_TYPES = ("MULTI_ENGAGE", "SINGLE_ENGAGE")
 #: the first that applies, in this order; stg_lookalike__labels sets it). Weights above 1e9, NaN
 #: and infinities are excluded like a weight of -1, so sums of weights cannot overflow.
 INVALID_LABEL_REASONS = (
-    ("num_labels_without_user", "without user_id"),
-    ("num_invalid_label_values", "with a label other than 0 or 1"),
-    ("num_invalid_weights", "with a weight that is not a finite number in (0, 1e9]"),
-    ("num_invalid_timestamps", "with an unreadable label_timestamp"),
+    ("n_labels_without_user", "without user_id"),
+    ("n_invalid_label_values", "with a label other than 0 or 1"),
+    ("n_invalid_weights", "with a weight that is not a finite number in (0, 1e9]"),
+    ("n_invalid_timestamps", "with an unreadable label_timestamp"),
 )
 
 
@@ -138,6 +138,30 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
             f"{prefix} tune_time_budget_seconds {budget!r} must be a number of seconds between "
             f"{MIN_BUDGET:g} and {MAX_BUDGET:g}. Fix the runs input column or var lookalike_tune_time_budget_seconds."
         )
+    top_n = run.get("audience_top_n")
+    if top_n is not None and int(top_n) < 1:
+        check.errors.append(
+            f"{prefix} audience_top_n {top_n!r} must be at least 1 (null = no limit). "
+            "Fix the runs input column or var lookalike_audience_top_n."
+        )
+    top_pct = run.get("audience_top_pct")
+    if top_pct is not None and not (0.0 < float(top_pct) <= 100.0):
+        check.errors.append(
+            f"{prefix} audience_top_pct {top_pct!r} must be above 0 and at most 100 (null = no limit). "
+            "Fix the runs input column or var lookalike_audience_top_pct."
+        )
+    min_score = run.get("audience_min_score")
+    if min_score is not None and not (0.0 <= float(min_score) <= 1.0):
+        check.errors.append(
+            f"{prefix} audience_min_score {min_score!r} must be between 0 and 1 (null = no limit). "
+            "Fix the runs input column or var lookalike_audience_min_score."
+        )
+    path = run.get("audience_export_path")
+    if path is not None and not str(path).lower().endswith((".parquet", ".csv")):
+        check.errors.append(
+            f"{prefix} audience_export_path {path!r} must end in .parquet or .csv (null = no export). "
+            "Fix the runs input column or var lookalike_audience_export_path."
+        )
     share = run.get("expected_positive_share")
     if share is not None and not (0.0 <= float(share) < 1.0):
         check.errors.append(
@@ -146,14 +170,14 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
             "var lookalike_expected_positive_share."
         )
 
-    if _n(summary, "num_input_labels") == 0:
+    if _n(summary, "n_input_labels") == 0:
         check.errors.append(
             f"{prefix} has no labels in the labels input (var lookalike_labels). Add labels for this "
             "run_id or remove the run from the runs input."
         )
         return check
 
-    n_invalid = _n(summary, "num_invalid_labels")
+    n_invalid = _n(summary, "n_invalid_labels")
     if n_invalid:
         reasons = [(_n(summary, key), text) for key, text in INVALID_LABEL_REASONS]
         detail = ", ".join(f"{n} {text}" for n, text in reasons if n)
@@ -163,26 +187,26 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
             "(null = the scoring time), and user_id must be set. Fix those rows in the labels input "
             "(var lookalike_labels)."
         )
-    n_pos = _n(summary, "num_positive_users")
-    n_neg = _n(summary, "num_negative_users")
+    n_pos = _n(summary, "n_positive_users")
+    n_neg = _n(summary, "n_negative_users")
     if n_pos < min_users:
         check.errors.append(
             f"{prefix} positive_label_users has {n_pos} distinct users; at least {min_users} are required. "
             "Add positive labels (label = 1)."
         )
-    if _n(summary, "num_negative_labels") > 0 and n_neg < min_users:
+    if _n(summary, "n_negative_labels") > 0 and n_neg < min_users:
         check.errors.append(
             f"{prefix} negative_label_users has {n_neg} distinct users; at least {min_users} are required. "
             "Add negatives or drop them all to train against the unlabeled population."
         )
-    n_conflicting = _n(summary, "num_conflicting_labels")
+    n_conflicting = _n(summary, "n_conflicting_labels")
     if n_conflicting:
         check.warnings.append(
             f"{prefix} {n_conflicting} label(s) excluded: the same user has both a positive and a negative "
             "label at the same timestamp. Keep one label per user and timestamp."
         )
-    n_labels = _n(summary, "num_input_labels")
-    n_matched = _n(summary, "num_matched_labels")
+    n_labels = _n(summary, "n_input_labels")
+    n_matched = _n(summary, "n_matched_labels")
     if n_matched == 0:
         check.errors.append(
             f"{prefix} none of its {n_labels} labels matched a snapshot at or before its timestamp. "
@@ -197,14 +221,14 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
         )
     if check.errors:
         return check
-    if _n(summary, "num_negative_labels") > 0:
-        if _n(summary, "num_matched_positive_labels") == 0 or _n(summary, "num_matched_negative_labels") == 0:
-            missing = "positive" if _n(summary, "num_matched_positive_labels") == 0 else "negative"
+    if _n(summary, "n_negative_labels") > 0:
+        if _n(summary, "n_matched_positive_labels") == 0 or _n(summary, "n_matched_negative_labels") == 0:
+            missing = "positive" if _n(summary, "n_matched_positive_labels") == 0 else "negative"
             check.errors.append(
                 f"{prefix} after point-in-time matching no {missing} label remains, so there is a single "
                 f"class. Check the {missing} labels' user_id and timestamps against the snapshot input."
             )
-    elif _n(summary, "num_matched_positive_labels") == 0:
+    elif _n(summary, "n_matched_positive_labels") == 0:
         check.errors.append(
             f"{prefix} after point-in-time matching no positive label remains. Check the positive "
             "labels' user_id and timestamps against the snapshot input."

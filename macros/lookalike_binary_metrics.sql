@@ -20,7 +20,7 @@ lookalike_by_score as (
     select {{ groups ~ ',' if group_by }}
         score,
         count(*) as n_examples,
-        sum(label) as n_positive,
+        cast(sum(label) as {{ dbt.type_bigint() }}) as n_positive,
         sum(case when label = 1 then weight else 0 end) as weight_positive,
         sum(case when label = 0 then weight else 0 end) as weight_negative
     from lookalike_scored
@@ -39,8 +39,8 @@ lookalike_cumulative as (
     from lookalike_by_score
 )
 select {{ groups ~ ',' if group_by }}
-    sum(n_examples) as n_examples,
-    sum(n_positive) as n_positive,
+    cast(sum(n_examples) as {{ dbt.type_bigint() }}) as n_examples,
+    cast(sum(n_positive) as {{ dbt.type_bigint() }}) as n_positive,
     max(total_positive) + max(total_negative) as sum_weight,
     max(total_positive) / nullif(max(total_positive) + max(total_negative), 0) as positive_rate,
     case when max(total_positive) > 0 and max(total_negative) > 0 then

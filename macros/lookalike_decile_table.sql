@@ -19,7 +19,7 @@ lookalike_deciles as (
     select {{ groups ~ ',' if group_by }}
         decile,
         count(*) as n_users,
-        sum(label) as n_positive,
+        cast(sum(label) as {{ dbt.type_bigint() }}) as n_positive,
         sum(weight) as sum_weight,
         sum(weight * label) as weight_positive,
         min(score) as min_score,

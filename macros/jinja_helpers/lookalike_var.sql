@@ -58,6 +58,10 @@
     'lookalike_tune_time_budget_seconds': {'kind': 'number', 'min': 0, 'max': 1000000, 'default': 60},
     'lookalike_auto_tune': {'kind': 'bool', 'default': false},
     'lookalike_failed_run_severity': {'kind': 'choice', 'choices': ['warn', 'error'], 'default': 'warn'},
+    'lookalike_audience_top_n': {'kind': 'int', 'min': 1, 'max': 1000000000000, 'nullable': true, 'default': none},
+    'lookalike_audience_top_pct': {'kind': 'number', 'min': 0, 'max': 100, 'nullable': true, 'default': 5},
+    'lookalike_audience_min_score': {'kind': 'number', 'min': 0, 'max': 1, 'nullable': true, 'default': none},
+    'lookalike_audience_export_path': {'kind': 'string', 'default': none},
     'lookalike_on_run_failure': {'kind': 'choice', 'choices': ['keep_last_good', 'drop'], 'default': 'keep_last_good'},
     'lookalike_force_retrain': {'kind': 'bool', 'default': false},
     'lookalike_scoring_engine': {'kind': 'choice', 'choices': ['python', 'sql'], 'default': 'python'},
@@ -68,6 +72,8 @@
     'lookalike_health_min_test_auc': {'kind': 'number', 'min': 0, 'max': 1, 'default': 0.6},
     'lookalike_health_max_auc_gap': {'kind': 'number', 'min': 0, 'max': 1, 'default': 0.1},
     'lookalike_health_max_unmatched_share': {'kind': 'number', 'min': 0, 'max': 1, 'default': 0.2},
+    'lookalike_health_max_psi': {'kind': 'number', 'min': 0, 'max': 100, 'default': 0.25},
+    'lookalike_health_max_days_after_data': {'kind': 'number', 'min': 0, 'max': 100000, 'default': 31},
     'lookalike_quality_band_cutoffs': {'kind': 'number_list', 'min': 0, 'max': 1, 'default': [0.6, 0.7, 0.8]},
   }) }}
 {% endmacro %}
@@ -168,10 +174,11 @@
     {%- if value is string -%}{{ return({'value': value | trim, 'error': none}) }}{%- endif -%}
     {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value, 'a relation name: table, schema.table or database.schema.table')}) }}
   {%- elif spec.kind == 'timestamp' -%}
+    {%- if value is string and (value | trim | lower) == 'latest' -%}{{ return({'value': 'latest', 'error': none}) }}{%- endif -%}
     {%- set text = lookalike._lookalike_utc_text(value) if value is string else none -%}
     {%- if text is none -%}
       {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value,
-          "null or an ISO date-time such as '2026-06-01', '2026-06-01 12:00:00' or '2026-06-01T12:00:00+09:00' (offsets are converted to UTC)")}) }}
+          "null, latest, or an ISO date-time such as '2026-06-01', '2026-06-01 12:00:00' or '2026-06-01T12:00:00+09:00' (offsets are converted to UTC)")}) }}
     {%- endif -%}
     {{ return({'value': text, 'error': none}) }}
   {%- endif -%}

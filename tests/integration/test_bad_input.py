@@ -100,8 +100,8 @@ def test_statuses(built):
 
 def test_invalid_rows_are_counted_not_trained(built):
     db, _, _ = built
-    assert query(db, "select num_input_labels, num_invalid_labels, num_labels_without_user, num_invalid_label_values, "
-                     "num_invalid_weights, num_invalid_timestamps from lookalike_input_label_summary "
+    assert query(db, "select n_input_labels, n_invalid_labels, n_labels_without_user, n_invalid_label_values, "
+                     "n_invalid_weights, n_invalid_timestamps from lookalike_input_label_summary "
                      "where run_id = 'bad_rows'") == [(33, 9, 1, 3, 4, 1)]
     assert query(db, "select count(*) from lookalike_pit_labels where run_id = 'bad_rows' and is_training_example") == [(24,)]
     reasons = dict(query(db, "select user_id, invalid_reason from lookalike_pit_labels "

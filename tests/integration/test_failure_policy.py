@@ -37,7 +37,7 @@ def test_failed_run_keeps_its_last_good_audience_marked_stale(first_build):
     run = query_dicts(db, "select * from lookalike_runs where run_id = 'single'")[0]
     assert run["status"] == "FAILED"
     assert run["audience_state"] == "kept_last_good"
-    assert run["number_of_inference_users"] == 0
+    assert run["n_scored_users"] == 0
     assert run["audience_scored_at"] == before[0][3]
     assert ("run 'single': lookalike_user_scores keeps the last good audience of this run (48 users scored at "
             in run["status_message"])

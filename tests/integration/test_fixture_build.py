@@ -68,16 +68,16 @@ def test_conflicting_labels_are_excluded_and_counted(db):
 
 def test_input_label_summary(db):
     row = query_dicts(db, "select * from lookalike_input_label_summary where run_id = 'pit'")[0]
-    assert (row["num_input_labels"], row["num_input_users"], row["num_matched_labels"], row["num_training_users"]) == (38, 37, 36, 34)
-    assert (row["num_conflicting_labels"], row["num_labels_without_timestamp"]) == (2, 1)
+    assert (row["n_input_labels"], row["n_input_users"], row["n_matched_labels"], row["n_training_users"]) == (38, 37, 36, 34)
+    assert (row["n_conflicting_labels"], row["n_labels_without_timestamp"]) == (2, 1)
 
 
 def test_label_monthly_and_weight_counts(db):
-    monthly = query(db, "select label_month, label_count, positive_rate from lookalike_label_monthly "
+    monthly = query(db, "select label_month, n_labels, positive_rate from lookalike_label_monthly "
                         "where run_id = 'pit' order by label_month nulls last")
     assert monthly == [(dt.date(2025, 12, 1), 1, 1.0), (dt.date(2026, 1, 1), 1, 1.0),
                        (dt.date(2026, 2, 1), 35, pytest.approx(19 / 35)), (None, 1, 1.0)]
-    weights = query(db, "select label_value, weight_value, label_count from lookalike_label_weight_counts "
+    weights = query(db, "select label_value, weight_value, n_labels from lookalike_label_weight_counts "
                         "where run_id = 'pit' order by 1, 2")
     assert weights == [(0, 1.0, 1), (0, 2.0, 15), (1, 1.0, 22)]
 
@@ -96,9 +96,14 @@ def test_run_statuses_and_messages(db):
     assert runs["single"]["engagement_type"] == "SINGLE_ENGAGE"
     assert runs["few_negatives"]["engagement_type"] == "MULTI_ENGAGE"  # null means the default
     for failed in ("few_negatives", "ghost"):
-        assert runs[failed]["test_auc"] is None and runs[failed]["number_of_inference_users"] == 0
-    assert runs["pit"]["number_of_train_users"] == 34
-    assert runs["pit"]["number_of_inference_users"] == 60
+        assert runs[failed]["test_auc"] is None and runs[failed]["n_scored_users"] == 0
+    # 34 users with a training example, each in one split (the split is per user).
+    assert runs["pit"]["n_train_users"] + runs["pit"]["n_test_users"] == 34
+    assert (runs["pit"]["n_train_users"], runs["pit"]["n_test_users"]) == tuple(
+        query(db, "select count(distinct case when split = 'train' then user_id end), "
+                  "count(distinct case when split = 'test' then user_id end) "
+                  "from lookalike_training_predictions where run_id = 'pit'")[0])
+    assert runs["pit"]["n_scored_users"] == 60
 
 
 def test_leakage_flag_and_tuning_settings(db):
@@ -129,7 +134,9 @@ def test_multi_engage_scores_everyone_and_flags_seeds(db):
     assert [r["score_rank"] for r in rows] == list(range(1, 61))
     assert all(0.0 <= r["score"] <= 1.0 for r in rows)
     assert all(rows[i]["score"] >= rows[i + 1]["score"] for i in range(59))
-    assert sum(r["is_seed_user"] for r in rows) == 37  # users 1..21, 31..45 and 51 have labels
+    assert sum(r["is_labeled_user"] for r in rows) == 37  # users 1..21, 31..45 and 51 have labels
+    # Seeds are the positives only: 1..21 (21 also has a conflicting negative) and 51; 31..45 are negatives.
+    assert sorted(r["user_id"] for r in rows if r["is_seed_user"]) == [f"{i:04d}" for i in (*range(1, 22), 51)]
     assert all(r["snapshot_at"] == T(2026, 3, 1) for r in rows)
     deciles = [r["score_decile"] for r in rows]
     assert deciles == sorted(deciles, reverse=True) and deciles[0] == 9 and deciles[-1] == 0
@@ -207,11 +214,11 @@ def test_run_health_of_the_fixture(db):
         assert f"run '{run_id}': the run FAILED" in runs[run_id]["health_messages"]
     # Every run has fewer than 50 distinct positive users.
     assert "run 'single': only 12 distinct positive users (fewer than 50" in runs["single"]["health_messages"]
-    assert runs["single"]["health"] == "unhealthy"
+    assert runs["single"]["health"] == "warning" and runs["single"]["quality_band"] is not None
     # 'pit' separates perfectly on score_signal by design (see test above): the leakage flag makes it
     # unhealthy, and names the feature; 'single' has no such feature.
     assert "suspected label leakage" in runs["pit"]["health_messages"] and "score_signal" in runs["pit"]["health_messages"]
-    assert runs["pit"]["health"] == "unhealthy"
+    assert runs["pit"]["health"] == "unhealthy" and runs["pit"]["quality_band"] is None
     assert "suspected label leakage" not in runs["single"]["health_messages"]
     # 'pit': 2 of 38 labels unmatched (5%): not reported.
     assert "matched no snapshot" not in runs["pit"]["health_messages"]

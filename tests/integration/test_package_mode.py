@@ -28,7 +28,7 @@ METRIC_ROWS = [
 
 # Hand-made inputs of the health macro: one row per run, one or more checks firing per row.
 HEALTH_COLUMNS = ["run_id", "status", "train_auc", "test_auc", "test_auc_corrected", "model_params",
-                  "num_positive_users", "num_input_labels", "num_matched_labels"]
+                  "n_positive_users", "n_input_labels", "n_matched_labels"]
 HEALTH_ROWS = [
     ("ok", "FINISHED", 0.85, 0.82, None, '{"model_type": "hgb"}', 200, 300, 290),   # no suspected_leakage key
     ("empty_leak", "FINISHED", 0.75, 0.72, None, '{"suspected_leakage": []}', 50, 100, 80),  # 20% unmatched: not more
@@ -188,8 +188,9 @@ def test_threshold_macro_on_hand_made_rows(built):
 def test_health_macro_on_hand_made_rows(built):
     got = {r["run_id"]: r for r in query_dicts(built, "select * from health_check")}
     assert {k: (v["health"], v["quality_band"]) for k, v in got.items()} == {
-        "ok": ("healthy", "Excellent"), "empty_leak": ("healthy", "Good"), "leak": ("unhealthy", "Excellent"),
-        "weak": ("unhealthy", "Poor"), "overfit": ("unhealthy", "Fair"), "pu_corrected": ("healthy", "Fair"),
+        # Leakage and FAILED make a run unhealthy and leave it ungraded; the other checks warn.
+        "ok": ("healthy", "Excellent"), "empty_leak": ("healthy", "Good"), "leak": ("unhealthy", None),
+        "weak": ("warning", "Poor"), "overfit": ("warning", "Fair"), "pu_corrected": ("healthy", "Fair"),
         "failed": ("unhealthy", None)}
     assert got["ok"]["health_messages"] is None and got["pu_corrected"]["health_messages"] is None
     assert got["leak"]["health_messages"] == (

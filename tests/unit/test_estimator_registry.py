@@ -97,7 +97,7 @@ def test_a_registered_type_trains_stores_loads_and_scores_through_the_public_pat
     assert estimators.model_types() == ("hgb", "rf", "logistic", "prior", "auto")
     assert "prior" not in estimators.auto_types()
     run = {"run_id": "r", "engagement_type": "MULTI_ENGAGE", "test_fraction": 0.2, "model_type": "prior"}
-    assert not [e for e in check_run(run, {"num_input_labels": 1}).errors if "model_type" in e]
+    assert not [e for e in check_run(run, {"n_input_labels": 1}).errors if "model_type" in e]
     t = examples()
     model = fit_run_model("r", t, 3, model_type="prior")
     assert model.params["model_type"] == "prior" and model.params["estimator"] == "ConstantPrior"

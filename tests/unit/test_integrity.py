@@ -47,10 +47,10 @@ def inputs(*run_ids):
     for rid in run_ids:
         labels = exs.filter(pc.equal(exs.column("run_id"), rid)).column("label").to_numpy()
         n_pos, n_neg = int(labels.sum()), int((labels == 0).sum())
-        summary.append({"run_id": rid, "num_input_labels": len(labels), "num_positive_users": n_pos,
-                        "num_negative_users": n_neg, "num_positive_labels": n_pos, "num_negative_labels": n_neg,
-                        "num_matched_labels": len(labels), "num_matched_positive_labels": n_pos,
-                        "num_matched_negative_labels": n_neg})
+        summary.append({"run_id": rid, "n_input_labels": len(labels), "n_positive_users": n_pos,
+                        "n_negative_users": n_neg, "n_positive_labels": n_pos, "n_negative_labels": n_neg,
+                        "n_matched_labels": len(labels), "n_matched_positive_labels": n_pos,
+                        "n_matched_negative_labels": n_neg})
     fingerprints = pa.Table.from_pylist([{"run_id": rid, "training_checksum": f"t-{rid}", "population_checksum": f"p-{rid}"}
                                          for rid in run_ids])
     return runs, pa.Table.from_pylist(summary), exs, fingerprints

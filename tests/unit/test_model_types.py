@@ -188,7 +188,7 @@ def test_bad_settings_name_the_run_and_the_fix():
         fit_run_model("r", t, 1, sample_size=5)
     run = {"run_id": "x", "engagement_type": "MULTI_ENGAGE", "test_fraction": 0.2, "model_type": "gbm",
            "sample_size": 3, "expected_positive_share": 1.0}
-    errors = check_run(run, {"num_input_labels": 1}).errors
+    errors = check_run(run, {"n_input_labels": 1}).errors
     assert errors[0] == ("run 'x': model_type 'gbm' is not one of hgb, rf, logistic, auto. Fix the runs input "
                          "column or var lookalike_model_type (null means the variable).")
     assert errors[1].startswith("run 'x': sample_size 3 must be at least 20 (null = no limit).")
@@ -201,11 +201,11 @@ def test_train_models_records_the_model_type():
                                   "min_seed_users": 10, "test_fraction": 0.2, "random_seed": 5, "build_only": False,
                                   "model_type": "rf", "sample_size": None, "extra_attention": False}])
     labels = t.column("label").to_numpy()
-    summary = pa.Table.from_pylist([{"run_id": "r", "num_input_labels": t.num_rows,
-                                     "num_positive_users": int(labels.sum()), "num_negative_users": int((1 - labels).sum()),
-                                     "num_positive_labels": int(labels.sum()), "num_negative_labels": int((1 - labels).sum()),
-                                     "num_matched_labels": t.num_rows, "num_matched_positive_labels": int(labels.sum()),
-                                     "num_matched_negative_labels": int((1 - labels).sum())}])
+    summary = pa.Table.from_pylist([{"run_id": "r", "n_input_labels": t.num_rows,
+                                     "n_positive_users": int(labels.sum()), "n_negative_users": int((1 - labels).sum()),
+                                     "n_positive_labels": int(labels.sum()), "n_negative_labels": int((1 - labels).sum()),
+                                     "n_matched_labels": t.num_rows, "n_matched_positive_labels": int(labels.sum()),
+                                     "n_matched_negative_labels": int((1 - labels).sum())}])
     row = dbt_models.train_models(runs, summary, t).to_pylist()[0]
     assert row["model_status"] == "TRAINED" and row["model_type"] == "rf"
     assert json.loads(row["model_params"])["estimator"] == "RandomForestClassifier"

@@ -154,8 +154,8 @@ def test_bad_settings_are_refused_with_the_fix():
     with pytest.raises(RunValidationError, match="pu_bags 0 must be between 1 and 50.*lookalike_pu_bags"):
         fit_run_model("pu", t, 1, pu_bags=0)
     run = {"run_id": "x", "engagement_type": "MULTI_ENGAGE", "test_fraction": 0.2, "pu_method": "Bag", "pu_bags": 99}
-    summary = {"num_input_labels": 20, "num_positive_users": 20, "num_matched_labels": 20,
-               "num_matched_positive_labels": 20}
+    summary = {"n_input_labels": 20, "n_positive_users": 20, "n_matched_labels": 20,
+               "n_matched_positive_labels": 20}
     errors = check_run(run, summary).errors
     assert errors == [
         "run 'x': pu_method 'Bag' is not one of bagging, plain. Fix the runs input column or var lookalike_pu_method (null means the variable).",
@@ -168,9 +168,9 @@ def test_dbt_entry_points_use_the_run_settings_and_out_of_bag_scores():
     runs = pa.Table.from_pylist([{"run_id": "pu", "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
                                   "min_seed_users": 10, "test_fraction": 0.2, "unlabeled_sample_size": 5000,
                                   "random_seed": 5, "build_only": False, "pu_method": "bagging", "pu_bags": 4}])
-    summary = pa.Table.from_pylist([{"run_id": "pu", "num_input_labels": 30, "num_positive_users": 30,
-                                     "num_positive_labels": 30, "num_matched_labels": 30,
-                                     "num_matched_positive_labels": 30}])
+    summary = pa.Table.from_pylist([{"run_id": "pu", "n_input_labels": 30, "n_positive_users": 30,
+                                     "n_positive_labels": 30, "n_matched_labels": 30,
+                                     "n_matched_positive_labels": 30}])
     models = dbt_models.train_models(runs, summary, t)
     row = models.to_pylist()[0]
     assert row["model_status"] == "TRAINED" and row["training_method"] == "pu_bagging"

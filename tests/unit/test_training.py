@@ -91,14 +91,14 @@ def run_rows(*run_ids, **overrides):
 def summary_rows(t: pa.Table, run_id: str, **overrides):
     labels = t.column("label").to_numpy()
     n_pos, n_neg = int(labels.sum()), int((labels == 0).sum())
-    return {"run_id": run_id, "num_input_labels": t.num_rows, "num_positive_users": n_pos, "num_negative_users": n_neg,
-            "num_positive_labels": n_pos, "num_negative_labels": n_neg, "num_matched_labels": t.num_rows,
-            "num_matched_positive_labels": n_pos, "num_matched_negative_labels": n_neg, **overrides}
+    return {"run_id": run_id, "n_input_labels": t.num_rows, "n_positive_users": n_pos, "n_negative_users": n_neg,
+            "n_positive_labels": n_pos, "n_negative_labels": n_neg, "n_matched_labels": t.num_rows,
+            "n_matched_positive_labels": n_pos, "n_matched_negative_labels": n_neg, **overrides}
 
 
 def test_train_models_reports_each_run_and_a_failure_does_not_stop_others():
     good, bad = examples("good"), examples("bad", seed=1)
-    summary = pa.Table.from_pylist([summary_rows(good, "good"), summary_rows(bad, "bad", num_negative_users=7)])
+    summary = pa.Table.from_pylist([summary_rows(good, "good"), summary_rows(bad, "bad", n_negative_users=7)])
     out = dbt_models.train_models(run_rows("bad", "good"), summary, pa.concat_tables([good, bad]))
     assert out.schema == dbt_models.RUN_MODEL_SCHEMA
     rows = {r["run_id"]: r for r in out.to_pylist()}

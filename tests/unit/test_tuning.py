@@ -30,10 +30,10 @@ def with_columns(t: pa.Table, **columns) -> pa.Table:
 def summary_for(t: pa.Table, run_id: str = "r") -> pa.Table:
     labels = t.column("label").to_numpy()
     pos, neg = int(labels.sum()), int((1 - labels).sum())
-    return pa.Table.from_pylist([{"run_id": run_id, "num_input_labels": t.num_rows, "num_positive_users": pos,
-                                  "num_negative_users": neg, "num_positive_labels": pos, "num_negative_labels": neg,
-                                  "num_matched_labels": t.num_rows, "num_matched_positive_labels": pos,
-                                  "num_matched_negative_labels": neg}])
+    return pa.Table.from_pylist([{"run_id": run_id, "n_input_labels": t.num_rows, "n_positive_users": pos,
+                                  "n_negative_users": neg, "n_positive_labels": pos, "n_negative_labels": neg,
+                                  "n_matched_labels": t.num_rows, "n_matched_positive_labels": pos,
+                                  "n_matched_negative_labels": neg}])
 
 
 def run_row(**settings) -> dict:
@@ -121,14 +121,14 @@ def test_bad_tuning_settings_name_the_run_the_setting_and_the_fix():
                                                      r"var lookalike_tune_time_budget_seconds\.$".replace("(", r"\(")):
             fit_run_model("r", t, 1, tune_model=True, tune_time_budget_seconds=bad)
     errors = check_run(run_row(tune_model=None, auto_tune="true", tune_time_budget_seconds=0.0),
-                       {"num_input_labels": 1}).errors
+                       {"n_input_labels": 1}).errors
     assert errors[:3] == [
         "run 'r': tune_model None must be true or false. Fix the runs input column or var lookalike_tune_model.",
         "run 'r': auto_tune 'true' must be true or false. Fix the runs input column or var lookalike_auto_tune.",
         "run 'r': tune_time_budget_seconds 0.0 must be a number of seconds between 1 and 3600. Fix the runs input "
         "column or var lookalike_tune_time_budget_seconds.",
     ]
-    good = check_run(run_row(tune_model=True, auto_tune=False, tune_time_budget_seconds=60.0), {"num_input_labels": 1})
+    good = check_run(run_row(tune_model=True, auto_tune=False, tune_time_budget_seconds=60.0), {"n_input_labels": 1})
     assert not [e for e in good.errors if "tune" in e]
 
 

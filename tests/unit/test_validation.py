@@ -4,10 +4,10 @@ from lookalike_udf.validation import check_run
 
 RUN = {"run_id": "r1", "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
        "min_seed_users": 10, "test_fraction": 0.2, "unlabeled_sample_size": 5000}
-SUMMARY = {"num_input_labels": 40, "num_positive_users": 20, "num_negative_users": 20,
-           "num_positive_labels": 20, "num_negative_labels": 20, "num_matched_labels": 40,
-           "num_matched_positive_labels": 20, "num_matched_negative_labels": 20,
-           "num_conflicting_labels": 0, "num_invalid_labels": 0}
+SUMMARY = {"n_input_labels": 40, "n_positive_users": 20, "n_negative_users": 20,
+           "n_positive_labels": 20, "n_negative_labels": 20, "n_matched_labels": 40,
+           "n_matched_positive_labels": 20, "n_matched_negative_labels": 20,
+           "n_conflicting_labels": 0, "n_invalid_labels": 0}
 
 
 def check(run=None, **summary):
@@ -20,9 +20,9 @@ def test_clean_run_passes():
 
 
 @pytest.mark.parametrize("run, summary, message", [
-    ({}, {"num_positive_users": 9},
+    ({}, {"n_positive_users": 9},
      "run 'r1': positive_label_users has 9 distinct users; at least 10 are required. Add positive labels (label = 1)."),
-    ({}, {"num_negative_users": 7},
+    ({}, {"n_negative_users": 7},
      "run 'r1': negative_label_users has 7 distinct users; at least 10 are required. Add negatives or drop them all"),
     ({"min_seed_users": 25}, {},
      "run 'r1': positive_label_users has 20 distinct users; at least 25 are required."),
@@ -32,9 +32,9 @@ def test_clean_run_passes():
      "run 'r1': engagement_type 'BOTH' in the runs input is not one of MULTI_ENGAGE, SINGLE_ENGAGE."),
     ({"test_fraction": 1.0}, {}, "run 'r1': test_fraction 1.0 must be strictly between 0 and 1."),
     ({"unlabeled_sample_size": 0}, {}, "run 'r1': unlabeled_sample_size 0 must be at least 1."),
-    ({}, {"num_input_labels": 0}, "run 'r1': has no labels in the labels input (var lookalike_labels)."),
-    ({}, {"num_matched_labels": 0}, "run 'r1': none of its 40 labels matched a snapshot at or before its timestamp."),
-    ({}, {"num_matched_negative_labels": 0},
+    ({}, {"n_input_labels": 0}, "run 'r1': has no labels in the labels input (var lookalike_labels)."),
+    ({}, {"n_matched_labels": 0}, "run 'r1': none of its 40 labels matched a snapshot at or before its timestamp."),
+    ({}, {"n_matched_negative_labels": 0},
      "run 'r1': after point-in-time matching no negative label remains, so there is a single class."),
 ])
 def test_errors_name_run_input_and_fix(run, summary, message):
@@ -44,18 +44,18 @@ def test_errors_name_run_input_and_fix(run, summary, message):
 
 
 def test_negatives_are_optional():
-    result = check(num_negative_users=0, num_negative_labels=0, num_matched_negative_labels=0)
+    result = check(n_negative_users=0, n_negative_labels=0, n_matched_negative_labels=0)
     assert result.ok
 
 
 def test_positives_only_run_with_no_matched_positive_fails():
-    result = check(num_negative_users=0, num_negative_labels=0, num_matched_negative_labels=0,
-                   num_matched_positive_labels=0, num_matched_labels=0)
+    result = check(n_negative_users=0, n_negative_labels=0, n_matched_negative_labels=0,
+                   n_matched_positive_labels=0, n_matched_labels=0)
     assert result.errors[0].startswith("run 'r1': none of its 40 labels matched")
 
 
 def test_warnings_do_not_fail_the_run():
-    result = check({"n_declared": 2}, num_conflicting_labels=2, num_matched_labels=37, num_invalid_labels=1)
+    result = check({"n_declared": 2}, n_conflicting_labels=2, n_matched_labels=37, n_invalid_labels=1)
     assert result.ok
     prefixes = [
         "run 'r1': the runs input declares this run_id 2 times",
@@ -75,8 +75,8 @@ def test_missing_summary_means_no_labels():
 
 
 def test_excluded_labels_are_counted_by_reason():
-    result = check(num_invalid_labels=5, num_labels_without_user=1, num_invalid_label_values=2,
-                   num_invalid_weights=1, num_invalid_timestamps=1)
+    result = check(n_invalid_labels=5, n_labels_without_user=1, n_invalid_label_values=2,
+                   n_invalid_weights=1, n_invalid_timestamps=1)
     assert result.ok
     assert result.warnings == [
         "run 'r1': 5 label(s) excluded (1 without user_id, 2 with a label other than 0 or 1, 1 with a weight "

@@ -3,6 +3,9 @@
     FINISHED_TRAINING (build_only runs: trained and reported, not scored), FAILED.
     health, health_messages and quality_band come from the lookalike_run_health macro. -#}
 
+{%- set newest = lookalike.lookalike_newest_input_time() -%}
+{%- set newest_input = ("cast('" ~ newest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") if newest is not none else none %}
+
 with runs as (
     select * from {{ ref('int_lookalike__runs') }}
 ),
@@ -27,7 +30,7 @@ metrics as (
 scored as (
     select
         scores.run_id,
-        count(*) as number_of_inference_users,
+        count(*) as n_scored_users,
         max(scores.scored_at) as scored_at,
         max(raw.scoring_action) as scoring_action
     from {{ ref('lookalike_user_scores') }} as scores
@@ -52,6 +55,16 @@ stale_audiences as (
     group by run_id
 ),
 
+{#- Features whose PSI exceeds var lookalike_health_max_psi (lookalike_feature_drift), worst first. #}
+drift as (
+    select
+        run_id,
+        {{ dbt.listagg("feature || ' (PSI ' || cast(round(psi, 2) as " ~ dbt.type_string() ~ ") || ')'", "', '", 'order by psi desc') }} as drifted_features
+    from {{ ref('lookalike_feature_drift') }}
+    where psi > {{ lookalike.lookalike_var_sql('lookalike_health_max_psi') }}
+    group by run_id
+),
+
 {#- Input rows no run could use (lookalike_input_issues): reported on every run. #}
 input_issues as (
     select {{ dbt.listagg('message', "' | '", 'order by input_variable, issue') }} as messages
@@ -71,12 +84,12 @@ statuses as (
         case
             when models.model_status is distinct from 'TRAINED' then 'FAILED'
             when runs.build_only then 'FINISHED_TRAINING'
-            when coalesce(scored.number_of_inference_users, 0) = 0 then 'FAILED'
+            when coalesce(scored.n_scored_users, 0) = 0 then 'FAILED'
             else 'FINISHED'
         end as status,
         case
             when models.model_status = 'TRAINED' and not runs.build_only
-                 and coalesce(scored.number_of_inference_users, 0) = 0
+                 and coalesce(scored.n_scored_users, 0) = 0
             then coalesce(
                 scoring_failures.scoring_failure,
                 'run ''' || runs.run_id || ''': scoring produced no users. Check that the snapshot input has rows at or before the scoring time (var lookalike_as_of).')
@@ -98,18 +111,25 @@ health_inputs as (
             then (metrics.test_auc - runs.expected_positive_share / 2) / (1 - runs.expected_positive_share)
         end as test_auc_corrected,
         models.model_params,
-        summary.num_positive_users,
-        summary.num_input_labels,
-        summary.num_matched_labels
+        summary.n_positive_users,
+        summary.n_input_labels,
+        summary.n_matched_labels,
+        drift.drifted_features,
+        {%- if newest_input is not none %}
+        {{ dbt.datediff(newest_input, lookalike.lookalike_as_of(), 'second') }} / 86400.0 as as_of_days_after_data
+        {%- else %}
+        cast(null as double) as as_of_days_after_data
+        {%- endif %}
     from runs
     inner join statuses on runs.run_id = statuses.run_id
     left join models on runs.run_id = models.run_id
     left join metrics on runs.run_id = metrics.run_id
     left join {{ ref('lookalike_input_label_summary') }} as summary on runs.run_id = summary.run_id
+    left join drift on runs.run_id = drift.run_id
 ),
 
 health as (
-    {{ lookalike.lookalike_run_health('health_inputs') | indent(4) }}
+    {{ lookalike.lookalike_run_health('health_inputs', drift_column='drifted_features', staleness_column='as_of_days_after_data') }}
 )
 
 select
@@ -128,14 +148,17 @@ select
             || ', is_stale = true) until the run succeeds again (var lookalike_on_run_failure: keep_last_good; set drop to remove it).'
         end,
         input_issues.messages), '') as status_message,
-    coalesce(models.number_of_train_users, 0) as number_of_train_users,
-    coalesce(scored.number_of_inference_users, 0) as number_of_inference_users,
+    coalesce(models.n_train_users, 0) as n_train_users,
+    coalesce(models.n_test_users, 0) as n_test_users,
+    coalesce(scored.n_scored_users, 0) as n_scored_users,
     case
         when scored.run_id is not null then 'current'
         when stale_audiences.run_id is not null then 'kept_last_good'
         else 'none'
     end as audience_state,
     coalesce(scored.scored_at, stale_audiences.scored_at) as audience_scored_at,
+    {{ lookalike.lookalike_as_of() }} as as_of_at,
+    {{ newest_input if newest_input is not none else 'cast(null as ' ~ dbt.type_timestamp() ~ ')' }} as newest_input_at,
     metrics.train_auc,
     metrics.train_ks,
     metrics.test_auc,

@@ -35,10 +35,12 @@ models as (
     select run_id, model_status, training_fingerprint from {{ ref('lookalike_run_models') }}
 ),
 
-seeds as (
-    select distinct run_id, user_id
+{#- Users with a valid label in the run; is_seed_user is true only for positive seeds. #}
+labeled as (
+    select run_id, user_id, max(case when label = 1 then 1 else 0 end) = 1 as is_seed_user
     from {{ ref('lookalike_pit_labels') }}
     where is_valid
+    group by run_id, user_id
 ),
 
 kept as (
@@ -47,14 +49,15 @@ kept as (
         scores.user_id,
         scores.score,
         scores.scored_at,
-        seeds.user_id is not null as is_seed_user
+        coalesce(labeled.is_seed_user, false) as is_seed_user,
+        labeled.user_id is not null as is_labeled_user
     from scores
     inner join runs
         on scores.run_id = runs.run_id
-    left join seeds
-        on scores.run_id = seeds.run_id
-       and scores.user_id = seeds.user_id
-    where not (runs.engagement_type = 'SINGLE_ENGAGE' and seeds.user_id is not null)
+    left join labeled
+        on scores.run_id = labeled.run_id
+       and scores.user_id = labeled.user_id
+    where not (runs.engagement_type = 'SINGLE_ENGAGE' and labeled.user_id is not null)
 ),
 
 fresh as (
@@ -66,6 +69,7 @@ fresh as (
         percent_rank() over (partition by kept.run_id order by kept.score) as score_percentile,
         10 - ntile(10) over (partition by kept.run_id order by kept.score desc, kept.user_id) as score_decile,
         kept.is_seed_user,
+        kept.is_labeled_user,
         population.snapshot_at,
         kept.scored_at,
         false as is_stale,
@@ -101,6 +105,7 @@ select
     previous.score_percentile,
     previous.score_decile,
     previous.is_seed_user,
+    {{ 'previous.is_labeled_user' if 'is_labeled_user' in previous_columns else 'previous.is_seed_user' }} as is_labeled_user,
     previous.snapshot_at,
     previous.scored_at,
     true as is_stale,

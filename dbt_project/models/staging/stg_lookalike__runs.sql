@@ -22,7 +22,11 @@
       ('expected_positive_share', 'double', 'a number'),
       ('tune_model', 'boolean', 'true or false'),
       ('tune_time_budget_seconds', 'double', 'a number'),
-      ('auto_tune', 'boolean', 'true or false')] -%}
+      ('auto_tune', 'boolean', 'true or false'),
+      ('audience_top_n', 'bigint', 'an integer'),
+      ('audience_top_pct', 'double', 'a number'),
+      ('audience_min_score', 'double', 'a number'),
+      ('audience_export_path', text, 'text')] -%}
   {%- set column = lookalike.lookalike_optional_column(source_relation, name, 'null') -%}
   {%- set parsed = lookalike.lookalike_try_cast(column, sql_type) if column != 'null' else 'null' -%}
   {%- set default = lookalike.lookalike_var_sql('lookalike_' ~ name) -%}
@@ -51,6 +55,10 @@ select
     {{ settings['tune_model'] }} as tune_model,
     {{ settings['tune_time_budget_seconds'] }} as tune_time_budget_seconds,
     {{ settings['auto_tune'] }} as auto_tune,
+    {{ settings['audience_top_n'] }} as audience_top_n,
+    {{ settings['audience_top_pct'] }} as audience_top_pct,
+    {{ settings['audience_min_score'] }} as audience_min_score,
+    {{ settings['audience_export_path'] }} as audience_export_path,
     {%- if invalid %}
     nullif(concat_ws('; ', {{ invalid | join(', ') }}), '') as invalid_settings
     {%- else %}
