@@ -84,3 +84,11 @@ def test_readme_packages_yml_snippets_are_valid():
             if "git" in entry:
                 assert "revision" in entry, entry
     assert kinds == {"git", "local"}
+
+
+def test_serving_publishes_every_public_mart():
+    """dbt_project/models/serving/lookalike_serving.py refs (and so publishes) exactly the public marts."""
+    code = (REPO / "dbt_project" / "models" / "serving" / "lookalike_serving.py").read_text()
+    published = set(re.findall(r'"(lookalike_[a-z_]+)": dbt\.ref\("\1"\)', code))
+    assert published == {p.stem for p in MARTS.iterdir() if p.suffix in (".sql", ".py")}
+    assert len(re.findall(r"dbt\.ref\(", code)) == len(published)

@@ -112,6 +112,8 @@ def test_host_gets_models_but_no_demo(built):
     tables = {t for (t,) in query(built, "select table_name from information_schema.tables")}
     assert {"lookalike_runs", "lookalike_user_scores", "lookalike_pit_labels", "lookalike_run_deciles"} <= tables
     assert not {t for t in tables if t.startswith("lookalike_demo")}
+    # BI serving is off by default in a host project (var lookalike_serving, decision 0014).
+    assert "lookalike_serving" not in tables and not (built.parent / "serving").exists()
     statuses = dict(query(built, "select run_id, status from lookalike_runs"))
     assert statuses == {"pit": "FINISHED", "single": "FINISHED", "few_negatives": "FAILED", "ghost": "FAILED"}
 
