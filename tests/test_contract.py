@@ -67,3 +67,28 @@ def test_every_variable_has_a_validation_spec():
     for name, default in found:
         value = jinja[default] if default in jinja else yaml.safe_load(default)
         assert value == declared[name], name
+
+
+def test_readme_packages_yml_snippets_are_valid():
+    """Every packages.yml example in the README passes dbt's own schema (a `local:` entry takes no
+    `revision:`), and both install forms are shown."""
+    from dbt.contracts.project import PackageConfig
+
+    text = (REPO / "README.md").read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("packages:")]
+    kinds = set()
+    for block in blocks:
+        PackageConfig.validate(block)
+        for entry in block["packages"]:
+            kinds |= set(entry) & {"git", "local"}
+            if "git" in entry:
+                assert "revision" in entry, entry
+    assert kinds == {"git", "local"}
+
+
+def test_serving_publishes_every_public_mart():
+    """dbt_project/models/serving/lookalike_serving.py refs (and so publishes) exactly the public marts."""
+    code = (REPO / "dbt_project" / "models" / "serving" / "lookalike_serving.py").read_text()
+    published = set(re.findall(r'"(lookalike_[a-z_]+)": dbt\.ref\("\1"\)', code))
+    assert published == {p.stem for p in MARTS.iterdir() if p.suffix in (".sql", ".py")}
+    assert len(re.findall(r"dbt\.ref\(", code)) == len(published)

@@ -1,7 +1,8 @@
 """The repository installed as a dbt package into a host project through `packages.yml` (local:).
 
 The host gets the models and macros, no demo seeds, reads its own tables through the variables,
-and can call the metric macros on its own relations.
+and can call the metric macros on its own relations. Its profile is named `lookalike`, like this
+repository's own profile: the demo switch keys on the root project's name, not the profile's.
 """
 
 from __future__ import annotations
@@ -47,12 +48,14 @@ def write_host(root, repo):
         name: host
         version: "1.0.0"
         config-version: 2
-        profile: host
+        profile: lookalike
         model-paths: ["models"]
     """))
     (root / "packages.yml").write_text(f"packages:\n  - local: {repo}\n")
+    # Named like this repository's own profile on purpose: a host profile called `lookalike` must not
+    # turn the demo on.
     (root / "profiles.yml").write_text(textwrap.dedent("""
-        host:
+        lookalike:
           target: dev
           outputs:
             dev:
@@ -109,8 +112,19 @@ def test_host_gets_models_but_no_demo(built):
     tables = {t for (t,) in query(built, "select table_name from information_schema.tables")}
     assert {"lookalike_runs", "lookalike_user_scores", "lookalike_pit_labels", "lookalike_run_deciles"} <= tables
     assert not {t for t in tables if t.startswith("lookalike_demo")}
+    # BI serving is off by default in a host project (var lookalike_serving, decision 0014).
+    assert "lookalike_serving" not in tables and not (built.parent / "serving").exists()
     statuses = dict(query(built, "select run_id, status from lookalike_runs"))
     assert statuses == {"pit": "FINISHED", "single": "FINISHED", "few_negatives": "FAILED", "ghost": "FAILED"}
+
+
+def test_host_can_turn_the_demo_seeds_on(host):
+    root, db_path, work = host
+    proc = run_dbt(["ls", "--resource-type", "seed", "--output", "name"], db_path, work,
+                   vars={"lookalike_demo": True}, project_dir=root, profiles_dir=root)
+    assert {line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("lookalike_demo_")} == {
+        "lookalike_demo_user_snapshots", "lookalike_demo_labels", "lookalike_demo_runs",
+        "lookalike_demo_events", "lookalike_demo_items"}
 
 
 def test_host_sql_model_scores_its_own_relation_with_lookalike_score(built):

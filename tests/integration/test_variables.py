@@ -72,7 +72,7 @@ def test_every_variable_refuses_a_hostile_value(built):
     names = sorted(yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"])
     text_kinds = {"lookalike_item_category_column", "lookalike_engagement_type", "lookalike_pu_method",
                   "lookalike_model_type", "lookalike_user_snapshots", "lookalike_labels", "lookalike_runs",
-                  "lookalike_events", "lookalike_items"}
+                  "lookalike_events", "lookalike_items", "lookalike_serving_path"}
     out = var_errors(db, work, {name: HOSTILE for name in names})
     for name in names:
         assert (f"lookalike: variable '{name}' is \"{HOSTILE}\"" in out) == (name not in text_kinds), name

@@ -1,0 +1,116 @@
+"""Publish the public marts to a serving DuckDB file that BI tools read (decision 0014).
+
+DuckDB lets one process hold a database file: a BI tool reading the build's file blocks `dbt build`,
+and a build blocks every reader. The build therefore never touches the file readers open. At the end
+of a build (after every public mart and its tests), :func:`publish` copies the marts into a new,
+private file next to the serving file, closes it, and renames it over the serving file in one
+``os.replace``. A reader opens either the previous complete file or the new one; a reader that keeps
+its connection open keeps reading the file it opened (its inode) until it reconnects.
+
+Only POSIX renames replace a file that another process has open; on Windows the rename fails while
+a reader holds the serving file (the error says so), so readers there must reconnect per query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+
+MANIFEST_TABLE = "lookalike_serving_build"
+
+
+def resolve_serving_path(session, serving_path: str) -> Path:
+    """The serving file: ``serving_path`` as given when absolute, else relative to the folder of the
+    build's own DuckDB file (so it does not depend on the folder dbt was started from)."""
+    path = Path(os.path.expanduser(str(serving_path)))
+    if path.is_absolute():
+        return path
+    [(db_path,)] = session.execute(
+        "select path from duckdb_databases() where database_name = current_database()").fetchall()
+    if not db_path or db_path == ":memory:":
+        raise ValueError("lookalike serving: the build's DuckDB database is in memory, so a relative "
+                         f"lookalike_serving_path ('{serving_path}') has no folder to live in. Set an absolute "
+                         "lookalike_serving_path, or lookalike_serving: false.")
+    return Path(db_path).resolve().parent / path
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def publish(session, relations: dict, serving_path: str, build_id: str | None = None,
+            published_at: dt.datetime | None = None) -> pa.Table:
+    """Copy every relation (name -> DuckDB relation of ``session``) into a new DuckDB file and swap it
+    in atomically as the serving file. Returns the manifest: one row per table (also stored in the
+    serving file as ``lookalike_serving_build``)."""
+    target = resolve_serving_path(session, serving_path)
+    if target.suffix in ("", ".wal") or target.is_dir():
+        raise ValueError(f"lookalike serving: lookalike_serving_path '{serving_path}' must name a file, "
+                         "e.g. serving/lookalike.duckdb.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    build_id = build_id or uuid.uuid4().hex
+    published_at = published_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    # A hidden name in the same folder (same file system, so the rename is atomic); never a name a
+    # reader would open.
+    tmp = target.parent / f".{target.name}.{build_id}.tmp"
+    alias = f"lookalike_serving_{uuid.uuid4().hex[:12]}"
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    rows = []
+    attached = False
+    try:
+        session.execute(f"attach '{str(tmp).replace(chr(39), chr(39) * 2)}' as {alias}")
+        attached = True
+        for name, relation in relations.items():
+            relation.create(f"{alias}.main.{_quote(name)}")
+            [(n_rows,)] = session.execute(f"select count(*) from {alias}.main.{_quote(name)}").fetchall()
+            rows.append({"table_name": name, "n_rows": n_rows})
+        manifest = pa.table({
+            "table_name": pa.array([r["table_name"] for r in rows], pa.string()),
+            "n_rows": pa.array([r["n_rows"] for r in rows], pa.int64()),
+            "build_id": pa.array([build_id] * len(rows), pa.string()),
+            "published_at": pa.array([published_at] * len(rows), pa.timestamp("us")),
+            "serving_file": pa.array([str(target)] * len(rows), pa.string()),
+        })
+        session.register(f"{alias}_manifest", manifest)
+        session.execute(f"create table {alias}.main.{MANIFEST_TABLE} as select * from {alias}_manifest")
+        session.unregister(f"{alias}_manifest")
+        session.execute(f"detach {alias}")  # checkpoints: the file is complete, no WAL left
+        attached = False
+        # A WAL next to the serving file would be replayed into the new file: readers open it
+        # read-only and never write one, so any left there is stale.
+        target.with_name(target.name + ".wal").unlink(missing_ok=True)
+        try:
+            os.replace(tmp, target)
+        except PermissionError as exc:  # Windows: a reader holds the serving file
+            raise PermissionError(
+                f"lookalike serving: could not replace {target} ({exc}). On Windows a reader that keeps the "
+                "serving file open blocks the swap: have BI tools reconnect per query.") from exc
+        _fsync_dir(target.parent)
+        return manifest
+    finally:
+        if attached:
+            try:
+                session.execute(f"detach {alias}")
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
