@@ -7,7 +7,8 @@
       bool             (true/false; the strings 'true'/'false' too, as --vars may give them)
       choice           (choices: the allowed values, compared lower-cased)
       string           (any text; it reaches SQL only as a quoted literal or identifier)
-      relation         (null or table / schema.table / database.schema.table)
+      relation         (null, ref:model, ref:package.model, source:source.table, or table /
+                        schema.table / database.schema.table; forms checked by lookalike_input_relation)
       timestamp        (null or an ISO date-time, with an optional UTC offset)
       int_list         (a list of int in [min, max])
       string_list      (a list of names)
