@@ -88,6 +88,27 @@ def test_many_unmatched_labels_warn(built):
             "times and the user ids.") in out
 
 
+def test_unknown_variables_warn_with_the_closest_name(built):
+    _, _, out = built
+    tail = " is not a variable of the lookalike package, so it is ignored. "
+    assert ("lookalike: variable 'lookalike_test_fraktion' (set in --vars)" + tail
+            + "Did you mean 'lookalike_test_fraction'? The package's variables are listed in the README") in out
+    assert "lookalike: variable 'lookalike_event' (set in --vars)" + tail + "Did you mean 'lookalike_events'?" in out
+    # No plausible name: no suggestion.
+    assert ("lookalike: variable 'lookalike_colour' (set in --vars)" + tail
+            + "The package's variables are listed in the README, table \"Variables\".") in out
+    # Known variables are not reported, neither from --vars nor from the package's dbt_project.yml.
+    assert out.count("is not a variable of the lookalike package") == 3
+
+
+def test_unknown_runs_column_warns_with_the_closest_setting(built):
+    _, _, out = built
+    assert ("lookalike: the runs input (var lookalike_runs, \"console\".\"inputs\".\"runs\") has a column 'pu_bag', "
+            "which is not a run setting, so it is ignored. Did you mean 'pu_bags'? Known columns: run_id, "
+            "run_description, engagement_type, build_only, test_fraction") in out
+    assert out.count("which is not a run setting") == 1  # run_description, engagement_type, build_only are known
+
+
 def test_no_summary_when_lookalike_runs_is_not_built(built):
     db_path, work, _ = built
     proc = run_dbt(["build", "--select", "stg_lookalike__runs"], db_path, work, vars=FIXTURE_VARS)

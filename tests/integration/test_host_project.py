@@ -10,6 +10,7 @@ The package's on-run-start hook runs for the installed package and sees the host
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import datetime
 
@@ -95,6 +96,35 @@ def test_package_hook_runs_when_installed_and_sees_the_host_vars(built, host):
                   project_dir=root, profiles_dir=root, check=False)
     assert bad.returncode != 0
     assert "lookalike: variable 'lookalike_pu_bags' is 0; it must be an integer between 1 and 1000" in bad.stdout
+
+
+def test_package_run_summary_runs_when_installed(built):
+    proc, _, _ = built
+    out = " ".join(proc.stdout.split())
+    assert 'lookalike: 2 run(s) in "fresh"."main"."lookalike_runs": 2 FINISHED' in out
+    assert re.search(r"lookalike: run 'new_buyers' FINISHED test AUC 0\.\d{3} healthy", out)
+    assert re.search(r"lookalike: run 'spring_sale' FINISHED test AUC 0\.\d{3} healthy", out)
+
+
+def test_unknown_variables_in_the_host_project_warn(host, tmp_path):
+    """Typos in the host's dbt_project.yml vars (global and under `lookalike:`) are found by the
+    package's on-run-start hook, which runs for every invocation that builds something."""
+    root = tmp_path / "typo_host"
+    shutil.copytree(host[0], root, symlinks=True, ignore=shutil.ignore_patterns("target", "logs"))
+    project = (root / "dbt_project.yml").read_text()
+    assert "\nvars:\n" in project
+    (root / "dbt_project.yml").write_text(project.replace(
+        "\nvars:\n", "\nvars:\n  lookalike_pu_bagz: 3\n  lookalike:\n    lookalike_as_off: '2026-01-01'\n"))
+    proc = run_dbt(["build", "--select", "audience_runs"], tmp_path / "typo.duckdb", tmp_path,
+                   vars={"lookalike_min_seed_user": 5}, project_dir=root, profiles_dir=root)
+    out = " ".join(proc.stdout.split())
+    tail = ") is not a variable of the lookalike package, so it is ignored. Did you mean "
+    assert "lookalike: variable 'lookalike_min_seed_user' (set in --vars" + tail + "'lookalike_min_seed_users'?" in out
+    assert ("lookalike: variable 'lookalike_pu_bagz' (set in the vars of lookalike_integration_tests's dbt_project.yml"
+            + tail + "'lookalike_pu_bags'?") in out
+    assert ("lookalike: variable 'lookalike_as_off' (set in the vars: lookalike: block of lookalike_integration_tests's "
+            "dbt_project.yml" + tail + "'lookalike_as_of'?") in out
+    assert out.count("is not a variable of the lookalike package") == 3
 
 
 BAD_FORMS = [
