@@ -52,8 +52,8 @@
     {%- set first = first[:max_message_chars - 1] ~ '…' if first | length > max_message_chars else first -%}
     {%- set more = ' (+' ~ (messages | length - 1) ~ ' more)' if messages | length > 1 else '' -%}
     {%- set auc = '%.3f' | format(row['test_auc']) if row['test_auc'] is not none else '-' -%}
-    {{ log("lookalike: " ~ run_label.ljust(widths['run'] | max) ~ "  " ~ (row['status'] | string).ljust(widths['status'] | max) ~ "  test AUC " ~ auc.ljust(5)
-        ~ "  " ~ (row['health'] | string).ljust(9) ~ "  " ~ first ~ more, info=true) }}
+    {{ log(("lookalike: " ~ run_label.ljust(widths['run'] | max) ~ "  " ~ (row['status'] | string).ljust(widths['status'] | max)
+        ~ "  test AUC " ~ auc.ljust(5) ~ "  " ~ (row['health'] | string).ljust(9) ~ "  " ~ first ~ more) | trim, info=true) }}
   {%- endfor -%}
   {%- if table.rows | length > 0 -%}
     {{ log("lookalike: full messages: select run_id, status_message, health_messages from " ~ relation, info=true) }}
