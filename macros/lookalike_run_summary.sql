@@ -20,6 +20,9 @@
   {%- if not built -%}{{ return('') }}{%- endif -%}
   {%- set node = built[0] -%}
   {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
+  {%- if adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
+    {{ return('') }}
+  {%- endif -%}
   {%- set table = run_query("select run_id, status, test_auc, health, status_message, health_messages from "
         ~ relation ~ " order by run_id") -%}
   {%- set counts = {} -%}
