@@ -7,7 +7,8 @@
       bool             (true/false; the strings 'true'/'false' too, as --vars may give them)
       choice           (choices: the allowed values, compared lower-cased)
       string           (any text; it reaches SQL only as a quoted literal or identifier)
-      relation         (null or table / schema.table / database.schema.table)
+      relation         (null, ref:model, ref:package.model, source:source.table, or table /
+                        schema.table / database.schema.table; forms checked by lookalike_input_relation)
       timestamp        (null or an ISO date-time, with an optional UTC offset)
       int_list         (a list of int in [min, max])
       string_list      (a list of names)
@@ -243,9 +244,51 @@
 {% endmacro %}
 
 
-{#- on-run-start: validate every variable before anything is built; one error lists every bad one. -#}
+{#- Every lookalike_* variable that is set but is not a variable of the package (a typo such as
+    lookalike_test_fraktion would otherwise be ignored in silence): a list of
+    {name, where, suggestion}, where = '--vars' or the root project's dbt_project.yml, suggestion =
+    the closest known name (lookalike_closest_name) or none.
+    Read from invocation_args_dict['vars'] (the --vars of this invocation) and from the root
+    project's vars, global and under `lookalike:`. dbt 1.11 gives Jinja no public list of the
+    project's vars; they are read through var.packages_for_node() (the projects whose vars apply:
+    this package and the root project), which a hook's or model's var object has. Where it is
+    missing (another dbt version), only --vars are checked. -#}
+{% macro lookalike_unknown_vars() %}
+  {%- set known = lookalike.lookalike_var_specs() -%}
+  {%- set found = [] -%}
+  {%- set sources = [] -%}
+  {%- set cli = (invocation_args_dict or {}).get('vars') or {} -%}
+  {%- set cli = fromyaml(cli) if cli is string else cli -%}
+  {%- if cli is mapping -%}{%- do sources.append(('--vars', cli)) -%}{%- endif -%}
+  {%- if var.packages_for_node is defined -%}
+    {%- for project in var.packages_for_node() if project.project_name == project_name -%}
+      {%- set root_vars = project.vars.to_dict() -%}
+      {%- do sources.append(('the vars of ' ~ project_name ~ "'s dbt_project.yml", root_vars)) -%}
+      {%- if root_vars.get('lookalike') is mapping and project_name != 'lookalike' -%}
+        {%- do sources.append(('the vars: lookalike: block of ' ~ project_name ~ "'s dbt_project.yml", root_vars['lookalike'])) -%}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {%- for where, values in sources -%}
+    {%- for name in values if name is string and name.startswith('lookalike_') and name not in known -%}
+      {%- do found.append({'name': name, 'where': where,
+            'suggestion': lookalike.lookalike_closest_name(name, known.keys() | list, 'lookalike_')}) -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {{ return(found) }}
+{% endmacro %}
+
+
+{#- on-run-start: warn about unknown lookalike_* variables (with a did-you-mean), then validate every
+    variable before anything is built; one error lists every bad one. -#}
 {% macro lookalike_validate_vars() %}
   {%- if execute -%}
+    {%- for unknown in lookalike.lookalike_unknown_vars() -%}
+      {%- do exceptions.warn("lookalike: variable '" ~ unknown.name ~ "' (set in " ~ unknown.where
+            ~ ") is not a variable of the lookalike package, so it is ignored. "
+            ~ ("Did you mean '" ~ unknown.suggestion ~ "'? " if unknown.suggestion else "")
+            ~ "The package's variables are listed in the README, table \"Variables\".") -%}
+    {%- endfor -%}
     {%- set errors = lookalike.lookalike_var_errors() -%}
     {%- if errors -%}{{ exceptions.raise_compiler_error(errors | join('\n')) }}{%- endif -%}
   {%- endif -%}

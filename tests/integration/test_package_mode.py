@@ -7,6 +7,7 @@ repository's own profile: the demo switch keys on the root project's name, not t
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import numpy as np
@@ -63,6 +64,13 @@ def write_host(root, repo):
               path: "{{ env_var('LOOKALIKE_DUCKDB_PATH') }}"
               threads: 2
     """))
+    # The fixture's input tables as a dbt source: the runs input is read as source:inputs.runs.
+    (root / "models" / "sources.yml").write_text(textwrap.dedent("""
+        sources:
+          - name: inputs
+            schema: inputs
+            tables: [{name: runs}, {name: labels}, {name: snapshots}]
+    """))
     values = ",\n".join(f"('{g}', '{i}', {s}, {l}, {w})" for g, i, s, l, w in METRIC_ROWS)
     (root / "models" / "metric_rows.sql").write_text(
         f"select * from (values\n{values}\n) as t(grp, example_id, score, label, weight)\n")
@@ -103,9 +111,16 @@ def host(tmp_path_factory):
 def built(host):
     root, db_path, work = host
     vars = {k: v for k, v in FIXTURE_VARS.items() if k != "lookalike_demo"}  # the host leaves the demo unset
+    vars["lookalike_runs"] = "source:inputs.runs"
     proc = run_dbt(["build"], db_path, work, vars=vars, project_dir=root, profiles_dir=root)
     assert "ERROR=0" in proc.stdout
     return db_path
+
+
+def test_source_input_is_a_parent_of_the_staging_model(built, host):
+    work = host[2]
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    assert manifest["parent_map"]["model.lookalike.stg_lookalike__runs"] == ["source.host.inputs.runs"]
 
 
 def test_host_gets_models_but_no_demo(built):

@@ -1,0 +1,65 @@
+{#- on-run-end: one console line per run of lookalike_runs, so the outcome of a build shows where
+    people look (a FAILED run is otherwise only a WARN of a data test).
+
+        lookalike: 4 run(s) in "db"."main"."lookalike_runs": 2 FINISHED, 2 FAILED; 3 unhealthy
+        lookalike: run 'few_negatives'  FAILED    test AUC -      unhealthy  negative_label_users has 7 distinct users; ...
+        lookalike: run 'pit'            FINISHED  test AUC 1.000  unhealthy  only 22 distinct positive users ... (+1 more)
+
+    The message is the first cause: status_message for a FAILED run, else health_messages, else
+    status_message (warnings); without its "run '<id>': " prefix, cut at max_message_chars, and
+    "(+N more)" when the column holds more ' | '-separated messages.
+    Quiet (no line, no query) unless lookalike_runs was built successfully in this invocation
+    (`results`: the invocation's node results), e.g. `dbt test` or `dbt build --select staging`. -#}
+{% macro lookalike_run_summary(results, max_message_chars=160) %}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set built = [] -%}
+  {%- for result in results or [] if result.node is not none and result.node.package_name == 'lookalike'
+        and result.node.name == 'lookalike_runs' and result.status == 'success' -%}
+    {%- do built.append(result.node) -%}
+  {%- endfor -%}
+  {%- if not built -%}{{ return('') }}{%- endif -%}
+  {%- set node = built[0] -%}
+  {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
+  {%- if adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
+    {{ return('') }}
+  {%- endif -%}
+  {%- set table = run_query("select run_id, status, test_auc, health, status_message, health_messages from "
+        ~ relation ~ " order by run_id") -%}
+  {%- set counts = {} -%}
+  {%- set unhealthy = [] -%}
+  {%- set widths = {'run': [0], 'status': [0]} -%}
+  {%- for row in table.rows -%}
+    {%- do counts.update({row['status']: counts.get(row['status'], 0) + 1}) -%}
+    {%- if row['health'] == 'unhealthy' -%}{%- do unhealthy.append(row['run_id']) -%}{%- endif -%}
+    {#- "run '<id>'", padded to the longest (at most 40 characters). #}
+    {%- do widths['run'].append([(row['run_id'] | string | length) + 6, 40] | min) -%}
+    {%- do widths['status'].append(row['status'] | string | length) -%}
+  {%- endfor -%}
+  {%- set parts = [] -%}
+  {%- for status in ['FINISHED', 'FINISHED_TRAINING', 'FAILED'] if status in counts -%}
+    {%- do parts.append(counts[status] ~ ' ' ~ status) -%}
+  {%- endfor -%}
+  {%- for status in counts if status not in ['FINISHED', 'FINISHED_TRAINING', 'FAILED'] -%}
+    {%- do parts.append(counts[status] ~ ' ' ~ status) -%}
+  {%- endfor -%}
+  {{ log("lookalike: " ~ (table.rows | length) ~ " run(s) in " ~ relation ~ (": " ~ parts | join(', ') if parts else "")
+      ~ ("; " ~ (unhealthy | length) ~ " unhealthy" if unhealthy else ""), info=true) }}
+  {%- for row in table.rows -%}
+    {%- set run_label = ("run '" ~ row['run_id'] ~ "'") -%}
+    {%- set message = row['status_message'] if row['status'] == 'FAILED' and row['status_message']
+          else row['health_messages'] or row['status_message'] or '' -%}
+    {%- set messages = message.split(' | ') if message else [] -%}
+    {%- set first = messages[0] if messages else '' -%}
+    {%- set prefix = run_label ~ ': ' -%}
+    {%- set first = first[prefix | length:] if first.startswith(prefix) else first -%}
+    {%- set first = first[:max_message_chars - 1] ~ '…' if first | length > max_message_chars else first -%}
+    {%- set more = ' (+' ~ (messages | length - 1) ~ ' more)' if messages | length > 1 else '' -%}
+    {%- set auc = '%.3f' | format(row['test_auc']) if row['test_auc'] is not none else '-' -%}
+    {{ log(("lookalike: " ~ run_label.ljust(widths['run'] | max) ~ "  " ~ (row['status'] | string).ljust(widths['status'] | max)
+        ~ "  test AUC " ~ auc.ljust(5) ~ "  " ~ (row['health'] | string).ljust(9) ~ "  " ~ first ~ more) | trim, info=true) }}
+  {%- endfor -%}
+  {%- if table.rows | length > 0 -%}
+    {{ log("lookalike: full messages: select run_id, status_message, health_messages from " ~ relation, info=true) }}
+  {%- endif -%}
+  {{ return('') }}
+{% endmacro %}
