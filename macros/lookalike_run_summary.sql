@@ -27,10 +27,12 @@
         ~ relation ~ " order by run_id") -%}
   {%- set counts = {} -%}
   {%- set unhealthy = [] -%}
+  {%- set warned = [] -%}
   {%- set widths = {'run': [0], 'status': [0]} -%}
   {%- for row in table.rows -%}
     {%- do counts.update({row['status']: counts.get(row['status'], 0) + 1}) -%}
     {%- if row['health'] == 'unhealthy' -%}{%- do unhealthy.append(row['run_id']) -%}{%- endif -%}
+    {%- if row['health'] == 'warning' -%}{%- do warned.append(row['run_id']) -%}{%- endif -%}
     {#- "run '<id>'", padded to the longest (at most 40 characters). #}
     {%- do widths['run'].append([(row['run_id'] | string | length) + 6, 40] | min) -%}
     {%- do widths['status'].append(row['status'] | string | length) -%}
@@ -43,7 +45,8 @@
     {%- do parts.append(counts[status] ~ ' ' ~ status) -%}
   {%- endfor -%}
   {{ log("lookalike: " ~ (table.rows | length) ~ " run(s) in " ~ relation ~ (": " ~ parts | join(', ') if parts else "")
-      ~ ("; " ~ (unhealthy | length) ~ " unhealthy" if unhealthy else ""), info=true) }}
+      ~ ("; " ~ (unhealthy | length) ~ " unhealthy" if unhealthy else "")
+      ~ ("; " ~ (warned | length) ~ " with health warnings" if warned else ""), info=true) }}
   {%- for row in table.rows -%}
     {%- set run_label = ("run '" ~ row['run_id'] ~ "'") -%}
     {%- set message = row['status_message'] if row['status'] == 'FAILED' and row['status_message']

@@ -43,15 +43,15 @@ def built(tmp_path_factory):
 
 def test_run_summary_prints_one_line_per_run(built):
     _, _, out = built
-    assert 'lookalike: 5 run(s) in "console"."main"."lookalike_runs": 3 FINISHED, 2 FAILED; 5 unhealthy' in out
+    assert 'lookalike: 5 run(s) in "console"."main"."lookalike_runs": 3 FINISHED, 2 FAILED; 3 unhealthy; 2 with health warnings' in out
     assert ("lookalike: run 'few_negatives' FAILED test AUC - unhealthy negative_label_users has 7 distinct users; "
             "at least 10 are required. Add negatives or drop them all to train against the unlabeled population.") in out
     assert ("lookalike: run 'ghost' FAILED test AUC - unhealthy labels use run_id 'ghost', which is not in the runs "
             "input (var lookalike_runs).") in out
-    assert re.search(r"lookalike: run 'late' FINISHED test AUC 0\.\d{3} unhealthy only 21 distinct positive users "
+    assert re.search(r"lookalike: run 'late' FINISHED test AUC 0\.\d{3} warning only 21 distinct positive users "
                      r"\(fewer than 50, var lookalike_health_min_positive_users\): scores and metrics are noisy\. "
                      r"Add seed users\. \(\+1 more\)", out)
-    assert re.search(r"lookalike: run 'single' FINISHED test AUC 0\.\d{3} unhealthy only 12 distinct positive users", out)
+    assert re.search(r"lookalike: run 'single' FINISHED test AUC 0\.\d{3} warning only 12 distinct positive users", out)
     assert ('lookalike: full messages: select run_id, status_message, health_messages from '
             '"console"."main"."lookalike_runs"') in out
     # The summary comes after every node and before dbt's own "Completed with 3 warnings".
@@ -73,7 +73,7 @@ def test_failed_runs_test_names_each_run_and_its_cause(built):
 def test_unhealthy_runs_warn_with_their_health_messages(built):
     _, _, out = built
     assert "WARN 3 assert_no_unhealthy_runs" in out  # late, pit, single; the FAILED runs are the test above's
-    assert ("lookalike: assert_no_unhealthy_runs: run 'single' (FINISHED) is unhealthy: only 12 distinct positive users "
+    assert ("lookalike: assert_no_unhealthy_runs: run 'single' (FINISHED) is healthy with warnings: only 12 distinct positive users "
             "(fewer than 50, var lookalike_health_min_positive_users)") in out
     assert re.search(r"lookalike: assert_no_unhealthy_runs: run 'pit' \(FINISHED\) is unhealthy: .*suspected label "
                      r"leakage: score_signal", out)
