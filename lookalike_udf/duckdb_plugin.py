@@ -71,6 +71,7 @@ class ModelCache:
         self.max_models = max_models
         self._models: OrderedDict[str, LookalikeModel] = OrderedDict()
         self._lock = threading.Lock()
+        self._parsing: dict[str, threading.Lock] = {}
         self.parses = 0  # how many times a model was parsed (tests read it)
 
     def _lookup(self, key: str) -> LookalikeModel | None:
@@ -84,12 +85,21 @@ class ModelCache:
         key = hashlib.sha256(model_json.encode("utf-8")).hexdigest()
         model = self._lookup(key)
         if model is None:
-            model = LookalikeModel.from_json(model_json)  # outside the lock: a big model takes a while
+            # One parse per model even when several threads ask at once: a per-key lock, so other
+            # models are not held up while a big one parses.
             with self._lock:
-                self.parses += 1
-                self._models[key] = model
-                while len(self._models) > self.max_models:
-                    self._models.popitem(last=False)
+                key_lock = self._parsing.setdefault(key, threading.Lock())
+            with key_lock:
+                model = self._lookup(key)
+                if model is None:
+                    model = LookalikeModel.from_json(model_json)
+                    with self._lock:
+                        self.parses += 1
+                        self._models[key] = model
+                        while len(self._models) > self.max_models:
+                            self._models.popitem(last=False)
+            with self._lock:
+                self._parsing.pop(key, None)
         return key, model
 
     def load(self, model_json: str) -> str:

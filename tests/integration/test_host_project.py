@@ -55,7 +55,7 @@ def test_fresh_build_finishes_every_run_without_warnings(built):
     # The host project's vars reach the package's models: 5 bags, not the package default of 20.
     assert runs["new_buyers"]["pu_bags"] == 5 and runs["new_buyers"]["training_method"] == "pu_bagging"
     # Every label came from the host model: 70 campaign responses + 30 new buyers, all matched.
-    summary = dict(query(db_path, "select run_id, num_input_labels from lookalike_input_label_summary"))
+    summary = dict(query(db_path, "select run_id, n_input_labels from lookalike_input_label_summary"))
     assert summary == {"spring_sale": 70, "new_buyers": 30}
     # The host's own model downstream of the package.
     assert query(db_path, "select count(distinct run_id) from top_prospects") == [(2,)]

@@ -25,5 +25,7 @@ def model(dbt, session):
         "lookalike_training_predictions": dbt.ref("lookalike_training_predictions"),
         "lookalike_feature_importance": dbt.ref("lookalike_feature_importance"),
         "lookalike_run_threshold_metrics": dbt.ref("lookalike_run_threshold_metrics"),
+        "lookalike_feature_drift": dbt.ref("lookalike_feature_drift"),
+        "lookalike_audiences": dbt.ref("lookalike_audiences"),
     }
     return serving.publish(session, marts, dbt.config.get("serving_path"))
