@@ -50,7 +50,7 @@ def test_run_summary_prints_one_line_per_run(built):
             "input (var lookalike_runs).") in out
     assert re.search(r"lookalike: run 'late' FINISHED test AUC 0\.\d{3} warning only 21 distinct positive users "
                      r"\(fewer than 50, var lookalike_health_min_positive_users\): scores and metrics are noisy\. "
-                     r"Add seed users\. \(\+1 more\)", out)
+                     r"Add seed users\. \(\+2 more\)", out)
     assert re.search(r"lookalike: run 'single' FINISHED test AUC 0\.\d{3} warning only 12 distinct positive users", out)
     assert ('lookalike: full messages: select run_id, status_message, health_messages from '
             '"console"."main"."lookalike_runs"') in out

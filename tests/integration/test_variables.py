@@ -70,7 +70,7 @@ def test_every_variable_refuses_a_hostile_value(built):
     every other kind names the variable."""
     db, work = built
     names = sorted(yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"])
-    text_kinds = {"lookalike_item_category_column", "lookalike_engagement_type", "lookalike_pu_method",
+    text_kinds = {"lookalike_item_category_column", "lookalike_audience_export_path", "lookalike_engagement_type", "lookalike_pu_method",
                   "lookalike_model_type", "lookalike_user_snapshots", "lookalike_labels", "lookalike_runs",
                   "lookalike_events", "lookalike_items", "lookalike_serving_path"}
     out = var_errors(db, work, {name: HOSTILE for name in names})
