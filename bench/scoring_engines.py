@@ -21,7 +21,7 @@ engines do the same work from the raw table. orbital cannot convert HistGradient
 /work/shared/NOTES.md), so hgb and bagging20 have no orbital column.
 
 Each (model, engine, repetition) runs in its own subprocess (``_worker``), which reports its own
-peak RSS (``getrusage(RUSAGE_SELF)``) and the wall time of the scoring statement:
+peak RSS (``VmHWM`` of /proc/self/status) and the wall time of the scoring statement:
 
 - python: ``LookalikeModel.predict`` over Arrow batches of 100k read from DuckDB, streamed into
   ``create table scored as select * from <reader>`` (what dbt-duckdb does with the dbt model's
@@ -246,6 +246,16 @@ def orbital_pipeline(name: str, model, examples: pa.Table):
 # --- Engines (run in a worker subprocess) ------------------------------------------------------
 
 def _maxrss_mib() -> float:
+    """This process's peak resident set (VmHWM). Not getrusage's ru_maxrss: Linux carries the
+    parent's high-water mark across fork/vfork + exec into it, so every worker reported at least
+    the orchestrator's RSS (931-1060 MiB whatever the engine, in the first M run)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
