@@ -222,3 +222,31 @@ def test_compiler_imports_no_scorer():
         text = path.read_text()
         assert "model_io" not in text.replace("model_io.py", "") or path.name == "__init__.py", path
         assert "from ..models" not in text and "import models" not in text, path
+
+
+def test_code_sets_are_ranges_and_short_in_lists_that_duckdb_keeps_in_the_projection():
+    """A categorical split's code set: exact membership (NULL stays unknown) in DuckDB and SQLite,
+    and no IN list long enough for DuckDB to turn it into a MARK join (20 s of set-up on a
+    20-member ensemble, bench/SCORING.md)."""
+    import sqlite3
+
+    from lookalike_udf.sql._common import MAX_IN_LIST, in_codes
+
+    rng = np.random.default_rng(3)
+    x = exp.column("x")
+    sets = [{0}, {0, 1}, {0, 1, 2}, {5, 7, 9, 11, 13, 15}, set(range(40)), {1, 2, 3, 7, 8, 20, 22, 24, 26, 28, 30}]
+    sets += [set(rng.choice(41, size=int(rng.integers(1, 41)), replace=False).tolist()) for _ in range(30)]
+    values = list(range(-1, 42)) + [None]
+    with duckdb.connect() as con, sqlite3.connect(":memory:") as lite:
+        con.execute("create table t as select unnest(?::integer[]) as x", [values])
+        lite.execute("create table t (x integer)")
+        lite.executemany("insert into t values (?)", [(v,) for v in values])
+        for codes in sets:
+            test = in_codes(x, codes)
+            assert all(len(node.expressions) <= MAX_IN_LIST for node in test.find_all(exp.In))
+            query = exp.select(x, exp.Case(ifs=[exp.If(this=test, true=exp.Literal.number(1))],
+                                           default=exp.Literal.number(0)).as_("hit")).from_("t")
+            plan = con.execute("explain " + query.sql("duckdb")).fetchall()[0][1]
+            assert "JOIN" not in plan, codes
+            for rows in (con.execute(query.sql("duckdb")).fetchall(), lite.execute(query.sql("sqlite")).fetchall()):
+                assert {v: hit for v, hit in rows} == {v: int(v is not None and v in codes) for v in values}, codes
