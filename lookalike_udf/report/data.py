@@ -46,8 +46,8 @@ def roc_points(rows: list[dict[str, Any]]) -> tuple[list[tuple[float, float]], f
 def thin_curve(points: list[tuple[float, float]], step: float = ROC_STEP) -> list[tuple[float, float]]:
     """Keep the first and last point and every point at least ``step`` (in x or y) from the last kept.
 
-    >>> thin_curve([(0, 0), (0.001, 0.001), (0.5, 0.5), (0.501, 0.6), (1, 1)], step=0.1)
-    [(0, 0), (0.5, 0.5), (0.501, 0.6), (1, 1)]
+    >>> thin_curve([(0, 0), (0.001, 0.001), (0.5, 0.5), (0.501, 0.65), (1, 1)], step=0.1)
+    [(0, 0), (0.5, 0.5), (0.501, 0.65), (1, 1)]
     """
     if len(points) <= 2:
         return list(points)
@@ -58,6 +58,53 @@ def thin_curve(points: list[tuple[float, float]], step: float = ROC_STEP) -> lis
             kept.append((x, y))
     kept.append(points[-1])
     return kept
+
+
+#: Columns the report shows, per mart. Rows get None for any that is absent (hand-made rows in
+#: tests, or a build from an older release), so the template never meets an undefined name.
+COLUMNS = {
+    "runs": ("run_id", "run_description", "engagement_type", "status", "status_message", "n_train_users",
+             "n_test_users", "n_scored_users", "audience_state", "audience_scored_at", "as_of_at", "newest_input_at",
+             "train_auc", "train_ks", "test_auc", "test_ks", "test_auc_corrected", "label_positive_rate",
+             "training_method", "training_action", "scoring_action", "model_type", "run_started_at",
+             "run_finished_at", "health", "health_messages", "quality_band"),
+    "summary": ("n_input_labels", "n_matched_labels", "n_positive_users", "n_negative_users"),
+    "thresholds": ("split", "cutoff", "top_pct", "threshold", "n_predicted_positive", "true_positive",
+                   "false_positive", "true_negative", "false_negative", "precision_positive", "recall_positive",
+                   "f1_positive"),
+    "importance": ("feature", "feature_kind", "reference_value", "importance", "correlation", "prevalence_target",
+                   "prevalence_population", "lift", "rank"),
+    "monthly": ("label_month", "n_labels", "n_positive_labels", "positive_rate"),
+    "drift": ("feature", "feature_kind", "psi", "drift_level", "train_mean", "population_mean",
+              "train_null_share", "population_null_share"),
+}
+
+
+def with_defaults(row: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``row`` with None for every column of ``COLUMNS[kind]`` it lacks."""
+    return {**dict.fromkeys(COLUMNS[kind]), **row}
+
+
+def normalise_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A run dict as the template expects it: every key present (idempotent).
+
+    Lets tests and callers pass hand-made runs with only the fields they care about.
+    """
+    run = with_defaults(run, "runs")
+    run["summary"] = with_defaults(run.get("summary") or {}, "summary")
+    run.setdefault("status_messages", _split_messages(run.get("status_message")))
+    run.setdefault("health_message_list", _split_messages(run.get("health_messages")))
+    for kind in ("thresholds", "importance", "monthly", "drift"):
+        run[kind] = [with_defaults(r, kind) for r in run.get(kind) or []]
+    for key in ("deciles", "gains", "calibration"):
+        run[key] = list(run.get(key) or [])
+    run["metrics"] = dict(run.get("metrics") or {})
+    run["roc"] = dict(run.get("roc") or {})
+    hist = dict(run.get("histogram") or {})
+    bins = int(hist.get("bins") or HISTOGRAM_BINS)
+    run["histogram"] = {"bins": bins, "population": list(hist.get("population") or [0] * bins),
+                        "seeds": list(hist.get("seeds") or [0] * bins), "n_stale": int(hist.get("n_stale") or 0)}
+    return run
 
 
 def _by_run(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -134,16 +181,13 @@ def load_report_data(reader: MartReader) -> dict[str, Any]:
     for run in runs:
         run_id = run["run_id"]
         run = dict(run)
-        run["status_messages"] = _split_messages(run.get("status_message"))
-        run["health_message_list"] = _split_messages(run.get("health_messages"))
         run["summary"] = summary.get(run_id, {})
         run["metrics"] = {m["split"]: m for m in metrics.get(run_id, [])}
         run["deciles"] = deciles.get(run_id, [])
         run["gains"] = gains.get(run_id, [])
-        run["thresholds"] = thresholds.get(run_id, [])
-        run["importance"] = importance.get(run_id, [])
-        run["monthly"] = monthly.get(run_id, [])
-        run["drift"] = drift.get(run_id, [])
+        for kind, rows in (("thresholds", thresholds), ("importance", importance), ("monthly", monthly),
+                           ("drift", drift)):
+            run[kind] = rows.get(run_id, [])
         run["calibration"] = calibration.get(run_id, [])
         roc = {}
         for split in ("train", "test"):
@@ -161,5 +205,5 @@ def load_report_data(reader: MartReader) -> dict[str, Any]:
         for h in hist:
             key = "seeds" if h["is_seed_user"] else "population"
             run["histogram"][key][int(h["bin"])] += int(h["n_users"])
-        out.append(run)
+        out.append(normalise_run(run))
     return {"runs": out, "has_drift": has_drift}

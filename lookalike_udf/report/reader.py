@@ -112,9 +112,11 @@ class MartReader:
         return [{n: _plain(v) for n, v in zip(names, row)} for row in rows]
 
     def tables(self) -> set[str]:
-        """Lower-case names of the tables and views in the schema (information_schema)."""
+        """Lower-case names of the tables and views in the schema (information_schema; without a
+        schema, the connection's ``current_schema()``)."""
         if self._tables is None:
-            where = f"where lower(table_schema) = lower('{self.schema.replace(chr(39), chr(39) * 2)}')" if self.schema else ""
+            schema = "'" + self.schema.replace("'", "''") + "'" if self.schema else "current_schema()"
+            where = f"where lower(table_schema) = lower({schema})"
             rows = self.query(f"select table_name from information_schema.tables {where}")
             self._tables = {str(r["table_name"]).lower() for r in rows}
         return self._tables

@@ -10,7 +10,7 @@ import jinja2
 from markupsafe import Markup
 
 from .. import __version__
-from .data import load_report_data
+from .data import load_report_data, normalise_run
 from .reader import MartReader
 from .svg import Series, bar_chart, fmt, hbar_chart, line_chart, num, pct
 
@@ -191,7 +191,7 @@ def _environment() -> jinja2.Environment:
 def render_html(data: dict[str, Any], *, source: str = "", generated_at: dt.datetime | None = None) -> str:
     """The report as one HTML string from :func:`.data.load_report_data`'s dict (or hand-made rows)."""
     runs = []
-    for run in data["runs"]:
+    for run in map(normalise_run, data["runs"]):
         runs.append({**run, "charts": {name: build(run) for name, build in CHARTS.items()}})
     generated_at = generated_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     return _environment().get_template("report.html.j2").render(
