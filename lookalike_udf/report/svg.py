@@ -185,7 +185,8 @@ def bar_chart(chart: str, run: str, title: str, categories: Sequence[str], serie
     """Vertical bars, one group per category, one bar per series (``Series.values``)."""
     values = [v for s in series for v in s.values if v is not None]
     top = max(values + ([reference[0]] if reference else []), default=0.0)
-    frame = _Frame(len(categories), y_max if y_max is not None else nice_max(top))
+    # headroom for the legend in the top-left corner
+    frame = _Frame(len(categories), y_max if y_max is not None else nice_max(top * 1.15))
     out = _open(chart, run, frame, title)
     ticks = [(i + 0.5, c) for i, c in enumerate(categories) if i % tick_every == 0]
     out += _axes(frame, x_label, y_label, y_fmt, ticks)
