@@ -67,6 +67,10 @@ JSON.stringify({
   body: getComputedStyle(document.body).backgroundColor,
   header: getComputedStyle(document.querySelector('header.top')).backgroundColor,
   runBreaks: [...document.querySelectorAll('section.run')].map(s => getComputedStyle(s).breakBefore),
+  overflowing: [...document.querySelectorAll('table, svg.chart')]
+    .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+    .map(e => e.dataset.table || e.dataset.chart),
+  closedDetailsShown: [...document.querySelectorAll('details table')].every(t => t.getBoundingClientRect().height > 0),
 })
 """
 
@@ -113,7 +117,9 @@ def page(report, tmp_path_factory):
         errors = [e for e in browser.errors() if "lookalike-probe" not in e]
         shot = browser.screenshot(ARTIFACTS / "report-e2e.png")
         print(f"\nreport screenshot: {shot}")
+        # print media on an A4 page's width (210 mm - 2 x 12 mm margins = 703 CSS px)
         browser.call("Emulation.setEmulatedMedia", {"media": "print"})
+        browser.call("Emulation.setDeviceMetricsOverride", {"width": 703, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
         printed = json.loads(browser.evaluate(PRINT_CHECK))
         browser.call("Emulation.setEmulatedMedia", {"media": ""})
         pdf = browser.print_pdf(ARTIFACTS / "report-e2e.pdf")
@@ -252,6 +258,8 @@ def test_print_layout(page, demo_db):
     assert printed["header"] in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
     n_runs = query(demo_db, "select count(*) from lookalike_runs")[0][0]
     assert printed["runBreaks"] == ["page"] * n_runs
+    assert printed["overflowing"] == []          # nothing cut off at the page's width
+    assert printed["closedDetailsShown"]         # the tables folded on screen are printed
     pdf = page["pdf"]
     assert pdf.startswith(b"%PDF")
     # one page for the overview, then at least one per run (each run starts a page)
