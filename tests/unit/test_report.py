@@ -1,0 +1,260 @@
+"""The report's builders on hand-made rows: SVG charts, ROC maths, the HTML page, the reader's SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+
+import duckdb
+import numpy as np
+import pytest
+import yaml
+from sklearn.metrics import roc_auc_score
+
+from conftest import REPO
+from lookalike_udf.cli import main as cli_main
+from lookalike_udf.report import MartReader, ReportInputError, load_report_data, render_html
+from lookalike_udf.report.data import HISTOGRAM_BINS, roc_points, thin_curve
+from lookalike_udf.report.reader import REQUIRED_MARTS
+from lookalike_udf.report.svg import Series, bar_chart, hbar_chart, line_chart, nice_max
+
+SVG = "{http://www.w3.org/2000/svg}"
+HOSTILE = "x<script>alert(1)</script>\"'&"
+
+
+def parse_svg(markup) -> ET.Element:
+    return ET.fromstring(str(markup))  # raises on anything that is not well-formed XML
+
+
+def test_roc_points_auc_equals_sklearn_with_weights_and_ties():
+    rng = np.random.default_rng(7)
+    score = np.round(rng.random(500), 2)          # many ties
+    label = (rng.random(500) < score).astype(int)
+    weight = rng.uniform(0.2, 3.0, 500)
+    rows = []
+    for s in sorted(set(score), reverse=True):
+        m = score == s
+        rows.append({"w_pos": weight[m & (label == 1)].sum(), "w_neg": weight[m & (label == 0)].sum()})
+    points, auc = roc_points(rows)
+    assert auc == pytest.approx(roc_auc_score(label, score, sample_weight=weight), abs=1e-12)
+    assert points[0] == (0.0, 0.0) and points[-1] == (1.0, 1.0)
+    assert all(b[0] >= a[0] and b[1] >= a[1] for a, b in zip(points, points[1:]))
+
+
+def test_roc_points_without_a_class():
+    assert roc_points([{"w_pos": 1.0, "w_neg": 0.0}]) == ([], None)
+    assert roc_points([]) == ([], None)
+
+
+def test_thin_curve_bounds_points_and_keeps_the_ends():
+    pts = [(i / 5000, (i / 5000) ** 0.3) for i in range(5001)]
+    thin = thin_curve(pts, step=0.02)
+    assert thin[0] == pts[0] and thin[-1] == pts[-1]
+    assert len(thin) <= 2 / 0.02 + 2
+    assert all(max(abs(b[0] - a[0]), abs(b[1] - a[1])) >= 0.02 for a, b in zip(thin[:-2], thin[1:-1]))
+
+
+def test_nice_max():
+    assert [nice_max(v) for v in (0.37, 0.4, 7, 1300, 0, -1, 1.0)] == [0.4, 0.4, 10.0, 2000.0, 1.0, 1.0, 1.0]
+
+
+def test_line_chart_points_carry_their_values():
+    svg = line_chart("roc", "run_a", "ROC", [
+        Series("train", "train", points=[(0, 0), (0.25, 0.5), (1, 1)]),
+        Series("random", "random", points=[(0, 0.1), (1, 0.1)], markers=False, dashed=True),
+    ], x_label="x", y_label="y", diagonal=True)
+    root = parse_svg(svg)
+    assert root.get("data-chart") == "roc" and root.get("data-run") == "run_a"
+    circles = root.findall(f".//{SVG}circle")
+    assert [(c.get("data-series"), float(c.get("data-x")), float(c.get("data-value"))) for c in circles] == [
+        ("train", 0.0, 0.0), ("train", 0.25, 0.5), ("train", 1.0, 1.0)]
+    lines = {p.get("data-series"): p for p in root.findall(f".//{SVG}polyline")}
+    assert set(lines) == {"train", "random"} and lines["random"].get("data-n-points") == "2"
+    # y grows upwards: the point at y = 1 is drawn above the point at y = 0
+    assert float(circles[2].get("cy")) < float(circles[0].get("cy"))
+
+
+def test_bar_chart_bars_values_and_escaping():
+    svg = bar_chart("decile-rate", HOSTILE, "t", ["0", "1", HOSTILE], [
+        Series("train", "train", values=[0.1, None, 0.5], extra=[{"data-n-users": 3}] * 3),
+        Series("test", HOSTILE, values=[0.2, 0.3, 0.0]),
+    ], x_label="decile", y_label="rate", reference=(0.25, "random"))
+    assert "<script>" not in str(svg)
+    root = parse_svg(svg)
+    assert root.get("data-run") == HOSTILE
+    bars = root.findall(f".//{SVG}rect")
+    assert [(b.get("data-series"), b.get("data-category"), float(b.get("data-value"))) for b in bars] == [
+        ("train", "0", 0.1), ("train", HOSTILE, 0.5), ("test", "0", 0.2), ("test", "1", 0.3), ("test", HOSTILE, 0.0)]
+    heights = [float(b.get("height")) for b in bars]
+    assert heights[1] == pytest.approx(5 * heights[0], rel=1e-3) and heights[-1] == 0
+    assert bars[0].get("data-n-users") == "3"
+
+
+def test_hbar_chart_negative_values_and_classes():
+    svg = hbar_chart("importance", "r", "t", ["a", "b" * 40, "c"], [0.05, -0.01, None], x_label="drop",
+                     classes=["drift-large", "drift-none", "drift-none"], references=[(0.1, "0.1")])
+    root = parse_svg(svg)
+    bars = root.findall(f".//{SVG}rect")
+    assert [float(b.get("data-value")) for b in bars] == [0.05, -0.01]
+    assert "drift-large" in bars[0].get("class")
+    assert float(bars[1].get("x")) < float(bars[0].get("x"))  # the negative bar lies left of zero
+
+
+def _run(**kw) -> dict:
+    base = {
+        "run_id": "r1", "status": "FINISHED", "health": "healthy", "quality_band": "Good", "test_auc": 0.7512345,
+        "train_auc": 0.8, "n_scored_users": 1234, "engagement_type": "MULTI_ENGAGE",
+        "run_started_at": dt.datetime(2026, 1, 2, 3, 4), "audience_scored_at": dt.datetime(2026, 1, 2, 3, 5),
+        "summary": {"n_positive_users": 50, "n_matched_labels": 90, "n_input_labels": 100},
+        "metrics": {"test": {"auc": 0.7512345, "positive_rate": 0.2}},
+        "roc": {"test": {"points": [(0, 0), (0.2, 0.6), (1, 1)]}},
+        "gains": [{"split": "test", "fraction": f / 10, "positive_rate": 0.5 - f / 50, "n_users": f} for f in range(1, 11)],
+        "deciles": [{"split": "test", "decile": d, "positive_rate": d / 20, "lift": d / 4, "n_users": 10} for d in range(10)],
+        "calibration": [{"split": "test", "decile": d, "mean_score": d / 10, "positive_rate": d / 12, "n_users": 10}
+                        for d in range(10)],
+        "histogram": {"bins": 20, "population": [5] * 20, "seeds": [0] * 19 + [7]},
+        "thresholds": [{"split": "test", "cutoff": "max_ks", "threshold": 0.4, "precision_positive": 0.5}],
+        "importance": [{"feature": f"f{i}", "importance": 0.1 / (i + 1), "rank": i + 1, "lift": 1.5} for i in range(20)],
+        "monthly": [{"label_month": dt.date(2026, m, 1), "n_labels": 10 * m, "n_positive_labels": m,
+                     "positive_rate": 0.1} for m in (1, 2)] + [{"label_month": None, "n_labels": 3,
+                                                                "n_positive_labels": 3, "positive_rate": 1.0}],
+        "drift": [{"feature": "f0", "psi": 0.3, "drift_level": "large"}],
+    }
+    base.update(kw)
+    return base
+
+
+def test_render_html_is_self_contained_and_has_every_chart():
+    failed = {"run_id": HOSTILE, "status": "FAILED", "health": "unhealthy",
+              "status_message": "run 'x': too few seeds | second message"}
+    html = render_html({"runs": [_run(), failed], "has_drift": True}, generated_at=dt.datetime(2026, 1, 3))
+    assert "<script" not in html.lower()                       # no JavaScript at all, and names are escaped
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)    # nothing loaded from anywhere
+    assert "Content-Security-Policy" in html and "@media print" in html and "break-before: page" in html
+    for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S):
+        parse_svg(svg)
+    charts = re.findall(r'<svg [^>]*data-chart="([^"]+)" data-run="r1"', html)
+    assert sorted(charts) == sorted(["roc", "gains", "decile-rate", "decile-lift", "score-histogram", "calibration",
+                                     "importance", "label-monthly", "drift"])
+    assert 'data-field="test_auc" data-value="0.7512345">0.751<' in html
+    assert "Usable</td>" in html and "Not usable</td>" in html
+    assert "The run failed before training" in html and "too few seeds" in html and "second message" in html
+    assert "top 15 of 20" in html                               # the chart is capped, the tables list the rest
+    importance = re.search(r'<svg [^>]*data-chart="importance".*?</svg>', html, flags=re.S).group(0)
+    assert len(parse_svg(importance).findall(f".//{SVG}rect")) == 15 and "the other 5 feature(s)" in html
+    assert "no timestamp" in html
+
+
+def test_render_html_without_drift_table_has_no_drift_section():
+    html = render_html({"runs": [_run()], "has_drift": False})
+    assert 'data-chart="drift"' not in html and "Feature drift" not in html
+
+
+def test_histogram_shares_sum_to_one_per_group():
+    html = render_html({"runs": [_run()]})
+    svg = re.search(r'<svg [^>]*data-chart="score-histogram".*?</svg>', html, flags=re.S).group(0)
+    bars = parse_svg(svg).findall(f".//{SVG}rect")
+    for series, n in (("population", 100), ("seeds", 7)):
+        mine = [b for b in bars if b.get("data-series") == series]
+        assert len(mine) == 20
+        assert sum(float(b.get("data-value")) for b in mine) == pytest.approx(1.0)
+        assert sum(int(b.get("data-count")) for b in mine) == n
+
+
+# --- the reader's SQL on hand-made marts -------------------------------------------------------
+
+# Types of the two marts without a contract (the others come from _marts.yml).
+UNCONTRACTED = {
+    "lookalike_training_predictions": {"run_id": "varchar", "example_id": "varchar", "user_id": "varchar",
+                                       "split": "varchar", "label": "integer", "weight": "double", "score": "double"},
+    "lookalike_feature_importance": {"run_id": "varchar", "feature": "varchar", "feature_kind": "varchar",
+                                     "reference_value": "varchar", "importance": "double", "correlation": "double",
+                                     "prevalence_target": "double", "prevalence_population": "double",
+                                     "lift": "double", "rank": "bigint"},
+}
+
+
+def _contract_columns() -> dict[str, dict[str, str]]:
+    spec = yaml.safe_load((REPO / "dbt_project" / "models" / "marts" / "_marts.yml").read_text())
+    out = dict(UNCONTRACTED)
+    for model in spec["models"]:
+        cols = {c["name"]: c["data_type"] for c in model.get("columns", []) if c.get("data_type")}
+        if cols:
+            out[model["name"]] = cols
+    return out
+
+
+def _marts(con, with_drift=True):
+    """Every mart the report reads, empty, with the contract's columns; then a few rows."""
+    columns = _contract_columns()
+    for name in REQUIRED_MARTS + (("lookalike_feature_drift",) if with_drift else ()):
+        cols = ", ".join(f'"{c}" {t}' for c, t in columns[name].items())
+        con.execute(f"create table {name} ({cols})")
+    con.execute("""insert into lookalike_runs (run_id, status, health, quality_band, test_auc)
+        values ('r1', 'FINISHED', 'healthy', 'Good', 0.75)""")
+    con.execute("""insert into lookalike_training_predictions (run_id, split, example_id, label, weight, score)
+        select 'r1', 'test', 'e' || i, (i % 3 = 0)::int, 1.0 + (i % 2), round(i / 40.0, 1) from range(40) t(i)""")
+    con.execute("""insert into lookalike_user_scores (run_id, user_id, score, is_seed_user, is_stale)
+        select 'r1', 'u' || i, i / 99.0, i >= 90, false from range(100) t(i)""")
+    if with_drift:
+        con.execute("insert into lookalike_feature_drift (run_id, feature, psi) values ('r1', 'f', 0.3)")
+
+
+def test_load_report_data_sql_on_hand_made_marts():
+    con = duckdb.connect()
+    _marts(con)
+    data = load_report_data(MartReader(con))
+    assert data["has_drift"] is True
+    [run] = data["runs"]
+    preds = con.execute("select label, score, weight from lookalike_training_predictions").fetchall()
+    y, s, w = (np.array(c) for c in zip(*preds))
+    assert run["roc"]["test"]["auc"] == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-12)
+    assert "train" not in run["roc"]
+    # histogram: 100 users in 20 bins, the score 1.0 in the last bin, seeds apart
+    hist = run["histogram"]
+    assert sum(hist["population"]) == 90 and sum(hist["seeds"]) == 10 and len(hist["population"]) == HISTOGRAM_BINS
+    assert hist["seeds"][-1] >= 1
+    # calibration: ten deciles of four examples, weighted means
+    cal = run["calibration"]
+    assert [c["decile"] for c in cal] == list(range(10)) and all(c["n_users"] == 4 for c in cal)
+    assert cal[-1]["mean_score"] >= cal[0]["mean_score"]
+    assert run["drift"][0]["psi"] == 0.3
+
+
+def test_missing_marts_are_named():
+    con = duckdb.connect()
+    con.execute("create table lookalike_runs (run_id varchar)")
+    with pytest.raises(ReportInputError, match="lookalike_run_metrics"):
+        load_report_data(MartReader(con))
+
+
+def test_drift_table_is_optional():
+    con = duckdb.connect()
+    _marts(con, with_drift=False)
+    data = load_report_data(MartReader(con))
+    assert data["has_drift"] is False and data["runs"][0]["drift"] == []
+
+
+def test_reader_schema_and_any_dbapi_connection():
+    con = duckdb.connect()
+    con.execute('create schema "my ""schema"""')
+    con.execute('create table "my ""schema""".lookalike_runs as select 1 as x')
+    reader = MartReader(con, schema='my "schema"')
+    assert reader.exists("lookalike_runs") and not MartReader(con).exists("lookalike_runs")
+    assert reader.query(f"select x from {reader.relation('lookalike_runs')}") == [{"x": 1}]
+
+
+def test_cli_reports_a_missing_file(tmp_path, capsys):
+    assert cli_main(["report", "--duckdb", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "r.html")]) == 2
+    assert "no DuckDB file" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_cli_writes_the_report(tmp_path, capsys):
+    db = tmp_path / "m.duckdb"
+    with duckdb.connect(str(db)) as con:
+        _marts(con)
+    out = tmp_path / "sub" / "r.html"
+    assert cli_main(["report", "--duckdb", str(db), "--out", str(out)]) == 0
+    assert 'data-chart="roc" data-run="r1"' in out.read_text()
