@@ -523,3 +523,66 @@ def scoring_sql(models, dialects=None, previous=None, force=False) -> pa.Table:
                 "compile_action": "compiled", "compile_error": error,
             })
     return pa.Table.from_pylist(out, schema=SCORING_SQL_SCHEMA)
+
+
+REASON_SCHEMA = pa.schema([
+    ("run_id", pa.string()),
+    ("user_id", pa.string()),
+    ("score_rank", pa.int64()),
+    ("score", pa.float64()),
+    ("raw_score", pa.float64()),
+    ("raw_score_space", pa.string()),
+    ("bias", pa.float64()),
+    *[(f"reason_{r}_{part}", kind) for r in range(1, 4)
+      for part, kind in (("feature", pa.string()), ("value", pa.string()), ("contribution", pa.float64()))],
+    ("other_contribution", pa.float64()),
+    ("model_sha256", pa.string()),
+])
+
+
+def user_reasons(models, audience_features, batch_size: int = 100_000) -> pa.RecordBatchReader:
+    """The top 3 reasons of every audience user (lookalike_user_reasons), from the stored models.
+
+    ``audience_features`` (int_lookalike__reason_inputs) holds one row per run and audience user:
+    ``run_id``, ``audience_score``, ``audience_score_rank`` and the user's row of
+    lookalike_inference_features. It is read in Arrow batches of ``batch_size`` rows, so the cost
+    follows the audience, not the population. Each run's model is verified as for scoring
+    (:func:`load_verified_models`); a run whose model fails, whose model type gives no
+    contributions, or whose reasons raise, gets no rows (the other runs go on).
+    Definitions: :mod:`lookalike_udf.reasons`.
+    """
+    from .reasons import N_REASONS, top_reasons
+
+    model_rows = {row["run_id"]: row for row in _rows(models)}
+    loaded, _failures = load_verified_models(model_rows.values())
+    usable = {rid: m for rid, m in loaded.items() if m.raw_space is not None}
+    digests = {rid: model_sha256(model_rows[rid]["model_json"]) for rid in usable}
+
+    def batches():
+        failed: set[str] = set()
+        for batch in _batches(audience_features, int(batch_size)):
+            run_ids = batch.column(batch.schema.get_field_index("run_id")).cast(pa.string())
+            for rid in sorted(r for r in pc.unique(run_ids).to_pylist() if r in usable and r not in failed):
+                rows = batch.filter(pc.equal(run_ids, rid))
+                model = usable[rid]
+                try:
+                    reasons = top_reasons(model, rows, N_REASONS)
+                except Exception:  # one run's failure stays in that run: it has no rows
+                    failed.add(rid)
+                    continue
+                n = rows.num_rows
+                columns = {
+                    "run_id": pa.array([rid] * n, pa.string()),
+                    "user_id": rows.column(rows.schema.get_field_index("user_id")).cast(pa.string()),
+                    "score_rank": rows.column(rows.schema.get_field_index("audience_score_rank")).cast(pa.int64()),
+                    "score": rows.column(rows.schema.get_field_index("audience_score")).cast(pa.float64()),
+                    "raw_score_space": pa.array([model.raw_space] * n, pa.string()),
+                    "model_sha256": pa.array([digests[rid]] * n, pa.string()),
+                }
+                for name in REASON_SCHEMA.names:
+                    if name not in columns:
+                        columns[name] = pa.array(reasons[name], type=REASON_SCHEMA.field(name).type,
+                                                 from_pandas=True)
+                yield pa.record_batch([columns[name] for name in REASON_SCHEMA.names], schema=REASON_SCHEMA)
+
+    return pa.RecordBatchReader.from_batches(REASON_SCHEMA, batches())

@@ -53,6 +53,26 @@ class LookalikeModel:
         return self._scorer.predict_proba_positive(self.encoder.transform(table))
 
     @property
+    def raw_space(self) -> str | None:
+        """``log_odds`` or ``probability``: the space of :meth:`predict_raw` and
+        :meth:`contributions`; None for a model type that does not provide them."""
+        return getattr(self._scorer, "raw_space", None)
+
+    def predict_raw(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
+        """The model's raw score of each row (log-odds for hgb and logistic, the probability for rf,
+        the mean of the members' raw scores for a bagging ensemble; see lookalike_udf.reasons)."""
+        return self._scorer.predict_raw(self.encoder.transform(table))
+
+    def contributions(self, table: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
+        """``(bias, contributions)``: arrays of shape (rows,) and (rows, features), features in
+        :attr:`feature_names` order, with ``bias + contributions.sum(axis=1)`` equal to
+        :meth:`predict_raw` (to rounding). Raises LookalikeError for a model type without them."""
+        if not hasattr(self._scorer, "contributions"):
+            raise LookalikeError(f"model payload {self.estimator_payload.get('format')!r} has no per-feature "
+                                 "contributions, so it cannot give reasons")
+        return self._scorer.contributions(self.encoder.transform(table))
+
+    @property
     def is_bagging(self) -> bool:
         return isinstance(self._scorer, BaggingScorer)
 

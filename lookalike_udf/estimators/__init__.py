@@ -17,7 +17,10 @@ Adding a model type
     ``predict_proba_positive(X)``, ``load`` validating every field, and
     ``TYPE = EstimatorType(...)`` (:class:`~lookalike_udf.estimators.base.EstimatorType`). Then
     register it below. Nothing else changes: training, tuning, ``auto``, bagging PU, validation of
-    the ``model_type`` setting and loading read the registry. Add parity tests against the
+    the ``model_type`` setting and loading read the registry. For per-user reasons
+    (lookalike_user_reasons) the scorer also needs ``raw_space``, ``predict_raw`` and
+    ``contributions`` (see :class:`~lookalike_udf.estimators.base.Scorer`); without them the
+    type's runs have no reasons. Add parity tests against the
     estimator's ``predict_proba`` and malformed-payload tests (tests/unit/test_estimator_hgb.py,
     test_model_types.py).
 

@@ -61,6 +61,30 @@ class BaggingScorer:
     def predict_proba_positive(self, X) -> np.ndarray:
         return self.predict_members(X).mean(axis=0)
 
+    @property
+    def raw_space(self) -> str:
+        """The members' raw space (they are of one type): ``log_odds`` or ``probability``."""
+        return self.members[0].raw_space
+
+    def contributions(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """The members' path or linear contributions averaged, in the members' raw space.
+
+        The ensemble's raw score is defined as the mean of the members' raw scores, so
+        ``bias + contributions.sum(axis=1)`` equals it exactly. For forests that is the ensemble's
+        probability (the score); for boosting and logistic members it is the mean of the members'
+        log-odds, which is not the logit of the score (the mean of their probabilities).
+        """
+        bias, contrib = None, None
+        for member in self.members:
+            b, c = member.contributions(X)
+            bias, contrib = (b, c) if bias is None else (bias + b, contrib + c)
+        k = len(self.members)
+        return bias / k, contrib / k
+
+    def predict_raw(self, X) -> np.ndarray:
+        """The mean of the members' raw scores (see :meth:`contributions`)."""
+        return np.mean([m.predict_raw(X) for m in self.members], axis=0)
+
 
 def load(payload: dict, engine: str = "auto") -> BaggingScorer:
     """Validate a payload written by :func:`dump` (and each member) and return a scorer for it."""

@@ -28,6 +28,13 @@ class Scorer(Protocol):
     def predict_proba_positive(self, X) -> np.ndarray:
         """Probability of the positive class for each row of the float64 matrix ``X``."""
 
+    # Optional, for per-user reasons (lookalike_udf.reasons): a type without them scores, but its
+    # runs get no rows in lookalike_user_reasons.
+    #   raw_space: "log_odds" or "probability", the space of predict_raw and contributions;
+    #   predict_raw(X): the raw score of each row;
+    #   contributions(X) -> (bias, contributions): (n,) and (n, n_features) arrays with
+    #     bias + contributions.sum(axis=1) == predict_raw(X) (to rounding).
+
 
 #: ``fit(X, y, w, mask, random_seed, overrides)`` -> ``(payload, params)``: the JSON payload and the
 #: parameters to record. ``mask`` marks categorical columns; ``overrides`` replace default

@@ -217,6 +217,7 @@ class HGBScorer:
         if engine not in ("auto", "sklearn", "numpy"):
             raise ValueError("engine must be 'auto', 'sklearn' or 'numpy'")
         self._sklearn_predictors = None
+        self._expected = None  # split nodes' expected values, for contributions()
         if engine in ("auto", "sklearn"):
             try:
                 self._sklearn_predictors = self._build_sklearn_predictors()
@@ -288,29 +289,90 @@ class HGBScorer:
 
         return expit(raw)
 
+    def _next_nodes(self, tree: _Tree, X: np.ndarray, rows: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """The child each of ``rows`` (of the prepared matrix ``X``) goes to from split nodes ``current``."""
+        n = tree.nodes
+        feature = n["feature_idx"][current]
+        values = X[rows, feature]
+        missing_left = n["missing_go_to_left"][current] != 0
+        is_nan = np.isnan(values)
+        go_left = np.where(is_nan, missing_left, values <= n["num_threshold"][current])
+        cat = (n["is_categorical"][current] != 0) & ~is_nan
+        if cat.any():
+            cat_values = values[cat]
+            in_range = (cat_values >= 0) & (cat_values < 256)
+            codes = np.where(in_range, cat_values, 0).astype(np.int64)
+            left_member = _in_bitset(tree.raw_left, n["bitset_idx"][current[cat]], codes) & in_range
+            known = _in_bitset(self.known_cat_bitsets, self.f_idx_map[feature[cat]].astype(np.int64),
+                               codes) & in_range
+            go_left[cat] = np.where(left_member, True, np.where(known, False, missing_left[cat]))
+        return np.where(go_left, n["left"][current], n["right"][current])
+
     def _predict_tree_numpy(self, tree: _Tree, X: np.ndarray) -> np.ndarray:
         n = tree.nodes
         node = np.zeros(X.shape[0], dtype=np.int64)
         active = np.flatnonzero(n["is_leaf"][node] == 0)
         while active.size:
-            current = node[active]
-            feature = n["feature_idx"][current]
-            values = X[active, feature]
-            missing_left = n["missing_go_to_left"][current] != 0
-            is_nan = np.isnan(values)
-            go_left = np.where(is_nan, missing_left, values <= n["num_threshold"][current])
-            cat = (n["is_categorical"][current] != 0) & ~is_nan
-            if cat.any():
-                cat_values = values[cat]
-                in_range = (cat_values >= 0) & (cat_values < 256)
-                codes = np.where(in_range, cat_values, 0).astype(np.int64)
-                left_member = _in_bitset(tree.raw_left, n["bitset_idx"][current[cat]], codes) & in_range
-                known = _in_bitset(self.known_cat_bitsets, self.f_idx_map[feature[cat]].astype(np.int64),
-                                   codes) & in_range
-                go_left[cat] = np.where(left_member, True, np.where(known, False, missing_left[cat]))
-            node[active] = np.where(go_left, n["left"][current], n["right"][current])
+            node[active] = self._next_nodes(tree, X, active, node[active])
             active = active[n["is_leaf"][node[active]] == 0]
         return n["value"][node]
+
+    #: Space of :meth:`contributions` and :meth:`predict_raw`: the log-odds.
+    raw_space = "log_odds"
+
+    def contributions(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Path contributions (Saabas) in log-odds: ``(bias, contributions)`` with
+        ``bias + contributions.sum(axis=1) == predict_raw(X)`` (to rounding).
+
+        Every split node gets the mean of its leaves' values weighted by their training row counts
+        (``count``; equal weights when a payload has no counts), so the value of a tree's root is
+        the tree's expected output. Walking a row from the root to its leaf, each step's change in
+        node value goes to the feature the node splits on (in the input's column order). The bias
+        is the baseline plus every root's value; it is the same for every row.
+        """
+        Xm = self._prepare(X)
+        contrib = np.zeros((Xm.shape[0], self.n_features), dtype=np.float64)
+        if self._expected is None:  # once per scorer: a Python loop over the nodes
+            self._expected = [_expected_node_values(tree.nodes) for tree in self.trees]
+        bias = self.baseline
+        for tree, expected in zip(self.trees, self._expected):
+            n = tree.nodes
+            bias += expected[0]
+            node = np.zeros(Xm.shape[0], dtype=np.int64)
+            active = np.flatnonzero(n["is_leaf"][node] == 0)
+            while active.size:
+                current = node[active]
+                child = self._next_nodes(tree, Xm, active, current)
+                # Each row appears once in ``active``: no repeated (row, column) pair in one step.
+                contrib[active, self.column_order[n["feature_idx"][current]]] += expected[child] - expected[current]
+                node[active] = child
+                active = active[n["is_leaf"][node[active]] == 0]
+        return np.full(Xm.shape[0], bias, dtype=np.float64), contrib
+
+
+def _expected_node_values(nodes: dict) -> np.ndarray:
+    """Leaf values as stored; each split node the row-count-weighted mean of its children's values.
+
+    scikit-learn keeps split nodes' values unshrunk (only leaves are multiplied by the learning
+    rate), so they are recomputed from the leaves here. Children come after their parent (checked
+    by :func:`_load_tree`), so one pass from the last node back fills every split node.
+    """
+    value = nodes["value"].copy()
+    is_leaf = nodes["is_leaf"] != 0
+    stored = "count" in nodes
+    count = nodes["count"].astype(np.float64) if stored else is_leaf.astype(np.float64)
+    for i in range(len(value) - 1, -1, -1):
+        if is_leaf[i]:
+            continue
+        left, right = nodes["left"][i], nodes["right"][i]
+        total = count[left] + count[right]
+        if not stored:
+            count[i] = total
+        if total > 0:
+            value[i] = (count[left] * value[left] + count[right] * value[right]) / total
+        else:
+            value[i] = 0.5 * (value[left] + value[right])
+    return value
 
 
 def load(payload: dict, engine: str = "auto") -> HGBScorer:

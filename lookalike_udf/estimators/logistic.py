@@ -102,10 +102,39 @@ class LogisticScorer:
                           | (np.isnan(values)[:, None] & np.isnan(cats)[None, :])).astype(np.float64))
         return np.hstack(parts)
 
+    def predict_raw(self, X) -> np.ndarray:
+        """The log-odds: design matrix times coefficients plus the intercept."""
+        return self.design_matrix(X) @ self.coef + self.intercept
+
     def predict_proba_positive(self, X) -> np.ndarray:
         from scipy.special import expit
 
-        return expit(self.design_matrix(X) @ self.coef + self.intercept)
+        return expit(self.predict_raw(X))
+
+    #: Space of :meth:`contributions` and :meth:`predict_raw`: the log-odds.
+    raw_space = "log_odds"
+
+    def design_owners(self) -> np.ndarray:
+        """For each design-matrix column, the input feature it comes from: a numeric column and its
+        missing indicator belong to that column, a one-hot column to its categorical column."""
+        owners = [self.numeric, self.numeric[self.indicator]]
+        owners += [np.full(len(cats), col, dtype=np.int64) for col, cats in zip(self.categorical, self.categories)]
+        return np.concatenate(owners).astype(np.int64)
+
+    def contributions(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``(bias, contributions)`` in log-odds with ``bias + contributions.sum(axis=1) == predict_raw(X)``.
+
+        Each design column contributes its coefficient times its value (the standardised filled
+        value, the standardised missing indicator, or the one-hot 0/1), summed back to the input
+        feature it comes from (:meth:`design_owners`). The bias is the intercept: a row at the
+        training mean of every numeric column and in no known category.
+        """
+        design = self.design_matrix(X)
+        terms = design * self.coef
+        contrib = np.zeros((design.shape[0], self.n_features), dtype=np.float64)
+        for d, owner in enumerate(self.design_owners()):
+            contrib[:, owner] += terms[:, d]
+        return np.full(design.shape[0], self.intercept, dtype=np.float64), contrib
 
 
 def load(payload: dict, engine: str = "auto") -> LogisticScorer:

@@ -80,24 +80,62 @@ class RFScorer:
                 raise ModelFormatError(f"{where}: leaf values must be probabilities in 0..1")
             self.trees.append(nodes)
 
-    def predict_proba_positive(self, X) -> np.ndarray:
+    def _matrix(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise LookalikeError(f"expected a matrix with {self.n_features} feature columns, got shape {X.shape}")
-        X32 = X.astype(np.float32).astype(np.float64)  # scikit-learn's trees compare float32 inputs
-        total = np.zeros(X.shape[0], dtype=np.float64)
+        return X.astype(np.float32).astype(np.float64)  # scikit-learn's trees compare float32 inputs
+
+    @staticmethod
+    def _next_nodes(n: dict, X32: np.ndarray, rows: np.ndarray, current: np.ndarray) -> np.ndarray:
+        values = X32[rows, n["feature"][current]]
+        go_left = np.where(np.isnan(values), n["missing_go_to_left"][current] != 0, values <= n["threshold"][current])
+        return np.where(go_left, n["left"][current], n["right"][current])
+
+    def predict_proba_positive(self, X) -> np.ndarray:
+        X32 = self._matrix(X)
+        total = np.zeros(X32.shape[0], dtype=np.float64)
         for n in self.trees:
-            node = np.zeros(X.shape[0], dtype=np.int64)
+            node = np.zeros(X32.shape[0], dtype=np.int64)
             active = np.flatnonzero(n["is_leaf"][node] == 0)
             while active.size:
-                current = node[active]
-                values = X32[active, n["feature"][current]]
-                go_left = np.where(np.isnan(values), n["missing_go_to_left"][current] != 0,
-                                   values <= n["threshold"][current])
-                node[active] = np.where(go_left, n["left"][current], n["right"][current])
+                node[active] = self._next_nodes(n, X32, active, node[active])
                 active = active[n["is_leaf"][node[active]] == 0]
             total += n["value"][node]
         return total / len(self.trees)
+
+    #: Space of :meth:`contributions`: the forest's raw output is its probability.
+    raw_space = "probability"
+
+    def predict_raw(self, X) -> np.ndarray:
+        """The forest's raw score: its probability (the mean of the trees' leaf values)."""
+        return self.predict_proba_positive(X)
+
+    def contributions(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Path contributions (Saabas) in probability: ``(bias, contributions)`` with
+        ``bias + contributions.sum(axis=1) == predict_proba_positive(X)`` (to rounding).
+
+        Every node's stored value is the positive share of its (weighted, bootstrap) training rows,
+        so a split node's value is its children's weighted mean. Along a row's path each step's
+        change in value goes to the node's split feature; trees are averaged, and the bias is the
+        mean of the roots' values (the same for every row).
+        """
+        X32 = self._matrix(X)
+        contrib = np.zeros(X32.shape, dtype=np.float64)
+        bias = 0.0
+        for n in self.trees:
+            value = n["value"]
+            bias += value[0]
+            node = np.zeros(X32.shape[0], dtype=np.int64)
+            active = np.flatnonzero(n["is_leaf"][node] == 0)
+            while active.size:
+                current = node[active]
+                child = self._next_nodes(n, X32, active, current)
+                contrib[active, n["feature"][current]] += value[child] - value[current]
+                node[active] = child
+                active = active[n["is_leaf"][node[active]] == 0]
+        k = len(self.trees)
+        return np.full(X32.shape[0], bias / k, dtype=np.float64), contrib / k
 
 
 def load(payload: dict, engine: str = "auto") -> RFScorer:

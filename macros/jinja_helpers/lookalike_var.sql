@@ -63,6 +63,7 @@
     'lookalike_audience_top_pct': {'kind': 'number', 'min': 0, 'max': 100, 'nullable': true, 'default': 5},
     'lookalike_audience_min_score': {'kind': 'number', 'min': 0, 'max': 1, 'nullable': true, 'default': none},
     'lookalike_audience_export_path': {'kind': 'string', 'default': none},
+    'lookalike_reasons_max_users': {'kind': 'int', 'min': 0, 'max': 1000000000000, 'nullable': true, 'default': 10000},
     'lookalike_on_run_failure': {'kind': 'choice', 'choices': ['keep_last_good', 'drop'], 'default': 'keep_last_good'},
     'lookalike_force_retrain': {'kind': 'bool', 'default': false},
     'lookalike_scoring_engine': {'kind': 'choice', 'choices': ['python', 'sql'], 'default': 'python'},

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 
+import duckdb
 import numpy as np
 import pytest
+from scipy.special import expit
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_curve
 
 from conftest import query, query_dicts
+from lookalike_udf.reasons import format_value
+from lookalike_udf.scoring import LookalikeModel
 
 
 def _same(sql_value, sklearn_value):
@@ -56,3 +60,77 @@ def assert_threshold_metrics_match_sklearn(db, top_pct=10) -> int:
             position = max(1, math.ceil(top_pct * len(s) / 100))
             assert m["threshold"] == np.sort(s)[::-1][position - 1]
     return len(rows)
+
+
+def seed_recall_by_numpy(db, run_id: str, pcts=(10, 20)) -> tuple[int, dict]:
+    """Recall of held-out seeds computed outside SQL: the test split's distinct positive users,
+    their scores from int_lookalike__population_scores, and the cut-off of a top-p % audience,
+    the score at rank ceil(n * p / 100) of lookalike_user_scores sorted by score (ties either way
+    share the score). Returns (number of seeds, {p: recall})."""
+    seeds = {u for (u,) in query(db, "select user_id from lookalike_training_predictions "
+                                     "where run_id = ? and split = 'test' and label = 1", [run_id])}
+    population = dict(query(db, "select user_id, score from int_lookalike__population_scores where run_id = ?", [run_id]))
+    seed_scores = np.array([population[u] for u in seeds if population.get(u) is not None])
+    ranked = np.sort(np.array([s for (s,) in query(db, "select score from lookalike_user_scores "
+                                                      "where run_id = ? and not is_stale", [run_id])]))[::-1]
+    recall = {}
+    for p in pcts:
+        cutoff = ranked[math.ceil(len(ranked) * p / 100) - 1]
+        recall[p] = float(np.mean(seed_scores >= cutoff))
+    return len(seed_scores), recall
+
+
+def assert_seed_recall_matches_numpy(db) -> int:
+    """lookalike_run_metrics' recall columns equal :func:`seed_recall_by_numpy` on the test split of
+    every scored run, and are null on the train split. Returns the number of runs checked."""
+    rows = query_dicts(db, "select * from lookalike_run_metrics")
+    scored = {r for (r,) in query(db, "select distinct run_id from lookalike_user_scores where not is_stale")}
+    checked = 0
+    for m in rows:
+        if m["split"] == "train" or m["run_id"] not in scored:
+            assert (m["n_held_out_seed_users"], m["recall_top_10pct"], m["recall_top_20pct"]) == (None, None, None), m
+            continue
+        n, recall = seed_recall_by_numpy(db, m["run_id"])
+        assert m["n_held_out_seed_users"] == n
+        assert m["recall_top_10pct"] == pytest.approx(recall[10], abs=1e-12)
+        assert m["recall_top_20pct"] == pytest.approx(recall[20], abs=1e-12)
+        checked += 1
+    return checked
+
+
+def assert_user_reasons_are_exact(db, max_users: int | None = None) -> int:
+    """lookalike_user_reasons has one row per fresh audience user (the best ``max_users`` of each
+    run, the value of var lookalike_reasons_max_users), the identity
+    bias + reasons + other_contribution = raw_score holds per row, raw_score equals the stored
+    model's predict_raw on the user's features, and hgb / logistic single models give
+    score = sigmoid(raw_score), rf ones score = raw_score. Returns the number of rows checked."""
+    reasons = query_dicts(db, "select * from lookalike_user_reasons order by run_id, score_rank")
+    audience = query(db, "select run_id, user_id, score_rank, score from lookalike_audiences where not is_stale "
+                         "order by run_id, score_rank")
+    if max_users is not None:
+        audience = [a for a in audience if sum(b[0] == a[0] and b[2] <= a[2] for b in audience) <= max_users]
+    assert [(r["run_id"], r["user_id"], r["score_rank"], r["score"]) for r in reasons] == audience
+    models = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_run_models where model_status = 'TRAINED'")}
+    for r in reasons:
+        listed = sum(r[f"reason_{k}_contribution"] or 0.0 for k in (1, 2, 3))
+        assert r["bias"] + listed + r["other_contribution"] == pytest.approx(r["raw_score"], abs=1e-9)
+        contributions = [r[f"reason_{k}_contribution"] for k in (1, 2, 3) if r[f"reason_{k}_contribution"] is not None]
+        assert all(c > 0 for c in contributions) and contributions == sorted(contributions, reverse=True)
+        assert r["model_sha256"] == models[r["run_id"]]["model_sha256"]
+    for run_id in {r["run_id"] for r in reasons}:
+        model = LookalikeModel.from_json(models[run_id]["model_json"])
+        rows = [r for r in reasons if r["run_id"] == run_id]
+        with duckdb.connect(str(db), read_only=True) as con:
+            features = con.sql("select f.* from lookalike_inference_features f join lookalike_user_reasons r "
+                               f"using (user_id) where r.run_id = '{run_id}' order by r.score_rank").to_arrow_table()
+        raw = np.array([r["raw_score"] for r in rows])
+        np.testing.assert_allclose(model.predict_raw(features), raw, rtol=0, atol=1e-9)
+        if not model.is_bagging:
+            score = np.array([r["score"] for r in rows])
+            np.testing.assert_allclose(expit(raw) if model.raw_space == "log_odds" else raw, score, rtol=0, atol=1e-9)
+        # Each reason's value is the user's value of that feature, as text.
+        for r, row in zip(rows, features.to_pylist()):
+            for k in (1, 2, 3):
+                if r[f"reason_{k}_feature"] is not None:
+                    assert r[f"reason_{k}_value"] == format_value(row[r[f"reason_{k}_feature"]])
+    return len(reasons)

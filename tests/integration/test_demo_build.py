@@ -12,7 +12,8 @@ import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from conftest import REPO, query, query_dicts, run_dbt
-from integration.quality_checks import assert_threshold_metrics_match_sklearn
+from integration.quality_checks import (assert_seed_recall_matches_numpy, assert_threshold_metrics_match_sklearn,
+                                        assert_user_reasons_are_exact)
 
 pytestmark = pytest.mark.integration
 SNAPSHOT_FEATURES = {"plan_tier", "country", "is_subscribed", "tenure_days", "sessions_30d", "avg_order_value",
@@ -166,6 +167,32 @@ def test_feature_importance_ranks_the_planted_signal_first(demo):
 
 def test_threshold_metrics_match_sklearn_on_the_demo(demo):
     assert assert_threshold_metrics_match_sklearn(demo) == 12  # 3 runs x 2 splits x 2 cutoffs
+
+
+def test_seed_recall_matches_numpy_on_the_demo(demo):
+    assert assert_seed_recall_matches_numpy(demo) == 2  # demo_train_only is build_only: null
+    rows = {r["run_id"]: r for r in query_dicts(demo, "select * from lookalike_run_metrics where split = 'test'")}
+    print({k: (r["n_held_out_seed_users"], r["recall_top_10pct"], r["recall_top_20pct"]) for k, r in rows.items()})
+    assert rows["demo_train_only"]["recall_top_10pct"] is None
+    # The planted signal: held-out seeds are far above the 0.10 / 0.20 of a random ranking, and in
+    # demo_new_users (SINGLE_ENGAGE) they are not in lookalike_user_scores at all.
+    assert query(demo, "select count(*) from lookalike_user_scores s join lookalike_training_predictions p "
+                       "using (run_id, user_id) where run_id = 'demo_new_users' and p.split = 'test' and p.label = 1") == [(0,)]
+    for run_id in ("demo_retarget", "demo_new_users"):
+        assert rows[run_id]["n_held_out_seed_users"] >= 20
+        assert rows[run_id]["recall_top_10pct"] > 0.25 and rows[run_id]["recall_top_20pct"] > 0.4
+
+
+def test_user_reasons_on_the_demo(demo):
+    n_audience = query(demo, "select count(*) from lookalike_audiences")[0][0]
+    assert assert_user_reasons_are_exact(demo) == n_audience > 0
+    rows = query_dicts(demo, "select * from lookalike_user_reasons")
+    spaces = dict(query(demo, "select distinct run_id, raw_score_space from lookalike_user_reasons"))
+    assert spaces == {"demo_retarget": "log_odds", "demo_new_users": "log_odds"}
+    # The planted signal drives the audience: most first reasons are signal features.
+    share = np.mean([is_signal({"feature": r["reason_1_feature"]}) for r in rows if r["reason_1_feature"]])
+    print(f"first reason is a signal feature for {share:.0%} of {len(rows)} audience users")
+    assert share > 0.7
 
 
 def test_run_health_and_quality_band(demo):

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import query, query_dicts, run_dbt
 from integration.fixtures import EVENT_VARS, FIXTURE_VARS, add_events, build_fixture_db
+from integration.quality_checks import assert_user_reasons_are_exact
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,8 @@ def built(tmp_path_factory):
                     "case run_id when 'single' then 0.5 end as audience_min_score, "
                     f"case run_id when 'pit' then '{work}/audience_{{run_id}}.csv' end as audience_export_path "
                     "from inputs.runs")
-    run_dbt(["build"], db, work, vars={**FIXTURE_VARS, "lookalike_runs": "inputs.runs_audience"})
+    run_dbt(["build"], db, work, vars={**FIXTURE_VARS, "lookalike_runs": "inputs.runs_audience",
+                                       "lookalike_reasons_max_users": 5})
     return db, work
 
 
@@ -84,6 +86,14 @@ def test_audiences_follow_each_runs_limits_and_export(built):
         rows = list(csv.DictReader(f))
     assert [(r["user_id"], int(r["score_rank"])) for r in rows] == pit
     assert not (work / "audience_single.csv").exists()
+
+
+def test_user_reasons_explain_at_most_lookalike_reasons_max_users(built):
+    db, _ = built
+    n_single = query(db, "select count(*) from lookalike_audiences where run_id = 'single'")[0][0]
+    assert n_single > 5
+    assert assert_user_reasons_are_exact(db, max_users=5) == 3 + 5
+    assert query(db, "select max(score_rank) from lookalike_user_reasons where run_id = 'single'") == [(5,)]
 
 
 def test_latest_as_of_and_an_out_of_distribution_population(built, tmp_path):

@@ -11,7 +11,9 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from conftest import query, query_dicts, run_dbt
 from integration.fixtures import FIXTURE_VARS, build_fixture_db
-from integration.quality_checks import assert_threshold_metrics_match_sklearn
+from integration.quality_checks import (assert_seed_recall_matches_numpy, assert_threshold_metrics_match_sklearn,
+                                        assert_user_reasons_are_exact)
+from lookalike_udf.reasons import format_value
 
 pytestmark = pytest.mark.integration
 T = dt.datetime
@@ -168,6 +170,37 @@ def test_sql_metrics_match_sklearn(db):
         assert m["n_examples"] == n
         assert m["auc"] == pytest.approx(auc, abs=1e-9)
         assert m["ks"] == pytest.approx(ks, abs=1e-9)
+
+
+def test_seed_recall_by_hand(db):
+    """Held-out seeds in the top 10 % / 20 %: 'pit' ranks its 60 users with the seeds (cut-offs at
+    ranks ceil(6.0) = 6 and 12); 'single' (SINGLE_ENGAGE) ranks the 48 users without a label
+    (ranks ceil(4.8) = 5 and ceil(9.6) = 10) and its seeds are scored only in
+    int_lookalike__population_scores."""
+    for run_id, n_scored, ranks in (("pit", 60, (6, 12)), ("single", 48, (5, 10))):
+        scores = [s for (s,) in query(db, f"select score from lookalike_user_scores where run_id = '{run_id}' order by score_rank")]
+        assert len(scores) == n_scored
+        seeds = query(db, f"select distinct p.user_id, s.score, u.user_id is not null from lookalike_training_predictions p "
+                          f"join int_lookalike__population_scores s using (run_id, user_id) "
+                          f"left join lookalike_user_scores u using (run_id, user_id) "
+                          f"where p.run_id = '{run_id}' and p.split = 'test' and p.label = 1")
+        assert len(seeds) == {"pit": 4, "single": 2}[run_id]
+        assert all(in_scores == (run_id == "pit") for _, _, in_scores in seeds)
+        expected = [sum(score >= scores[rank - 1] for _, score, _ in seeds) / len(seeds) for rank in ranks]
+        [row] = query_dicts(db, f"select * from lookalike_run_metrics where run_id = '{run_id}' and split = 'test'")
+        assert (row["n_held_out_seed_users"], row["recall_top_10pct"], row["recall_top_20pct"]) == (len(seeds), *expected)
+    assert assert_seed_recall_matches_numpy(db) == 2  # and null on the train split
+
+
+def test_user_reasons_of_the_audience_are_exact(db):
+    # The audiences are the top 5 %: ceil(60 * 0.05) = 3 users of 'pit' and ceil(48 * 0.05) = 3 of 'single'.
+    assert assert_user_reasons_are_exact(db) == 6
+    assert query(db, "select distinct run_id, raw_score_space from lookalike_user_reasons order by 1") == [
+        ("pit", "log_odds"), ("single", "log_odds")]
+    # The fixture's planted signal is score_signal: every audience user's first reason.
+    values = dict(query(db, "select user_id, score_signal from lookalike_inference_features"))
+    rows = query(db, "select user_id, reason_1_feature, reason_1_value from lookalike_user_reasons")
+    assert all(feature == "score_signal" and value == format_value(values[u]) for u, feature, value in rows)
 
 
 def test_deciles_and_cumulative_rates_cover_every_row(db):

@@ -27,5 +27,6 @@ def model(dbt, session):
         "lookalike_run_threshold_metrics": dbt.ref("lookalike_run_threshold_metrics"),
         "lookalike_feature_drift": dbt.ref("lookalike_feature_drift"),
         "lookalike_audiences": dbt.ref("lookalike_audiences"),
+        "lookalike_user_reasons": dbt.ref("lookalike_user_reasons"),
     }
     return serving.publish(session, marts, dbt.config.get("serving_path"))
