@@ -37,6 +37,16 @@ FLT_MAX = float(np.finfo(np.float32).max)
 LINK_CLAMP = 700.0
 
 
+def payload_float(value) -> float:
+    """A number of a stored payload: JSON numbers, or the strings 'nan', 'inf', '-inf' that the
+    estimators write for non-finite values."""
+    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, found {value!r}")
+    return float(value)
+
+
 def check_dialect(dialect: str) -> str:
     if dialect not in DIALECTS:
         raise ValueError(f"dialect {dialect!r} is not supported; use one of {', '.join(DIALECTS)}")

@@ -17,17 +17,9 @@ import math
 
 from sqlglot import exp
 
-from ._common import Member, case, integer, is_finite, is_null, number
+from ._common import Member, case, integer, is_finite, is_null, number, payload_float as _float
 
 LOGISTIC_FORMAT = "lookalike-logistic/1"
-
-
-def _float(value) -> float:
-    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, found {value!r}")
-    return float(value)
 
 
 def logistic_member(payload: dict, features: list[exp.Expression]) -> Member:

@@ -22,18 +22,10 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ._common import Member, case, float32_le_bound, in_codes, le_threshold, number
+from ._common import Member, case, float32_le_bound, in_codes, le_threshold, number, payload_float as _float
 
 HGB_FORMAT = "lookalike-hgb/1"
 RF_FORMAT = "lookalike-rf/1"
-
-
-def _float(value) -> float:
-    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, found {value!r}")
-    return float(value)
 
 
 def _bits(row: list[int]) -> set[int]:
