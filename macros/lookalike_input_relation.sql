@@ -39,9 +39,9 @@
         ~ "for a model, seed or source of your project use ref:model_name or source:source_name.table_name.") }}
   {%- endif -%}
   {%- if parts | length == 1 -%}
-    {%- set relation = api.Relation.create(database=target.database, schema=target.schema, identifier=parts[0]) -%}
+    {%- set relation = api.Relation.create(database=target.get("database"), schema=target.schema, identifier=parts[0]) -%}
   {%- elif parts | length == 2 -%}
-    {%- set relation = api.Relation.create(database=target.database, schema=parts[0], identifier=parts[1]) -%}
+    {%- set relation = api.Relation.create(database=target.get("database"), schema=parts[0], identifier=parts[1]) -%}
   {%- elif parts | length == 3 -%}
     {%- set relation = api.Relation.create(database=parts[0], schema=parts[1], identifier=parts[2]) -%}
   {%- else -%}

@@ -430,8 +430,10 @@ GRID = {
 def fit(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict, dict]:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    from ._sklearn_compat import ensure_binning_handles_all_missing
     from .fitting import threads_for, uniform_weights
 
+    ensure_binning_handles_all_missing()
     params = {**default_params(len(y), random_seed), **(overrides or {})}
     estimator = HistGradientBoostingClassifier(categorical_features=mask if mask.any() else None, **params)
     # Equal weights are the same as none, and skip scikit-learn's slow weighted-percentile binning
