@@ -9,7 +9,11 @@ import duckdb
 
 #: Columns holding the time of the build (or derived from it): they differ between any two builds.
 CLOCK_COLUMNS = {"training_started_at", "training_finished_at", "scored_at", "compiled_at", "published_at",
-                 "audience_scored_at", "built_at", "checked_at", "serving_file", "copied"}
+                 "audience_scored_at", "built_at", "checked_at", "serving_file", "copied",
+                 "run_started_at", "run_finished_at"}
+#: Reuse keys: a checksum of the inputs computed by each engine's own hash function (DuckDB hash,
+#: Spark xxhash64), so the same rows give different keys on the two engines, by design.
+ENGINE_KEYS = {"training_fingerprint", "model_fingerprint", "scoring_fingerprint", "inputs_checksum"}
 
 
 def _columns(con, table: str) -> list[tuple[str, str]]:
@@ -20,7 +24,8 @@ def table_rows(db_file, table: str, skip=()) -> tuple[list[str], list[tuple]]:
     """The table's rows (minus clock and ``skip`` columns), in a fixed order: sorted by every
     non-float column, then the floats."""
     with duckdb.connect(str(db_file), read_only=True) as con:
-        cols = [(n, t) for n, t in _columns(con, table) if n not in CLOCK_COLUMNS and n not in skip]
+        cols = [(n, t) for n, t in _columns(con, table)
+                if n not in CLOCK_COLUMNS and n not in ENGINE_KEYS and n not in skip]
         names = [n for n, _ in cols]
         exact = [n for n, t in cols if t not in ("DOUBLE", "FLOAT")]
         floats = [n for n, t in cols if t in ("DOUBLE", "FLOAT")]

@@ -59,9 +59,9 @@ def add_hostile_inputs(db_path) -> None:
             {q(JINJA)} = {i} % 4,
             {q(UNICODE)} = {i} * 0.1""")
     events = [(u, t, HOSTILE_TYPE if e == "purchase" else e, item, v) for (u, t, e, item, v) in EVENTS]
-    # Users 1..12 (the positives of run 'single') also have one: a bagging PU fit currently fails
-    # ("window shape cannot be larger than input array shape") when a feature is null for every row
-    # of a bag, which the fixture's purchases (users 16 and 31..35 only) would trigger.
+    # Users 1..12 (the positives of run 'single') also have one, so the hostile-named event
+    # features carry signal in every bag. (A feature null for every row of a bag used to fail the
+    # fit on scikit-learn 1.9; estimators/_sklearn_compat.py, tests/unit/test_sklearn_compat.py.)
     events += [(uid(i), "2026-01-20 00:00:00", HOSTILE_TYPE, None, 1.0) for i in range(1, 13)]
     con.execute("create or replace table inputs.events (user_id varchar, event_at timestamp, event_type varchar, "
                 "item_id varchar, value double)")

@@ -23,11 +23,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from conftest import REPO, query, run_dbt
 from integration import spark_io
-from integration.fixtures import EVENT_VARS, add_events, build_fixture_db
+from integration.fixtures import EVENT_VARS, FIXTURE_VARS, add_events, build_fixture_db
 from integration.parity import differences
 
 # The README's test install has the spark extra and a Java runtime: a missing one fails, never skips.
@@ -44,8 +45,9 @@ pytestmark = [pytest.mark.spark, pytest.mark.integration]
 INPUTS = ["inputs.snapshots", "inputs.labels", "inputs.runs", "inputs.events", "inputs.items"]
 SCHEMA = "lookalike_parity"
 
-#: Every public relation that holds rows on both engines (lookalike_serving differs by design on
-#: Spark: no serving file, decision 0016; its manifest rows are compared without the file columns).
+#: Every public relation that holds rows on both engines. (lookalike_serving is off by default on
+#: Spark, which has no serving file, decision 0016; tests/unit/test_spark_frames.py covers its
+#: manifest on Spark.)
 PUBLIC = ["lookalike_pit_labels", "lookalike_pit_features", "lookalike_input_label_summary",
           "lookalike_label_monthly", "lookalike_label_weight_counts", "lookalike_input_issues",
           "lookalike_run_metrics", "lookalike_run_deciles", "lookalike_run_cumulative_positive_rates",
@@ -88,7 +90,7 @@ def engines(tmp_path_factory):
     assert "WARN 2 assert_no_failed_runs" in proc.stdout
 
     copied = work / "spark.duckdb"
-    spark_io.run("dump", spark_dir, copied, [f"{SCHEMA}.{t}" for t in PUBLIC + INTERNAL + ["lookalike_serving"]])
+    spark_io.run("dump", spark_dir, copied, [f"{SCHEMA}.{t}" for t in PUBLIC + INTERNAL])
     return {"duck": duck, "spark": copied, "spark_dir": spark_dir, "work": work}
 
 
@@ -150,8 +152,67 @@ def test_failure_isolation_and_messages_match(engines):
     assert "few_negatives" in message and "negative" in message
 
 
-def test_serving_manifest_on_spark(engines):
-    # No serving file on Spark (decision 0016): the manifest lists the runs, copied = false.
-    rows = query(engines["spark"], f"select run_id, copied, serving_file from {spark_name('lookalike_serving')} "
-                                   "order by run_id")
-    assert rows and all(r[1] is False and r[2] is None for r in rows)
+# --- Bad input: the same validation on both engines -------------------------------------------
+
+@pytest.fixture(scope="module")
+def bad_engines(tmp_path_factory):
+    """The bad-input fixture of test_bad_input.py (text labels, unreadable values, bad settings,
+    rows no run can use), built on both engines."""
+    from integration.test_bad_input import write_bad_inputs
+
+    work = tmp_path_factory.mktemp("spark_parity_bad")
+    duck = work / "duck.duckdb"
+    build_fixture_db(duck)
+    write_bad_inputs(duck)
+    with duckdb.connect(str(duck)) as con:
+        con.execute("create table inputs.labels_no_user as select run_id, label from inputs.labels_text")
+    vars = {**BAD_VARS}
+    proc = run_dbt(["build"], duck, work / "duck", vars=vars)
+    assert "WARN 3 assert_no_failed_runs" in proc.stdout
+
+    spark_dir = work / "spark"
+    spark_io.run("load", spark_dir, duck, ["inputs.labels_text", "inputs.runs_settings", "inputs.snapshots_text",
+                                             "inputs.labels_no_user"])
+    proc = lookalike_dbt(["build"], spark_dir, work / "spark_run", vars)
+    assert "WARN 3 assert_no_failed_runs" in proc.stdout and "WARN 3 assert_no_input_issues" in proc.stdout
+
+    # A required column missing: the build stops naming the input, the earlier tables stay.
+    missing = lookalike_dbt(["build"], spark_dir, work / "spark_run",
+                            {**vars, "lookalike_labels": "inputs.labels_no_user"}, check=False)
+    copied = work / "spark.duckdb"
+    spark_io.run("dump", spark_dir, copied, [f"{SCHEMA}.{t}" for t in
+                                             ("lookalike_runs", "lookalike_input_issues", "lookalike_pit_labels",
+                                              "lookalike_user_scores")])
+    return {"duck": duck, "spark": copied, "missing": missing}
+
+
+BAD_VARS = {**FIXTURE_VARS, "lookalike_labels": "inputs.labels_text", "lookalike_runs": "inputs.runs_settings",
+            "lookalike_user_snapshots": "inputs.snapshots_text"}
+
+
+@pytest.mark.parametrize("table", ["lookalike_runs", "lookalike_input_issues", "lookalike_pit_labels",
+                                   "lookalike_user_scores"])
+def test_bad_input_is_reported_alike(bad_engines, table):
+    assert differences(bad_engines["duck"], bad_engines["spark"], table, spark_name(table)) == []
+
+
+def test_bad_input_statuses_on_spark(bad_engines):
+    status = dict(query(bad_engines["spark"], f"select run_id, status from {spark_name('lookalike_runs')}"))
+    assert status == {"ok": "FINISHED", "bad_type": "FAILED", "bad_fraction": "FAILED", "bad_rows": "FINISHED",
+                      "train_only": "FINISHED_TRAINING", "bad_setting": "FAILED"}
+    message = dict(query(bad_engines["spark"], f"select run_id, status_message from {spark_name('lookalike_runs')}"))
+    # Spark's try_cast reads the text labels, weights and times as DuckDB's does
+    assert message["bad_rows"].startswith(
+        "run 'bad_rows': 9 label(s) excluded (1 without user_id, 3 with a label other than 0 or 1, 4 with a "
+        "weight that is not a finite number in (0, 1e9], 1 with an unreadable label_timestamp)")
+    assert message["bad_setting"].startswith(
+        "run 'bad_setting': the runs input (var lookalike_runs) holds setting value(s) that cannot be read: "
+        "pu_bags = 'twenty' (not an integer).")
+
+
+def test_missing_required_column_on_spark_names_the_input_and_keeps_the_tables(bad_engines):
+    proc = bad_engines["missing"]
+    assert proc.returncode != 0
+    assert "lookalike: input 'lookalike_labels' (" in proc.stdout and "lacks required column(s) user_id" in proc.stdout
+    # the tables of the good build are still there, with their rows
+    assert query(bad_engines["spark"], f"select count(*) from {spark_name('lookalike_user_scores')}")[0][0] > 0

@@ -67,7 +67,8 @@ drift as (
 
 {#- Input rows no run could use (lookalike_input_issues): reported on every run. #}
 input_issues as (
-    select {{ dbt.listagg('message', "' | '", 'order by input_variable, issue') }} as messages
+    {#- nullif: over no rows dbt-spark's listagg gives '' where DuckDB's gives null. #}
+    select nullif({{ dbt.listagg('message', "' | '", 'order by input_variable, issue') }}, '') as messages
     from {{ ref('lookalike_input_issues') }}
 ),
 
