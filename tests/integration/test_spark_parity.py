@@ -124,7 +124,9 @@ def test_both_engines_train_the_same_model(engines):
     duck = query(engines["duck"], sql.format("lookalike_run_models"))
     spark = query(engines["spark"], sql.format(spark_name("lookalike_run_models")))
     assert duck == spark
-    assert [r[1] for r in duck] == ["FAILED", "TRAINED", "TRAINED"]
+    assert {r[0]: r[1] for r in duck} == {"few_negatives": "FAILED", "ghost": "FAILED", "pit": "TRAINED",
+                                          "single": "TRAINED"}
+    assert all(r[2] for r in duck if r[1] == "TRAINED")
 
 
 @pytest.mark.parametrize("table", [t for t in PUBLIC if t != "lookalike_pit_labels"])
@@ -137,7 +139,8 @@ def test_scores_and_metrics_are_real(engines):
     counts = dict(query(engines["spark"], f"select run_id, count(*) from {spark_name('lookalike_user_scores')} "
                                           "group by run_id"))
     assert counts == {"pit": 60, "single": 48}
-    auc = query(engines["spark"], f"select test_auc from {spark_name('lookalike_run_metrics')} where run_id = 'pit'")
+    auc = query(engines["spark"], f"select auc from {spark_name('lookalike_run_metrics')} "
+                                  "where run_id = 'pit' and split = 'test'")
     assert auc and 0.5 < auc[0][0] <= 1.0
 
 
@@ -193,7 +196,10 @@ BAD_VARS = {**FIXTURE_VARS, "lookalike_labels": "inputs.labels_text", "lookalike
 @pytest.mark.parametrize("table", ["lookalike_runs", "lookalike_input_issues", "lookalike_pit_labels",
                                    "lookalike_user_scores"])
 def test_bad_input_is_reported_alike(bad_engines, table):
-    assert differences(bad_engines["duck"], bad_engines["spark"], table, spark_name(table)) == []
+    # input_relation is the input's name as each adapter renders it ("db"."inputs"."labels_text" on
+    # DuckDB, inputs.labels_text on Spark); every count, message and row must agree.
+    assert differences(bad_engines["duck"], bad_engines["spark"], table, spark_name(table),
+                       skip=("input_relation",)) == []
 
 
 def test_bad_input_statuses_on_spark(bad_engines):

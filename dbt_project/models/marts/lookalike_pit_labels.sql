@@ -19,7 +19,7 @@ keyed as (
             "coalesce(run_id, '')", "'|'", "coalesce(user_id, '')", "'|'",
             "coalesce(cast(label_timestamp as " ~ dbt.type_string() ~ "), '')", "'|'",
             "coalesce(cast(label as " ~ dbt.type_string() ~ "), '')", "'|'",
-            "cast(weight as " ~ dbt.type_string() ~ ")", "'|'",
+            lookalike.lookalike_float_text('weight'), "'|'",
             "cast(duplicate_index as " ~ dbt.type_string() ~ ")"])) }} as label_id,
         run_id,
         user_id,

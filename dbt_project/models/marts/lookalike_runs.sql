@@ -59,7 +59,7 @@ stale_audiences as (
 drift as (
     select
         run_id,
-        {{ dbt.listagg("feature || ' (PSI ' || cast(round(psi, 2) as " ~ dbt.type_string() ~ ") || ')'", "', '", 'order by psi desc') }} as drifted_features
+        {{ lookalike.lookalike_listagg("feature || ' (PSI ' || cast(round(psi, 2) as " ~ dbt.type_string() ~ ") || ')'", "', '", 'order by psi desc, feature') }} as drifted_features
     from {{ ref('lookalike_feature_drift') }}
     where psi > {{ lookalike.lookalike_var_sql('lookalike_health_max_psi') }}
     group by run_id
@@ -68,7 +68,7 @@ drift as (
 {#- Input rows no run could use (lookalike_input_issues): reported on every run. #}
 input_issues as (
     {#- nullif: over no rows dbt-spark's listagg gives '' where DuckDB's gives null. #}
-    select nullif({{ dbt.listagg('message', "' | '", 'order by input_variable, issue') }}, '') as messages
+    select nullif({{ lookalike.lookalike_listagg('message', "' | '", 'order by input_variable, issue') }}, '') as messages
     from {{ ref('lookalike_input_issues') }}
 ),
 
