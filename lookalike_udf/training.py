@@ -4,8 +4,8 @@ The default model is scikit-learn's HistGradientBoostingClassifier, regularised 
 lists (shallow trees, a minimum leaf size that grows with the data, L2 on leaf values). It
 handles categorical codes natively and routes missing values. The default ``model_type``,
 ``hgb_or_logistic``, keeps it unless a small supervised train split shows by repeated
-cross-validation that logistic regression is clearly better (decision 0017). Every model type is a module behind
-the registry :mod:`lookalike_udf.estimators`; the fitted model is stored as JSON
+cross-validation that logistic regression is clearly better (decision 0017). Every model type is
+a module behind the registry :mod:`lookalike_udf.estimators`; the fitted model is stored as JSON
 (:class:`lookalike_udf.scoring.LookalikeModel`), never pickled.
 """
 
