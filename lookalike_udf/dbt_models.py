@@ -1,9 +1,11 @@
 """Entry points for the package's Python dbt models: one call per model.
 
 Each function takes the model's inputs as DuckDB relations (anything with ``to_arrow_table()`` /
-``to_arrow_reader()``, or Arrow tables), does the work in the library, and returns an Arrow table
-that dbt writes back. A failure in one run is caught and reported in that run's row, so the other
-runs and the build go on.
+``to_arrow_reader()``), Arrow tables, or Spark DataFrames (dbt-spark), does the work in the library,
+and returns what dbt writes back: an Arrow table or stream, or a Spark DataFrame when the inputs
+are Spark DataFrames (:mod:`lookalike_udf.frames`; population scoring and reasons then run on the
+executors, :mod:`lookalike_udf.spark_scoring`). A failure in one run is caught and reported in that
+run's row, so the other runs and the build go on.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sklearn
 
-from . import __version__
+from . import __version__, frames
 from .errors import LookalikeError, RunValidationError
 from .integrity import (StoredModelError, load_verified_models, model_sha256, retrained_warning, verify_stored_model,
                         without_retrained_warnings)
@@ -92,23 +94,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def _arrow(relation) -> pa.Table:
-    if isinstance(relation, pa.Table):
-        return relation
-    if hasattr(relation, "to_arrow_table"):
-        return relation.to_arrow_table()
-    return pa.Table.from_pandas(relation, preserve_index=False)
-
-
-def _batches(relation, batch_size: int):
-    if isinstance(relation, pa.Table):
-        yield from relation.to_batches(max_chunksize=batch_size)
-        return
-    yield from relation.to_arrow_reader(batch_size)
-
-
 def _rows(relation) -> list[dict]:
-    return _arrow(relation).to_pylist()
+    return frames.to_arrow(relation).to_pylist()
 
 
 def _for_run(table: pa.Table, run_id: str) -> pa.Table:
@@ -147,12 +134,12 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
     ``training_action`` 'reused', once its model passes :func:`verify_stored_model` (its
     ``model_sha256`` checksum and a load); a model that fails is refitted, with a warning in the
     run's ``status_message``. ``force`` (var lookalike_force_retrain) refits every run.
-    Returns rows of :data:`RUN_MODEL_SCHEMA`.
+    Returns rows of :data:`RUN_MODEL_SCHEMA` (a Spark DataFrame when the inputs are).
     """
     summaries = {row["run_id"]: row for row in _rows(label_summary)}
     checksums = _checksums(fingerprints)
     earlier = {} if as_bool(force) else previous_model_rows(previous, ("training_fingerprint", "model_json"))
-    example_table = _arrow(examples)
+    example_table = frames.to_arrow(examples)
     out = []
     for run in sorted(_rows(runs), key=lambda r: r["run_id"]):
         started = _now()
@@ -223,7 +210,8 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
         row["status_message"] = " | ".join(messages) if messages else None
         row["training_finished_at"] = _now()
         out.append(row)
-    return pa.Table.from_pylist(out, schema=RUN_MODEL_SCHEMA)
+    return frames.to_output(pa.Table.from_pylist(out, schema=RUN_MODEL_SCHEMA),
+                            like=(runs, label_summary, examples, fingerprints, previous))
 
 
 def predict_training_examples(models, examples, previous=None, force=False) -> pa.Table:
@@ -235,15 +223,15 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
     build) when they carry the same ``training_fingerprint``: same model, same examples.
     A run whose stored model fails :func:`load_verified_models` gets no rows (so no metrics).
     """
-    example_table = _arrow(examples)
+    example_table = frames.to_arrow(examples)
     model_rows = {row["run_id"]: row for row in _rows(models)}
     loaded, _failures = load_verified_models(model_rows.values())
     carried = reused_model_fingerprints([model_rows[rid] for rid in loaded], force)
     parts = []
     found = set()
-    if carried and previous is not None and "training_fingerprint" in (
-            previous.column_names if isinstance(previous, pa.Table) else previous.columns):
-        table = previous if isinstance(previous, pa.Table) else previous.to_arrow_table()
+    if carried and previous is not None and "training_fingerprint" in frames.columns(previous):
+        # Read into Arrow now: a Spark result must not read the table it replaces.
+        table = frames.to_arrow(frames.where_in(previous, "run_id", sorted(carried)))
         keep = pc.is_in(pc.binary_join_element_wise(table.column("run_id"), table.column("training_fingerprint"), "\x1f"),
                         pa.array([f"{r}\x1f{fp}" for r, fp in carried.items()], type=pa.string()))
         kept = table.filter(keep).select(PREDICTION_SCHEMA.names).cast(PREDICTION_SCHEMA)
@@ -267,9 +255,8 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
             "training_fingerprint": pa.array([model_rows[rid].get("training_fingerprint")] * run_examples.num_rows,
                                              type=pa.string()),
         }, schema=PREDICTION_SCHEMA))
-    if not parts:
-        return PREDICTION_SCHEMA.empty_table()
-    return pa.concat_tables(parts)
+    out = pa.concat_tables(parts) if parts else PREDICTION_SCHEMA.empty_table()
+    return frames.to_output(out, like=(models, examples, previous))
 
 
 def score_population(models, population, batch_size: int = 100_000, runs=None, fingerprints=None,
@@ -297,6 +284,10 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
     verified ``model_sha256``, and the population's checksum from ``fingerprints``). A run whose
     fingerprint equals the one in ``previous`` (this table from the previous build) keeps its
     previous rows, ``scored_at`` included, unless ``force``.
+
+    When ``population`` is a Spark DataFrame the result is a Spark DataFrame computed on the
+    executors (:func:`lookalike_udf.spark_scoring.spark_population_scores`): ``python`` scores with
+    ``mapInArrow``, ``sql`` runs the Spark SQL compilation with ``spark.sql``.
     """
     model_rows = {row["run_id"]: row for row in _rows(models)}  # read once: what is verified is what scores
     loaded, failures = load_verified_models(model_rows.values())
@@ -314,8 +305,14 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
             wanted[rid] = fp
     reused = set() if as_bool(force) else reused_score_runs(previous, wanted)
     to_score = {rid: m for rid, m in sorted(loaded.items()) if rid not in reused}
-    reused_batches = previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size))
     engine = scoring_engine(engine)
+    if frames.is_spark(population):
+        from .spark_scoring import spark_population_scores
+
+        return spark_population_scores(population, engine, {rid: model_rows[rid]["model_json"] for rid in to_score},
+                                       wanted, previous, {r: wanted[r] for r in reused}, failures, int(batch_size),
+                                       features={f for m in to_score.values() for f in m.feature_names})
+    reused_batches = previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size))
     if engine == "sql":
         batches = _sql_score_batches(population, int(batch_size), {rid: model_rows[rid]["model_json"] for rid in to_score},
                                      wanted, reused_batches, failures)
@@ -341,7 +338,7 @@ def _duckdb_relation(population):
         return population
     import duckdb
 
-    return duckdb.connect().from_arrow(_arrow(population))
+    return duckdb.connect().from_arrow(frames.to_arrow(population))
 
 
 def _sql_score_batches(population, batch_size: int, to_score: dict[str, str], wanted: dict, reused_batches,
@@ -371,11 +368,11 @@ def _sql_score_batches(population, batch_size: int, to_score: dict[str, str], wa
                     "scoring_message": _constant(None, n),
                 }, schema=SCORE_SCHEMA)
         except Exception as exc:  # reported as FAILED downstream, with this message
-            yield _failure_marker(rid, f"run '{rid}': scoring failed (lookalike_scoring_engine: sql): "
-                                       f"{type(exc).__name__}: {exc}", scored_at, wanted.get(rid))
+            yield failure_marker(rid, f"run '{rid}': scoring failed (lookalike_scoring_engine: sql): "
+                                      f"{type(exc).__name__}: {exc}", scored_at, wanted.get(rid))
 
 
-def _failure_marker(rid: str, message: str, scored_at: dt.datetime, fingerprint: str | None) -> pa.RecordBatch:
+def failure_marker(rid: str, message: str, scored_at: dt.datetime, fingerprint: str | None) -> pa.RecordBatch:
     """The one row that marks a run whose scoring failed (see :func:`score_population`)."""
     return pa.record_batch({
         "run_id": _constant(rid, 1), "user_id": pa.nulls(1, pa.string()),
@@ -390,7 +387,7 @@ def _markers_and_reused_rows(reused_batches, failures: dict | None):
     """First batches of both engines: a marker per run whose stored model failed verification,
     then the rows carried over from the previous build."""
     for rid, message in sorted((failures or {}).items()):
-        yield _failure_marker(rid, message, _now(), None)
+        yield failure_marker(rid, message, _now(), None)
     for batch in reused_batches:
         n = batch.num_rows
         yield pa.record_batch({
@@ -411,9 +408,16 @@ def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, re
     yield from _markers_and_reused_rows(reused_batches, failures)
     if not to_score:
         return
+    yield from scored_batches(frames.batches(population, batch_size), to_score, wanted, _now())
+
+
+def scored_batches(population_batches, to_score: dict, wanted: dict, scored_at: dt.datetime):
+    """Each Arrow batch of the population scored by each model of ``to_score`` (run_id -> model),
+    as :data:`SCORE_SCHEMA` batches. A run whose scoring raises gets a marker row
+    (:func:`failure_marker`) and no more batches; the other runs go on. Also run on Spark's
+    executors (``mapInArrow``, :mod:`lookalike_udf.spark_scoring`)."""
     failed: set[str] = set()
-    scored_at = _now()
-    for batch in _batches(population, batch_size):
+    for batch in population_batches:
         n = batch.num_rows
         user_ids = batch.column(batch.schema.get_field_index("user_id")).cast(pa.string())
         stamp = pa.array(np.full(n, np.datetime64(scored_at, "us")), type=pa.timestamp("us"))
@@ -425,7 +429,7 @@ def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, re
             except Exception as exc:  # reported as FAILED downstream, with this message
                 failed.add(rid)
                 message = f"run '{rid}': scoring failed: {type(exc).__name__}: {exc}"
-                yield _failure_marker(rid, message, scored_at, wanted.get(rid))
+                yield failure_marker(rid, message, scored_at, wanted.get(rid))
                 continue
             yield pa.record_batch({
                 "run_id": _constant(rid, n),
@@ -494,7 +498,7 @@ def scoring_sql(models, dialects=None, previous=None, force=False) -> pa.Table:
     loaded, failures = load_verified_models(model_rows.values())
     before = {}
     if previous is not None and not as_bool(force):
-        table = _arrow(previous)
+        table = frames.to_arrow(previous)  # read now: a Spark result must not read the table it replaces
         if set(SCORING_SQL_SCHEMA.names) <= set(table.column_names):
             for row in table.select(SCORING_SQL_SCHEMA.names).to_pylist():
                 before[(row["run_id"], row["dialect"])] = row
@@ -522,7 +526,7 @@ def scoring_sql(models, dialects=None, previous=None, force=False) -> pa.Table:
                 "library_version": __version__, "compiled_at": _now(),
                 "compile_action": "compiled", "compile_error": error,
             })
-    return pa.Table.from_pylist(out, schema=SCORING_SQL_SCHEMA)
+    return frames.to_output(pa.Table.from_pylist(out, schema=SCORING_SQL_SCHEMA), like=(models, previous))
 
 
 REASON_SCHEMA = pa.schema([
@@ -549,40 +553,49 @@ def user_reasons(models, audience_features, batch_size: int = 100_000) -> pa.Rec
     follows the audience, not the population. Each run's model is verified as for scoring
     (:func:`load_verified_models`); a run whose model fails, whose model type gives no
     contributions, or whose reasons raise, gets no rows (the other runs go on).
-    Definitions: :mod:`lookalike_udf.reasons`.
+    Definitions: :mod:`lookalike_udf.reasons`. A Spark DataFrame ``audience_features`` is processed
+    on the executors (``mapInArrow``) and gives a Spark DataFrame.
     """
-    from .reasons import N_REASONS, top_reasons
-
     model_rows = {row["run_id"]: row for row in _rows(models)}
     loaded, _failures = load_verified_models(model_rows.values())
     usable = {rid: m for rid, m in loaded.items() if m.raw_space is not None}
     digests = {rid: model_sha256(model_rows[rid]["model_json"]) for rid in usable}
+    if frames.is_spark(audience_features):
+        from .spark_scoring import spark_user_reasons
 
-    def batches():
-        failed: set[str] = set()
-        for batch in _batches(audience_features, int(batch_size)):
-            run_ids = batch.column(batch.schema.get_field_index("run_id")).cast(pa.string())
-            for rid in sorted(r for r in pc.unique(run_ids).to_pylist() if r in usable and r not in failed):
-                rows = batch.filter(pc.equal(run_ids, rid))
-                model = usable[rid]
-                try:
-                    reasons = top_reasons(model, rows, N_REASONS)
-                except Exception:  # one run's failure stays in that run: it has no rows
-                    failed.add(rid)
-                    continue
-                n = rows.num_rows
-                columns = {
-                    "run_id": pa.array([rid] * n, pa.string()),
-                    "user_id": rows.column(rows.schema.get_field_index("user_id")).cast(pa.string()),
-                    "score_rank": rows.column(rows.schema.get_field_index("audience_score_rank")).cast(pa.int64()),
-                    "score": rows.column(rows.schema.get_field_index("audience_score")).cast(pa.float64()),
-                    "raw_score_space": pa.array([model.raw_space] * n, pa.string()),
-                    "model_sha256": pa.array([digests[rid]] * n, pa.string()),
-                }
-                for name in REASON_SCHEMA.names:
-                    if name not in columns:
-                        columns[name] = pa.array(reasons[name], type=REASON_SCHEMA.field(name).type,
-                                                 from_pandas=True)
-                yield pa.record_batch([columns[name] for name in REASON_SCHEMA.names], schema=REASON_SCHEMA)
+        return spark_user_reasons(audience_features, {rid: model_rows[rid]["model_json"] for rid in usable}, digests)
+    return pa.RecordBatchReader.from_batches(
+        REASON_SCHEMA, reason_batches(frames.batches(audience_features, int(batch_size)), usable, digests))
 
-    return pa.RecordBatchReader.from_batches(REASON_SCHEMA, batches())
+
+def reason_batches(audience_batches, usable: dict, digests: dict):
+    """:data:`REASON_SCHEMA` batches of the audience's Arrow batches: ``usable`` maps run_id to its
+    model, ``digests`` run_id to its ``model_sha256``. A run whose reasons raise gets no more rows.
+    Also run on Spark's executors (``mapInArrow``, :mod:`lookalike_udf.spark_scoring`)."""
+    from .reasons import N_REASONS, top_reasons
+
+    failed: set[str] = set()
+    for batch in audience_batches:
+        run_ids = batch.column(batch.schema.get_field_index("run_id")).cast(pa.string())
+        for rid in sorted(r for r in pc.unique(run_ids).to_pylist() if r in usable and r not in failed):
+            rows = batch.filter(pc.equal(run_ids, rid))
+            model = usable[rid]
+            try:
+                reasons = top_reasons(model, rows, N_REASONS)
+            except Exception:  # one run's failure stays in that run: it has no rows
+                failed.add(rid)
+                continue
+            n = rows.num_rows
+            columns = {
+                "run_id": pa.array([rid] * n, pa.string()),
+                "user_id": rows.column(rows.schema.get_field_index("user_id")).cast(pa.string()),
+                "score_rank": rows.column(rows.schema.get_field_index("audience_score_rank")).cast(pa.int64()),
+                "score": rows.column(rows.schema.get_field_index("audience_score")).cast(pa.float64()),
+                "raw_score_space": pa.array([model.raw_space] * n, pa.string()),
+                "model_sha256": pa.array([digests[rid]] * n, pa.string()),
+            }
+            for name in REASON_SCHEMA.names:
+                if name not in columns:
+                    columns[name] = pa.array(reasons[name], type=REASON_SCHEMA.field(name).type,
+                                             from_pandas=True)
+            yield pa.record_batch([columns[name] for name in REASON_SCHEMA.names], schema=REASON_SCHEMA)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 
 from .errors import LookalikeError
+from .frames import is_spark, to_arrow
 from .scoring import LookalikeModel
 
 __all__ = ["MODEL_RELATION", "CHECKSUM_MISMATCH", "StoredModelError", "model_sha256", "verify_stored_model", "load_verified_models",
@@ -96,8 +97,8 @@ def without_retrained_warnings(status_message: str | None) -> str | None:
 
 
 def _row_dicts(model_rows) -> list[dict]:
-    if hasattr(model_rows, "to_arrow_table"):
-        model_rows = model_rows.to_arrow_table()
+    if hasattr(model_rows, "to_arrow_table") or is_spark(model_rows):
+        model_rows = to_arrow(model_rows)
     if hasattr(model_rows, "to_pylist"):
         return model_rows.to_pylist()
     return list(model_rows)

@@ -54,6 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sklearn.metrics import roc_auc_score
 
+from . import frames
 from .features import BOOLEAN, CATEGORICAL
 from .integrity import load_verified_models
 from .reuse import reused_model_fingerprints
@@ -98,16 +99,8 @@ FEATURE_REPORT_SCHEMA = pa.schema([
 ])
 
 
-def _arrow(relation) -> pa.Table:
-    if isinstance(relation, pa.Table):
-        return relation
-    if hasattr(relation, "to_arrow_table"):
-        return relation.to_arrow_table()
-    return pa.Table.from_pandas(relation, preserve_index=False)
-
-
 def _rows(relation) -> list[dict]:
-    return _arrow(relation).to_pylist()
+    return frames.to_arrow(relation).to_pylist()
 
 
 def _numpy(column, dtype=np.float64) -> np.ndarray:
@@ -243,18 +236,46 @@ def _relation(population):
     """A DuckDB relation over ``population`` (a DuckDB relation already, or an Arrow table)."""
     if hasattr(population, "aggregate") and hasattr(population, "columns"):
         return population
-    table = _arrow(population)
+    table = frames.to_arrow(population)
     return duckdb.connect().from_arrow(table)
+
+
+def _spark_prevalence(population, keys: list[tuple[str, str, str | None]]) -> dict:
+    """The aggregate of :func:`population_prevalence` run by Spark (one row comes back)."""
+    from pyspark.sql import functions as F
+
+    expressions = []
+    for i, (name, kind, reference) in enumerate(keys):
+        col = F.col(frames.quote_spark(name))
+        if kind == CATEGORICAL:
+            hits = F.count(F.when(col.cast("string") == F.lit(reference), F.lit(1)))
+            count = F.count(col)
+            expr = F.when(count > 0, hits.cast("double") / count)
+        else:
+            expr = F.avg(col.cast("double"))
+        expressions.append(expr.alias(f"p{i}"))
+    return frames.to_arrow(population.agg(*expressions)).to_pylist()[0]
 
 
 def population_prevalence(population, wanted: list[tuple[str, str, str | None]]) -> dict[tuple, float | None]:
     """Prevalence of each (feature, kind, reference_value) over ``population``, in one SQL aggregate.
 
-    ``population`` is a DuckDB relation (dbt.ref of lookalike_inference_features) or an Arrow
-    table; the aggregate runs in DuckDB, so only one row of results comes back. Numeric: ``avg``;
-    boolean: share true; categorical: share equal to the reference value; nulls left out. A
-    feature missing from the population gets None.
+    ``population`` is a DuckDB relation (dbt.ref of lookalike_inference_features), a Spark
+    DataFrame or an Arrow table; the aggregate runs in DuckDB (in Spark for a Spark DataFrame), so
+    only one row of results comes back. Numeric: ``avg``; boolean: share true; categorical: share
+    equal to the reference value; nulls left out. A feature missing from the population gets None.
     """
+    if frames.is_spark(population):
+        columns = set(population.columns)
+        keys = [key for key in dict.fromkeys(wanted)
+                if key[0] in columns and not (key[1] == CATEGORICAL and key[2] is None)]
+        out: dict[tuple, float | None] = {key: None for key in wanted}
+        if keys:
+            row = _spark_prevalence(population, keys)
+            for i, key in enumerate(keys):
+                value = row[f"p{i}"]
+                out[key] = float(value) if value is not None and math.isfinite(value) else None
+        return out
     relation = _relation(population)
     columns = set(relation.columns)
     expressions, keys = [], []
@@ -318,7 +339,8 @@ def feature_report(models, examples, population, runs=None, previous=None, force
     ``models`` is lookalike_run_models, ``examples`` int_lookalike__training_examples (features,
     label, weight, split), ``population`` lookalike_inference_features (aggregated in SQL),
     ``runs`` int_lookalike__runs (for each run's ``random_seed``; 0 when absent), ``previous`` this
-    table from the previous build (or None). Returns rows of :data:`FEATURE_REPORT_SCHEMA`.
+    table from the previous build (or None). Returns rows of :data:`FEATURE_REPORT_SCHEMA` (a Spark
+    DataFrame when the inputs are Spark DataFrames; the population aggregate then runs in Spark).
     """
     seeds = {}
     if runs is not None:
@@ -334,8 +356,9 @@ def feature_report(models, examples, population, runs=None, previous=None, force
         if rid in carried:
             rows += carried[rid]
             continue
-        if example_table is None:
-            example_table = _arrow(examples)
+        if example_table is None:  # only the runs that are computed again are read
+            example_table = frames.to_arrow(frames.where_in(examples, "run_id", [
+                r["run_id"] for r in model_rows if r["run_id"] not in carried]))
         try:
             model = loaded[rid]
             run_examples = example_table.filter(pc.equal(example_table.column("run_id"), rid))
@@ -354,7 +377,8 @@ def feature_report(models, examples, population, runs=None, previous=None, force
         row["prevalence_population"] = pop
         if pop and row["prevalence_target"] is not None:
             row["lift"] = row["prevalence_target"] / pop
-    return pa.Table.from_pylist(rows, schema=FEATURE_REPORT_SCHEMA)
+    return frames.to_output(pa.Table.from_pylist(rows, schema=FEATURE_REPORT_SCHEMA),
+                            like=(models, examples, population, runs, previous))
 
 
 def _previous_report_rows(previous, fingerprints: dict[str, str]) -> dict[str, list[dict]]:
@@ -363,7 +387,7 @@ def _previous_report_rows(previous, fingerprints: dict[str, str]) -> dict[str, l
     previous table or it predates the ``training_fingerprint`` column."""
     if previous is None or not fingerprints:
         return {}
-    table = _arrow(previous)
+    table = frames.to_arrow(previous)  # read now: a Spark result must not read the table it replaces
     if "training_fingerprint" not in table.column_names:
         return {}
     out: dict[str, list[dict]] = {}

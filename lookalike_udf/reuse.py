@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sklearn
 
-from . import __version__
+from . import __version__, frames
 
 TRAINED = "trained"
 REUSED = "reused"
@@ -88,26 +88,49 @@ def relation_name(this) -> str:
     return ".".join(quote_identifier(p) for p in parts if p)
 
 
+def spark_relation_name(this) -> str:
+    """Spark SQL name of dbt-spark's ``this``: `schema`.`identifier`, each part in backticks with
+    embedded backticks doubled.
+
+    dbt-spark relations have no database (dbt renders it as the text 'None' in ``dbt.this``), so
+    only ``schema`` and ``identifier`` are used.
+    """
+    schema, identifier = getattr(this, "schema", None), getattr(this, "identifier", None)
+    if not identifier:
+        raise ValueError(f"dbt.this has no identifier: {this!r}")
+    parts = [p for p in (schema, identifier) if p and p != "None"]
+    return ".".join(frames.quote_spark(p) for p in parts)
+
+
 def previous_table(session, this):
-    """The model's table from the previous build as a DuckDB relation, or None on the first build.
+    """The model's table from the previous build, or None on the first build.
 
     ``this`` is dbt's ``dbt.this``. Its ``repr`` is the relation name quoted without escaping, so
     the name is rebuilt from ``database`` / ``schema`` / ``identifier`` with each quote doubled
     (``repr`` only when those are missing). The table is read before dbt-duckdb replaces it, so a
     model can carry rows over.
+
+    With a SparkSession (dbt-spark) it is a lazy Spark DataFrame of the table (:func:`spark_relation_name`),
+    or None when the table does not exist. Spark refuses to overwrite a table that the written
+    DataFrame still reads, so the entry points read what they carry over before returning.
     """
     if session is None or this is None:
         return None
+    if frames.is_spark_session(session):
+        try:
+            name = spark_relation_name(this)
+            if not session.catalog.tableExists(name):
+                return None
+            return session.table(name)
+        except Exception:  # no such schema, or a name Spark cannot read: a first build
+            return None
     try:
         return session.sql(f"select * from {relation_name(this)}")
     except Exception:  # duckdb.CatalogException: no previous table
         return None
 
 
-def _columns(relation) -> list[str]:
-    if isinstance(relation, pa.Table):
-        return relation.column_names
-    return list(getattr(relation, "columns", []))
+_columns = frames.columns
 
 
 def previous_model_rows(previous, required: tuple[str, ...]) -> dict[str, dict]:
@@ -115,8 +138,7 @@ def previous_model_rows(previous, required: tuple[str, ...]) -> dict[str, dict]:
     or it predates a column in ``required`` (then everything is refitted)."""
     if previous is None or not set(required) <= set(_columns(previous)):
         return {}
-    table = previous if isinstance(previous, pa.Table) else previous.to_arrow_table()
-    return {row["run_id"]: row for row in table.to_pylist()}
+    return {row["run_id"]: row for row in frames.to_arrow(previous).to_pylist()}
 
 
 def previous_score_batches(previous, run_fingerprints: dict[str, str], batch_size: int):
@@ -127,8 +149,7 @@ def previous_score_batches(previous, run_fingerprints: dict[str, str], batch_siz
     """
     if previous is None or not run_fingerprints or "score_fingerprint" not in _columns(previous):
         return
-    batches = (previous.to_batches(max_chunksize=batch_size) if isinstance(previous, pa.Table)
-               else previous.to_arrow_reader(batch_size))
+    batches = frames.batches(frames.where_in(previous, "run_id", sorted(run_fingerprints)), batch_size)
     keys = pa.array([f"{rid}\x1f{fp}" for rid, fp in run_fingerprints.items()], type=pa.string())
     for batch in batches:
         key = pc.binary_join_element_wise(pc.cast(batch.column("run_id"), pa.string()),
@@ -146,6 +167,9 @@ def reused_score_runs(previous, run_fingerprints: dict[str, str]) -> set[str]:
     if isinstance(previous, pa.Table):
         pairs = pa.table({name: pc.cast(previous.column(name), pa.string()) for name in names})
         pairs = pairs.group_by(names).aggregate([])
+    elif frames.is_spark(previous):
+        pairs = frames.to_arrow(previous.select(*[frames.quote_spark(n) for n in names]).distinct())
+        pairs = pa.table({name: pc.cast(pairs.column(name), pa.string()) for name in names})
     else:
         pairs = previous.project(", ".join(names)).distinct().to_arrow_table()
     found, failed = {}, set()

@@ -9,6 +9,10 @@ its connection open keeps reading the file it opened (its inode) until it reconn
 
 Only POSIX renames replace a file that another process has open; on Windows the rename fails while
 a reader holds the serving file (the error says so), so readers there must reconnect per query.
+
+The serving file is DuckDB's answer to DuckDB's single-writer lock. On Spark (dbt-spark) the marts
+are tables of the metastore that every client already reads while builds run, so nothing is copied:
+:func:`publish` with a SparkSession only returns the manifest (:func:`spark_manifest`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import uuid
 from pathlib import Path
 
 import pyarrow as pa
+
+from . import frames
 
 MANIFEST_TABLE = "lookalike_serving_build"
 
@@ -46,7 +52,11 @@ def publish(session, relations: dict, serving_path: str, build_id: str | None = 
             published_at: dt.datetime | None = None) -> pa.Table:
     """Copy every relation (name -> DuckDB relation of ``session``) into a new DuckDB file and swap it
     in atomically as the serving file. Returns the manifest: one row per table (also stored in the
-    serving file as ``lookalike_serving_build``)."""
+    serving file as ``lookalike_serving_build``).
+
+    With a SparkSession nothing is copied and ``serving_path`` is ignored: see :func:`spark_manifest`."""
+    if frames.is_spark_session(session):
+        return spark_manifest(session, relations, build_id, published_at)
     target = resolve_serving_path(session, serving_path)
     if target.suffix in ("", ".wal") or target.is_dir():
         raise ValueError(f"lookalike serving: lookalike_serving_path '{serving_path}' must name a file, "
@@ -100,6 +110,27 @@ def publish(session, relations: dict, serving_path: str, build_id: str | None = 
                 pass
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
+
+
+def spark_manifest(session, relations: dict, build_id: str | None = None,
+                   published_at: dt.datetime | None = None):
+    """The manifest of a Spark build, as a Spark DataFrame: one row per mart (name -> Spark
+    DataFrame), with the DuckDB manifest's columns (``serving_file`` null: there is no serving
+    file) plus ``copied`` = false, because the marts stay where they are: in the metastore,
+    readable by every Spark / Hive / Trino client while the next build runs (decision 0014)."""
+    build_id = build_id or uuid.uuid4().hex
+    published_at = published_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    names = list(relations)
+    n_rows = [relations[name].count() for name in names]
+    manifest = pa.table({
+        "table_name": pa.array(names, pa.string()),
+        "n_rows": pa.array(n_rows, pa.int64()),
+        "build_id": pa.array([build_id] * len(names), pa.string()),
+        "published_at": pa.array([published_at] * len(names), pa.timestamp("us")),
+        "serving_file": pa.nulls(len(names), pa.string()),
+        "copied": pa.array([False] * len(names), pa.bool_()),
+    })
+    return frames.to_spark(session, manifest)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -19,6 +19,7 @@ extra); :data:`TESTED_DBT_SPARK` is checked at start and a different minor versi
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -89,6 +90,9 @@ def run(argv: list[str]) -> int:
     """Run ``dbt <argv>`` with the session helper registered; returns dbt's exit code."""
     from dbt.cli.main import dbtRunner
 
+    # Spark's Python workers (mapInArrow scoring) must run this interpreter, the one with
+    # lookalike_udf and scikit-learn installed; the JVM reads this once, when the session starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
         register()
         _check_version()

@@ -39,7 +39,7 @@ lookalike_fractions as (
 select {{ g }}
     c.direction,
     cast(f.tenths as double) / 10 as fraction,
-    c.rn as n_users,
+    cast(c.rn as bigint) as n_users,
     c.weighted_positive / nullif(c.weighted_total, 0) as positive_rate
 from lookalike_cumulative as c
 inner join lookalike_fractions as f

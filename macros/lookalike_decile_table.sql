@@ -11,7 +11,7 @@ with lookalike_ranked as (
         cast({{ score }} as double) as score,
         cast({{ label }} as integer) as label,
         coalesce(cast({{ weight }} as double), 1.0) as weight,
-        10 - ntile(10) over ({{ partition }} order by {{ score }} desc, {{ id_column }}) as decile
+        cast(10 - ntile(10) over ({{ partition }} order by {{ score }} desc, {{ id_column }}) as bigint) as decile
     from {{ relation }}
     where {{ score }} is not null and {{ label }} in (0, 1)
 ),

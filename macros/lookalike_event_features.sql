@@ -232,9 +232,9 @@ lookalike_pivot as (
         {%- elif f['kind'] == 'value' %}
         max(case when p.series = {{ s }} then coalesce(p.val_0, 0) - coalesce(p.val_{{ w }}, 0) end) as {{ col }}
         {%- elif f['kind'] == 'since_last' %}
-        max(case when p.series = {{ s }} then {{ dbt.datediff('p.last_at', 'p.as_of_at', 'second') }} / 86400.0 end) as {{ col }}
+        max(case when p.series = {{ s }} then cast({{ dbt.datediff('p.last_at', 'p.as_of_at', 'second') }} as double) / 86400 end) as {{ col }}
         {%- elif f['kind'] == 'since_first' %}
-        max(case when p.series = {{ s }} and p.last_at is not null then {{ dbt.datediff('p.first_at', 'p.as_of_at', 'second') }} / 86400.0 end) as {{ col }}
+        max(case when p.series = {{ s }} and p.last_at is not null then cast({{ dbt.datediff('p.first_at', 'p.as_of_at', 'second') }} as double) / 86400 end) as {{ col }}
         {%- elif f['kind'] == 'cumulative' %}
         max(case when p.series = {{ s }} then p.cnt_0 end) as {{ col }}
         {%- elif f['kind'] == 'active_days' %}
@@ -318,9 +318,9 @@ lookalike_aggregated as (
         {%- elif f['kind'] == 'value' %}
         sum(case when event_type = {{ t }} and {{ in_window }} then coalesce(value, 0) end) as {{ col }}
         {%- elif f['kind'] == 'since_last' %}
-        {{ dbt.datediff('max(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} / 86400.0 as {{ col }}
+        cast({{ dbt.datediff('max(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} as double) / 86400 as {{ col }}
         {%- elif f['kind'] == 'since_first' %}
-        {{ dbt.datediff('min(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} / 86400.0 as {{ col }}
+        cast({{ dbt.datediff('min(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} as double) / 86400 as {{ col }}
         {%- elif f['kind'] == 'cumulative' %}
         count(distinct item_id) as {{ col }}
         {%- elif f['kind'] == 'active_days' %}

@@ -18,7 +18,7 @@
     {%- elif key in exclude -%}
     {%- elif dtype in ['boolean', 'bool'] -%}
       {%- do features.append({'name': column.name, 'kind': 'boolean'}) -%}
-    {%- elif column.is_number() or dtype in ['tinyint', 'smallint', 'integer', 'bigint', 'hugeint', 'utinyint', 'usmallint', 'uinteger', 'ubigint', 'float', 'double', 'real'] or dtype.startswith('decimal') -%}
+    {%- elif column.is_number() or dtype in ['tinyint', 'smallint', 'int', 'integer', 'bigint', 'long', 'short', 'byte', 'hugeint', 'utinyint', 'usmallint', 'uinteger', 'ubigint', 'float', 'double', 'real'] or dtype.startswith('decimal') -%}
       {%- do features.append({'name': column.name, 'kind': 'numeric'}) -%}
     {%- elif column.is_string() or dtype in ['varchar', 'text', 'string'] or dtype.startswith('enum') -%}
       {%- do features.append({'name': column.name, 'kind': 'categorical'}) -%}

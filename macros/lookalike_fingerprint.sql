@@ -36,6 +36,32 @@ group by {{ grouped | join(', ') }}
 {%- endif %}
 {% endmacro %}
 
+{% macro spark__lookalike_relation_checksum(relation, group_by, exclude) %}
+  {#- xxhash64 of each row's values (nulls included, column order fixed), summed as decimal(38,0) so
+      the sum neither overflows under ANSI mode nor depends on row order. Columns are listed (open
+      Spark has no `* except`). -#}
+  {%- set shape = [] -%}
+  {%- set kept = [] -%}
+  {%- if execute -%}
+    {%- for column in adapter.get_columns_in_relation(relation) if column.name not in exclude -%}
+      {%- do shape.append(column.name ~ ' ' ~ column.data_type) -%}
+      {%- do kept.append(lookalike.lookalike_quote_identifier(column.name)) -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {%- set grouped = [] -%}
+  {%- for name in group_by -%}{%- do grouped.append(lookalike.lookalike_quote_identifier(name)) -%}{%- endfor -%}
+select
+    {%- for g in grouped %}
+    {{ g }},
+    {%- endfor %}
+    count(*) as n_rows,
+    md5(cast(coalesce(sum(cast(xxhash64({{ kept | join(', ') if kept else "''" }}) as decimal(38, 0))), 0) as string) || '|' || {{ lookalike.lookalike_literal(shape | join(', ')) }}) as checksum
+from {{ relation }}
+{%- if grouped %}
+group by {{ grouped | join(', ') }}
+{%- endif %}
+{% endmacro %}
+
 {% macro default__lookalike_relation_checksum(relation, group_by, exclude) %}
   {{ exceptions.raise_compiler_error("lookalike_relation_checksum has no implementation for the adapter '" ~ adapter.type() ~ "'. Add a " ~ adapter.type() ~ "__lookalike_relation_checksum macro (an order-independent sum of row hashes), or contribute one to the package.") }}
 {% endmacro %}

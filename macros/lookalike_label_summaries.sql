@@ -38,7 +38,7 @@ select
     cast({{ dbt.date_trunc('month', 'label_timestamp') }} as date) as label_month,
     count(*) as n_labels,
     cast(sum(case when label = 1 then 1 else 0 end) as {{ dbt.type_bigint() }}) as n_positive_labels,
-    avg(case when label = 1 then 1.0 when label = 0 then 0.0 end) as positive_rate
+    avg(case when label = 1 then cast(1 as double) when label = 0 then cast(0 as double) end) as positive_rate
 from {{ pit_labels }}
 where run_id is not null
 group by 1, 2

@@ -69,7 +69,19 @@ select * from {{ this }}
       literals from the data (event types, categories), which could contain the same words. #}
   {%- set first_line = ((model.compiled_code or '') | trim).split('\n')[0] -%}
   {%- if first_line.startswith('-- lookalike: inputs key ') and 'unchanged since the previous build' in first_line -%}{{ return('') }}{%- endif -%}
+  {{ adapter.dispatch('lookalike_clear_table', 'lookalike')() }}
+{%- endmacro -%}
+
+{%- macro default__lookalike_clear_table() -%}
   delete from {{ this }}
+{%- endmacro -%}
+
+{#- Spark: parquet tables have no DELETE; TRUNCATE empties a managed table. Nothing is
+    transactional there, so the stored key goes first: a build that fails after the truncate then
+    recomputes next time instead of taking the empty table for an unchanged one. -#}
+{%- macro spark__lookalike_clear_table() -%}
+  {%- do run_query("alter table " ~ this ~ " unset tblproperties if exists ('lookalike_inputs_key')") -%}
+  truncate table {{ this }}
 {%- endmacro -%}
 
 
@@ -85,6 +97,16 @@ select * from {{ this }}
   {%- set comment = found.rows[0][0] | string -%}
   {%- set prefix = 'lookalike inputs key: ' -%}
   {{ return(comment[prefix | length:] if comment.startswith(prefix) else none) }}
+{%- endmacro -%}
+
+{%- macro spark__lookalike_stored_inputs_key(relation) -%}
+  {#- A table property on Spark (the metastore keeps it with the table). -#}
+  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+  {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}{{ return(none) }}{%- endif -%}
+  {%- set found = run_query("show tblproperties " ~ relation ~ " ('lookalike_inputs_key')") -%}
+  {%- if found.rows | length == 0 -%}{{ return(none) }}{%- endif -%}
+  {%- set value = found.rows[0][found.rows[0] | length - 1] | string -%}
+  {{ return(value if (value | length) == 32 and ' ' not in value else none) }}
 {%- endmacro -%}
 
 {%- macro default__lookalike_stored_inputs_key(relation) -%}
@@ -105,6 +127,15 @@ select * from {{ this }}
   {%- if marker not in compiled -%}{{ return('') }}{%- endif -%}
   {%- set key = compiled.split(marker)[1][:32] -%}
   comment on table {{ this }} is 'lookalike inputs key: {{ key }}'
+{%- endmacro -%}
+
+{%- macro spark__lookalike_store_inputs_key() -%}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set compiled = model.compiled_code or '' -%}
+  {%- set marker = '-- lookalike: inputs key ' -%}
+  {%- if marker not in compiled -%}{{ return('') }}{%- endif -%}
+  {%- set key = compiled.split(marker)[1][:32] -%}
+  alter table {{ this }} set tblproperties ('lookalike_inputs_key' = '{{ key }}')
 {%- endmacro -%}
 
 {%- macro default__lookalike_store_inputs_key() -%}

@@ -151,3 +151,11 @@ from (
                        '(feature names not recorded)')
     end
 {% endmacro %}
+
+{% macro spark__lookalike_leakage_features(model_params) %}
+  {#- Spark SQL: get_json_object + from_json into an array of structs; other fields (auc) are ignored. -#}
+    case when coalesce(size(from_json(get_json_object({{ model_params }}, '$.suspected_leakage'), 'array<struct<feature:string>>')), 0) > 0
+         then coalesce(nullif(array_join(transform(from_json(get_json_object({{ model_params }}, '$.suspected_leakage'), 'array<struct<feature:string>>'), x -> x.feature), ', '), ''),
+                       '(feature names not recorded)')
+    end
+{% endmacro %}

@@ -48,7 +48,7 @@ select
     seeds.run_id,
     cast(count(*) as {{ dbt.type_bigint() }}) as n_held_out_seed_users
     {%- for p in pcts %},
-    avg(case when seeds.score >= cutoffs.cutoff_{{ loop.index }} then 1.0 else 0.0 end) as recall_top_{{ p }}pct
+    avg(case when seeds.score >= cutoffs.cutoff_{{ loop.index }} then cast(1 as double) else cast(0 as double) end) as recall_top_{{ p }}pct
     {%- endfor %}
 from lookalike_seed_scores as seeds
 inner join lookalike_cutoffs as cutoffs

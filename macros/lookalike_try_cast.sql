@@ -10,3 +10,8 @@
 {% macro duckdb__lookalike_try_cast(expression, data_type) %}
   {{- 'try_cast(' ~ expression ~ ' as ' ~ data_type ~ ')' -}}
 {% endmacro %}
+
+{% macro spark__lookalike_try_cast(expression, data_type) %}
+  {#- Spark 3.2+: null on bad input, also under ANSI mode. -#}
+  {{- 'try_cast(' ~ expression ~ ' as ' ~ data_type ~ ')' -}}
+{% endmacro %}

@@ -72,8 +72,8 @@
         run_id,
         feature,
         avg(num_value) as {{ prefix }}_mean,
-        avg(case when num_value is null and cat_value is null then 1.0 else 0.0 end) as {{ prefix }}_null_share,
-        avg(case when feature_kind <> 'categorical' then case when num_value = 0 then 1.0 else 0.0 end end) as {{ prefix }}_zero_share,
+        avg(case when num_value is null and cat_value is null then cast(1 as double) else cast(0 as double) end) as {{ prefix }}_null_share,
+        avg(case when feature_kind <> 'categorical' then case when num_value = 0 then cast(1 as double) else cast(0 as double) end end) as {{ prefix }}_zero_share,
         count(*) as n_rows
     from {{ source }}
     group by run_id, feature

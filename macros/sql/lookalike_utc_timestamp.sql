@@ -31,3 +31,14 @@
     {{ return('try_cast(' ~ expression ~ ' as timestamp)') }}
   {%- endif -%}
 {% endmacro %}
+
+{% macro spark__lookalike_utc_timestamp(expression, dtype) %}
+  {#- Spark timestamps are instants shown in the session time zone; the spark target pins it to
+      UTC (profiles.yml, spark.sql.session.timeZone). Text with an offset or Z converts to that
+      instant; text without one is read in the session time zone (UTC); bad text gives null. -#}
+  {%- if dtype in ['string'] or dtype.startswith('varchar') or dtype.startswith('char') -%}
+    {{ return('try_cast(trim(' ~ expression ~ ') as timestamp)') }}
+  {%- else -%}
+    {{ return('try_cast(' ~ expression ~ ' as timestamp)') }}
+  {%- endif -%}
+{% endmacro %}

@@ -2,7 +2,6 @@ import lookalike_udf.dbt_models as lookalike
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     return lookalike.score_population(
         models=dbt.ref("lookalike_run_models"),
         population=dbt.ref("lookalike_inference_features"),

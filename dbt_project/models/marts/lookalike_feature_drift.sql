@@ -87,8 +87,8 @@ shares as (
     select
         coalesce(t.run_id, p.run_id) as run_id,
         coalesce(t.feature, p.feature) as feature,
-        coalesce(t.n, 0) * 1.0 / nullif(sum(coalesce(t.n, 0)) over (partition by coalesce(t.run_id, p.run_id), coalesce(t.feature, p.feature)), 0) as train_share,
-        coalesce(p.n, 0) * 1.0 / nullif(sum(coalesce(p.n, 0)) over (partition by coalesce(t.run_id, p.run_id), coalesce(t.feature, p.feature)), 0) as population_share
+        cast(coalesce(t.n, 0) as double) / nullif(sum(coalesce(t.n, 0)) over (partition by coalesce(t.run_id, p.run_id), coalesce(t.feature, p.feature)), 0) as train_share,
+        cast(coalesce(p.n, 0) as double) / nullif(sum(coalesce(p.n, 0)) over (partition by coalesce(t.run_id, p.run_id), coalesce(t.feature, p.feature)), 0) as population_share
     from train_binned as t
     full outer join population_binned as p
         on t.run_id = p.run_id and t.feature = p.feature and t.bin = p.bin

@@ -3,7 +3,6 @@ import lookalike_udf.quality as quality
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     return quality.feature_report(
         models=dbt.ref("lookalike_run_models"),
         examples=dbt.ref("int_lookalike__training_examples"),

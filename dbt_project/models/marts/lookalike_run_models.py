@@ -2,7 +2,6 @@ import lookalike_udf.dbt_models as lookalike
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     return lookalike.train_models(
         runs=dbt.ref("int_lookalike__runs"),
         label_summary=dbt.ref("lookalike_input_label_summary"),

@@ -2,7 +2,6 @@ import lookalike_udf.dbt_models as lookalike
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     return lookalike.scoring_sql(
         models=dbt.ref("lookalike_run_models"),
         dialects=dbt.config.get("scoring_sql_dialects"),

@@ -116,7 +116,7 @@ health_inputs as (
         summary.n_matched_labels,
         drift.drifted_features,
         {%- if newest_input is not none %}
-        {{ dbt.datediff(newest_input, lookalike.lookalike_as_of(), 'second') }} / 86400.0 as as_of_days_after_data
+        cast({{ dbt.datediff(newest_input, lookalike.lookalike_as_of(), 'second') }} as double) / 86400 as as_of_days_after_data
         {%- else %}
         cast(null as double) as as_of_days_after_data
         {%- endif %}

@@ -2,7 +2,6 @@ import lookalike_udf.dbt_models as lookalike
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     return lookalike.predict_training_examples(
         models=dbt.ref("lookalike_run_models"),
         examples=dbt.ref("int_lookalike__training_examples"),

@@ -2,7 +2,6 @@ import lookalike_udf.dbt_models as lookalike
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     return lookalike.user_reasons(
         models=dbt.ref("lookalike_run_models"),
         audience_features=dbt.ref("int_lookalike__reason_inputs"),

@@ -4,7 +4,6 @@ import lookalike_udf.serving as serving
 def model(dbt, session):
     """Publish every public mart to the serving DuckDB file (decision 0014). It runs after all of them
     and their data tests, so a build that fails leaves the previous serving file in place."""
-    dbt.config(materialized="table")
     # One literal dbt.ref per public mart: dbt reads the DAG from them (a test checks the list
     # against dbt_project/models/marts).
     marts = {

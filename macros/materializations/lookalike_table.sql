@@ -1,0 +1,36 @@
+{#- The table materialization of this package's models on Spark (decision 0016).
+
+    dbt-spark's own `table` drops a parquet table before building the new one. Then a model that
+    fails leaves no table at all, and a model cannot read its own previous table (the reuse of
+    unchanged feature tables, models and scores, and the last good audience of a failed run, all
+    need it). This one builds the new table under `<name>__lookalike_new`, and only when that
+    succeeded drops the old table and renames the new one into place (a moment without the table,
+    not a failed build without it). SQL and Python models alike. dbt_project.yml selects it on
+    Spark only; every other adapter keeps dbt's `table`. -#}
+{% materialization lookalike_table, adapter='spark', supported_languages=['sql', 'python'] %}
+  {%- set language = model['language'] -%}
+  {%- set identifier = model['alias'] -%}
+  {%- set old_relation = adapter.get_relation(database=database, schema=schema, identifier=identifier) -%}
+  {%- set target_relation = api.Relation.create(identifier=identifier, schema=schema, database=database, type='table') -%}
+  {%- set new_relation = api.Relation.create(identifier=identifier ~ '__lookalike_new', schema=schema, database=database, type='table') -%}
+
+  {#- A leftover of a build that stopped between the two steps. -#}
+  {% do adapter.drop_relation(new_relation) %}
+
+  {{ run_hooks(pre_hooks) }}
+
+  {%- call statement('main', language=language) -%}
+    {{ create_table_as(False, new_relation, compiled_code, language) }}
+  {%- endcall -%}
+
+  {% if old_relation is not none %}
+    {% do adapter.drop_relation(old_relation) %}
+  {% endif %}
+  {% do adapter.rename_relation(new_relation, target_relation) %}
+
+  {% do persist_docs(target_relation, model) %}
+
+  {{ run_hooks(post_hooks) }}
+
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
