@@ -6,6 +6,8 @@ Scales:
      3 runs x 50,000 labels
   L  10,000,000 users, latest snapshot only, no events, 1 run of 50,000 labels (for scoring)
   L1 L at 1,000,000 users (scoring memory at 1M vs 10M users, the same shape)
+  P  200,000 users x 12 monthly snapshots x 30 features, no events, 3 runs x 10,000 labels (the
+     fixed costs of a build at a moderate scale: the importance report, issue 17)
 
 Every user has a known true probability (table inputs.truth: p_true, y_true). The signal lives in
 a few numeric, categorical and boolean columns and in the rate of 'purchase' events. Runs:
@@ -32,6 +34,7 @@ SCALES = {
     "L": dict(users=10_000_000, snapshots=1, events=0, labels=50_000, runs=("r_negatives",)),
     # L's shape at a tenth of the users: scoring memory at 1M vs 10M users, everything else equal.
     "L1": dict(users=1_000_000, snapshots=1, events=0, labels=50_000, runs=("r_negatives",)),
+    "P": dict(users=200_000, snapshots=12, events=0, labels=10_000, runs=("r_negatives", "r_positives", "r_single")),
 }
 #: Last snapshot month; scoring time (lookalike_as_of) is the first day after it.
 LAST_SNAPSHOT = "2026-06-01"

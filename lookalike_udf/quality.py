@@ -9,12 +9,13 @@ docs/decisions/0006-quality-report.md):
   feature's Arrow column is shuffled (a seeded permutation of its values across rows, every other
   column untouched) and the rows are scored again by the stored model. The rows are encoded once
   and the encoded column is shuffled, which equals encoding a shuffled input column (the encoder
-  works cell by cell) and saves re-encoding every row per shuffle. ``importance`` is the mean drop in weighted ROC AUC over
-  :data:`N_REPEATS` seeded shuffles (``importance_std`` their standard deviation). Test splits
-  larger than :data:`MAX_IMPORTANCE_ROWS` rows, or than the work cap :data:`IMPORTANCE_BUDGET`
-  allows (ensembles and many features get fewer rows, never under :data:`MIN_IMPORTANCE_ROWS`),
-  are sampled down deterministically. A bagging ensemble too large for the cap on
-  MIN_IMPORTANCE_ROWS rows is measured on its first members (its bags are exchangeable). Null when the
+  works cell by cell); every shuffled copy is stacked and scored in one pass (each tree walks all
+  copies in large blocks). ``importance`` is the mean drop in weighted ROC AUC over
+  :data:`N_REPEATS` seeded shuffles (``importance_std`` their standard deviation), on at most
+  :data:`MAX_IMPORTANCE_ROWS` test rows sampled deterministically; the work cap
+  :data:`IMPORTANCE_BUDGET` (tree evaluations) lowers the rows for large models, never under
+  :data:`MIN_IMPORTANCE_ROWS`, and measures a bagging ensemble too large for the cap on that many
+  rows on its first members (its bags are exchangeable; :func:`importance_plan`). Null when the
   test split lacks a class.
 - ``correlation``: weighted Pearson correlation between the feature and the label over the run's
   train and test examples (weights = example weights). Numeric features as they are, booleans as
@@ -59,20 +60,28 @@ from .integrity import load_verified_models
 from .reuse import reused_model_fingerprints
 from .scoring import LookalikeModel
 
-__all__ = ["feature_report", "permutation_importance", "weighted_correlation", "population_prevalence",
-           "FEATURE_REPORT_SCHEMA", "N_REPEATS", "MAX_IMPORTANCE_ROWS"]
+__all__ = ["feature_report", "permutation_importance", "importance_plan", "weighted_correlation",
+           "population_prevalence", "FEATURE_REPORT_SCHEMA", "N_REPEATS", "MAX_IMPORTANCE_ROWS"]
 
 #: Shuffles per feature for permutation importance.
-N_REPEATS = 5
+N_REPEATS = 3
 #: Test rows used for permutation importance (larger test splits are sampled down, seeded).
-MAX_IMPORTANCE_ROWS = 5_000
-#: Work cap of the importance report per run, in rows x features x shuffles x ensemble members
-#: scored (about 10-15 s on one core): a single model with 80 features is scored on up to
-#: MAX_IMPORTANCE_ROWS rows; a bagging PU run of 20 members and 80 features on MIN_IMPORTANCE_ROWS
-#: rows with its first 5 members. The report runs beside population scoring and takes its cores:
-#: at 1e7 it took 177 s of a 1M-user build, at 4e6 86 s (bench/RESULTS.md).
-IMPORTANCE_BUDGET = 2_000_000
+MAX_IMPORTANCE_ROWS = 2_000
+#: Fewest rows the work cap brings a run down to; a bagging ensemble too large for the cap on this
+#: many rows is measured on its first members instead.
 MIN_IMPORTANCE_ROWS = 1_000
+#: Work cap of the importance report per run, in tree evaluations: rows x (features x N_REPEATS + 1)
+#: x trees of the members scored (a linear model counts as one tree). The hgb scorer takes 25-35 ns
+#: per tree and row on one core, so the cap is 2-3 s a run: at 200k users (30 features, bench
+#: scale P) a single 165-tree model gets 2,000 rows, a 20-member bagging run of 150-180-tree members
+#: 1,000 rows of its first 5 members. (The cap was 2e6 rows x members, with one call per shuffle and
+#: member: 37 s of work at that scale against 8 s now, issue 17; bench/RESULTS.md.)
+IMPORTANCE_BUDGET = 80_000_000
+#: Stacked shuffled rows scored per call: below the hgb scorer's 20,000-row threshold, so each call
+#: runs on one thread. The report runs beside population scoring; with two OpenMP threads per tree
+#: on two busy cores the same copies took 370 ns per tree and row instead of 35 (measured at 200k
+#: users, load average 4).
+BLOCK_ROWS = 16_384
 
 FEATURE_REPORT_SCHEMA = pa.schema([
     ("run_id", pa.string()),
@@ -102,50 +111,78 @@ def _weighted_auc(y: np.ndarray, score: np.ndarray, w: np.ndarray) -> float:
     return float(roc_auc_score(y, score, sample_weight=w))
 
 
+def _tree_count(scorer) -> int:
+    """Trees a scorer evaluates per row (a linear model counts as one): the unit of the work cap."""
+    return max(1, len(getattr(scorer, "trees", None) or ()))
+
+
+def importance_plan(model: LookalikeModel, n_rows: int, n_repeats: int = N_REPEATS,
+                    max_rows: int = MAX_IMPORTANCE_ROWS) -> tuple[int, int]:
+    """(rows, members) the report measures for ``model`` on a test split of ``n_rows`` rows.
+
+    The work is rows x (features x repeats + 1) x trees of the members scored, capped by
+    :data:`IMPORTANCE_BUDGET`. Rows come first down to :data:`MIN_IMPORTANCE_ROWS`; below that a
+    bagging ensemble is measured on its first members (its bags are exchangeable), at least one.
+    """
+    copies = len(model.feature_names) * n_repeats + 1
+    members = list(getattr(model._scorer, "members", None) or [model._scorer])
+    trees = [_tree_count(m) for m in members]
+    floor = min(n_rows, max_rows, MIN_IMPORTANCE_ROWS)
+    used = len(members)
+    while used > 1 and floor * copies * sum(trees[:used]) > IMPORTANCE_BUDGET:
+        used -= 1
+    rows = min(n_rows, max_rows, max(floor, IMPORTANCE_BUDGET // (copies * sum(trees[:used]))))
+    return int(rows), used
+
+
 def permutation_importance(model: LookalikeModel, rows: pa.Table, seed: int, n_repeats: int = N_REPEATS,
                            max_rows: int = MAX_IMPORTANCE_ROWS) -> dict[str, tuple[float | None, float | None]]:
     """Mean and standard deviation of the weighted-AUC drop when each feature's column is shuffled.
 
     ``rows`` are labelled examples (columns ``label``, ``weight`` and the model's features). Every
     feature gets its own seeded generator (``seed``, feature position), so a feature's figure does
-    not depend on the others. Returns ``{feature: (mean, std)}``; (None, None) for every feature
-    when ``rows`` lacks a class.
+    not depend on the others. One pass: the rows are encoded once, every shuffled copy (features x
+    ``n_repeats``) is stacked under the unshuffled rows, and the model scores the stack in blocks
+    (:data:`BLOCK_ROWS`), so each tree walks every copy once instead of being called once per
+    shuffle. Rows and ensemble members are bounded by :func:`importance_plan`. Returns
+    ``{feature: (mean, std)}``; (None, None) for every feature when ``rows`` lacks a class.
     """
     names = model.feature_names
-    per_member = max(1, len(names) * n_repeats)
+    n_rows, n_members = importance_plan(model, rows.num_rows, n_repeats, max_rows)
     members = list(getattr(model._scorer, "members", None) or [])
     if members:
-        # An ensemble is measured on its first members (bags are exchangeable) when all of them
-        # would not fit the work cap on MIN_IMPORTANCE_ROWS rows.
-        members = members[:max(1, min(len(members), IMPORTANCE_BUDGET // (MIN_IMPORTANCE_ROWS * per_member)))]
+        members = members[:n_members]
 
         def score(matrix):
             return np.mean([member.predict_proba_positive(matrix) for member in members], axis=0)
     else:
         score = model._scorer.predict_proba_positive
-    max_rows = min(max_rows, max(MIN_IMPORTANCE_ROWS, IMPORTANCE_BUDGET // (per_member * max(1, len(members)))))
-    if rows.num_rows > max_rows:
-        keep = np.sort(np.random.default_rng([seed, 1]).choice(rows.num_rows, size=max_rows, replace=False))
+    if rows.num_rows > n_rows:
+        keep = np.sort(np.random.default_rng([seed, 1]).choice(rows.num_rows, size=n_rows, replace=False))
         rows = rows.take(pa.array(keep))
     y = _numpy(rows.column("label")).astype(np.int64) if rows.num_rows else np.empty(0, dtype=np.int64)
     if len(np.unique(y)) < 2:
         return {name: (None, None) for name in names}
     w = np.nan_to_num(_numpy(rows.column("weight")), nan=1.0)
     # The encoder works row by row and column by column, so shuffling encoded column j is the same
-    # as encoding a shuffled input column: encode once, then only the model runs per shuffle.
+    # as encoding a shuffled input column: encode once, then only the model runs on the copies.
     X = model.encoder.transform(rows)
+    n = X.shape[0]
+    copies = [(j, np.random.default_rng([seed, 2, j])) for j in range(len(names))]
+    jobs = [(j, rng.permutation(n)) for j, rng in copies for _ in range(n_repeats)]
+    per_block = max(1, BLOCK_ROWS // n)
     base = _weighted_auc(y, score(X), w)
-    out = {}
-    for j, name in enumerate(names):
-        rng = np.random.default_rng([seed, 2, j])
-        original = X[:, j].copy()
-        drops = []
-        for _ in range(n_repeats):
-            X[:, j] = original[rng.permutation(rows.num_rows)]
-            drops.append(base - _weighted_auc(y, score(X), w))
-        X[:, j] = original
-        out[name] = (float(np.mean(drops)), float(np.std(drops)))
-    return out
+    drops = np.empty(len(jobs))
+    for start in range(0, len(jobs), per_block):
+        block = jobs[start:start + per_block]
+        stacked = np.tile(X, (len(block), 1))
+        for k, (j, order) in enumerate(block):
+            stacked[k * n:(k + 1) * n, j] = X[order, j]
+        scores = score(stacked)
+        for k in range(len(block)):
+            drops[start + k] = base - _weighted_auc(y, scores[k * n:(k + 1) * n], w)
+    drops = drops.reshape(len(names), n_repeats)
+    return {name: (float(drops[j].mean()), float(drops[j].std())) for j, name in enumerate(names)}
 
 
 def weighted_correlation(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float | None:

@@ -2,8 +2,10 @@
 
 The default model is scikit-learn's HistGradientBoostingClassifier, regularised for small seed
 lists (shallow trees, a minimum leaf size that grows with the data, L2 on leaf values). It
-handles categorical codes natively and routes missing values. Every model type is a module behind
-the registry :mod:`lookalike_udf.estimators`; the fitted model is stored as JSON
+handles categorical codes natively and routes missing values. The default ``model_type``,
+``hgb_or_logistic``, keeps it unless a small supervised train split shows by repeated
+cross-validation that logistic regression is clearly better (decision 0017). Every model type is
+a module behind the registry :mod:`lookalike_udf.estimators`; the fitted model is stored as JSON
 (:class:`lookalike_udf.scoring.LookalikeModel`), never pickled.
 """
 
@@ -20,7 +22,8 @@ from .estimators import bagging
 from .features import FeatureEncoder
 from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS, _hash
 from .scoring import LookalikeModel
-from .tuning import MAX_BUDGET, MIN_BUDGET, select_features, select_model_type, suspected_leakage, tune_params
+from .tuning import (MAX_BUDGET, MIN_BUDGET, choose_hgb_or_logistic, select_features, select_model_type,
+                     suspected_leakage, tune_params)
 
 __all__ = ["fit_run_model"]
 
@@ -102,13 +105,16 @@ def validate_tuning_settings(run_id: str, tune_model, tune_time_budget_seconds, 
 
 
 def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_method: str = "bagging",
-                  pu_bags: int = 20, model_type: str = "hgb", sample_size: int | None = None,
+                  pu_bags: int = 20, model_type: str = estimators.DEFAULT_MODEL_TYPE, sample_size: int | None = None,
                   extra_attention: bool = False, tune_model: bool = False,
                   tune_time_budget_seconds: float = 60.0, auto_tune: bool = False) -> LookalikeModel:
     """Fit the classifier on the examples whose ``split`` is ``train``.
 
-    ``model_type`` is a registered type (``hgb``, ``rf``, ``logistic``) or ``auto``
-    (:mod:`lookalike_udf.estimators`).
+    ``model_type`` is a registered type (``hgb``, ``rf``, ``logistic``), ``auto`` or
+    ``hgb_or_logistic`` (the default; :mod:`lookalike_udf.estimators`). ``hgb_or_logistic`` fits
+    hgb for runs without negatives and for train splits above
+    :data:`lookalike_udf.tuning.CHOICE_MAX_ROWS` rows, and otherwise the type chosen by
+    :func:`lookalike_udf.tuning.choose_hgb_or_logistic` (recorded in ``params["model_selection"]``).
     A run whose negatives are all sampled unlabeled users is trained with bagging PU when
     ``pu_method`` is ``bagging`` (the default), or as plain positives against unlabeled
     (``plain``). ``sample_size`` caps the train rows (:func:`sample_down`); ``extra_attention``
@@ -163,7 +169,7 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
     method = ("pu_bagging" if pu_method == "bagging" else "pu_plain") if pu else "supervised"
     feature_selection = None
     if auto_tune:
-        kept, dropped = select_features("hgb" if model_type == estimators.AUTO else model_type, X, labels, weights, mask,
+        kept, dropped = select_features("hgb" if model_type in estimators.CHOICES else model_type, X, labels, weights, mask,
                                         encoder.feature_names_, groups, int(random_seed))
         encoder.specs_ = [encoder.specs_[j] for j in kept]  # the encoder ignores dropped columns
         X, mask = X[:, kept], mask[kept]
@@ -172,6 +178,13 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
     fitted_type = model_type
     if model_type == estimators.AUTO:
         fitted_type, selection = select_model_type(X, labels, weights, mask, groups, int(random_seed))
+    elif model_type == estimators.HGB_OR_LOGISTIC:
+        if pu:  # positives against unlabeled users: bagging PU of hgb, unchanged (decision 0017)
+            fitted_type = "hgb"
+            selection = {"method": "hgb_or_logistic", "chosen": "hgb",
+                         "reason": "run without negatives: hgb kept without cross-validation"}
+        else:
+            fitted_type, selection = choose_hgb_or_logistic(X, labels, weights, mask, groups, int(random_seed))
     overrides, tuning = None, None
     if tune_model:
         # For bagging PU this tunes positives against all unlabeled rows; every member gets the result.

@@ -116,3 +116,31 @@ def make_examples(pop: Population, seed: int = 0, test_fraction: float = STANDAR
     for name in features.column_names:
         meta = meta.append_column(name, features.column(name))
     return meta
+
+
+def make_supervised_examples(pop: Population, seed: int = 0, n_examples: int = STANDARD["unlabeled_sample_size"],
+                             test_fraction: float = STANDARD["test_fraction"]) -> tuple[pa.Table, np.ndarray]:
+    """Training examples of one run with negatives: ``n_examples`` users drawn at random, each with
+    its true label (positives and negatives), split by ``test_fraction``. Returns the examples and
+    the indices of the users drawn (the rest of the population is scored against the truth)."""
+    rng = np.random.default_rng(seed + 2)
+    n = pop.table.num_rows
+    rows = np.sort(rng.choice(n, size=min(n_examples, n), replace=False))
+    k = len(rows)
+    label = pop.truth[rows].astype(np.int32)
+    split = np.where(rng.random(k) < test_fraction, "test", "train")
+    meta = pa.table({
+        "example_id": [f"e{r}" for r in rows],
+        "run_id": ["bench"] * k,
+        "user_id": pop.table.column("user_id").take(pa.array(rows)),
+        "label": pa.array(label),
+        "weight": np.ones(k),
+        "as_of_at": pa.array([None] * k, type=pa.timestamp("us")),
+        "snapshot_at": pa.array([None] * k, type=pa.timestamp("us")),
+        "example_source": ["label"] * k,
+        "split": split.tolist(),
+    })
+    features = pop.table.drop_columns(["user_id"]).take(pa.array(rows))
+    for name in features.column_names:
+        meta = meta.append_column(name, features.column(name))
+    return meta, rows

@@ -10,9 +10,15 @@ does) and reports, against the hidden true labels:
 - ``recall_top10``: share of the hidden positives among the unlabeled users that rank in the top 10 %;
 - ``oracle_auc``: AUC of the true probabilities on the same users, and ``ratio`` = auc / oracle_auc.
 
+With ``--supervised N``, each run has negatives instead: N users drawn at random with their true
+labels (a fifth of them held out as the run's test split), trained with each model type
+(``--types``, e.g. the default ``hgb_or_logistic``) and scored on every other user.
+
 Usage (the figures in RESULTS.md)::
 
     python bench/quality/run_quality.py --seeds 0 1 2 --out bench/quality/results.json
+    python bench/quality/run_quality.py --seeds 0 1 2 --no-tune --supervised 5000 \
+        --types hgb rf logistic hgb_or_logistic --out bench/quality/results_supervised.json
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from generate import STANDARD, make_examples, make_population  # noqa: E402
+from generate import STANDARD, make_examples, make_population, make_supervised_examples  # noqa: E402
 from lookalike_udf import __version__  # noqa: E402
 from lookalike_udf.scoring import LookalikeModel  # noqa: E402
 from lookalike_udf.training import fit_run_model  # noqa: E402
@@ -46,10 +52,16 @@ def recall_at(scores: np.ndarray, truth: np.ndarray, share: float = 0.10) -> flo
     return float(truth[top].sum() / max(truth.sum(), 1))
 
 
-def evaluate(seed: int, configs, n_users: int, budget: float, auto_tune: bool = False) -> list[dict]:
+def evaluate(seed: int, configs, n_users: int, budget: float, auto_tune: bool = False,
+             supervised: int | None = None) -> list[dict]:
     pop = make_population(seed=seed, n_users=n_users)
-    examples = make_examples(pop, seed=seed)
-    unl = ~pop.labeled
+    if supervised:
+        examples, drawn = make_supervised_examples(pop, seed=seed, n_examples=supervised)
+        unl = np.ones(pop.table.num_rows, dtype=bool)
+        unl[drawn] = False  # scored: every user that is not an example
+    else:
+        examples = make_examples(pop, seed=seed)
+        unl = ~pop.labeled
     population = pop.table.filter(pa.array(unl))
     truth = pop.truth[unl]
     oracle = float(roc_auc_score(truth, pop.p[unl]))
@@ -70,6 +82,11 @@ def evaluate(seed: int, configs, n_users: int, budget: float, auto_tune: bool = 
                "fit_seconds": round(fit_seconds, 1),
                "n_seeds": int(pop.labeled.sum()), "n_unlabeled": int(unl.sum()),
                "hidden_positive_share": round(float(truth.mean()), 4)}
+        if supervised:
+            row.update(n_seeds=None, n_examples=int(examples.num_rows),
+                       training_method=model.params["training_method"])
+        if model_type == "hgb_or_logistic":
+            row["model_selection"] = model.params["model_selection"]
         if tune:
             row["chosen"] = model.params["tuning"]["chosen"]
             row["stopped_by_budget"] = model.params["tuning"]["stopped_by_budget"]
@@ -107,13 +124,15 @@ def main(argv=None) -> int:
     parser.add_argument("--types", nargs="+", default=["hgb", "rf", "logistic", "auto"])
     parser.add_argument("--no-tune", action="store_true", help="only the untuned configurations")
     parser.add_argument("--auto-tune", action="store_true", help="also run hgb with auto_tune (tuned and not)")
+    parser.add_argument("--supervised", type=int, metavar="N",
+                        help="runs with negatives: N users with their true labels (default: positive-only runs)")
     parser.add_argument("--out", type=Path, help="write every row as JSON here")
     args = parser.parse_args(argv)
     configs = [(t, tune) for tune in ((False,) if args.no_tune else (False, True)) for t in args.types]
     started = time.perf_counter()
     rows = []
     for seed in args.seeds:
-        rows += evaluate(seed, configs, args.n_users, args.budget)
+        rows += evaluate(seed, configs, args.n_users, args.budget, supervised=args.supervised)
         if args.auto_tune:
             rows += evaluate(seed, [("hgb", False), ("hgb", True)], args.n_users, args.budget, auto_tune=True)
     elapsed = time.perf_counter() - started

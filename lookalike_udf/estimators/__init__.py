@@ -7,9 +7,16 @@
 - :mod:`.bagging`: payload ``lookalike-bagging/1`` only, the bagging PU ensemble of members of
   any registered type.
 
-``auto`` is not a type: it picks the best of the registered types by cross-validated AUC
-(:func:`lookalike_udf.tuning.select_model_type`). A stored run model (``lookalike-model/1``, the
-encoder plus one of these payloads) is :class:`lookalike_udf.scoring.LookalikeModel`.
+Two ``model_type`` values are choices, not types:
+
+- ``hgb_or_logistic`` (the default, decision 0017): hgb, unless the run has negatives, at most
+  :data:`lookalike_udf.tuning.CHOICE_MAX_ROWS` train rows, and logistic beats hgb by repeated
+  cross-validation by more than the fold noise (:func:`lookalike_udf.tuning.choose_hgb_or_logistic`);
+- ``auto``: the best of the registered types by cross-validated AUC
+  (:func:`lookalike_udf.tuning.select_model_type`).
+
+A stored run model (``lookalike-model/1``, the encoder plus one of these payloads) is
+:class:`lookalike_udf.scoring.LookalikeModel`.
 
 Adding a model type
     Write one module like :mod:`.rf`: ``default_params``, ``GRID``, ``fit`` (imports of fitting
@@ -28,7 +35,7 @@ Loading and scoring import no fitting code (tests/unit/test_estimator_registry.p
 fresh interpreter).
 
 >>> model_types()
-('hgb', 'rf', 'logistic', 'auto')
+('hgb', 'rf', 'logistic', 'auto', 'hgb_or_logistic')
 >>> get("rf").format
 'lookalike-rf/1'
 """
@@ -38,20 +45,31 @@ from __future__ import annotations
 from . import bagging, hgb, logistic, rf
 from .base import EstimatorType, ModelFormatError, Scorer
 
-__all__ = ["AUTO", "REGISTRY", "EstimatorType", "ModelFormatError", "Scorer", "auto_types", "fit", "get", "load",
+__all__ = ["AUTO", "CHOICES", "DEFAULT_MODEL_TYPE", "HGB_OR_LOGISTIC", "REGISTRY", "EstimatorType", "ModelFormatError", "Scorer", "auto_types", "fit", "get", "load",
            "model_types", "register", "unregister"]
 
 #: The ``model_type`` value that chooses among the registered types (lookalike_udf.tuning).
 AUTO = "auto"
+
+#: The ``model_type`` value that keeps hgb unless logistic clearly wins on a small supervised
+#: train split (lookalike_udf.tuning.choose_hgb_or_logistic; decision 0017).
+HGB_OR_LOGISTIC = "hgb_or_logistic"
+
+#: ``model_type`` values that choose a registered type when the run is fitted.
+CHOICES = (AUTO, HGB_OR_LOGISTIC)
+
+#: The default ``model_type`` (var lookalike_model_type, :func:`lookalike_udf.training.fit_run_model`).
+DEFAULT_MODEL_TYPE = HGB_OR_LOGISTIC
 
 #: Registered model types by name, in the order ``auto`` tries them (ties go to the earlier).
 REGISTRY: dict[str, EstimatorType] = {}
 
 
 def register(estimator_type: EstimatorType) -> None:
-    """Add a model type. Its name and format must be new (``auto`` and the bagging format are taken)."""
+    """Add a model type. Its name and format must be new (the :data:`CHOICES` and the bagging format
+    are taken)."""
     taken_formats = {t.format for t in REGISTRY.values()} | {bagging.FORMAT}
-    if estimator_type.name in REGISTRY or estimator_type.name == AUTO:
+    if estimator_type.name in REGISTRY or estimator_type.name in CHOICES:
         raise ValueError(f"model type {estimator_type.name!r} is already registered")
     if estimator_type.format in taken_formats:
         raise ValueError(f"payload format {estimator_type.format!r} is already registered")
@@ -64,7 +82,7 @@ def unregister(name: str) -> EstimatorType:
 
 
 def get(name: str) -> EstimatorType:
-    """The registered type called ``name``; ValueError for any other name (``auto`` included)."""
+    """The registered type called ``name``; ValueError for any other name (the :data:`CHOICES` included)."""
     try:
         return REGISTRY[name]
     except (KeyError, TypeError):
@@ -72,8 +90,8 @@ def get(name: str) -> EstimatorType:
 
 
 def model_types() -> tuple[str, ...]:
-    """Every value the ``model_type`` setting accepts: the registered types, then ``auto``."""
-    return (*REGISTRY, AUTO)
+    """Every value the ``model_type`` setting accepts: the registered types, then the :data:`CHOICES`."""
+    return (*REGISTRY, *CHOICES)
 
 
 def auto_types() -> tuple[str, ...]:

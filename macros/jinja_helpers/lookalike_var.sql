@@ -51,7 +51,7 @@
     'lookalike_random_seed': {'kind': 'int', 'min': 0, 'max': 4294967295, 'default': 42},
     'lookalike_pu_method': {'kind': 'string', 'default': 'bagging'},
     'lookalike_pu_bags': {'kind': 'int', 'min': 1, 'max': 1000, 'default': 20},
-    'lookalike_model_type': {'kind': 'string', 'default': 'hgb'},
+    'lookalike_model_type': {'kind': 'string', 'default': 'hgb_or_logistic'},
     'lookalike_sample_size': {'kind': 'int', 'min': 1, 'max': 1000000000000, 'nullable': true, 'default': none},
     'lookalike_extra_attention': {'kind': 'bool', 'default': false},
     'lookalike_expected_positive_share': {'kind': 'number', 'min': 0, 'max': 1, 'nullable': true, 'default': none},

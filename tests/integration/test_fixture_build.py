@@ -227,7 +227,8 @@ def test_feature_importance_of_the_fixture(db):
         ranked = [r for r in rows if r["run_id"] == run_id]
         assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
         assert ranked[0]["feature"] == "score_signal"  # users 1..30 (the positives) have score_signal >= 10
-        assert ranked[0]["importance"] > 0.3
+        # 'single' has 12 test rows (2 positives): 3 shuffles there give 0.23 (5 gave more than 0.3).
+        assert ranked[0]["importance"] > (0.3 if run_id == "pit" else 0.15)
         # 'single' trains against unlabeled users, half of whom look like positives: a weaker correlation.
         assert ranked[0]["correlation"] > (0.8 if run_id == "pit" else 0.4)
     # Population prevalence of score_signal = its mean over the scored population, computed in SQL.

@@ -42,7 +42,9 @@ def inputs(*run_ids):
     exs = pa.concat_tables([examples(rid, seed=i) for i, rid in enumerate(run_ids)])
     runs = pa.Table.from_pylist([{"run_id": rid, "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
                                   "min_seed_users": 10, "test_fraction": 0.2, "unlabeled_sample_size": 5000,
-                                  "random_seed": 42, "build_only": False} for rid in run_ids])
+                                  "random_seed": 42, "build_only": False,
+                                  # the edits (tests/model_edits.py) change hgb tree nodes
+                                  "model_type": "hgb"} for rid in run_ids])
     summary = []
     for rid in run_ids:
         labels = exs.filter(pc.equal(exs.column("run_id"), rid)).column("label").to_numpy()

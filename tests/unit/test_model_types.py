@@ -189,7 +189,7 @@ def test_bad_settings_name_the_run_and_the_fix():
     run = {"run_id": "x", "engagement_type": "MULTI_ENGAGE", "test_fraction": 0.2, "model_type": "gbm",
            "sample_size": 3, "expected_positive_share": 1.0}
     errors = check_run(run, {"n_input_labels": 1}).errors
-    assert errors[0] == ("run 'x': model_type 'gbm' is not one of hgb, rf, logistic, auto. Fix the runs input "
+    assert errors[0] == ("run 'x': model_type 'gbm' is not one of hgb, rf, logistic, auto, hgb_or_logistic. Fix the runs input "
                          "column or var lookalike_model_type (null means the variable).")
     assert errors[1].startswith("run 'x': sample_size 3 must be at least 20 (null = no limit).")
     assert errors[2].startswith("run 'x': expected_positive_share 1.0 must be at least 0 and below 1")

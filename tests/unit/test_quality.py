@@ -217,15 +217,25 @@ def test_reused_model_carries_its_rows_over_and_recomputes_only_the_population_f
         assert rows["planted"]["importance"] == pytest.approx(fresh["planted"]["importance"])
 
 
-def test_large_bagging_ensemble_is_measured_on_its_first_members_within_the_work_cap(monkeypatch):
-    """20 members x 4 features x 5 shuffles on 1,000 rows = 400,000 > a cap of 100,000: the first
-    5 members are used, on MIN_IMPORTANCE_ROWS rows, and the planted column still ranks first."""
-    import lookalike_udf.quality as quality
-    ex = planted_examples(n=3000)
+def _bagging_model(n=3000, bags=20):
+    ex = planted_examples(n=n)
     unlabeled = ex.set_column(ex.schema.get_field_index("example_source"), "example_source",
                               pa.array(["label" if v == 1 else "unlabeled_sample" for v in ex.column("label").to_pylist()]))
-    model = fit_run_model("r", unlabeled, random_seed=1, pu_bags=20)
-    assert len(model._scorer.members) == 20
+    model = fit_run_model("r", unlabeled, random_seed=1, pu_bags=bags)
+    assert len(model._scorer.members) == bags
+    return model, unlabeled.filter(pc.equal(unlabeled.column("split"), "test"))
+
+
+def test_large_bagging_ensemble_is_measured_on_its_first_members_in_one_pass(monkeypatch):
+    """A cap that fits the first 5 members on MIN_IMPORTANCE_ROWS rows: those 5 members are used,
+    each scores the rows once and the stacked shuffled copies once (one block), and the planted
+    column still ranks first."""
+    import lookalike_udf.quality as quality
+    model, test = _bagging_model()
+    copies = 4 * quality.N_REPEATS + 1
+    trees = [quality._tree_count(m) for m in model._scorer.members]
+    monkeypatch.setattr(quality, "IMPORTANCE_BUDGET", quality.MIN_IMPORTANCE_ROWS * copies * sum(trees[:5]))
+    assert quality.importance_plan(model, test.num_rows) == (quality.MIN_IMPORTANCE_ROWS, 5)
     used = []
     original = type(model._scorer.members[0]).predict_proba_positive
 
@@ -233,11 +243,37 @@ def test_large_bagging_ensemble_is_measured_on_its_first_members_within_the_work
         used.append((id(self), X.shape[0]))
         return original(self, X)
 
-    monkeypatch.setattr(quality, "IMPORTANCE_BUDGET", 100_000)
     monkeypatch.setattr(type(model._scorer.members[0]), "predict_proba_positive", counting)
-    test = unlabeled.filter(pc.equal(unlabeled.column("split"), "test"))
     out = quality.permutation_importance(model, test, seed=1)
     assert {member for member, _ in used} == {id(m) for m in model._scorer.members[:5]}
-    assert {rows for _, rows in used} == {quality.MIN_IMPORTANCE_ROWS}
-    assert len(used) == 5 * (1 + 4 * quality.N_REPEATS)
+    n = quality.MIN_IMPORTANCE_ROWS
+    assert sorted(rows for _, rows in used) == [n] * 5 + [n * (copies - 1)] * 5
     assert max(out, key=lambda name: out[name][0]) == "planted"
+
+
+def test_the_plan_keeps_every_member_and_the_rows_when_the_cap_allows():
+    import lookalike_udf.quality as quality
+    model, test = _bagging_model(n=600, bags=3)
+    assert quality.importance_plan(model, test.num_rows) == (test.num_rows, 3)
+    assert quality.importance_plan(model, 50_000) == (quality.MAX_IMPORTANCE_ROWS, 3)
+
+
+def test_one_pass_equals_scoring_every_shuffle_alone():
+    """The stacked copies give the figures of the plain loop: one shuffle, one score, one AUC."""
+    import lookalike_udf.quality as quality
+    from sklearn.metrics import roc_auc_score
+    ex = planted_examples(n=900)
+    model = fit_run_model("r", ex, random_seed=1, model_type="hgb")
+    test = ex.filter(pc.equal(ex.column("split"), "test"))
+    out = quality.permutation_importance(model, test, seed=4)
+    X = model.encoder.transform(test)
+    y, w = test.column("label").to_numpy(), test.column("weight").to_numpy()
+    base = roc_auc_score(y, model._scorer.predict_proba_positive(X), sample_weight=w)
+    for j, name in enumerate(model.feature_names):
+        rng = np.random.default_rng([4, 2, j])
+        drops = []
+        for _ in range(quality.N_REPEATS):
+            shuffled = X.copy()
+            shuffled[:, j] = X[rng.permutation(len(y)), j]
+            drops.append(base - roc_auc_score(y, model._scorer.predict_proba_positive(shuffled), sample_weight=w))
+        assert out[name] == pytest.approx((np.mean(drops), np.std(drops)), abs=1e-12), name
