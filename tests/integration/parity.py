@@ -47,7 +47,7 @@ def differences(left_db, right_db, table: str, right_table: str | None = None, t
     for i, (a, b) in enumerate(zip(rows_l, rows_r)):
         for name, x, y in zip(names_l, a, b):
             if isinstance(x, float) and isinstance(y, float):
-                if math.isnan(x) and math.isnan(y):
+                if x == y or (math.isnan(x) and math.isnan(y)):  # equal, including +/-inf, or both NaN
                     continue
                 if not abs(x - y) <= tol:
                     out.append(f"{table} row {i} {name}: {x!r} != {y!r}")
