@@ -131,15 +131,18 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
-LINE = re.compile(r"(\d+) of (\d+) (OK|ERROR|PASS|WARN|FAIL|SKIP)\b(.*?)\s([\w.]+)\s+\.+\s+\[(\w+)(?: \d+)? in ([\d.]+)s\]")
+LINE = re.compile(r"(\d+) of (\d+) (OK|ERROR|PASS|WARN|FAIL|SKIP)\b(.*?)\s([\w.]+)\s+\.*\s*\[(\w+)(?: \d+)? in ([\d.]+)s\]")
 START = re.compile(r"(\d+) of (\d+) START \S+ (?:sql |python )?\S+ model ([\w.]+)")
 
 
 def parse_log(text: str) -> dict:
     """Per node seconds and status from dbt's console lines (for a build stopped before run_results.json)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # dbt colours its status words, in the log file too
     nodes, total, started = {}, None, []
     for m in LINE.finditer(text):
         total = int(m.group(2))
+        if not m.group(5).split(".")[-1]:  # an on-run-start/end hook line
+            continue
         nodes[m.group(5).split(".")[-1]] = {"status": m.group(6), "seconds": float(m.group(7)), "index": int(m.group(1)),
                                             "model": " model " in m.group(4) + " "}
     for m in START.finditer(text):
