@@ -161,13 +161,39 @@ def _in_bitset(bitsets: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.
     return ((words >> (values & 31).astype(np.uint32)) & 1).astype(bool)
 
 
-#: Bytes of feature matrix scored at a time by the tree ensembles (see :func:`chunk_rows`).
-CHUNK_BYTES = 8 * 1024 * 1024
+#: Rows per block of the block-parallel scorer (:func:`run_blocks`): one thread walks every tree
+#: over one block, so the block's columns stay in cache (16k x 30 float64 = 3.75 MiB) and no
+#: OpenMP region is opened per tree.
+BLOCK_ROWS = 16_384
 
 
-def chunk_rows(n_features: int) -> int:
-    """Rows per block so that a block of float64 features stays near :data:`CHUNK_BYTES`."""
-    return int(np.clip(CHUNK_BYTES // (8 * max(1, n_features)), 4_096, 65_536))
+def scoring_threads() -> int:
+    """Threads for scoring: scikit-learn's OpenMP setting (``OMP_NUM_THREADS``, else the CPUs)."""
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        return 1
+    return max(1, int(_openmp_effective_n_threads()))
+
+
+def run_blocks(n_rows: int, work, n_threads: int | None = None, block_rows: int = BLOCK_ROWS) -> None:
+    """Call ``work(start, stop)`` for every block of ``block_rows`` rows, on ``n_threads`` Python
+    threads. scikit-learn's compiled tree predictor releases the GIL, so blocks scored on one
+    thread each run side by side: at 200k users x 20-member bagging this replaced one OpenMP
+    region per tree and block (two threads fighting over two busy cores) with one task per block
+    (issue 17, bench/RESULTS.md). Each block writes only its own rows, so results do not depend
+    on the number of threads."""
+    spans = [(start, min(start + block_rows, n_rows)) for start in range(0, n_rows, block_rows)]
+    threads = scoring_threads() if n_threads is None else max(1, int(n_threads))
+    if threads == 1 or len(spans) <= 1:
+        for start, stop in spans:
+            work(start, stop)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(spans))) as pool:
+        for future in [pool.submit(work, start, stop) for start, stop in spans]:
+            future.result()
 
 
 class HGBScorer:
@@ -259,27 +285,32 @@ class HGBScorer:
                 out[:, j] = np.where(found, pos, np.nan)
         return out
 
-    def predict_raw(self, X) -> np.ndarray:
-        """Sum of the baseline and every tree's leaf value (the log-odds)."""
+    def raw_block(self, X) -> np.ndarray:
+        """:meth:`predict_raw` of a block of rows on the calling thread alone (one thread per tree
+        walk: blocks are run side by side by :func:`run_blocks`)."""
         Xm = self._prepare(X)
         raw = np.full(Xm.shape[0], self.baseline, dtype=np.float64)
         if self._sklearn_predictors is not None:
-            from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-
-            # Small inputs on one thread: OpenMP start-up costs more than it saves there.
-            n_threads = 1 if Xm.shape[0] < 20_000 else _openmp_effective_n_threads()
-            # Every tree walks the rows again, so they are walked in cache-sized blocks: on a
-            # row-major 1M x 80 matrix that was 3.5 s -> 2.7-3.0 s in 100k batches; on the
-            # column-major copy the blocks gain little more (3.45 s whole, 3.3 s in blocks).
-            step = chunk_rows(Xm.shape[1])
-            for start in range(0, Xm.shape[0], step):
-                block = Xm[start:start + step]
-                out = raw[start:start + step]
-                for predictor in self._sklearn_predictors:
-                    out += predictor.predict(block, self.known_cat_bitsets, self.f_idx_map, n_threads)
+            for predictor in self._sklearn_predictors:
+                raw += predictor.predict(Xm, self.known_cat_bitsets, self.f_idx_map, 1)
         else:
             for tree in self.trees:
                 raw += self._predict_tree_numpy(tree, Xm)
+        return raw
+
+    def predict_raw(self, X, n_threads: int | None = None) -> np.ndarray:
+        """Sum of the baseline and every tree's leaf value (the log-odds), in the order
+        ``predict_proba`` adds them, so the result is the same to the last bit. Rows are scored in
+        blocks of :data:`BLOCK_ROWS`, each block by one thread walking every tree (:func:`run_blocks`)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise LookalikeError(f"expected a matrix with {self.n_features} feature columns, got shape {X.shape}")
+        raw = np.empty(X.shape[0], dtype=np.float64)
+
+        def work(start, stop):
+            raw[start:stop] = self.raw_block(X[start:stop])
+
+        run_blocks(X.shape[0], work, n_threads)
         return raw
 
     def predict_proba_positive(self, X) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from lookalike_udf.estimators import ModelFormatError
-from lookalike_udf.estimators.hgb import FORMAT, chunk_rows, dump as dump_hgb, load as load_hgb
+from lookalike_udf.estimators.hgb import BLOCK_ROWS, FORMAT, dump as dump_hgb, load as load_hgb, run_blocks
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +50,32 @@ def test_parity_with_predict_proba(fitted, engine):
     np.testing.assert_allclose(scorer.predict_proba_positive(X), expected, rtol=0, atol=1e-12)
 
 
-def test_blockwise_scoring_equals_predict_proba_across_block_edges(fitted):
-    """More rows than one block (65,536 at 5 features): every block, and the short last one, must
-    score as scikit-learn does on the whole matrix, on two threads."""
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_blockwise_scoring_equals_predict_proba_across_block_edges(fitted, n_threads):
+    """More rows than one block (16,384 rows each): every block, and the short last one, must
+    score as scikit-learn does on the whole matrix, whatever the number of threads."""
     clf, X = fitted
     scorer = load_hgb(json.loads(json.dumps(dump_hgb(clf), allow_nan=False)), engine="sklearn")
-    assert chunk_rows(5) == 65_536 and chunk_rows(80) == 13_107 and chunk_rows(10_000) == 4_096
-    big = np.tile(X, (300, 1))[:150_001]  # blocks of 65,536, 65,536 and 18,929 rows
+    big = np.tile(X, (100, 1))[:40_001]  # blocks of 16,384, 16,384 and 7,233 rows
+    assert BLOCK_ROWS == 16_384
+    np.testing.assert_array_equal(scorer.predict_raw(big, n_threads=n_threads),
+                                  clf._raw_predict(big)[:, 0])
     np.testing.assert_allclose(scorer.predict_proba_positive(big), clf.predict_proba(big)[:, 1], rtol=0, atol=1e-12)
+
+
+def test_run_blocks_visits_every_row_once():
+    seen = np.zeros(40_001, dtype=int)
+
+    def work(start, stop):
+        seen[start:stop] += 1
+
+    run_blocks(len(seen), work, n_threads=2)
+    assert seen.min() == 1 and seen.max() == 1
+    spans = []
+    run_blocks(10, lambda a, b: spans.append((a, b)), n_threads=1, block_rows=4)
+    assert spans == [(0, 4), (4, 8), (8, 10)]
+    run_blocks(0, lambda a, b: spans.append((a, b)))
+    assert len(spans) == 3
 
 
 def test_payload_is_plain_json_without_pickle(fitted):
@@ -113,3 +131,26 @@ def test_wrong_width_is_refused(fitted):
     clf, X = fitted
     with pytest.raises(Exception, match="5 feature columns"):
         load_hgb(dump_hgb(clf)).predict_proba_positive(X[:, :4])
+
+
+def test_fused_bagging_scoring_equals_the_members_mean_to_the_last_bit(fitted):
+    """A bagging ensemble of hgb members is scored block by block through every member (fused);
+    the result must be the mean of scikit-learn's own predict_proba of each member, bit for bit,
+    across block edges, and a matrix of the wrong width is refused."""
+    from lookalike_udf.errors import LookalikeError
+    from lookalike_udf.estimators import bagging
+
+    clf, X = fitted
+    rng = np.random.default_rng(3)
+    y = (X[:, 0] + rng.normal(size=len(X)) > 0).astype(int)
+    members = [HistGradientBoostingClassifier(max_iter=5 + 4 * k, max_depth=3, random_state=k,
+                                              categorical_features=[1, 3]).fit(X, y) for k in range(3)]
+    payload = json.loads(json.dumps(bagging.dump([dump_hgb(m) for m in members], seed=1,
+                                                 thresholds=[1, 2, 3], bag_size=10), allow_nan=False))
+    scorer = bagging.load(payload)
+    big = np.tile(X, (100, 1))[:40_001]
+    expected = np.vstack([m.predict_proba(big)[:, 1] for m in members]).mean(axis=0)
+    np.testing.assert_array_equal(scorer.predict_proba_positive(big), expected)
+    np.testing.assert_array_equal(scorer.predict_proba_positive(big), scorer.predict_members(big).mean(axis=0))
+    with pytest.raises(LookalikeError, match="expected a matrix with 5 feature columns"):
+        scorer.predict_proba_positive(big[:, :4])
