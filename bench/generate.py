@@ -35,6 +35,9 @@ SCALES = {
     # L's shape at a tenth of the users: scoring memory at 1M vs 10M users, everything else equal.
     "L1": dict(users=1_000_000, snapshots=1, events=0, labels=50_000, runs=("r_negatives",)),
     "P": dict(users=200_000, snapshots=12, events=0, labels=10_000, runs=("r_negatives", "r_positives", "r_single")),
+    # Issue 17's side-by-side shapes: no events, two runs (one with negatives, one positive-only).
+    "T200K": dict(users=200_000, snapshots=12, events=0, labels=10_000, runs=("r_negatives", "r_positives")),
+    "T1M": dict(users=1_000_000, snapshots=12, events=0, labels=50_000, runs=("r_negatives", "r_positives")),
 }
 #: Last snapshot month; scoring time (lookalike_as_of) is the first day after it.
 LAST_SNAPSHOT = "2026-06-01"
