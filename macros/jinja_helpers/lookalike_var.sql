@@ -67,7 +67,7 @@
     'lookalike_on_run_failure': {'kind': 'choice', 'choices': ['keep_last_good', 'drop'], 'default': 'keep_last_good'},
     'lookalike_force_retrain': {'kind': 'bool', 'default': false},
     'lookalike_scoring_engine': {'kind': 'choice', 'choices': ['python', 'sql'], 'default': 'python'},
-    'lookalike_scoring_sql_dialects': {'kind': 'choice_list', 'choices': ['duckdb', 'postgres', 'snowflake', 'bigquery', 'spark', 'databricks', 'sqlite'], 'default': ['duckdb', 'postgres', 'snowflake', 'bigquery', 'spark', 'databricks']},
+    'lookalike_scoring_sql_dialects': {'kind': 'choice_list', 'choices': ['duckdb', 'postgres', 'snowflake', 'bigquery', 'spark', 'databricks', 'sqlite'], 'nullable': true, 'default': none},
     'lookalike_score_batch_size': {'kind': 'int', 'min': 1, 'max': 100000000, 'default': 100000},
     'lookalike_threshold_top_pct': {'kind': 'number', 'min': 0, 'max': 100, 'default': 10},
     'lookalike_health_min_positive_users': {'kind': 'int', 'min': 0, 'max': 1000000000, 'default': 50},

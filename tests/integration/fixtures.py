@@ -84,8 +84,8 @@ FIXTURE_VARS = {
     "lookalike_runs": "inputs.runs",
     "lookalike_as_of": AS_OF,
     "lookalike_demo": False,
-    # Compiling a 20-member ensemble for six dialects takes ~10 s a build; the dialects are
-    # covered by tests/unit/test_sql_compile.py and the demo build.
+    # Set as a list on purpose (the default, null, is the demo's): the list form reaches the
+    # Python model through dbt's config rendering. Other dialects: tests/unit/test_sql_compile.py.
     "lookalike_scoring_sql_dialects": ["duckdb"],
 }
 

@@ -250,3 +250,26 @@ def test_code_sets_are_ranges_and_short_in_lists_that_duckdb_keeps_in_the_projec
             assert "JOIN" not in plan, codes
             for rows in (con.execute(query.sql("duckdb")).fetchall(), lite.execute(query.sql("sqlite")).fetchall()):
                 assert {v: hit for v, hit in rows} == {v: int(v is not None and v in codes) for v in values}, codes
+
+
+@pytest.mark.parametrize(("value", "target", "expected"), [
+    (None, "duckdb", ["duckdb"]),          # the default: the building warehouse's dialect only
+    (None, "spark", ["spark"]),
+    ("null", "snowflake", ["snowflake"]),
+    (None, "redshift", []),                # a warehouse without a dialect here: no rows
+    (["Snowflake", "duckdb", "snowflake"], "spark", ["snowflake", "duckdb"]),
+    ("['duckdb', 'bigquery']", "duckdb", ["duckdb", "bigquery"]),  # a list as dbt renders it in a config
+    ([], "duckdb", []),
+])
+def test_scoring_sql_dialects_default_to_the_target(value, target, expected):
+    from lookalike_udf.dbt_models import _dialect_list
+
+    assert _dialect_list(value, target) == expected
+
+
+def test_scoring_sql_dialects_refuse_unknown_names():
+    from lookalike_udf.dbt_models import _dialect_list
+    from lookalike_udf.errors import LookalikeError
+
+    with pytest.raises(LookalikeError, match="names 'oracle'; the dialects are duckdb"):
+        _dialect_list(["duckdb", "oracle"], "duckdb")

@@ -7,4 +7,5 @@ def model(dbt, session):
         dialects=dbt.config.get("scoring_sql_dialects"),
         previous=lookalike.previous_table(session, dbt.this),
         force=dbt.config.get("force_retrain"),
+        target_dialect=dbt.config.get("target_dialect"),
     )
