@@ -244,6 +244,7 @@ class HGBScorer:
             raise ValueError("engine must be 'auto', 'sklearn' or 'numpy'")
         self._sklearn_predictors = None
         self._expected = None  # split nodes' expected values, for contributions()
+        self._paths = None  # per tree: leaf predictor, columns, path contributions (contributions())
         if engine in ("auto", "sklearn"):
             try:
                 self._sklearn_predictors = self._build_sklearn_predictors()
@@ -365,10 +366,21 @@ class HGBScorer:
         contrib = np.zeros((Xm.shape[0], self.n_features), dtype=np.float64)
         if self._expected is None:  # once per scorer: a Python loop over the nodes
             self._expected = [_expected_node_values(tree.nodes) for tree in self.trees]
-        bias = self.baseline
+        bias = self.baseline + sum(expected[0] for expected in self._expected)
+        if self._sklearn_predictors is not None:
+            # Each row's leaf from the compiled predictor (a copy of the tree whose leaves hold
+            # their own node index), then the leaf's whole path added at once: the sum of the
+            # same steps as the walk below. 20 members x ~170 trees x 10,000 rows: 8 s -> ~1 s.
+            if self._paths is None:
+                self._paths = [self._leaf_paths(tree, expected) for tree, expected in zip(self.trees, self._expected)]
+            for leaf_predictor, columns, path in self._paths:
+                if not columns.size:
+                    continue
+                leaf = leaf_predictor.predict(Xm, self.known_cat_bitsets, self.f_idx_map, 1).astype(np.intp)
+                contrib[:, columns] += path[leaf]
+            return np.full(Xm.shape[0], bias, dtype=np.float64), contrib
         for tree, expected in zip(self.trees, self._expected):
             n = tree.nodes
-            bias += expected[0]
             node = np.zeros(Xm.shape[0], dtype=np.int64)
             active = np.flatnonzero(n["is_leaf"][node] == 0)
             while active.size:
@@ -379,6 +391,32 @@ class HGBScorer:
                 node[active] = child
                 active = active[n["is_leaf"][node[active]] == 0]
         return np.full(Xm.shape[0], bias, dtype=np.float64), contrib
+
+
+    def _leaf_paths(self, tree: _Tree, expected: np.ndarray):
+        """(leaf predictor, input columns the tree splits on, per-node path contributions over those
+        columns). Parents come before their children (checked by :func:`_load_tree`), so one pass
+        in node order gives every node the sum of the steps from the root to it."""
+        from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+        n = tree.nodes
+        n_nodes = len(n["value"])
+        split = np.flatnonzero(n["is_leaf"] == 0)
+        columns = np.unique(self.column_order[n["feature_idx"][split]])
+        local = {int(c): k for k, c in enumerate(columns)}
+        path = np.zeros((n_nodes, len(columns)), dtype=np.float64)
+        for i in split:
+            k = local[int(self.column_order[n["feature_idx"][i]])]
+            for child in (n["left"][i], n["right"][i]):
+                path[child] = path[i]
+                path[child, k] += expected[child] - expected[i]
+        nodes = np.zeros(n_nodes, dtype=PREDICTOR_RECORD_DTYPE)
+        for name, values in n.items():
+            if name in PREDICTOR_RECORD_DTYPE.names:
+                nodes[name] = values
+        nodes["value"] = np.arange(n_nodes, dtype=np.float64)
+        return TreePredictor(nodes, tree.binned_left, tree.raw_left), columns, path
 
 
 def _expected_node_values(nodes: dict) -> np.ndarray:
