@@ -186,3 +186,26 @@ def test_dbt_entry_points_use_the_run_settings_and_out_of_bag_scores():
     # The quality report's interface: from_json, predict on Arrow, feature_names, encoder.
     assert model.feature_names == model.encoder.feature_names_ and model.predict(t.slice(0, 3)).shape == (3,)
     assert pc.min(preds.column("score")).as_py() >= 0
+
+
+@pytest.mark.parametrize("model_type", ["hgb", "rf", "logistic"])
+def test_members_fitted_side_by_side_equal_members_fitted_one_by_one(monkeypatch, model_type):
+    """Bagging members are fitted on several threads when their fits are single-threaded; each
+    member has its own seed, so the stored ensemble is the same JSON as when fitted one by one."""
+    import lookalike_udf.estimators.hgb as hgb_module
+    from lookalike_udf.estimators import bagging
+
+    table, _ = pu_examples(n_pos=200, n_unl=1500, seed=4)
+    X = np.c_[np.asarray(table.column("z")), np.asarray(table.column("z2")),
+              np.asarray(table.column("noise0"))]
+    y = np.asarray(table.column("label"), dtype=np.int64)
+    w = np.ones(len(y))
+    ids = table.column("example_id").to_pylist()
+    mask = np.zeros(X.shape[1], dtype=bool)
+    payloads = {}
+    for threads in (1, 3):
+        monkeypatch.setattr(hgb_module, "scoring_threads", lambda threads=threads: threads)
+        payload, params = bagging.fit(X, y, w, ids, mask, random_seed=5, n_bags=6, model_type=model_type)
+        payloads[threads] = (json.dumps(payload, sort_keys=True), params)
+    assert payloads[1] == payloads[3]
+    assert len(json.loads(payloads[1][0])["members"]) == 6
