@@ -3,9 +3,12 @@
     bins: numeric and boolean features by the training examples' deciles (nulls in a bin of their
     own), text features by category. Shares are smoothed at 1e-4 so empty bins stay finite.
     PSI < 0.1 none, < 0.25 moderate, else large (drift_level). The population side is a repeatable
-    sample of at most 200,000 users of lookalike_inference_features (DuckDB; the whole relation
+    sample of at most 50,000 users of lookalike_inference_features (DuckDB; the whole relation
     elsewhere); the training side is every training example of the run (lookalike_pit_features,
-    unweighted). lookalike_runs.health warns when a feature's PSI exceeds lookalike_health_max_psi. -#}
+    unweighted). lookalike_runs.health warns when a feature's PSI exceeds lookalike_health_max_psi.
+    Sample size: a decile's share from 50,000 users has a standard error under 0.0014; at 200k
+    users the 50,000 sample moved PSI by at most 0.0027 against 200,000 (no drift level changed)
+    and took 2.4 s instead of 7.5 s (issue 17). -#}
 -- depends_on: {{ ref('lookalike_run_models') }}, {{ ref('lookalike_pit_features') }}, {{ ref('lookalike_inference_features') }}
 {%- set features = [] -%}
 {%- for key, column in lookalike.lookalike_input_columns(ref('lookalike_inference_features')).items() -%}
@@ -50,7 +53,7 @@ train_long as (
 
 population_long as (
     {{ lookalike.lookalike_drift_long_select(features, 'population', 'cast(null as ' ~ text ~ ')') }}
-    from {{ lookalike.lookalike_sampled(ref('lookalike_inference_features'), 200000) }} as population
+    from {{ lookalike.lookalike_sampled(ref('lookalike_inference_features'), 50000) }} as population
     cross join lookalike_features
 ),
 
