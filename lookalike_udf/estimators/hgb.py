@@ -132,10 +132,16 @@ def _load_tree(tree, t: int, n_features: int) -> _Tree:
         values = raw_nodes[name]
         if len(values) != n_nodes:
             raise ModelFormatError(f"{where}.{name}: expected {n_nodes} values")
+        # Fast paths check the element types once per column (set of types; bool is not int
+        # here), then ranges in numpy: loading a 20-member model took 2 s in per-value checks.
+        types = set(map(type, values))
         if name in _FLOAT_FIELDS:
-            nodes[name] = np.array([_decode_float(v, f"{where}.{name}") for v in values], dtype=np.float64)
+            if types <= {float, int}:
+                nodes[name] = np.array(values, dtype=np.float64)
+            else:
+                nodes[name] = np.array([_decode_float(v, f"{where}.{name}") for v in values], dtype=np.float64)
         else:
-            if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 or v > _MAX_UINT32 for v in values):
+            if not types <= {int} or min(values) < 0 or max(values) > _MAX_UINT32:
                 raise ModelFormatError(f"{where}.{name}: expected unsigned integers")
             nodes[name] = np.array(values, dtype=np.int64)
     raw_left = _bitsets(tree.get("raw_left_cat_bitsets", []), f"{where}.raw_left_cat_bitsets")

@@ -116,6 +116,12 @@ def _mutated(payload, mutate):
     (lambda p: p["trees"][0]["nodes"]["feature_idx"].__setitem__(0, 99), "feature index outside"),
     (lambda p: p["trees"][0]["nodes"]["value"].__setitem__(0, "boom"), "string 'boom'"),
     (lambda p: p["trees"][0]["nodes"]["value"].pop(), "one length"),
+    (lambda p: p["trees"][0]["nodes"]["value"].__setitem__(0, True), "found bool"),
+    (lambda p: p["trees"][0]["nodes"]["value"].__setitem__(0, None), "found NoneType"),
+    (lambda p: p["trees"][0]["nodes"]["left"].__setitem__(1, True), "left: expected unsigned integers"),
+    (lambda p: p["trees"][0]["nodes"]["left"].__setitem__(1, 1.0), "left: expected unsigned integers"),
+    (lambda p: p["trees"][0]["nodes"]["right"].__setitem__(1, -1), "right: expected unsigned integers"),
+    (lambda p: p["trees"][0]["nodes"]["count"].__setitem__(1, 2**32), "count: expected unsigned integers"),
     (lambda p: p.update(trees=[]), "non-empty"),
     (lambda p: p.update(known_cat_bitsets=[[1, 2, 3]]), "rows of 8"),
     (lambda p: p["categories"].update({"1": [2.0, 1.0]}), "sorted distinct"),
@@ -125,6 +131,16 @@ def test_malformed_payloads_are_refused(fitted, mutate, message):
     clf, _ = fitted
     with pytest.raises(ModelFormatError, match=message):
         load_hgb(_mutated(dump_hgb(clf), mutate))
+
+
+def test_non_finite_numbers_stored_as_strings_load(fitted):
+    """JSON has no NaN or infinity: a threshold stored as "inf" or "-inf" loads as that number."""
+    clf, _ = fitted
+    payload = dump_hgb(clf)
+    payload["trees"][0]["nodes"]["num_threshold"][0] = "inf"
+    payload["trees"][0]["nodes"]["gain"][0] = "-inf"
+    tree = load_hgb(payload).trees[0]
+    assert tree.nodes["num_threshold"][0] == np.inf and tree.nodes["gain"][0] == -np.inf
 
 
 def test_wrong_width_is_refused(fitted):
