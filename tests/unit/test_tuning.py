@@ -260,3 +260,29 @@ def test_train_models_passes_the_tuning_settings():
     assert "signal_copy" in [d["feature"] for d in params["feature_selection"]["dropped"]]
     assert "auto_tune dropped" in row["status_message"] and "signal_copy" in row["status_message"]
     assert row["n_features"] == params["feature_selection"]["kept"]
+
+
+@pytest.mark.parametrize("repeated_users", [False, True])
+def test_cv_folds_are_stratified_grouped_and_seeded(repeated_users):
+    """cv_folds: every example in exactly one validation fold, each fold's positive share near the
+    whole set's, a user's examples never on both sides, the same folds for the same seed. With one
+    example per user the fast StratifiedKFold path is taken; with repeated users, the grouped one."""
+    from lookalike_udf.tuning import cv_folds
+
+    rng = np.random.default_rng(0)
+    n = 600
+    y = (rng.random(n) < 0.3).astype(int)
+    groups = [f"u{i // 3 if repeated_users else i}" for i in range(n)]
+    folds = cv_folds(y, groups, random_seed=9, n_folds=5)
+    assert len(folds) == 5
+    seen = np.zeros(n, dtype=int)
+    for train_idx, valid_idx in folds:
+        seen[valid_idx] += 1
+        assert len(np.intersect1d(train_idx, valid_idx)) == 0 and len(train_idx) + len(valid_idx) == n
+        assert abs(y[valid_idx].mean() - y.mean()) < 0.05
+        assert not {groups[i] for i in train_idx} & {groups[i] for i in valid_idx}
+    assert seen.min() == 1 and seen.max() == 1
+    again = cv_folds(y, groups, random_seed=9, n_folds=5)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
+    other = cv_folds(y, groups, random_seed=10, n_folds=5)
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other))
