@@ -245,3 +245,6 @@ def test_hgb_contributions_from_leaf_paths_equal_the_node_walk(matrix):
     np.testing.assert_allclose(bias_fast, bias_walk, rtol=0, atol=1e-12)
     np.testing.assert_allclose(contrib_fast, contrib_walk, rtol=0, atol=1e-12)
     assert np.count_nonzero(contrib_fast) > len(X_new)  # several features per row, not a trivial model
+    # Enough rows x trees (30,000 x 40) for the trees to be split between two threads.
+    big = np.tile(X_new, (100, 1))
+    np.testing.assert_allclose(fast.contributions(big)[1], np.tile(contrib_walk, (100, 1)), rtol=0, atol=1e-12)
