@@ -55,6 +55,7 @@ import pyarrow.compute as pc
 from sklearn.metrics import roc_auc_score
 
 from . import frames
+from .estimators import hgb
 from .features import BOOLEAN, CATEGORICAL
 from .integrity import load_verified_models
 from .reuse import reused_model_fingerprints
@@ -77,11 +78,11 @@ MIN_IMPORTANCE_ROWS = 1_000
 #: 1,000 rows of its first 5 members. (The cap was 2e6 rows x members, with one call per shuffle and
 #: member: 37 s of work at that scale against 8 s now, issue 17; bench/RESULTS.md.)
 IMPORTANCE_BUDGET = 80_000_000
-#: Stacked shuffled rows scored per call: below the hgb scorer's 20,000-row threshold, so each call
-#: runs on one thread. The report runs beside population scoring; with two OpenMP threads per tree
-#: on two busy cores the same copies took 370 ns per tree and row instead of 35 (measured at 200k
-#: users, load average 4).
-BLOCK_ROWS = 16_384
+#: Stacked shuffled rows scored per call: one block of the hgb scorer (hgb.BLOCK_ROWS), so each
+#: call runs on one thread. The report runs beside population scoring; with two OpenMP threads per
+#: tree on two busy cores the same copies took 370 ns per tree and row instead of 35 (measured at
+#: 200k users, load average 4).
+BLOCK_ROWS = hgb.BLOCK_ROWS
 
 FEATURE_REPORT_SCHEMA = pa.schema([
     ("run_id", pa.string()),

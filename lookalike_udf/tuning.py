@@ -55,7 +55,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from . import estimators
-from .estimators.fitting import SINGLE_THREAD_ROWS
+from .estimators.fitting import map_side_by_side
 
 LEAKAGE_AUC = 0.98
 #: Univariate AUC below which a feature without permutation importance is dropped (auto_tune).
@@ -233,20 +233,8 @@ def choose_hgb_or_logistic(X, y, w, mask, groups, random_seed: int, *, max_rows:
         return model_type, roc_auc_score(y[valid_idx], scorer.predict_proba_positive(X[valid_idx]),
                                          sample_weight=w[valid_idx])
 
-    # The fits are on at most max_rows rows, single-threaded (fitting.SINGLE_THREAD_ROWS), so they
-    # run side by side on one thread each, in a fixed order of results (as bagging members do).
-    from .estimators.hgb import scoring_threads
-
-    threads = min(scoring_threads(), len(jobs))
-    if threads > 1 and max_rows < SINGLE_THREAD_ROWS:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=threads) as pool:
-            results = list(pool.map(fold_auc, jobs))
-    else:
-        results = [fold_auc(job) for job in jobs]
+    # The fits are on at most max_rows rows: side by side when single-threaded, results in order.
+    results = map_side_by_side(fold_auc, jobs, max_rows)
     for model_type, auc in results:
         aucs[model_type].append(auc)
     d = np.array(aucs["logistic"]) - np.array(aucs["hgb"])

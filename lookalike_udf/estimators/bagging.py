@@ -141,12 +141,9 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mask: np.ndarr
     type's :attr:`~lookalike_udf.estimators.base.EstimatorType.bagging_overrides`. ``overrides``
     (tuned parameters) apply to every member. Returns the ensemble payload and its parameters.
     """
-    from threadpoolctl import threadpool_limits
-
     from ..pu import bag_membership, bag_thresholds
     from . import fit as fit_estimator, get
-    from .fitting import SINGLE_THREAD_ROWS
-    from .hgb import scoring_threads
+    from .fitting import map_side_by_side
 
     member_overrides = {**get(model_type).bagging_overrides(n_bags), **(overrides or {})}
     pos = np.flatnonzero(y == 1)
@@ -155,24 +152,15 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mask: np.ndarr
     ids = np.asarray(example_ids, dtype=object)[unl]
     thresholds = bag_thresholds(ids, n_bags, bag_size, random_seed)
     in_bag = bag_membership(ids, thresholds, random_seed)
+
     def fit_member(t):
         rows = np.concatenate([pos, unl[in_bag[t]]])
         return fit_estimator(model_type, X[rows], y[rows], w[rows], mask, random_seed + 7919 * (t + 1),
                              overrides=member_overrides)
 
-    # The first member alone (it applies any one-time set-up), then the others side by side on
-    # one thread each when their fits are single-threaded anyway (fitting.SINGLE_THREAD_ROWS):
-    # scikit-learn's fitting loops release the GIL for most of their work, so 2 threads fitted 20
-    # members 1.47x faster (issue 17). Each member has its own seed: the same models either way.
+    # The first member alone (it applies any one-time set-up), then the others side by side.
     fitted = [fit_member(0)]
-    threads = min(scoring_threads(), n_bags - 1)
-    if threads > 1 and len(pos) + bag_size < SINGLE_THREAD_ROWS:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=threads) as pool:
-            fitted += list(pool.map(fit_member, range(1, n_bags)))
-    else:
-        fitted += [fit_member(t) for t in range(1, n_bags)]
+    fitted += map_side_by_side(fit_member, range(1, n_bags), len(pos) + bag_size)
     members = [payload for payload, _ in fitted]
     member_params = fitted[-1][1]
     # Boosting and logistic record iterations; forests do not.

@@ -18,3 +18,21 @@ def threads_for(n_rows: int):
 def uniform_weights(w: np.ndarray) -> bool:
     """True when every weight is the same (a fit may then pass no weights at all)."""
     return w.size == 0 or bool(np.all(w == w[0]))
+
+
+def map_side_by_side(fn, items, n_rows: int) -> list:
+    """``[fn(item) for item in items]``, in order. When fits of ``n_rows`` rows are single-threaded
+    anyway (below :data:`SINGLE_THREAD_ROWS`), the calls run side by side on the scoring threads
+    with one OpenMP/BLAS thread each: scikit-learn's fitting loops release the GIL for most of their
+    work (20 bagging members: 1.47x faster on 2 cores, issue 17). Each call must be independent and
+    seeded, so the results are the same either way."""
+    from .hgb import scoring_threads
+
+    items = list(items)
+    threads = min(scoring_threads(), len(items))
+    if threads > 1 and n_rows < SINGLE_THREAD_ROWS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(fn, items))
+    return [fn(item) for item in items]
