@@ -16,6 +16,9 @@ several threads):
   a number for a text feature), raises an error naming the feature and the fix.
 - ``lookalike_model_features(model VARCHAR) -> VARCHAR[]``: the feature names the model reads,
   in its order (what the ``features`` struct must hold).
+- ``lookalike_library_version() -> VARCHAR``: this library's version and scikit-learn's, e.g.
+  ``lookalike_udf 0.1.0; scikit-learn 1.9.1``. The keep-unchanged-tables short cut of the DuckDB
+  materialization (decision 0019) folds it into every table's key, so upgrading either rebuilds.
 
 Why a key: DuckDB copies every argument into every batch, so the JSON form copies the model text
 2,048 times per batch. A 2.3 MB bagging model (the demo's) overflows Arrow's 2 GB string buffer
@@ -52,7 +55,7 @@ from .scoring import LookalikeModel
 __all__ = ["CACHE", "FUNCTIONS", "ModelCache", "check_features", "register", "score_arrow"]
 
 #: The SQL functions :func:`register` creates.
-FUNCTIONS = ("lookalike_load_model", "lookalike_score", "lookalike_model_features")
+FUNCTIONS = ("lookalike_load_model", "lookalike_score", "lookalike_model_features", "lookalike_library_version")
 
 #: What each encoder kind accepts (Arrow kinds of the struct field), and the SQL type to cast to.
 _ACCEPTS = {NUMERIC: {NUMERIC, BOOLEAN}, BOOLEAN: {BOOLEAN, NUMERIC}, CATEGORICAL: {CATEGORICAL}}
@@ -237,7 +240,22 @@ def register(con, cache: ModelCache = CACHE):
         except (duckdb.InvalidInputException, duckdb.CatalogException):
             pass
         con.create_function(name, fn, params, returns, type="arrow", side_effects=side_effects)
+    try:
+        con.remove_function("lookalike_library_version")
+    except (duckdb.InvalidInputException, duckdb.CatalogException):
+        pass
+    con.create_function("lookalike_library_version", library_version, [], "VARCHAR")
     return con
+
+
+def library_version() -> str:
+    """This library's and scikit-learn's versions: what a stored model's bytes depend on besides
+    its inputs (SQL function ``lookalike_library_version()``)."""
+    import sklearn
+
+    from . import __version__
+
+    return f"lookalike_udf {__version__}; scikit-learn {sklearn.__version__}"
 
 
 try:  # dbt-duckdb is optional for register(); the plugin class needs it

@@ -89,14 +89,21 @@ select * from {{ this }}
   {{ return(adapter.dispatch('lookalike_stored_inputs_key', 'lookalike')(relation)) }}
 {%- endmacro -%}
 
-{%- macro duckdb__lookalike_stored_inputs_key(relation) -%}
-  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+{#- A DuckDB table's comment ('' when it has none or does not exist). -#}
+{%- macro lookalike_table_comment(relation) -%}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
   {%- set found = run_query("select comment from duckdb_tables() where database_name = " ~ lookalike.lookalike_literal(relation.database)
       ~ " and schema_name = " ~ lookalike.lookalike_literal(relation.schema) ~ " and table_name = " ~ lookalike.lookalike_literal(relation.identifier)) -%}
-  {%- if found.rows | length == 0 or found.rows[0][0] is none -%}{{ return(none) }}{%- endif -%}
-  {%- set comment = found.rows[0][0] | string -%}
+  {{ return('' if found.rows | length == 0 or found.rows[0][0] is none else found.rows[0][0] | string) }}
+{%- endmacro -%}
+
+{%- macro duckdb__lookalike_stored_inputs_key(relation) -%}
+  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+  {%- set comment = lookalike.lookalike_table_comment(relation) -%}
   {%- set prefix = 'lookalike inputs key: ' -%}
-  {{ return(comment[prefix | length:] if comment.startswith(prefix) else none) }}
+  {#- The key is 32 hex digits; "; kept by build <invocation_id>" may follow (lookalike_table). -#}
+  {%- set key = comment[prefix | length:][:32] if comment.startswith(prefix) else '' -%}
+  {{ return(key if (key | length) == 32 and modules.re.fullmatch('[0-9a-f]{32}', key) else none) }}
 {%- endmacro -%}
 
 {%- macro spark__lookalike_stored_inputs_key(relation) -%}
@@ -139,4 +146,82 @@ select * from {{ this }}
 {%- endmacro -%}
 
 {%- macro default__lookalike_store_inputs_key() -%}
+{%- endmacro -%}
+
+
+{#- The inputs key of a guarded feature table whose compiled SQL says the key is unchanged since
+    the previous build (first line written by lookalike_reuse_or), else none. Only the first line
+    counts: the body holds literals from the data. -#}
+{%- macro lookalike_unchanged_marker_key(code) -%}
+  {%- set first_line = ((code or '') | trim).split('\n')[0] -%}
+  {%- set prefix = '-- lookalike: inputs key ' -%}
+  {%- if first_line.startswith(prefix) and 'unchanged since the previous build' in first_line -%}
+    {{ return(first_line[prefix | length:][:32]) }}
+  {%- endif -%}
+  {{ return(none) }}
+{%- endmacro -%}
+
+
+{#- The key of the current model's table for lookalike_table's short cut (decision 0019), or none
+    when there is none to trust (then the table is built). It folds in: the model's compiled code
+    (so every variable and config value it reads, and the relation names), the library and
+    scikit-learn versions (SQL function lookalike_library_version(), from the package's dbt-duckdb
+    plugin; without the plugin there is no key), every upstream relation's stored key when it has
+    one, else a checksum of its rows, and the code of every model of the package
+    (lookalike_inputs_key). A missing upstream relation gives no key. -#}
+{%- macro lookalike_table_key() -%}
+  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+  {%- set has_version = run_query("select count(*) from duckdb_functions() where function_name = 'lookalike_library_version'") -%}
+  {%- if has_version.rows[0][0] == 0 -%}
+    {{ log('lookalike: ' ~ this.identifier ~ ' is built every time: the SQL function lookalike_library_version() is missing (add plugin lookalike_udf.duckdb_plugin to the profile)', info=true) }}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- set library = run_query('select lookalike_library_version()').rows[0][0] -%}
+  {%- set checksummed = [] -%}
+  {%- set upstream = [] -%}
+  {%- for unique_id in model.depends_on.nodes | sort -%}
+    {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
+    {%- set relation = adapter.get_relation(node.database, node.schema, node.alias or node.identifier) if node else none -%}
+    {%- if relation is none -%}
+      {{ return(none) }}
+    {%- endif -%}
+    {#- A feature table guarded by lookalike_reuse_or is named by its stored key; everything else
+        by a checksum of its rows now, so an edited table (a lookalike_keep table too) changes
+        the key. -#}
+    {%- if lookalike.lookalike_stored_inputs_key(relation) and not lookalike.lookalike_stored_rows_checksum(relation) -%}
+      {%- do upstream.append(relation) -%}
+    {%- else -%}
+      {%- do checksummed.append(relation) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(lookalike.lookalike_inputs_key(model.language ~ '\n' ~ model.compiled_code ~ '\nlibrary:' ~ library, checksummed, upstream)) }}
+{%- endmacro -%}
+
+
+{#- Whether lookalike_table kept `relation` as it was in this build (its comment names this
+    invocation): lookalike_runs then reports the kept runs' actions as 'reused'. -#}
+{%- macro lookalike_kept_in_this_build(relation) -%}
+  {{ return(adapter.dispatch('lookalike_kept_in_this_build', 'lookalike')(relation)) }}
+{%- endmacro -%}
+
+{%- macro duckdb__lookalike_kept_in_this_build(relation) -%}
+  {{ return(execute and lookalike.lookalike_table_comment(relation).endswith('; kept by build ' ~ invocation_id)) }}
+{%- endmacro -%}
+
+{%- macro default__lookalike_kept_in_this_build(relation) -%}
+  {{ return(false) }}
+{%- endmacro -%}
+
+
+{#- The row checksum a lookalike_keep table was stored with ('<n_rows>:<md5>', from its comment
+    '...; rows <n_rows>:<md5>'), or none. -#}
+{%- macro lookalike_stored_rows_checksum(relation) -%}
+  {%- set found = modules.re.search('; rows ([0-9]+:[0-9a-f]{32})', lookalike.lookalike_table_comment(relation)) -%}
+  {{ return(found.group(1) if found else none) }}
+{%- endmacro -%}
+
+{#- The checksum of `relation`'s rows now, '<n_rows>:<md5>' (lookalike_relation_checksum). -#}
+{%- macro lookalike_rows_checksum(relation) -%}
+  {%- set found = run_query(lookalike.lookalike_relation_checksum(relation)) -%}
+  {{ return(found.rows[0][0] ~ ':' ~ found.rows[0][1]) }}
 {%- endmacro -%}

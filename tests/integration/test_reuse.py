@@ -3,7 +3,8 @@
 Build sequence on one DuckDB file (the fixture's runs 'pit' (with negatives) and 'single'
 (positives only, SINGLE_ENGAGE) train; 'few_negatives' and 'ghost' fail):
 1. first build: every trained run is fitted and scored;
-2. the same build again: every model and every score is reused, untouched;
+2. the same build again: every model and every score is reused, untouched: their tables are kept
+   as they were (no statement rebuilds or copies them; decision 0019);
 3. one more label in run 'pit' (a labels table that differs in that run only): 'pit' is refitted
    and rescored, 'single' is reused; before it, 'single''s stored feature importance is marked
    (+100), so the build shows that it carried those rows over instead of recomputing them;
@@ -39,8 +40,19 @@ def state(db) -> dict:
                                  f"from lookalike_feature_importance where run_id = '{run}' order by feature")
                   for run in TRAINED_RUNS}
     leftovers = query(db, "select table_name from information_schema.tables where table_name like '%dbt_tmp%'")
+    # Tables the last build kept as they were (lookalike_table, decision 0019): their comment names it.
+    kept = {name for (name,) in query(db, "select table_name from duckdb_tables() where comment like '%; kept by build %'")}
     return {"runs": runs, "models": models, "scores": scores, "predictions": predictions, "importance": importance,
-            "leftovers": leftovers}
+            "leftovers": leftovers, "kept": kept}
+
+
+#: The tables an unchanged rebuild keeps without running a statement: the Python models, drift, and
+#: the feature tables guarded by lookalike_reuse_or (which used to copy themselves).
+KEEP_MODELS = {"lookalike_run_models", "lookalike_training_predictions", "int_lookalike__population_scores",
+               "lookalike_feature_importance", "lookalike_run_scoring_sql", "lookalike_user_reasons",
+               "lookalike_feature_drift"}
+GUARDED_FEATURE_TABLES = {"int_lookalike__user_snapshots", "int_lookalike__training_points",
+                          "lookalike_inference_features"}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +108,9 @@ def test_first_build_fits_and_scores_every_run(builds):
 
 def test_unchanged_rebuild_reuses_every_model_and_score(builds):
     first, again = builds["first"], builds["again"]
+    assert first["kept"] == set()
+    # Nothing changed: every model and guarded feature table is kept as it was, not rebuilt or copied.
+    assert again["kept"] >= KEEP_MODELS | GUARDED_FEATURE_TABLES
     for run in TRAINED_RUNS:
         assert actions(again, run) == ("reused", "reused")
         assert again["models"][run] == first["models"][run]  # same JSON, fingerprint and original fit time
@@ -107,6 +122,10 @@ def test_unchanged_rebuild_reuses_every_model_and_score(builds):
 def test_changing_one_runs_labels_refits_only_that_run(builds):
     before, after = builds["again"], builds["one_run_changed"]
     assert actions(after, "pit") == ("trained", "scored")
+    # The labels changed: the models table is rebuilt (run 'single' reused inside it), and so is
+    # everything downstream of it; the population's features are kept.
+    assert not after["kept"] & KEEP_MODELS
+    assert "lookalike_inference_features" in after["kept"]
     assert after["models"]["pit"]["training_fingerprint"] != before["models"]["pit"]["training_fingerprint"]
     assert len(after["predictions"]["pit"]) == len(before["predictions"]["pit"]) + 1
     assert actions(after, "single") == ("reused", "reused")
@@ -116,6 +135,7 @@ def test_changing_one_runs_labels_refits_only_that_run(builds):
 
 def test_force_refits_and_rescores_every_run_with_the_same_result(builds):
     before, forced = builds["one_run_changed"], builds["forced"]
+    assert forced["kept"] == set()
     for run in TRAINED_RUNS:
         assert actions(forced, run) == ("trained", "scored")
         assert forced["models"][run]["training_started_at"] > before["models"][run]["training_started_at"]
@@ -128,6 +148,10 @@ def test_force_refits_and_rescores_every_run_with_the_same_result(builds):
 def test_a_population_change_rescores_with_the_kept_model(builds):
     before, after = builds["forced"], builds["new_user"]
     assert actions(after, "pit") == ("reused", "scored")
+    # A new snapshot: no table is kept. The models table is rebuilt too (it reads
+    # int_lookalike__run_fingerprints, which holds the population's checksum), and reuses 'pit''s
+    # model inside.
+    assert not after["kept"] & (KEEP_MODELS | GUARDED_FEATURE_TABLES)
     assert after["models"]["pit"] == before["models"]["pit"]
     assert len(after["scores"]["pit"]) == len(before["scores"]["pit"]) + 1
     assert "0061" in [r[0] for r in after["scores"]["pit"]]
@@ -135,6 +159,7 @@ def test_a_population_change_rescores_with_the_kept_model(builds):
 
 def test_tuning_settings_are_part_of_the_training_fingerprint(builds):
     before, tuned, auto_tuned = builds["new_user"], builds["tuned"], builds["auto_tuned"]
+    assert "lookalike_run_models" not in tuned["kept"] | auto_tuned["kept"]
     for run in TRAINED_RUNS:
         assert actions(tuned, run)[0] == "trained" and actions(auto_tuned, run)[0] == "trained"
         fingerprints = {s["models"][run]["training_fingerprint"] for s in (before, tuned, auto_tuned)}

@@ -59,8 +59,9 @@ def state(db) -> dict:
                             f"where run_id = '{run}' and is_stale order by user_id") for run in ("pit", "single")}
     n_predictions = dict(query(db, "select run_id, count(*) from lookalike_training_predictions group by run_id"))
     importance = dict(query(db, "select run_id, count(*) from lookalike_feature_importance group by run_id"))
+    [(scores_comment,)] = query(db, "select comment from duckdb_tables() where table_name = 'int_lookalike__population_scores'")
     return {"runs": runs, "models": models, "scores": scores, "stale": stale, "n_predictions": n_predictions,
-            "importance": importance}
+            "importance": importance, "scores_comment": scores_comment}
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +128,11 @@ def test_models_reading_an_edited_model_fail_only_its_run_and_the_recommended_bu
     single = failed["runs"]["single"]
     assert single["status"] == "FINISHED" and failed["scores"]["single"] == first["scores"]["single"]
     assert failed["importance"]["single"] == first["importance"]["single"]
+    # The scores table holds a failure marker, so it stores no key: the next build scores again
+    # instead of keeping it (lookalike_keep_unless, decision 0019).
+    assert first["scores_comment"].startswith("lookalike inputs key: ")
+    assert not failed["scores_comment"]
+    assert recovered["scores_comment"].startswith("lookalike inputs key: ")
 
     pit = recovered["runs"]["pit"]
     assert pit["status"] == "FINISHED" and (pit["training_action"], pit["scoring_action"]) == ("trained", "scored")

@@ -10,6 +10,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
+import sklearn
+
+import lookalike_udf
 
 from lookalike_udf import duckdb_plugin
 from lookalike_udf.duckdb_plugin import ModelCache, register
@@ -164,3 +167,5 @@ def test_register_twice_and_the_dbt_plugin_register_the_same_functions():
         names = {r[0] for r in c.execute("select function_name from duckdb_functions() "
                                          "where function_name like 'lookalike_%'").fetchall()}
         assert names == set(duckdb_plugin.FUNCTIONS)
+        version = c.execute("select lookalike_library_version()").fetchone()[0]
+        assert version == f"lookalike_udf {lookalike_udf.__version__}; scikit-learn {sklearn.__version__}"

@@ -4,6 +4,10 @@
     health, health_messages and quality_band come from the lookalike_run_health macro. -#}
 
 {%- set newest = lookalike.lookalike_newest_input_time() -%}
+{#- A models or scores table kept as it was by this build (lookalike_table, decision 0019) still
+    says 'trained' / 'scored' from the build that made it: this build reused them. -#}
+{%- set models_kept = lookalike.lookalike_kept_in_this_build(ref('lookalike_run_models')) -%}
+{%- set scores_kept = lookalike.lookalike_kept_in_this_build(ref('int_lookalike__population_scores')) -%}
 {%- set newest_input = ("cast('" ~ newest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") if newest is not none else none %}
 
 with runs as (
@@ -173,8 +177,8 @@ select
     runs.pu_method,
     runs.pu_bags,
     models.training_method,
-    models.training_action,
-    case when statuses.status = 'FINISHED' then scored.scoring_action end as scoring_action,
+    {% if models_kept %}case when models.training_action = 'trained' then 'reused' else models.training_action end{% else %}models.training_action{% endif %} as training_action,
+    case when statuses.status = 'FINISHED' then {% if scores_kept %}case when scored.scoring_action = 'scored' then 'reused' else scored.scoring_action end{% else %}scored.scoring_action{% endif %} end as scoring_action,
     models.model_type,
     models.model_params,
     runs.sample_size,
