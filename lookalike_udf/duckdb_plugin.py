@@ -250,12 +250,13 @@ def register(con, cache: ModelCache = CACHE):
 
 def library_version() -> str:
     """This library's and scikit-learn's versions: what a stored model's bytes depend on besides
-    its inputs (SQL function ``lookalike_library_version()``)."""
-    import sklearn
+    its inputs (SQL function ``lookalike_library_version()``). scikit-learn's version comes from
+    its installed metadata, so a build that runs no Python model does not pay for importing it."""
+    from importlib.metadata import version
 
     from . import __version__
 
-    return f"lookalike_udf {__version__}; scikit-learn {sklearn.__version__}"
+    return f"lookalike_udf {__version__}; scikit-learn {version('scikit-learn')}"
 
 
 try:  # dbt-duckdb is optional for register(); the plugin class needs it

@@ -179,22 +179,28 @@ select * from {{ this }}
   {%- set library = run_query('select lookalike_library_version()').rows[0][0] -%}
   {%- set checksummed = [] -%}
   {%- set upstream = [] -%}
+  {%- set stored_rows = [] -%}
   {%- for unique_id in model.depends_on.nodes | sort -%}
     {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
     {%- set relation = adapter.get_relation(node.database, node.schema, node.alias or node.identifier) if node else none -%}
     {%- if relation is none -%}
       {{ return(none) }}
     {%- endif -%}
-    {#- A feature table guarded by lookalike_reuse_or is named by its stored key; everything else
-        by a checksum of its rows now, so an edited table (a lookalike_keep table too) changes
-        the key. -#}
-    {%- if lookalike.lookalike_stored_inputs_key(relation) and not lookalike.lookalike_stored_rows_checksum(relation) -%}
+    {#- A feature table guarded by lookalike_reuse_or is named by its stored key. A lookalike_keep
+        table by its row checksum: the stored one when this build wrote or kept the table (it
+        checked it then), else one computed now, so an edit between builds changes the key.
+        Anything else by a checksum of its rows now. -#}
+    {%- set comment = lookalike.lookalike_table_comment(relation) -%}
+    {%- set rows = lookalike.lookalike_stored_rows_checksum(relation) -%}
+    {%- if rows and (comment.endswith('; built by build ' ~ invocation_id) or comment.endswith('; kept by build ' ~ invocation_id)) -%}
+      {%- do stored_rows.append(relation.identifier ~ ':' ~ rows) -%}
+    {%- elif lookalike.lookalike_stored_inputs_key(relation) and not rows -%}
       {%- do upstream.append(relation) -%}
     {%- else -%}
       {%- do checksummed.append(relation) -%}
     {%- endif -%}
   {%- endfor -%}
-  {{ return(lookalike.lookalike_inputs_key(model.language ~ '\n' ~ model.compiled_code ~ '\nlibrary:' ~ library, checksummed, upstream)) }}
+  {{ return(lookalike.lookalike_inputs_key(model.language ~ '\n' ~ model.compiled_code ~ '\nlibrary:' ~ library ~ '\nrows:' ~ (stored_rows | join(',')), checksummed, upstream)) }}
 {%- endmacro -%}
 
 

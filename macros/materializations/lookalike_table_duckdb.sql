@@ -13,7 +13,7 @@
         the rows it was built with (a checksum, stored with the key: an edited table is rebuilt).
     Otherwise the table is built as dbt-duckdb's `table` builds it, and a lookalike_keep model
     then stores its key and row checksum in the table's comment
-    ('lookalike inputs key: <key>; rows <n_rows>:<md5>'), unless a row matches config
+    ('lookalike inputs key: <key>; rows <n_rows>:<md5>; built by build <invocation_id>'), unless a row matches config
     lookalike_keep_unless (a SQL condition, e.g. a failure marker): then it is built again next
     time. -#}
 {% materialization lookalike_table, adapter='duckdb', supported_languages=['sql', 'python'] %}
@@ -83,7 +83,7 @@
     {%- else -%}
       {%- set built_rows = lookalike.lookalike_rows_checksum(this) -%}
       {%- call statement('lookalike_store_key') -%}
-        comment on table {{ this }} is {{ lookalike.lookalike_literal('lookalike inputs key: ' ~ key ~ '; rows ' ~ built_rows) }}
+        comment on table {{ this }} is {{ lookalike.lookalike_literal('lookalike inputs key: ' ~ key ~ '; rows ' ~ built_rows ~ '; built by build ' ~ invocation_id) }}
       {%- endcall -%}
     {%- endif -%}
     {{ adapter.commit() }}

@@ -3,8 +3,8 @@
 Build sequence on one DuckDB file (the fixture's runs 'pit' (with negatives) and 'single'
 (positives only, SINGLE_ENGAGE) train; 'few_negatives' and 'ghost' fail):
 1. first build: every trained run is fitted and scored;
-2. the same build again: every model and every score is reused, untouched: their tables are kept
-   as they were (no statement rebuilds or copies them; decision 0019);
+2. the same build again (twice): every model and every score is reused, untouched: their tables
+   are kept as they were (no statement rebuilds or copies them; decision 0019);
 3. one more label in run 'pit' (a labels table that differs in that run only): 'pit' is refitted
    and rescored, 'single' is reused; before it, 'single''s stored feature importance is marked
    (+100), so the build shows that it carried those rows over instead of recomputing them;
@@ -46,13 +46,16 @@ def state(db) -> dict:
             "leftovers": leftovers, "kept": kept}
 
 
-#: The tables an unchanged rebuild keeps without running a statement: the Python models, drift, and
-#: the feature tables guarded by lookalike_reuse_or (which used to copy themselves).
+#: The tables an unchanged rebuild keeps without running a statement: the models with config
+#: lookalike_keep (Python models, drift, scores, labels, training examples), and the feature tables
+#: guarded by lookalike_reuse_or (which used to copy themselves).
 KEEP_MODELS = {"lookalike_run_models", "lookalike_training_predictions", "int_lookalike__population_scores",
                "lookalike_feature_importance", "lookalike_run_scoring_sql", "lookalike_user_reasons",
-               "lookalike_feature_drift"}
+               "lookalike_feature_drift", "lookalike_pit_labels", "int_lookalike__training_examples"}
 GUARDED_FEATURE_TABLES = {"int_lookalike__user_snapshots", "int_lookalike__training_points",
                           "lookalike_inference_features"}
+#: Kept by the same key, but read only the population's snapshots, not the labels.
+POPULATION_TABLES = {"int_lookalike__inference_snapshots"}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +68,8 @@ def builds(tmp_path_factory):
     out["first"] = state(db)
     run_dbt(["build"], db, work, vars=FIXTURE_VARS)
     out["again"] = state(db)
+    run_dbt(["build"], db, work, vars=FIXTURE_VARS)
+    out["third"] = state(db)
 
     con = duckdb.connect(str(db))
     con.execute("update main.lookalike_feature_importance set importance = importance + 100 where run_id = 'single'")
@@ -110,7 +115,13 @@ def test_unchanged_rebuild_reuses_every_model_and_score(builds):
     first, again = builds["first"], builds["again"]
     assert first["kept"] == set()
     # Nothing changed: every model and guarded feature table is kept as it was, not rebuilt or copied.
-    assert again["kept"] >= KEEP_MODELS | GUARDED_FEATURE_TABLES
+    assert again["kept"] >= KEEP_MODELS | GUARDED_FEATURE_TABLES | POPULATION_TABLES
+    # lookalike_user_scores reads its previous table (the last good audience of a failed run) once
+    # one exists, so its SQL, hence its key, differs between the first and second build: it is kept
+    # from the third on.
+    assert "lookalike_user_scores" not in again["kept"]
+    assert builds["third"]["kept"] >= KEEP_MODELS | GUARDED_FEATURE_TABLES | POPULATION_TABLES | {"lookalike_user_scores"}
+    assert builds["third"]["scores"] == first["scores"] and builds["third"]["runs"] == again["runs"]
     for run in TRAINED_RUNS:
         assert actions(again, run) == ("reused", "reused")
         assert again["models"][run] == first["models"][run]  # same JSON, fingerprint and original fit time
@@ -125,7 +136,7 @@ def test_changing_one_runs_labels_refits_only_that_run(builds):
     # The labels changed: the models table is rebuilt (run 'single' reused inside it), and so is
     # everything downstream of it; the population's features are kept.
     assert not after["kept"] & KEEP_MODELS
-    assert "lookalike_inference_features" in after["kept"]
+    assert {"lookalike_inference_features", "int_lookalike__inference_snapshots"} <= after["kept"]
     assert after["models"]["pit"]["training_fingerprint"] != before["models"]["pit"]["training_fingerprint"]
     assert len(after["predictions"]["pit"]) == len(before["predictions"]["pit"]) + 1
     assert actions(after, "single") == ("reused", "reused")
@@ -151,7 +162,7 @@ def test_a_population_change_rescores_with_the_kept_model(builds):
     # A new snapshot: no table is kept. The models table is rebuilt too (it reads
     # int_lookalike__run_fingerprints, which holds the population's checksum), and reuses 'pit''s
     # model inside.
-    assert not after["kept"] & (KEEP_MODELS | GUARDED_FEATURE_TABLES)
+    assert not after["kept"] & (KEEP_MODELS | GUARDED_FEATURE_TABLES | POPULATION_TABLES)
     assert after["models"]["pit"] == before["models"]["pit"]
     assert len(after["scores"]["pit"]) == len(before["scores"]["pit"]) + 1
     assert "0061" in [r[0] for r in after["scores"]["pit"]]

@@ -1,3 +1,4 @@
+{{ config(lookalike_keep=true) }}
 {#- One row per user: the user's latest snapshot at or before the scoring time (var lookalike_as_of),
     with every feature; for SCD2 input, only if that version is still valid at the scoring time. This is the population that gets scored. -#}
 {%- set features = lookalike.lookalike_staged_features(ref('int_lookalike__user_snapshots')) %}

@@ -1,3 +1,4 @@
+{{ config(lookalike_keep=true) }}
 {#- Point-in-time training examples with every feature: int_lookalike__training_points joined to
     lookalike_pit_features. One row per run and example (grain: run_id, example_id). This is the
     relation the Python training model reads. -#}

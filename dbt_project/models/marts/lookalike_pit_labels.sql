@@ -1,3 +1,4 @@
+{{ config(lookalike_keep=true) }}
 {#- One row per input label. Point-in-time rule: the label joins to the user's most recent snapshot
     with snapshot_at <= label_timestamp (inclusive); a label without a timestamp joins to the latest
     snapshot at or before the scoring time (var lookalike_as_of). Unmatched labels keep a null

@@ -1,3 +1,4 @@
+{{ config(lookalike_keep=true) }}
 {#- One row per run and scored user, scored on the user's latest snapshot at or before the scoring
     time. SINGLE_ENGAGE runs leave out every user with a label in the run (a seed); MULTI_ENGAGE
     runs rank seeds along with everyone else.
