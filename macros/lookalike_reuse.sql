@@ -98,12 +98,9 @@ select * from {{ this }}
 {%- endmacro -%}
 
 {%- macro duckdb__lookalike_stored_inputs_key(relation) -%}
-  {%- if not execute -%}{{ return(none) }}{%- endif -%}
-  {%- set comment = lookalike.lookalike_table_comment(relation) -%}
-  {%- set prefix = 'lookalike inputs key: ' -%}
-  {#- The key is 32 hex digits; "; kept by build <invocation_id>" may follow (lookalike_table). -#}
-  {%- set key = comment[prefix | length:][:32] if comment.startswith(prefix) else '' -%}
-  {{ return(key if (key | length) == 32 and modules.re.fullmatch('[0-9a-f]{32}', key) else none) }}
+  {#- The key is 32 hex digits; "; rows ..." and "; kept by build <invocation_id>" may follow
+      (lookalike_table). -#}
+  {{ return(lookalike.lookalike_comment_key(lookalike.lookalike_table_comment(relation)) if execute else none) }}
 {%- endmacro -%}
 
 {%- macro spark__lookalike_stored_inputs_key(relation) -%}
@@ -150,26 +147,51 @@ select * from {{ this }}
 
 
 {#- The inputs key of a guarded feature table whose compiled SQL says the key is unchanged since
-    the previous build (first line written by lookalike_reuse_or), else none. Only the first line
-    counts: the body holds literals from the data. -#}
+    the previous build (the line lookalike_reuse_or writes), else none. Only the leading comment
+    lines count (a `-- depends_on:` line may come first): the body holds literals from the data. -#}
 {%- macro lookalike_unchanged_marker_key(code) -%}
-  {%- set first_line = ((code or '') | trim).split('\n')[0] -%}
-  {%- set prefix = '-- lookalike: inputs key ' -%}
-  {%- if first_line.startswith(prefix) and 'unchanged since the previous build' in first_line -%}
-    {{ return(first_line[prefix | length:][:32]) }}
+  {%- set found = modules.re.match('(?:[ \\t]*(?:--[^\\n]*)?\\n)*?[ \\t]*-- lookalike: inputs key ([0-9a-f]{32}) unchanged since the previous build', code or '') -%}
+  {{ return(found.group(1) if found else none) }}
+{%- endmacro -%}
+
+
+{#- Every DuckDB table's comment, in one query: {database + newline + schema + newline + name:
+    comment}. lookalike_comment_of reads it. -#}
+{%- macro lookalike_table_comments() -%}
+  {%- set out = {} -%}
+  {%- if execute -%}
+    {%- for row in run_query("select database_name, schema_name, table_name, comment from duckdb_tables() where comment is not null").rows -%}
+      {%- do out.update({[row[0], row[1], row[2]] | join('\n'): row[3] | string}) -%}
+    {%- endfor -%}
   {%- endif -%}
-  {{ return(none) }}
+  {{ return(out) }}
+{%- endmacro -%}
+
+{%- macro lookalike_comment_of(comments, relation) -%}
+  {{ return(comments.get([relation.database, relation.schema, relation.identifier] | join('\n'), '')) }}
+{%- endmacro -%}
+
+{#- The inputs key in a table comment ('lookalike inputs key: <32 hex digits>...'), or none. -#}
+{%- macro lookalike_comment_key(comment) -%}
+  {%- set found = modules.re.match('lookalike inputs key: ([0-9a-f]{32})(;|$)', comment or '') -%}
+  {{ return(found.group(1) if found else none) }}
+{%- endmacro -%}
+
+{#- The row checksum in a lookalike_keep table's comment ('...; rows <n_rows>:<md5>'), or none. -#}
+{%- macro lookalike_comment_rows(comment) -%}
+  {%- set found = modules.re.search('; rows ([0-9]+:[0-9a-f]{32})', comment or '') -%}
+  {{ return(found.group(1) if found else none) }}
 {%- endmacro -%}
 
 
 {#- The key of the current model's table for lookalike_table's short cut (decision 0019), or none
-    when there is none to trust (then the table is built). It folds in: the model's compiled code
-    (so every variable and config value it reads, and the relation names), the library and
-    scikit-learn versions (SQL function lookalike_library_version(), from the package's dbt-duckdb
-    plugin; without the plugin there is no key), every upstream relation's stored key when it has
-    one, else a checksum of its rows, and the code of every model of the package
+    when there is none to trust (then the table is built). `comments`: lookalike_table_comments().
+    It folds in: the model's compiled code (so every variable and config value it reads, and the
+    relation names), the library and scikit-learn versions (SQL function
+    lookalike_library_version(), from the package's dbt-duckdb plugin; without the plugin there is
+    no key), every upstream relation (see below), and the code of every model of the package
     (lookalike_inputs_key). A missing upstream relation gives no key. -#}
-{%- macro lookalike_table_key() -%}
+{%- macro lookalike_table_key(comments) -%}
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
   {%- set has_version = run_query("select count(*) from duckdb_functions() where function_name = 'lookalike_library_version'") -%}
   {%- if has_version.rows[0][0] == 0 -%}
@@ -178,8 +200,7 @@ select * from {{ this }}
   {%- endif -%}
   {%- set library = run_query('select lookalike_library_version()').rows[0][0] -%}
   {%- set checksummed = [] -%}
-  {%- set upstream = [] -%}
-  {%- set stored_rows = [] -%}
+  {%- set named = [] -%}
   {%- for unique_id in model.depends_on.nodes | sort -%}
     {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
     {%- set relation = adapter.get_relation(node.database, node.schema, node.alias or node.identifier) if node else none -%}
@@ -190,17 +211,18 @@ select * from {{ this }}
         table by its row checksum: the stored one when this build wrote or kept the table (it
         checked it then), else one computed now, so an edit between builds changes the key.
         Anything else by a checksum of its rows now. -#}
-    {%- set comment = lookalike.lookalike_table_comment(relation) -%}
-    {%- set rows = lookalike.lookalike_stored_rows_checksum(relation) -%}
+    {%- set comment = lookalike.lookalike_comment_of(comments, relation) -%}
+    {%- set rows = lookalike.lookalike_comment_rows(comment) -%}
+    {%- set stored_key = lookalike.lookalike_comment_key(comment) -%}
     {%- if rows and (comment.endswith('; built by build ' ~ invocation_id) or comment.endswith('; kept by build ' ~ invocation_id)) -%}
-      {%- do stored_rows.append(relation.identifier ~ ':' ~ rows) -%}
-    {%- elif lookalike.lookalike_stored_inputs_key(relation) and not rows -%}
-      {%- do upstream.append(relation) -%}
+      {%- do named.append('rows:' ~ relation.identifier ~ ':' ~ rows) -%}
+    {%- elif stored_key and not rows -%}
+      {%- do named.append('upstream:' ~ relation.identifier ~ ':' ~ stored_key) -%}
     {%- else -%}
       {%- do checksummed.append(relation) -%}
     {%- endif -%}
   {%- endfor -%}
-  {{ return(lookalike.lookalike_inputs_key(model.language ~ '\n' ~ model.compiled_code ~ '\nlibrary:' ~ library ~ '\nrows:' ~ (stored_rows | join(',')), checksummed, upstream)) }}
+  {{ return(lookalike.lookalike_inputs_key(model.language ~ '\n' ~ model.compiled_code ~ '\nlibrary:' ~ library ~ '\n' ~ (named | join('\n')), checksummed, [])) }}
 {%- endmacro -%}
 
 
@@ -218,13 +240,6 @@ select * from {{ this }}
   {{ return(false) }}
 {%- endmacro -%}
 
-
-{#- The row checksum a lookalike_keep table was stored with ('<n_rows>:<md5>', from its comment
-    '...; rows <n_rows>:<md5>'), or none. -#}
-{%- macro lookalike_stored_rows_checksum(relation) -%}
-  {%- set found = modules.re.search('; rows ([0-9]+:[0-9a-f]{32})', lookalike.lookalike_table_comment(relation)) -%}
-  {{ return(found.group(1) if found else none) }}
-{%- endmacro -%}
 
 {#- The checksum of `relation`'s rows now, '<n_rows>:<md5>' (lookalike_relation_checksum). -#}
 {%- macro lookalike_rows_checksum(relation) -%}

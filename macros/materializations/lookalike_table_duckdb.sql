@@ -20,16 +20,19 @@
   {%- set existing_relation = load_cached_relation(this) -%}
   {%- set keep_config = config.get('lookalike_keep', false) -%}
   {%- set marker = lookalike.lookalike_unchanged_marker_key(compiled_code if model['language'] == 'sql' else '') -%}
-  {%- set key = marker if marker else (lookalike.lookalike_table_key() if keep_config else none) -%}
+  {%- set comments = lookalike.lookalike_table_comments() if (keep_config and not marker) else {} -%}
+  {%- set key = marker if marker else (lookalike.lookalike_table_key(comments) if keep_config else none) -%}
   {%- set exists = existing_relation is not none and existing_relation.is_table -%}
   {%- set keep = false -%}
   {%- set rows = none -%}
   {%- if key and exists and lookalike.lookalike_reuse_enabled() -%}
     {%- if marker -%}
       {%- set keep = true -%}
-    {%- elif lookalike.lookalike_stored_inputs_key(this) == key -%}
-      {%- set rows = lookalike.lookalike_stored_rows_checksum(this) -%}
-      {%- set keep = rows is not none and lookalike.lookalike_rows_checksum(this) == rows -%}
+    {%- else -%}
+      {%- set comment = lookalike.lookalike_comment_of(comments, this) -%}
+      {%- set rows = lookalike.lookalike_comment_rows(comment) -%}
+      {%- set keep = lookalike.lookalike_comment_key(comment) == key and rows is not none
+                     and lookalike.lookalike_rows_checksum(this) == rows -%}
     {%- endif -%}
   {%- endif -%}
   {#- End the transaction those checks opened: a Python model writes its table through another
