@@ -65,10 +65,9 @@ select * from {{ this }}
 {%- macro lookalike_clear_if_changed() -%}
   {%- if not execute or flags.FULL_REFRESH -%}{{ return('') }}{%- endif -%}
   {%- if adapter.get_relation(this.database, this.schema, this.identifier) is none -%}{{ return('') }}{%- endif -%}
-  {#- Only the first line of the compiled SQL says so (lookalike_reuse_or): the body holds string
-      literals from the data (event types, categories), which could contain the same words. #}
-  {%- set first_line = ((model.compiled_code or '') | trim).split('\n')[0] -%}
-  {%- if first_line.startswith('-- lookalike: inputs key ') and 'unchanged since the previous build' in first_line -%}{{ return('') }}{%- endif -%}
+  {#- Only the leading comment lines of the compiled SQL say so (lookalike_unchanged_marker_key):
+      the body holds string literals from the data (event types, categories). #}
+  {%- if lookalike.lookalike_unchanged_marker_key(model.compiled_code) -%}{{ return('') }}{%- endif -%}
   {{ adapter.dispatch('lookalike_clear_table', 'lookalike')() }}
 {%- endmacro -%}
 
