@@ -221,7 +221,10 @@ select * from {{ this }}
       {%- do checksummed.append(relation) -%}
     {%- endif -%}
   {%- endfor -%}
-  {{ return(lookalike.lookalike_inputs_key(model.language ~ '\n' ~ model.compiled_code ~ '\nlibrary:' ~ library ~ '\n' ~ (named | join('\n')), checksummed, [])) }}
+  {#- A model that reads its own previous table (lookalike_user_scores) compiles that part only once
+      the table exists; it marks it, and the key leaves it out, so a second build can keep it. -#}
+  {%- set code = modules.re.sub('\\s*/\\* lookalike_keep: self-read begin \\*/.*?/\\* lookalike_keep: self-read end \\*/', '', model.compiled_code, flags=modules.re.S) -%}
+  {{ return(lookalike.lookalike_inputs_key(model.language ~ '\n' ~ code ~ '\nlibrary:' ~ library ~ '\n' ~ (named | join('\n')), checksummed, [])) }}
 {%- endmacro -%}
 
 

@@ -13,6 +13,11 @@ pytestmark = pytest.mark.integration
 SCORES = "select user_id, score, score_rank, scored_at, model_fingerprint from lookalike_user_scores where run_id = '{}' order by user_id"
 
 
+def kept(db, table: str) -> bool:
+    """Whether the last build kept the table as it was (its comment names that build)."""
+    return query(db, "select comment like '%; kept by build %' from duckdb_tables() where table_name = ?", [table]) == [(True,)]
+
+
 @pytest.fixture(scope="module")
 def first_build(tmp_path_factory):
     work = tmp_path_factory.mktemp("failure_policy")
@@ -43,13 +48,17 @@ def test_failed_run_keeps_its_last_good_audience_marked_stale(first_build):
             in run["status_message"])
     assert f"by model {before[0][4][:12]}, is_stale = true) until the run succeeds again" in run["status_message"]
 
-    # Failing again keeps the same rows (still stale, same scored_at).
+    # Failing again keeps the same rows (still stale, same scored_at): nothing changed, so the
+    # table is kept as it is (decision 0019).
     run_dbt(["build"], db, work, vars={**FIXTURE_VARS, "lookalike_min_seed_users": 13})
     assert query(db, SCORES.format("single")) == before
+    assert kept(db, "lookalike_user_scores")
 
     # drop: the audience goes.
     run_dbt(["build"], db, work, vars={**FIXTURE_VARS, "lookalike_min_seed_users": 13,
                                        "lookalike_on_run_failure": "drop"})
+    # The policy is part of the scores table's keep key, though its previous-rows part is not.
+    assert not kept(db, "lookalike_user_scores")
     assert query(db, "select count(*) from lookalike_user_scores where run_id = 'single'") == [(0,)]
     assert query(db, "select audience_state from lookalike_runs where run_id = 'single'") == [("none",)]
 

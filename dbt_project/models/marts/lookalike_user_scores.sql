@@ -82,21 +82,14 @@ fresh as (
         on kept.run_id = models.run_id
 )
 
-{%- if can_keep %},
-
-{#- Runs of this build that should have an audience and have none: not trained, scoring failed,
-    or nothing scored. Their previous rows are kept (keep_last_good). #}
-failed_runs as (
-    select runs.run_id
-    from runs
-    left join models on runs.run_id = models.run_id
-    where not coalesce(runs.build_only, false)
-      and (models.model_status is distinct from 'TRAINED'
-           or runs.run_id in (select run_id from failed_scoring)
-           or runs.run_id not in (select run_id from fresh))
-)
-
+{#- The previous rows of failed runs (keep_last_good). This block is there only once a previous
+    table exists, so lookalike_table leaves it out of the keep key (between the two markers): the
+    second build computes the same key as the first and keeps the table. Whether previous rows are
+    kept at all (var lookalike_on_run_failure) stays in the key: it is the SQL comment below. #}
+-- lookalike_on_run_failure: {{ 'keep_last_good' if keep_last_good else 'drop' }}
 select * from fresh
+{%- if can_keep %}
+/* lookalike_keep: self-read begin */
 union all
 select
     previous.run_id,
@@ -112,8 +105,16 @@ select
     true as is_stale,
     {{ 'previous.model_fingerprint' if 'model_fingerprint' in previous_columns else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as model_fingerprint
 from {{ previous }} as previous
-where previous.run_id in (select run_id from failed_runs)
-{%- else %}
-
-select * from fresh
+{#- Runs of this build that should have an audience and have none: not trained, scoring failed,
+    or nothing scored. Their previous rows are kept (keep_last_good). #}
+where previous.run_id in (
+    select runs.run_id
+    from runs
+    left join models on runs.run_id = models.run_id
+    where not coalesce(runs.build_only, false)
+      and (models.model_status is distinct from 'TRAINED'
+           or runs.run_id in (select run_id from failed_scoring)
+           or runs.run_id not in (select run_id from fresh))
+)
+/* lookalike_keep: self-read end */
 {%- endif %}
