@@ -19,6 +19,11 @@ several threads):
 - ``lookalike_library_version() -> VARCHAR``: this library's version and scikit-learn's, e.g.
   ``lookalike_udf 0.1.0; scikit-learn 1.9.1``. The keep-unchanged-tables short cut of the DuckDB
   materialization (decision 0019) folds it into every table's key, so upgrading either rebuilds.
+- ``lookalike_serving_build_id(serving_path VARCHAR, db_path VARCHAR) -> VARCHAR``: the build id
+  stored in the serving file (decision 0014) that ``serving_path`` names, relative paths resolved
+  against the folder of the database file ``db_path``; NULL when there is no complete, readable
+  serving file there. The materialization keeps ``lookalike_serving`` only when this is the
+  build id it published, so a deleted or replaced serving file is published again.
 
 Why a key: DuckDB copies every argument into every batch, so the JSON form copies the model text
 2,048 times per batch. A 2.3 MB bagging model (the demo's) overflows Arrow's 2 GB string buffer
@@ -55,7 +60,8 @@ from .scoring import LookalikeModel
 __all__ = ["CACHE", "FUNCTIONS", "ModelCache", "check_features", "register", "score_arrow"]
 
 #: The SQL functions :func:`register` creates.
-FUNCTIONS = ("lookalike_load_model", "lookalike_score", "lookalike_model_features", "lookalike_library_version")
+FUNCTIONS = ("lookalike_load_model", "lookalike_score", "lookalike_model_features", "lookalike_library_version",
+             "lookalike_serving_build_id")
 
 #: What each encoder kind accepts (Arrow kinds of the struct field), and the SQL type to cast to.
 _ACCEPTS = {NUMERIC: {NUMERIC, BOOLEAN}, BOOLEAN: {BOOLEAN, NUMERIC}, CATEGORICAL: {CATEGORICAL}}
@@ -245,7 +251,22 @@ def register(con, cache: ModelCache = CACHE):
     except (duckdb.InvalidInputException, duckdb.CatalogException):
         pass
     con.create_function("lookalike_library_version", library_version, [], "VARCHAR")
+    try:
+        con.remove_function("lookalike_serving_build_id")
+    except (duckdb.InvalidInputException, duckdb.CatalogException):
+        pass
+    # side_effects: it reads a file, which may change between two calls.
+    con.create_function("lookalike_serving_build_id", serving_build_id, ["VARCHAR", "VARCHAR"], "VARCHAR",
+                        null_handling="special", side_effects=True)
     return con
+
+
+def serving_build_id(serving_path, db_path):
+    """SQL ``lookalike_serving_build_id(serving_path, db_path)``: the build id of the serving file
+    (see :func:`lookalike_udf.serving.published_build_id`), or NULL."""
+    from .serving import published_build_id
+
+    return published_build_id(serving_path, db_path)
 
 
 def library_version() -> str:

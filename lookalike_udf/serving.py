@@ -37,11 +37,44 @@ def resolve_serving_path(session, serving_path: str) -> Path:
         return path
     [(db_path,)] = session.execute(
         "select path from duckdb_databases() where database_name = current_database()").fetchall()
+    return _resolve(serving_path, db_path)
+
+
+def _resolve(serving_path: str, db_path: str | None) -> Path:
+    path = Path(os.path.expanduser(str(serving_path)))
+    if path.is_absolute():
+        return path
     if not db_path or db_path == ":memory:":
         raise ValueError("lookalike serving: the build's DuckDB database is in memory, so a relative "
                          f"lookalike_serving_path ('{serving_path}') has no folder to live in. Set an absolute "
                          "lookalike_serving_path, or lookalike_serving: false.")
     return Path(db_path).resolve().parent / path
+
+
+def published_build_id(serving_path: str | None, db_path: str | None) -> str | None:
+    """The build id of the serving file that ``serving_path`` names (resolved as :func:`publish`
+    resolves it, for the build database at ``db_path``), or None when there is no complete serving
+    file there: missing, unreadable, locked by a writer, or without exactly one build id.
+
+    The build keeps its serving table only when this is the build id it published (SQL function
+    ``lookalike_serving_build_id``, decision 0019): a deleted or replaced file is published again.
+    The file is opened read-only, as BI readers open it, so a reader holding it does not stop this."""
+    import duckdb
+
+    if serving_path is None:
+        return None
+    try:
+        path = _resolve(serving_path, db_path)
+    except ValueError:
+        return None
+    if not path.is_file():
+        return None
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            found = con.execute(f"select distinct build_id from main.{MANIFEST_TABLE}").fetchall()
+    except duckdb.Error:
+        return None
+    return found[0][0] if len(found) == 1 else None
 
 
 def _quote(name: str) -> str:

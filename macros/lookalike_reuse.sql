@@ -248,3 +248,14 @@ select * from {{ this }}
   {%- set found = run_query(lookalike.lookalike_relation_checksum(relation)) -%}
   {{ return(found.rows[0][0] ~ ':' ~ found.rows[0][1]) }}
 {%- endmacro -%}
+
+
+{#- True when the serving file named by serving_path (relative to the build's database file) holds
+    the one build id recorded in the serving table `relation` (decision 0019). -#}
+{%- macro lookalike_serving_intact_sql(relation, serving_path) -%}
+select (select count(distinct build_id) from {{ relation }}) = 1
+   and lookalike_serving_build_id(
+         {{ lookalike.lookalike_literal(serving_path | string) }},
+         (select path from duckdb_databases() where database_name = current_database())
+       ) = (select min(build_id) from {{ relation }})
+{%- endmacro -%}

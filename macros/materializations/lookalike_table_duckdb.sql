@@ -11,6 +11,8 @@
         compiled code, the library and scikit-learn versions, its upstream tables, the package's
         code) equals the key stored on the table when it was built, and the table still holds
         the rows it was built with (a checksum, stored with the key: an edited table is rebuilt).
+    The serving table (config serving_path) is kept only while the serving file still holds the
+    build it published.
     Otherwise the table is built as dbt-duckdb's `table` builds it, and a lookalike_keep model
     then stores its key and row checksum in the table's comment
     ('lookalike inputs key: <key>; rows <n_rows>:<md5>; built by build <invocation_id>'), unless a row matches config
@@ -33,6 +35,15 @@
       {%- set rows = lookalike.lookalike_comment_rows(comment) -%}
       {%- set keep = lookalike.lookalike_comment_key(comment) == key and rows is not none
                      and lookalike.lookalike_rows_checksum(this) == rows -%}
+    {%- endif -%}
+    {#- The serving table (config serving_path) describes a file outside the warehouse: keep it
+        only while that file is still the one it published (same build id), so a deleted or
+        replaced serving file is published again. -#}
+    {%- if keep and config.get('serving_path') is not none -%}
+      {%- set keep = run_query(lookalike.lookalike_serving_intact_sql(this, config.get('serving_path'))).rows[0][0] is sameas true -%}
+      {%- if not keep -%}
+        {{ log('lookalike: ' ~ this.identifier ~ ' publishes again: the serving file is missing or is not the one it published', info=true) }}
+      {%- endif -%}
     {%- endif -%}
   {%- endif -%}
   {#- End the transaction those checks opened: a Python model writes its table through another

@@ -8,7 +8,9 @@ and the published row counts match the tables.
 
 Builds (one fixture database, reused): 1. runs pit and single are scored; 2. lookalike_min_seed_users
 13 fails run single (12 positive users) and drops its scores, with the reader running throughout;
-3. a data test on lookalike_runs errors, so nothing is published and build 2 stays served.
+3. a data test on lookalike_runs errors, so nothing is published and build 2 stays served;
+4.-5. build 2's settings twice: the second time nothing changed, so the serving file is kept as it
+is; 6. the serving file is deleted, and the same build publishes it again.
 """
 
 from __future__ import annotations
@@ -103,14 +105,34 @@ def builds(tmp_path_factory):
 
     third = run_dbt(["build"], db, work, vars={**VARS, "lookalike_min_seed_users": 13,
                                                "lookalike_failed_run_severity": "error"}, check=False)
+    after_third = served_build(serving)
+    with duckdb.connect(str(serving), read_only=True) as con:
+        finished_after_third = con.execute(
+            "select list(run_id order by run_id) from lookalike_runs where status = 'FINISHED'").fetchone()
+
+    # 4. build 2's settings again: run 'pit' is now reused, not trained, so lookalike_runs differs
+    # and the file is published. 5. The same again: every mart has the rows build 4 published and
+    # the serving file is still build 4's, so nothing is copied (decision 0019). 6. The serving file
+    # is deleted: the same build publishes it again.
+    run_dbt(["build"], db, work, vars={**VARS, "lookalike_min_seed_users": 13})
+    build4 = served_build(serving)
+    mtime = serving.stat().st_mtime_ns
+    fifth = run_dbt(["build"], db, work, vars={**VARS, "lookalike_min_seed_users": 13})
+    kept = dict(build=served_build(serving), mtime=serving.stat().st_mtime_ns, stdout=fifth.stdout,
+                table=query(db, "select distinct build_id from lookalike_serving"))
+    serving.unlink()
+    sixth = run_dbt(["build"], db, work, vars={**VARS, "lookalike_min_seed_users": 13})
+    republished = dict(build=served_build(serving), stdout=sixth.stdout,
+                       table=query(db, "select distinct build_id from lookalike_serving"))
     return dict(work=work, db=db, serving=serving, build1=build1, build2=build2, second=second,
-                build_seconds=build_seconds, build_finished=build_finished, reads=reads, third=third)
+                build_seconds=build_seconds, build_finished=build_finished, reads=reads, third=third,
+                after_third=after_third, finished_after_third=finished_after_third, build4=build4, mtime=mtime,
+                kept=kept, republished=republished)
 
 
 def test_first_build_publishes_every_public_mart(builds):
     serving, db = builds["serving"], builds["db"]
-    # The third build published nothing, so the file still holds build 2; compare with the manifest
-    # the build database kept from build 2 (lookalike_serving is skipped in build 3).
+    # The last build published the file again; compare it with the manifest the build database keeps.
     published = dict(query(serving, "select table_name, n_rows from lookalike_serving_build"))
     assert set(published) == PUBLIC_MARTS
     assert dict(query(db, "select table_name, n_rows from lookalike_serving")) == published
@@ -155,6 +177,18 @@ def test_failed_build_keeps_the_last_complete_build_served(builds):
     third = builds["third"]
     assert third.returncode != 0
     assert "assert_no_failed_runs" in third.stdout and "SKIP" in third.stdout
-    assert served_build(builds["serving"]) == builds["build2"]
-    with duckdb.connect(str(builds["serving"]), read_only=True) as con:
-        assert con.execute("select list(run_id order by run_id) from lookalike_runs where status = 'FINISHED'").fetchone() == (["pit"],)
+    assert builds["after_third"] == builds["build2"]
+    assert builds["finished_after_third"] == (["pit"],)
+
+
+def test_unchanged_build_keeps_the_serving_file_and_a_deleted_one_is_published_again(builds):
+    kept, republished = builds["kept"], builds["republished"]
+    assert builds["build4"] not in (builds["build1"], builds["build2"])
+    # Build 5 has build 4's marts, and the file is build 4's: it is kept, not copied again.
+    assert "lookalike: lookalike_serving kept: its inputs are unchanged" in kept["stdout"]
+    assert kept["build"] == builds["build4"] and kept["table"] == [(builds["build4"],)]
+    assert kept["mtime"] == builds["mtime"]
+    # Build 6 finds no serving file: it publishes one, with a new build id, that the table records.
+    assert "lookalike_serving publishes again: the serving file is missing" in republished["stdout"]
+    assert republished["build"] not in (builds["build1"], builds["build2"], builds["build4"])
+    assert republished["table"] == [(republished["build"],)]

@@ -169,3 +169,6 @@ def test_register_twice_and_the_dbt_plugin_register_the_same_functions():
         assert names == set(duckdb_plugin.FUNCTIONS)
         version = c.execute("select lookalike_library_version()").fetchone()[0]
         assert version == f"lookalike_udf {lookalike_udf.__version__}; scikit-learn {sklearn.__version__}"
+        # NULL arguments, or no serving file at the path: NULL (the serving table is published again).
+        assert c.execute("select lookalike_serving_build_id(null, null), "
+                         "lookalike_serving_build_id('/nonexistent/lookalike.duckdb', null)").fetchone() == (None, None)

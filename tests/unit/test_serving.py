@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from lookalike_udf.serving import MANIFEST_TABLE, publish
+from lookalike_udf.serving import MANIFEST_TABLE, publish, published_build_id
 
 
 @pytest.fixture
@@ -50,3 +50,27 @@ def test_in_memory_warehouse_needs_an_absolute_path():
     con = duckdb.connect()
     with pytest.raises(ValueError, match="absolute lookalike_serving_path"):
         publish(con, {"t": con.query("select 1 as x")}, "serving/lookalike.duckdb")
+
+
+def test_published_build_id_names_the_file_a_build_would_keep(warehouse):
+    """What lookalike_serving_build_id() tells the materialization: the build id of a complete
+    serving file at the resolved path, else None (decision 0019)."""
+    con, tmp = warehouse
+    cur = con.cursor()
+    db_path = str(tmp / "wh" / "w.duckdb")
+    assert published_build_id("serving/lookalike.duckdb", db_path) is None  # no file yet
+    publish(cur, {"lookalike_runs": cur.query("select * from runs")}, "serving/lookalike.duckdb", build_id="b1")
+    assert published_build_id("serving/lookalike.duckdb", db_path) == "b1"
+    assert published_build_id(str(tmp / "wh" / "serving" / "lookalike.duckdb"), None) == "b1"  # absolute
+    # Relative to another build database: no file there. In memory: no folder at all.
+    assert published_build_id("serving/lookalike.duckdb", str(tmp / "w2.duckdb")) is None
+    assert published_build_id("serving/lookalike.duckdb", ":memory:") is None
+    assert published_build_id(None, db_path) is None
+    # A reader holding the file does not stop the check.
+    with duckdb.connect(str(tmp / "wh" / "serving" / "lookalike.duckdb"), read_only=True):
+        assert published_build_id("serving/lookalike.duckdb", db_path) == "b1"
+    # Not a serving file: a DuckDB file without the manifest, and a file that is not DuckDB.
+    duckdb.connect(str(tmp / "other.duckdb")).execute("create table t as select 1 as x").close()
+    assert published_build_id(str(tmp / "other.duckdb"), None) is None
+    (tmp / "junk.duckdb").write_bytes(b"not a database")
+    assert published_build_id(str(tmp / "junk.duckdb"), None) is None
