@@ -52,7 +52,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sklearn.metrics import roc_auc_score
 
 from . import frames
 from .estimators import hgb
@@ -61,7 +60,7 @@ from .integrity import load_verified_models
 from .reuse import reused_model_fingerprints
 from .scoring import LookalikeModel
 
-__all__ = ["feature_report", "permutation_importance", "importance_plan", "weighted_correlation",
+__all__ = ["feature_report", "permutation_importance", "importance_plan", "weighted_auc", "weighted_correlation",
            "population_prevalence", "FEATURE_REPORT_SCHEMA", "N_REPEATS", "MAX_IMPORTANCE_ROWS"]
 
 #: Shuffles per feature for permutation importance.
@@ -108,8 +107,33 @@ def _numpy(column, dtype=np.float64) -> np.ndarray:
     return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=dtype)
 
 
-def _weighted_auc(y: np.ndarray, score: np.ndarray, w: np.ndarray) -> float:
-    return float(roc_auc_score(y, score, sample_weight=w))
+def weighted_auc(y: np.ndarray, score: np.ndarray, w: np.ndarray) -> float:
+    """Weighted ROC AUC of ``score`` for labels ``y`` (1 = positive), equal to scikit-learn's
+    ``roc_auc_score(y, score, sample_weight=w)``: the weighted share of (positive, negative) pairs
+    ranked correctly, tied scores counting one half (the trapezoids of the ROC curve). NaN when a
+    class has no weight.
+
+    The permutation importance computes one AUC per shuffled copy (about 90 per run on 2,000
+    rows); scikit-learn's input checks cost 10 ms a call there, this costs well under 1 ms
+    (issue 17: 1.9 of the report's 9.4 s at 200k users)."""
+    y = np.asarray(y)
+    score = np.asarray(score, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    order = np.argsort(score, kind="mergesort")
+    sorted_score = score[order]
+    positive = (y[order] == 1)
+    wp = np.where(positive, w[order], 0.0)
+    wn = np.where(positive, 0.0, w[order])
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(sorted_score)) + 1)) if len(score) else np.empty(0, np.int64)
+    if not len(starts):
+        return float("nan")
+    group_p = np.add.reduceat(wp, starts)
+    group_n = np.add.reduceat(wn, starts)
+    total_p, total_n = group_p.sum(), group_n.sum()
+    if total_p <= 0 or total_n <= 0:
+        return float("nan")
+    below = np.cumsum(group_n) - group_n  # negative weight scored strictly lower than each group
+    return float(np.sum(group_p * (below + 0.5 * group_n)) / (total_p * total_n))
 
 
 def _tree_count(scorer) -> int:
@@ -172,7 +196,7 @@ def permutation_importance(model: LookalikeModel, rows: pa.Table, seed: int, n_r
     copies = [(j, np.random.default_rng([seed, 2, j])) for j in range(len(names))]
     jobs = [(j, rng.permutation(n)) for j, rng in copies for _ in range(n_repeats)]
     per_block = max(1, BLOCK_ROWS // n)
-    base = _weighted_auc(y, score(X), w)
+    base = weighted_auc(y, score(X), w)
     drops = np.empty(len(jobs))
     for start in range(0, len(jobs), per_block):
         block = jobs[start:start + per_block]
@@ -181,7 +205,7 @@ def permutation_importance(model: LookalikeModel, rows: pa.Table, seed: int, n_r
             stacked[k * n:(k + 1) * n, j] = X[order, j]
         scores = score(stacked)
         for k in range(len(block)):
-            drops[start + k] = base - _weighted_auc(y, scores[k * n:(k + 1) * n], w)
+            drops[start + k] = base - weighted_auc(y, scores[k * n:(k + 1) * n], w)
     drops = drops.reshape(len(names), n_repeats)
     return {name: (float(drops[j].mean()), float(drops[j].std())) for j, name in enumerate(names)}
 

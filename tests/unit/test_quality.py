@@ -6,7 +6,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from lookalike_udf.quality import FEATURE_REPORT_SCHEMA, feature_report, population_prevalence, weighted_correlation
+from sklearn.metrics import roc_auc_score
+
+from lookalike_udf.quality import (FEATURE_REPORT_SCHEMA, feature_report, population_prevalence, weighted_auc,
+                                   weighted_correlation)
 from lookalike_udf.training import fit_run_model
 
 
@@ -277,3 +280,33 @@ def test_one_pass_equals_scoring_every_shuffle_alone():
             shuffled[:, j] = X[rng.permutation(len(y)), j]
             drops.append(base - roc_auc_score(y, model._scorer.predict_proba_positive(shuffled), sample_weight=w))
         assert out[name] == pytest.approx((np.mean(drops), np.std(drops)), abs=1e-12), name
+
+
+def test_weighted_auc_by_hand():
+    # Positives at 0.9 and 0.4, negatives at 0.4 and 0.1; weights 1, 2 | 1, 3.
+    # Pairs: (0.9 vs 0.4) 1*1 won, (0.9 vs 0.1) 1*3 won, (0.4 vs 0.4) 2*1 tied = 1, (0.4 vs 0.1) 2*3 won.
+    # (1 + 3 + 1 + 6) / (3 * 4) = 11/12.
+    y = np.array([1, 1, 0, 0])
+    score = np.array([0.9, 0.4, 0.4, 0.1])
+    w = np.array([1.0, 2.0, 1.0, 3.0])
+    assert weighted_auc(y, score, w) == pytest.approx(11 / 12, abs=1e-15)
+    assert weighted_auc(y, score, w) == pytest.approx(roc_auc_score(y, score, sample_weight=w), abs=1e-15)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_weighted_auc_matches_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 3000))
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    # Coarse scores, so many ties; weights with zeros.
+    score = np.round(rng.random(n), int(rng.integers(1, 4)))
+    w = rng.choice([0.0, 0.5, 1.0, 2.5], size=n)
+    w[:2] = 1.0
+    assert weighted_auc(y, score, w) == pytest.approx(roc_auc_score(y, score, sample_weight=w), abs=1e-12)
+    assert weighted_auc(y, score, np.ones(n)) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+
+
+def test_weighted_auc_without_a_weighted_class_is_nan():
+    assert np.isnan(weighted_auc(np.array([1, 1, 0]), np.array([0.2, 0.3, 0.1]), np.array([1.0, 1.0, 0.0])))
+    assert np.isnan(weighted_auc(np.array([], dtype=int), np.array([]), np.array([])))
