@@ -1,7 +1,9 @@
 """Publish the public marts to a serving DuckDB file that BI tools read (decision 0014).
 
 DuckDB lets one process hold a database file: a BI tool reading the build's file blocks `dbt build`,
-and a build blocks every reader. The build therefore never touches the file readers open. At the end
+and a build blocks every reader. The build therefore never writes the file readers open (it only
+opens it read-only, in :func:`published_build_id`, to check that it is still the one it published,
+decision 0019). At the end
 of a build (after every public mart and its tests), :func:`publish` copies the marts into a new,
 private file next to the serving file, closes it, and renames it over the serving file in one
 ``os.replace``. A reader opens either the previous complete file or the new one; a reader that keeps
