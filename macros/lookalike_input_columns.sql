@@ -29,8 +29,9 @@
 
 
 {#- The column if the input has it, else the default SQL expression. -#}
-{% macro lookalike_optional_column(relation, name, default_sql) %}
-  {%- set columns = lookalike.lookalike_input_columns(relation) -%}
+{% macro lookalike_optional_column(relation, name, default_sql, columns=none) %}
+  {#- columns: the relation's lookalike_input_columns, when the caller has them (one query fewer per call). -#}
+  {%- set columns = columns if columns is not none else lookalike.lookalike_input_columns(relation) -%}
   {%- if name in columns -%}
     {{- return(lookalike.lookalike_quote_identifier(columns[name].name)) -}}
   {%- endif -%}

@@ -11,8 +11,8 @@
 {{ lookalike.lookalike_require_columns(source_relation, 'lookalike_labels', ['run_id', 'user_id', 'label']) }}
 {%- set columns = lookalike.lookalike_input_columns(source_relation) -%}
 {%- set label_column = lookalike.lookalike_quote_identifier(columns['label'].name if 'label' in columns else 'label') -%}
-{%- set timestamp_raw = lookalike.lookalike_optional_column(source_relation, 'label_timestamp', 'null') -%}
-{%- set weight_raw = lookalike.lookalike_optional_column(source_relation, 'weight', 'null') %}
+{%- set timestamp_raw = lookalike.lookalike_optional_column(source_relation, 'label_timestamp', 'null', columns) -%}
+{%- set weight_raw = lookalike.lookalike_optional_column(source_relation, 'weight', 'null', columns) %}
 
 with typed as (
     select

@@ -5,6 +5,8 @@
     FAILS, with a message naming the column, the value and the fix. -#}
 {%- set source_relation = lookalike.lookalike_input_relation('lookalike_runs', 'lookalike_demo_runs') -%}
 {{ lookalike.lookalike_require_columns(source_relation, 'lookalike_runs', ['run_id']) }}
+{#- Read the input's columns once: every optional setting below looks them up. -#}
+{%- set input_columns = lookalike.lookalike_input_columns(source_relation) -%}
 {%- set text = dbt.type_string() -%}
 {%- set settings = {} -%}
 {%- set invalid = [] -%}
@@ -27,7 +29,7 @@
       ('audience_top_pct', 'double', 'a number'),
       ('audience_min_score', 'double', 'a number'),
       ('audience_export_path', text, 'text')] -%}
-  {%- set column = lookalike.lookalike_optional_column(source_relation, name, 'null') -%}
+  {%- set column = lookalike.lookalike_optional_column(source_relation, name, 'null', input_columns) -%}
   {%- set parsed = lookalike.lookalike_try_cast(column, sql_type) if column != 'null' else 'null' -%}
   {%- set default = lookalike.lookalike_var_sql('lookalike_' ~ name) -%}
   {%- do settings.update({name: 'coalesce(' ~ parsed ~ ', cast(' ~ default ~ ' as ' ~ sql_type ~ '))'}) -%}
@@ -41,7 +43,7 @@
     otherwise leave the setting at its default in silence). #}
 {%- if execute %}
   {%- set known = ['run_id', 'run_description'] + settings.keys() | list -%}
-  {%- for key, column in lookalike.lookalike_input_columns(source_relation).items() if key not in known -%}
+  {%- for key, column in input_columns.items() if key not in known -%}
     {%- set suggestion = lookalike.lookalike_closest_name(key, known) -%}
     {%- do exceptions.warn("lookalike: the runs input (var lookalike_runs, " ~ source_relation ~ ") has a column '"
           ~ column.name ~ "', which is not a run setting, so it is ignored. "
@@ -52,7 +54,7 @@
 
 select
     cast(run_id as {{ text }}) as run_id,
-    cast({{ lookalike.lookalike_optional_column(source_relation, 'run_description', 'null') }} as {{ text }}) as run_description,
+    cast({{ lookalike.lookalike_optional_column(source_relation, 'run_description', 'null', input_columns) }} as {{ text }}) as run_description,
     upper(trim({{ settings['engagement_type'] }})) as engagement_type,
     {{ settings['build_only'] }} as build_only,
     {{ settings['test_fraction'] }} as test_fraction,
