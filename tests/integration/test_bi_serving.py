@@ -29,7 +29,10 @@ from integration.fixtures import FIXTURE_VARS, build_fixture_db
 
 pytestmark = pytest.mark.integration
 
-VARS = {**FIXTURE_VARS, "lookalike_on_run_failure": "drop"}
+#: A serving path with quotes and a statement in it: it reaches SQL in publish's ATTACH and in the
+#: keep check of the serving table (builds 5 and 6), both of which must quote it.
+SERVING_PATH = "serv'ing; select 1; --/look\"alike.duckdb"
+VARS = {**FIXTURE_VARS, "lookalike_on_run_failure": "drop", "lookalike_serving_path": SERVING_PATH}
 PUBLIC_MARTS = {p.stem for p in (REPO / "dbt_project" / "models" / "marts").iterdir() if p.suffix in (".sql", ".py")}
 
 READER = textwrap.dedent("""
@@ -77,7 +80,7 @@ def served_build(serving) -> str:
 def builds(tmp_path_factory):
     work = tmp_path_factory.mktemp("bi_serving")
     db = work / "warehouse.duckdb"
-    serving = work / "serving" / "lookalike.duckdb"
+    serving = work / SERVING_PATH
     build_fixture_db(db)
 
     first = run_dbt(["build"], db, work, vars=VARS)
