@@ -234,30 +234,23 @@ def register(con, cache: ModelCache = CACHE):
     def lookalike_model_features(model):
         return _model_features(model, cache)
 
-    for name, fn, params, returns, side_effects in [
-        # side_effects: it fills the cache, so DuckDB must not fold or skip the call.
-        ("lookalike_load_model", lookalike_load_model, ["VARCHAR"], "VARCHAR", True),
-        # parameters=None: any argument types, so the struct may have any fields.
-        ("lookalike_score", lookalike_score, None, "DOUBLE", False),
-        ("lookalike_model_features", lookalike_model_features, ["VARCHAR"], "VARCHAR[]", False),
-    ]:
+    def replace(name, fn, params, returns, **options):
         try:
             con.remove_function(name)
         except (duckdb.InvalidInputException, duckdb.CatalogException):
             pass
-        con.create_function(name, fn, params, returns, type="arrow", side_effects=side_effects)
-    try:
-        con.remove_function("lookalike_library_version")
-    except (duckdb.InvalidInputException, duckdb.CatalogException):
-        pass
-    con.create_function("lookalike_library_version", library_version, [], "VARCHAR")
-    try:
-        con.remove_function("lookalike_serving_build_id")
-    except (duckdb.InvalidInputException, duckdb.CatalogException):
-        pass
+        con.create_function(name, fn, params, returns, **options)
+
+    # side_effects: it fills the cache, so DuckDB must not fold or skip the call.
+    replace("lookalike_load_model", lookalike_load_model, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=True)
+    # parameters=None: any argument types, so the struct may have any fields.
+    replace("lookalike_score", lookalike_score, None, "DOUBLE", type="arrow", side_effects=False)
+    replace("lookalike_model_features", lookalike_model_features, ["VARCHAR"], "VARCHAR[]", type="arrow",
+            side_effects=False)
+    replace("lookalike_library_version", library_version, [], "VARCHAR")
     # side_effects: it reads a file, which may change between two calls.
-    con.create_function("lookalike_serving_build_id", serving_build_id, ["VARCHAR", "VARCHAR"], "VARCHAR",
-                        null_handling="special", side_effects=True)
+    replace("lookalike_serving_build_id", serving_build_id, ["VARCHAR", "VARCHAR"], "VARCHAR",
+            null_handling="special", side_effects=True)
     return con
 
 
