@@ -9,9 +9,40 @@
     status_message (warnings); without its "run '<id>': " prefix, cut at max_message_chars, and
     "(+N more)" when the column holds more ' | '-separated messages.
     Quiet (no line, no query) unless lookalike_runs was built successfully in this invocation
-    (`results`: the invocation's node results), e.g. `dbt test` or `dbt build --select staging`. -#}
+    (`results`: the invocation's node results), e.g. `dbt test` or `dbt build --select staging`.
+    Then, in any invocation: one line per audience file that could not be written
+    (lookalike_audience_exports), and one per model of the package that failed, with the first
+    line of its error. -#}
 {% macro lookalike_run_summary(results, max_message_chars=160) %}
   {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- do lookalike.lookalike_run_summary_runs(results, max_message_chars) -%}
+  {%- do lookalike.lookalike_failure_summary(results, max_message_chars) -%}
+  {{ return('') }}
+{% endmacro %}
+
+
+{#- The console lines of failed audience exports and failed models of the package (see
+    lookalike_run_summary). -#}
+{% macro lookalike_failure_summary(results, max_message_chars=160) %}
+  {%- for result in results or [] if result.node is not none and result.node.package_name == 'lookalike'
+        and result.node.resource_type == 'model' -%}
+    {%- if result.status == 'error' -%}
+      {%- set first = ((result.message or '') | string).strip().split('\n')[0] -%}
+      {%- set first = first[:max_message_chars - 1] ~ '…' if first | length > max_message_chars else first -%}
+      {{ log("lookalike: model " ~ result.node.name ~ " failed (its dependants are skipped; the tables it does not feed are built): " ~ first, info=true) }}
+    {%- elif result.node.name == 'lookalike_audience_exports' and result.status == 'success' -%}
+      {%- set relation = api.Relation.create(database=result.node.database, schema=result.node.schema, identifier=result.node.alias) -%}
+      {%- set table = run_query("select run_id, export_message from " ~ relation
+            ~ " where export_status = 'failed' order by run_id") -%}
+      {%- for row in table.rows -%}
+        {{ log("lookalike: run '" ~ row['run_id'] ~ "'  audience export failed: " ~ row['export_message'], info=true) }}
+      {%- endfor -%}
+    {%- endif -%}
+  {%- endfor -%}
+{% endmacro %}
+
+
+{% macro lookalike_run_summary_runs(results, max_message_chars=160) %}
   {%- set built = [] -%}
   {%- for result in results or [] if result.node is not none and result.node.package_name == 'lookalike'
         and result.node.name == 'lookalike_runs' and result.status == 'success' -%}

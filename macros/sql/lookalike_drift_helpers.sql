@@ -41,16 +41,28 @@
         {{ run_column }} as run_id,
         lookalike_features.feature,
         lookalike_features.feature_kind,
+        {#- A CASE needs at least one WHEN: with no feature of a kind (all-numeric or all-text
+            inputs), that value column is a typed null. #}
+        {%- set numeric = features | rejectattr('kind', 'equalto', 'categorical') | list %}
+        {%- set categorical = features | selectattr('kind', 'equalto', 'categorical') | list %}
+        {%- if numeric %}
         case lookalike_features.feature
-        {%- for f in features if f.kind != 'categorical' %}
+        {%- for f in numeric %}
             when {{ lookalike.lookalike_literal(f.name) }} then cast({{ alias }}.{{ lookalike.lookalike_quote_identifier(f.name) }} as double)
         {%- endfor %}
         end as num_value,
+        {%- else %}
+        cast(null as double) as num_value,
+        {%- endif %}
+        {%- if categorical %}
         case lookalike_features.feature
-        {%- for f in features if f.kind == 'categorical' %}
+        {%- for f in categorical %}
             when {{ lookalike.lookalike_literal(f.name) }} then cast({{ alias }}.{{ lookalike.lookalike_quote_identifier(f.name) }} as {{ text }})
         {%- endfor %}
         end as cat_value
+        {%- else %}
+        cast(null as {{ text }}) as cat_value
+        {%- endif %}
 {%- endmacro %}
 
 

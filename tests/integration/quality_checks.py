@@ -65,8 +65,9 @@ def assert_threshold_metrics_match_sklearn(db, top_pct=10) -> int:
 def seed_recall_by_numpy(db, run_id: str, pcts=(10, 20)) -> tuple[int, dict]:
     """Recall of held-out seeds computed outside SQL: the test split's distinct positive users,
     their scores from int_lookalike__population_scores, and the cut-off of a top-p % audience,
-    the score at rank ceil(n * p / 100) of lookalike_user_scores sorted by score (ties either way
-    share the score). Returns (number of seeds, {p: recall})."""
+    the score c at rank k = ceil(n * p / 100) of lookalike_user_scores sorted by score. A seed above c
+    counts 1, one at c counts (k - a) / t (a users above c, t at c: the expected share under a random
+    tie-break), below c 0. Returns (number of seeds, {p: recall})."""
     seeds = {u for (u,) in query(db, "select user_id from lookalike_training_predictions "
                                      "where run_id = ? and split = 'test' and label = 1", [run_id])}
     population = dict(query(db, "select user_id, score from int_lookalike__population_scores where run_id = ?", [run_id]))
@@ -75,8 +76,10 @@ def seed_recall_by_numpy(db, run_id: str, pcts=(10, 20)) -> tuple[int, dict]:
                                                       "where run_id = ? and not is_stale", [run_id])]))[::-1]
     recall = {}
     for p in pcts:
-        cutoff = ranked[math.ceil(len(ranked) * p / 100) - 1]
-        recall[p] = float(np.mean(seed_scores >= cutoff))
+        k = math.ceil(len(ranked) * p / 100)
+        cutoff = ranked[k - 1]
+        tie_share = (k - np.sum(ranked > cutoff)) / np.sum(ranked == cutoff)
+        recall[p] = float(np.mean(np.where(seed_scores > cutoff, 1.0, np.where(seed_scores == cutoff, tie_share, 0.0))))
     return len(seed_scores), recall
 
 

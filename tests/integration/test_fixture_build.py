@@ -186,6 +186,9 @@ def test_seed_recall_by_hand(db):
                           f"where p.run_id = '{run_id}' and p.split = 'test' and p.label = 1")
         assert len(seeds) == {"pit": 4, "single": 2}[run_id]
         assert all(in_scores == (run_id == "pit") for _, _, in_scores in seeds)
+        # Ties at the cut-off count (k - a) / t (macros/lookalike_seed_recall.sql); the fixture's
+        # scores at the cut-offs are unique, so here a seed counts 1 when it scores at least the cut-off.
+        assert all(scores.count(scores[rank - 1]) == 1 for rank in ranks)
         expected = [sum(score >= scores[rank - 1] for _, score, _ in seeds) / len(seeds) for rank in ranks]
         [row] = query_dicts(db, f"select * from lookalike_run_metrics where run_id = '{run_id}' and split = 'test'")
         assert (row["n_held_out_seed_users"], row["recall_top_10pct"], row["recall_top_20pct"]) == (len(seeds), *expected)
