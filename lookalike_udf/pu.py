@@ -28,11 +28,11 @@ import hashlib
 
 import numpy as np
 
-#: Bounds of the number of bags (var lookalike_pu_bags): each bag is one more base model to fit
-#: and to evaluate at scoring time.
-MIN_BAGS, MAX_BAGS = 1, 50
+from .settings import SETTINGS
 
-PU_METHODS = ("bagging", "plain")
+#: The PU methods (var lookalike_pu_method). The bounds of pu_bags are declared with it in
+#: lookalike_udf.settings: each bag is one more base model to fit and to evaluate at scoring time.
+PU_METHODS = SETTINGS["pu_method"].choices
 
 
 def _hash(seed: int, bag: int, example_id: str) -> int:

@@ -20,19 +20,17 @@ from . import estimators
 from .errors import RunValidationError
 from .estimators import bagging
 from .features import FeatureEncoder
-from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS, _hash
+from .pu import PU_METHODS, _hash
 from .scoring import LookalikeModel
-from .tuning import (MAX_BUDGET, MIN_BUDGET, choose_hgb_or_logistic, select_features, select_model_type,
-                     suspected_leakage, tune_params)
+from .settings import SETTINGS, run_setting_error
+from .tuning import choose_hgb_or_logistic, select_features, select_model_type, suspected_leakage, tune_params
+from .validation import choice_error
 
 __all__ = ["fit_run_model"]
 
 #: Columns of the training-example relation that are not features.
 EXAMPLE_COLUMNS = ("example_id", "run_id", "user_id", "label", "weight", "as_of_at", "snapshot_at",
                    "example_source", "split")
-
-#: Smallest allowed sample_size (training examples kept after sampling down).
-MIN_SAMPLE_SIZE = 20
 
 
 def feature_columns(table: pa.Table) -> list[str]:
@@ -86,28 +84,20 @@ def balance_weights(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def _is_bool(value) -> bool:
-    return isinstance(value, (bool, np.bool_))
-
-
 def validate_tuning_settings(run_id: str, tune_model, tune_time_budget_seconds, auto_tune) -> None:
     """Raise :class:`RunValidationError` naming the run, the setting and the fix."""
-    for name, value in (("tune_model", tune_model), ("auto_tune", auto_tune)):
-        if not _is_bool(value):
-            raise RunValidationError(f"run '{run_id}': {name} {value!r} must be true or false. "
-                                     f"Fix the runs input column or var lookalike_{name}.")
-    budget = tune_time_budget_seconds
-    ok = isinstance(budget, (int, float, np.integer, np.floating)) and not _is_bool(budget)
-    if not ok or not (np.isfinite(float(budget)) and MIN_BUDGET <= float(budget) <= MAX_BUDGET):
-        raise RunValidationError(
-            f"run '{run_id}': tune_time_budget_seconds {budget!r} must be a number of seconds between "
-            f"{MIN_BUDGET:g} and {MAX_BUDGET:g}. Fix the runs input column or var lookalike_tune_time_budget_seconds.")
+    for name, value in (("tune_model", tune_model), ("auto_tune", auto_tune),
+                        ("tune_time_budget_seconds", tune_time_budget_seconds)):
+        error = run_setting_error(run_id, name, value)
+        if error:
+            raise RunValidationError(error)
 
 
 def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_method: str = "bagging",
-                  pu_bags: int = 20, model_type: str = estimators.DEFAULT_MODEL_TYPE, sample_size: int | None = None,
-                  extra_attention: bool = False, tune_model: bool = False,
-                  tune_time_budget_seconds: float = 60.0, auto_tune: bool = False) -> LookalikeModel:
+                  pu_bags: int = SETTINGS["pu_bags"].default, model_type: str = estimators.DEFAULT_MODEL_TYPE,
+                  sample_size: int | None = None, extra_attention: bool = False, tune_model: bool = False,
+                  tune_time_budget_seconds: float = SETTINGS["tune_time_budget_seconds"].default,
+                  auto_tune: bool = False) -> LookalikeModel:
     """Fit the classifier on the examples whose ``split`` is ``train``.
 
     ``model_type`` is a registered type (``hgb``, ``rf``, ``logistic``), ``auto`` or
@@ -125,17 +115,13 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
     no feature is usable or the train split lacks a class.
     """
     if pu_method not in PU_METHODS:
-        raise RunValidationError(f"run '{run_id}': pu_method {pu_method!r} is not one of {', '.join(PU_METHODS)}. "
-                                 "Fix the runs input column or var lookalike_pu_method.")
-    if not MIN_BAGS <= int(pu_bags) <= MAX_BAGS:
-        raise RunValidationError(f"run '{run_id}': pu_bags {pu_bags!r} must be between {MIN_BAGS} and {MAX_BAGS}. "
-                                 "Fix the runs input column or var lookalike_pu_bags.")
+        raise RunValidationError(choice_error(run_id, "pu_method", pu_method, PU_METHODS))
     if model_type not in estimators.model_types():
-        raise RunValidationError(f"run '{run_id}': model_type {model_type!r} is not one of {', '.join(estimators.model_types())}. "
-                                 "Fix the runs input column or var lookalike_model_type.")
-    if sample_size is not None and int(sample_size) < MIN_SAMPLE_SIZE:
-        raise RunValidationError(f"run '{run_id}': sample_size {sample_size!r} must be at least {MIN_SAMPLE_SIZE}. "
-                                 "Fix the runs input column or var lookalike_sample_size (null = no limit).")
+        raise RunValidationError(choice_error(run_id, "model_type", model_type, estimators.model_types()))
+    for name, value in (("pu_bags", pu_bags), ("sample_size", sample_size), ("extra_attention", extra_attention)):
+        error = run_setting_error(run_id, name, value)
+        if error:
+            raise RunValidationError(error)
     validate_tuning_settings(run_id, tune_model, tune_time_budget_seconds, auto_tune)
     train = examples.filter(pc.equal(examples.column("split"), "train"))
     if "example_id" in train.column_names:  # the fit must not depend on the order rows arrive in

@@ -70,8 +70,6 @@ CHOICE_MAX_ROWS = 20_000
 #: hgb_or_logistic: folds per repeat and repeats (10 paired differences).
 CHOICE_FOLDS = 5
 CHOICE_REPEATS = 2
-#: Bounds of tune_time_budget_seconds.
-MIN_BUDGET, MAX_BUDGET = 1.0, 3600.0
 
 def grid_points(model_type: str) -> list[dict]:
     """Every point of the type's grid as a dict of parameter overrides, in grid order."""

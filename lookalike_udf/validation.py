@@ -19,13 +19,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import estimators
-from .pu import MAX_BAGS, MIN_BAGS, PU_METHODS
-from .tuning import MAX_BUDGET, MIN_BUDGET
+from .settings import SETTINGS, closest, run_setting_error
 
-#: Smallest allowed sample_size (the same bound as lookalike_udf.training.MIN_SAMPLE_SIZE).
-MIN_SAMPLE_SIZE = 20
+ENGAGEMENT_TYPES = SETTINGS["engagement_type"].choices
+PU_METHODS = SETTINGS["pu_method"].choices
 
-ENGAGEMENT_TYPES = ("MULTI_ENGAGE", "SINGLE_ENGAGE")
+#: The int / number / bool run settings, checked against their declared bounds in declaration
+#: order (lookalike_udf.settings): a new one is checked without an edit here.
+BOUNDED_SETTINGS = tuple(name for name, s in SETTINGS.items() if s.kind in ("int", "number", "bool"))
+
+
+def choice_error(run_id: str, name: str, value, choices) -> str:
+    """A run's error for a text setting that is not one of ``choices``, with a did-you-mean."""
+    suggestion = closest(value, choices)
+    hint = f"Did you mean {suggestion!r}? " if suggestion else ""
+    return (f"run '{run_id}': {name} {value!r} is not one of {', '.join(choices)}. {hint}"
+            f"Fix the runs input column or var lookalike_{name} (null means the variable).")
 
 #: lookalike_input_label_summary count -> how the message names the reason (one reason per row,
 #: the first that applies, in this order; stg_lookalike__labels sets it). Weights above 1e9, NaN
@@ -60,7 +69,7 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
     rid = run["run_id"]
     prefix = f"run '{rid}':"
     check = RunCheck()
-    min_users = int(run.get("min_seed_users") or 10)
+    min_users = int(run.get("min_seed_users") or SETTINGS["min_seed_users"].default)
 
     if not run.get("is_declared", True):
         check.errors.append(
@@ -87,87 +96,23 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
             f"{prefix} engagement_type {engagement!r} in the runs input is not one of "
             f"{', '.join(ENGAGEMENT_TYPES)}. Fix the value (null means MULTI_ENGAGE)."
         )
-    test_fraction = run.get("test_fraction")
-    if test_fraction is None or not (0.0 < float(test_fraction) < 1.0):
-        check.errors.append(
-            f"{prefix} test_fraction {test_fraction!r} must be strictly between 0 and 1. "
-            "Fix the runs input column or var lookalike_test_fraction."
-        )
-    sample_size = run.get("unlabeled_sample_size")
-    if sample_size is not None and int(sample_size) < 1:
-        check.errors.append(
-            f"{prefix} unlabeled_sample_size {sample_size!r} must be at least 1. "
-            "Fix the runs input column or var lookalike_unlabeled_sample_size."
-        )
     pu_method = run.get("pu_method")
     if "pu_method" in run and pu_method not in PU_METHODS:
-        check.errors.append(
-            f"{prefix} pu_method {pu_method!r} is not one of {', '.join(PU_METHODS)}. "
-            "Fix the runs input column or var lookalike_pu_method (null means the variable)."
-        )
-    pu_bags = run.get("pu_bags")
-    if "pu_bags" in run and (pu_bags is None or not MIN_BAGS <= int(pu_bags) <= MAX_BAGS):
-        check.errors.append(
-            f"{prefix} pu_bags {pu_bags!r} must be between {MIN_BAGS} and {MAX_BAGS}. "
-            "Fix the runs input column or var lookalike_pu_bags."
-        )
+        check.errors.append(choice_error(rid, "pu_method", pu_method, PU_METHODS))
     model_type = run.get("model_type")
     if "model_type" in run and model_type not in estimators.model_types():
-        check.errors.append(
-            f"{prefix} model_type {model_type!r} is not one of {', '.join(estimators.model_types())}. "
-            "Fix the runs input column or var lookalike_model_type (null means the variable)."
-        )
-    sample_size = run.get("sample_size")
-    if sample_size is not None and int(sample_size) < MIN_SAMPLE_SIZE:
-        check.errors.append(
-            f"{prefix} sample_size {sample_size!r} must be at least {MIN_SAMPLE_SIZE} (null = no limit). "
-            "Fix the runs input column or var lookalike_sample_size."
-        )
-    for name in ("tune_model", "auto_tune"):
-        value = run.get(name)
-        if name in run and not isinstance(value, bool):
-            check.errors.append(
-                f"{prefix} {name} {value!r} must be true or false. "
-                f"Fix the runs input column or var lookalike_{name}."
-            )
-    budget = run.get("tune_time_budget_seconds")
-    if "tune_time_budget_seconds" in run and (
-            budget is None or isinstance(budget, bool) or not isinstance(budget, (int, float))
-            or not MIN_BUDGET <= float(budget) <= MAX_BUDGET):
-        check.errors.append(
-            f"{prefix} tune_time_budget_seconds {budget!r} must be a number of seconds between "
-            f"{MIN_BUDGET:g} and {MAX_BUDGET:g}. Fix the runs input column or var lookalike_tune_time_budget_seconds."
-        )
-    top_n = run.get("audience_top_n")
-    if top_n is not None and int(top_n) < 1:
-        check.errors.append(
-            f"{prefix} audience_top_n {top_n!r} must be at least 1 (null = no limit). "
-            "Fix the runs input column or var lookalike_audience_top_n."
-        )
-    top_pct = run.get("audience_top_pct")
-    if top_pct is not None and not (0.0 < float(top_pct) <= 100.0):
-        check.errors.append(
-            f"{prefix} audience_top_pct {top_pct!r} must be above 0 and at most 100 (null = no limit). "
-            "Fix the runs input column or var lookalike_audience_top_pct."
-        )
-    min_score = run.get("audience_min_score")
-    if min_score is not None and not (0.0 <= float(min_score) <= 1.0):
-        check.errors.append(
-            f"{prefix} audience_min_score {min_score!r} must be between 0 and 1 (null = no limit). "
-            "Fix the runs input column or var lookalike_audience_min_score."
-        )
+        check.errors.append(choice_error(rid, "model_type", model_type, estimators.model_types()))
+    for name in BOUNDED_SETTINGS:
+        # A column missing from ``run`` (an older runs relation) is not checked; test_fraction has no default here.
+        present = name in run or name == "test_fraction"
+        error = run_setting_error(rid, name, run.get(name)) if present else None
+        if error:
+            check.errors.append(error)
     path = run.get("audience_export_path")
     if path is not None and not str(path).lower().endswith((".parquet", ".csv")):
         check.errors.append(
             f"{prefix} audience_export_path {path!r} must end in .parquet or .csv (null = no export). "
             "Fix the runs input column or var lookalike_audience_export_path."
-        )
-    share = run.get("expected_positive_share")
-    if share is not None and not (0.0 <= float(share) < 1.0):
-        check.errors.append(
-            f"{prefix} expected_positive_share {share!r} must be at least 0 and below 1 (the expected share "
-            "of lookalikes among unlabeled users; null = no corrected AUC). Fix the runs input column or "
-            "var lookalike_expected_positive_share."
         )
 
     if _n(summary, "n_input_labels") == 0:
@@ -220,7 +165,7 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
             "missing from the snapshot input, cannot be matched; check label_timestamp and user_id."
         )
     if check.errors:
-        return check
+        return _cause_first(check, summary, prefix)
     if _n(summary, "n_negative_labels") > 0:
         if _n(summary, "n_matched_positive_labels") == 0 or _n(summary, "n_matched_negative_labels") == 0:
             missing = "positive" if _n(summary, "n_matched_positive_labels") == 0 else "negative"
@@ -233,4 +178,22 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
             f"{prefix} after point-in-time matching no positive label remains. Check the positive "
             "labels' user_id and timestamps against the snapshot input."
         )
+    return _cause_first(check, summary, prefix)
+
+
+#: What lookalike_utc_timestamp reads as a label_timestamp (README, "Your own tables").
+ACCEPTED_TIMESTAMPS = ("a DATE or TIMESTAMP column, or text such as '2026-06-01', '2026-06-01 12:00:00' or "
+                       "'2026-06-01T12:00:00+09:00' (an offset or Z is converted to UTC)")
+
+
+def _cause_first(check: RunCheck, summary: dict | None, prefix: str) -> RunCheck:
+    """A run that fails while labels were excluded for an unreadable label_timestamp: that cause
+    leads its messages, with the accepted formats, before the consequence (too few users, no
+    positive label left)."""
+    n_bad = _n(summary, "n_invalid_timestamps")
+    if check.errors and n_bad:
+        check.errors.insert(0, (
+            f"{prefix} {n_bad} of its {_n(summary, 'n_input_labels')} labels have a label_timestamp that cannot be "
+            f"read as a date-time, so they were left out (the errors that follow are the consequence). Accepted: "
+            f"{ACCEPTED_TIMESTAMPS}; null = the scoring time. Fix label_timestamp in the labels input (var lookalike_labels)."))
     return check

@@ -1,9 +1,10 @@
 {#- Every variable of the package, validated in one place.
 
-    lookalike_var_specs(): name -> spec. default is the value of dbt_project.yml (a test checks
-      they agree): a host project's own models do not see the package's vars, so a macro called
+    lookalike_var_specs(): name -> spec. default is the value of dbt_project.yml; the bounds,
+      nullable and default of a run setting are those declared in lookalike_udf/settings.py
+      (tests/unit/test_settings_contract.py checks all three agree; decision 0021): a host project's own models do not see the package's vars, so a macro called
       from one (lookalike.lookalike_run_health, ...) falls back to it. kind is one of
-      int / number     (min, max inclusive; nullable: null allowed)
+      int / number     (min, max inclusive unless min_open / max_open; nullable: null allowed)
       bool             (true/false; the strings 'true'/'false' too, as --vars may give them)
       choice           (choices: the allowed values, compared lower-cased)
       string           (any text; it reaches SQL only as a quoted literal or identifier)
@@ -46,21 +47,21 @@
     'lookalike_min_seed_users': {'kind': 'int', 'min': 1, 'max': 1000000000, 'default': 10},
     'lookalike_engagement_type': {'kind': 'string', 'default': 'MULTI_ENGAGE'},
     'lookalike_build_only': {'kind': 'bool', 'default': false},
-    'lookalike_test_fraction': {'kind': 'number', 'min': 0, 'max': 1, 'default': 0.2},
+    'lookalike_test_fraction': {'kind': 'number', 'min': 0, 'max': 1, 'min_open': true, 'max_open': true, 'default': 0.2},
     'lookalike_unlabeled_sample_size': {'kind': 'int', 'min': 1, 'max': 1000000000, 'default': 5000},
     'lookalike_random_seed': {'kind': 'int', 'min': 0, 'max': 4294967295, 'default': 42},
     'lookalike_pu_method': {'kind': 'string', 'default': 'bagging'},
-    'lookalike_pu_bags': {'kind': 'int', 'min': 1, 'max': 1000, 'default': 20},
+    'lookalike_pu_bags': {'kind': 'int', 'min': 1, 'max': 50, 'default': 20},
     'lookalike_model_type': {'kind': 'string', 'default': 'hgb_or_logistic'},
-    'lookalike_sample_size': {'kind': 'int', 'min': 1, 'max': 1000000000000, 'nullable': true, 'default': none},
+    'lookalike_sample_size': {'kind': 'int', 'min': 20, 'max': 1000000000000, 'nullable': true, 'default': none},
     'lookalike_extra_attention': {'kind': 'bool', 'default': false},
-    'lookalike_expected_positive_share': {'kind': 'number', 'min': 0, 'max': 1, 'nullable': true, 'default': none},
+    'lookalike_expected_positive_share': {'kind': 'number', 'min': 0, 'max': 1, 'max_open': true, 'nullable': true, 'default': none},
     'lookalike_tune_model': {'kind': 'bool', 'default': false},
-    'lookalike_tune_time_budget_seconds': {'kind': 'number', 'min': 0, 'max': 1000000, 'default': 60},
+    'lookalike_tune_time_budget_seconds': {'kind': 'number', 'min': 1, 'max': 3600, 'default': 60},
     'lookalike_auto_tune': {'kind': 'bool', 'default': false},
     'lookalike_failed_run_severity': {'kind': 'choice', 'choices': ['warn', 'error'], 'default': 'warn'},
     'lookalike_audience_top_n': {'kind': 'int', 'min': 1, 'max': 1000000000000, 'nullable': true, 'default': none},
-    'lookalike_audience_top_pct': {'kind': 'number', 'min': 0, 'max': 100, 'nullable': true, 'default': 5},
+    'lookalike_audience_top_pct': {'kind': 'number', 'min': 0, 'max': 100, 'min_open': true, 'nullable': true, 'default': 5},
     'lookalike_audience_min_score': {'kind': 'number', 'min': 0, 'max': 1, 'nullable': true, 'default': none},
     'lookalike_audience_export_path': {'kind': 'string', 'default': none},
     'lookalike_reasons_max_users': {'kind': 'int', 'min': 0, 'max': 1000000000000, 'nullable': true, 'default': 10000},
@@ -105,11 +106,25 @@
 {%- endmacro -%}
 
 
-{#- The number in [spec.min, spec.max], or none. -#}
+{#- The number within the spec's bounds (min, max; excluded when min_open / max_open), or none. -#}
 {%- macro _lookalike_number_in_range(value, spec, integer) -%}
   {%- set number = lookalike._lookalike_as_number(value, integer) -%}
-  {%- if number is none or number < spec.min or number > spec.max -%}{{ return(none) }}{%- endif -%}
+  {%- if number is none or number < spec.min or number > spec.max
+        or (spec.get('min_open') and number == spec.min) or (spec.get('max_open') and number == spec.max) -%}
+    {{ return(none) }}
+  {%- endif -%}
   {{ return(number) }}
+{%- endmacro -%}
+
+
+{#- 'between 1 and 50', 'strictly between 0 and 1', 'above 0 and at most 100', 'at least 0 and
+    below 1': the same words as lookalike_udf.settings.bounds_text. -#}
+{%- macro _lookalike_bounds_text(spec) -%}
+  {%- if spec.get('min_open') and spec.get('max_open') -%}{{ return('strictly between ' ~ spec.min ~ ' and ' ~ spec.max) }}
+  {%- elif spec.get('min_open') -%}{{ return('above ' ~ spec.min ~ ' and at most ' ~ spec.max) }}
+  {%- elif spec.get('max_open') -%}{{ return('at least ' ~ spec.min ~ ' and below ' ~ spec.max) }}
+  {%- endif -%}
+  {{ return('between ' ~ spec.min ~ ' and ' ~ spec.max) }}
 {%- endmacro -%}
 
 
@@ -156,7 +171,7 @@
     {%- set number = lookalike._lookalike_number_in_range(value, spec, spec.kind == 'int') -%}
     {%- if number is none -%}
       {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value,
-          ('an integer' if spec.kind == 'int' else 'a number') ~ ' between ' ~ spec.min ~ ' and ' ~ spec.max)}) }}
+          ('an integer ' if spec.kind == 'int' else 'a number ') ~ lookalike._lookalike_bounds_text(spec))}) }}
     {%- endif -%}
     {{ return({'value': number, 'error': none}) }}
   {%- elif spec.kind == 'bool' -%}
@@ -206,7 +221,7 @@
     {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value,
         'a list of column names (text)' if spec.kind == 'string_list'
         else 'a list of values from ' ~ spec.choices | join(', ') if spec.kind == 'choice_list'
-        else 'a list of ' ~ ('integers' if spec.kind == 'int_list' else 'numbers') ~ ' between ' ~ spec.min ~ ' and ' ~ spec.max)}) }}
+        else 'a list of ' ~ ('integers ' if spec.kind == 'int_list' else 'numbers ') ~ lookalike._lookalike_bounds_text(spec))}) }}
   {%- endif -%}
   {%- if name == 'lookalike_quality_band_cutoffs' and (items | length != 3 or items[0] > items[1] or items[1] > items[2]) -%}
     {{ return({'value': none, 'error': lookalike._lookalike_var_message(name, value, 'three increasing AUC values [poor_below, fair_below, good_below]')}) }}
@@ -302,5 +317,15 @@
 {% macro lookalike_print_var_errors(values) %}
   {%- for error in lookalike.lookalike_var_errors(values) -%}
     {{ print(error) }}
+  {%- endfor -%}
+{% endmacro %}
+
+
+{#- run-operation: check each [name, value] pair of `--args '{pairs: [...]}'` and print one JSON line
+    per pair, {"check": index, "error": message or null}: used by the tests to compare the
+    start-of-build check with the run check (lookalike_udf.settings) value by value, in one invocation. -#}
+{% macro lookalike_print_var_checks(pairs) %}
+  {%- for name, value in pairs -%}
+    {{ print(tojson({'check': loop.index0, 'error': lookalike.lookalike_check_var(name, value).error})) }}
   {%- endfor -%}
 {% endmacro %}

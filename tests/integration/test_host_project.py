@@ -95,7 +95,7 @@ def test_package_hook_runs_when_installed_and_sees_the_host_vars(built, host):
     bad = run_dbt(["build", "--select", "audience_runs"], db_path, work, vars={"lookalike_pu_bags": 0},
                   project_dir=root, profiles_dir=root, check=False)
     assert bad.returncode != 0
-    assert "lookalike: variable 'lookalike_pu_bags' is 0; it must be an integer between 1 and 1000" in bad.stdout
+    assert "lookalike: variable 'lookalike_pu_bags' is 0; it must be an integer between 1 and 50" in bad.stdout
 
 
 def test_package_run_summary_runs_when_installed(built):

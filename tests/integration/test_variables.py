@@ -41,7 +41,7 @@ def var_errors(db, work, values: dict) -> str:
 CASES = [
     ("lookalike_min_seed_users", "ten", "is \"ten\"; it must be an integer between 1 and 1000000000"),
     ("lookalike_as_of", HOSTILE, "is \"2026-01-01' as timestamp); drop table main.sentinel_keep; --\"; it must be " + ISO),
-    ("lookalike_pu_bags", 2.5, "is 2.5; it must be an integer between 1 and 1000"),
+    ("lookalike_pu_bags", 2.5, "is 2.5; it must be an integer between 1 and 50"),
     ("lookalike_event_windows", [7, "x"], "is [7, \"x\"]; it must be a list of integers between 1 and 36500"),
     ("lookalike_quality_band_cutoffs", [0.8, 0.7, 0.6], "is [0.8, 0.7, 0.6]; it must be three increasing AUC values [poor_below, fair_below, good_below]"),
     ("lookalike_on_run_failure", "keep", "is \"keep\"; it must be one of keep_last_good, drop"),

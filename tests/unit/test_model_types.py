@@ -184,14 +184,23 @@ def test_bad_settings_name_the_run_and_the_fix():
     t = examples()
     with pytest.raises(RunValidationError, match="run 'r': model_type 'xgb' is not one of hgb, rf, logistic, auto"):
         fit_run_model("r", t, 1, model_type="xgb")
-    with pytest.raises(RunValidationError, match="sample_size 5 must be at least 20"):
+    with pytest.raises(RunValidationError, match="sample_size 5 must be between 20 and 1000000000000"):
         fit_run_model("r", t, 1, sample_size=5)
-    run = {"run_id": "x", "engagement_type": "MULTI_ENGAGE", "test_fraction": 0.2, "model_type": "gbm",
+    with pytest.raises(RunValidationError) as error:
+        fit_run_model("r", t, 1, model_type="Logistc")
+    assert str(error.value) == ("run 'r': model_type 'Logistc' is not one of hgb, rf, logistic, auto, hgb_or_logistic. "
+                                "Did you mean 'logistic'? Fix the runs input column or var lookalike_model_type "
+                                "(null means the variable).")
+    run = {"run_id": "x", "engagement_type": "MULTI_ENGAGE", "test_fraction": 0.2, "model_type": "hbg",
            "sample_size": 3, "expected_positive_share": 1.0}
     errors = check_run(run, {"n_input_labels": 1}).errors
-    assert errors[0] == ("run 'x': model_type 'gbm' is not one of hgb, rf, logistic, auto, hgb_or_logistic. Fix the runs input "
-                         "column or var lookalike_model_type (null means the variable).")
-    assert errors[1].startswith("run 'x': sample_size 3 must be at least 20 (null = no limit).")
+    assert errors[0] == ("run 'x': model_type 'hbg' is not one of hgb, rf, logistic, auto, hgb_or_logistic. Did you mean "
+                         "'hgb'? Fix the runs input column or var lookalike_model_type (null means the variable).")
+    run["model_type"] = "xgboost"  # nothing close: no guess
+    assert check_run(run, {"n_input_labels": 1}).errors[0] == (
+        "run 'x': model_type 'xgboost' is not one of hgb, rf, logistic, auto, hgb_or_logistic. Fix the runs input "
+        "column or var lookalike_model_type (null means the variable).")
+    assert errors[1].startswith("run 'x': sample_size 3 must be between 20 and 1000000000000 (null = no limit).")
     assert errors[2].startswith("run 'x': expected_positive_share 1.0 must be at least 0 and below 1")
 
 

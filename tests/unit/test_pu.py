@@ -158,7 +158,7 @@ def test_bad_settings_are_refused_with_the_fix():
                "n_matched_positive_labels": 20}
     errors = check_run(run, summary).errors
     assert errors == [
-        "run 'x': pu_method 'Bag' is not one of bagging, plain. Fix the runs input column or var lookalike_pu_method (null means the variable).",
+        "run 'x': pu_method 'Bag' is not one of bagging, plain. Did you mean 'bagging'? Fix the runs input column or var lookalike_pu_method (null means the variable).",
         "run 'x': pu_bags 99 must be between 1 and 50. Fix the runs input column or var lookalike_pu_bags.",
     ]
 

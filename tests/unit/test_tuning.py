@@ -115,17 +115,17 @@ def test_bad_tuning_settings_name_the_run_the_setting_and_the_fix():
     with pytest.raises(RunValidationError, match=r"^run 'r': auto_tune 1 must be true or false\. "
                                                  r"Fix the runs input column or var lookalike_auto_tune\.$"):
         fit_run_model("r", t, 1, auto_tune=1)
-    for bad in (0, 0.5, 3601, float("nan"), "60", True):
-        with pytest.raises(RunValidationError, match=rf"^run 'r': tune_time_budget_seconds {bad!r} must be a number "
-                                                     r"of seconds between 1 and 3600\. Fix the runs input column or "
-                                                     r"var lookalike_tune_time_budget_seconds\.$".replace("(", r"\(")):
+    for bad, kind in ((0, ""), (0.5, ""), (3601, ""), (float("nan"), "a number "), ("60", "a number "), (True, "a number ")):
+        with pytest.raises(RunValidationError) as error:
             fit_run_model("r", t, 1, tune_model=True, tune_time_budget_seconds=bad)
+        assert str(error.value) == (f"run 'r': tune_time_budget_seconds {bad!r} must be {kind}between 1 and 3600. "
+                                    "Fix the runs input column or var lookalike_tune_time_budget_seconds.")
     errors = check_run(run_row(tune_model=None, auto_tune="true", tune_time_budget_seconds=0.0),
                        {"n_input_labels": 1}).errors
     assert errors[:3] == [
         "run 'r': tune_model None must be true or false. Fix the runs input column or var lookalike_tune_model.",
         "run 'r': auto_tune 'true' must be true or false. Fix the runs input column or var lookalike_auto_tune.",
-        "run 'r': tune_time_budget_seconds 0.0 must be a number of seconds between 1 and 3600. Fix the runs input "
+        "run 'r': tune_time_budget_seconds 0.0 must be between 1 and 3600. Fix the runs input "
         "column or var lookalike_tune_time_budget_seconds.",
     ]
     good = check_run(run_row(tune_model=True, auto_tune=False, tune_time_budget_seconds=60.0), {"n_input_labels": 1})

@@ -31,7 +31,7 @@ def test_clean_run_passes():
     ({"engagement_type": "BOTH"}, {},
      "run 'r1': engagement_type 'BOTH' in the runs input is not one of MULTI_ENGAGE, SINGLE_ENGAGE."),
     ({"test_fraction": 1.0}, {}, "run 'r1': test_fraction 1.0 must be strictly between 0 and 1."),
-    ({"unlabeled_sample_size": 0}, {}, "run 'r1': unlabeled_sample_size 0 must be at least 1."),
+    ({"unlabeled_sample_size": 0}, {}, "run 'r1': unlabeled_sample_size 0 must be between 1 and 1000000000."),
     ({}, {"n_input_labels": 0}, "run 'r1': has no labels in the labels input (var lookalike_labels)."),
     ({}, {"n_matched_labels": 0}, "run 'r1': none of its 40 labels matched a snapshot at or before its timestamp."),
     ({}, {"n_matched_negative_labels": 0},
@@ -91,3 +91,19 @@ def test_unreadable_settings_fail_only_that_run_and_name_the_value():
         "run 'r1': the runs input (var lookalike_runs) holds setting value(s) that cannot be read: "
         "pu_bags = 'twenty' (not an integer). Fix them in the runs input (null means the variable of the "
         "same name, lookalike_<setting>)."]
+
+
+def test_unreadable_timestamps_lead_with_the_cause_and_the_accepted_formats():
+    """issue 25: every positive label had an unreadable label_timestamp; the message led with "no
+    positive label remains" and named no accepted format."""
+    result = check(n_input_labels=12, n_invalid_labels=12, n_invalid_timestamps=12, n_positive_users=0,
+                   n_matched_labels=0, n_matched_positive_labels=0)
+    assert result.errors[0] == (
+        "run 'r1': 12 of its 12 labels have a label_timestamp that cannot be read as a date-time, so they were "
+        "left out (the errors that follow are the consequence). Accepted: a DATE or TIMESTAMP column, or text such "
+        "as '2026-06-01', '2026-06-01 12:00:00' or '2026-06-01T12:00:00+09:00' (an offset or Z is converted to "
+        "UTC); null = the scoring time. Fix label_timestamp in the labels input (var lookalike_labels).")
+    assert result.errors[1].startswith("run 'r1': positive_label_users has 0 distinct users")
+    # A run that trains despite a few unreadable timestamps keeps the single counting warning.
+    ok = check(n_invalid_labels=1, n_invalid_timestamps=1)
+    assert ok.ok and len(ok.warnings) == 1 and "1 with an unreadable label_timestamp" in ok.warnings[0]
