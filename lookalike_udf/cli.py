@@ -1,7 +1,9 @@
 """The ``lookalike`` command (``[project.scripts]`` in pyproject.toml).
 
 ``lookalike report --duckdb lookalike.duckdb --out report.html`` writes the evaluation report of
-the build in that file (see :mod:`lookalike_udf.report`).
+the build in that file (see :mod:`lookalike_udf.report`). A missing folder of ``--out`` is created;
+an unusable ``--out`` or ``--duckdb`` (a folder, a path under a file, a read-only folder, a file
+that is not a DuckDB database, a locked one) is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "report":
         from .report import MartReader, ReportInputError, write_report
+        from .report.render import prepare_output
 
         try:
+            prepare_output(args.out)  # before reading: a bad --out fails in a second, not after the report
             with MartReader.duckdb(args.duckdb, schema=args.schema) as reader:
                 out = write_report(reader, args.out, source=str(args.duckdb))
         except ReportInputError as exc:

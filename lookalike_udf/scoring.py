@@ -119,5 +119,10 @@ class LookalikeModel:
         if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
             found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
             raise LookalikeError(f"stored model has format {found!r}; this library reads {MODEL_FORMAT!r}.")
+        missing = [key for key in ("encoder", "estimator") if not isinstance(payload.get(key), dict)]
+        if missing:
+            found = ", ".join(sorted(payload)) or "nothing"
+            raise LookalikeError(f"stored model is malformed: it has no {' and no '.join(repr(k) for k in missing)} "
+                                 f"object (found: {found}); the stored model is inconsistent, retrain it.")
         return cls(encoder=FeatureEncoder.from_dict(payload["encoder"]),
                    estimator_payload=payload["estimator"], params=payload.get("params", {}))

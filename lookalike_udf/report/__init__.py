@@ -9,7 +9,7 @@ Content-Security-Policy forbids loading anything, so it opens offline and prints
 """
 
 from .data import load_report_data
-from .reader import MartReader, ReportInputError
+from .reader import MartReader, ReportInputError, ReportOutputError
 from .render import render_html, write_report
 
-__all__ = ["MartReader", "ReportInputError", "load_report_data", "render_html", "write_report"]
+__all__ = ["MartReader", "ReportInputError", "ReportOutputError", "load_report_data", "render_html", "write_report"]

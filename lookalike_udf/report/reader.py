@@ -44,6 +44,20 @@ class ReportInputError(RuntimeError):
     """The database cannot be read as a lookalike build (missing file or marts, lock)."""
 
 
+class ReportOutputError(ReportInputError):
+    """The report cannot be written to ``--out`` (a folder, under a file, not writable)."""
+
+
+def _open_hint(error: str) -> str:
+    """What to do about DuckDB's error on opening a file (only a lock means another process)."""
+    if "not a valid DuckDB database file" in error:
+        return ("It is not a DuckDB database file. Point --duckdb at the file dbt build wrote "
+                "(LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb).")
+    if "lock" in error.lower():
+        return "Another process (a running dbt build?) holds it; try again when it has finished."
+    return "Check that it is the DuckDB file dbt build wrote and that this DuckDB version can read it."
+
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -77,11 +91,13 @@ class MartReader:
         if not path.exists():
             raise ReportInputError(f"lookalike report: no DuckDB file at {path}. Run `dbt build` first "
                                    "(LOOKALIKE_DUCKDB_PATH sets where it writes).")
+        if path.is_dir():
+            raise ReportInputError(f"lookalike report: --duckdb {path} is a folder, not a DuckDB file. Point --duckdb "
+                                   "at the file dbt build wrote (LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb).")
         try:
             con = duckdb.connect(str(path), read_only=True)
-        except duckdb.IOException as exc:
-            raise ReportInputError(f"lookalike report: cannot open {path} ({exc}). Another process "
-                                   "(a running dbt build?) holds it; try again when it has finished.") from exc
+        except duckdb.Error as exc:
+            raise ReportInputError(f"lookalike report: cannot open {path} ({exc}). {_open_hint(str(exc))}") from exc
         return cls(con, schema=schema, close=True)
 
     def close(self) -> None:

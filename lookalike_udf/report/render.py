@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from .data import load_report_data, normalise_run
-from .reader import MartReader
+from .reader import MartReader, ReportOutputError
 from .svg import Series, bar_chart, fmt, hbar_chart, line_chart, num, pct
 
 SPLITS = ("train", "test")
@@ -199,10 +199,36 @@ def render_html(data: dict[str, Any], *, source: str = "", generated_at: dt.date
         generated_at=_ts(generated_at), version=__version__)
 
 
-def write_report(reader: MartReader, out: str | Path, *, source: str = "") -> Path:
-    """Read the marts through ``reader`` and write the report to ``out``; returns the path."""
-    html = render_html(load_report_data(reader), source=source)
+def prepare_output(out: str | Path) -> Path:
+    """``out`` as a path the report can be written to: a missing folder is created; a folder, a
+    path under a file or an unwritable folder raise :class:`ReportOutputError` (one line naming
+    ``--out`` and the fix). ``lookalike report`` calls it before reading the database."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    if out.is_dir():
+        raise ReportOutputError(f"lookalike report: --out {out} is a folder; give a file name, e.g. "
+                                f"--out {out / 'lookalike_report.html'}.")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ReportOutputError(f"lookalike report: --out {out} is under {blocking}, which is a file, not a folder. "
+                                "Choose another --out path.")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportOutputError(f"lookalike report: cannot create the folder {out.parent} of --out {out} "
+                                f"({exc.strerror}). Choose a writable folder with --out.") from exc
+    return out
+
+
+def write_report(reader: MartReader, out: str | Path, *, source: str = "") -> Path:
+    """Read the marts through ``reader`` and write the report to ``out``; returns the path.
+
+    A missing folder of ``out`` is created; an ``out`` that cannot be written raises
+    :class:`ReportOutputError` (a :class:`ReportInputError`), never a bare OSError."""
+    out = prepare_output(out)
+    html = render_html(load_report_data(reader), source=source)
+    try:
+        out.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise ReportOutputError(f"lookalike report: cannot write --out {out} ({exc.strerror}). "
+                                "Choose a writable folder with --out.") from exc
     return out

@@ -16,6 +16,7 @@ import lookalike_udf
 
 from lookalike_udf import duckdb_plugin
 from lookalike_udf.duckdb_plugin import ModelCache, register
+from lookalike_udf.errors import LookalikeError
 from lookalike_udf.integrity import model_sha256
 from lookalike_udf.scoring import LookalikeModel
 
@@ -172,3 +173,18 @@ def test_register_twice_and_the_dbt_plugin_register_the_same_functions():
         # NULL arguments, or no serving file at the path: NULL (the serving table is published again).
         assert c.execute("select lookalike_serving_build_id(null, null), "
                          "lookalike_serving_build_id('/nonexistent/lookalike.duckdb', null)").fetchone() == (None, None)
+
+
+def test_a_model_without_encoder_or_estimator_is_refused_like_other_malformed_models(con):
+    """issue 25: a JSON object missing 'encoder' raised KeyError; it is the library's validation error now."""
+    payload = json.loads(HGB_JSON)
+    del payload["encoder"]
+    error = error_of(con, "select lookalike_load_model(?)", [json.dumps(payload)])
+    assert "KeyError" not in error
+    assert error.endswith("stored model is malformed: it has no 'encoder' object (found: estimator, format, params); "
+                          "the stored model is inconsistent, retrain it.")
+    del payload["estimator"]
+    with pytest.raises(LookalikeError) as info:
+        LookalikeModel.from_json(json.dumps(payload))
+    assert str(info.value) == ("stored model is malformed: it has no 'encoder' and no 'estimator' object (found: format, "
+                               "params); the stored model is inconsistent, retrain it.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 import xml.etree.ElementTree as ET
 
 import duckdb
@@ -258,3 +259,91 @@ def test_cli_writes_the_report(tmp_path, capsys):
     out = tmp_path / "sub" / "r.html"
     assert cli_main(["report", "--duckdb", str(db), "--out", str(out)]) == 0
     assert 'data-chart="roc" data-run="r1"' in out.read_text()
+
+
+# --- lookalike report: an unusable --out or --duckdb is one line and exit code 2 (issue 25) -----
+
+def _built(tmp_path):
+    db = tmp_path / "m.duckdb"
+    with duckdb.connect(str(db)) as con:
+        _marts(con)
+    return db
+
+
+def test_cli_out_onto_a_folder_or_under_a_file_is_one_line(tmp_path, capsys):
+    db = _built(tmp_path)
+    (tmp_path / "afile").write_text("keep")
+    cases = [
+        (tmp_path, f"lookalike report: --out {tmp_path} is a folder; give a file name, e.g. "
+                   f"--out {tmp_path / 'lookalike_report.html'}."),
+        (tmp_path / "afile" / "r.html", f"lookalike report: --out {tmp_path / 'afile' / 'r.html'} is under "
+                                        f"{tmp_path / 'afile'}, which is a file, not a folder. Choose another --out path."),
+        (tmp_path / "afile" / "sub" / "r.html", f"lookalike report: --out {tmp_path / 'afile' / 'sub' / 'r.html'} is under "
+                                                f"{tmp_path / 'afile'}, which is a file, not a folder. Choose another --out path."),
+    ]
+    for out, message in cases:
+        assert cli_main(["report", "--duckdb", str(db), "--out", str(out)]) == 2
+        assert capsys.readouterr().err == message + "\n"
+    assert (tmp_path / "afile").read_text() == "keep"
+
+
+def test_cli_out_in_a_read_only_folder_is_one_line(tmp_path, capsys):
+    import os
+
+    db = _built(tmp_path)
+    if os.geteuid() == 0:  # root writes through file modes: /sys is a read-only file system here
+        folder = Path("/sys")
+        if not folder.is_dir() or not _unwritable(folder):
+            pytest.skip("no read-only folder to try")
+    else:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o555)
+    out = folder / "lookalike_report.html"
+    assert cli_main(["report", "--duckdb", str(db), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"lookalike report: cannot write --out {out} (Permission denied). "
+                                       "Choose a writable folder with --out.\n")
+    assert not out.exists()
+
+
+def _unwritable(folder: Path) -> bool:
+    try:
+        (folder / "lookalike_probe").write_text("x")
+    except OSError:
+        return True
+    (folder / "lookalike_probe").unlink()
+    return False
+
+
+def test_cli_not_a_duckdb_file_or_a_folder_gets_the_right_hint(tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database")
+    assert cli_main(["report", "--duckdb", str(text), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"lookalike report: cannot open {text} (IO Error: The file \"{text}\" exists, but it is not a valid "
+                   "DuckDB database file!). It is not a DuckDB database file. Point --duckdb at the file dbt build wrote "
+                   "(LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb).\n")
+    assert "Another process" not in err
+    assert cli_main(["report", "--duckdb", str(tmp_path), "--out", str(tmp_path / "r.html")]) == 2
+    assert capsys.readouterr().err == (f"lookalike report: --duckdb {tmp_path} is a folder, not a DuckDB file. Point "
+                                       "--duckdb at the file dbt build wrote (LOOKALIKE_DUCKDB_PATH, default "
+                                       "lookalike.duckdb).\n")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_cli_locked_file_says_another_process_holds_it(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    db = _built(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('open', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        assert cli_main(["report", "--duckdb", str(db), "--out", str(tmp_path / "r.html")]) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert err.startswith(f"lookalike report: cannot open {db} (IO Error: Could not set lock on file")
+    assert err.endswith("). Another process (a running dbt build?) holds it; try again when it has finished.\n")

@@ -59,14 +59,10 @@ stale_audiences as (
     group by run_id
 ),
 
-{#- Features whose PSI exceeds var lookalike_health_max_psi (lookalike_feature_drift), worst first. #}
+{#- Features whose PSI exceeds var lookalike_health_max_psi (lookalike_feature_drift): the 5 worst,
+    then "and N more". #}
 drift as (
-    select
-        run_id,
-        {{ lookalike.lookalike_listagg("feature || ' (PSI ' || cast(round(psi, 2) as " ~ dbt.type_string() ~ ") || ')'", "', '", 'order by psi desc, feature') }} as drifted_features
-    from {{ ref('lookalike_feature_drift') }}
-    where psi > {{ lookalike.lookalike_var_sql('lookalike_health_max_psi') }}
-    group by run_id
+    {{ lookalike.lookalike_worst_features(ref('lookalike_feature_drift'), lookalike.lookalike_var_sql('lookalike_health_max_psi')) }}
 ),
 
 {#- Input rows no run could use (lookalike_input_issues): reported on every run. #}
