@@ -37,3 +37,32 @@
   {%- endif -%}
   {{- return(default_sql) -}}
 {% endmacro %}
+
+
+{#- Warn about every column of an input that the package does not read, with the closest known name
+    (a typo such as label_timestmp would otherwise leave the column unread in silence: here, every
+    label matched at the scoring time). known: the lower-case names the input's staging model reads;
+    columns: its lookalike_input_columns. -#}
+{% macro lookalike_warn_unknown_columns(relation, var_name, input_label, known, columns, what='which the package does not read') %}
+  {%- if execute -%}
+    {%- for key, column in columns.items() if key not in known -%}
+      {%- set suggestion = lookalike.lookalike_closest_name(key, known) -%}
+      {%- do exceptions.warn("lookalike: the " ~ input_label ~ " input (var " ~ var_name ~ ", " ~ relation ~ ") has a column '"
+            ~ column.name ~ "', " ~ what ~ ", so it is ignored. "
+            ~ ("Did you mean '" ~ suggestion ~ "'? " if suggestion else "")
+            ~ "Known columns: " ~ known | join(', ') ~ " (README, \"Your own tables\").") -%}
+    {%- endfor -%}
+  {%- endif -%}
+{% endmacro %}
+
+
+{#- Columns of an input, other than `known`, whose name looks like a time (…_at, …time…, …date…,
+    …stamp…, …_ts): candidates for a misspelt or misnamed timestamp column. -#}
+{% macro lookalike_time_like_columns(columns, known) %}
+  {%- set found = [] -%}
+  {%- for key, column in columns.items() if key not in known
+        and (modules.re.search('(_at$|_ts$|^ts$|time|date|stamp|_dt$)', key)) -%}
+    {%- do found.append(column.name) -%}
+  {%- endfor -%}
+  {{ return(found) }}
+{% endmacro %}

@@ -11,6 +11,18 @@
 {% macro lookalike_input_relation(var_name, demo_seed) %}
   {%- set value = var(var_name, none) -%}
   {%- if value is none or (value | string | trim) == '' -%}
+    {%- set own = lookalike.lookalike_own_inputs_set() -%}
+    {%- if own -%}
+      {#- Inputs are a set: never the demo's seed beside your own tables. #}
+      {%- if execute -%}
+        {{ exceptions.raise_compiler_error(
+            "lookalike: variable '" ~ var_name ~ "' is not set, but " ~ own | join(' and ') ~ (" is" if own | length == 1 else " are")
+            ~ " set. Your own inputs are read as a set and never mixed with the demo's: set "
+            ~ lookalike.lookalike_required_inputs() | reject('in', own) | join(' and ')
+            ~ " too (README, \"Your own tables\"), or unset " ~ own | join(' and ') ~ " to build the bundled demo.") }}
+      {%- endif -%}
+      {{ return(api.Relation.create(identifier='lookalike_input_not_configured')) }}
+    {%- endif -%}
     {%- if lookalike.lookalike_demo_enabled() -%}
       {{ return(ref(demo_seed)) }}
     {%- endif -%}
@@ -109,11 +121,12 @@
 
 
 {#- Like lookalike_input_relation, for optional inputs (events, items): returns none when the
-    variable is null and the demo is off (or the demo has no such seed), instead of failing. -#}
+    variable is null and the demo's inputs are not read (the demo is off, your own required inputs
+    are set, or the demo has no such seed), instead of failing. -#}
 {% macro lookalike_optional_input_relation(var_name, demo_seed) %}
   {%- set value = var(var_name, none) -%}
   {%- if value is none or (value | string | trim) == '' -%}
-    {%- if demo_seed and lookalike.lookalike_demo_enabled() -%}
+    {%- if demo_seed and lookalike.lookalike_demo_enabled() and not lookalike.lookalike_own_inputs_given() -%}
       {{ return(ref(demo_seed)) }}
     {%- endif -%}
     {{ return(none) }}

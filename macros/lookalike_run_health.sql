@@ -17,12 +17,15 @@
       - train_auc - test_auc above lookalike_health_max_auc_gap (0.1);
       - more than lookalike_health_max_unmatched_share (0.2) of the input labels matched no snapshot;
       - drift_column is not null (features with PSI above lookalike_health_max_psi);
-      - staleness_column above lookalike_health_max_days_after_data.
+      - staleness_column above lookalike_health_max_days_after_data;
+      - extra_warnings_column (text, optional): warnings computed by the caller, ' | '-joined
+        (lookalike_runs: ties at the audience cut-off, collapsed scores, labels without a
+        timestamp beside a time-like column).
     health: 'unhealthy', 'warning' or 'healthy'. quality_band grades the same AUC with cut-offs
     lookalike_quality_band_cutoffs [a, b, c] (default [0.6, 0.7, 0.8]): < a Poor, < b Fair,
     < c Good, else Excellent; null for unhealthy runs and runs without a test AUC, so a run is
     never 'Excellent' and 'unhealthy' at once. -#}
-{% macro lookalike_run_health(relation, min_positive_users=none, min_test_auc=none, max_auc_gap=none, max_unmatched_share=none, band_cutoffs=none, drift_column=none, staleness_column=none) %}
+{% macro lookalike_run_health(relation, min_positive_users=none, min_test_auc=none, max_auc_gap=none, max_unmatched_share=none, band_cutoffs=none, drift_column=none, staleness_column=none, extra_warnings_column=none) %}
   {%- set min_positive_users = min_positive_users if min_positive_users is not none else lookalike.lookalike_var('lookalike_health_min_positive_users') -%}
   {%- set min_test_auc = min_test_auc if min_test_auc is not none else lookalike.lookalike_var('lookalike_health_min_test_auc') -%}
   {%- set max_auc_gap = max_auc_gap if max_auc_gap is not none else lookalike.lookalike_var('lookalike_health_max_auc_gap') -%}
@@ -31,10 +34,10 @@
   {%- if band_cutoffs | length != 3 or band_cutoffs[0] > band_cutoffs[1] or band_cutoffs[1] > band_cutoffs[2] -%}
     {{ exceptions.raise_compiler_error("lookalike_run_health: lookalike_quality_band_cutoffs must be three increasing AUC values [poor_below, fair_below, good_below], got " ~ band_cutoffs) }}
   {%- endif -%}
-  {{ return(adapter.dispatch('lookalike_run_health', 'lookalike')(relation, min_positive_users, min_test_auc, max_auc_gap, max_unmatched_share, band_cutoffs, drift_column, staleness_column)) }}
+  {{ return(adapter.dispatch('lookalike_run_health', 'lookalike')(relation, min_positive_users, min_test_auc, max_auc_gap, max_unmatched_share, band_cutoffs, drift_column, staleness_column, extra_warnings_column)) }}
 {% endmacro %}
 
-{% macro default__lookalike_run_health(relation, min_positive_users, min_test_auc, max_auc_gap, max_unmatched_share, band_cutoffs, drift_column=none, staleness_column=none) %}
+{% macro default__lookalike_run_health(relation, min_positive_users, min_test_auc, max_auc_gap, max_unmatched_share, band_cutoffs, drift_column=none, staleness_column=none, extra_warnings_column=none) %}
   {%- set text = dbt.type_string() -%}
 select
     run_id,
@@ -57,7 +60,7 @@ from (
         status,
         band_auc,
         nullif(concat_ws(' | ', failed_message, leakage_message), '') as blocking_messages,
-        nullif(concat_ws(' | ', seeds_message, auc_message, gap_message, unmatched_message, drift_message, staleness_message), '') as warning_messages
+        nullif(concat_ws(' | ', seeds_message, auc_message, gap_message, unmatched_message, drift_message, staleness_message, extra_warnings), '') as warning_messages
     from (
         select
             run_id,
@@ -111,10 +114,11 @@ from (
                 || cast(round(as_of_days_after_data, 1) as {{ text }}) || ' days after the newest snapshot or event '
                 || '(more than {{ lookalike.lookalike_var('lookalike_health_max_days_after_data') }}, var lookalike_health_max_days_after_data): '
                 || 'recent-activity features of the population are empty. Set lookalike_as_of to latest or to a time within the data.'
-            end as staleness_message
+            end as staleness_message,
             {%- else %}
-            cast(null as {{ text }}) as staleness_message
+            cast(null as {{ text }}) as staleness_message,
             {%- endif %}
+            {{ extra_warnings_column if extra_warnings_column else 'cast(null as ' ~ text ~ ')' }} as extra_warnings
         from (
             select
                 run_id,
@@ -130,6 +134,9 @@ from (
                 {%- endif %}
                 {%- if staleness_column %}
                 cast({{ staleness_column }} as double) as as_of_days_after_data,
+                {%- endif %}
+                {%- if extra_warnings_column %}
+                {{ extra_warnings_column }},
                 {%- endif %}
                 {{ lookalike.lookalike_leakage_features('model_params') }} as leakage_features
             from {{ relation }}

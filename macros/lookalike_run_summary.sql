@@ -15,6 +15,10 @@
     line of its error. -#}
 {% macro lookalike_run_summary(results, max_message_chars=160) %}
   {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- for result in results or [] if result.node is not none and result.node.package_name == 'lookalike'
+        and result.node.name == 'stg_lookalike__user_snapshots' and result.status == 'success' -%}
+    {{ log(lookalike.lookalike_inputs_line(), info=true) }}
+  {%- endfor -%}
   {%- do lookalike.lookalike_run_summary_runs(results, max_message_chars) -%}
   {%- do lookalike.lookalike_failure_summary(results, max_message_chars) -%}
   {{ return('') }}
@@ -96,4 +100,27 @@
     {{ log("lookalike: full messages: select run_id, status_message, health_messages from " ~ relation, info=true) }}
   {%- endif -%}
   {{ return('') }}
+{% endmacro %}
+
+
+{#- One console line naming the inputs this build read (README, "Which inputs are read"):
+        lookalike: inputs read: user_snapshots inputs.snapshots, labels inputs.labels, runs inputs.runs, events none (var lookalike_events not set), items none (var lookalike_items not set) -#}
+{% macro lookalike_inputs_line() %}
+  {%- set own = lookalike.lookalike_own_inputs_given() -%}
+  {%- set demo = lookalike.lookalike_demo_enabled() and not own -%}
+  {%- set parts = [] -%}
+  {%- for short, name in [('user_snapshots', 'lookalike_user_snapshots'), ('labels', 'lookalike_labels'), ('runs', 'lookalike_runs'),
+                          ('events', 'lookalike_events'), ('items', 'lookalike_items')] -%}
+    {%- set value = var(name, none) -%}
+    {%- if short in ['events', 'items'] and not lookalike.lookalike_var('lookalike_event_features') -%}
+      {%- do parts.append(short ~ ' off (var lookalike_event_features: false)') -%}
+    {%- elif value is not none and (value | string | trim) != '' -%}
+      {%- do parts.append(short ~ ' ' ~ value) -%}
+    {%- elif demo -%}
+      {%- do parts.append(short ~ ' the demo seed lookalike_demo_' ~ short) -%}
+    {%- else -%}
+      {%- do parts.append(short ~ ' none (var ' ~ name ~ ' not set)') -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return('lookalike: inputs read: ' ~ parts | join(', ')) }}
 {% endmacro %}

@@ -9,6 +9,12 @@
 {%- set models_kept = lookalike.lookalike_kept_in_this_build(ref('lookalike_run_models')) -%}
 {%- set scores_kept = lookalike.lookalike_kept_in_this_build(ref('int_lookalike__population_scores')) -%}
 {%- set newest_input = ("cast('" ~ newest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") if newest is not none else none %}
+{#- Columns of the labels input whose names look like times but are not label_timestamp (a typo
+    such as label_timestmp): a run none of whose labels has a timestamp gets a warning naming them. #}
+{%- set label_columns = lookalike.lookalike_input_columns(lookalike.lookalike_input_relation('lookalike_labels', 'lookalike_demo_labels')) -%}
+{%- set time_like = lookalike.lookalike_time_like_columns(label_columns, ['label_timestamp']) -%}
+{%- set max_tied_share = lookalike.lookalike_var_sql('lookalike_health_max_tied_share') -%}
+{%- set text = dbt.type_string() %}
 
 with runs as (
     select * from {{ ref('int_lookalike__runs') }}
@@ -72,6 +78,85 @@ input_issues as (
     from {{ ref('lookalike_input_issues') }}
 ),
 
+{#- Ties (README, "Ties"): the audience is the best m = min(audience_top_n, ceil(n * audience_top_pct
+    / 100), users scoring at least audience_min_score) ranks, as lookalike_audiences selects it. When
+    users tied at its lowest score are left out, the tied users inside were chosen by user_id; the
+    check warns when they are more than lookalike_health_max_tied_share of the audience, or when
+    the run's scores take fewer than 10 distinct values. #}
+audience_sizes as (
+    select
+        ranked.run_id,
+        count(*) as n_scored,
+        count(distinct ranked.score) as n_distinct_scores,
+        least(
+            coalesce(runs.audience_top_n, count(*)),
+            coalesce(cast(ceil(count(*) * runs.audience_top_pct / 100.0) as {{ dbt.type_bigint() }}), count(*)),
+            sum(case when runs.audience_min_score is null or ranked.score >= runs.audience_min_score then 1 else 0 end)
+        ) as n_audience
+    from {{ ref('lookalike_user_scores') }} as ranked
+    inner join runs on ranked.run_id = runs.run_id
+    where not ranked.is_stale
+    group by ranked.run_id, runs.audience_top_n, runs.audience_top_pct, runs.audience_min_score
+),
+
+tie_counts as (
+    select
+        sizes.run_id,
+        sizes.n_scored,
+        sizes.n_distinct_scores,
+        sizes.n_audience,
+        sum(case when ranked.score = cutoff.score and ranked.score_rank <= sizes.n_audience then 1 else 0 end) as n_tied_in,
+        sum(case when ranked.score = cutoff.score then 1 else 0 end) as n_tied
+    from audience_sizes as sizes
+    inner join {{ ref('lookalike_user_scores') }} as cutoff
+        on sizes.run_id = cutoff.run_id and cutoff.score_rank = sizes.n_audience and not cutoff.is_stale
+    inner join {{ ref('lookalike_user_scores') }} as ranked
+        on sizes.run_id = ranked.run_id and not ranked.is_stale
+    group by sizes.run_id, sizes.n_scored, sizes.n_distinct_scores, sizes.n_audience
+),
+
+label_times as (
+    select run_id, count(label_timestamp) as n_labels_with_timestamp
+    from {{ ref('lookalike_pit_labels') }}
+    group by run_id
+),
+
+extra_warnings as (
+    select
+        runs.run_id,
+        nullif(concat_ws(' | ',
+            case when tie_counts.n_tied > tie_counts.n_tied_in
+                      and tie_counts.n_tied_in > {{ max_tied_share }} * tie_counts.n_audience then
+                'run ''' || runs.run_id || ''': ' || cast(tie_counts.n_tied_in as {{ text }}) || ' of the '
+                || cast(tie_counts.n_audience as {{ text }}) || ' audience users share the cut-off score with '
+                || cast(tie_counts.n_tied - tie_counts.n_tied_in as {{ text }}) || ' users left out, so the tie, not the score, chose them '
+                || '(more than {{ lookalike.lookalike_var('lookalike_health_max_tied_share') }} of the audience, var lookalike_health_max_tied_share; '
+                || 'lookalike_audiences.is_tied_at_cutoff marks them). Add informative features, or set audience_min_score above the cut-off.'
+            end,
+            case when tie_counts.n_scored >= 100 and tie_counts.n_distinct_scores < 10 then
+                'run ''' || runs.run_id || ''': the ' || cast(tie_counts.n_scored as {{ text }}) || ' scores take only '
+                || cast(tie_counts.n_distinct_scores as {{ text }}) || ' distinct values: the model hardly ranks the population. '
+                || 'Add informative features or labels.'
+            end
+            {%- if time_like and 'label_timestamp' not in label_columns %},
+            case when coalesce(label_times.n_labels_with_timestamp, 0) = 0 then
+                'run ''' || runs.run_id || ''': no label has a label_timestamp, so every label is matched at the scoring time and its '
+                || 'features may come from after the label; the labels input has {{ time_like | join(", ") | replace("'", "''") }}, which the package does not read. '
+                || 'Rename the label''s time column to label_timestamp.'
+            end
+            {%- elif time_like %},
+            case when coalesce(label_times.n_labels_with_timestamp, 0) = 0 then
+                'run ''' || runs.run_id || ''': none of its labels has a label_timestamp, so every label is matched at the scoring time and its '
+                || 'features may come from after the label; the labels input also has {{ time_like | join(", ") | replace("'", "''") }}, which the package does not read. '
+                || 'Fill label_timestamp with the time each label was observed.'
+            end
+            {%- endif %}
+        ), '') as extra_warnings
+    from runs
+    left join tie_counts on runs.run_id = tie_counts.run_id
+    left join label_times on runs.run_id = label_times.run_id
+),
+
 scoring_failures as (
     select run_id, min(scoring_message) as scoring_failure
     from {{ ref('int_lookalike__population_scores') }}
@@ -116,6 +201,7 @@ health_inputs as (
         summary.n_input_labels,
         summary.n_matched_labels,
         drift.drifted_features,
+        extra_warnings.extra_warnings,
         {%- if newest_input is not none %}
         cast({{ dbt.datediff(newest_input, lookalike.lookalike_as_of(), 'second') }} as double) / 86400 as as_of_days_after_data
         {%- else %}
@@ -127,10 +213,11 @@ health_inputs as (
     left join metrics on runs.run_id = metrics.run_id
     left join {{ ref('lookalike_input_label_summary') }} as summary on runs.run_id = summary.run_id
     left join drift on runs.run_id = drift.run_id
+    left join extra_warnings on runs.run_id = extra_warnings.run_id
 ),
 
 health as (
-    {{ lookalike.lookalike_run_health('health_inputs', drift_column='drifted_features', staleness_column='as_of_days_after_data') }}
+    {{ lookalike.lookalike_run_health('health_inputs', drift_column='drifted_features', staleness_column='as_of_days_after_data', extra_warnings_column='extra_warnings') }}
 )
 
 select

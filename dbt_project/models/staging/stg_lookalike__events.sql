@@ -7,6 +7,7 @@
 {%- set source_relation = lookalike.lookalike_optional_input_relation('lookalike_events', 'lookalike_demo_events') -%}
 {%- if source_relation is not none and lookalike.lookalike_var('lookalike_event_features') -%}
 {{ lookalike.lookalike_require_columns(source_relation, 'lookalike_events', ['user_id', 'event_at', 'event_type']) }}
+{{ lookalike.lookalike_warn_unknown_columns(source_relation, 'lookalike_events', 'events', ['user_id', 'event_at', 'event_type', 'item_id', 'value'], lookalike.lookalike_input_columns(source_relation)) }}
 select
     cast(user_id as {{ dbt.type_string() }}) as user_id,
     {{ lookalike.lookalike_utc_timestamp(source_relation, 'event_at') }} as event_at,

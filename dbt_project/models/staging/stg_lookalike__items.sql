@@ -5,6 +5,7 @@
 {%- set category = var('lookalike_item_category_column', 'category') -%}
 {%- if source_relation is not none and var('lookalike_event_features', true) -%}
 {{ lookalike.lookalike_require_columns(source_relation, 'lookalike_items', ['item_id', category | lower]) }}
+{{ lookalike.lookalike_warn_unknown_columns(source_relation, 'lookalike_items', 'items', ['item_id', category | lower], lookalike.lookalike_input_columns(source_relation)) }}
 select
     cast(item_id as {{ dbt.type_string() }}) as item_id,
     min(cast({{ lookalike.lookalike_optional_column(source_relation, category | lower, lookalike.lookalike_quote_identifier(category)) }} as {{ dbt.type_string() }})) as category

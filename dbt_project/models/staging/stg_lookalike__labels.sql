@@ -13,6 +13,7 @@
 {%- set label_column = lookalike.lookalike_quote_identifier(columns['label'].name if 'label' in columns else 'label') -%}
 {%- set timestamp_raw = lookalike.lookalike_optional_column(source_relation, 'label_timestamp', 'null', columns) -%}
 {%- set weight_raw = lookalike.lookalike_optional_column(source_relation, 'weight', 'null', columns) %}
+{{- lookalike.lookalike_warn_unknown_columns(source_relation, 'lookalike_labels', 'labels', ['run_id', 'user_id', 'label', 'label_timestamp', 'weight'], columns) }}
 
 with typed as (
     select

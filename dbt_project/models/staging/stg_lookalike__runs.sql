@@ -41,16 +41,7 @@
 {%- endfor %}
 {#- Any other column is ignored: warn, with the closest known name (a typo such as pu_bag would
     otherwise leave the setting at its default in silence). #}
-{%- if execute %}
-  {%- set known = ['run_id', 'run_description'] + settings.keys() | list -%}
-  {%- for key, column in input_columns.items() if key not in known -%}
-    {%- set suggestion = lookalike.lookalike_closest_name(key, known) -%}
-    {%- do exceptions.warn("lookalike: the runs input (var lookalike_runs, " ~ source_relation ~ ") has a column '"
-          ~ column.name ~ "', which is not a run setting, so it is ignored. "
-          ~ ("Did you mean '" ~ suggestion ~ "'? " if suggestion else "")
-          ~ "Known columns: " ~ known | join(', ') ~ " (README, \"Your own tables\").") -%}
-  {%- endfor -%}
-{%- endif %}
+{{ lookalike.lookalike_warn_unknown_columns(source_relation, 'lookalike_runs', 'runs', ['run_id', 'run_description'] + settings.keys() | list, input_columns, 'which is not a run setting') }}
 
 select
     cast(run_id as {{ text }}) as run_id,
