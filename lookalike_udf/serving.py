@@ -9,6 +9,12 @@ private file next to the serving file, closes it, and renames it over the servin
 ``os.replace``. A reader opens either the previous complete file or the new one; a reader that keeps
 its connection open keeps reading the file it opened (its inode) until it reconnects.
 
+Before anything is copied, :func:`check_serving_path` refuses a serving path that is (through
+symlinks, ``..`` or a relative form) the build's own database file or its WAL, which the rename
+would replace, or a folder; and :func:`remove_orphan_temp_files` deletes the temp files of earlier
+publications that were killed before their rename (only this package's temp names, only files no
+process holds a lock on).
+
 Only POSIX renames replace a file that another process has open; on Windows the rename fails while
 a reader holds the serving file (the error says so), so readers there must reconnect per query.
 
@@ -21,14 +27,29 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import uuid
 from pathlib import Path
 
 import pyarrow as pa
 
 from . import frames
+from .errors import LookalikeError
 
 MANIFEST_TABLE = "lookalike_serving_build"
+
+#: The private file a publication writes before renaming it over the serving file: hidden, in the
+#: same folder, ``.<serving file name>.<32 hex digits>.tmp`` (plus DuckDB's ``.wal`` beside it).
+#: Only names of this form are ever removed as leftovers (:func:`remove_orphan_temp_files`).
+TEMP_NAME = ".{name}.{token}.tmp"
+
+
+class ServingPathError(LookalikeError, ValueError):
+    """var lookalike_serving_path cannot be published to; the message names the path and the fix."""
+
+
+_FIX = ("Set var lookalike_serving_path to a file of its own, e.g. serving/lookalike.duckdb (the default: next "
+        "to the build's database), or turn publishing off with lookalike_serving: false.")
 
 
 def resolve_serving_path(session, serving_path: str) -> Path:
@@ -47,7 +68,7 @@ def _resolve(serving_path: str, db_path: str | None) -> Path:
     if path.is_absolute():
         return path
     if not db_path or db_path == ":memory:":
-        raise ValueError("lookalike serving: the build's DuckDB database is in memory, so a relative "
+        raise ServingPathError("lookalike serving: the build's DuckDB database is in memory, so a relative "
                          f"lookalike_serving_path ('{serving_path}') has no folder to live in. Set an absolute "
                          "lookalike_serving_path, or lookalike_serving: false.")
     return Path(db_path).resolve().parent / path
@@ -79,6 +100,114 @@ def published_build_id(serving_path: str | None, db_path: str | None) -> str | N
     return found[0][0] if len(found) == 1 else None
 
 
+def _attached_files(session) -> list[Path]:
+    """The files of every database the build's DuckDB session has attached (its own first)."""
+    found = session.execute(
+        "select path from duckdb_databases() where path is not null and path <> '' "
+        "order by database_name <> current_database()").fetchall()
+    return [Path(path) for (path,) in found if path != ":memory:"]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: equal real paths (symlinks, ``..`` and relative forms
+    resolved), or, when both exist, the same inode (hard links, case-insensitive file systems)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_serving_path(serving_path: str, target: Path, database_files) -> None:
+    """Refuse a serving file that would destroy the build or cannot be a file, before anything is
+    copied: ``target`` (the resolved var lookalike_serving_path) may not be, or be the write-ahead log
+    of, a database file the build has open (``database_files``, the build's own first: the swap
+    would replace its tables with the serving copy), and may not be a folder.
+
+    Raises :class:`ServingPathError` naming var lookalike_serving_path, the path and the fix."""
+    shown = f"var lookalike_serving_path ('{serving_path}')"
+    for i, db in enumerate(database_files):
+        db = Path(db)
+        whose = "the build's own DuckDB database" if i == 0 else "a DuckDB database the build has attached,"
+        for mine in (target, target.with_name(target.name + ".wal")):
+            for theirs in (db, db.with_name(db.name + ".wal")):
+                if _same_file(mine, theirs):
+                    wal = " (or its write-ahead log)" if (mine, theirs) != (target, db) else ""
+                    raise ServingPathError(
+                        f"lookalike serving: {shown} resolves to {os.path.realpath(target)}, which is {whose} "
+                        f"{db}{wal}: publishing there would replace the build's tables with the serving copy. "
+                        f"Nothing was published and the build's database is unchanged. {_FIX}")
+    if target.is_dir():
+        raise ServingPathError(
+            f"lookalike serving: {shown} names the folder {target}; it must name a file in a folder, e.g. "
+            f"'{Path(serving_path) / 'lookalike.duckdb'}'. Nothing was published. {_FIX}")
+    if target.suffix in ("", ".wal"):
+        raise ServingPathError(
+            f"lookalike serving: {shown} must name a DuckDB file with an extension other than .wal "
+            f"(it resolves to {target}), e.g. serving/lookalike.duckdb. Nothing was published. {_FIX}")
+
+
+_TEMP = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}\.tmp(?P<wal>\.wal)?")
+
+
+def _locked_by_another_process(path: Path) -> bool:
+    """True when another process holds a lock on ``path`` (DuckDB locks every file it has open with
+    fcntl), or when that cannot be ruled out. Without fcntl (Windows) False: there, deleting a file
+    another process has open fails, and the caller keeps it."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return True
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # releases the probe's lock
+    return False
+
+
+def remove_orphan_temp_files(target: Path, keep=()) -> list[Path]:
+    """Remove the temp files that earlier publications to ``target`` left behind when they were
+    killed before their rename (each a full copy of the marts). Returns the paths removed.
+
+    Only files beside ``target`` named as :data:`TEMP_NAME` names this file's temp files (hidden,
+    ``.<target name>.<32 hex>.tmp`` and its ``.wal``) are candidates, never the ones in ``keep``
+    (this publication's, and every database file this process has attached: a probe of those would
+    release DuckDB's own lock). A candidate is removed only when no process holds it: a publication
+    that is still writing has it attached, and DuckDB holds an fcntl lock on every file it has open,
+    which a killed process no longer does; a ``.wal`` goes with its ``.tmp`` (or when that is gone).
+    Files that cannot be probed or removed are left alone."""
+    folder = target.parent
+    keep = {os.path.realpath(p) for p in keep}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    removed = []
+    for name in sorted(names):  # '.x.tmp' sorts before '.x.tmp.wal'
+        match = _TEMP.fullmatch(name)
+        if not match or match["name"] != target.name:
+            continue
+        path = folder / name
+        base = folder / name[: -len(".wal")] if match["wal"] else path
+        if os.path.realpath(base) in keep or not path.is_file() or path.is_symlink():
+            continue
+        if base.exists() and _locked_by_another_process(base):
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -93,15 +222,20 @@ def publish(session, relations: dict, serving_path: str, build_id: str | None = 
     if frames.is_spark_session(session):
         return spark_manifest(session, relations, build_id, published_at)
     target = resolve_serving_path(session, serving_path)
-    if target.suffix in ("", ".wal") or target.is_dir():
-        raise ValueError(f"lookalike serving: lookalike_serving_path '{serving_path}' must name a file, "
-                         "e.g. serving/lookalike.duckdb.")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    open_files = _attached_files(session)
+    check_serving_path(serving_path, target, open_files)  # before anything is written
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ServingPathError(
+            f"lookalike serving: var lookalike_serving_path ('{serving_path}') names {target}, whose folder "
+            f"cannot be created ({type(exc).__name__}: {exc}). Nothing was published. {_FIX}") from exc
     build_id = build_id or uuid.uuid4().hex
     published_at = published_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     # A hidden name in the same folder (same file system, so the rename is atomic); never a name a
     # reader would open.
-    tmp = target.parent / f".{target.name}.{build_id}.tmp"
+    tmp = target.parent / TEMP_NAME.format(name=target.name, token=uuid.uuid4().hex)
+    remove_orphan_temp_files(target, keep=[tmp, *open_files])
     alias = f"lookalike_serving_{uuid.uuid4().hex[:12]}"
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)

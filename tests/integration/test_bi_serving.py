@@ -10,7 +10,8 @@ Builds (one fixture database, reused): 1. runs pit and single are scored; 2. loo
 13 fails run single (12 positive users) and drops its scores, with the reader running throughout;
 3. a data test on lookalike_runs errors, so nothing is published and build 2 stays served;
 4.-5. build 2's settings twice: the second time nothing changed, so the serving file is kept as it
-is; 6. the serving file is deleted, and the same build publishes it again.
+is; 6. the serving file is deleted, and the same build publishes it again, removing the temp file
+(and its WAL) that a killed publication left beside it (issue 25 item 6).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 
 import duckdb
 import pytest
@@ -124,9 +126,16 @@ def builds(tmp_path_factory):
     kept = dict(build=served_build(serving), mtime=serving.stat().st_mtime_ns, stdout=fifth.stdout,
                 table=query(db, "select distinct build_id from lookalike_serving"))
     serving.unlink()
+    # A publication killed before its rename leaves its full copy under the package's temp name.
+    orphan = serving.with_name(f".{serving.name}.{uuid.uuid4().hex}.tmp")
+    with duckdb.connect(str(orphan)) as con:
+        con.execute("create table lookalike_user_scores as select range as x from range(50000)")
+    orphan.with_name(orphan.name + ".wal").write_bytes(b"\0" * 1024)
+    planted = sorted(p.name for p in serving.parent.iterdir())
     sixth = run_dbt(["build"], db, work, vars={**VARS, "lookalike_min_seed_users": 13})
     republished = dict(build=served_build(serving), stdout=sixth.stdout,
-                       table=query(db, "select distinct build_id from lookalike_serving"))
+                       table=query(db, "select distinct build_id from lookalike_serving"),
+                       planted=planted, left=sorted(p.name for p in serving.parent.iterdir()))
     return dict(work=work, db=db, serving=serving, build1=build1, build2=build2, second=second,
                 build_seconds=build_seconds, build_finished=build_finished, reads=reads, third=third,
                 after_third=after_third, finished_after_third=finished_after_third, build4=build4, mtime=mtime,
@@ -195,3 +204,6 @@ def test_unchanged_build_keeps_the_serving_file_and_a_deleted_one_is_published_a
     assert "lookalike_serving publishes again: the serving file is missing" in republished["stdout"]
     assert republished["build"] not in (builds["build1"], builds["build2"], builds["build4"])
     assert republished["table"] == [(republished["build"],)]
+    # The killed publication's temp file and its WAL were there before, and this publication removed them.
+    assert len(republished["planted"]) == 2 and all(n.endswith((".tmp", ".tmp.wal")) for n in republished["planted"])
+    assert republished["left"] == [builds["serving"].name]
