@@ -447,6 +447,7 @@ SCORING_SQL_SCHEMA = pa.schema([
     ("dialect", pa.string()),
     ("sql_text", pa.string()),
     ("sql_bytes", pa.int64()),
+    ("sql_sha256", pa.string()),
     ("feature_names", pa.string()),
     ("model_sha256", pa.string()),
     ("training_fingerprint", pa.string()),
@@ -454,7 +455,21 @@ SCORING_SQL_SCHEMA = pa.schema([
     ("compiled_at", pa.timestamp("us")),
     ("compile_action", pa.string()),
     ("compile_error", pa.string()),
+    ("compile_message", pa.string()),
 ])
+
+
+def sql_sha256(sql_text: str) -> str:
+    """SHA-256 (hex) of a scoring SQL text's UTF-8 bytes, as stored in lookalike_run_scoring_sql.sql_sha256
+    (DuckDB's ``sha256(sql_text)`` and Spark's ``sha2(sql_text, 256)`` give the same digest)."""
+    return model_sha256(sql_text)
+
+
+def sql_recompiled_message(run_id: str, dialect: str) -> str:
+    """compile_message of a row compiled again because the previous build's SQL text failed its checksum."""
+    return (f"run '{run_id}': the stored {dialect} SQL in lookalike_run_scoring_sql did not match its checksum "
+            "sql_sha256 (edited or corrupted since it was compiled), so it was not reused; it was compiled again "
+            "from the run's stored model.")
 
 
 def _dialect_list(value, target_dialect: str | None = None) -> list[str]:
@@ -492,9 +507,11 @@ def scoring_sql(models, dialects=None, previous=None, force=False, target_dialec
     the model's ``feature_names`` as columns: prefix it with ``with lookalike_input as (...)``
     (macro ``lookalike.score`` does). It equals the Python scorer to 1e-9. A row whose
     ``model_sha256`` and ``library_version`` equal the previous build's is carried over
-    (``compile_action`` 'reused'); a run whose stored model fails verification gets rows with a
-    null ``sql_text`` and the reason in ``compile_error``. ``dialects`` None means
-    ``[target_dialect]`` (:func:`_dialect_list`).
+    (``compile_action`` 'reused') only when its ``sql_text`` still matches its ``sql_sha256``; a text
+    that does not (edited in the table since it was compiled) is never carried over: the SQL is
+    compiled again from the stored model and ``compile_message`` says so. A run whose stored model
+    fails verification gets rows with a null ``sql_text`` and the reason in ``compile_error``.
+    ``dialects`` None means ``[target_dialect]`` (:func:`_dialect_list`).
     """
     from .sql import to_sql
 
@@ -513,10 +530,13 @@ def scoring_sql(models, dialects=None, previous=None, force=False, target_dialec
         digest = model_sha256(row["model_json"]) if rid in loaded else row.get("model_sha256")
         for dialect in names:
             earlier = before.get((rid, dialect))
+            message = None
             if (rid in loaded and earlier and earlier["model_sha256"] == digest and earlier["compile_error"] is None
                     and earlier["library_version"] == __version__ and earlier["sql_text"]):
-                out.append({**earlier, "compile_action": REUSED})
-                continue
+                if earlier["sql_sha256"] == sql_sha256(earlier["sql_text"]):
+                    out.append({**earlier, "compile_action": REUSED, "compile_message": None})
+                    continue
+                message = sql_recompiled_message(rid, dialect)
             text, error = None, failures.get(rid)
             if rid in loaded:
                 try:
@@ -526,10 +546,11 @@ def scoring_sql(models, dialects=None, previous=None, force=False, target_dialec
             out.append({
                 "run_id": rid, "dialect": dialect, "sql_text": text,
                 "sql_bytes": len(text.encode("utf-8")) if text else None,
+                "sql_sha256": sql_sha256(text) if text else None,
                 "feature_names": json.dumps(loaded[rid].feature_names) if rid in loaded else row.get("feature_names"),
                 "model_sha256": digest, "training_fingerprint": row.get("training_fingerprint"),
                 "library_version": __version__, "compiled_at": _now(),
-                "compile_action": "compiled", "compile_error": error,
+                "compile_action": "compiled", "compile_error": error, "compile_message": message,
             })
     return frames.to_output(pa.Table.from_pylist(out, schema=SCORING_SQL_SCHEMA), like=(models, previous))
 

@@ -273,3 +273,46 @@ def test_scoring_sql_dialects_refuse_unknown_names():
 
     with pytest.raises(LookalikeError, match="names 'oracle'; the dialects are duckdb"):
         _dialect_list(["duckdb", "oracle"], "duckdb")
+
+
+PLANTED = "; drop table lookalike_runs; create table lookalike_planted as select 1 as x"
+
+
+def test_scoring_sql_reuses_only_text_that_matches_its_checksum(models):
+    """Issue 25 item 7: a previous build's sql_text is carried over only while it matches sql_sha256;
+    an edited text (here with a planted statement) is compiled again, equal to the original, and the
+    row says why. DuckDB's sha256() agrees with the stored digest, as macro lookalike.score checks it."""
+    from lookalike_udf.dbt_models import scoring_sql, sql_recompiled_message, sql_sha256
+    from lookalike_udf.integrity import model_sha256
+
+    model_json = models["logistic_supervised"]
+    stored = pa.Table.from_pylist([{"run_id": "r", "model_status": "TRAINED", "model_json": model_json,
+                                    "model_sha256": model_sha256(model_json), "training_fingerprint": "fp"}])
+    first = scoring_sql(stored, dialects=["duckdb", "sqlite"]).to_pylist()
+    assert [(r["dialect"], r["compile_action"], r["compile_message"]) for r in first] == [
+        ("duckdb", "compiled", None), ("sqlite", "compiled", None)]
+    for row in first:
+        assert row["sql_sha256"] == sql_sha256(row["sql_text"]) and len(row["sql_sha256"]) == 64
+        assert duckdb.execute("select sha256(?)", [row["sql_text"]]).fetchall() == [(row["sql_sha256"],)]
+
+    again = scoring_sql(stored, dialects=["duckdb", "sqlite"], previous=pa.Table.from_pylist(first)).to_pylist()
+    assert [(r["compile_action"], r["compile_message"], r["sql_text"]) for r in again] == [
+        ("reused", None, r["sql_text"]) for r in first]
+
+    tampered = [dict(r) for r in first]
+    tampered[0]["sql_text"] += PLANTED  # sql_sha256 left as it was
+    redone = scoring_sql(stored, dialects=["duckdb", "sqlite"], previous=pa.Table.from_pylist(tampered)).to_pylist()
+    assert (redone[0]["compile_action"], redone[0]["sql_text"], redone[0]["sql_sha256"]) == (
+        "compiled", first[0]["sql_text"], first[0]["sql_sha256"])
+    assert redone[0]["compile_message"] == sql_recompiled_message("r", "duckdb") == (
+        "run 'r': the stored duckdb SQL in lookalike_run_scoring_sql did not match its checksum sql_sha256 (edited "
+        "or corrupted since it was compiled), so it was not reused; it was compiled again from the run's stored model.")
+    assert (redone[1]["compile_action"], redone[1]["compile_message"]) == ("reused", None)  # the intact dialect
+
+    # A null or missing checksum (a row edited to drop it) is a mismatch too; a reused row drops the
+    # message of the build that compiled it.
+    tampered[0]["sql_text"], tampered[0]["sql_sha256"] = first[0]["sql_text"], None
+    assert scoring_sql(stored, dialects=["duckdb"], previous=pa.Table.from_pylist(tampered)).to_pylist()[0][
+        "compile_message"] == sql_recompiled_message("r", "duckdb")
+    latest = scoring_sql(stored, dialects=["duckdb"], previous=pa.Table.from_pylist(redone)).to_pylist()[0]
+    assert (latest["compile_action"], latest["compile_message"], latest["sql_text"]) == ("reused", None, first[0]["sql_text"])
