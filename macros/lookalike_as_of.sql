@@ -43,3 +43,13 @@
   {%- set found = run_query(sql) -%}
   {{ return(found.rows[0][0] if found.rows | length else none) }}
 {% endmacro %}
+
+
+{#- The oldest event time (UTC) of the events input, as a Python datetime: where the event history
+    starts. none while parsing, without an events input, or when it is empty. One query. -#}
+{% macro lookalike_oldest_event_time() %}
+  {%- set events = lookalike.lookalike_optional_input_relation('lookalike_events', 'lookalike_demo_events') if lookalike.lookalike_var('lookalike_event_features') else none -%}
+  {%- if not execute or events is none -%}{{ return(none) }}{%- endif -%}
+  {%- set found = run_query("select min(" ~ lookalike.lookalike_utc_timestamp(events, 'event_at') ~ ") from " ~ events) -%}
+  {{ return(found.rows[0][0] if found.rows | length else none) }}
+{% endmacro %}

@@ -78,6 +78,7 @@
     'lookalike_health_max_psi': {'kind': 'number', 'min': 0, 'max': 100, 'default': 0.25},
     'lookalike_health_max_days_after_data': {'kind': 'number', 'min': 0, 'max': 100000, 'default': 31},
     'lookalike_health_max_tied_share': {'kind': 'number', 'min': 0, 'max': 1, 'default': 0.2},
+    'lookalike_drift_time_relative_features': {'kind': 'string_list', 'default': []},
     'lookalike_quality_band_cutoffs': {'kind': 'number_list', 'min': 0, 'max': 1, 'default': [0.6, 0.7, 0.8]},
     'lookalike_serving': {'kind': 'bool', 'nullable': true, 'default': none},
     'lookalike_serving_path': {'kind': 'string', 'default': 'serving/lookalike.duckdb'},

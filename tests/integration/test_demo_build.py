@@ -197,9 +197,16 @@ def test_user_reasons_on_the_demo(demo):
 
 def test_run_health_and_quality_band(demo):
     runs = query_dicts(demo, "select r.*, s.n_positive_users, s.n_input_labels, s.n_matched_labels, "
-                             "(select count(*) from lookalike_feature_drift d where d.run_id = r.run_id and d.psi > 0.25) as n_drifted "
+                             "(select count(*) from lookalike_feature_drift d where d.run_id = r.run_id and d.psi > 0.25 "
+                             "and not d.is_time_relative) as n_drifted "
                              "from lookalike_runs r join lookalike_input_label_summary s using (run_id)")
     assert len(runs) == 3
+    # Drift that time makes (recency, all-history counts, windows cut short by the event log's start on
+    # 2026-03-02 at the earliest label time, 2026-04-01) is reported, not judged: demo_new_users is healthy.
+    relative = dict(query(demo, "select feature, bool_and(is_time_relative) from lookalike_feature_drift group by 1"))
+    assert relative["evt_page_view_days_since_first"] and relative["evt_distinct_items"] and relative["evt_page_view_cnt_365d"]
+    assert not relative["evt_page_view_cnt_7d"] and not relative["tenure_days"] and not relative["plan_tier"]
+    assert {r["run_id"]: r["health"] for r in runs}["demo_new_users"] == "healthy"
     for r in runs:
         print(r["run_id"], r["health"], r["quality_band"], r["health_messages"])
         expected = []

@@ -8,7 +8,14 @@
     unweighted). lookalike_runs.health warns when a feature's PSI exceeds lookalike_health_max_psi.
     Sample size: a decile's share from 50,000 users has a standard error under 0.0014; at 200k
     users the 50,000 sample moved PSI by at most 0.0027 against 200,000 (no drift level changed)
-    and took 2.4 s instead of 7.5 s (issue 17). -#}
+    and took 2.4 s instead of 7.5 s (issue 17).
+    Time-relative features (is_time_relative) shift between the label times of the training
+    examples and the scoring time by construction, so their drift is reported here but not judged
+    by lookalike_runs.health: the event layer's recency features (evt_<type>_days_since_first /
+    _last), its all-history count (evt_distinct_items), its windowed features (…_<w>d) whose
+    window, counted back from the run's earliest training time, starts before the first event of
+    the events input (the window was cut short at training time and is not at scoring time), and
+    the columns listed in var lookalike_drift_time_relative_features (e.g. tenure_days). -#}
 {{ config(lookalike_keep=true) }}
 -- depends_on: {{ ref('lookalike_run_models') }}, {{ ref('lookalike_pit_features') }}, {{ ref('lookalike_inference_features') }}
 {%- set features = [] -%}
@@ -19,6 +26,19 @@
   {%- endif -%}
 {%- endfor -%}
 {%- set text = dbt.type_string() -%}
+{%- set declared = (lookalike.lookalike_var('lookalike_drift_time_relative_features') or []) | map('lower') | list -%}
+{%- for f in features -%}
+  {%- set window = modules.re.match('^(?:evt|aff)_.*_([0-9]+)d$', f.name | lower) -%}
+  {%- if (f.name | lower) in declared or modules.re.match('^evt_.*_days_since_(first|last)$', f.name | lower) or (f.name | lower) == 'evt_distinct_items' -%}
+    {%- do f.update({'time_rule': 'always', 'window_days': 0}) -%}
+  {%- elif window -%}
+    {%- do f.update({'time_rule': 'window', 'window_days': window.group(1) | int}) -%}
+  {%- else -%}
+    {%- do f.update({'time_rule': 'never', 'window_days': 0}) -%}
+  {%- endif -%}
+{%- endfor -%}
+{%- set first_event = lookalike.lookalike_oldest_event_time() -%}
+{%- set first_event_sql = ("cast('" ~ first_event.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") if first_event is not none else 'cast(null as ' ~ dbt.type_timestamp() ~ ')' -%}
 {%- set quantiles = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] %}
 
 {%- if features | length == 0 %}
@@ -28,7 +48,8 @@ select
     cast(null as double) as train_mean, cast(null as double) as population_mean,
     cast(null as double) as train_null_share, cast(null as double) as population_null_share,
     cast(null as double) as train_zero_share, cast(null as double) as population_zero_share,
-    cast(null as {{ dbt.type_bigint() }}) as n_train_examples, cast(null as {{ dbt.type_bigint() }}) as n_population_users
+    cast(null as {{ dbt.type_bigint() }}) as n_train_examples, cast(null as {{ dbt.type_bigint() }}) as n_population_users,
+    cast(null as boolean) as is_time_relative
 where 1 = 0
 {%- else %}
 
@@ -36,7 +57,8 @@ where 1 = 0
 
 with lookalike_features as (
     {%- for f in features %}
-    select cast({{ lookalike.lookalike_literal(f.name) }} as {{ text }}) as feature, cast({{ lookalike.lookalike_literal(f.kind) }} as {{ text }}) as feature_kind
+    select cast({{ lookalike.lookalike_literal(f.name) }} as {{ text }}) as feature, cast({{ lookalike.lookalike_literal(f.kind) }} as {{ text }}) as feature_kind,
+        cast({{ lookalike.lookalike_literal(f.time_rule) }} as {{ text }}) as time_rule, {{ f.window_days }} as window_days
     {{- ' union all' if not loop.last }}
     {%- endfor %}
 ),
@@ -110,6 +132,14 @@ psi as (
 
 
 
+{#- Each run's earliest training time: a window counted back from it that starts before the first
+    event was cut short when the run's examples were built. #}
+run_times as (
+    select run_id, min(as_of_at) as earliest_as_of
+    from {{ ref('lookalike_pit_features') }}
+    group by run_id
+),
+
 train_stats as (
     {{ lookalike.lookalike_drift_stats('train_long', 'train') }}
 ),
@@ -131,9 +161,16 @@ select
     train_stats.train_zero_share,
     population_stats.population_zero_share,
     cast(train_stats.n_rows as {{ dbt.type_bigint() }}) as n_train_examples,
-    cast(population_stats.n_rows as {{ dbt.type_bigint() }}) as n_population_users
+    cast(population_stats.n_rows as {{ dbt.type_bigint() }}) as n_population_users,
+    case
+        when lookalike_features.time_rule = 'always' then true
+        when lookalike_features.time_rule = 'window' then coalesce(
+            {{ dbt.dateadd('day', '-1 * lookalike_features.window_days', 'run_times.earliest_as_of') }} < {{ first_event_sql }}, false)
+        else false
+    end as is_time_relative
 from train_stats
 inner join lookalike_features on train_stats.feature = lookalike_features.feature
 inner join psi on train_stats.run_id = psi.run_id and train_stats.feature = psi.feature
 left join population_stats on population_stats.feature = train_stats.feature
+left join run_times on train_stats.run_id = run_times.run_id
 {%- endif %}

@@ -68,7 +68,18 @@ stale_audiences as (
 {#- Features whose PSI exceeds var lookalike_health_max_psi (lookalike_feature_drift): the 5 worst,
     then "and N more". #}
 drift as (
-    {{ lookalike.lookalike_worst_features(ref('lookalike_feature_drift'), lookalike.lookalike_var_sql('lookalike_health_max_psi')) }}
+    {#- Time-relative features shift by construction between label time and scoring time
+        (lookalike_feature_drift.is_time_relative): not judged, unless the scoring time is more
+        than lookalike_health_max_days_after_data after the newest data, when their drift is
+        staleness, not construction, and every feature is judged. #}
+    {%- if newest_input is not none %}
+    {%- set stale = '(cast(' ~ dbt.datediff(newest_input, lookalike.lookalike_as_of(), 'second') ~ ' as double) / 86400 > '
+          ~ lookalike.lookalike_var_sql('lookalike_health_max_days_after_data') ~ ')' %}
+    {%- else %}
+    {%- set stale = 'false' %}
+    {%- endif %}
+    {{ lookalike.lookalike_worst_features('(select * from ' ~ ref('lookalike_feature_drift') ~ ' where not is_time_relative or ' ~ stale ~ ') as judged',
+                                          lookalike.lookalike_var_sql('lookalike_health_max_psi')) }}
 ),
 
 {#- Input rows no run could use (lookalike_input_issues): reported on every run. #}
