@@ -23,15 +23,21 @@ docs/decisions/0006-quality-report.md):
   null are left out. Null when either side is constant.
 - ``reference_value``: for a categorical feature, the category most frequent among the run's
   positives (by weight; ties by value); null for numeric and boolean features.
-- ``prevalence_target``: over the run's positive examples (train and test, weighted): the mean of
-  a numeric feature, the share true of a boolean, the share of ``reference_value`` of a categorical
-  one. Nulls are left out.
+- ``prevalence_kind``: what the two prevalence columns measure, one statistic per feature kind
+  (:data:`PREVALENCE_KIND`): ``mean`` (numeric: the mean value), ``share_true`` (boolean: the
+  share true), ``top_category_share`` (categorical: the share of ``reference_value``).
+- ``prevalence_target``: that statistic over the run's positive examples (train and test,
+  weighted). Nulls are left out.
 - ``prevalence_population``: the same statistic over the scored population (one row per user,
   lookalike_inference_features), unweighted, computed by one SQL aggregate in the warehouse (the
   population never enters Python).
-- ``lift``: prevalence_target / prevalence_population; null when the population figure is 0 or null.
-- ``rank``: 1 = most important within the run (importance descending; ties and nulls by
-  |correlation| descending, then feature name).
+- ``lift``: prevalence_target / prevalence_population for shares only (``share_true`` and
+  ``top_category_share``), so it is at most 1 / prevalence_population; null for numeric features
+  (a ratio of means depends on the feature's origin and scale: a mean near 0 gave lifts in the
+  hundreds) and when the population share is below :data:`MIN_LIFT_SHARE` (lift <= 100).
+- ``rank``: 1 = most important within the run, over the features whose importance is above
+  :data:`IMPORTANCE_EPSILON` (importance descending; ties by |correlation| descending, then feature
+  name). Null for a feature the model does not rely on (importance 0, negative or null).
 
 Runs that are not TRAINED get no rows. A run whose stored model fails verification (its
 ``model_sha256`` checksum or loading, :func:`lookalike_udf.integrity.load_verified_models`) or whose
@@ -55,13 +61,14 @@ import pyarrow.compute as pc
 
 from . import frames
 from .estimators import hgb
-from .features import BOOLEAN, CATEGORICAL
+from .features import BOOLEAN, CATEGORICAL, NUMERIC
 from .integrity import load_verified_models
 from .reuse import reused_model_fingerprints
 from .scoring import LookalikeModel
 
 __all__ = ["feature_report", "permutation_importance", "importance_plan", "weighted_auc", "weighted_correlation",
-           "population_prevalence", "FEATURE_REPORT_SCHEMA", "N_REPEATS", "MAX_IMPORTANCE_ROWS"]
+           "population_prevalence", "lift", "rank_features", "FEATURE_REPORT_SCHEMA", "N_REPEATS", "MAX_IMPORTANCE_ROWS",
+           "IMPORTANCE_EPSILON", "MIN_LIFT_SHARE", "PREVALENCE_KIND"]
 
 #: Shuffles per feature for permutation importance.
 N_REPEATS = 3
@@ -82,6 +89,13 @@ IMPORTANCE_BUDGET = 80_000_000
 #: tree on two busy cores the same copies took 370 ns per tree and row instead of 35 (measured at
 #: 200k users, load average 4).
 BLOCK_ROWS = hgb.BLOCK_ROWS
+#: A feature whose importance is not above this gets no rank (shuffling it does not lower the AUC:
+#: the model does not use it, or the drop is floating-point noise such as 3.7e-17).
+IMPORTANCE_EPSILON = 1e-9
+#: Lift is null when the population share is below this, so a reported lift is at most 100.
+MIN_LIFT_SHARE = 0.01
+#: What prevalence_target and prevalence_population measure, per feature kind.
+PREVALENCE_KIND = {NUMERIC: "mean", BOOLEAN: "share_true", CATEGORICAL: "top_category_share"}
 
 FEATURE_REPORT_SCHEMA = pa.schema([
     ("run_id", pa.string()),
@@ -93,6 +107,7 @@ FEATURE_REPORT_SCHEMA = pa.schema([
     ("correlation", pa.float64()),
     ("prevalence_target", pa.float64()),
     ("prevalence_population", pa.float64()),
+    ("prevalence_kind", pa.string()),
     ("lift", pa.float64()),
     ("rank", pa.int64()),
     ("training_fingerprint", pa.string()),
@@ -349,13 +364,40 @@ def _run_report(run_id: str, model: LookalikeModel, examples: pa.Table, seed: in
             "run_id": run_id, "feature": spec.name, "feature_kind": spec.kind, "reference_value": reference,
             "importance": mean, "importance_std": std,
             "correlation": weighted_correlation(values, labels, weights),
-            "prevalence_target": target, "prevalence_population": None, "lift": None, "rank": None,
+            "prevalence_target": target, "prevalence_population": None,
+            "prevalence_kind": PREVALENCE_KIND.get(spec.kind), "lift": None, "rank": None,
         })
+    return rank_features(rows)
+
+
+def rank_features(rows: list[dict]) -> list[dict]:
+    """One run's rows ordered by importance descending (ties by |correlation| descending, then name;
+    null importance last), with ``rank`` 1, 2, ... set on the rows whose importance is above
+    :data:`IMPORTANCE_EPSILON` and None on the others (the model does not rely on them)."""
     order = sorted(rows, key=lambda r: (r["importance"] is None, -(r["importance"] or 0.0),
                                         -abs(r["correlation"] or 0.0), r["feature"]))
-    for position, row in enumerate(order, start=1):
-        row["rank"] = position
+    position = 0
+    for row in order:
+        if row["importance"] is not None and row["importance"] > IMPORTANCE_EPSILON:
+            position += 1
+            row["rank"] = position
+        else:
+            row["rank"] = None
     return order
+
+
+def lift(kind: str | None, target: float | None, population: float | None) -> float | None:
+    """prevalence_target / prevalence_population for a share (boolean, categorical); None for a
+    numeric feature's means, and when the population share is below :data:`MIN_LIFT_SHARE`.
+
+    >>> lift("boolean", 0.5, 0.25), lift("numeric", 7.84, 0.01), lift("categorical", 0.3, 0.005)
+    (2.0, None, None)
+    """
+    if kind not in (BOOLEAN, CATEGORICAL) or target is None or population is None:
+        return None
+    if not population >= MIN_LIFT_SHARE:
+        return None
+    return target / population
 
 
 def feature_report(models, examples, population, runs=None, previous=None, force=False) -> pa.Table:
@@ -395,13 +437,19 @@ def feature_report(models, examples, population, runs=None, previous=None, force
         for row in run_rows:
             row["training_fingerprint"] = model_row.get("training_fingerprint")
         rows += run_rows
+    # Carried rows may come from an older release (other rank rule, no prevalence_kind): the rank and
+    # prevalence_kind follow from the carried importance and kind, so they are set again.
+    by_run: dict[str, list[dict]] = {}
+    for row in rows:
+        row["prevalence_kind"] = PREVALENCE_KIND.get(row["feature_kind"])
+        by_run.setdefault(row["run_id"], []).append(row)
+    rows = [row for run_rows in by_run.values() for row in rank_features(run_rows)]
     prevalence = population_prevalence(population, [(r["feature"], r["feature_kind"], r["reference_value"])
                                                     for r in rows])
     for row in rows:
         pop = prevalence.get((row["feature"], row["feature_kind"], row["reference_value"]))
         row["prevalence_population"] = pop
-        if pop and row["prevalence_target"] is not None:
-            row["lift"] = row["prevalence_target"] / pop
+        row["lift"] = lift(row["feature_kind"], row["prevalence_target"], pop)
     return frames.to_output(pa.Table.from_pylist(rows, schema=FEATURE_REPORT_SCHEMA),
                             like=(models, examples, population, runs, previous))
 

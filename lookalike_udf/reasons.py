@@ -32,15 +32,39 @@ import pyarrow as pa
 
 from .scoring import LookalikeModel
 
-__all__ = ["N_REASONS", "format_value", "top_reasons"]
+__all__ = ["N_REASONS", "VALUE_DIGITS", "format_value", "top_reasons"]
 
 #: Reasons per user in lookalike_user_reasons.
 N_REASONS = 3
 
 
+#: Significant digits of a number in a reason value (integer digits are always kept).
+VALUE_DIGITS = 4
+
+
+def _round_text(value: float | Decimal) -> str:
+    """``value`` rounded to :data:`VALUE_DIGITS` significant digits, as plain decimals, keeping every
+    integer digit (``1234567.8`` -> ``1234568``); exponent form below 1e-4 and from 1e15 on."""
+    magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
+    if magnitude < Decimal("1e-4") or magnitude >= Decimal("1e15"):
+        return format(value, f".{VALUE_DIGITS}g")
+    decimals = max(0, VALUE_DIGITS - 1 - math.floor(math.log10(magnitude)))
+    text = format(value, f".{decimals}f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def format_value(value) -> str | None:
-    """A feature value as text: numbers in their shortest exact form up to 15 significant digits
-    (``12.5``, ``3``, ``1e+20``), booleans ``true`` / ``false``, text as it is, null as null."""
+    """A feature value as text: numbers rounded to 4 significant digits, integer digits kept
+    (``0.1235``, ``12.5``, ``3``, ``1235``, ``1234568``; ``1.235e-05`` and ``1e+20`` at the
+    extremes), integers as they are, booleans ``true`` / ``false``, text as it is, null as null.
+
+    >>> [format_value(v) for v in (0.123456789, 2.0 / 3, 1234.5678, 7.0, -0.00045678, 1e20)]
+    ['0.1235', '0.6667', '1235', '7', '-0.0004568', '1e+20']
+    """
     if value is None:
         return None
     if isinstance(value, bool):
@@ -52,9 +76,11 @@ def format_value(value) -> str | None:
             return "NaN"
         if math.isinf(value):
             return "Infinity" if value > 0 else "-Infinity"
-        return format(value, ".15g")
+        return _round_text(value)
     if isinstance(value, Decimal):
-        return format(value, "f")
+        if not value.is_finite():
+            return str(value)
+        return _round_text(value)
     return str(value)
 
 

@@ -73,7 +73,7 @@ COLUMNS = {
                    "false_positive", "true_negative", "false_negative", "precision_positive", "recall_positive",
                    "f1_positive"),
     "importance": ("feature", "feature_kind", "reference_value", "importance", "correlation", "prevalence_target",
-                   "prevalence_population", "lift", "rank"),
+                   "prevalence_population", "prevalence_kind", "lift", "rank"),
     "monthly": ("label_month", "n_labels", "n_positive_labels", "positive_rate"),
     "drift": ("feature", "feature_kind", "psi", "drift_level", "train_mean", "population_mean",
               "train_null_share", "population_null_share"),
@@ -135,7 +135,8 @@ def load_report_data(reader: MartReader) -> dict[str, Any]:
     thresholds = _by_run(reader.query(
         f"select * from {rel('lookalike_run_threshold_metrics')} order by run_id, split, cutoff"))
     importance = _by_run(reader.query(
-        f"select * from {rel('lookalike_feature_importance')} order by run_id, rank, feature"))
+        f"select * from {rel('lookalike_feature_importance')} "
+        "order by run_id, rank nulls last, importance desc nulls last, feature"))
     monthly = _by_run(reader.query(
         f"select * from {rel('lookalike_label_monthly')} order by run_id, label_month nulls last"))
     has_drift = reader.exists("lookalike_feature_drift")

@@ -18,6 +18,11 @@ SPLITS = ("train", "test")
 #: Features drawn in the importance and drift charts (the tables list them all).
 CHART_FEATURES = 15
 
+#: What prevalence measures per feature kind (as lookalike_udf.quality.PREVALENCE_KIND; builds from
+#: before the prevalence_kind column), and how the report names it.
+PREVALENCE_KIND = {"numeric": "mean", "boolean": "share_true", "categorical": "top_category_share"}
+PREVALENCE_LABEL = {"mean": "mean", "share_true": "share true", "top_category_share": "share of category"}
+
 #: What a person should conclude from lookalike_runs.health.
 VERDICT = {"healthy": "Usable", "warning": "Usable, with caveats", "unhealthy": "Not usable"}
 
@@ -98,7 +103,7 @@ def decile_rate_chart(run: dict) -> Markup | None:
         return None
     return bar_chart("decile-rate", run["run_id"], f"Positive rate by score decile, run {run['run_id']}",
                      categories, series, x_label="score decile (9 = highest scores)", y_label="positive rate",
-                     y_fmt=_share)
+                     y_fmt=_share, share=True)
 
 
 def decile_lift_chart(run: dict) -> Markup | None:
@@ -126,7 +131,7 @@ def histogram_chart(run: dict) -> Markup | None:
                                  extra=[{"data-count": c, "data-bin-start": num(i / bins)} for i, c in enumerate(counts)]))
     return bar_chart("score-histogram", run["run_id"], f"Score distribution of run {run['run_id']}",
                      categories, series, x_label="score (bins of 0.05)", y_label="share of the group",
-                     y_fmt=_share, tick_every=4)
+                     y_fmt=_share, tick_every=4, share=True)
 
 
 def calibration_chart(run: dict) -> Markup | None:
@@ -140,8 +145,13 @@ def calibration_chart(run: dict) -> Markup | None:
                       x_label="mean score in the decile", y_label="positive rate in the decile", diagonal=True)
 
 
+def ranked_importance(run: dict) -> list[dict]:
+    """The run's features that have a rank (importance above the epsilon), in rank order."""
+    return [r for r in run.get("importance") or [] if r.get("rank") is not None]
+
+
 def importance_chart(run: dict) -> Markup | None:
-    rows = (run.get("importance") or [])[:CHART_FEATURES]
+    rows = ranked_importance(run)[:CHART_FEATURES]
     if not rows:
         return None
     return hbar_chart("importance", run["run_id"], f"Permutation importance, run {run['run_id']}",
@@ -160,7 +170,7 @@ def monthly_chart(run: dict) -> Markup | None:
                      extra=[{"data-positive-rate": num(r["positive_rate"])} for r in rows])]
     return bar_chart("label-monthly", run["run_id"], f"Labels by month, run {run['run_id']}", categories, series,
                      x_label="label month", y_label="labels", y_fmt=lambda v: f"{v:,.0f}",
-                     tick_every=max(1, len(categories) // 8))
+                     tick_every=max(1, -(-len(categories) // 6)))
 
 
 def drift_chart(run: dict) -> Markup | None:
@@ -171,6 +181,29 @@ def drift_chart(run: dict) -> Markup | None:
                       [r["feature"] for r in rows], [r.get("psi") for r in rows], x_label="PSI (population vs training)",
                       series="psi", classes=[f"drift-{r.get('drift_level') or 'none'}" for r in rows],
                       x_fmt=lambda v: f"{v:.2g}", references=[(0.1, "0.1"), (0.25, "0.25")])
+
+
+#: Label months listed in the report's table (the newest); earlier months are summed in one row.
+#: The chart draws every month.
+TABLE_MONTHS = 24
+
+
+def monthly_table(run: dict) -> dict:
+    """The labels-by-month table: the newest :data:`TABLE_MONTHS` months, one row summing the
+    earlier ones (``earlier``: months, first and last month, labels, positives, positive rate; None
+    when there are none) and the labels without a timestamp last."""
+    rows = run.get("monthly") or []
+    dated = [r for r in rows if r.get("label_month") is not None]
+    undated = [r for r in rows if r.get("label_month") is None]
+    shown, rest = dated[-TABLE_MONTHS:], dated[:-TABLE_MONTHS]
+    earlier = None
+    if rest:
+        n_labels = sum(int(r.get("n_labels") or 0) for r in rest)
+        n_positive = sum(int(r.get("n_positive_labels") or 0) for r in rest)
+        earlier = {"n_months": len(rest), "first": rest[0]["label_month"], "last": rest[-1]["label_month"],
+                   "n_labels": n_labels, "n_positive_labels": n_positive,
+                   "positive_rate": n_positive / n_labels if n_labels else None}
+    return {"rows": shown + undated, "earlier": earlier}
 
 
 CHARTS = {
@@ -184,7 +217,8 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("lookalike_udf.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=fmt, pct=pct, ts=_ts, month=_month, num=num)
-    env.globals.update(VERDICT=VERDICT, CHART_FEATURES=CHART_FEATURES)
+    env.globals.update(VERDICT=VERDICT, CHART_FEATURES=CHART_FEATURES, TABLE_MONTHS=TABLE_MONTHS,
+                       PREVALENCE_KIND=PREVALENCE_KIND, PREVALENCE_LABEL=PREVALENCE_LABEL)
     return env
 
 
@@ -192,7 +226,8 @@ def render_html(data: dict[str, Any], *, source: str = "", generated_at: dt.date
     """The report as one HTML string from :func:`.data.load_report_data`'s dict (or hand-made rows)."""
     runs = []
     for run in map(normalise_run, data["runs"]):
-        runs.append({**run, "charts": {name: build(run) for name, build in CHARTS.items()}})
+        runs.append({**run, "charts": {name: build(run) for name, build in CHARTS.items()},
+                     "monthly_table": monthly_table(run), "n_ranked": len(ranked_importance(run))})
     generated_at = generated_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     return _environment().get_template("report.html.j2").render(
         runs=runs, has_drift=data.get("has_drift", False), source=source,

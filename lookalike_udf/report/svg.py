@@ -15,7 +15,12 @@ from typing import Callable, Sequence
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 400, 280
-LEFT, RIGHT, TOP, BOTTOM = 56, 14, 14, 46
+LEFT, RIGHT, TOP, BOTTOM = 56, 20, 14, 46
+#: Font size of tick labels (px, as the report's CSS sets it) and the longest feature label drawn in
+#: full in the horizontal bar charts; longer names are shortened in the middle (their start and their
+#: end, where windows such as _30d / _365d differ), with the full name as a tooltip (<title>).
+TICK_FONT_PX = 10.5
+MAX_LABEL_CHARS = 40
 
 
 def num(value) -> str:
@@ -60,6 +65,43 @@ def nice_max(value: float) -> float:
         if value <= m * power * (1 + 1e-12):
             return float(m * power)
     return float(10 * power)
+
+
+def share_axis_max(top: float) -> float:
+    """The y-axis end of a positive rate or share (0..1): the data's maximum with 15 % headroom,
+    rounded up to a nice number, never above 1 (100 %).
+
+    >>> share_axis_max(0.985), share_axis_max(0.3), share_axis_max(0.0)
+    (1.0, 0.4, 0.1)
+    """
+    return min(1.0, nice_max(max(top, 0.085) * 1.15))
+
+
+def text_width(text: str, font_px: float = TICK_FONT_PX) -> float:
+    """A generous estimate of ``text``'s drawn width in px (sans-serif): wide letters count more."""
+    em = 0.0
+    for ch in text:
+        if ch in "MW@%mw":
+            em += 1.05
+        elif ch.isupper() or ch.isdigit() or ch in "#&?":
+            em += 0.72
+        elif ch in "ijlt.,:;'|!()[] ":
+            em += 0.36
+        else:
+            em += 0.62
+    return em * font_px
+
+
+def short_label(text: str, limit: int = MAX_LABEL_CHARS) -> str:
+    """``text`` when it has at most ``limit`` characters, else its start and end around an ellipsis.
+
+    >>> short_label("aff_electronics_accessories_share_365d_and_some_more_words", 30)
+    'aff_electronic…some_more_words'
+    """
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
 
 
 @dataclass
@@ -148,7 +190,7 @@ def line_chart(chart: str, run: str, title: str, series: Sequence[Series], *, x_
     ``legend``: top-left, top-right or bottom-right (inside the plot).
     """
     frame = _Frame(x_max, y_max)
-    out = _open(chart, run, frame, title)
+    out = _open(chart, run, frame, title, {"data-y-max": num(float(y_max))})
     ticks = [(x_max * i / 5, x_fmt(x_max * i / 5)) for i in range(6)]
     out += _axes(frame, x_label, y_label, y_fmt, ticks)
     if diagonal:
@@ -181,13 +223,18 @@ def line_chart(chart: str, run: str, title: str, series: Sequence[Series], *, x_
 def bar_chart(chart: str, run: str, title: str, categories: Sequence[str], series: Sequence[Series], *,
               x_label: str, y_label: str, y_max: float | None = None,
               y_fmt: Callable[[float], str] = lambda v: f"{v:g}", reference: tuple[float, str] | None = None,
-              tick_every: int = 1) -> Markup:
-    """Vertical bars, one group per category, one bar per series (``Series.values``)."""
+              tick_every: int = 1, share: bool = False) -> Markup:
+    """Vertical bars, one group per category, one bar per series (``Series.values``).
+
+    ``share``: the values are rates or shares (0..1), so the axis ends at 100 % at most
+    (:func:`share_axis_max`)."""
     values = [v for s in series for v in s.values if v is not None]
     top = max(values + ([reference[0]] if reference else []), default=0.0)
-    # headroom for the legend in the top-left corner
-    frame = _Frame(len(categories), y_max if y_max is not None else nice_max(top * 1.15))
-    out = _open(chart, run, frame, title)
+    if y_max is None:
+        # headroom for the legend in the top-left corner
+        y_max = share_axis_max(top) if share else nice_max(top * 1.15)
+    frame = _Frame(len(categories), y_max)
+    out = _open(chart, run, frame, title, {"data-y-max": num(float(y_max))})
     ticks = [(i + 0.5, c) for i, c in enumerate(categories) if i % tick_every == 0]
     out += _axes(frame, x_label, y_label, y_fmt, ticks)
     group_w = frame.plot_w / max(len(categories), 1)
@@ -225,7 +272,10 @@ def hbar_chart(chart: str, run: str, title: str, categories: Sequence[str], valu
     hi = nice_max(max(present + [0.0]))
     lo = -nice_max(-min(present)) if present and min(present) < 0 else 0.0
     height = TOP + BOTTOM + row_h * max(len(categories), 1)
-    frame = _Frame(hi, 1.0, x_min=lo, width=WIDTH + 60, height=height, left=170)
+    # The labels' column is as wide as the longest (shortened) label; the plot keeps its width.
+    labels = [short_label(cat) for cat in categories]
+    left = int(max(120, math.ceil(max((text_width(t) for t in labels), default=0.0)) + 14))
+    frame = _Frame(hi, 1.0, x_min=lo, width=WIDTH + 60 + left - 170, height=height, left=left)
     out = _open(chart, run, frame, title)
     n_ticks = 4
     out.append('<g class="axes">')
@@ -239,9 +289,8 @@ def hbar_chart(chart: str, run: str, title: str, categories: Sequence[str], valu
     out.append(f'<text class="label" x="{frame.left + frame.plot_w / 2}" y="{frame.height - 6}" text-anchor="middle">{escape(x_label)}</text>')
     out.append("</g>")
     out.append(f'<g class="bars" data-series="{escape(series)}">')
-    for i, (cat, v) in enumerate(zip(categories, values)):
+    for i, (cat, v, label) in enumerate(zip(categories, values, labels)):
         y = TOP + i * row_h
-        label = cat if len(cat) <= 26 else cat[:25] + "…"
         out.append(f'<text class="tick" x="{frame.left - 6}" y="{y + row_h * 0.68}" text-anchor="end">'
                    f"<title>{escape(cat)}</title>{escape(label)}</text>")
         if v is None:
@@ -258,6 +307,9 @@ def hbar_chart(chart: str, run: str, title: str, categories: Sequence[str], valu
         x = frame.x(value)
         out.append(f'<line class="line s-reference" data-series="reference" data-value="{num(value)}" '
                    f'x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom}" stroke-dasharray="4 3"/>')
-        out.append(f'<text class="legend-text" x="{x + 3}" y="{TOP + 9}">{escape(text)}</text>')
+        if x + 3 + text_width(text) > frame.width:   # at the right edge: the label goes left of the line
+            out.append(f'<text class="legend-text" x="{x - 3}" y="{TOP + 9}" text-anchor="end">{escape(text)}</text>')
+        else:
+            out.append(f'<text class="legend-text" x="{x + 3}" y="{TOP + 9}">{escape(text)}</text>')
     out.append("</svg>")
     return Markup("\n".join(out))

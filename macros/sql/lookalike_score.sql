@@ -1,5 +1,6 @@
-{#- lookalike.score(run_id, relation, id_column='user_id'): a SELECT returning user_id and score
-    (0..1) for every row of `relation`, scored by the run's stored model as plain SQL of the
+{#- lookalike.score(run_id, relation, id_column='user_id'): a SELECT returning the id column under
+    its own name (`id_column`: member_id in, member_id out) and score (0..1) for every row of
+    `relation`, scored by the run's stored model as plain SQL of the
     current adapter (no Python at query time). `relation` must have the model's feature columns
     by name (lookalike_run_scoring_sql.feature_names, the columns of lookalike_inference_features)
     and an id column; extra columns are ignored.
@@ -14,8 +15,9 @@
     and the fix (build lookalike_run_scoring_sql again, which compiles it anew). -#}
 {% macro score(run_id, relation, id_column='user_id') %}
   {%- set source = ref('lookalike', 'lookalike_run_scoring_sql') -%}
+  {%- set id_out = lookalike.lookalike_quote_identifier(id_column) -%}
   {%- if not execute -%}
-    {{ return('select cast(null as ' ~ dbt.type_string() ~ ') as user_id, cast(null as double) as score') }}
+    {{ return('select cast(null as ' ~ dbt.type_string() ~ ') as ' ~ id_out ~ ', cast(null as double) as score') }}
   {%- endif -%}
   {%- set dialect = lookalike.lookalike_scoring_dialect() -%}
   {%- set found = run_query('select sql_text, feature_names, compile_error, '
@@ -36,14 +38,19 @@
         ~ "it compiles the run's SQL anew from its stored model.") }}
   {%- endif -%}
   {%- set features = fromjson(found.rows[0][1]) -%}
+{#- The stored SQL reads user_id from lookalike_input and returns user_id, score: the id goes in as
+    user_id and comes out under its own name again. -#}
 with lookalike_input as (
-    select {{ lookalike.lookalike_quote_identifier(id_column) }} as user_id
+    select {{ id_out }} as user_id
     {%- for name in features %},
         {{ lookalike.lookalike_quote_identifier(name) }}
     {%- endfor %}
     from {{ relation }}
-)
+),
+lookalike_scored as (
 {{ found.rows[0][0] }}
+)
+select user_id as {{ id_out }}, score from lookalike_scored
 {% endmacro %}
 
 

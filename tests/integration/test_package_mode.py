@@ -143,9 +143,13 @@ def test_host_can_turn_the_demo_seeds_on(host):
 
 
 def test_host_sql_model_scores_its_own_relation_with_lookalike_score(built):
-    """lookalike.score in a host model: the same scores as the package's population scoring, to 1e-9."""
+    """lookalike.score in a host model: the same scores as the package's population scoring, to 1e-9;
+    the id column comes back under its own name (customer_id), not as user_id (issue 25)."""
+    columns = [c for (c,) in query(built, "select column_name from information_schema.columns "
+                                          "where table_name = 'new_user_scores' order by ordinal_position")]
+    assert columns == ["run_id", "customer_id", "score"]
     for run_id in ("pit", "single"):
-        got = dict(query(built, f"select user_id, score from new_user_scores where run_id = '{run_id}'"))
+        got = dict(query(built, f"select customer_id, score from new_user_scores where run_id = '{run_id}'"))
         expected = dict(query(built, "select user_id, score from int_lookalike__population_scores "
                                      f"where run_id = '{run_id}'"))
         assert len(got) == 60 and got.keys() == expected.keys()

@@ -43,6 +43,15 @@ EXTRACT = r"""
         value: +r.dataset.value, count: r.dataset.count === undefined ? null : +r.dataset.count,
         height: r.getBoundingClientRect().height, width: r.getBoundingClientRect().width})),
       legend: [...svg.querySelectorAll('.legend-text')].map(t => t.textContent),
+      // y-axis tick labels (the left axis: text-anchor end), and every text drawn outside the chart's box
+      yMax: svg.dataset.yMax === undefined ? null : +svg.dataset.yMax,
+      yTicks: [...svg.querySelectorAll('g.axes text.tick[text-anchor="end"]')].map(t => t.textContent),
+      labels: [...svg.querySelectorAll('text.tick')].map(t => ({text: t.textContent,
+        title: t.querySelector('title') ? t.querySelector('title').textContent : null})),
+      clipped: [...svg.querySelectorAll('text')].filter(t => {
+        const r = t.getBoundingClientRect();
+        return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5);
+      }).map(t => t.textContent),
     };
   });
   const overview = [...document.querySelectorAll('table[data-table="runs-overview"] tr[data-run]')].map(tr => {
@@ -56,7 +65,11 @@ EXTRACT = r"""
     return {run: s.dataset.run, fields: f,
             thresholds: s.querySelectorAll('table[data-table="thresholds"] tbody tr').length};
   });
-  return JSON.stringify({charts, overview, kpis, title: document.title,
+  const tables = [...document.querySelectorAll('table[data-table]')].map(t => ({table: t.dataset.table, run: t.dataset.run,
+    rows: t.querySelectorAll('tbody tr').length, height: t.getBoundingClientRect().height,
+    visible: t.getBoundingClientRect().height > 0}));
+  return JSON.stringify({charts, overview, kpis, tables, pageHeight: document.documentElement.scrollHeight,
+                         title: document.title,
                          external: [...document.querySelectorAll('[src],[href]')].map(e => e.getAttribute('src') || e.getAttribute('href'))
                                      .filter(u => !u.startsWith('#'))});
 })()
@@ -236,7 +249,8 @@ def test_score_histogram_counts_equal_lookalike_user_scores(page, demo_db):
 def test_importance_labels_and_drift_equal_the_marts(page, demo_db):
     charts = _charts(page)
     for run_id, in query(demo_db, "select run_id from lookalike_runs where status <> 'FAILED'"):
-        imp = query(demo_db, f"select feature, importance from lookalike_feature_importance where run_id = '{run_id}' order by rank")
+        imp = query(demo_db, f"select feature, importance from lookalike_feature_importance where run_id = '{run_id}' "
+                             "and rank is not null order by rank")   # features the model does not rely on: no rank, no bar
         bars = charts[(run_id, "importance")]["bars"]
         assert [b["category"] for b in bars] == [f for f, _ in imp[:15]]
         assert [b["value"] for b in bars] == pytest.approx([v for _, v in imp[:15]], abs=1e-15)
@@ -264,3 +278,99 @@ def test_print_layout(page, demo_db):
     assert pdf.startswith(b"%PDF")
     # one page for the overview, then at least one per run (each run starts a page)
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 1 + n_runs
+
+
+# --- issue 25 item 9: axes, label clipping, the monthly table, on the demo and on a hand-made page --
+
+RATE_CHARTS = ("decile-rate", "gains", "calibration", "score-histogram")
+
+
+def _percent_ticks(chart) -> list[float]:
+    return [float(t.rstrip("%")) for t in chart["yTicks"] if t.endswith("%")]
+
+
+def _assert_readable(data):
+    """Positive-rate and share axes end at 100 % at most; no chart text is drawn outside its chart."""
+    for chart in data["charts"]:
+        if chart["chart"] in RATE_CHARTS:
+            ticks = _percent_ticks(chart) or [100 * float(t) for t in chart["yTicks"]]
+            assert max(ticks) <= 100, (chart["run"], chart["chart"], chart["yTicks"])
+    for chart in data["charts"]:
+        assert chart["clipped"] == [], (chart["run"], chart["chart"], chart["clipped"])
+        if chart["chart"] in RATE_CHARTS:
+            assert chart["yMax"] is not None and chart["yMax"] <= 1.0, (chart["run"], chart["chart"], chart["yMax"])
+        if chart["chart"] in ("importance", "drift"):
+            labels = [label["title"] or label["text"] for label in chart["labels"] if label["title"] is not None]
+            assert len(set(labels)) == len(labels)   # every feature label names its feature in full (title)
+
+
+def test_rate_axes_end_at_100_percent_and_no_label_is_cut(page, demo_db):
+    data = page["data"]
+    _assert_readable(data)
+    # the demo's top decile reaches 98.5 %: its axis ends at exactly 100 %, not 200 %
+    top = query(demo_db, "select max(positive_rate) from lookalike_run_deciles")[0][0]
+    assert top > 0.87
+    assert max(max(_percent_ticks(c)) for c in data["charts"] if c["chart"] == "decile-rate") == 100
+    n_runs = query(demo_db, "select count(*) from lookalike_runs")[0][0]
+    print(f"page height {data['pageHeight']} px for {n_runs} runs")
+    assert data["pageHeight"] < 4000 * n_runs + 1500
+
+
+LONG_NAMES = ["aff_electronics_accessories_share_365d", "aff_electronics_accessories_share_90d",
+              "WWWWWWWWWWWWWWWWWWWWWWWWWWWW", "evt_support_contact_days_since_first_event", "x"]
+
+
+def _hand_made_run() -> dict:
+    import datetime as dt
+    months = [dt.date(2000 + m // 12, m % 12 + 1, 1) for m in range(300)]   # 25 years of monthly labels
+    return {
+        "run_id": "long_history", "status": "FINISHED", "health": "healthy", "test_auc": 0.8,
+        "run_started_at": dt.datetime(2026, 1, 2), "metrics": {"test": {"auc": 0.8, "positive_rate": 0.5}},
+        "roc": {"test": {"points": [(0, 0), (0.1, 0.7), (1, 1)]}},
+        "gains": [{"split": "test", "fraction": f / 10, "positive_rate": 0.99 - f / 40, "n_users": f} for f in range(1, 11)],
+        "deciles": [{"split": "test", "decile": d, "positive_rate": 0.1 + d * 0.095, "lift": d / 2, "n_users": 10}
+                    for d in range(10)],
+        "calibration": [{"split": "test", "decile": d, "mean_score": d / 10, "positive_rate": d / 9.5, "n_users": 10}
+                        for d in range(10)],
+        "histogram": {"bins": 20, "population": [0] * 19 + [50], "seeds": [0] * 19 + [7]},
+        "thresholds": [{"split": "test", "cutoff": "top_pct", "top_pct": 10, "threshold": 0.9, "n_predicted_positive": 3,
+                        "true_positive": 4.5, "false_positive": 1.0}],
+        "importance": [{"feature": name, "feature_kind": "numeric", "importance": 0.3 / (i + 1), "rank": i + 1}
+                       for i, name in enumerate(LONG_NAMES)],
+        "monthly": [{"label_month": m, "n_labels": 10 + i % 7, "n_positive_labels": 3, "positive_rate": 3 / (10 + i % 7)}
+                    for i, m in enumerate(months)],
+        "drift": [{"feature": name, "psi": 0.05 * (i + 1), "drift_level": "none"} for i, name in enumerate(LONG_NAMES)],
+    }
+
+
+@pytest.fixture(scope="module")
+def hand_made_page(tmp_path_factory):
+    """A hand-made run (no build): 300 label months, long feature names, rates near 100 %."""
+    from lookalike_udf.report import render_html
+    out = tmp_path_factory.mktemp("hand_made") / "report.html"
+    out.write_text(render_html({"runs": [_hand_made_run()], "has_drift": True}), encoding="utf-8")
+    try:
+        browser = Browser(tmp_path_factory.mktemp("chromium_hand_made") / "profile").start()
+    except BrowserUnavailable as exc:
+        pytest.fail(f"the report's browser test needs headless Chromium and could not use it: {exc}", pytrace=False)
+    try:
+        browser.open(out.as_uri())
+        data = json.loads(browser.evaluate(EXTRACT))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        browser.screenshot(ARTIFACTS / "report-hand-made.png")
+        yield data
+    finally:
+        browser.close()
+
+
+def test_hand_made_page_long_history_and_long_names(hand_made_page):
+    data = hand_made_page
+    monthly = next(t for t in data["tables"] if t["table"] == "label-monthly")
+    # the last 24 months and one row for the 276 earlier ones: bounded, not 300 rows (12,000 px in issue 25)
+    assert monthly["rows"] == 25 and monthly["height"] < 900, monthly
+    assert data["pageHeight"] < 4500, data["pageHeight"]
+    _assert_readable(data)
+    chart = next(c for c in data["charts"] if c["chart"] == "label-monthly")
+    assert len([b for b in chart["bars"] if b["series"] == "labels"]) == 300   # the chart keeps every month
+    importance = next(c for c in data["charts"] if c["chart"] == "importance")
+    assert [label["title"] for label in importance["labels"] if label["title"] is not None] == LONG_NAMES

@@ -8,8 +8,8 @@ import pytest
 
 from sklearn.metrics import roc_auc_score
 
-from lookalike_udf.quality import (FEATURE_REPORT_SCHEMA, feature_report, population_prevalence, weighted_auc,
-                                   weighted_correlation)
+from lookalike_udf.quality import (FEATURE_REPORT_SCHEMA, IMPORTANCE_EPSILON, feature_report, lift,
+                                   population_prevalence, rank_features, weighted_auc, weighted_correlation)
 from lookalike_udf.training import fit_run_model
 
 
@@ -57,13 +57,21 @@ def test_planted_column_gets_rank_one():
     rows = by_feature(report, "r")
     assert set(rows) == {"noise_a", "planted", "noise_b", "noise_cat"}
     assert rows["planted"]["rank"] == 1
-    assert sorted(r["rank"] for r in rows.values()) == [1, 2, 3, 4]
+    # Ranks 1..k go to the features with importance above the epsilon, in importance order; the rest get none.
+    ranked = sorted((r for r in rows.values() if r["importance"] > IMPORTANCE_EPSILON), key=lambda r: -r["importance"])
+    assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+    assert all(r["rank"] is None for r in rows.values() if r["importance"] <= IMPORTANCE_EPSILON)
     assert rows["planted"]["importance"] > 0.2
     for name in ("noise_a", "noise_b", "noise_cat"):
         assert abs(rows[name]["importance"]) < 0.03, name
         assert abs(rows[name]["correlation"]) < 0.1, name
     assert rows["planted"]["correlation"] > 0.6
-    assert rows["planted"]["lift"] > 1.5
+    # planted is numeric: prevalence is its mean, and a ratio of means is no lift.
+    assert rows["planted"]["prevalence_kind"] == "mean" and rows["planted"]["lift"] is None
+    assert rows["planted"]["prevalence_target"] / rows["planted"]["prevalence_population"] > 1.5
+    assert rows["noise_cat"]["prevalence_kind"] == "top_category_share"
+    assert rows["noise_cat"]["lift"] == pytest.approx(
+        rows["noise_cat"]["prevalence_target"] / rows["noise_cat"]["prevalence_population"], abs=1e-12)
     assert rows["planted"]["importance_std"] >= 0
 
 
@@ -102,14 +110,16 @@ def test_prevalence_and_lift_by_hand():
     assert rows["x"]["feature_kind"] == "numeric" and rows["x"]["reference_value"] is None
     assert rows["x"]["prevalence_target"] == pytest.approx(7.0, abs=1e-12)
     assert rows["x"]["prevalence_population"] == pytest.approx(4.5, abs=1e-12)
-    assert rows["x"]["lift"] == pytest.approx(7.0 / 4.5, abs=1e-12)
+    assert rows["x"]["prevalence_kind"] == "mean"
+    assert rows["x"]["lift"] is None  # a ratio of means is not a lift
     # flag among positives: true at even i: 0, 2, 4 (weight 3 each) and 6..18 (7 rows, weight 1) = 16 of 30.
-    assert rows["flag"]["feature_kind"] == "boolean"
+    assert rows["flag"]["feature_kind"] == "boolean" and rows["flag"]["prevalence_kind"] == "share_true"
     assert rows["flag"]["prevalence_target"] == pytest.approx(16 / 30, abs=1e-12)
     assert rows["flag"]["prevalence_population"] == pytest.approx(1 / 3, abs=1e-12)
     assert rows["flag"]["lift"] == pytest.approx(1.6, abs=1e-12)
     # color among positives: red weight 3*5 + 3 = 18, blue 11, one null (i = 19) left out -> 18 / 29.
     assert rows["color"]["feature_kind"] == "categorical" and rows["color"]["reference_value"] == "red"
+    assert rows["color"]["prevalence_kind"] == "top_category_share"
     assert rows["color"]["prevalence_target"] == pytest.approx(18 / 29, abs=1e-12)
     assert rows["color"]["prevalence_population"] == pytest.approx(2 / 8, abs=1e-12)
     assert rows["color"]["lift"] == pytest.approx((18 / 29) / 0.25, abs=1e-12)
@@ -161,7 +171,7 @@ def test_failed_and_broken_runs_get_no_rows_and_do_not_stop_others():
     assert report.num_rows == 4
 
 
-def test_single_class_test_split_gives_null_importance_and_ranks_by_correlation():
+def test_single_class_test_split_gives_null_importance_and_no_rank():
     ex = planted_examples(n=300)
     model = fit_run_model("r", ex, random_seed=1)
     label = ex.column("label").to_numpy()
@@ -169,7 +179,7 @@ def test_single_class_test_split_gives_null_importance_and_ranks_by_correlation(
     ex = ex.set_column(ex.schema.get_field_index("split"), "split", pa.array(split))
     rows = by_feature(feature_report(model_rows(("r", "TRAINED", model.to_json())), ex, ex.select(["planted"])), "r")
     assert all(r["importance"] is None for r in rows.values())
-    assert rows["planted"]["rank"] == 1  # the largest |correlation|
+    assert all(r["rank"] is None for r in rows.values())  # no importance, no importance rank
     assert rows["noise_a"]["prevalence_population"] is None  # not in the population relation
 
 
@@ -203,10 +213,12 @@ def test_reused_model_carries_its_rows_over_and_recomputes_only_the_population_f
     fresh = by_feature(feature_report(reused, ex, smaller), "r")
     for name, row in fresh.items():
         assert carried[name]["importance"] == pytest.approx(row["importance"] + 100.0)
-        assert carried[name]["rank"] == row["rank"]
+        if row["rank"] is not None:  # (+100 lifts the unranked ones above the epsilon: they get ranks after these)
+            assert carried[name]["rank"] == row["rank"]
         # The population figures follow the current population, not the previous build's.
         assert carried[name]["prevalence_population"] == row["prevalence_population"]
         assert carried[name]["lift"] == row["lift"]
+        assert carried[name]["prevalence_kind"] == row["prevalence_kind"]
     assert carried["planted"]["prevalence_population"] != by_feature(first, "r")["planted"]["prevalence_population"]
 
     # Recomputed: a refitted model, another fingerprint, force, or a previous table without fingerprints.
@@ -310,3 +322,42 @@ def test_weighted_auc_matches_scikit_learn(seed):
 def test_weighted_auc_without_a_weighted_class_is_nan():
     assert np.isnan(weighted_auc(np.array([1, 1, 0]), np.array([0.2, 0.3, 0.1]), np.array([1.0, 1.0, 0.0])))
     assert np.isnan(weighted_auc(np.array([], dtype=int), np.array([]), np.array([])))
+
+
+def test_rank_skips_features_of_importance_zero_negative_or_null():
+    rows = [{"feature": f, "importance": imp, "correlation": corr} for f, imp, corr in [
+        ("a", 0.0, 0.9), ("b", 0.02, 0.1), ("c", 3.700743415417188e-17, 0.5), ("d", -0.001, 0.2),
+        ("e", 0.02, -0.3), ("f", None, 0.8), ("g", 2e-9, 0.0)]]
+    ranked = rank_features(rows)
+    assert [(r["feature"], r["rank"]) for r in ranked] == [
+        ("e", 1), ("b", 2), ("g", 3), ("c", None), ("a", None), ("d", None), ("f", None)]
+
+
+def test_lift_is_for_shares_only_and_bounded():
+    assert lift("boolean", 16 / 30, 1 / 3) == pytest.approx(1.6, abs=1e-12)
+    assert lift("categorical", 0.62, 0.25) == pytest.approx(2.48, abs=1e-12)
+    assert lift("categorical", 0.62, 0.01) == pytest.approx(62.0, abs=1e-12)   # at MIN_LIFT_SHARE: at most 100
+    assert lift("categorical", 0.62, 0.0099) is None                            # rarer than 1 %: no lift
+    assert lift("boolean", 0.5, 0.0) is None and lift("boolean", None, 0.5) is None and lift("boolean", 0.5, None) is None
+    assert lift("numeric", 7.84, 0.01) is None                                  # the 784 of issue 25
+
+
+def test_rows_carried_from_an_older_release_get_the_new_rank_and_prevalence_kind():
+    """A previous table written before prevalence_kind existed, ranking a feature of importance 0,
+    with a numeric lift: the carried rows follow this release's rules."""
+    ex = planted_examples(n=300)
+    model_json = fit_run_model("r", ex, random_seed=1).to_json()
+    population = ex.select(["noise_a", "planted", "noise_b", "noise_cat"])
+    first = feature_report(_with_actions(model_rows(("r", "TRAINED", model_json)), "trained", "fp1"), ex, population)
+    old = first.drop_columns(["prevalence_kind"])
+    n = old.num_rows
+    old = old.set_column(old.schema.get_field_index("importance"), "importance",
+                         pa.array([0.0 if f == "noise_a" else 0.1 for f in old.column("feature").to_pylist()]))
+    old = old.set_column(old.schema.get_field_index("rank"), "rank", pa.array(list(range(1, n + 1)), type=pa.int64()))
+    reused = _with_actions(model_rows(("r", "TRAINED", model_json)), "reused", "fp1")
+    rows = by_feature(feature_report(reused, ex, population, previous=old), "r")
+    assert rows["noise_a"]["importance"] == 0.0 and rows["noise_a"]["rank"] is None
+    assert sorted(r["rank"] for r in rows.values() if r["rank"] is not None) == [1, 2, 3]
+    assert {f: r["prevalence_kind"] for f, r in rows.items()} == {
+        "noise_a": "mean", "planted": "mean", "noise_b": "mean", "noise_cat": "top_category_share"}
+    assert rows["planted"]["lift"] is None

@@ -195,6 +195,18 @@ def test_format_value():
         [None, "true", "false", "3", "12.5", "3", "0.1", "1e+20", "NaN", "-Infinity", "pro"]
 
 
+def test_format_value_rounds_to_four_significant_digits_and_keeps_integer_digits():
+    """Issue 25: reason values printed unrounded (0.13597775996465733, 33.08264720775463)."""
+    from decimal import Decimal
+    values = [0.13597775996465733, 33.08264720775463, 2 / 3, -2 / 3, 1234.5678, 123456.7, 99999.99, 0.99995,
+              -0.00045678, 0.00001234567, 2e15 / 3, -0.0, 0.0, 1234567891234, Decimal("12.3456789"),
+              Decimal("1234567.891"), Decimal("100.00"), Decimal("-3.14159"), Decimal("0.000")]
+    assert [format_value(v) for v in values] == [
+        "0.136", "33.08", "0.6667", "-0.6667", "1235", "123457", "100000", "1",
+        "-0.0004568", "1.235e-05", "666666666666667", "0", "0", "1234567891234", "12.35",
+        "1234568", "100", "-3.142", "0"]
+
+
 def model_row(run_id, model):
     text = model.to_json()
     return {"run_id": run_id, "model_status": "TRAINED", "model_json": text, "model_sha256": model_sha256(text)}

@@ -18,7 +18,8 @@ from lookalike_udf.cli import main as cli_main
 from lookalike_udf.report import MartReader, ReportInputError, load_report_data, render_html
 from lookalike_udf.report.data import HISTOGRAM_BINS, roc_points, thin_curve
 from lookalike_udf.report.reader import REQUIRED_MARTS
-from lookalike_udf.report.svg import Series, bar_chart, hbar_chart, line_chart, nice_max
+from lookalike_udf.report.render import TABLE_MONTHS
+from lookalike_udf.report.svg import Series, bar_chart, hbar_chart, line_chart, nice_max, share_axis_max, short_label
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = "x<script>alert(1)</script>\"'&"
@@ -172,7 +173,7 @@ UNCONTRACTED = {
     "lookalike_feature_importance": {"run_id": "varchar", "feature": "varchar", "feature_kind": "varchar",
                                      "reference_value": "varchar", "importance": "double", "correlation": "double",
                                      "prevalence_target": "double", "prevalence_population": "double",
-                                     "lift": "double", "rank": "bigint"},
+                                     "prevalence_kind": "varchar", "lift": "double", "rank": "bigint"},
 }
 
 
@@ -347,3 +348,104 @@ def test_cli_locked_file_says_another_process_holds_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"lookalike report: cannot open {db} (IO Error: Could not set lock on file")
     assert err.endswith("). Another process (a running dbt build?) holds it; try again when it has finished.\n")
+
+
+# --- issue 25 item 9: the report's papercuts ------------------------------------------------------
+
+def _svg(html: str, chart: str) -> ET.Element:
+    return parse_svg(re.search(rf'<svg [^>]*data-chart="{chart}".*?</svg>', html, flags=re.S).group(0))
+
+
+def _y_ticks(root: ET.Element) -> list[str]:
+    return [t.text for t in root.findall(f".//{SVG}g[@class='axes']/{SVG}text[@class='tick'][@text-anchor='end']")]
+
+
+def test_positive_rate_and_share_axes_end_at_100_percent():
+    """A top decile at 98.5 % drew an axis to 200 % (nice_max(0.985 * 1.15) = 2)."""
+    assert [share_axis_max(v) for v in (0.985, 0.9, 0.3, 1.0, 0.0)] == [1.0, 1.0, 0.4, 1.0, 0.1]
+    deciles = [{"split": "test", "decile": d, "positive_rate": 0.1 + d * 0.0983, "lift": d / 4, "n_users": 10}
+               for d in range(10)]
+    html = render_html({"runs": [_run(deciles=deciles, histogram={"bins": 20, "population": [0] * 19 + [9],
+                                                                  "seeds": [0] * 19 + [3]})]})
+    for chart in ("decile-rate", "score-histogram"):
+        root = _svg(html, chart)
+        assert root.get("data-y-max") == "1.0", chart
+        assert _y_ticks(root) == ["0%", "20%", "40%", "60%", "80%", "100%"], chart
+    assert _svg(html, "decile-lift").get("data-y-max") == "4.0"   # lift is no share: not capped
+
+
+def test_labels_by_month_table_lists_the_newest_24_months_and_sums_the_earlier_ones():
+    months = [{"label_month": dt.date(2001 + m // 12, m % 12 + 1, 1), "n_labels": 10, "n_positive_labels": m % 3,
+               "positive_rate": (m % 3) / 10} for m in range(300)]
+    undated = [{"label_month": None, "n_labels": 4, "n_positive_labels": 1, "positive_rate": 0.25}]
+    html = render_html({"runs": [_run(monthly=months + undated)]})
+    table = re.search(r'<table data-table="label-monthly".*?</table>', html, flags=re.S).group(0)
+    rows = re.findall(r"<tr[ >].*?</tr>", table.split("<tbody>")[1], flags=re.S)
+    assert TABLE_MONTHS == 24 and len(rows) == 1 + 24 + 1
+    earlier = sum(m % 3 for m in range(276))
+    assert "276 earlier months (2001-01 – 2023-12)" in rows[0] and f">{earlier:,}<" in rows[0] and ">2,760<" in rows[0]
+    assert f'data-value="{earlier / 2760!r}"' in rows[0]
+    assert ">2024-01<" in rows[1] and ">2025-12<" in rows[24] and ">no timestamp<" in rows[25]
+    assert "The newest 24 months; the earlier ones are summed in the first row." in html
+    # the chart still draws every month
+    bars = _svg(html, "label-monthly").findall(f".//{SVG}rect")
+    assert len([b for b in bars if b.get("data-series") == "labels"]) == 301
+    short = render_html({"runs": [_run()]})
+    assert "earlier months" not in short and "The newest 24 months" not in short
+
+
+def test_predicted_positive_is_weighted_like_the_true_positives_beside_it():
+    thresholds = [{"split": "test", "cutoff": "top_pct", "top_pct": 10, "threshold": 0.8, "n_predicted_positive": 7,
+                   "true_positive": 10.5, "false_positive": 3.0, "true_negative": 20.0, "false_negative": 1.5}]
+    html = render_html({"runs": [_run(thresholds=thresholds)]})
+    assert '<th class="num">Examples ≥ threshold</th>' in html and '<th class="num">Predicted positive</th>' in html
+    assert '<td class="num" data-field="n_predicted_positive" data-value="7">7</td>' in html
+    assert '<td class="num" data-field="predicted_positive" data-value="13.5">13.5</td>' in html
+    assert "predicted positive (= TP + FP), TP, FP, TN and FN: sums of the examples' weights" in html
+
+
+def test_failed_runs_show_no_trained_time():
+    failed = {"run_id": "f", "status": "FAILED", "health": "unhealthy", "run_started_at": dt.datetime(2026, 1, 2, 3, 4),
+              "training_action": "trained"}
+    html = render_html({"runs": [_run(), failed]})
+    cells = re.findall(r'<td data-field="trained">(.*?)</td>', html, flags=re.S)
+    assert cells == ['2026-01-02 03:04 UTC', '–<br><span class="muted">not trained: FAILED</span>']
+
+
+def test_importance_unranked_features_prevalence_kinds_and_lift():
+    importance = [
+        {"feature": "sessions", "feature_kind": "numeric", "prevalence_kind": "mean", "importance": 0.05, "rank": 1,
+         "prevalence_target": 7.84, "prevalence_population": 0.01, "lift": None},
+        {"feature": "plan", "feature_kind": "categorical", "reference_value": "pro", "prevalence_kind": "top_category_share",
+         "importance": 0.01, "rank": 2, "prevalence_target": 0.325, "prevalence_population": 0.09275, "lift": 3.504},
+        {"feature": "unused", "feature_kind": "boolean", "prevalence_kind": "share_true", "importance": 0.0, "rank": None,
+         "prevalence_target": 0.5, "prevalence_population": 0.25, "lift": 2.0},
+        # a build from before prevalence_kind, with a numeric lift: shown as a mean, no lift
+        {"feature": "old_numeric", "feature_kind": "numeric", "importance": -0.001, "rank": None,
+         "prevalence_target": 33.08, "prevalence_population": 68.19, "lift": 0.485},
+    ]
+    html = render_html({"runs": [_run(importance=importance)]})
+    bars = _svg(html, "importance").findall(f".//{SVG}rect")
+    assert [b.get("data-category") for b in bars] == ["sessions", "plan"]      # only ranked features are charted
+    rows = dict(re.findall(r'<tr data-feature="([^"]+)">(.*?)</tr>', html, flags=re.S))
+    assert '<td class="num" data-field="rank">1</td>' in rows["sessions"]
+    assert '<td class="num" data-field="rank">–</td>' in rows["unused"]
+    assert ">mean<" in rows["sessions"] and ">7.840<" in rows["sessions"] and ">0.010<" in rows["sessions"]
+    assert '<td class="num" data-field="lift" data-value="">–</td>' in rows["sessions"]
+    assert ">share of category<" in rows["plan"] and ">32.5%<" in rows["plan"] and ">9.3%<" in rows["plan"]
+    assert '<td class="num" data-field="lift" data-value="3.504">3.50</td>' in rows["plan"]
+    assert ">share true<" in rows["unused"] and ">50.0%<" in rows["unused"]
+    assert ">mean<" in rows["old_numeric"] and '<td class="num" data-field="lift" data-value="">–</td>' in rows["old_numeric"]
+
+
+def test_long_feature_labels_are_shortened_in_the_middle_and_widen_the_label_column():
+    names = ["aff_electronics_accessories_share_365d_of_the_customer_x", "aff_electronics_accessories_share_90d_of_the_customer_x",
+             "x"]
+    assert short_label(names[0]) == names[0][:19] + "…" + names[0][-20:] == "aff_electronics_acc…5d_of_the_customer_x"
+    root = parse_svg(hbar_chart("importance", "r", "t", names, [0.3, 0.2, 0.1], x_label="drop"))
+    labels = [t for t in root.findall(f".//{SVG}text") if t.find(f"{SVG}title") is not None]
+    assert [t.find(f"{SVG}title").text for t in labels] == names                 # the full name as a tooltip
+    shown = ["".join(t.itertext())[len(t.find(f"{SVG}title").text):] for t in labels]
+    assert shown[0] != shown[1] and shown[0].endswith("5d_of_the_customer_x") and len(shown[0]) == 40
+    narrow = parse_svg(hbar_chart("importance", "r", "t", ["x"], [0.1], x_label="drop"))
+    assert float(root.findall(f".//{SVG}rect")[0].get("x")) > float(narrow.findall(f".//{SVG}rect")[0].get("x")) + 100
