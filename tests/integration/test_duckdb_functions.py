@@ -9,7 +9,8 @@ import json
 import pytest
 
 from conftest import query, run_dbt
-from integration.fixtures import FIXTURE_VARS, build_fixture_db
+from integration.fixtures import FIXTURE_VARS
+from integration.conftest import copy_fixture_build
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +35,9 @@ order by m.run_id
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, fixture_build):
     work = tmp_path_factory.mktemp("duckdb_functions")
-    db_path = work / "fixture.duckdb"
-    build_fixture_db(db_path)
-    run_dbt(["build"], db_path, work, vars=FIXTURE_VARS)
+    db_path = copy_fixture_build(fixture_build, work)  # the session's fixture build (integration/conftest.py)
     return db_path, work
 
 

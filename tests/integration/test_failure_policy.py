@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import query, query_dicts, run_dbt
-from integration.fixtures import FIXTURE_VARS, build_fixture_db
+from integration.fixtures import FIXTURE_VARS
+from integration.conftest import copy_fixture_build
 
 pytestmark = pytest.mark.integration
 
@@ -19,11 +20,9 @@ def kept(db, table: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def first_build(tmp_path_factory):
+def first_build(tmp_path_factory, fixture_build):
     work = tmp_path_factory.mktemp("failure_policy")
-    db = work / "policy.duckdb"
-    build_fixture_db(db)
-    run_dbt(["build"], db, work, vars=FIXTURE_VARS)
+    db = copy_fixture_build(fixture_build, work)  # the session's fixture build (integration/conftest.py)
     return db, work
 
 

@@ -21,7 +21,8 @@ import duckdb
 import pytest
 
 from conftest import query, query_dicts, run_dbt
-from integration.fixtures import FIXTURE_VARS, build_fixture_db
+from integration.fixtures import FIXTURE_VARS
+from integration.conftest import copy_fixture_build
 
 pytestmark = pytest.mark.integration
 
@@ -59,12 +60,10 @@ POPULATION_TABLES = {"int_lookalike__inference_snapshots"}
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory):
+def builds(tmp_path_factory, fixture_build):
     work = tmp_path_factory.mktemp("reuse")
-    db = work / "fixture.duckdb"
-    build_fixture_db(db)
+    db = copy_fixture_build(fixture_build, work)  # the first build: the session's (integration/conftest.py)
     out = {}
-    run_dbt(["build"], db, work, vars=FIXTURE_VARS)
     out["first"] = state(db)
     run_dbt(["build"], db, work, vars=FIXTURE_VARS)
     out["again"] = state(db)

@@ -31,7 +31,8 @@ import pytest
 from conftest import query, query_dicts, run_dbt
 from model_edits import EDITS, every_score_one
 
-from integration.fixtures import FIXTURE_VARS, build_fixture_db
+from integration.fixtures import FIXTURE_VARS
+from integration.conftest import copy_fixture_build
 from lookalike_udf import dbt_models
 from lookalike_udf.dbt_models import sql_recompiled_message, sql_sha256
 from lookalike_udf.integrity import model_sha256
@@ -95,11 +96,9 @@ def state(db) -> dict:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory):
+def builds(tmp_path_factory, fixture_build):
     work = tmp_path_factory.mktemp("tampered")
-    db = work / "fixture.duckdb"
-    build_fixture_db(db)
-    run_dbt(["build"], db, work, vars=FIXTURE_VARS)
+    db = copy_fixture_build(fixture_build, work)  # the first build: the session's (integration/conftest.py)
     out = {"db": db, "work": work, "first": state(db)}
     serving = work / "serving" / "lookalike.duckdb"
     [(out["first_serving_build"],)] = query(serving, "select distinct build_id from lookalike_serving_build")

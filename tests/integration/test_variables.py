@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from conftest import REPO, query, run_dbt
-from integration.fixtures import FIXTURE_VARS, build_fixture_db
+from integration.fixtures import FIXTURE_VARS
+from integration.conftest import copy_fixture_build
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +22,11 @@ ISO = ("null, latest, or an ISO date-time such as '2026-06-01', '2026-06-01 12:0
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, fixture_build):
     work = tmp_path_factory.mktemp("variables")
-    db = work / "vars.duckdb"
-    build_fixture_db(db)
+    db = copy_fixture_build(fixture_build, work)  # the session's fixture build (integration/conftest.py)
     with duckdb.connect(str(db)) as con:
         con.execute("create table main.sentinel_keep as select 1 as x")
-    run_dbt(["build"], db, work, vars=FIXTURE_VARS)
     return db, work
 
 
