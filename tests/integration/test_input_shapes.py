@@ -133,3 +133,43 @@ def test_own_inputs_are_read_as_a_set(tmp_path):
     proc = run_dbt(["compile", "--select", "stg_lookalike__events"], db, tmp_path, vars=own)
     compiled = next((tmp_path / "target").rglob("stg_lookalike__events.sql")).read_text()
     assert "lookalike_demo_events" not in compiled and "where 1 = 0" in compiled
+
+
+def test_a_real_all_numeric_dataset_builds_as_own_tables(tmp_path):
+    """Issue 25's "done when": a real all-numeric dataset of a few thousand rows (scikit-learn's
+    bundled handwritten digits: 1,797 images x 64 pixel intensities, no download), given as own
+    tables inside this repository without events, builds with every run FINISHED and no evt_/aff_
+    features. Users are zero-padded ids; 'zeros' learns digit 0 against given negatives, 'ones'
+    learns digit 1 from positives only (SINGLE_ENGAGE)."""
+    import duckdb
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    frame = pd.DataFrame(digits.data, columns=[f"pixel_{i:02d}" for i in range(64)])
+    frame.insert(0, "user_id", [f"{i:06d}" for i in range(len(frame))])
+    frame.insert(1, "snapshot_at", pd.Timestamp("2026-05-01"))
+    target = digits.target
+    labels = [("zeros", f"{i:06d}", int(target[i] == 0)) for i in range(0, len(frame), 3)
+              if target[i] in (0, 6, 8, 9)]
+    labels += [("ones", f"{i:06d}", 1) for i in range(len(frame)) if target[i] == 1][:120]
+    db = tmp_path / "digits.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema inputs")
+        con.execute("create table inputs.snapshots as select * from frame")
+        con.execute("create table inputs.labels (run_id varchar, user_id varchar, label integer)")
+        con.executemany("insert into inputs.labels values (?, ?, ?)", labels)
+        con.execute("create table inputs.runs as select * from (values ('zeros', 'MULTI_ENGAGE'), "
+                    "('ones', 'SINGLE_ENGAGE')) t(run_id, engagement_type)")
+    proc = run_dbt(["build"], db, tmp_path, vars={"lookalike_user_snapshots": "inputs.snapshots",
+                                                  "lookalike_labels": "inputs.labels", "lookalike_runs": "inputs.runs",
+                                                  "lookalike_as_of": "2026-05-02"})
+    assert "ERROR=0" in proc.stdout
+    runs = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_runs")}
+    assert {r: v["status"] for r, v in runs.items()} == {"zeros": "FINISHED", "ones": "FINISHED"}
+    assert runs["zeros"]["test_auc"] > 0.95 and runs["ones"]["test_auc"] > 0.8  # digits are easy to tell apart
+    names = [n for (n,) in query(db, "select column_name from information_schema.columns "
+                                     "where table_name = 'lookalike_inference_features'")]
+    assert not [n for n in names if n.startswith(("evt_", "aff_"))]
+    assert {n for n in names if n.startswith("pixel_")} <= {f"pixel_{i:02d}" for i in range(64)}
+    assert query(db, "select count(*) from lookalike_user_scores where run_id = 'zeros'") == [(1797,)]
