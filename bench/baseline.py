@@ -27,7 +27,6 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import AS_OF, SCALES  # noqa: E402
-
 from lookalike_udf.estimators.fitting import threads_for  # noqa: E402
 from lookalike_udf.estimators.hgb import default_params as default_hgb_params  # noqa: E402
 

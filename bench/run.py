@@ -38,7 +38,6 @@ import time
 from pathlib import Path
 
 import duckdb
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -217,7 +216,6 @@ def _stats(values: list[float]) -> str:
 
 def summary(results: dict) -> str:
     reps = results["repetitions"]
-    first = [r["first_build"] for r in reps]
     floor = lambda r: max(1e-9, sum(v["seconds"] for v in r["floor"].values()))  # noqa: E731
     measures = [
         ("ours: first `dbt build`, wall s", lambda r: r["first_build"]["wall_s"]),
@@ -274,7 +272,7 @@ def summary(results: dict) -> str:
     for run in sorted(reps[0]["true_auc_ours"]):
         ours_auc = [r["true_auc_ours"][run] for r in reps]
         base_auc = [r.get("true_auc_baseline", {}).get(run) for r in reps]
-        diff = [round(a - b, 4) for a, b in zip(ours_auc, base_auc) if b is not None]
+        diff = [round(a - b, 4) for a, b in zip(ours_auc, base_auc, strict=True) if b is not None]
         actions = reps[-1].get("changed_actions", {}).get(run, {})
         lines.append(f"| {run} | {_stats(ours_auc)} | {_stats(base_auc)} | {_stats(diff)} | "
                      f"{actions.get('training_action')} | {actions.get('scoring_action')} |")

@@ -410,10 +410,10 @@ def render(results: dict) -> str:
                 continue
             diff = r.get("max_abs_diff")
             lines.append(
-                f"| {r['engine']} | {r['run_s']:.2f} | {' / '.join('%.2f' % x['run_s'] for x in r['repetitions'])} | "
-                f"{r['compile_s']:.2f} | {'%.0f' % r['sql_kib'] if 'sql_kib' in r else '-'} | "
+                f"| {r['engine']} | {r['run_s']:.2f} | {' / '.join(format(x['run_s'], '.2f') for x in r['repetitions'])} | "
+                f"{r['compile_s']:.2f} | {format(r['sql_kib'], '.0f') if 'sql_kib' in r else '-'} | "
                 f"{r['peak_rss_mib']:.0f} | {'' if diff is None else f'{diff:.1e}'} | "
-                f"{' / '.join('%.2f' % x for x in r['load'])} |")
+                f"{' / '.join(format(x, '.2f') for x in r['load'])} |")
     return "\n".join(lines)
 
 

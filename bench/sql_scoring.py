@@ -14,11 +14,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from lookalike_udf.features import FeatureEncoder
 from lookalike_udf import estimators
 from lookalike_udf.estimators.bagging import dump as dump_bagging
-from lookalike_udf.sql import compile_model
+from lookalike_udf.features import FeatureEncoder
 from lookalike_udf.scoring import LookalikeModel
+from lookalike_udf.sql import compile_model
 
 
 def make_rows(n: int, seed: int) -> tuple[pa.Table, np.ndarray]:

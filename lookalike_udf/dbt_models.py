@@ -21,12 +21,30 @@ import sklearn
 
 from . import __version__, frames
 from .errors import LookalikeError, RunValidationError
-from .integrity import (StoredModelError, load_verified_models, model_sha256, retrained_warning, verify_stored_model,
-                        without_retrained_warnings)
+from .integrity import (
+    StoredModelError,
+    load_verified_models,
+    model_sha256,
+    retrained_warning,
+    verify_stored_model,
+    without_retrained_warnings,
+)
+from .reuse import (
+    REUSED,
+    SCORED,
+    SCORING_FAILED,
+    as_bool,
+    previous_model_rows,
+    previous_score_batches,
+    reused_model_fingerprints,
+    reused_score_runs,
+    score_fingerprint,
+    training_fingerprint,
+)
+from .reuse import TRAINED as ACTION_TRAINED
+from .reuse import previous_table as previous_table  # re-exported: the dbt Python models call it
 from .scoring import MODEL_FORMAT
 from .training import fit_run_model
-from .reuse import (REUSED, reused_model_fingerprints, SCORED, SCORING_FAILED, previous_table, TRAINED as ACTION_TRAINED, as_bool, previous_model_rows, previous_score_batches,
-                    reused_score_runs, score_fingerprint, training_fingerprint)
 from .tuning import leakage_sentence
 from .validation import check_run
 

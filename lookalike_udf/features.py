@@ -65,7 +65,7 @@ class FeatureEncoder:
     specs_: list[FeatureSpec] = field(default_factory=list)
     dropped_: dict[str, str] = field(default_factory=dict)
 
-    def fit(self, table: pa.Table, feature_names: list[str]) -> "FeatureEncoder":
+    def fit(self, table: pa.Table, feature_names: list[str]) -> FeatureEncoder:
         """Choose usable features and learn category vocabularies from ``table``.
 
         Columns of unsupported types, columns that are entirely null, and columns with a single
@@ -89,7 +89,7 @@ class FeatureEncoder:
             if kind == CATEGORICAL:
                 values = counts.field("values").to_pylist()
                 freq = counts.field("counts").to_pylist()
-                ordered = sorted(zip(values, freq), key=lambda vf: (-vf[1], vf[0]))
+                ordered = sorted(zip(values, freq, strict=True), key=lambda vf: (-vf[1], vf[0]))
                 categories = [v for v, _ in ordered[: self.max_categories]]
             self.specs_.append(FeatureSpec(name=name, kind=kind, categories=categories))
         return self
@@ -126,7 +126,7 @@ class FeatureEncoder:
         }
 
     @classmethod
-    def from_dict(cls, payload: dict) -> "FeatureEncoder":
+    def from_dict(cls, payload: dict) -> FeatureEncoder:
         from .errors import LookalikeError
 
         try:

@@ -256,7 +256,7 @@ def _reference_value(column, weights: np.ndarray) -> str | None:
     """The category with the largest total weight among ``column``'s rows (ties: smallest value)."""
     values = pc.cast(column, pa.string()).to_pylist()
     totals: dict[str, float] = {}
-    for value, weight in zip(values, weights):
+    for value, weight in zip(values, weights, strict=False):
         if value is not None:
             totals[value] = totals.get(value, 0.0) + float(weight)
     if not totals:

@@ -115,7 +115,7 @@ def top_reasons(model: LookalikeModel, table: pa.Table | pa.RecordBatch, k: int 
         for j in np.unique(order[is_reason[:, r], r]):
             rows = np.flatnonzero(is_reason[:, r] & (order[:, r] == j))
             column = table.column(names[j]).take(pa.array(rows))
-            for row, value in zip(rows.tolist(), column.to_pylist()):
+            for row, value in zip(rows.tolist(), column.to_pylist(), strict=True):
                 features[row] = names[j]
                 values[row] = format_value(value)
         out[f"reason_{r + 1}_feature"] = features

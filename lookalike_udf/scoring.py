@@ -110,7 +110,7 @@ class LookalikeModel:
         }, allow_nan=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> "LookalikeModel":
+    def from_json(cls, text: str) -> LookalikeModel:
         """Load a model stored by :meth:`to_json`. Plain JSON: no code is executed."""
         try:
             payload = json.loads(text)

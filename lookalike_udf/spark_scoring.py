@@ -85,7 +85,7 @@ def map_in_arrow(df, function, schema):
     def with_names(batches):
         return function(pa.RecordBatch.from_arrays(batch.columns, names=names) for batch in batches)
 
-    return df.select(*[F.col(frames.quote_spark(n)).alias(s) for n, s in zip(names, safe)]).mapInArrow(with_names, schema)
+    return df.select(*[F.col(frames.quote_spark(n)).alias(s) for n, s in zip(names, safe, strict=True)]).mapInArrow(with_names, schema)
 
 
 def _score_partitions(model_jsons: dict[str, str], wanted: dict, scored_at: dt.datetime):

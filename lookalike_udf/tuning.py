@@ -77,7 +77,7 @@ def grid_points(model_type: str) -> list[dict]:
     points = []
     for combo in itertools.product(*grid.values()):
         point = {}
-        for key, value in zip(grid.keys(), combo):
+        for key, value in zip(grid.keys(), combo, strict=True):
             if isinstance(value, dict):
                 point.update(value)
             else:

@@ -44,7 +44,7 @@ def query_dicts(db_path: Path, sql: str) -> list[dict]:
     with duckdb.connect(str(db_path), read_only=True) as con:
         cur = con.execute(sql)
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,7 @@ def make_population(seed: int = 0, n_users: int = STANDARD["n_users"],
     logit = (INTERCEPT
              + 1.0 * engagement
              + 1.2 * (recency_days < 7)                          # threshold
-             + 0.8 * np.tanh((np.log(spend) - 3.0))               # saturating; missing spend = no effect
+             + 0.8 * np.tanh(np.log(spend) - 3.0)                 # saturating; missing spend = no effect
              * ~spend_missing
              + 0.9 * subscribed * (tenure > 365)                  # interaction
              + 0.15 * np.sqrt(sessions)

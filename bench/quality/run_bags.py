@@ -34,11 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from generate import STANDARD, make_examples, make_population  # noqa: E402
-from run_tabular import DATASETS, examples, feature_table, load_dataset  # noqa: E402
-
 from lookalike_udf import __version__  # noqa: E402
 from lookalike_udf.scoring import LookalikeModel  # noqa: E402
 from lookalike_udf.training import fit_run_model  # noqa: E402
+from run_tabular import DATASETS, examples, feature_table, load_dataset  # noqa: E402
 
 
 def fit_score(train, test, bags: int, seed: int = 42) -> tuple[np.ndarray, float, int]:

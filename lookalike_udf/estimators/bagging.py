@@ -142,7 +142,8 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mask: np.ndarr
     (tuned parameters) apply to every member. Returns the ensemble payload and its parameters.
     """
     from ..pu import bag_membership, bag_thresholds
-    from . import fit as fit_estimator, get
+    from . import fit as fit_estimator
+    from . import get
     from .fitting import map_side_by_side
 
     member_overrides = {**get(model_type).bagging_overrides(n_bags), **(overrides or {})}

@@ -7,8 +7,9 @@ Nothing here imports scikit-learn: loading and scoring a stored model must not n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LookalikeError
-from .base import EstimatorType, ModelFormatError, _n_features, _decode_float, _encode_float
+from .base import EstimatorType, ModelFormatError, _decode_float, _encode_float, _n_features
 
 NAME = "hgb"
 
@@ -63,7 +63,7 @@ def dump(estimator) -> dict:
         encoder = preprocessor.named_transformers_["encoder"]
         categories = {
             str(col): [float(v) for v in np.asarray(cats, dtype=np.float64) if not np.isnan(v)]
-            for col, cats in zip(cat_idx, encoder.categories_)
+            for col, cats in zip(cat_idx, encoder.categories_, strict=False)
         }
     known, f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
     trees = []
@@ -381,7 +381,7 @@ class HGBScorer:
             # threads, each with its own sum, added in a fixed order (20 members x ~170 trees x
             # 10,000 rows: 8 s walking the nodes, 3 s leaf paths row-major, ~1 s now).
             if self._paths is None:
-                self._paths = [self._leaf_paths(tree, expected) for tree, expected in zip(self.trees, self._expected)]
+                self._paths = [self._leaf_paths(tree, expected) for tree, expected in zip(self.trees, self._expected, strict=False)]
             n_rows = Xm.shape[0]
 
             def part(paths):
@@ -394,7 +394,7 @@ class HGBScorer:
 
             threads = min(scoring_threads(), len(self._paths)) if n_rows * len(self._paths) >= 1_000_000 else 1
             bounds = np.linspace(0, len(self._paths), threads + 1).astype(int)
-            parts = [self._paths[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            parts = [self._paths[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
             if threads > 1:
                 from concurrent.futures import ThreadPoolExecutor
 
@@ -406,7 +406,7 @@ class HGBScorer:
             for other in sums[1:]:
                 total += other
             return np.full(n_rows, bias, dtype=np.float64), np.ascontiguousarray(total.T)
-        for tree, expected in zip(self.trees, self._expected):
+        for tree, expected in zip(self.trees, self._expected, strict=False):
             n = tree.nodes
             node = np.zeros(Xm.shape[0], dtype=np.int64)
             active = np.flatnonzero(n["is_leaf"][node] == 0)

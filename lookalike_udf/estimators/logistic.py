@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..errors import LookalikeError
-from .base import EstimatorType, ModelFormatError, _n_features, _decode_float, _encode_float, _float_list, _uint_list
+from .base import EstimatorType, ModelFormatError, _decode_float, _encode_float, _float_list, _n_features, _uint_list
 
 NAME = "logistic"
 
@@ -96,7 +96,7 @@ class LogisticScorer:
             filled = np.where(missing, self.fill, num)
             dense = np.hstack([filled, missing[:, self.indicator].astype(np.float64)])
             parts.append((dense - self.mean) / self.scale)
-        for col, cats in zip(self.categorical, self.categories):
+        for col, cats in zip(self.categorical, self.categories, strict=False):
             values = X[:, col]
             parts.append(((values[:, None] == cats[None, :])
                           | (np.isnan(values)[:, None] & np.isnan(cats)[None, :])).astype(np.float64))
@@ -118,7 +118,7 @@ class LogisticScorer:
         """For each design-matrix column, the input feature it comes from: a numeric column and its
         missing indicator belong to that column, a one-hot column to its categorical column."""
         owners = [self.numeric, self.numeric[self.indicator]]
-        owners += [np.full(len(cats), col, dtype=np.int64) for col, cats in zip(self.categorical, self.categories)]
+        owners += [np.full(len(cats), col, dtype=np.int64) for col, cats in zip(self.categorical, self.categories, strict=False)]
         return np.concatenate(owners).astype(np.int64)
 
     def contributions(self, X) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LookalikeError
-from .base import EstimatorType, ModelFormatError, _n_features, _encode_float, _float_list, _uint_list
+from .base import EstimatorType, ModelFormatError, _encode_float, _float_list, _n_features, _uint_list
 
 NAME = "rf"
 
@@ -39,7 +39,7 @@ def dump(estimator) -> dict:
             "right": [int(v) for v in np.where(leaf, 0, tree.children_right)],
             "feature": [int(v) for v in np.where(leaf, 0, tree.feature)],
             # A split on "missing or not" has threshold +inf (all present values go left).
-            "threshold": [_encode_float(v) if not l else 0.0 for v, l in zip(tree.threshold, leaf)],
+            "threshold": [_encode_float(v) if not is_leaf else 0.0 for v, is_leaf in zip(tree.threshold, leaf, strict=True)],
             "missing_go_to_left": [int(v) for v in np.asarray(tree.missing_go_to_left)],
             "is_leaf": [int(v) for v in leaf],
             "value": [float(v) for v in value[:, 1] / total],

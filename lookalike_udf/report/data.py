@@ -40,7 +40,7 @@ def roc_points(rows: list[dict[str, Any]]) -> tuple[list[tuple[float, float]], f
     fpr = np.concatenate([[0.0], np.cumsum(neg) / neg.sum()])
     tpr[-1] = fpr[-1] = 1.0
     auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
-    return [(float(x), float(y)) for x, y in zip(fpr, tpr)], auc
+    return [(float(x), float(y)) for x, y in zip(fpr, tpr, strict=True)], auc
 
 
 def thin_curve(points: list[tuple[float, float]], step: float = ROC_STEP) -> list[tuple[float, float]]:

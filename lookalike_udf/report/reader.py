@@ -83,7 +83,7 @@ class MartReader:
         self._tables: set[str] | None = None
 
     @classmethod
-    def duckdb(cls, path: str | Path, schema: str | None = None) -> "MartReader":
+    def duckdb(cls, path: str | Path, schema: str | None = None) -> MartReader:
         """Open a DuckDB file read-only (it must not be open for writing, e.g. by ``dbt build``)."""
         import duckdb
 
@@ -104,7 +104,7 @@ class MartReader:
         if self._close:
             self.connection.close()
 
-    def __enter__(self) -> "MartReader":
+    def __enter__(self) -> MartReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -125,7 +125,7 @@ class MartReader:
             close = getattr(cursor, "close", None)
             if close:
                 close()
-        return [{n: _plain(v) for n, v in zip(names, row)} for row in rows]
+        return [{n: _plain(v) for n, v in zip(names, row, strict=False)} for row in rows]
 
     def tables(self) -> set[str]:
         """Lower-case names of the tables and views in the schema (information_schema; without a

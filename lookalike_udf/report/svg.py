@@ -9,8 +9,8 @@ them with the marts. Text is escaped; the functions return :class:`markupsafe.Ma
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -289,7 +289,7 @@ def hbar_chart(chart: str, run: str, title: str, categories: Sequence[str], valu
     out.append(f'<text class="label" x="{frame.left + frame.plot_w / 2}" y="{frame.height - 6}" text-anchor="middle">{escape(x_label)}</text>')
     out.append("</g>")
     out.append(f'<g class="bars" data-series="{escape(series)}">')
-    for i, (cat, v, label) in enumerate(zip(categories, values, labels)):
+    for i, (cat, v, label) in enumerate(zip(categories, values, labels, strict=False)):
         y = TOP + i * row_h
         out.append(f'<text class="tick" x="{frame.left - 6}" y="{y + row_h * 0.68}" text-anchor="end">'
                    f"<title>{escape(cat)}</title>{escape(label)}</text>")

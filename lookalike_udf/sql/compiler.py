@@ -108,16 +108,16 @@ def compile_model(model_json: str | dict, relation, *, dialect: str = "duckdb",
         trees, refs = [], []
         for k, m in enumerate(members):
             names = [f"{PREFIX}t{k}_{i}" for i in range(len(m.terms))]
-            trees += list(zip(m.terms, names))
+            trees += list(zip(m.terms, names, strict=True))
             refs.append([column(n) for n in names])
         query = _select(ids, trees, query, PREFIX + "encoded")
-        raws = [(m.raw(r), f"{PREFIX}m{k}") for k, (m, r) in enumerate(zip(members, refs))]
+        raws = [(m.raw(r), f"{PREFIX}m{k}") for k, (m, r) in enumerate(zip(members, refs, strict=True))]
         query = _select(ids, raws, query, PREFIX + "trees")
     else:
         raws = [(m.raw(), f"{PREFIX}m{k}") for k, m in enumerate(members)]
         query = _select(ids, raws, query, PREFIX + "encoded")
     probabilities = [logistic(column(name)) if m.link == "logistic" else column(name)
-                     for m, (_, name) in zip(members, raws)]
+                     for m, (_, name) in zip(members, raws, strict=True)]
     score = probabilities[0] if len(probabilities) == 1 else \
         exp.Div(this=paren(balanced_sum(probabilities)), expression=number(float(len(probabilities))))
     return _select(ids, [(score, score_column)], query, PREFIX + "members")

@@ -17,7 +17,8 @@ import math
 
 from sqlglot import exp
 
-from ._common import Member, case, integer, is_finite, is_null, number, payload_float as _float
+from ._common import Member, case, integer, is_finite, is_null, number
+from ._common import payload_float as _float
 
 LOGISTIC_FORMAT = "lookalike-logistic/1"
 
@@ -54,7 +55,7 @@ def logistic_member(payload: dict, features: list[exp.Expression]) -> Member:
         missing = coef[j] * ((1.0 - mean[j]) / scale[j])
         terms.append(case(is_finite(features[numeric[p]].copy()), number(present), number(missing)))
     offset = k + len(indicator)
-    for col, cats in zip(categorical, categories):
+    for col, cats in zip(categorical, categories, strict=False):
         x = features[col]
         ifs = []
         for c, value in enumerate(cats):

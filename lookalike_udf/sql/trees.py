@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ._common import Member, case, float32_le_bound, in_codes, le_threshold, number, payload_float as _float
+from ._common import Member, case, float32_le_bound, in_codes, le_threshold, number
+from ._common import payload_float as _float
 
 HGB_FORMAT = "lookalike-hgb/1"
 RF_FORMAT = "lookalike-rf/1"

@@ -129,7 +129,7 @@ class Browser:
         self.ws: _WebSocket | None = None
         self.session: str | None = None
 
-    def start(self) -> "Browser":
+    def start(self) -> Browser:
         binary = find_chromium()
         self.profile_dir.mkdir(parents=True, exist_ok=True)
         self.stderr_path = self.profile_dir.parent / (self.profile_dir.name + ".stderr.log")
@@ -163,7 +163,7 @@ class Browser:
         except OSError:
             return ""
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Browser:
         return self.start()
 
     def __exit__(self, *exc) -> None:

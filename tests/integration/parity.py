@@ -44,8 +44,8 @@ def differences(left_db, right_db, table: str, right_table: str | None = None, t
     if len(rows_l) != len(rows_r):
         return [f"{table}: {len(rows_l)} rows != {len(rows_r)} rows"]
     out = []
-    for i, (a, b) in enumerate(zip(rows_l, rows_r)):
-        for name, x, y in zip(names_l, a, b):
+    for i, (a, b) in enumerate(zip(rows_l, rows_r, strict=True)):
+        for name, x, y in zip(names_l, a, b, strict=False):
             if isinstance(x, float) and isinstance(y, float):
                 if x == y or (math.isnan(x) and math.isnan(y)):  # equal, including +/-inf, or both NaN
                     continue

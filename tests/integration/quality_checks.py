@@ -132,7 +132,7 @@ def assert_user_reasons_are_exact(db, max_users: int | None = None) -> int:
             score = np.array([r["score"] for r in rows])
             np.testing.assert_allclose(expit(raw) if model.raw_space == "log_odds" else raw, score, rtol=0, atol=1e-9)
         # Each reason's value is the user's value of that feature, as text.
-        for r, row in zip(rows, features.to_pylist()):
+        for r, row in zip(rows, features.to_pylist(), strict=False):
             for k in (1, 2, 3):
                 if r[f"reason_{k}_feature"] is not None:
                     assert r[f"reason_{k}_value"] == format_value(row[r[f"reason_{k}_feature"]])

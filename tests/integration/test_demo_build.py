@@ -12,8 +12,11 @@ import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from conftest import REPO, query, query_dicts, run_dbt
-from integration.quality_checks import (assert_seed_recall_matches_numpy, assert_threshold_metrics_match_sklearn,
-                                        assert_user_reasons_are_exact)
+from integration.quality_checks import (
+    assert_seed_recall_matches_numpy,
+    assert_threshold_metrics_match_sklearn,
+    assert_user_reasons_are_exact,
+)
 
 pytestmark = pytest.mark.integration
 SNAPSHOT_FEATURES = {"plan_tier", "country", "is_subscribed", "tenure_days", "sessions_30d", "avg_order_value",
@@ -80,7 +83,7 @@ def test_sql_metrics_match_sklearn_with_weights(demo):
     for m in metrics:
         rows = query(demo, "select label, score, weight from lookalike_training_predictions where run_id = ? and split = ?",
                      [m["run_id"], m["split"]])
-        y, s, w = (np.array(c, dtype=float) for c in zip(*rows))
+        y, s, w = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
         fpr, tpr, _ = roc_curve(y, s, sample_weight=w)
         assert m["auc"] == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-9)
         assert m["ks"] == pytest.approx(float(np.max(tpr - fpr)), abs=1e-9)
@@ -234,7 +237,7 @@ def test_run_health_and_quality_band(demo):
         assert r["as_of_at"] == dt.datetime(2026, 10, 1) and (r["as_of_at"] - r["newest_input_at"]).days < 31
         messages = (r["health_messages"] or "").split(" | ") if r["health_messages"] else []
         assert len(messages) == len(expected), (r["run_id"], messages)
-        assert all(e in m for e, m in zip(expected, messages)), (r["run_id"], messages)
+        assert all(e in m for e, m in zip(expected, messages, strict=True)), (r["run_id"], messages)
         for train, test in re.findall(r"train AUC ([0-9.]+) exceeds test AUC ([0-9.]+)", r["health_messages"] or ""):
             assert (float(train), float(test)) == (pytest.approx(r["train_auc"], abs=6e-4), pytest.approx(r["test_auc"], abs=6e-4))
         assert r["health"] == ("warning" if expected else "healthy")

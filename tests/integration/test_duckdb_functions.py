@@ -9,8 +9,8 @@ import json
 import pytest
 
 from conftest import query, run_dbt
-from integration.fixtures import FIXTURE_VARS
 from integration.conftest import copy_fixture_build
+from integration.fixtures import FIXTURE_VARS
 
 pytestmark = pytest.mark.integration
 

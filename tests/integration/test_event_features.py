@@ -3,7 +3,6 @@ no-leakage property, SCD2 input, and the demo's behavioural signal."""
 
 from __future__ import annotations
 
-import math
 import shutil
 
 import duckdb
@@ -11,8 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import query, query_dicts, run_dbt
-from integration.fixtures import (EVENT_VARS, EVENTS, FIXTURE_VARS, add_events, add_scd2_snapshots,
-                                  build_fixture_db)
+from integration.fixtures import EVENT_VARS, EVENTS, FIXTURE_VARS, add_events, add_scd2_snapshots, build_fixture_db
 
 pytestmark = pytest.mark.integration
 DAY = 86400.0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import query, query_dicts, run_dbt
-from integration.fixtures import FIXTURE_VARS
 from integration.conftest import copy_fixture_build
+from integration.fixtures import FIXTURE_VARS
 
 pytestmark = pytest.mark.integration
 

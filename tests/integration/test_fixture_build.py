@@ -11,8 +11,11 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from conftest import query, query_dicts, run_dbt
 from integration.fixtures import FIXTURE_VARS
-from integration.quality_checks import (assert_seed_recall_matches_numpy, assert_threshold_metrics_match_sklearn,
-                                        assert_user_reasons_are_exact)
+from integration.quality_checks import (
+    assert_seed_recall_matches_numpy,
+    assert_threshold_metrics_match_sklearn,
+    assert_user_reasons_are_exact,
+)
 from lookalike_udf.reasons import format_value
 
 pytestmark = pytest.mark.integration
@@ -155,7 +158,7 @@ def test_user_ids_keep_leading_zeros(db):
 def _sklearn_metrics(db, run_id, split):
     rows = query(db, "select label, score, weight from lookalike_training_predictions "
                      "where run_id = ? and split = ?", [run_id, split])
-    y, s, w = (np.array(c, dtype=float) for c in zip(*rows))
+    y, s, w = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
     fpr, tpr, _ = roc_curve(y, s, sample_weight=w)
     return roc_auc_score(y, s, sample_weight=w), float(np.max(tpr - fpr)), len(rows)
 
@@ -215,7 +218,7 @@ def test_deciles_and_cumulative_rates_cover_every_row(db):
         cumulative = query(db, "select direction, fraction, n_users from lookalike_run_cumulative_positive_rates "
                                "where run_id = ? and split = ? order by direction, fraction", [run_id, split])
         assert len(cumulative) == 20
-        for direction, fraction, covered in cumulative:
+        for _direction, fraction, covered in cumulative:
             assert covered == -(-round(fraction * 10) * n // 10)  # ceil(fraction * n)
 
 

@@ -47,7 +47,7 @@ def add_hostile_inputs(db_path) -> None:
     # The payload reads column visits: with it present, the unescaped SQL ran (checked on the old macros).
     con.execute("alter table inputs.snapshots add column visits integer")
     con.execute("update inputs.snapshots set visits = cast(user_id as integer) % 6")
-    for name, sql_type in zip(HOSTILE_COLUMNS, ["double", "double", "varchar", "boolean", "double", "double"]):
+    for name, sql_type in zip(HOSTILE_COLUMNS, ["double", "double", "varchar", "boolean", "double", "double"], strict=True):
         con.execute(f"alter table inputs.snapshots add column {q(name)} {sql_type}")
     i = "cast(user_id as integer)"
     con.execute(f"""

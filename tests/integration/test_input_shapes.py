@@ -53,7 +53,7 @@ def check_shape(db, spec, proc) -> None:
         assert {u for u, *_ in rows} <= ids  # integer and zero-padded ids come back as the same text
         assert [r for _, _, r, _ in rows] == list(range(1, n_expected + 1))
         assert all(0.0 <= s <= 1.0 for _, s, _, _ in rows)
-        assert all(a[1] >= b[1] for a, b in zip(rows, rows[1:]))
+        assert all(a[1] >= b[1] for a, b in zip(rows, rows[1:], strict=False))
         assert {d for *_, d in rows} == set(range(10))
         # The audience: the top 5 %, its cut-off and ties as lookalike_audiences reports them.
         audience = [a for a in query_dicts(db, "select * from lookalike_audiences order by score_rank") if a["run_id"] == run_id]

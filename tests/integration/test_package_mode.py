@@ -71,7 +71,7 @@ def write_host(root, repo):
             schema: inputs
             tables: [{name: runs}, {name: labels}, {name: snapshots}]
     """))
-    values = ",\n".join(f"('{g}', '{i}', {s}, {l}, {w})" for g, i, s, l, w in METRIC_ROWS)
+    values = ",\n".join(f"('{g}', '{i}', {s}, {lab}, {w})" for g, i, s, lab, w in METRIC_ROWS)
     (root / "models" / "metric_rows.sql").write_text(
         f"select * from (values\n{values}\n) as t(grp, example_id, score, label, weight)\n")
     (root / "models" / "metric_check.sql").write_text(

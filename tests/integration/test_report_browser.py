@@ -198,9 +198,9 @@ def test_roc_points_and_auc_match_the_marts(page, demo_db):
     for (run_id, split), auc in aucs.items():
         chart = charts[(run_id, "roc")]
         pts = [(p["x"], p["value"]) for p in chart["points"] if p["series"] == split]
-        y, w, s = (np.array(c, dtype=float) for c in zip(*preds[(run_id, split)]))
+        y, w, s = (np.array(c, dtype=float) for c in zip(*preds[(run_id, split)], strict=True))
         fpr, tpr, _ = roc_curve(y, s, sample_weight=w, drop_intermediate=False)
-        expected = thin_curve(list(zip(fpr, tpr)), ROC_STEP)
+        expected = thin_curve(list(zip(fpr, tpr, strict=False)), ROC_STEP)
         assert len(pts) == len(expected) == next(line["n"] for line in chart["lines"] if line["series"] == split)
         assert np.allclose(pts, expected, atol=1e-12)
         assert pts[0] == (0.0, 0.0) and pts[-1] == (1.0, 1.0)
@@ -231,7 +231,7 @@ def test_gains_deciles_and_calibration_equal_the_marts(page, demo_db):
             cal = [p for p in charts[(run_id, "calibration")]["points"] if p["series"] == split]
             assert [p["nUsers"] for p in cal] == [d["n_users"] for d in rows]
             assert [p["value"] for p in cal] == pytest.approx([d["positive_rate"] for d in rows], abs=1e-9)
-            assert all(d["min_score"] - 1e-12 <= p["x"] <= d["max_score"] + 1e-12 for p, d in zip(cal, rows))
+            assert all(d["min_score"] - 1e-12 <= p["x"] <= d["max_score"] + 1e-12 for p, d in zip(cal, rows, strict=True))
 
 
 def test_score_histogram_counts_equal_lookalike_user_scores(page, demo_db):

@@ -51,7 +51,7 @@ def start_errors(tmp_path_factory):
 
 
 def test_start_of_build_rejects_exactly_what_the_runs_reject(start_errors):
-    disagree = [(var, value, error, violation(name, value)) for (var, value, name), error in zip(PAIRS, start_errors)
+    disagree = [(var, value, error, violation(name, value)) for (var, value, name), error in zip(PAIRS, start_errors, strict=True)
                 if (error is None) != (violation(name, value) is None)]
     assert disagree == []
     assert sum(error is not None for error in start_errors) > len(PAIRS) // 3  # the edges are tried

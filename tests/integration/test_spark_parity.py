@@ -33,8 +33,8 @@ from integration.parity import differences
 
 # The README's test install has the spark extra and a Java runtime: a missing one fails, never skips.
 try:
-    import pyspark  # noqa: F401
     import dbt.adapters.spark  # noqa: F401
+    import pyspark  # noqa: F401
 except ImportError as exc:  # pragma: no cover
     pytest.fail(f"the Spark tests need the spark extra: pip install -e '.[test,spark]' ({exc})", pytrace=False)
 if shutil.which("java") is None:  # pragma: no cover

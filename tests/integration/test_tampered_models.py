@@ -28,15 +28,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import query, query_dicts, run_dbt
-from model_edits import EDITS, every_score_one
 
-from integration.fixtures import FIXTURE_VARS
+from conftest import query, query_dicts, run_dbt
 from integration.conftest import copy_fixture_build
+from integration.fixtures import FIXTURE_VARS
 from lookalike_udf import dbt_models
 from lookalike_udf.dbt_models import sql_recompiled_message, sql_sha256
 from lookalike_udf.integrity import model_sha256
 from lookalike_udf.scoring import LookalikeModel
+from model_edits import EDITS, every_score_one
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from conftest import REPO, query, run_dbt
-from integration.fixtures import FIXTURE_VARS
 from integration.conftest import copy_fixture_build
+from integration.fixtures import FIXTURE_VARS
 
 pytestmark = pytest.mark.integration
 

@@ -35,7 +35,7 @@ def training_examples(n: int = 400, seed: int = 0, negatives: bool = True, run_i
     weird = rng.normal(size=n) - 0.8 * label
     def nulls(values, share, type=None):
         mask = rng.random(n) < share
-        return pa.array([None if m else v for v, m in zip(values.tolist(), mask)], type=type)
+        return pa.array([None if m else v for v, m in zip(values.tolist(), mask, strict=False)], type=type)
     return pa.table({
         "example_id": [f"{run_id}-{i}" for i in range(n)],
         "run_id": [run_id] * n,
@@ -44,12 +44,12 @@ def training_examples(n: int = 400, seed: int = 0, negatives: bool = True, run_i
         "weight": pa.array(np.where(label == 1, 2.0, 1.0)),
         "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
         "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "example_source": ["label" if negatives or l else "unlabeled_sample" for l in label],
+        "example_source": ["label" if negatives or lab else "unlabeled_sample" for lab in label],
         "split": np.where(np.arange(n) % 5 == 0, "test", "train").tolist(),
         "signal": pa.array(signal),
         "visits": nulls(visits, 0.05, pa.int64()),
         "amount": pa.array([None if np.isnan(v) or m else Decimal(f"{v:.2f}") for v, m in
-                            zip(amount, rng.random(n) < 0.05)], type=DECIMAL),
+                            zip(amount, rng.random(n) < 0.05, strict=False)], type=DECIMAL),
         "flag": nulls(flag, 0.05, pa.bool_()),
         "tier": nulls(tier, 0.05, pa.string()),
         WEIRD: pa.array(weird),
@@ -149,7 +149,7 @@ def sqlite_scores(model_json: str, rows: pa.Table) -> np.ndarray:
     try:
         kinds = {"row_id": "INTEGER", "visits": "INTEGER", "flag": "INTEGER", "tier": "TEXT"}
         quoted = [('"' + name.replace('"', '""') + '"') for name in rows.column_names]
-        con.execute(f"CREATE TABLE scoring_rows ({', '.join(q + ' ' + kinds.get(n, 'REAL') for q, n in zip(quoted, rows.column_names))})")
+        con.execute(f"CREATE TABLE scoring_rows ({', '.join(q + ' ' + kinds.get(n, 'REAL') for q, n in zip(quoted, rows.column_names, strict=True))})")
         data = [[_sqlite_value(v) for v in row.values()] for row in rows.to_pylist()]
         con.executemany(f"INSERT INTO scoring_rows VALUES ({', '.join('?' * len(quoted))})", data)
         result = con.execute(sql).fetchall()

@@ -13,7 +13,6 @@ import pytest
 import sklearn
 
 import lookalike_udf
-
 from lookalike_udf import duckdb_plugin
 from lookalike_udf.duckdb_plugin import ModelCache, register
 from lookalike_udf.errors import LookalikeError

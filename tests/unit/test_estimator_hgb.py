@@ -9,7 +9,9 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from lookalike_udf.estimators import ModelFormatError
-from lookalike_udf.estimators.hgb import BLOCK_ROWS, FORMAT, dump as dump_hgb, load as load_hgb, run_blocks
+from lookalike_udf.estimators.hgb import BLOCK_ROWS, FORMAT, run_blocks
+from lookalike_udf.estimators.hgb import dump as dump_hgb
+from lookalike_udf.estimators.hgb import load as load_hgb
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from lookalike_udf.estimators.base import _n_features
 from lookalike_udf.scoring import LookalikeModel
 from lookalike_udf.training import fit_run_model
 from lookalike_udf.validation import check_run
-
 from test_model_types import examples
 from test_pu import pu_examples
 from test_tuning import run_row, summary_for

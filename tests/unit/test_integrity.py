@@ -8,12 +8,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from lookalike_udf import dbt_models
-from lookalike_udf.integrity import (load_verified_models, model_sha256, verify_stored_model, StoredModelError,
-                                     without_retrained_warnings)
-from lookalike_udf.quality import feature_report
-
 import model_edits
+from lookalike_udf import dbt_models
+from lookalike_udf.integrity import (
+    StoredModelError,
+    load_verified_models,
+    model_sha256,
+    verify_stored_model,
+    without_retrained_warnings,
+)
+from lookalike_udf.quality import feature_report
 
 FIX = ("Run `dbt build` again to refit it (a stored model that fails this check is refitted), "
        "or refit every run with `dbt build --vars '{lookalike_force_retrain: true}'`.")

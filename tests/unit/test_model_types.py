@@ -13,8 +13,10 @@ from sklearn.metrics import roc_auc_score
 
 from lookalike_udf import dbt_models
 from lookalike_udf.errors import RunValidationError
-from lookalike_udf.estimators import ModelFormatError, load as load_estimator
-from lookalike_udf.estimators import logistic as logistic_type, rf as rf_type
+from lookalike_udf.estimators import ModelFormatError
+from lookalike_udf.estimators import load as load_estimator
+from lookalike_udf.estimators import logistic as logistic_type
+from lookalike_udf.estimators import rf as rf_type
 from lookalike_udf.scoring import LookalikeModel
 from lookalike_udf.training import balance_weights, fit_run_model, sample_down
 from lookalike_udf.tuning import select_model_type

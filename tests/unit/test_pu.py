@@ -12,7 +12,8 @@ from sklearn.metrics import roc_auc_score
 
 from lookalike_udf import dbt_models
 from lookalike_udf.errors import RunValidationError
-from lookalike_udf.estimators import ModelFormatError, load as load_estimator
+from lookalike_udf.estimators import ModelFormatError
+from lookalike_udf.estimators import load as load_estimator
 from lookalike_udf.pu import bag_membership, bag_thresholds, out_of_bag_average
 from lookalike_udf.scoring import LookalikeModel
 from lookalike_udf.training import fit_run_model
@@ -177,7 +178,7 @@ def test_dbt_entry_points_use_the_run_settings_and_out_of_bag_scores():
     assert json.loads(row["model_params"])["n_bags"] == 4
     preds = dbt_models.predict_training_examples(models, t)
     model = LookalikeModel.from_json(row["model_json"])
-    expected = dict(zip(t.column("example_id").to_pylist(), model.predict_training(t)))
+    expected = dict(zip(t.column("example_id").to_pylist(), model.predict_training(t), strict=False))
     np.testing.assert_array_equal(preds.column("score").to_numpy(),
                                   [expected[e] for e in preds.column("example_id").to_pylist()])
     plain = dbt_models.train_models(runs.set_column(runs.schema.get_field_index("pu_method"), "pu_method",

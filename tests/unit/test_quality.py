@@ -5,11 +5,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-
 from sklearn.metrics import roc_auc_score
 
-from lookalike_udf.quality import (FEATURE_REPORT_SCHEMA, IMPORTANCE_EPSILON, feature_report, lift,
-                                   population_prevalence, rank_features, weighted_auc, weighted_correlation)
+from lookalike_udf.quality import (
+    FEATURE_REPORT_SCHEMA,
+    IMPORTANCE_EPSILON,
+    feature_report,
+    lift,
+    population_prevalence,
+    rank_features,
+    weighted_auc,
+    weighted_correlation,
+)
 from lookalike_udf.training import fit_run_model
 
 
@@ -275,8 +282,9 @@ def test_the_plan_keeps_every_member_and_the_rows_when_the_cap_allows():
 
 def test_one_pass_equals_scoring_every_shuffle_alone():
     """The stacked copies give the figures of the plain loop: one shuffle, one score, one AUC."""
-    import lookalike_udf.quality as quality
     from sklearn.metrics import roc_auc_score
+
+    import lookalike_udf.quality as quality
     ex = planted_examples(n=900)
     model = fit_run_model("r", ex, random_seed=1, model_type="hgb")
     test = ex.filter(pc.equal(ex.column("split"), "test"))

@@ -12,7 +12,10 @@ from scipy.special import expit, logit
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 
 from lookalike_udf import dbt_models
-from lookalike_udf.estimators import hgb as hgb_type, load as load_estimator, logistic as logistic_type, rf as rf_type
+from lookalike_udf.estimators import hgb as hgb_type
+from lookalike_udf.estimators import load as load_estimator
+from lookalike_udf.estimators import logistic as logistic_type
+from lookalike_udf.estimators import rf as rf_type
 from lookalike_udf.integrity import model_sha256
 from lookalike_udf.reasons import format_value, top_reasons
 from lookalike_udf.scoring import LookalikeModel

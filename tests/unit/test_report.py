@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -41,7 +41,7 @@ def test_roc_points_auc_equals_sklearn_with_weights_and_ties():
     points, auc = roc_points(rows)
     assert auc == pytest.approx(roc_auc_score(label, score, sample_weight=weight), abs=1e-12)
     assert points[0] == (0.0, 0.0) and points[-1] == (1.0, 1.0)
-    assert all(b[0] >= a[0] and b[1] >= a[1] for a, b in zip(points, points[1:]))
+    assert all(b[0] >= a[0] and b[1] >= a[1] for a, b in zip(points, points[1:], strict=False))
 
 
 def test_roc_points_without_a_class():
@@ -54,7 +54,7 @@ def test_thin_curve_bounds_points_and_keeps_the_ends():
     thin = thin_curve(pts, step=0.02)
     assert thin[0] == pts[0] and thin[-1] == pts[-1]
     assert len(thin) <= 2 / 0.02 + 2
-    assert all(max(abs(b[0] - a[0]), abs(b[1] - a[1])) >= 0.02 for a, b in zip(thin[:-2], thin[1:-1]))
+    assert all(max(abs(b[0] - a[0]), abs(b[1] - a[1])) >= 0.02 for a, b in zip(thin[:-2], thin[1:-1], strict=True))
 
 
 def test_nice_max():
@@ -210,7 +210,7 @@ def test_load_report_data_sql_on_hand_made_marts():
     assert data["has_drift"] is True
     [run] = data["runs"]
     preds = con.execute("select label, score, weight from lookalike_training_predictions").fetchall()
-    y, s, w = (np.array(c) for c in zip(*preds))
+    y, s, w = (np.array(c) for c in zip(*preds, strict=True))
     assert run["roc"]["test"]["auc"] == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-12)
     assert "train" not in run["roc"]
     # histogram: 100 users in 20 bins, the score 1.0 in the last bin, seeds apart

@@ -19,17 +19,15 @@ import pytest
 
 # The README's test install has the spark extra and a Java runtime: a missing one fails, never skips.
 try:
-    import pyspark  # noqa: F401
     import dbt.adapters.spark  # noqa: F401
+    import pyspark  # noqa: F401
 except ImportError as exc:  # pragma: no cover
     pytest.fail(f"the Spark tests need the spark extra: pip install -e '.[test,spark]' ({exc})", pytrace=False)
 if shutil.which("java") is None:  # pragma: no cover
     pytest.fail("the Spark tests need a Java 17+ runtime (Debian package openjdk-17-jre-headless)", pytrace=False)
 
 from lookalike_udf import dbt_models, frames, quality, reuse, serving  # noqa: E402
-from lookalike_udf.integrity import model_sha256  # noqa: E402
-
-from sql_parity import FEATURES, scoring_rows, training_examples  # noqa: E402
+from sql_parity import scoring_rows, training_examples  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
@@ -136,7 +134,7 @@ def _rows(result, drop=CLOCKS, key=("run_id",)) -> list[dict]:
 
 def _assert_rows_close(got: list[dict], expected: list[dict], atol: float = 1e-9):
     assert len(got) == len(expected)
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         assert g.keys() == e.keys()
         for name in e:
             if isinstance(e[name], float) and isinstance(g[name], float):

@@ -17,7 +17,6 @@ from sqlglot import exp
 
 from lookalike_udf.sql import DIALECTS, DUCKDB_ONLY_FUNCTIONS, compile_model, float32_le_bound, to_sql
 from lookalike_udf.training import LookalikeModel, fit_run_model
-
 from sql_parity import WEIRD, as_sqlite_sees_it, duckdb_scores, scoring_rows, sqlite_scores, training_examples
 
 CASES = {
@@ -67,7 +66,7 @@ def test_edge_rows_hit_thresholds_and_every_missing_kind(models):
     signal = rows.column("signal").to_numpy(zero_copy_only=False)
     assert np.isnan(signal).any() and np.isinf(signal).any() and rows.column("signal").null_count > 0
     thresholds = {t for tree in json.loads(models["hgb_supervised"])["estimator"]["trees"]
-                  for t, leaf in zip(tree["nodes"]["num_threshold"], tree["nodes"]["is_leaf"]) if not leaf}
+                  for t, leaf in zip(tree["nodes"]["num_threshold"], tree["nodes"]["is_leaf"], strict=False) if not leaf}
     assert len(thresholds & set(signal.tolist())) > 0
     assert "unseen-tier" in rows.column("tier").to_pylist()
 
@@ -215,8 +214,9 @@ def test_bad_arguments_are_refused(models):
 
 
 def test_compiler_imports_no_scorer():
-    import lookalike_udf.sql as package
     from pathlib import Path
+
+    import lookalike_udf.sql as package
 
     for path in Path(package.__file__).parent.glob("*.py"):
         text = path.read_text()

@@ -28,7 +28,7 @@ def examples(run_id="r", n=400, seed=0, negatives=True):
         "weight": pa.array(np.where(label == 1, 2.0, 1.0)),
         "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
         "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "example_source": ["label" if negatives or l else "unlabeled_sample" for l in label],
+        "example_source": ["label" if negatives or lab else "unlabeled_sample" for lab in label],
         "split": np.where(np.arange(n) % 5 == 0, "test", "train").tolist(),
         "signal": signal,
         "tier": tier.tolist(),

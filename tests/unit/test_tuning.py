@@ -13,10 +13,15 @@ from lookalike_udf import dbt_models
 from lookalike_udf.errors import RunValidationError
 from lookalike_udf.scoring import LookalikeModel
 from lookalike_udf.training import fit_run_model
-from lookalike_udf.tuning import (MAX_CANDIDATES, candidate_order, grid_points, suspected_leakage, tune_params,
-                                  univariate_auc)
+from lookalike_udf.tuning import (
+    MAX_CANDIDATES,
+    candidate_order,
+    grid_points,
+    suspected_leakage,
+    tune_params,
+    univariate_auc,
+)
 from lookalike_udf.validation import check_run
-
 from test_model_types import examples
 from test_pu import pu_examples
 
@@ -283,6 +288,6 @@ def test_cv_folds_are_stratified_grouped_and_seeded(repeated_users):
         assert not {groups[i] for i in train_idx} & {groups[i] for i in valid_idx}
     assert seen.min() == 1 and seen.max() == 1
     again = cv_folds(y, groups, random_seed=9, n_folds=5)
-    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=False))
     other = cv_folds(y, groups, random_seed=10, n_folds=5)
-    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other))
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other, strict=False))

@@ -64,7 +64,7 @@ def test_warnings_do_not_fail_the_run():
         "run 'r1': 3 of 40 labels matched no snapshot",
     ]
     assert len(result.warnings) == len(prefixes)
-    for warning, prefix in zip(result.warnings, prefixes):
+    for warning, prefix in zip(result.warnings, prefixes, strict=True):
         assert warning.startswith(prefix), warning
 
 
