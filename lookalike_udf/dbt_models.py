@@ -47,9 +47,11 @@ from .scoring import MODEL_FORMAT
 from .training import fit_run_model
 from .tuning import leakage_sentence
 from .validation import check_run
+from .vocabulary import ModelStatus
 
-TRAINED = "TRAINED"
-FAILED = "FAILED"
+# model_status values (lookalike_udf.vocabulary.ModelStatus), kept under their old names.
+TRAINED = ModelStatus.TRAINED
+FAILED = ModelStatus.FAILED
 
 RUN_MODEL_SCHEMA = pa.schema([
     ("run_id", pa.string()),

@@ -26,6 +26,7 @@ import hashlib
 from .errors import LookalikeError
 from .frames import is_spark, to_arrow
 from .scoring import LookalikeModel
+from .vocabulary import ModelStatus
 
 __all__ = ["MODEL_RELATION", "CHECKSUM_MISMATCH", "StoredModelError", "model_sha256", "verify_stored_model", "load_verified_models",
            "failure_message", "retrained_warning", "without_retrained_warnings"]
@@ -33,7 +34,7 @@ __all__ = ["MODEL_RELATION", "CHECKSUM_MISMATCH", "StoredModelError", "model_sha
 #: The relation the stored models live in, named in every message.
 MODEL_RELATION = "lookalike_run_models"
 #: model_status of a row with a model.
-TRAINED = "TRAINED"
+TRAINED = ModelStatus.TRAINED
 #: What a retrained warning says after the run's name (used to drop it from a reused row).
 _RETRAINED_TAIL = "; it was retrained."
 _SUBJECT = f"the stored model in {MODEL_RELATION}"

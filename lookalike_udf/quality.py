@@ -65,6 +65,7 @@ from .features import BOOLEAN, CATEGORICAL, NUMERIC
 from .integrity import load_verified_models
 from .reuse import reused_model_fingerprints
 from .scoring import LookalikeModel
+from .vocabulary import ModelStatus
 
 __all__ = ["feature_report", "permutation_importance", "importance_plan", "weighted_auc", "weighted_correlation",
            "population_prevalence", "lift", "rank_features", "FEATURE_REPORT_SCHEMA", "N_REPEATS", "MAX_IMPORTANCE_ROWS",
@@ -412,7 +413,7 @@ def feature_report(models, examples, population, runs=None, previous=None, force
     seeds = {}
     if runs is not None:
         seeds = {r["run_id"]: int(r.get("random_seed") or 0) for r in _rows(runs)}
-    model_rows = [r for r in _rows(models) if r.get("model_status") == "TRAINED"]
+    model_rows = [r for r in _rows(models) if r.get("model_status") == ModelStatus.TRAINED]
     loaded, _failures = load_verified_models(model_rows)  # a run that fails verification gets no rows
     model_rows = sorted((r for r in model_rows if r["run_id"] in loaded), key=lambda r: r["run_id"])
     carried = _previous_report_rows(previous, reused_model_fingerprints(model_rows, force))

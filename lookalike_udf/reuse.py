@@ -20,12 +20,14 @@ import pyarrow.compute as pc
 import sklearn
 
 from . import __version__, frames
+from .vocabulary import ScoringAction, TrainingAction
 
-TRAINED = "trained"
-REUSED = "reused"
-SCORED = "scored"
+# Aliases kept for the modules and tests that import them from here (values: lookalike_udf.vocabulary).
+TRAINED = TrainingAction.TRAINED  # training_action 'trained', not model_status 'TRAINED'
+REUSED = TrainingAction.REUSED  # also scoring_action 'reused' (ScoringAction.REUSED, the same string)
+SCORED = ScoringAction.SCORED
 #: scoring_action of the marker row a run gets when its scoring fails part-way (see score_population).
-SCORING_FAILED = "failed"
+SCORING_FAILED = ScoringAction.FAILED
 
 #: Bump when the meaning of a fingerprint changes, so that old tables are never reused.
 FINGERPRINT_VERSION = "1"

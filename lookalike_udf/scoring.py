@@ -21,6 +21,7 @@ from .errors import LookalikeError
 from .estimators import load as load_estimator
 from .estimators.bagging import BaggingScorer
 from .features import FeatureEncoder
+from .vocabulary import ExampleSource
 
 __all__ = ["LookalikeModel", "MODEL_FORMAT"]
 
@@ -92,7 +93,7 @@ class LookalikeModel:
         members = self._scorer.predict_members(self.encoder.transform(table))
         scores = members.mean(axis=0)
         oob = np.asarray(pc.and_(pc.equal(table.column("split"), "train"),
-                                 pc.equal(table.column("example_source"), "unlabeled_sample"))
+                                 pc.equal(table.column("example_source"), ExampleSource.UNLABELED_SAMPLE))
                          .to_numpy(zero_copy_only=False), dtype=bool)
         oob &= ~np.asarray(pc.is_null(table.column("example_id")).to_numpy(zero_copy_only=False), dtype=bool)
         if oob.any():

@@ -25,12 +25,13 @@ from .scoring import LookalikeModel
 from .settings import SETTINGS, run_setting_error
 from .tuning import choose_hgb_or_logistic, select_features, select_model_type, suspected_leakage, tune_params
 from .validation import choice_error
+from .vocabulary import RESERVED_COLUMNS, ExampleSource
 
 __all__ = ["fit_run_model"]
 
-#: Columns of the training-example relation that are not features.
-EXAMPLE_COLUMNS = ("example_id", "run_id", "user_id", "label", "weight", "as_of_at", "snapshot_at",
-                   "example_source", "split")
+#: Columns of the training-example relation that are not features: the package's reserved column
+#: names (the same list SQL's lookalike_feature_columns skips).
+EXAMPLE_COLUMNS = RESERVED_COLUMNS
 
 
 def feature_columns(table: pa.Table) -> list[str]:
@@ -42,7 +43,7 @@ def is_positive_unlabeled(train: pa.Table) -> bool:
     source = train.column("example_source")
     label = train.column("label")
     negatives = pc.equal(label, 0)
-    n_unlabeled = pc.sum(pc.and_(negatives, pc.equal(source, "unlabeled_sample"))).as_py() or 0
+    n_unlabeled = pc.sum(pc.and_(negatives, pc.equal(source, ExampleSource.UNLABELED_SAMPLE))).as_py() or 0
     n_negative = pc.sum(negatives).as_py() or 0
     return n_unlabeled > 0 and n_unlabeled == n_negative
 

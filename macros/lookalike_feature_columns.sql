@@ -3,8 +3,8 @@
     Returns a list of {name, kind} where kind is numeric, boolean or categorical. Columns of other
     types (dates, timestamps, nested) and names reserved by the pipeline are skipped with a log line. -#}
 {% macro lookalike_feature_columns(relation) %}
-  {%- set reserved = ['user_id', 'snapshot_at', 'valid_to', 'run_id', 'label', 'label_id', 'label_timestamp', 'weight',
-                      'example_id', 'example_source', 'split', 'as_of_at', 'score'] -%}
+  {#- The package's reserved column names, shared with Python (lookalike_udf/vocabulary.py RESERVED_COLUMNS). -#}
+  {%- set reserved = lookalike.lookalike_vocabulary()['reserved_columns'] -%}
   {%- set dbt_snapshot_columns = ['dbt_scd_id', 'dbt_updated_at', 'dbt_valid_from', 'dbt_valid_to', 'dbt_is_deleted'] -%}
   {%- set include = var('lookalike_feature_include', []) | map('lower') | list -%}
   {%- set exclude = var('lookalike_feature_exclude', []) | map('lower') | list -%}

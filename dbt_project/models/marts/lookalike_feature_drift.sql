@@ -64,7 +64,7 @@ with lookalike_features as (
 ),
 
 trained_runs as (
-    select run_id from {{ ref('lookalike_run_models') }} where model_status = 'TRAINED'
+    select run_id from {{ ref('lookalike_run_models') }} where model_status = '{{ lookalike.lookalike_vocabulary()['model_status']['TRAINED'] }}'
 ),
 
 train_long as (

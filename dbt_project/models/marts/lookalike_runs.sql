@@ -179,13 +179,13 @@ statuses as (
     select
         runs.run_id,
         case
-            when models.model_status is distinct from 'TRAINED' then 'FAILED'
+            when models.model_status is distinct from '{{ lookalike.lookalike_vocabulary()['model_status']['TRAINED'] }}' then 'FAILED'
             when runs.build_only then 'FINISHED_TRAINING'
             when coalesce(scored.n_scored_users, 0) = 0 then 'FAILED'
             else 'FINISHED'
         end as status,
         case
-            when models.model_status = 'TRAINED' and not runs.build_only
+            when models.model_status = '{{ lookalike.lookalike_vocabulary()['model_status']['TRAINED'] }}' and not runs.build_only
                  and coalesce(scored.n_scored_users, 0) = 0
             then coalesce(
                 scoring_failures.scoring_failure,

@@ -112,7 +112,7 @@ where previous.run_id in (
     from runs
     left join models on runs.run_id = models.run_id
     where not coalesce(runs.build_only, false)
-      and (models.model_status is distinct from 'TRAINED'
+      and (models.model_status is distinct from '{{ lookalike.lookalike_vocabulary()['model_status']['TRAINED'] }}'
            or runs.run_id in (select run_id from failed_scoring)
            or runs.run_id not in (select run_id from fresh))
 )
