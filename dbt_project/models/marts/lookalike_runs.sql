@@ -89,41 +89,38 @@ input_issues as (
     from {{ ref('lookalike_input_issues') }}
 ),
 
-{#- Ties (README, "Ties"): the audience is the best m = min(audience_top_n, ceil(n * audience_top_pct
-    / 100), users scoring at least audience_min_score) ranks, as lookalike_audiences selects it. When
-    users tied at its lowest score are left out, the tied users inside were chosen by user_id; the
-    check warns when they are more than lookalike_health_max_tied_share of the audience, or when
-    the run's scores take fewer than 10 distinct values. #}
-audience_sizes as (
+{#- Ties (README, "Ties"): lookalike_audiences marks the users that the user_id tie-break, not the
+    score, put in the audience (is_tied_at_cutoff); the check warns when they are more than
+    lookalike_health_max_tied_share of the audience, or when the run's scores take fewer than 10
+    distinct values. Rows kept from an earlier build (is_stale) are not judged. #}
+score_spread as (
+    select run_id, count(*) as n_scored, count(distinct score) as n_distinct_scores
+    from {{ ref('lookalike_user_scores') }}
+    where not is_stale
+    group by run_id
+),
+
+audience_ties as (
     select
-        ranked.run_id,
-        count(*) as n_scored,
-        count(distinct ranked.score) as n_distinct_scores,
-        least(
-            coalesce(runs.audience_top_n, count(*)),
-            coalesce(cast(ceil(count(*) * runs.audience_top_pct / 100.0) as {{ dbt.type_bigint() }}), count(*)),
-            sum(case when runs.audience_min_score is null or ranked.score >= runs.audience_min_score then 1 else 0 end)
-        ) as n_audience
-    from {{ ref('lookalike_user_scores') }} as ranked
-    inner join runs on ranked.run_id = runs.run_id
-    where not ranked.is_stale
-    group by ranked.run_id, runs.audience_top_n, runs.audience_top_pct, runs.audience_min_score
+        run_id,
+        count(*) as n_audience,
+        sum(case when is_tied_at_cutoff then 1 else 0 end) as n_tied_in,
+        max(n_users_at_cutoff_score) as n_tied
+    from {{ ref('lookalike_audiences') }}
+    where not is_stale
+    group by run_id
 ),
 
 tie_counts as (
     select
-        sizes.run_id,
-        sizes.n_scored,
-        sizes.n_distinct_scores,
-        sizes.n_audience,
-        sum(case when ranked.score = cutoff.score and ranked.score_rank <= sizes.n_audience then 1 else 0 end) as n_tied_in,
-        sum(case when ranked.score = cutoff.score then 1 else 0 end) as n_tied
-    from audience_sizes as sizes
-    inner join {{ ref('lookalike_user_scores') }} as cutoff
-        on sizes.run_id = cutoff.run_id and cutoff.score_rank = sizes.n_audience and not cutoff.is_stale
-    inner join {{ ref('lookalike_user_scores') }} as ranked
-        on sizes.run_id = ranked.run_id and not ranked.is_stale
-    group by sizes.run_id, sizes.n_scored, sizes.n_distinct_scores, sizes.n_audience
+        score_spread.run_id,
+        score_spread.n_scored,
+        score_spread.n_distinct_scores,
+        audience_ties.n_audience,
+        coalesce(audience_ties.n_tied_in, 0) as n_tied_in,
+        coalesce(audience_ties.n_tied, 0) as n_tied
+    from score_spread
+    left join audience_ties on score_spread.run_id = audience_ties.run_id
 ),
 
 label_times as (
