@@ -5,7 +5,7 @@ a disk error) without touching the others or any table: the failure is that run'
 ``lookalike_audience_exports`` (``export_status = 'failed'`` and a message naming the run, the path
 and the fix) and a line of the console summary.
 
-Rules (README, "Exporting an audience"):
+Rules (docs/serving.md, "Exporting an audience"):
 
 - ``{run_id}`` in the path is replaced by the run id. A run id is put into a path only when it is
   one plain path component: no ``/`` or ``\\``, not ``.`` or ``..``, no NUL and not starting with

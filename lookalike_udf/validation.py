@@ -181,7 +181,7 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
     return _cause_first(check, summary, prefix)
 
 
-#: What lookalike_utc_timestamp reads as a label_timestamp (README, "Your own tables").
+#: What lookalike_utc_timestamp reads as a label_timestamp (docs/inputs.md).
 ACCEPTED_TIMESTAMPS = ("a DATE or TIMESTAMP column, or text such as '2026-06-01', '2026-06-01 12:00:00' or "
                        "'2026-06-01T12:00:00+09:00' (an offset or Z is converted to UTC)")
 

@@ -13,7 +13,7 @@
 {% endmacro %}
 
 
-{#- The package's inputs are read as a set (README, "Which inputs are read"): the demo's seeds are
+{#- The package's inputs are read as a set (docs/inputs.md, "Which inputs are read"): the demo's seeds are
     used only when none of the three required inputs is set. Once one is set, the other two must
     be set too, and an unset optional input (events, items) is empty, never the demo's. -#}
 {% macro lookalike_required_inputs() %}

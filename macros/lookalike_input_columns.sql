@@ -50,7 +50,7 @@
       {%- do exceptions.warn("lookalike: the " ~ input_label ~ " input (var " ~ var_name ~ ", " ~ relation ~ ") has a column '"
             ~ column.name ~ "', " ~ what ~ ", so it is ignored. "
             ~ ("Did you mean '" ~ suggestion ~ "'? " if suggestion else "")
-            ~ "Known columns: " ~ known | join(', ') ~ " (README, \"Your own tables\").") -%}
+            ~ "Known columns: " ~ known | join(', ') ~ " (docs/inputs.md).") -%}
     {%- endfor -%}
   {%- endif -%}
 {% endmacro %}

@@ -19,7 +19,7 @@
             "lookalike: variable '" ~ var_name ~ "' is not set, but " ~ own | join(' and ') ~ (" is" if own | length == 1 else " are")
             ~ " set. Your own inputs are read as a set and never mixed with the demo's: set "
             ~ lookalike.lookalike_required_inputs() | reject('in', own) | join(' and ')
-            ~ " too (README, \"Your own tables\"), or unset " ~ own | join(' and ') ~ " to build the bundled demo.") }}
+            ~ " too (docs/inputs.md), or unset " ~ own | join(' and ') ~ " to build the bundled demo.") }}
       {%- endif -%}
       {{ return(api.Relation.create(identifier='lookalike_input_not_configured')) }}
     {%- endif -%}

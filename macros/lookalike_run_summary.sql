@@ -103,7 +103,7 @@
 {% endmacro %}
 
 
-{#- One console line naming the inputs this build read (README, "Which inputs are read"):
+{#- One console line naming the inputs this build read (docs/inputs.md, "Which inputs are read"):
         lookalike: inputs read: user_snapshots inputs.snapshots, labels inputs.labels, runs inputs.runs, events none (var lookalike_events not set), items none (var lookalike_items not set) -#}
 {% macro lookalike_inputs_line() %}
   {%- set own = lookalike.lookalike_own_inputs_given() -%}

@@ -88,7 +88,7 @@
 
 {%- macro _lookalike_var_message(name, value, expected) -%}
   {{ return("lookalike: variable '" ~ name ~ "' is " ~ ('"' ~ value ~ '"' if value is string else (value | tojson))
-      ~ "; it must be " ~ expected ~ ". Fix it in --vars or in the vars of dbt_project.yml (README, table \"Variables\").") }}
+      ~ "; it must be " ~ expected ~ ". Fix it in --vars or in the vars of dbt_project.yml (docs/variables.md).") }}
 {%- endmacro -%}
 
 
@@ -305,7 +305,7 @@
       {%- do exceptions.warn("lookalike: variable '" ~ unknown.name ~ "' (set in " ~ unknown.where
             ~ ") is not a variable of the lookalike package, so it is ignored. "
             ~ ("Did you mean '" ~ unknown.suggestion ~ "'? " if unknown.suggestion else "")
-            ~ "The package's variables are listed in the README, table \"Variables\".") -%}
+            ~ "The package's variables are listed in docs/variables.md.") -%}
     {%- endfor -%}
     {%- set errors = lookalike.lookalike_var_errors() -%}
     {%- if errors -%}{{ exceptions.raise_compiler_error(errors | join('\n')) }}{%- endif -%}

@@ -92,11 +92,11 @@ def test_unknown_variables_warn_with_the_closest_name(built):
     _, _, out = built
     tail = " is not a variable of the lookalike package, so it is ignored. "
     assert ("lookalike: variable 'lookalike_test_fraktion' (set in --vars)" + tail
-            + "Did you mean 'lookalike_test_fraction'? The package's variables are listed in the README") in out
+            + "Did you mean 'lookalike_test_fraction'? The package's variables are listed in docs/variables.md.") in out
     assert "lookalike: variable 'lookalike_event' (set in --vars)" + tail + "Did you mean 'lookalike_events'?" in out
     # No plausible name: no suggestion.
     assert ("lookalike: variable 'lookalike_colour' (set in --vars)" + tail
-            + "The package's variables are listed in the README, table \"Variables\".") in out
+            + "The package's variables are listed in docs/variables.md.") in out
     # Known variables are not reported, neither from --vars nor from the package's dbt_project.yml.
     assert out.count("is not a variable of the lookalike package") == 3
 

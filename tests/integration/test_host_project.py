@@ -49,7 +49,7 @@ def built(host):
 def test_fresh_build_finishes_every_run_with_one_true_warning(built):
     proc, db_path, _ = built
     # The one warning is real: spring_sale's 120 scores take 36 values and its top 5 % (6 users) is one
-    # tie of 8 users, cut by user_id (the tie rule, README "Ties"); the rest of the build is clean.
+    # tie of 8 users, cut by user_id (the tie rule, docs/serving.md, "Ties"); the rest of the build is clean.
     assert "ERROR=0" in proc.stdout and "WARN=1" in proc.stdout and "SKIP=0" in proc.stdout
     assert "WARN 1 assert_no_unhealthy_runs" in proc.stdout
     runs = {r["run_id"]: r for r in query_dicts(db_path, "select * from lookalike_runs")}

@@ -119,7 +119,7 @@ def test_own_inputs_are_read_as_a_set(tmp_path):
     assert proc.returncode != 0
     assert ("lookalike: variable 'lookalike_user_snapshots' is not set, but lookalike_labels is set. Your own inputs are "
             "read as a set and never mixed with the demo's: set lookalike_user_snapshots and lookalike_runs too "
-            "(README, \"Your own tables\"), or unset lookalike_labels to build the bundled demo.") in " ".join(proc.stdout.split())
+            "(docs/inputs.md), or unset lookalike_labels to build the bundled demo.") in " ".join(proc.stdout.split())
 
     own = {k: v for k, v in FIXTURE_VARS.items() if k != "lookalike_demo"}
     proc = run_dbt(["compile", "--select", "stg_lookalike__events", "stg_lookalike__items"], db, tmp_path,

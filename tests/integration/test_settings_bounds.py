@@ -13,7 +13,7 @@ from lookalike_udf.settings import SETTINGS, violation
 
 pytestmark = pytest.mark.integration
 
-FIX = ". Fix it in --vars or in the vars of dbt_project.yml (README, table \"Variables\")."
+FIX = ". Fix it in --vars or in the vars of dbt_project.yml (docs/variables.md)."
 
 
 def edge_values(setting) -> list:

@@ -16,7 +16,7 @@ from integration.fixtures import FIXTURE_VARS
 pytestmark = pytest.mark.integration
 
 HOSTILE = "2026-01-01' as timestamp); drop table main.sentinel_keep; --"
-FIX = ". Fix it in --vars or in the vars of dbt_project.yml (README, table \"Variables\")."
+FIX = ". Fix it in --vars or in the vars of dbt_project.yml (docs/variables.md)."
 ISO = ("null, latest, or an ISO date-time such as '2026-06-01', '2026-06-01 12:00:00' or '2026-06-01T12:00:00+09:00' "
        "(offsets are converted to UTC)")
 
