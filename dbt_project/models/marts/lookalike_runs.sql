@@ -89,7 +89,7 @@ input_issues as (
     from {{ ref('lookalike_input_issues') }}
 ),
 
-{#- Ties (README, "Ties"): lookalike_audiences marks the users that the user_id tie-break, not the
+{#- Ties (docs/serving.md, "Ties"): lookalike_audiences marks the users that the user_id tie-break, not the
     score, put in the audience (is_tied_at_cutoff); the check warns when they are more than
     lookalike_health_max_tied_share of the audience, or when the run's scores take fewer than 10
     distinct values. Rows kept from an earlier build (is_stale) are not judged. #}
