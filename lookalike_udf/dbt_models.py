@@ -3,14 +3,15 @@
 Each function takes the model's inputs as DuckDB relations (anything with ``to_arrow_table()`` /
 ``to_arrow_reader()``), Arrow tables, or Spark DataFrames (dbt-spark), does the work in the library,
 and returns what dbt writes back: an Arrow table or stream, or a Spark DataFrame when the inputs
-are Spark DataFrames (:mod:`lookalike_udf.frames`; population scoring and reasons then run on the
-executors, :mod:`lookalike_udf.spark_scoring`). A failure in one run is caught and reported in that
-run's row, so the other runs and the build go on.
+are Spark DataFrames. Each entry point picks its engine once from its inputs
+(:func:`lookalike_udf.engines.engine_for`) and reads, filters and returns through it; population
+scoring and reasons run where the engine runs them (:mod:`lookalike_udf.engines.spark`: on the
+executors). Output schemas and failure markers: :mod:`lookalike_udf.outputs`. A failure in one run
+is caught and reported in that run's row, so the other runs and the build go on.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import traceback
 
@@ -19,7 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sklearn
 
-from . import __version__, frames
+from . import __version__
+from .batch_scoring import ScoringRequest
+from .batch_scoring import reason_batches as reason_batches  # old import path
+from .batch_scoring import scored_batches as scored_batches  # old import path
+from .engines import engine_for
 from .errors import LookalikeError, RunValidationError
 from .integrity import (
     StoredModelError,
@@ -29,13 +34,15 @@ from .integrity import (
     verify_stored_model,
     without_retrained_warnings,
 )
+from .outputs import PREDICTION_SCHEMA, RUN_MODEL_SCHEMA, SCORING_SQL_SCHEMA
+from .outputs import REASON_SCHEMA as REASON_SCHEMA  # old import path
+from .outputs import SCORE_SCHEMA as SCORE_SCHEMA  # old import path
+from .outputs import failure_marker as failure_marker  # old import path
+from .outputs import now as _now
 from .reuse import (
     REUSED,
-    SCORED,
-    SCORING_FAILED,
     as_bool,
     previous_model_rows,
-    previous_score_batches,
     reused_model_fingerprints,
     reused_score_runs,
     score_fingerprint,
@@ -53,69 +60,8 @@ from .vocabulary import ModelStatus
 TRAINED = ModelStatus.TRAINED
 FAILED = ModelStatus.FAILED
 
-RUN_MODEL_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("model_status", pa.string()),
-    ("status_message", pa.string()),
-    ("model_format", pa.string()),
-    ("model_json", pa.string()),
-    ("model_sha256", pa.string()),
-    ("feature_names", pa.string()),
-    ("n_features", pa.int64()),
-    ("model_params", pa.string()),
-    ("training_method", pa.string()),
-    ("model_type", pa.string()),
-    ("n_train_users", pa.int64()),
-    ("n_test_users", pa.int64()),
-    ("n_train_examples", pa.int64()),
-    ("n_test_examples", pa.int64()),
-    ("training_started_at", pa.timestamp("us")),
-    ("training_finished_at", pa.timestamp("us")),
-    ("sklearn_version", pa.string()),
-    ("library_version", pa.string()),
-    ("training_fingerprint", pa.string()),
-    ("training_action", pa.string()),
-])
-
-PREDICTION_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("example_id", pa.string()),
-    ("user_id", pa.string()),
-    ("split", pa.string()),
-    ("example_source", pa.string()),
-    ("label", pa.int32()),
-    ("weight", pa.float64()),
-    ("score", pa.float64()),
-    ("training_fingerprint", pa.string()),
-])
-
-#: Per-run constants are dictionary-encoded (written as VARCHAR): a 64-character fingerprint per
-#: row would otherwise cost more memory than the scores themselves at 10M users.
-_DICT = pa.dictionary(pa.int32(), pa.string())
-SCORE_SCHEMA = pa.schema([
-    ("run_id", _DICT),
-    ("user_id", pa.string()),
-    ("score", pa.float64()),
-    ("scored_at", pa.timestamp("us")),
-    ("score_fingerprint", _DICT),
-    ("scoring_action", _DICT),
-    ("scoring_message", _DICT),
-])
-
-
-def _constant(value: str | None, n: int) -> pa.DictionaryArray:
-    """``n`` copies of ``value`` (or nulls) as a dictionary array of one entry."""
-    if value is None:
-        return pa.DictionaryArray.from_arrays(pa.nulls(n, type=pa.int32()), pa.array([], type=pa.string()))
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], type=pa.string()))
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def _rows(relation) -> list[dict]:
-    return frames.to_arrow(relation).to_pylist()
+def _rows(engine, relation) -> list[dict]:
+    return engine.to_arrow(relation).to_pylist()
 
 
 def _for_run(table: pa.Table, run_id: str) -> pa.Table:
@@ -138,10 +84,10 @@ def _training_settings(run: dict) -> dict:
     return settings
 
 
-def _checksums(fingerprints) -> dict[str, dict]:
+def _checksums(engine, fingerprints) -> dict[str, dict]:
     if fingerprints is None:
         return {}
-    return {row["run_id"]: row for row in _rows(fingerprints)}
+    return {row["run_id"]: row for row in _rows(engine, fingerprints)}
 
 
 def train_models(runs, label_summary, examples, fingerprints=None, previous=None, force=False) -> pa.Table:
@@ -156,12 +102,13 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
     run's ``status_message``. ``force`` (var lookalike_force_retrain) refits every run.
     Returns rows of :data:`RUN_MODEL_SCHEMA` (a Spark DataFrame when the inputs are).
     """
-    summaries = {row["run_id"]: row for row in _rows(label_summary)}
-    checksums = _checksums(fingerprints)
-    earlier = {} if as_bool(force) else previous_model_rows(previous, ("training_fingerprint", "model_json"))
-    example_table = frames.to_arrow(examples)
+    engine = engine_for(runs, label_summary, examples, fingerprints, previous)
+    summaries = {row["run_id"]: row for row in _rows(engine, label_summary)}
+    checksums = _checksums(engine, fingerprints)
+    earlier = {} if as_bool(force) else previous_model_rows(previous, ("training_fingerprint", "model_json"), engine)
+    example_table = engine.to_arrow(examples)
     out = []
-    for run in sorted(_rows(runs), key=lambda r: r["run_id"]):
+    for run in sorted(_rows(engine, runs), key=lambda r: r["run_id"]):
         started = _now()
         rid = run["run_id"]
         check = check_run(run, summaries.get(rid))
@@ -230,8 +177,7 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
         row["status_message"] = " | ".join(messages) if messages else None
         row["training_finished_at"] = _now()
         out.append(row)
-    return frames.to_output(pa.Table.from_pylist(out, schema=RUN_MODEL_SCHEMA),
-                            like=(runs, label_summary, examples, fingerprints, previous))
+    return engine.output(pa.Table.from_pylist(out, schema=RUN_MODEL_SCHEMA))
 
 
 def predict_training_examples(models, examples, previous=None, force=False) -> pa.Table:
@@ -243,15 +189,16 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
     build) when they carry the same ``training_fingerprint``: same model, same examples.
     A run whose stored model fails :func:`load_verified_models` gets no rows (so no metrics).
     """
-    example_table = frames.to_arrow(examples)
-    model_rows = {row["run_id"]: row for row in _rows(models)}
+    engine = engine_for(models, examples, previous)
+    example_table = engine.to_arrow(examples)
+    model_rows = {row["run_id"]: row for row in _rows(engine, models)}
     loaded, _failures = load_verified_models(model_rows.values())
     carried = reused_model_fingerprints([model_rows[rid] for rid in loaded], force)
     parts = []
     found = set()
-    if carried and previous is not None and "training_fingerprint" in frames.columns(previous):
+    if carried and previous is not None and "training_fingerprint" in engine.columns(previous):
         # Read into Arrow now: a Spark result must not read the table it replaces.
-        table = frames.to_arrow(frames.where_in(previous, "run_id", sorted(carried)))
+        table = engine.to_arrow(engine.where_in(previous, "run_id", sorted(carried)))
         keep = pc.is_in(pc.binary_join_element_wise(table.column("run_id"), table.column("training_fingerprint"), "\x1f"),
                         pa.array([f"{r}\x1f{fp}" for r, fp in carried.items()], type=pa.string()))
         kept = table.filter(keep).select(PREDICTION_SCHEMA.names).cast(PREDICTION_SCHEMA)
@@ -276,7 +223,7 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
                                              type=pa.string()),
         }, schema=PREDICTION_SCHEMA))
     out = pa.concat_tables(parts) if parts else PREDICTION_SCHEMA.empty_table()
-    return frames.to_output(out, like=(models, examples, previous))
+    return engine.output(out)
 
 
 def score_population(models, population, batch_size: int = 100_000, runs=None, fingerprints=None,
@@ -305,17 +252,19 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
     fingerprint equals the one in ``previous`` (this table from the previous build) keeps its
     previous rows, ``scored_at`` included, unless ``force``.
 
-    When ``population`` is a Spark DataFrame the result is a Spark DataFrame computed on the
-    executors (:func:`lookalike_udf.spark_scoring.spark_population_scores`): ``python`` scores with
-    ``mapInArrow``, ``sql`` runs the Spark SQL compilation with ``spark.sql``.
+    The work is done by the population's engine (:meth:`lookalike_udf.engines.Engine.population_scores`). When
+    ``population`` is a Spark DataFrame the result is a Spark DataFrame computed on the executors
+    (:mod:`lookalike_udf.engines.spark`): ``python`` scores with ``mapInArrow``, ``sql`` runs the
+    Spark SQL compilation with ``spark.sql``.
     """
-    model_rows = {row["run_id"]: row for row in _rows(models)}  # read once: what is verified is what scores
+    backend = engine_for(population)  # the seam's engine; ``engine`` is the scoring method
+    model_rows = {row["run_id"]: row for row in _rows(backend, models)}  # read once: what is verified is what scores
     loaded, failures = load_verified_models(model_rows.values())
     if runs is not None:
-        build_only = {r["run_id"] for r in _rows(runs) if r.get("build_only")}
+        build_only = {r["run_id"] for r in _rows(backend, runs) if r.get("build_only")}
         loaded = {rid: m for rid, m in loaded.items() if rid not in build_only}
         failures = {rid: m for rid, m in failures.items() if rid not in build_only}
-    checksums = _checksums(fingerprints)
+    checksums = _checksums(backend, fingerprints)
     wanted = {}
     for rid in loaded:
         row = model_rows[rid]
@@ -323,22 +272,13 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
                                (checksums.get(rid) or {}).get("population_checksum"))
         if fp:
             wanted[rid] = fp
-    reused = set() if as_bool(force) else reused_score_runs(previous, wanted)
+    reused = set() if as_bool(force) else reused_score_runs(previous, wanted, backend)
     to_score = {rid: m for rid, m in sorted(loaded.items()) if rid not in reused}
-    engine = scoring_engine(engine)
-    if frames.is_spark(population):
-        from .spark_scoring import spark_population_scores
-
-        return spark_population_scores(population, engine, {rid: model_rows[rid]["model_json"] for rid in to_score},
-                                       wanted, previous, {r: wanted[r] for r in reused}, failures, int(batch_size),
-                                       features={f for m in to_score.values() for f in m.feature_names})
-    reused_batches = previous_score_batches(previous, {r: wanted[r] for r in reused}, int(batch_size))
-    if engine == "sql":
-        batches = _sql_score_batches(population, int(batch_size), {rid: model_rows[rid]["model_json"] for rid in to_score},
-                                     wanted, reused_batches, failures)
-    else:
-        batches = _score_batches(population, int(batch_size), to_score, wanted, reused_batches, failures)
-    return pa.RecordBatchReader.from_batches(SCORE_SCHEMA, batches)
+    request = ScoringRequest(method=scoring_engine(engine), models=to_score,
+                             model_jsons={rid: model_rows[rid]["model_json"] for rid in to_score},
+                             wanted=wanted, reused={r: wanted[r] for r in reused}, failures=failures,
+                             previous=previous, batch_size=int(batch_size))
+    return backend.population_scores(population, request)
 
 
 SCORING_ENGINES = ("python", "sql")
@@ -350,133 +290,6 @@ def scoring_engine(value) -> str:
     if engine not in SCORING_ENGINES:
         raise LookalikeError(f"var lookalike_scoring_engine is {value!r}; use python or sql")
     return engine
-
-
-def _duckdb_relation(population):
-    """The population as a DuckDB relation (dbt-duckdb's dbt.ref gives one; tests pass Arrow)."""
-    if hasattr(population, "query") and hasattr(population, "to_arrow_reader"):
-        return population
-    import duckdb
-
-    return duckdb.connect().from_arrow(frames.to_arrow(population))
-
-
-def _sql_score_batches(population, batch_size: int, to_score: dict[str, str], wanted: dict, reused_batches,
-                       failures: dict | None = None):
-    """Like :func:`_score_batches`, with each run's scores computed by its compiled SQL in DuckDB:
-    the relation is bound as ``lookalike_input``, the result streamed in Arrow batches."""
-    from .sql import to_sql
-
-    yield from _markers_and_reused_rows(reused_batches, failures)
-    if not to_score:
-        return
-    relation = _duckdb_relation(population)
-    for rid, model_json in sorted(to_score.items()):
-        scored_at = _now()
-        try:
-            sql = to_sql(model_json, "lookalike_input", dialect="duckdb", id_columns=("user_id",))
-            reader = relation.query("lookalike_input", sql).to_arrow_reader(batch_size)
-            for batch in reader:  # a stream: one batch in memory at a time
-                n = batch.num_rows
-                yield pa.record_batch({
-                    "run_id": _constant(rid, n),
-                    "user_id": batch.column(0).cast(pa.string()),
-                    "score": batch.column(1).cast(pa.float64()),
-                    "scored_at": pa.array(np.full(n, np.datetime64(scored_at, "us")), type=pa.timestamp("us")),
-                    "score_fingerprint": _constant(wanted.get(rid), n),
-                    "scoring_action": _constant(SCORED, n),
-                    "scoring_message": _constant(None, n),
-                }, schema=SCORE_SCHEMA)
-        except Exception as exc:  # reported as FAILED downstream, with this message
-            yield failure_marker(rid, f"run '{rid}': scoring failed (lookalike_scoring_engine: sql): "
-                                      f"{type(exc).__name__}: {exc}", scored_at, wanted.get(rid))
-
-
-def failure_marker(rid: str, message: str, scored_at: dt.datetime, fingerprint: str | None) -> pa.RecordBatch:
-    """The one row that marks a run whose scoring failed (see :func:`score_population`)."""
-    return pa.record_batch({
-        "run_id": _constant(rid, 1), "user_id": pa.nulls(1, pa.string()),
-        "score": pa.nulls(1, pa.float64()),
-        "scored_at": pa.array([scored_at], type=pa.timestamp("us")),
-        "score_fingerprint": _constant(fingerprint, 1),
-        "scoring_action": _constant(SCORING_FAILED, 1), "scoring_message": _constant(message, 1),
-    }, schema=SCORE_SCHEMA)
-
-
-def _markers_and_reused_rows(reused_batches, failures: dict | None):
-    """First batches of both engines: a marker per run whose stored model failed verification,
-    then the rows carried over from the previous build."""
-    for rid, message in sorted((failures or {}).items()):
-        yield failure_marker(rid, message, _now(), None)
-    for batch in reused_batches:
-        n = batch.num_rows
-        yield pa.record_batch({
-            "run_id": batch.column("run_id").cast(pa.string()).dictionary_encode(),
-            "user_id": batch.column("user_id").cast(pa.string()),
-            "score": batch.column("score").cast(pa.float64()),
-            "scored_at": batch.column("scored_at").cast(pa.timestamp("us")),
-            "score_fingerprint": batch.column("score_fingerprint").cast(pa.string()).dictionary_encode(),
-            "scoring_action": _constant(REUSED, n),
-            "scoring_message": _constant(None, n),
-        }, schema=SCORE_SCHEMA)
-
-
-def _score_batches(population, batch_size: int, to_score: dict, wanted: dict, reused_batches,
-                   failures: dict | None = None):
-    """The batches of :func:`score_population`: a marker per run whose stored model failed
-    verification, reused rows, then each population batch scored."""
-    yield from _markers_and_reused_rows(reused_batches, failures)
-    if not to_score:
-        return
-    yield from scored_batches(frames.batches(population, batch_size), to_score, wanted, _now())
-
-
-def scored_batches(population_batches, to_score: dict, wanted: dict, scored_at: dt.datetime):
-    """Each Arrow batch of the population scored by each model of ``to_score`` (run_id -> model),
-    as :data:`SCORE_SCHEMA` batches. A run whose scoring raises gets a marker row
-    (:func:`failure_marker`) and no more batches; the other runs go on. Also run on Spark's
-    executors (``mapInArrow``, :mod:`lookalike_udf.spark_scoring`)."""
-    failed: set[str] = set()
-    for batch in population_batches:
-        n = batch.num_rows
-        user_ids = batch.column(batch.schema.get_field_index("user_id")).cast(pa.string())
-        stamp = pa.array(np.full(n, np.datetime64(scored_at, "us")), type=pa.timestamp("us"))
-        for rid, model in to_score.items():
-            if rid in failed:
-                continue
-            try:
-                scores = model.predict(batch)
-            except Exception as exc:  # reported as FAILED downstream, with this message
-                failed.add(rid)
-                message = f"run '{rid}': scoring failed: {type(exc).__name__}: {exc}"
-                yield failure_marker(rid, message, scored_at, wanted.get(rid))
-                continue
-            yield pa.record_batch({
-                "run_id": _constant(rid, n),
-                "user_id": user_ids,
-                "score": pa.array(scores, type=pa.float64()),
-                "scored_at": stamp,
-                "score_fingerprint": _constant(wanted.get(rid), n),
-                "scoring_action": _constant(SCORED, n),
-                "scoring_message": _constant(None, n),
-            }, schema=SCORE_SCHEMA)
-
-
-SCORING_SQL_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("dialect", pa.string()),
-    ("sql_text", pa.string()),
-    ("sql_bytes", pa.int64()),
-    ("sql_sha256", pa.string()),
-    ("feature_names", pa.string()),
-    ("model_sha256", pa.string()),
-    ("training_fingerprint", pa.string()),
-    ("library_version", pa.string()),
-    ("compiled_at", pa.timestamp("us")),
-    ("compile_action", pa.string()),
-    ("compile_error", pa.string()),
-    ("compile_message", pa.string()),
-])
 
 
 def sql_sha256(sql_text: str) -> str:
@@ -535,12 +348,13 @@ def scoring_sql(models, dialects=None, previous=None, force=False, target_dialec
     """
     from .sql import to_sql
 
+    engine = engine_for(models, previous)
     names = _dialect_list(dialects, target_dialect)
-    model_rows = {row["run_id"]: row for row in _rows(models)}
+    model_rows = {row["run_id"]: row for row in _rows(engine, models)}
     loaded, failures = load_verified_models(model_rows.values())
     before = {}
     if previous is not None and not as_bool(force):
-        table = frames.to_arrow(previous)  # read now: a Spark result must not read the table it replaces
+        table = engine.to_arrow(previous)  # read now: a Spark result must not read the table it replaces
         if set(SCORING_SQL_SCHEMA.names) <= set(table.column_names):
             for row in table.select(SCORING_SQL_SCHEMA.names).to_pylist():
                 before[(row["run_id"], row["dialect"])] = row
@@ -572,22 +386,7 @@ def scoring_sql(models, dialects=None, previous=None, force=False, target_dialec
                 "library_version": __version__, "compiled_at": _now(),
                 "compile_action": "compiled", "compile_error": error, "compile_message": message,
             })
-    return frames.to_output(pa.Table.from_pylist(out, schema=SCORING_SQL_SCHEMA), like=(models, previous))
-
-
-REASON_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("user_id", pa.string()),
-    ("score_rank", pa.int64()),
-    ("score", pa.float64()),
-    ("raw_score", pa.float64()),
-    ("raw_score_space", pa.string()),
-    ("bias", pa.float64()),
-    *[(f"reason_{r}_{part}", kind) for r in range(1, 4)
-      for part, kind in (("feature", pa.string()), ("value", pa.string()), ("contribution", pa.float64()))],
-    ("other_contribution", pa.float64()),
-    ("model_sha256", pa.string()),
-])
+    return engine.output(pa.Table.from_pylist(out, schema=SCORING_SQL_SCHEMA))
 
 
 def user_reasons(models, audience_features, batch_size: int = 100_000) -> pa.RecordBatchReader:
@@ -602,46 +401,10 @@ def user_reasons(models, audience_features, batch_size: int = 100_000) -> pa.Rec
     Definitions: :mod:`lookalike_udf.reasons`. A Spark DataFrame ``audience_features`` is processed
     on the executors (``mapInArrow``) and gives a Spark DataFrame.
     """
-    model_rows = {row["run_id"]: row for row in _rows(models)}
+    engine = engine_for(audience_features)
+    model_rows = {row["run_id"]: row for row in _rows(engine, models)}
     loaded, _failures = load_verified_models(model_rows.values())
     usable = {rid: m for rid, m in loaded.items() if m.raw_space is not None}
     digests = {rid: model_sha256(model_rows[rid]["model_json"]) for rid in usable}
-    if frames.is_spark(audience_features):
-        from .spark_scoring import spark_user_reasons
-
-        return spark_user_reasons(audience_features, {rid: model_rows[rid]["model_json"] for rid in usable}, digests)
-    return pa.RecordBatchReader.from_batches(
-        REASON_SCHEMA, reason_batches(frames.batches(audience_features, int(batch_size)), usable, digests))
-
-
-def reason_batches(audience_batches, usable: dict, digests: dict):
-    """:data:`REASON_SCHEMA` batches of the audience's Arrow batches: ``usable`` maps run_id to its
-    model, ``digests`` run_id to its ``model_sha256``. A run whose reasons raise gets no more rows.
-    Also run on Spark's executors (``mapInArrow``, :mod:`lookalike_udf.spark_scoring`)."""
-    from .reasons import N_REASONS, top_reasons
-
-    failed: set[str] = set()
-    for batch in audience_batches:
-        run_ids = batch.column(batch.schema.get_field_index("run_id")).cast(pa.string())
-        for rid in sorted(r for r in pc.unique(run_ids).to_pylist() if r in usable and r not in failed):
-            rows = batch.filter(pc.equal(run_ids, rid))
-            model = usable[rid]
-            try:
-                reasons = top_reasons(model, rows, N_REASONS)
-            except Exception:  # one run's failure stays in that run: it has no rows
-                failed.add(rid)
-                continue
-            n = rows.num_rows
-            columns = {
-                "run_id": pa.array([rid] * n, pa.string()),
-                "user_id": rows.column(rows.schema.get_field_index("user_id")).cast(pa.string()),
-                "score_rank": rows.column(rows.schema.get_field_index("audience_score_rank")).cast(pa.int64()),
-                "score": rows.column(rows.schema.get_field_index("audience_score")).cast(pa.float64()),
-                "raw_score_space": pa.array([model.raw_space] * n, pa.string()),
-                "model_sha256": pa.array([digests[rid]] * n, pa.string()),
-            }
-            for name in REASON_SCHEMA.names:
-                if name not in columns:
-                    columns[name] = pa.array(reasons[name], type=REASON_SCHEMA.field(name).type,
-                                             from_pandas=True)
-            yield pa.record_batch([columns[name] for name in REASON_SCHEMA.names], schema=REASON_SCHEMA)
+    return engine.user_reasons(audience_features, usable, {rid: model_rows[rid]["model_json"] for rid in usable},
+                               digests, int(batch_size))

@@ -35,22 +35,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from . import frames
+from .engines import engine_for
 from .errors import LookalikeError
+from .outputs import EXPORT_SCHEMA
 
 EXPORTED = "exported"
 FAILED = "failed"
 
-EXPORT_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("audience_export_path", pa.string()),
-    ("file_path", pa.string()),
-    ("file_format", pa.string()),
-    ("n_rows", pa.int64()),
-    ("export_status", pa.string()),
-    ("export_message", pa.string()),
-    ("exported_at", pa.timestamp("us")),
-])
 
 
 def _run_id_problem(run_id: str) -> str | None:
@@ -137,12 +128,13 @@ def export_audiences(audiences, runs, now: dt.datetime | None = None):
     EXPORT_SCHEMA). ``audiences``: lookalike_audiences; ``runs``: int_lookalike__runs (run_id,
     audience_export_path). Never raises for one run's failure."""
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    run_rows = frames.to_arrow(runs).select(["run_id", "audience_export_path"]).to_pylist()
+    engine = engine_for(audiences, runs)
+    run_rows = engine.to_arrow(runs).select(["run_id", "audience_export_path"]).to_pylist()
     wanted = {r["run_id"]: r["audience_export_path"] for r in run_rows
               if r["run_id"] is not None and r["audience_export_path"] is not None}
     out = []
     if wanted:
-        table = _plain(frames.to_arrow(frames.where_in(audiences, "run_id", list(wanted))))
+        table = _plain(engine.to_arrow(engine.where_in(audiences, "run_id", list(wanted))))
         for run_id, template in sorted(wanted.items()):
             row = {"run_id": run_id, "audience_export_path": template, "file_path": None, "file_format": None,
                    "n_rows": None, "export_status": FAILED, "export_message": None, "exported_at": None}
@@ -159,4 +151,4 @@ def export_audiences(audiences, runs, now: dt.datetime | None = None):
                 row["export_message"] = (f"run {run_id!r}: exporting the audience to {template!r} failed: "
                                          f"{type(exc).__name__}: {exc}")
             out.append(row)
-    return frames.to_output(pa.Table.from_pylist(out, schema=EXPORT_SCHEMA), like=(audiences, runs))
+    return engine.output(pa.Table.from_pylist(out, schema=EXPORT_SCHEMA))

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import hashlib
 
+from .engines import engine_of
 from .errors import LookalikeError
-from .frames import is_spark, to_arrow
 from .scoring import LookalikeModel
 from .vocabulary import ModelStatus
 
@@ -98,8 +98,9 @@ def without_retrained_warnings(status_message: str | None) -> str | None:
 
 
 def _row_dicts(model_rows) -> list[dict]:
-    if hasattr(model_rows, "to_arrow_table") or is_spark(model_rows):
-        model_rows = to_arrow(model_rows)
+    engine = engine_of(model_rows)
+    if not engine.fallback:  # a relation or DataFrame of an engine: read it as Arrow
+        model_rows = engine.to_arrow(model_rows)
     if hasattr(model_rows, "to_pylist"):
         return model_rows.to_pylist()
     return list(model_rows)
@@ -108,7 +109,7 @@ def _row_dicts(model_rows) -> list[dict]:
 def load_verified_models(model_rows) -> tuple[dict[str, LookalikeModel], dict[str, str]]:
     """Verify and load the model of every TRAINED row of lookalike_run_models.
 
-    ``model_rows`` are its rows (dicts, an Arrow table or a DuckDB relation). Returns
+    ``model_rows`` are its rows (dicts, an Arrow table, or a relation or DataFrame of an engine). Returns
     ``(models, failures)``: run_id -> loaded model for the runs that pass, run_id ->
     :func:`failure_message` for those that do not. One run's failure never stops the others.
     """

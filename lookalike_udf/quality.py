@@ -54,15 +54,15 @@ from __future__ import annotations
 
 import math
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import frames
+from .engines import engine_for
 from .estimators import hgb
 from .features import BOOLEAN, CATEGORICAL, NUMERIC
 from .integrity import load_verified_models
+from .outputs import FEATURE_REPORT_SCHEMA
 from .reuse import reused_model_fingerprints
 from .scoring import LookalikeModel
 from .vocabulary import ModelStatus
@@ -98,25 +98,8 @@ MIN_LIFT_SHARE = 0.01
 #: What prevalence_target and prevalence_population measure, per feature kind.
 PREVALENCE_KIND = {NUMERIC: "mean", BOOLEAN: "share_true", CATEGORICAL: "top_category_share"}
 
-FEATURE_REPORT_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("feature", pa.string()),
-    ("feature_kind", pa.string()),
-    ("reference_value", pa.string()),
-    ("importance", pa.float64()),
-    ("importance_std", pa.float64()),
-    ("correlation", pa.float64()),
-    ("prevalence_target", pa.float64()),
-    ("prevalence_population", pa.float64()),
-    ("prevalence_kind", pa.string()),
-    ("lift", pa.float64()),
-    ("rank", pa.int64()),
-    ("training_fingerprint", pa.string()),
-])
-
-
-def _rows(relation) -> list[dict]:
-    return frames.to_arrow(relation).to_pylist()
+def _rows(engine, relation) -> list[dict]:
+    return engine.to_arrow(relation).to_pylist()
 
 
 def _numpy(column, dtype=np.float64) -> np.ndarray:
@@ -265,81 +248,25 @@ def _reference_value(column, weights: np.ndarray) -> str | None:
     return min(totals, key=lambda v: (-totals[v], v))
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _relation(population):
-    """A DuckDB relation over ``population`` (a DuckDB relation already, or an Arrow table)."""
-    if hasattr(population, "aggregate") and hasattr(population, "columns"):
-        return population
-    table = frames.to_arrow(population)
-    return duckdb.connect().from_arrow(table)
-
-
-def _spark_prevalence(population, keys: list[tuple[str, str, str | None]]) -> dict:
-    """The aggregate of :func:`population_prevalence` run by Spark (one row comes back)."""
-    from pyspark.sql import functions as F
-
-    expressions = []
-    for i, (name, kind, reference) in enumerate(keys):
-        col = F.col(frames.quote_spark(name))
-        if kind == CATEGORICAL:
-            hits = F.count(F.when(col.cast("string") == F.lit(reference), F.lit(1)))
-            count = F.count(col)
-            expr = F.when(count > 0, hits.cast("double") / count)
-        else:
-            expr = F.avg(col.cast("double"))
-        expressions.append(expr.alias(f"p{i}"))
-    return frames.to_arrow(population.agg(*expressions)).to_pylist()[0]
-
-
-def population_prevalence(population, wanted: list[tuple[str, str, str | None]]) -> dict[tuple, float | None]:
+def population_prevalence(population, wanted: list[tuple[str, str, str | None]], engine=None) -> dict[tuple, float | None]:
     """Prevalence of each (feature, kind, reference_value) over ``population``, in one SQL aggregate.
 
     ``population`` is a DuckDB relation (dbt.ref of lookalike_inference_features), a Spark
-    DataFrame or an Arrow table; the aggregate runs in DuckDB (in Spark for a Spark DataFrame), so
-    only one row of results comes back. Numeric: ``avg``; boolean: share true; categorical: share
-    equal to the reference value; nulls left out. A feature missing from the population gets None.
+    DataFrame or an Arrow table; the aggregate runs in its engine (:meth:`~lookalike_udf.engines.Engine.column_stats`:
+    DuckDB, in-memory DuckDB for Arrow, Spark), so only one row of results comes back. Numeric:
+    ``avg``; boolean: share true; categorical: share equal to the reference value; nulls left out.
+    A feature missing from the population gets None. ``engine``: the entry point's (by default the
+    population's).
     """
-    if frames.is_spark(population):
-        columns = set(population.columns)
-        keys = [key for key in dict.fromkeys(wanted)
-                if key[0] in columns and not (key[1] == CATEGORICAL and key[2] is None)]
-        out: dict[tuple, float | None] = {key: None for key in wanted}
-        if keys:
-            row = _spark_prevalence(population, keys)
-            for i, key in enumerate(keys):
-                value = row[f"p{i}"]
-                out[key] = float(value) if value is not None and math.isfinite(value) else None
-        return out
-    relation = _relation(population)
-    columns = set(relation.columns)
-    expressions, keys = [], []
-    for key in dict.fromkeys(wanted):
-        name, kind, reference = key
-        if name not in columns or (kind == CATEGORICAL and reference is None):
-            continue
-        col = _quote(name)
-        if kind == BOOLEAN:
-            expr = f"avg(cast({col} as double))"
-        elif kind == CATEGORICAL:
-            expr = (f"cast(count(*) filter (where cast({col} as varchar) = {_literal(reference)}) as double)"
-                    f" / nullif(count({col}), 0)")
-        else:
-            expr = f"avg(cast({col} as double))"
-        expressions.append(f"{expr} as p{len(keys)}")
-        keys.append(key)
+    engine = engine or engine_for(population)
+    columns = set(engine.columns(population))
+    keys = [key for key in dict.fromkeys(wanted)
+            if key[0] in columns and not (key[1] == CATEGORICAL and key[2] is None)]
     out: dict[tuple, float | None] = {key: None for key in wanted}
-    if not expressions:
+    if not keys:
         return out
-    row = relation.aggregate(", ".join(expressions)).to_arrow_table().to_pylist()[0]
-    for i, key in enumerate(keys):
-        value = row[f"p{i}"]
+    stats = [("share", name, reference) if kind == CATEGORICAL else ("mean", name) for name, kind, reference in keys]
+    for key, value in zip(keys, engine.column_stats(population, stats), strict=True):
         out[key] = float(value) if value is not None and math.isfinite(value) else None
     return out
 
@@ -410,13 +337,14 @@ def feature_report(models, examples, population, runs=None, previous=None, force
     table from the previous build (or None). Returns rows of :data:`FEATURE_REPORT_SCHEMA` (a Spark
     DataFrame when the inputs are Spark DataFrames; the population aggregate then runs in Spark).
     """
+    engine = engine_for(models, examples, population, runs, previous)
     seeds = {}
     if runs is not None:
-        seeds = {r["run_id"]: int(r.get("random_seed") or 0) for r in _rows(runs)}
-    model_rows = [r for r in _rows(models) if r.get("model_status") == ModelStatus.TRAINED]
+        seeds = {r["run_id"]: int(r.get("random_seed") or 0) for r in _rows(engine, runs)}
+    model_rows = [r for r in _rows(engine, models) if r.get("model_status") == ModelStatus.TRAINED]
     loaded, _failures = load_verified_models(model_rows)  # a run that fails verification gets no rows
     model_rows = sorted((r for r in model_rows if r["run_id"] in loaded), key=lambda r: r["run_id"])
-    carried = _previous_report_rows(previous, reused_model_fingerprints(model_rows, force))
+    carried = _previous_report_rows(engine, previous, reused_model_fingerprints(model_rows, force))
     example_table = None
     rows = []
     for model_row in model_rows:
@@ -425,7 +353,7 @@ def feature_report(models, examples, population, runs=None, previous=None, force
             rows += carried[rid]
             continue
         if example_table is None:  # only the runs that are computed again are read
-            example_table = frames.to_arrow(frames.where_in(examples, "run_id", [
+            example_table = engine.to_arrow(engine.where_in(examples, "run_id", [
                 r["run_id"] for r in model_rows if r["run_id"] not in carried]))
         try:
             model = loaded[rid]
@@ -446,22 +374,21 @@ def feature_report(models, examples, population, runs=None, previous=None, force
         by_run.setdefault(row["run_id"], []).append(row)
     rows = [row for run_rows in by_run.values() for row in rank_features(run_rows)]
     prevalence = population_prevalence(population, [(r["feature"], r["feature_kind"], r["reference_value"])
-                                                    for r in rows])
+                                                    for r in rows], engine)
     for row in rows:
         pop = prevalence.get((row["feature"], row["feature_kind"], row["reference_value"]))
         row["prevalence_population"] = pop
         row["lift"] = lift(row["feature_kind"], row["prevalence_target"], pop)
-    return frames.to_output(pa.Table.from_pylist(rows, schema=FEATURE_REPORT_SCHEMA),
-                            like=(models, examples, population, runs, previous))
+    return engine.output(pa.Table.from_pylist(rows, schema=FEATURE_REPORT_SCHEMA))
 
 
-def _previous_report_rows(previous, fingerprints: dict[str, str]) -> dict[str, list[dict]]:
+def _previous_report_rows(engine, previous, fingerprints: dict[str, str]) -> dict[str, list[dict]]:
     """The previous build's rows of each run in ``fingerprints`` (run_id -> training fingerprint)
     whose stored fingerprint matches, population prevalence and lift cleared; {} when there is no
     previous table or it predates the ``training_fingerprint`` column."""
     if previous is None or not fingerprints:
         return {}
-    table = frames.to_arrow(previous)  # read now: a Spark result must not read the table it replaces
+    table = engine.to_arrow(previous)  # read now: a Spark result must not read the table it replaces
     if "training_fingerprint" not in table.column_names:
         return {}
     out: dict[str, list[dict]] = {}

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import hashlib
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import sklearn
 
-from . import __version__, frames
+from . import __version__
+from .batch_scoring import previous_score_batches as _previous_score_batches
+from .engines import engine_for
+from .engines.duckdb import quote_identifier as quote_identifier  # old name: DuckDB quoting
+from .engines.duckdb import relation_name as relation_name  # old name: dbt-duckdb's relation
+from .engines.spark import relation_name as _spark_relation_name
 from .vocabulary import ScoringAction, TrainingAction
 
 # Aliases kept for the modules and tests that import them from here (values: lookalike_udf.vocabulary).
@@ -28,6 +31,8 @@ REUSED = TrainingAction.REUSED  # also scoring_action 'reused' (ScoringAction.RE
 SCORED = ScoringAction.SCORED
 #: scoring_action of the marker row a run gets when its scoring fails part-way (see score_population).
 SCORING_FAILED = ScoringAction.FAILED
+#: dbt-spark's relation name (old name; :func:`lookalike_udf.engines.spark.relation_name`).
+spark_relation_name = _spark_relation_name
 
 #: Bump when the meaning of a fingerprint changes, so that old tables are never reused.
 FINGERPRINT_VERSION = "1"
@@ -77,40 +82,14 @@ def reused_model_fingerprints(model_rows, force=False) -> dict[str, str]:
             if row.get("training_action") == REUSED and row.get("training_fingerprint")}
 
 
-def quote_identifier(name) -> str:
-    """``name`` as a DuckDB quoted identifier, any embedded double quote doubled."""
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def relation_name(this) -> str:
-    """SQL name of dbt's ``this`` (database.schema.identifier, each part quoted and escaped)."""
-    parts = [getattr(this, attr, None) for attr in ("database", "schema", "identifier")]
-    if not parts[2]:
-        return repr(this)
-    return ".".join(quote_identifier(p) for p in parts if p)
-
-
-def spark_relation_name(this) -> str:
-    """Spark SQL name of dbt-spark's ``this``: `schema`.`identifier`, each part in backticks with
-    embedded backticks doubled.
-
-    dbt-spark relations have no database (dbt renders it as the text 'None' in ``dbt.this``), so
-    only ``schema`` and ``identifier`` are used.
-    """
-    schema, identifier = getattr(this, "schema", None), getattr(this, "identifier", None)
-    if not identifier:
-        raise ValueError(f"dbt.this has no identifier: {this!r}")
-    parts = [p for p in (schema, identifier) if p and p != "None"]
-    return ".".join(frames.quote_spark(p) for p in parts)
-
-
 def previous_table(session, this):
     """The model's table from the previous build, or None on the first build.
 
-    ``this`` is dbt's ``dbt.this``. Its ``repr`` is the relation name quoted without escaping, so
-    the name is rebuilt from ``database`` / ``schema`` / ``identifier`` with each quote doubled
-    (``repr`` only when those are missing). The table is read before dbt-duckdb replaces it, so a
-    model can carry rows over.
+    ``this`` is dbt's ``dbt.this``; ``session`` the model's session, whose engine reads the table
+    (:meth:`lookalike_udf.engines.Engine.previous_table`). Its ``repr`` is the relation name quoted
+    without escaping, so the name is rebuilt from ``database`` / ``schema`` / ``identifier`` with
+    each quote doubled (``repr`` only when those are missing). The table is read before dbt-duckdb
+    replaces it, so a model can carry rows over.
 
     With a SparkSession (dbt-spark) it is a lazy Spark DataFrame of the table (:func:`spark_relation_name`),
     or None when the table does not exist. Spark refuses to overwrite a table that the written
@@ -118,62 +97,41 @@ def previous_table(session, this):
     """
     if session is None or this is None:
         return None
-    if frames.is_spark_session(session):
-        try:
-            name = spark_relation_name(this)
-            if not session.catalog.tableExists(name):
-                return None
-            return session.table(name)
-        except Exception:  # no such schema, or a name Spark cannot read: a first build
-            return None
-    try:
-        return session.sql(f"select * from {relation_name(this)}")
-    except Exception:  # duckdb.CatalogException: no previous table
-        return None
+    return engine_for(session).previous_table(session, this)
 
 
-_columns = frames.columns
-
-
-def previous_model_rows(previous, required: tuple[str, ...]) -> dict[str, dict]:
+def previous_model_rows(previous, required: tuple[str, ...], engine=None) -> dict[str, dict]:
     """Rows of the previous lookalike_run_models by run_id; empty when there is no previous table
-    or it predates a column in ``required`` (then everything is refitted)."""
-    if previous is None or not set(required) <= set(_columns(previous)):
+    or it predates a column in ``required`` (then everything is refitted). ``engine``: the entry
+    point's (:func:`lookalike_udf.engines.engine_for`; by default ``previous``'s)."""
+    if previous is None:
         return {}
-    return {row["run_id"]: row for row in frames.to_arrow(previous).to_pylist()}
+    engine = engine or engine_for(previous)
+    if not set(required) <= set(engine.columns(previous)):
+        return {}
+    return {row["run_id"]: row for row in engine.to_arrow(previous).to_pylist()}
 
 
-def previous_score_batches(previous, run_fingerprints: dict[str, str], batch_size: int):
-    """Stream the previous build's score rows of the runs whose ``score_fingerprint`` is unchanged.
-
-    ``run_fingerprints`` maps run_id to the fingerprint the current build would write. Yields
-    Arrow batches. Rows are read in batches, so memory stays flat.
-    """
-    if previous is None or not run_fingerprints or "score_fingerprint" not in _columns(previous):
-        return
-    batches = frames.batches(frames.where_in(previous, "run_id", sorted(run_fingerprints)), batch_size)
-    keys = pa.array([f"{rid}\x1f{fp}" for rid, fp in run_fingerprints.items()], type=pa.string())
-    for batch in batches:
-        key = pc.binary_join_element_wise(pc.cast(batch.column("run_id"), pa.string()),
-                                          pc.cast(batch.column("score_fingerprint"), pa.string()), "\x1f")
-        kept = batch.filter(pc.is_in(key, keys))
-        if kept.num_rows:
-            yield kept
+def previous_score_batches(previous, run_fingerprints: dict[str, str], batch_size: int, engine=None):
+    """Stream the previous build's score rows of the runs whose ``score_fingerprint`` is unchanged
+    (:func:`lookalike_udf.batch_scoring.previous_score_batches`, read by ``engine``, by default
+    ``previous``'s)."""
+    if previous is None:
+        return iter(())
+    return _previous_score_batches(previous, run_fingerprints, batch_size, engine or engine_for(previous))
 
 
-def reused_score_runs(previous, run_fingerprints: dict[str, str]) -> set[str]:
-    """The runs whose previous scores carry the same fingerprint (so they can be reused)."""
-    if previous is None or not run_fingerprints or "score_fingerprint" not in _columns(previous):
+def reused_score_runs(previous, run_fingerprints: dict[str, str], engine=None) -> set[str]:
+    """The runs whose previous scores carry the same fingerprint (so they can be reused).
+    ``engine``: the entry point's (by default ``previous``'s)."""
+    if previous is None or not run_fingerprints:
         return set()
-    names = ["run_id", "score_fingerprint"] + (["scoring_action"] if "scoring_action" in _columns(previous) else [])
-    if isinstance(previous, pa.Table):
-        pairs = pa.table({name: pc.cast(previous.column(name), pa.string()) for name in names})
-        pairs = pairs.group_by(names).aggregate([])
-    elif frames.is_spark(previous):
-        pairs = frames.to_arrow(previous.select(*[frames.quote_spark(n) for n in names]).distinct())
-        pairs = pa.table({name: pc.cast(pairs.column(name), pa.string()) for name in names})
-    else:
-        pairs = previous.project(", ".join(names)).distinct().to_arrow_table()
+    engine = engine or engine_for(previous)
+    columns = engine.columns(previous)
+    if "score_fingerprint" not in columns:
+        return set()
+    names = ["run_id", "score_fingerprint"] + (["scoring_action"] if "scoring_action" in columns else [])
+    pairs = engine.distinct_rows(previous, names)  # a few rows per run, as text
     found, failed = {}, set()
     for row in pairs.to_pylist():
         found.setdefault(row["run_id"], set()).add(row["score_fingerprint"])

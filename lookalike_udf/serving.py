@@ -20,7 +20,10 @@ a reader holds the serving file (the error says so), so readers there must recon
 
 The serving file is DuckDB's answer to DuckDB's single-writer lock. On Spark (dbt-spark) the marts
 are tables of the metastore that every client already reads while builds run, so nothing is copied:
-:func:`publish` with a SparkSession only returns the manifest (:func:`spark_manifest`).
+:func:`publish` with a SparkSession only returns the manifest (:func:`spark_manifest`). Which of the
+two happens is the session's engine's to say (:attr:`lookalike_udf.engines.Engine.serving_file`);
+the serving file is a DuckDB file whatever the engine, opened through
+:mod:`lookalike_udf.engines.duckdb`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import frames
+from .engines import engine_for
+from .engines.duckdb import Error as DuckDBError
+from .engines.duckdb import connect_read_only
+from .engines.duckdb import quote_identifier as _quote
 from .errors import LookalikeError
 
 MANIFEST_TABLE = "lookalike_serving_build"
@@ -82,8 +88,6 @@ def published_build_id(serving_path: str | None, db_path: str | None) -> str | N
     The build keeps its serving table only when this is the build id it published (SQL function
     ``lookalike_serving_build_id``, decision 0019): a deleted or replaced file is published again.
     The file is opened read-only, as BI readers open it, so a reader holding it does not stop this."""
-    import duckdb
-
     if serving_path is None:
         return None
     try:
@@ -93,9 +97,9 @@ def published_build_id(serving_path: str | None, db_path: str | None) -> str | N
     if not path.is_file():
         return None
     try:
-        with duckdb.connect(str(path), read_only=True) as con:
+        with connect_read_only(str(path)) as con:
             found = con.execute(f"select distinct build_id from main.{MANIFEST_TABLE}").fetchall()
-    except duckdb.Error:
+    except DuckDBError:
         return None
     return found[0][0] if len(found) == 1 else None
 
@@ -208,19 +212,17 @@ def remove_orphan_temp_files(target: Path, keep=()) -> list[Path]:
     return removed
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def publish(session, relations: dict, serving_path: str, build_id: str | None = None,
             published_at: dt.datetime | None = None) -> pa.Table:
     """Copy every relation (name -> DuckDB relation of ``session``) into a new DuckDB file and swap it
     in atomically as the serving file. Returns the manifest: one row per table (also stored in the
     serving file as ``lookalike_serving_build``).
 
-    With a SparkSession nothing is copied and ``serving_path`` is ignored: see :func:`spark_manifest`."""
-    if frames.is_spark_session(session):
-        return spark_manifest(session, relations, build_id, published_at)
+    With a session whose engine has no single-writer file (a SparkSession) nothing is copied and
+    ``serving_path`` is ignored: see :func:`spark_manifest`."""
+    engine = engine_for(session)
+    if not engine.serving_file:
+        return _manifest_only(engine, relations, build_id, published_at)
     target = resolve_serving_path(session, serving_path)
     open_files = _attached_files(session)
     check_serving_path(serving_path, target, open_files)  # before anything is written
@@ -287,10 +289,16 @@ def spark_manifest(session, relations: dict, build_id: str | None = None,
     DataFrame), with the DuckDB manifest's columns (``serving_file`` null: there is no serving
     file) plus ``copied`` = false, because the marts stay where they are: in the metastore,
     readable by every Spark / Hive / Trino client while the next build runs (decision 0014)."""
+    return _manifest_only(engine_for(session), relations, build_id, published_at)
+
+
+def _manifest_only(engine, relations: dict, build_id: str | None, published_at: dt.datetime | None):
+    """:func:`spark_manifest` for any engine without a serving file (rows counted by the engine,
+    returned as the engine returns a model's result)."""
     build_id = build_id or uuid.uuid4().hex
     published_at = published_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     names = list(relations)
-    n_rows = [relations[name].count() for name in names]
+    n_rows = [engine.count(relations[name]) for name in names]
     manifest = pa.table({
         "table_name": pa.array(names, pa.string()),
         "n_rows": pa.array(n_rows, pa.int64()),
@@ -299,7 +307,7 @@ def spark_manifest(session, relations: dict, build_id: str | None = None,
         "serving_file": pa.nulls(len(names), pa.string()),
         "copied": pa.array([False] * len(names), pa.bool_()),
     })
-    return frames.to_spark(session, manifest)
+    return engine.output(manifest)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -85,7 +85,8 @@ class MartReader:
     @classmethod
     def duckdb(cls, path: str | Path, schema: str | None = None) -> MartReader:
         """Open a DuckDB file read-only (it must not be open for writing, e.g. by ``dbt build``)."""
-        import duckdb
+        from ..engines.duckdb import Error as DuckDBError
+        from ..engines.duckdb import connect_read_only
 
         path = Path(path)
         if not path.exists():
@@ -95,8 +96,8 @@ class MartReader:
             raise ReportInputError(f"lookalike report: --duckdb {path} is a folder, not a DuckDB file. Point --duckdb "
                                    "at the file dbt build wrote (LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb).")
         try:
-            con = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error as exc:
+            con = connect_read_only(str(path))
+        except DuckDBError as exc:
             raise ReportInputError(f"lookalike report: cannot open {path} ({exc}). {_open_hint(str(exc))}") from exc
         return cls(con, schema=schema, close=True)
 
