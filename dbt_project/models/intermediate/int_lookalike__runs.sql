@@ -15,7 +15,7 @@ label_only_runs as (
     select distinct labels.run_id
     from {{ ref('stg_lookalike__labels') }} as labels
     where labels.run_id is not null
-      and labels.run_id not in (select run_id from declared)
+      and labels.run_id not in (select declared.run_id from declared)
 )
 
 select

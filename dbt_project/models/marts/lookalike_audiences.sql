@@ -60,7 +60,7 @@ cutoff_counts as (
     from cutoffs
     inner join scores
         on cutoffs.run_id = scores.run_id
-       and scores.score = cutoffs.cutoff_score
+       and cutoffs.cutoff_score = scores.score
     group by cutoffs.run_id, cutoffs.cutoff_score
 ),
 
