@@ -17,6 +17,7 @@ trap 'rm -rf "$work"' EXIT
 export LOOKALIKE_DUCKDB_PATH="$work/lint.duckdb"
 export DBT_TARGET_PATH="$work/target"
 export DBT_LOG_PATH="$work/logs"
+export DBT_SEND_ANONYMOUS_USAGE_STATS=false  # as the tests run dbt: no network calls
 
 dbt seed --project-dir . --profiles-dir . --quiet
 # Everything upstream of int_lookalike__run_fingerprints: all SQL models that do not read the
