@@ -1,34 +1,108 @@
-{#- Reuse of the SQL feature tables between builds (see docs/decisions/0005-feature-table-reuse.md).
+{#- One reuse layer for the package's tables (decision 0025; it replaces the table-comment keys of
+    decision 0019 and the guarded feature tables of decision 0005).
 
-    A guarded model computes an inputs key from: its own compiled SQL (so every variable and macro
-    it uses), a checksum of every other relation it reads (`checksummed`: computed now, with
-    lookalike_relation_checksum), the stored keys of the guarded models it reads (`upstream`), and
-    the code of every model of the package. When its table exists and was built from the same key,
-    the model copies its previous table instead of recomputing it. `--full-refresh` and var
-    lookalike_force_retrain always recompute.
+    A model with config `lookalike_keep: true` is kept as it is, without a statement, when its
+    inputs key equals the key stored when its table was built. The key (lookalike_node_key) is
+    derived from what dbt knows the model reads, never from a hand-written list:
+      - its compiled code (so every variable and config value it reads, and the relation names);
+      - the library and scikit-learn versions (SQL function lookalike_library_version() of the
+        package's dbt-duckdb plugin; a Python model gets no key without it, a SQL model needs none);
+      - every node in `model.depends_on.nodes` (refs, sources, `-- depends_on:` lines), named by
+          * its stored row checksum when this build wrote or kept it (checked then),
+          * its stored key when it is a keep table that stores no row checksum
+            (`lookalike_keep_check_rows: false`: the large feature tables, whose checksum would
+            cost more than the check is worth),
+          * otherwise a checksum of its rows now (lookalike_relation_checksum), so an edit between
+            builds reaches every model downstream;
+      - the code of every model and seed of the package.
+    Keys live in one relation, `lookalike_build_state` in the target schema (one row per table
+    written or kept, per build), not in table comments. lookalike_runs reads it as data to report
+    runs whose models or scores this build kept as 'reused'. -#}
 
-    Usage in a model:
-        {{ config(post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
-        {%- set body %} ...the model's SQL... {% endset %}
-        {{ lookalike.lookalike_reuse_or(body, checksummed=[ref('a')], upstream=[ref('b')]) }}
--#}
 
-{%- macro lookalike_inputs_key(body, checksummed=[], upstream=[]) -%}
+{%- macro lookalike_build_state_relation() -%}
+  {{ return(api.Relation.create(database=target.get('database'), schema=target.schema, identifier='lookalike_build_state', type='table')) }}
+{%- endmacro -%}
+
+
+{#- The name a relation is recorded under in lookalike_build_state: its parts, unquoted, joined by
+    dots (stable across adapters' quoting policies; the database only where the adapter names it). -#}
+{%- macro lookalike_state_name(relation) -%}
+  {%- set parts = [relation.database] if (relation.include_policy.database and relation.database) else [] -%}
+  {%- do parts.extend([relation.schema, relation.identifier]) -%}
+  {{ return(parts | join('.')) }}
+{%- endmacro -%}
+
+
+{#- on-run-start: create lookalike_build_state when missing (and its schema), and forget rows older
+    than 30 days that no longer describe a table's latest build. Returns no SQL. -#}
+{%- macro lookalike_create_build_state() -%}
   {%- if not execute -%}{{ return('') }}{%- endif -%}
-  {%- set parts = ['body:' ~ local_md5(body)] -%}
-  {%- for relation in checksummed -%}
-    {%- set found = run_query(lookalike.lookalike_relation_checksum(relation)) -%}
-    {%- do parts.append('input:' ~ relation.identifier ~ ':' ~ found.rows[0][0] ~ ':' ~ found.rows[0][1]) -%}
+  {%- set state = lookalike.lookalike_build_state_relation() -%}
+  {%- do adapter.create_schema(api.Relation.create(database=state.database, schema=state.schema)) -%}
+  {%- set text = dbt.type_string() -%}
+  {%- do run_query(adapter.dispatch('lookalike_create_build_state_sql', 'lookalike')(state, text)) -%}
+  {%- do adapter.dispatch('lookalike_prune_build_state', 'lookalike')(state) -%}
+  {{ return('') }}
+{%- endmacro -%}
+
+{%- macro default__lookalike_create_build_state_sql(state, text) -%}
+create table if not exists {{ state }} (
+    relation_name {{ text }},
+    invocation_id {{ text }},
+    action {{ text }},
+    inputs_key {{ text }},
+    rows_checksum {{ text }},
+    recorded_at {{ dbt.type_timestamp() }}
+)
+{%- endmacro -%}
+
+{%- macro spark__lookalike_create_build_state_sql(state, text) -%}
+{{ lookalike.default__lookalike_create_build_state_sql(state, text) }} using parquet
+{%- endmacro -%}
+
+{%- macro default__lookalike_prune_build_state(state) -%}
+  {%- do run_query("delete from " ~ state ~ " where recorded_at < " ~ dbt.dateadd('day', -30, dbt.current_timestamp())
+      ~ " and recorded_at < (select max(newer.recorded_at) from " ~ state ~ " as newer where newer.relation_name = " ~ state ~ ".relation_name)") -%}
+  {%- do adapter.commit() if adapter.type() == 'duckdb' else none -%}
+{%- endmacro -%}
+
+{#- Spark's parquet tables have no DELETE: the state grows by a row per kept table and build. -#}
+{%- macro spark__lookalike_prune_build_state(state) -%}
+{%- endmacro -%}
+
+
+{#- The latest recorded row of every relation: {state name: {invocation_id, action, inputs_key,
+    rows_checksum}}. One query. -#}
+{%- macro lookalike_build_state() -%}
+  {%- set out = {} -%}
+  {%- if not execute -%}{{ return(out) }}{%- endif -%}
+  {%- set state = lookalike.lookalike_build_state_relation() -%}
+  {#- No adapter.get_relation here: dbt's relation cache was filled before on-run-start created the
+      table, so it would miss it on a first build. #}
+  {%- set found = run_query("select relation_name, invocation_id, action, inputs_key, rows_checksum from ("
+      ~ "select s.*, row_number() over (partition by relation_name order by recorded_at desc) as lookalike_rank from " ~ state ~ " as s"
+      ~ ") as latest where lookalike_rank = 1") -%}
+  {%- for row in found.rows -%}
+    {%- do out.update({row[0]: {'invocation_id': row[1], 'action': row[2], 'inputs_key': row[3], 'rows_checksum': row[4]}}) -%}
   {%- endfor -%}
-  {%- for relation in upstream -%}
-    {%- do parts.append('upstream:' ~ relation.identifier ~ ':' ~ (lookalike.lookalike_stored_inputs_key(relation) or 'none')) -%}
+  {{ return(out) }}
+{%- endmacro -%}
+
+
+{#- Record what this build did with the current model's table: action 'built' or 'kept', the key it
+    was built from (none: build it again next time) and its row checksum (none: not checked). -#}
+{%- macro lookalike_record_state(action, key, rows) -%}
+  {%- set state = lookalike.lookalike_build_state_relation() -%}
+  {%- set values = [lookalike.lookalike_state_name(this), invocation_id, action, key, rows] -%}
+  {%- set literals = [] -%}
+  {%- for value in values -%}
+    {%- do literals.append('cast(null as ' ~ dbt.type_string() ~ ')' if value is none else lookalike.lookalike_literal(value | string)) -%}
   {%- endfor -%}
-  {%- set code = [] -%}
-  {%- for node in graph.nodes.values() | sort(attribute='unique_id') if node.package_name == 'lookalike' and node.resource_type in ('model', 'seed') -%}
-    {%- do code.append(node.unique_id ~ ':' ~ (node.raw_code if node.resource_type == 'model' else node.checksum.checksum)) -%}
-  {%- endfor -%}
-  {%- do parts.append('code:' ~ local_md5(code | join('\n'))) -%}
-  {{ return(local_md5(parts | join('|'))) }}
+  {%- call statement('lookalike_record_state') -%}
+    insert into {{ state }} (relation_name, invocation_id, action, inputs_key, rows_checksum, recorded_at)
+    select {{ literals | join(', ') }}, {{ dbt.current_timestamp() }}
+  {%- endcall -%}
 {%- endmacro -%}
 
 
@@ -38,208 +112,102 @@
 {%- endmacro -%}
 
 
-{#- The model's SQL, or a copy of its previous table when that was built from the same inputs key.
-    The key is kept in the model's config for the post-hook that stores it. -#}
-{%- macro lookalike_reuse_or(body, checksummed=[], upstream=[]) -%}
-  {%- set key = lookalike.lookalike_inputs_key(body, checksummed, upstream) -%}
-  {%- if lookalike.lookalike_reuse_enabled() and key and lookalike.lookalike_stored_inputs_key(this) == key -%}
-    {{- log('lookalike: ' ~ this.identifier ~ ' reused (inputs unchanged, key ' ~ key[:12] ~ ')', info=true) -}}
-    {%- if config.get('materialized') == 'incremental' %}
--- lookalike: inputs key {{ key }} unchanged since the previous build: keep the previous rows.
-select * from {{ this }} where false
-    {%- else %}
--- lookalike: inputs key {{ key }} unchanged since the previous build: copy the previous table.
-select * from {{ this }}
-    {%- endif %}
-  {%- else -%}
--- lookalike: inputs key {{ key }}
-{{ body }}
-  {%- endif -%}
+{#- The library and scikit-learn versions, or none when the engine has no lookalike_library_version()
+    (a DuckDB profile without the package's plugin; Spark). -#}
+{%- macro lookalike_library_version() -%}
+  {{ return(adapter.dispatch('lookalike_library_version', 'lookalike')()) }}
 {%- endmacro -%}
 
-
-{#- Pre-hook of a guarded incremental model: when its inputs changed (the compiled SQL is the full
-    body), empty the table inside the build's transaction, so the append that follows replaces
-    every row. Nothing to do on the first build, on --full-refresh (the materialization rebuilds
-    the table) or when the inputs are unchanged (the append adds no row). -#}
-{%- macro lookalike_clear_if_changed() -%}
-  {%- if not execute or flags.FULL_REFRESH -%}{{ return('') }}{%- endif -%}
-  {%- if adapter.get_relation(this.database, this.schema, this.identifier) is none -%}{{ return('') }}{%- endif -%}
-  {#- Only the leading comment lines of the compiled SQL say so (lookalike_unchanged_marker_key):
-      the body holds string literals from the data (event types, categories). #}
-  {%- if lookalike.lookalike_unchanged_marker_key(model.compiled_code) -%}{{ return('') }}{%- endif -%}
-  {{ adapter.dispatch('lookalike_clear_table', 'lookalike')() }}
+{%- macro duckdb__lookalike_library_version() -%}
+  {%- set has_version = run_query("select count(*) from duckdb_functions() where function_name = 'lookalike_library_version'") -%}
+  {%- if has_version.rows[0][0] == 0 -%}{{ return(none) }}{%- endif -%}
+  {{ return(run_query('select lookalike_library_version()').rows[0][0]) }}
 {%- endmacro -%}
 
-{%- macro default__lookalike_clear_table() -%}
-  delete from {{ this }}
-{%- endmacro -%}
-
-{#- Spark: parquet tables have no DELETE; TRUNCATE empties a managed table. Nothing is
-    transactional there, so the stored key goes first: a build that fails after the truncate then
-    recomputes next time instead of taking the empty table for an unchanged one. -#}
-{%- macro spark__lookalike_clear_table() -%}
-  {%- do run_query("alter table " ~ this ~ " unset tblproperties if exists ('lookalike_inputs_key')") -%}
-  truncate table {{ this }}
-{%- endmacro -%}
-
-
-{%- macro lookalike_stored_inputs_key(relation) -%}
-  {{ return(adapter.dispatch('lookalike_stored_inputs_key', 'lookalike')(relation)) }}
-{%- endmacro -%}
-
-{#- A DuckDB table's comment ('' when it has none or does not exist). -#}
-{%- macro lookalike_table_comment(relation) -%}
-  {%- if not execute -%}{{ return('') }}{%- endif -%}
-  {%- set found = run_query("select comment from duckdb_tables() where database_name = " ~ lookalike.lookalike_literal(relation.database)
-      ~ " and schema_name = " ~ lookalike.lookalike_literal(relation.schema) ~ " and table_name = " ~ lookalike.lookalike_literal(relation.identifier)) -%}
-  {{ return('' if found.rows | length == 0 or found.rows[0][0] is none else found.rows[0][0] | string) }}
-{%- endmacro -%}
-
-{%- macro duckdb__lookalike_stored_inputs_key(relation) -%}
-  {#- The key is 32 hex digits; "; rows ..." and "; kept by build <invocation_id>" may follow
-      (lookalike_table). -#}
-  {{ return(lookalike.lookalike_comment_key(lookalike.lookalike_table_comment(relation)) if execute else none) }}
-{%- endmacro -%}
-
-{%- macro spark__lookalike_stored_inputs_key(relation) -%}
-  {#- A table property on Spark (the metastore keeps it with the table). -#}
-  {%- if not execute -%}{{ return(none) }}{%- endif -%}
-  {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}{{ return(none) }}{%- endif -%}
-  {%- set found = run_query("show tblproperties " ~ relation ~ " ('lookalike_inputs_key')") -%}
-  {%- if found.rows | length == 0 -%}{{ return(none) }}{%- endif -%}
-  {%- set value = found.rows[0][found.rows[0] | length - 1] | string -%}
-  {{ return(value if (value | length) == 32 and ' ' not in value else none) }}
-{%- endmacro -%}
-
-{%- macro default__lookalike_stored_inputs_key(relation) -%}
+{%- macro default__lookalike_library_version() -%}
   {{ return(none) }}
 {%- endmacro -%}
 
 
-{#- Post-hook: remember the key the table was built from (a table comment on DuckDB). The key is
-    read back from the compiled SQL's first line, so it is exactly the one the build used. -#}
-{%- macro lookalike_store_inputs_key() -%}
-  {{ return(adapter.dispatch('lookalike_store_inputs_key', 'lookalike')()) }}
-{%- endmacro -%}
-
-{%- macro duckdb__lookalike_store_inputs_key() -%}
-  {%- if not execute -%}{{ return('') }}{%- endif -%}
-  {%- set compiled = model.compiled_code or '' -%}
-  {%- set marker = '-- lookalike: inputs key ' -%}
-  {%- if marker not in compiled -%}{{ return('') }}{%- endif -%}
-  {%- set key = compiled.split(marker)[1][:32] -%}
-  comment on table {{ this }} is 'lookalike inputs key: {{ key }}'
-{%- endmacro -%}
-
-{%- macro spark__lookalike_store_inputs_key() -%}
-  {%- if not execute -%}{{ return('') }}{%- endif -%}
-  {%- set compiled = model.compiled_code or '' -%}
-  {%- set marker = '-- lookalike: inputs key ' -%}
-  {%- if marker not in compiled -%}{{ return('') }}{%- endif -%}
-  {%- set key = compiled.split(marker)[1][:32] -%}
-  alter table {{ this }} set tblproperties ('lookalike_inputs_key' = '{{ key }}')
-{%- endmacro -%}
-
-{%- macro default__lookalike_store_inputs_key() -%}
-{%- endmacro -%}
-
-
-{#- The inputs key of a guarded feature table whose compiled SQL says the key is unchanged since
-    the previous build (the line lookalike_reuse_or writes), else none. Only the leading comment
-    lines count (a `-- depends_on:` line may come first): the body holds literals from the data. -#}
-{%- macro lookalike_unchanged_marker_key(code) -%}
-  {%- set found = modules.re.match('(?:[ \\t]*(?:--[^\\n]*)?\\n)*?[ \\t]*-- lookalike: inputs key ([0-9a-f]{32}) unchanged since the previous build', code or '') -%}
-  {{ return(found.group(1) if found else none) }}
-{%- endmacro -%}
-
-
-{#- Every DuckDB table's comment, in one query: {database + newline + schema + newline + name:
-    comment}. lookalike_comment_of reads it. -#}
-{%- macro lookalike_table_comments() -%}
-  {%- set out = {} -%}
-  {%- if execute -%}
-    {%- for row in run_query("select database_name, schema_name, table_name, comment from duckdb_tables() where comment is not null").rows -%}
-      {%- do out.update({[row[0], row[1], row[2]] | join('\n'): row[3] | string}) -%}
-    {%- endfor -%}
-  {%- endif -%}
-  {{ return(out) }}
-{%- endmacro -%}
-
-{%- macro lookalike_comment_of(comments, relation) -%}
-  {{ return(comments.get([relation.database, relation.schema, relation.identifier] | join('\n'), '')) }}
-{%- endmacro -%}
-
-{#- The inputs key in a table comment ('lookalike inputs key: <32 hex digits>...'), or none. -#}
-{%- macro lookalike_comment_key(comment) -%}
-  {%- set found = modules.re.match('lookalike inputs key: ([0-9a-f]{32})(;|$)', comment or '') -%}
-  {{ return(found.group(1) if found else none) }}
-{%- endmacro -%}
-
-{#- The row checksum in a lookalike_keep table's comment ('...; rows <n_rows>:<md5>'), or none. -#}
-{%- macro lookalike_comment_rows(comment) -%}
-  {%- set found = modules.re.search('; rows ([0-9]+:[0-9a-f]{32})', comment or '') -%}
-  {{ return(found.group(1) if found else none) }}
-{%- endmacro -%}
-
-
-{#- The key of the current model's table for lookalike_table's short cut (decision 0019), or none
-    when there is none to trust (then the table is built). `comments`: lookalike_table_comments().
-    It folds in: the model's compiled code (so every variable and config value it reads, and the
-    relation names), the library and scikit-learn versions (SQL function
-    lookalike_library_version(), from the package's dbt-duckdb plugin; without the plugin there is
-    no key), every upstream relation (see below), and the code of every model of the package
-    (lookalike_inputs_key). A missing upstream relation gives no key. -#}
-{%- macro lookalike_table_key(comments) -%}
+{#- The current model's inputs key (see the top of this file), or none when there is none to trust:
+    a Python model without the library version, or a relation it reads that does not exist.
+    `state`: lookalike_build_state(). -#}
+{%- macro lookalike_node_key(state) -%}
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
-  {%- set has_version = run_query("select count(*) from duckdb_functions() where function_name = 'lookalike_library_version'") -%}
-  {%- if has_version.rows[0][0] == 0 -%}
+  {%- set library = lookalike.lookalike_library_version() -%}
+  {%- if library is none and model.language == 'python' -%}
     {{ log('lookalike: ' ~ this.identifier ~ ' is built every time: the SQL function lookalike_library_version() is missing (add plugin lookalike_udf.duckdb_plugin to the profile)', info=true) }}
     {{ return(none) }}
   {%- endif -%}
-  {%- set library = run_query('select lookalike_library_version()').rows[0][0] -%}
-  {%- set checksummed = [] -%}
-  {%- set named = [] -%}
+  {%- set parts = [] -%}
   {%- for unique_id in model.depends_on.nodes | sort -%}
     {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
     {%- set relation = adapter.get_relation(node.database, node.schema, node.alias or node.identifier) if node else none -%}
-    {%- if relation is none -%}
-      {{ return(none) }}
-    {%- endif -%}
-    {#- A feature table guarded by lookalike_reuse_or is named by its stored key. A lookalike_keep
-        table by its row checksum: the stored one when this build wrote or kept the table (it
-        checked it then), else one computed now, so an edit between builds changes the key.
-        Anything else by a checksum of its rows now. -#}
-    {%- set comment = lookalike.lookalike_comment_of(comments, relation) -%}
-    {%- set rows = lookalike.lookalike_comment_rows(comment) -%}
-    {%- set stored_key = lookalike.lookalike_comment_key(comment) -%}
-    {%- if rows and (comment.endswith('; built by build ' ~ invocation_id) or comment.endswith('; kept by build ' ~ invocation_id)) -%}
-      {%- do named.append('rows:' ~ relation.identifier ~ ':' ~ rows) -%}
-    {%- elif stored_key and not rows -%}
-      {%- do named.append('upstream:' ~ relation.identifier ~ ':' ~ stored_key) -%}
+    {%- if relation is none -%}{{ return(none) }}{%- endif -%}
+    {%- set entry = state.get(lookalike.lookalike_state_name(relation)) -%}
+    {%- set recorded = entry is not none and entry['action'] in ('built', 'kept') and entry['inputs_key'] -%}
+    {%- if recorded and entry['rows_checksum'] and entry['invocation_id'] == invocation_id -%}
+      {%- do parts.append('rows:' ~ relation.identifier ~ ':' ~ entry['rows_checksum']) -%}
+    {%- elif recorded and not entry['rows_checksum'] -%}
+      {%- do parts.append('key:' ~ relation.identifier ~ ':' ~ entry['inputs_key']) -%}
     {%- else -%}
-      {%- do checksummed.append(relation) -%}
+      {%- set found = run_query(lookalike.lookalike_relation_checksum(relation)) -%}
+      {%- do parts.append('checksum:' ~ relation.identifier ~ ':' ~ found.rows[0][0] ~ ':' ~ found.rows[0][1]) -%}
     {%- endif -%}
   {%- endfor -%}
   {#- A model that reads its own previous table (lookalike_user_scores) compiles that part only once
       the table exists; it marks it, and the key leaves it out, so a second build can keep it. -#}
-  {%- set code = modules.re.sub('\\s*/\\* lookalike_keep: self-read begin \\*/.*?/\\* lookalike_keep: self-read end \\*/', '', model.compiled_code, flags=modules.re.S) -%}
-  {{ return(lookalike.lookalike_inputs_key(model.language ~ '\n' ~ code ~ '\nlibrary:' ~ library ~ '\n' ~ (named | join('\n')), checksummed, [])) }}
+  {%- set code = modules.re.sub('\\s*/\\* lookalike_keep: self-read begin \\*/.*?/\\* lookalike_keep: self-read end \\*/', '', model.compiled_code or '', flags=modules.re.S) -%}
+  {%- set package_code = [] -%}
+  {%- for node in graph.nodes.values() | sort(attribute='unique_id') if node.package_name == 'lookalike' and node.resource_type in ('model', 'seed') -%}
+    {%- do package_code.append(node.unique_id ~ ':' ~ (node.raw_code if node.resource_type == 'model' else node.checksum.checksum)) -%}
+  {%- endfor -%}
+  {%- set pieces = [model.language, local_md5(code), 'library:' ~ library, parts | join('\n'), 'code:' ~ local_md5(package_code | join('\n'))] -%}
+  {{ log('lookalike: inputs key of ' ~ this.identifier ~ ' from: ' ~ (pieces | join(' | ')), info=false) }}
+  {{ return(local_md5(pieces | join('|'))) }}
 {%- endmacro -%}
 
 
-{#- Whether lookalike_table kept `relation` as it was in this build (its comment names this
-    invocation): lookalike_runs then reports the kept runs' actions as 'reused'. -#}
-{%- macro lookalike_kept_in_this_build(relation) -%}
-  {{ return(adapter.dispatch('lookalike_kept_in_this_build', 'lookalike')(relation)) }}
+{#- Whether the current model's table can be kept as it is: {'keep', 'key', 'rows'}. A model without
+    config lookalike_keep, or with no key, is always built. -#}
+{%- macro lookalike_keep_decision() -%}
+  {%- set decision = {'keep': false, 'key': none, 'rows': none} -%}
+  {%- if not config.get('lookalike_keep', false) -%}{{ return(decision) }}{%- endif -%}
+  {%- set state = lookalike.lookalike_build_state() -%}
+  {%- set key = lookalike.lookalike_node_key(state) -%}
+  {%- do decision.update({'key': key}) -%}
+  {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
+  {%- set entry = state.get(lookalike.lookalike_state_name(this)) -%}
+  {%- if key and existing is not none and existing.is_table and entry is not none and lookalike.lookalike_reuse_enabled()
+        and entry['action'] in ('built', 'kept') and entry['inputs_key'] == key -%}
+    {%- if config.get('lookalike_keep_check_rows', true) -%}
+      {#- Kept only if untouched: an edited table (a hand-edited model_json) is built again. -#}
+      {%- do decision.update({'keep': entry['rows_checksum'] is not none and lookalike.lookalike_rows_checksum(this) == entry['rows_checksum'],
+                              'rows': entry['rows_checksum']}) -%}
+    {%- else -%}
+      {%- do decision.update({'keep': true}) -%}
+    {%- endif -%}
+  {%- endif -%}
+  {{ return(decision) }}
 {%- endmacro -%}
 
-{%- macro duckdb__lookalike_kept_in_this_build(relation) -%}
-  {{ return(execute and lookalike.lookalike_table_comment(relation).endswith('; kept by build ' ~ invocation_id)) }}
-{%- endmacro -%}
 
-{%- macro default__lookalike_kept_in_this_build(relation) -%}
-  {{ return(false) }}
+{#- After the current model's table was built: record the key it was built from, unless a row
+    matches config lookalike_keep_unless (a failure marker): then no key, so the next build builds
+    it again. -#}
+{%- macro lookalike_record_built(decision) -%}
+  {%- if not config.get('lookalike_keep', false) -%}{{ return('') }}{%- endif -%}
+  {%- set key = decision['key'] -%}
+  {%- set rows = none -%}
+  {%- set unless = config.get('lookalike_keep_unless') -%}
+  {%- if key and unless and run_query('select count(*) from ' ~ this ~ ' where ' ~ unless).rows[0][0] > 0 -%}
+    {{ log('lookalike: ' ~ this.identifier ~ ' will be built again next time (a row matches ' ~ unless ~ ')', info=true) }}
+    {%- set key = none -%}
+  {%- endif -%}
+  {%- if key and config.get('lookalike_keep_check_rows', true) -%}
+    {%- set rows = lookalike.lookalike_rows_checksum(this) -%}
+  {%- endif -%}
+  {%- do lookalike.lookalike_record_state('built', key, rows) -%}
 {%- endmacro -%}
 
 
@@ -247,6 +215,16 @@ select * from {{ this }}
 {%- macro lookalike_rows_checksum(relation) -%}
   {%- set found = run_query(lookalike.lookalike_relation_checksum(relation)) -%}
   {{ return(found.rows[0][0] ~ ':' ~ found.rows[0][1]) }}
+{%- endmacro -%}
+
+
+{#- SQL: 1 when this build kept `relation` as it was (a row of lookalike_build_state), else 0.
+    lookalike_runs reads it to report the kept runs' actions as 'reused'. -#}
+{%- macro lookalike_kept_in_this_build_sql(relation) -%}
+(select count(*) from {{ lookalike.lookalike_build_state_relation() }}
+ where relation_name = {{ lookalike.lookalike_literal(lookalike.lookalike_state_name(relation)) }}
+   and invocation_id = {{ lookalike.lookalike_literal(invocation_id) }}
+   and action = 'kept')
 {%- endmacro -%}
 
 

@@ -50,3 +50,22 @@ def query_dicts(db_path: Path, sql: str) -> list[dict]:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def build_state(db_path: Path) -> dict[str, dict]:
+    """table name -> the latest row of lookalike_build_state for it (decision 0025): invocation_id,
+    action ('built' / 'kept'), inputs_key (None: built again next time), rows_checksum."""
+    rows = query_dicts(db_path, """
+        select string_split(relation_name, '.')[-1] as table_name, invocation_id, action, inputs_key, rows_checksum
+        from (select *, row_number() over (partition by relation_name order by recorded_at desc) as n
+              from lookalike_build_state) where n = 1""")
+    return {r.pop("table_name"): r for r in rows}
+
+
+def kept_by_last_build(db_path: Path) -> set[str]:
+    """The tables the most recent build kept as they were (action 'kept' in lookalike_build_state)."""
+    last = query(db_path, "select invocation_id from lookalike_build_state order by recorded_at desc limit 1")
+    if not last:
+        return set()
+    return {name for name, row in build_state(db_path).items()
+            if row["invocation_id"] == last[0][0] and row["action"] == "kept"}

@@ -6,13 +6,24 @@
     need it). This one builds the new table under `<name>__lookalike_new`, and only when that
     succeeded drops the old table and renames the new one into place (a moment without the table,
     not a failed build without it). SQL and Python models alike. dbt_project.yml selects it on
-    Spark only; every other adapter keeps dbt's `table`. -#}
+    Spark only; every other adapter keeps dbt's `table`.
+    Like the DuckDB one, it keeps a model with config lookalike_keep whose inputs key is unchanged
+    (decision 0025, macros/lookalike_reuse.sql). Spark has no lookalike_library_version(), so only
+    SQL models take the short cut; Python models reuse runs inside them. -#}
 {% materialization lookalike_table, adapter='spark', supported_languages=['sql', 'python'] %}
   {%- set language = model['language'] -%}
   {%- set identifier = model['alias'] -%}
   {%- set old_relation = adapter.get_relation(database=database, schema=schema, identifier=identifier) -%}
   {%- set target_relation = api.Relation.create(identifier=identifier, schema=schema, database=database, type='table') -%}
   {%- set new_relation = api.Relation.create(identifier=identifier ~ '__lookalike_new', schema=schema, database=database, type='table') -%}
+
+  {%- set decision = lookalike.lookalike_keep_decision() -%}
+  {%- if decision['keep'] -%}
+    {{ log('lookalike: ' ~ identifier ~ ' kept: its inputs are unchanged since it was built (key ' ~ decision['key'][:12] ~ ')', info=true) }}
+    {%- call statement('main') -%} select 1 {%- endcall -%}
+    {%- do lookalike.lookalike_record_state('kept', decision['key'], decision['rows']) -%}
+    {{ return({'relations': [target_relation]}) }}
+  {%- endif -%}
 
   {#- A leftover of a build that stopped between the two steps. -#}
   {% do adapter.drop_relation(new_relation) %}
@@ -31,6 +42,8 @@
   {% do persist_docs(target_relation, model) %}
 
   {{ run_hooks(post_hooks) }}
+
+  {%- do lookalike.lookalike_record_built(decision) -%}
 
   {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import query, query_dicts, run_dbt
+from conftest import kept_by_last_build, query, query_dicts, run_dbt
 from integration.conftest import copy_fixture_build
 from integration.fixtures import FIXTURE_VARS
 
@@ -15,8 +15,8 @@ SCORES = "select user_id, score, score_rank, scored_at, model_fingerprint from l
 
 
 def kept(db, table: str) -> bool:
-    """Whether the last build kept the table as it was (its comment names that build)."""
-    return query(db, "select comment like '%; kept by build %' from duckdb_tables() where table_name = ?", [table]) == [(True,)]
+    """Whether the last build kept the table as it was (lookalike_build_state, decision 0025)."""
+    return table in kept_by_last_build(db)
 
 
 @pytest.fixture(scope="module")

@@ -1,19 +1,20 @@
 """The SQL feature tables keep their previous table when nothing they read changed, and recompute
 when anything did: real `dbt build`s on the hand-made fixture with events (fixtures.py).
 
-Guarded models: int_lookalike__user_snapshots, int_lookalike__event_series,
-int_lookalike__training_points, lookalike_pit_features, lookalike_inference_features
-(macros/lookalike_reuse.sql).
+Feature tables (lookalike_keep without a row checksum, decision 0025): int_lookalike__user_snapshots,
+int_lookalike__event_series, int_lookalike__training_points, lookalike_pit_features,
+lookalike_inference_features (macros/lookalike_reuse.sql).
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 import duckdb
 import pytest
 
-from conftest import query, run_dbt
+from conftest import build_state, kept_by_last_build, query, run_dbt
 from integration.fixtures import EVENT_VARS, add_events, build_fixture_db
 
 pytestmark = pytest.mark.integration
@@ -22,8 +23,8 @@ GUARDED = {"int_lookalike__user_snapshots", "int_lookalike__event_series", "int_
            "lookalike_pit_features", "lookalike_inference_features"}
 
 
-def reused(proc) -> set[str]:
-    return set(re.findall(r"lookalike: (\w+) reused \(inputs unchanged", proc.stdout))
+def kept_in_log(proc) -> set[str]:
+    return set(re.findall(r"lookalike: (\w+) kept: its inputs are unchanged", proc.stdout))
 
 
 def tables(db) -> dict:
@@ -40,13 +41,18 @@ def builds(tmp_path_factory):
 
     def build(name, vars=EVENT_VARS, extra=()):
         proc = run_dbt(["build", *extra], db, work, vars=vars)
-        out[name] = {"reused": reused(proc), "tables": tables(db),
+        kept = kept_by_last_build(db)
+        assert kept_in_log(proc) == kept, name  # the console says what the build state records
+        out[name] = {"reused": kept & GUARDED, "tables": tables(db),
                      "purchases_30d_0016": query(db, "select evt_purchase_cnt_30d from lookalike_pit_features "
                                                      "where run_id = 'pit' and user_id = '0016'")[0][0],
-                     "comments": dict(query(db, "select table_name, comment from duckdb_tables() where comment is not null"))}
-        out[name]["keys"] = {t: c[len("lookalike inputs key: "):][:32] for t, c in out[name]["comments"].items() if t in GUARDED}
+                     "state": build_state(db)}
+        out[name]["keys"] = {t: row["inputs_key"] for t, row in out[name]["state"].items() if t in GUARDED}
 
     build("first")
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    out["keep_models"] = {node["name"] for node in manifest["nodes"].values()
+                          if node["resource_type"] == "model" and node["config"].get("lookalike_keep")}
     build("again")
     con = duckdb.connect(str(db))
     # One more purchase of user 0016, before its label (2026-02-01): a training and an inference feature change.
@@ -63,7 +69,13 @@ def test_first_build_computes_and_records_its_keys(builds):
     first = builds["first"]
     assert first["reused"] == set()
     assert set(first["keys"]) == GUARDED
-    assert all(re.fullmatch(r"lookalike inputs key: [0-9a-f]{32}", first["comments"][t]) for t in GUARDED)
+    # One row per lookalike_keep model (from dbt's manifest), all written by the same build.
+    assert set(first["state"]) == builds["keep_models"] and len(builds["keep_models"]) >= 15
+    assert len({row["invocation_id"] for row in first["state"].values()}) == 1
+    for name in GUARDED:
+        row = first["state"][name]
+        assert row["action"] == "built" and re.fullmatch(r"[0-9a-f]{32}", row["inputs_key"]), name
+        assert row["rows_checksum"] is None, name  # named downstream by its key, not by a checksum
 
 
 def test_unchanged_rebuild_keeps_every_feature_table_unchanged(builds):
@@ -71,11 +83,10 @@ def test_unchanged_rebuild_keeps_every_feature_table_unchanged(builds):
     assert again["reused"] == GUARDED
     assert again["tables"] == first["tables"]
     assert again["keys"] == first["keys"]
-    # The tables are kept as they are, not copied (lookalike_table, decision 0019); the incremental
-    # event series appends nothing.
-    for name in GUARDED - {"int_lookalike__event_series"}:
-        assert re.fullmatch(r"lookalike inputs key: [0-9a-f]{32}; kept by build [0-9a-f-]{36}", again["comments"][name]), name
-    assert again["comments"]["int_lookalike__event_series"] == first["comments"]["int_lookalike__event_series"]
+    # The tables are kept as they are, not copied (lookalike_table, decision 0025).
+    for name in GUARDED:
+        assert again["state"][name]["action"] == "kept", name
+        assert again["state"][name]["invocation_id"] != first["state"][name]["invocation_id"], name
 
 
 def test_a_new_event_recomputes_what_reads_events_only(builds):

@@ -4,7 +4,7 @@ Build sequence on one DuckDB file (the fixture's runs 'pit' (with negatives) and
 (positives only, SINGLE_ENGAGE) train; 'few_negatives' and 'ghost' fail):
 1. first build: every trained run is fitted and scored;
 2. the same build again (twice): every model and every score is reused, untouched: their tables
-   are kept as they were (no statement rebuilds or copies them; decision 0019);
+   are kept as they were (no statement rebuilds or copies them; decisions 0019, 0025);
 3. one more label in run 'pit' (a labels table that differs in that run only): 'pit' is refitted
    and rescored, 'single' is reused; before it, 'single''s stored feature importance is marked
    (+100), so the build shows that it carried those rows over instead of recomputing them;
@@ -20,7 +20,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from conftest import query, query_dicts, run_dbt
+from conftest import kept_by_last_build, query, query_dicts, run_dbt
 from integration.conftest import copy_fixture_build
 from integration.fixtures import FIXTURE_VARS
 
@@ -41,15 +41,15 @@ def state(db) -> dict:
                                  f"from lookalike_feature_importance where run_id = '{run}' order by feature")
                   for run in TRAINED_RUNS}
     leftovers = query(db, "select table_name from information_schema.tables where table_name like '%dbt_tmp%'")
-    # Tables the last build kept as they were (lookalike_table, decision 0019): their comment names it.
-    kept = {name for (name,) in query(db, "select table_name from duckdb_tables() where comment like '%; kept by build %'")}
+    # Tables the last build kept as they were (lookalike_table; lookalike_build_state records it, decision 0025).
+    kept = kept_by_last_build(db)
     return {"runs": runs, "models": models, "scores": scores, "predictions": predictions, "importance": importance,
             "leftovers": leftovers, "kept": kept}
 
 
 #: The tables an unchanged rebuild keeps without running a statement: the models with config
 #: lookalike_keep (Python models, drift, scores, labels, training examples), and the feature tables
-#: guarded by lookalike_reuse_or (which used to copy themselves).
+#: (lookalike_keep without a row checksum; before decision 0025 they copied themselves).
 KEEP_MODELS = {"lookalike_run_models", "lookalike_training_predictions", "int_lookalike__population_scores",
                "lookalike_feature_importance", "lookalike_run_scoring_sql", "lookalike_user_reasons",
                "lookalike_feature_drift", "lookalike_pit_labels", "int_lookalike__training_examples"}

@@ -23,13 +23,14 @@ the built tables with an edited model.
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from conftest import query, query_dicts, run_dbt
+from conftest import build_state, query, query_dicts, run_dbt
 from integration.conftest import copy_fixture_build
 from integration.fixtures import FIXTURE_VARS
 from lookalike_udf import dbt_models
@@ -86,13 +87,13 @@ def state(db) -> dict:
                             f"where run_id = '{run}' and is_stale order by user_id") for run in ("pit", "single")}
     n_predictions = dict(query(db, "select run_id, count(*) from lookalike_training_predictions group by run_id"))
     importance = dict(query(db, "select run_id, count(*) from lookalike_feature_importance group by run_id"))
-    [(scores_comment,)] = query(db, "select comment from duckdb_tables() where table_name = 'int_lookalike__population_scores'")
+    scores_key = build_state(db)["int_lookalike__population_scores"]["inputs_key"]
     scoring_sql = {r["run_id"]: r for r in query_dicts(
         db, "select run_id, sql_text, sql_sha256, compile_action, compile_message from lookalike_run_scoring_sql "
             "where dialect = 'duckdb'")}
     tables = {f"{schema}.{name}" for schema, name in query(db, "select schema_name, table_name from duckdb_tables()")}
     return {"runs": runs, "models": models, "scores": scores, "stale": stale, "n_predictions": n_predictions,
-            "importance": importance, "scores_comment": scores_comment, "scoring_sql": scoring_sql, "tables": tables}
+            "importance": importance, "scores_key": scores_key, "scoring_sql": scoring_sql, "tables": tables}
 
 
 @pytest.fixture(scope="module")
@@ -175,10 +176,10 @@ def test_models_reading_an_edited_model_fail_only_its_run_and_the_recommended_bu
     assert single["status"] == "FINISHED" and failed["scores"]["single"] == first["scores"]["single"]
     assert failed["importance"]["single"] == first["importance"]["single"]
     # The scores table holds a failure marker, so it stores no key: the next build scores again
-    # instead of keeping it (lookalike_keep_unless, decision 0019).
-    assert first["scores_comment"].startswith("lookalike inputs key: ")
-    assert not failed["scores_comment"]
-    assert recovered["scores_comment"].startswith("lookalike inputs key: ")
+    # instead of keeping it (lookalike_keep_unless, decisions 0019 and 0025).
+    assert re.fullmatch(r"[0-9a-f]{32}", first["scores_key"])
+    assert failed["scores_key"] is None
+    assert re.fullmatch(r"[0-9a-f]{32}", recovered["scores_key"])
 
     pit = recovered["runs"]["pit"]
     assert pit["status"] == "FINISHED" and (pit["training_action"], pit["scoring_action"]) == ("trained", "scored")

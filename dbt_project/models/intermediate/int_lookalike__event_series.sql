@@ -1,9 +1,6 @@
-{#- Incremental only to make an unchanged rebuild free: the rows are replaced whole when anything
-    the series reads changed (pre-hook), and kept as they are otherwise (the SQL then selects no
-    row). Copying ~100M rows would cost half a minute at 20M events. -#}
-{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
-          pre_hook="{{ lookalike.lookalike_clear_if_changed() }}",
-          post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
+{#- Kept as it is when nothing it reads changed (lookalike_keep, decision 0025): copying ~100M rows
+    would cost half a minute at 20M events. No row checksum: the key names it downstream. -#}
+{{ config(lookalike_keep=true, lookalike_keep_check_rows=false) }}
 {#- Cumulative event series for the point-in-time event features (see macros/lookalike_event_features.sql).
     One row per user, series and distinct time series_at (grain: user_id, series, series_at):
       'type|<event_type>'  events of each top event type: cum_count and cum_value (sum of value)
@@ -20,7 +17,6 @@
 {%- set type_values = spec['types'] | map(attribute='value') | list %}
 {%- set category_values = spec['categories'] | map(attribute='value') | list %}
 
-{%- set body %}
 with events as (
     select *
     from {{ ref('stg_lookalike__events') }}
@@ -82,6 +78,3 @@ select
     sum(v) over (partition by user_id, series order by series_at rows between unbounded preceding and current row) as cum_value,
     min(series_at) over (partition by user_id, series) as first_at
 from points
-{%- endset %}
-{#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}
-{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('stg_lookalike__events'), ref('stg_lookalike__items')], upstream=[ref('int_lookalike__training_points')]) }}

@@ -7,9 +7,8 @@
     distribution of snapshot dates and the model cannot learn "which month" instead of behaviour.
     The train/test split is stratified and made per user (all examples of a user share a split),
     seeded by the run's random_seed. -#}
-{{ config(post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
+{{ config(lookalike_keep=true, lookalike_keep_check_rows=false) }}
 
-{%- set body %}
 
 with runs as (
     select * from {{ ref('int_lookalike__runs') }}
@@ -153,8 +152,3 @@ from examples
 inner join user_split
     on examples.run_id = user_split.run_id
    and examples.user_id = user_split.user_id
-{%- endset %}
-{#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql);
-    int_lookalike__snapshot_keys is a view of int_lookalike__user_snapshots, so that model's key
-    stands for it. #}
-{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('int_lookalike__runs'), ref('lookalike_pit_labels')], upstream=[ref('int_lookalike__user_snapshots')]) }}

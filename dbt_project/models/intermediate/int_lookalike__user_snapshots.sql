@@ -1,10 +1,9 @@
-{{ config(post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
+{{ config(lookalike_keep=true, lookalike_keep_check_rows=false) }}
 {#- One row per user and snapshot_at, with valid_to (null for periodic snapshots; the SCD2 version's
     end, exclusive, for dbt snapshots). When the input holds several rows for the same user and
     snapshot_at, one is kept deterministically: the first in feature-column order (nulls last). -#}
 {%- set features = lookalike.lookalike_staged_features(ref('stg_lookalike__user_snapshots')) %}
 
-{%- set body %}
 with snapshots as (
     select * from {{ ref('stg_lookalike__user_snapshots') }}
 ),
@@ -53,6 +52,3 @@ select
     valid_to{% for f in features %},
     {{ lookalike.lookalike_quote_identifier(f) }}{% endfor %}
 from deduplicated
-{%- endset %}
-{#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}
-{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('stg_lookalike__user_snapshots')], upstream=[]) }}

@@ -1,4 +1,4 @@
-{{ config(post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
+{{ config(lookalike_keep=true, lookalike_keep_check_rows=false) }}
 {#- Every feature of every user to score, as of the scoring time (var lookalike_as_of). One row per
     user (grain: user_id): the user's latest snapshot at or before the scoring time, plus event
     features from events strictly before it. Users without such a snapshot are not scored.
@@ -8,7 +8,6 @@
 {%- set spec = lookalike.lookalike_event_spec() %}
 {%- set event_features = lookalike.lookalike_event_feature_names(spec) %}
 
-{%- set body %}
 with points as (
     select user_id, snapshot_at, {{ lookalike.lookalike_as_of() }} as as_of_at
     from {{ ref('int_lookalike__inference_snapshots') }}
@@ -37,6 +36,3 @@ left join event_features
     on points.user_id = event_features.user_id
    and points.as_of_at = event_features.as_of_at
 {%- endif %}
-{%- endset %}
-{#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}
-{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('int_lookalike__inference_snapshots'), ref('stg_lookalike__events'), ref('stg_lookalike__items')], upstream=[ref('int_lookalike__user_snapshots')]) }}

@@ -1,4 +1,4 @@
-{{ config(post_hook="{{ lookalike.lookalike_store_inputs_key() }}") }}
+{{ config(lookalike_keep=true, lookalike_keep_check_rows=false) }}
 -- depends_on: {{ ref('int_lookalike__event_series') }}
 {#- Every feature of every training example, as of the example's time. One row per run and
     training example (grain: run_id, example_id). Snapshot columns come from the matched snapshot
@@ -10,7 +10,6 @@
 {#- Warns once per build about names in lookalike_feature_include / _exclude that match nothing. #}
 {%- do lookalike.lookalike_warn_unknown_feature_names(spec) %}
 
-{%- set body %}
 with points as (
     select example_id, run_id, user_id, as_of_at, snapshot_at
     from {{ ref('int_lookalike__training_points') }}
@@ -41,6 +40,3 @@ left join event_features
     on points.user_id = event_features.user_id
    and points.as_of_at = event_features.as_of_at
 {%- endif %}
-{%- endset %}
-{#- Copies the previous table when nothing this model reads changed (macros/lookalike_reuse.sql). #}
-{{ lookalike.lookalike_reuse_or(body, checksummed=[ref('int_lookalike__training_points')], upstream=[ref('int_lookalike__user_snapshots'), ref('int_lookalike__event_series')]) }}

@@ -4,10 +4,6 @@
     health, health_messages and quality_band come from the lookalike_run_health macro. -#}
 
 {%- set newest = lookalike.lookalike_newest_input_time() -%}
-{#- A models or scores table kept as it was by this build (lookalike_table, decision 0019) still
-    says 'trained' / 'scored' from the build that made it: this build reused them. -#}
-{%- set models_kept = lookalike.lookalike_kept_in_this_build(ref('lookalike_run_models')) -%}
-{%- set scores_kept = lookalike.lookalike_kept_in_this_build(ref('int_lookalike__population_scores')) -%}
 {%- set newest_input = ("cast('" ~ newest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") if newest is not none else none %}
 {#- Columns of the labels input whose names look like times but are not label_timestamp (a typo
     such as label_timestmp): a run none of whose labels has a timestamp gets a warning naming them. #}
@@ -268,8 +264,14 @@ select
     runs.pu_method,
     runs.pu_bags,
     models.training_method,
-    {% if models_kept %}case when models.training_action = 'trained' then 'reused' else models.training_action end{% else %}models.training_action{% endif %} as training_action,
-    case when statuses.status = 'FINISHED' then {% if scores_kept %}case when scored.scoring_action = 'scored' then 'reused' else scored.scoring_action end{% else %}scored.scoring_action{% endif %} end as scoring_action,
+    {#- A models or scores table that this build kept as it was (lookalike_build_state, decision
+        0025) still says 'trained' / 'scored' from the build that made it: this build reused them. #}
+    case when models.training_action = 'trained' and {{ lookalike.lookalike_kept_in_this_build_sql(ref('lookalike_run_models')) }} > 0
+         then 'reused' else models.training_action end as training_action,
+    case when statuses.status = 'FINISHED' then
+        case when scored.scoring_action = 'scored' and {{ lookalike.lookalike_kept_in_this_build_sql(ref('int_lookalike__population_scores')) }} > 0
+             then 'reused' else scored.scoring_action end
+    end as scoring_action,
     models.model_type,
     models.model_params,
     runs.sample_size,
