@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -222,3 +223,13 @@ def test_missing_required_column_on_spark_names_the_input_and_keeps_the_tables(b
     assert "lookalike: input 'lookalike_labels' (" in proc.stdout and "lacks required column(s) user_id" in proc.stdout
     # the tables of the good build are still there, with their rows
     assert query(bad_engines["spark"], f"select count(*) from {spark_name('lookalike_user_scores')}")[0][0] > 0
+
+
+def test_an_unchanged_rebuild_keeps_the_sql_tables_on_spark(engines):
+    """The keep short cut (decision 0025) on Spark: the same inputs keep the SQL feature tables and
+    the labels as they are (no copy, no rebuild), and the build state records it."""
+    proc = lookalike_dbt(["run", "-s", "+lookalike_pit_features"], engines["spark_dir"], engines["work"] / "spark_rerun",
+                         EVENT_VARS)
+    kept = set(re.findall(r"lookalike: (\w+) kept: its inputs are unchanged", proc.stdout))
+    assert kept == {"int_lookalike__user_snapshots", "int_lookalike__event_series", "int_lookalike__training_points",
+                    "lookalike_pit_features", "lookalike_pit_labels"}, proc.stdout[-4000:]
