@@ -9,7 +9,7 @@ import yaml
 
 from conftest import REPO
 
-MARTS = REPO / "dbt_project" / "models" / "marts"
+MARTS = REPO / "dbt_project" / "models" / "public"
 
 
 def mart_models() -> list[dict]:

@@ -1,7 +1,7 @@
 """Read the package's public marts through any DB-API 2.0 connection.
 
-The report never touches intermediate models: everything it shows comes from the public marts
-(``_marts.yml``). :class:`MartReader` is the only place that talks to the warehouse. It needs a
+The report never touches private models: everything it shows comes from the public marts
+(``_public.yml``). :class:`MartReader` is the only place that talks to the warehouse. It needs a
 connection with ``cursor()``, and cursors with ``execute(sql)``, ``description`` and
 ``fetchall()`` (PEP 249), so the report works on a DuckDB file (:meth:`MartReader.duckdb`) and,
 later, on any warehouse whose Python driver follows PEP 249 (psycopg, snowflake-connector,

@@ -166,7 +166,7 @@ def test_histogram_shares_sum_to_one_per_group():
 
 # --- the reader's SQL on hand-made marts -------------------------------------------------------
 
-# Types of the two marts without a contract (the others come from _marts.yml).
+# Types of the two marts without a contract (the others come from _public.yml).
 UNCONTRACTED = {
     "lookalike_training_predictions": {"run_id": "varchar", "example_id": "varchar", "user_id": "varchar",
                                        "split": "varchar", "label": "integer", "weight": "double", "score": "double"},
@@ -178,7 +178,7 @@ UNCONTRACTED = {
 
 
 def _contract_columns() -> dict[str, dict[str, str]]:
-    spec = yaml.safe_load((REPO / "dbt_project" / "models" / "marts" / "_marts.yml").read_text())
+    spec = yaml.safe_load((REPO / "dbt_project" / "models" / "public" / "_public.yml").read_text())
     out = dict(UNCONTRACTED)
     for model in spec["models"]:
         cols = {c["name"]: c["data_type"] for c in model.get("columns", []) if c.get("data_type")}

@@ -5,7 +5,7 @@ def model(dbt, session):
     """Publish every public mart to the serving DuckDB file (decision 0014). It runs after all of them
     and their data tests, so a build that fails leaves the previous serving file in place."""
     # One literal dbt.ref per public mart: dbt reads the DAG from them (a test checks the list
-    # against dbt_project/models/marts).
+    # against dbt_project/models/public).
     marts = {
         "lookalike_runs": dbt.ref("lookalike_runs"),
         "lookalike_user_scores": dbt.ref("lookalike_user_scores"),

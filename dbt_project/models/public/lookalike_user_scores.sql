@@ -25,7 +25,7 @@ failed_scoring as (
 scores as (
     select *
     from raw_scores
-    where run_id not in (select run_id from failed_scoring)
+    where run_id not in (select failed_scoring.run_id from failed_scoring)
 ),
 
 runs as (
@@ -66,9 +66,9 @@ fresh as (
         kept.run_id,
         kept.user_id,
         kept.score,
-        cast(row_number() over (partition by kept.run_id order by kept.score desc, kept.user_id) as bigint) as score_rank,
+        cast(row_number() over (partition by kept.run_id order by kept.score desc, kept.user_id asc) as bigint) as score_rank,
         percent_rank() over (partition by kept.run_id order by kept.score) as score_percentile,
-        cast(10 - ntile(10) over (partition by kept.run_id order by kept.score desc, kept.user_id) as bigint) as score_decile,
+        cast(10 - ntile(10) over (partition by kept.run_id order by kept.score desc, kept.user_id asc) as bigint) as score_decile,
         kept.is_seed_user,
         kept.is_labeled_user,
         population.snapshot_at,

@@ -71,7 +71,7 @@ train_long as (
     {{ lookalike.lookalike_drift_long_select(features, 'examples', 'examples.run_id') }}
     from {{ ref('lookalike_pit_features') }} as examples
     cross join lookalike_features
-    where examples.run_id in (select run_id from trained_runs)
+    where examples.run_id in (select trained_runs.run_id from trained_runs)
 ),
 
 population_long as (
@@ -171,6 +171,6 @@ select
 from train_stats
 inner join lookalike_features on train_stats.feature = lookalike_features.feature
 inner join psi on train_stats.run_id = psi.run_id and train_stats.feature = psi.feature
-left join population_stats on population_stats.feature = train_stats.feature
+left join population_stats on train_stats.feature = population_stats.feature
 left join run_times on train_stats.run_id = run_times.run_id
 {%- endif %}

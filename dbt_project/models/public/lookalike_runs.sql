@@ -33,18 +33,20 @@ metrics as (
     group by run_id
 ),
 
+score_actions as (
+    select distinct run_id, scoring_action from {{ ref('int_lookalike__population_scores') }}
+    where scoring_action <> 'failed'
+),
+
 scored as (
     select
         scores.run_id,
         count(*) as n_scored_users,
         max(scores.scored_at) as scored_at,
-        max(raw.scoring_action) as scoring_action
+        max(score_actions.scoring_action) as scoring_action
     from {{ ref('lookalike_user_scores') }} as scores
-    left join (
-        select distinct run_id, scoring_action from {{ ref('int_lookalike__population_scores') }}
-        where scoring_action <> 'failed'
-    ) as raw
-        on scores.run_id = raw.run_id
+    left join score_actions
+        on scores.run_id = score_actions.run_id
     where not scores.is_stale
     group by scores.run_id
 ),
@@ -119,12 +121,14 @@ tie_counts as (
     left join audience_ties on score_spread.run_id = audience_ties.run_id
 ),
 
+{% if time_like -%}
 label_times as (
     select run_id, count(label_timestamp) as n_labels_with_timestamp
     from {{ ref('lookalike_pit_labels') }}
     group by run_id
 ),
 
+{% endif -%}
 extra_warnings as (
     select
         runs.run_id,
@@ -158,7 +162,9 @@ extra_warnings as (
         ), '') as extra_warnings
     from runs
     left join tie_counts on runs.run_id = tie_counts.run_id
+    {%- if time_like %}
     left join label_times on runs.run_id = label_times.run_id
+    {%- endif %}
 ),
 
 scoring_failures as (
@@ -172,7 +178,7 @@ statuses as (
     select
         runs.run_id,
         case
-            when models.model_status is distinct from '{{ lookalike.lookalike_vocabulary()['model_status']['TRAINED'] }}' then 'FAILED'
+            when (models.model_status is distinct from '{{ lookalike.lookalike_vocabulary()['model_status']['TRAINED'] }}') then 'FAILED'
             when runs.build_only then 'FINISHED_TRAINING'
             when coalesce(scored.n_scored_users, 0) = 0 then 'FAILED'
             else 'FINISHED'
@@ -201,9 +207,9 @@ health_inputs as (
             then (metrics.test_auc - runs.expected_positive_share / 2) / (1 - runs.expected_positive_share)
         end as test_auc_corrected,
         models.model_params,
-        summary.n_positive_users,
-        summary.n_input_labels,
-        summary.n_matched_labels,
+        label_summary.n_positive_users,
+        label_summary.n_input_labels,
+        label_summary.n_matched_labels,
         drift.drifted_features,
         extra_warnings.extra_warnings,
         {%- if newest_input is not none %}
@@ -215,7 +221,7 @@ health_inputs as (
     inner join statuses on runs.run_id = statuses.run_id
     left join models on runs.run_id = models.run_id
     left join metrics on runs.run_id = metrics.run_id
-    left join {{ ref('lookalike_input_label_summary') }} as summary on runs.run_id = summary.run_id
+    left join {{ ref('lookalike_input_label_summary') }} as label_summary on runs.run_id = label_summary.run_id
     left join drift on runs.run_id = drift.run_id
     left join extra_warnings on runs.run_id = extra_warnings.run_id
 ),
