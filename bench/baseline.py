@@ -39,8 +39,9 @@ BAGS = 20
 TEST_FRACTION = 0.2
 
 
-def event_features(points: pd.DataFrame, events: pd.DataFrame, types: list[str], categories: list[str],
-                   has_value: set[str]) -> pd.DataFrame:
+def event_features(
+    points: pd.DataFrame, events: pd.DataFrame, types: list[str], categories: list[str], has_value: set[str]
+) -> pd.DataFrame:
     """One row per point (point_id, user_id, as_of) with the event features as of ``as_of``."""
     j = points[["point_id", "user_id", "as_of"]].merge(events, on="user_id", how="inner")
     j = j[j["event_at"] < j["as_of"]]
@@ -60,28 +61,36 @@ def event_features(points: pd.DataFrame, events: pd.DataFrame, types: list[str],
     out["evt_distinct_items"] = g["item_id"].nunique()
     for w in ACTIVE_WINDOWS:
         inside = j[j["age"] <= w]
-        out[f"evt_active_days_{w}d"] = inside.assign(day=inside["event_at"].dt.floor("D")).groupby("point_id")["day"].nunique()
+        out[f"evt_active_days_{w}d"] = (
+            inside.assign(day=inside["event_at"].dt.floor("D")).groupby("point_id")["day"].nunique()
+        )
     inside = j[j["age"] <= AFFINITY_WINDOW]
     total = inside.groupby("point_id").size()
     for c in categories:
-        out[f"aff_{c}_share_{AFFINITY_WINDOW}d"] = inside[inside["category"] == c].groupby("point_id").size().reindex(total.index, fill_value=0) / total
+        out[f"aff_{c}_share_{AFFINITY_WINDOW}d"] = (
+            inside[inside["category"] == c].groupby("point_id").size().reindex(total.index, fill_value=0) / total
+        )
     counts = [c for c in out.columns if "_cnt_" in c or "_value_" in c or c.startswith(("evt_distinct", "evt_active"))]
     out[counts] = out[counts].fillna(0.0)
     return out.reset_index()
 
 
 def _hash01(values: pd.Series, seed: int) -> np.ndarray:
-    return (pd.util.hash_pandas_object(values.astype(str) + f"|{seed}", index=False).to_numpy() % 1_000_003) / 1_000_003.0
+    return (
+        pd.util.hash_pandas_object(values.astype(str) + f"|{seed}", index=False).to_numpy() % 1_000_003
+    ) / 1_000_003.0
 
 
 def fit_predict(train_X, train_y, score_frames, seed: int, pu: bool):
     """Fit HGB (bagging PU when ``pu``) and return predict_proba for each frame in score_frames."""
+
     def one(X, y, s):
         est = HistGradientBoostingClassifier(categorical_features="from_dtype", **default_hgb_params(len(y), s))
         # The same thread policy as the package (one thread below 50,000 rows): on two busy cores
         # OpenMP start-up dominates small fits, and the baseline should not pay for that.
         with threads_for(len(y)):
             return est.fit(X, y)
+
     if not pu:
         model = one(train_X, train_y, seed)
         return [model.predict_proba(f)[:, 1] for f in score_frames]
@@ -133,9 +142,13 @@ def run(db: Path, scale: str, seed: int = 42) -> dict:
     pop = latest
     if has_events:
         pop_points = latest[["user_id"]].assign(as_of=as_of, point_id=np.arange(len(latest)))
-        pop = latest.merge(event_features(pop_points, events, types, categories, has_value)
-                           .merge(pop_points[["point_id", "user_id"]], on="point_id").drop(columns="point_id"),
-                           on="user_id", how="left")
+        pop = latest.merge(
+            event_features(pop_points, events, types, categories, has_value)
+            .merge(pop_points[["point_id", "user_id"]], on="point_id")
+            .drop(columns="point_id"),
+            on="user_id",
+            how="left",
+        )
     stages["population_features"] = time.perf_counter() - t
 
     all_scores = []
@@ -156,22 +169,35 @@ def run(db: Path, scale: str, seed: int = 42) -> dict:
             lab = pd.concat([lab[["user_id", "as_of", "label", "weight"]], unl], ignore_index=True)
         lab = lab.sort_values("as_of").reset_index(drop=True)
         lab["point_id"] = np.arange(len(lab))
-        matched = pd.merge_asof(lab, snaps, left_on="as_of", right_on="snapshot_at", by="user_id",
-                                direction="backward", allow_exact_matches=True)
+        matched = pd.merge_asof(
+            lab,
+            snaps,
+            left_on="as_of",
+            right_on="snapshot_at",
+            by="user_id",
+            direction="backward",
+            allow_exact_matches=True,
+        )
         matched = matched[matched["snapshot_at"].notna()].reset_index(drop=True)
         if has_events:
             ev = event_features(matched[["point_id", "user_id", "as_of"]], events, types, categories, has_value)
             matched = matched.merge(ev, on="point_id", how="left")
-        cols = [c for c in matched.columns if c not in ("user_id", "as_of", "label", "weight", "point_id", "snapshot_at",
-                                                         "run_id", "label_timestamp")]
+        cols = [
+            c
+            for c in matched.columns
+            if c not in ("user_id", "as_of", "label", "weight", "point_id", "snapshot_at", "run_id", "label_timestamp")
+        ]
         is_test = _hash01(matched["user_id"], seed + 2) < TEST_FRACTION
         train = matched[~is_test]
         stages[f"{run_id}:features"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        test_scores, pop_scores = fit_predict(train[cols], train["label"].to_numpy(), [matched.loc[is_test, cols], pop[cols]], seed, pu)
+        test_scores, pop_scores = fit_predict(
+            train[cols], train["label"].to_numpy(), [matched.loc[is_test, cols], pop[cols]], seed, pu
+        )
         stages[f"{run_id}:fit_and_score"] = time.perf_counter() - t
         from sklearn.metrics import roc_auc_score
+
         y_test = matched.loc[is_test, "label"].to_numpy()
         test_auc = float(roc_auc_score(y_test, test_scores)) if len(set(y_test)) == 2 else None
         frame = pd.DataFrame({"run_id": run_id, "user_id": pop["user_id"], "score": pop_scores})

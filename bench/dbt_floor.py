@@ -22,10 +22,12 @@ from pathlib import Path
 def write_project(root: Path, n_models: int, n_tests: int, threads: int, materialized: str = "table") -> None:
     (root / "models").mkdir(parents=True, exist_ok=True)
     (root / "dbt_project.yml").write_text(
-        f"name: floor\nversion: '1.0'\nprofile: floor\nmodels:\n  floor:\n    +materialized: {materialized}\n")
+        f"name: floor\nversion: '1.0'\nprofile: floor\nmodels:\n  floor:\n    +materialized: {materialized}\n"
+    )
     (root / "profiles.yml").write_text(
         f"floor:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
-        f"      path: {root / 'floor.duckdb'}\n      threads: {threads}\n")
+        f"      path: {root / 'floor.duckdb'}\n      threads: {threads}\n"
+    )
     names = [f"m{i:03d}" for i in range(n_models)]
     width = 4  # four chains, so the two threads always have work, like the package's wide DAG
     for i, name in enumerate(names):
@@ -65,9 +67,15 @@ def main(argv=None) -> dict:
         summary = next((line for line in proc.stdout.splitlines() if "Done. PASS=" in line), "")
         if k:  # the first build parses from scratch and creates the tables: not timed
             walls.append(round(wall, 2))
-    out = {"models": args.models, "tests": args.tests, "threads": args.threads, "materialized": args.materialized,
-           "wall_s": walls,
-           "dbt": summary.split("Done. ")[-1], "workdir": str(root)}
+    out = {
+        "models": args.models,
+        "tests": args.tests,
+        "threads": args.threads,
+        "materialized": args.materialized,
+        "wall_s": walls,
+        "dbt": summary.split("Done. ")[-1],
+        "workdir": str(root),
+    }
     print(json.dumps(out))
     return out
 

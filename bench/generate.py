@@ -30,7 +30,9 @@ import duckdb
 
 SCALES = {
     "S": dict(users=10_000, snapshots=6, events=200_000, labels=1_000, runs=("r_negatives", "r_positives", "r_single")),
-    "M": dict(users=1_000_000, snapshots=12, events=20_000_000, labels=50_000, runs=("r_negatives", "r_positives", "r_single")),
+    "M": dict(
+        users=1_000_000, snapshots=12, events=20_000_000, labels=50_000, runs=("r_negatives", "r_positives", "r_single")
+    ),
     "L": dict(users=10_000_000, snapshots=1, events=0, labels=50_000, runs=("r_negatives",)),
     # L's shape at a tenth of the users: scoring memory at 1M vs 10M users, everything else equal.
     "L1": dict(users=1_000_000, snapshots=1, events=0, labels=50_000, runs=("r_negatives",)),
@@ -61,8 +63,10 @@ def generate(db_path: Path, scale: str, seed: int = 7) -> dict:
 
     # Users: static traits and the true probability.
     nums = ",\n".join(f"{_u(seed, 'i', 100 + j)} * 2 - 1 as base_{j:02d}" for j in range(1, N_NUMERIC + 1))
-    cats = ",\n".join(f"chr(97 + cast(floor({_u(seed, 'i', 200 + j)} * {3 + j}) as integer)) as cat_{j}"
-                      for j in range(1, N_CATEGORICAL + 1))
+    cats = ",\n".join(
+        f"chr(97 + cast(floor({_u(seed, 'i', 200 + j)} * {3 + j}) as integer)) as cat_{j}"
+        for j in range(1, N_CATEGORICAL + 1)
+    )
     bools = ",\n".join(f"{_u(seed, 'i', 300 + j)} < 0.3 as flag_{j}" for j in range(1, N_BOOLEAN + 1))
     con.execute(f"""
         create or replace table inputs.users as
@@ -76,14 +80,15 @@ def generate(db_path: Path, scale: str, seed: int = 7) -> dict:
         from raw""")
     con.execute(f"""
         create or replace table inputs.truth as
-        select lpad(cast(i as varchar), 8, '0') as user_id, p_true, {_u(seed, 'i', 999)} < p_true as y_true
+        select lpad(cast(i as varchar), 8, '0') as user_id, p_true, {_u(seed, "i", 999)} < p_true as y_true
         from inputs.users""")
 
     # Monthly snapshots: base traits plus monthly noise; 3 % missing numbers; users join over time.
     num_cols = ",\n".join(
         f"case when {_u(seed, 'i', 'm', 400 + j)} < 0.03 then null else "
         f"round(base_{j:02d} + 0.1 * ({_u(seed, 'i', 'm', 500 + j)} - 0.5), 4) end as num_{j:02d}"
-        for j in range(1, N_NUMERIC + 1))
+        for j in range(1, N_NUMERIC + 1)
+    )
     cat_cols = ", ".join(f"cat_{j}" for j in range(1, N_CATEGORICAL + 1))
     bool_cols = ", ".join(f"flag_{j}" for j in range(1, N_BOOLEAN + 1))
     con.execute(f"""
@@ -92,24 +97,26 @@ def generate(db_path: Path, scale: str, seed: int = 7) -> dict:
                cast(date '{LAST_SNAPSHOT}' - to_months({n_snap - 1} - m) as timestamp) as snapshot_at,
                {num_cols}, {cat_cols}, {bool_cols}
         from inputs.users, range({n_snap}) s(m)
-        where m >= cast(floor({_u(seed, 'i', 600)} * {n_snap} * 0.3) as integer)""")
+        where m >= cast(floor({_u(seed, "i", 600)} * {n_snap} * 0.3) as integer)""")
 
     # Events over the year before the scoring time; 'purchase' is likelier for likely users.
-    con.execute("create or replace table inputs.items as select 'item_' || cast(k as varchar) as item_id, "
-                "'cat_' || cast(k % 12 as varchar) as category from range(2000) t(k)")
+    con.execute(
+        "create or replace table inputs.items as select 'item_' || cast(k as varchar) as item_id, "
+        "'cat_' || cast(k % 12 as varchar) as category from range(2000) t(k)"
+    )
     types = "[" + ", ".join(f"'{t}'" for t in EVENT_TYPES) + "]"
     con.execute(f"""
         create or replace table inputs.events as
         with e as (
-            select j, cast(floor({_u(seed, 'j', 1)} * {n}) as bigint) as i
-            from range({cfg['events']}) t(j)
+            select j, cast(floor({_u(seed, "j", 1)} * {n}) as bigint) as i
+            from range({cfg["events"]}) t(j)
         )
         select lpad(cast(e.i as varchar), 8, '0') as user_id,
-               timestamp '{AS_OF}' - to_seconds(cast(floor({_u(seed, 'j', 2)} * 365 * 86400) as bigint) + 1) as event_at,
-               case when {_u(seed, 'j', 3)} < 0.05 + 0.25 * u.p_true then 'purchase'
-                    else {types}[1 + cast(floor({_u(seed, 'j', 4)} * {len(EVENT_TYPES)}) as integer)] end as event_type,
-               'item_' || cast(cast(floor({_u(seed, 'j', 5)} * 2000) as integer) as varchar) as item_id,
-               case when {_u(seed, 'j', 3)} < 0.05 + 0.25 * u.p_true then round({_u(seed, 'j', 6)} * 100, 2) end as value
+               timestamp '{AS_OF}' - to_seconds(cast(floor({_u(seed, "j", 2)} * 365 * 86400) as bigint) + 1) as event_at,
+               case when {_u(seed, "j", 3)} < 0.05 + 0.25 * u.p_true then 'purchase'
+                    else {types}[1 + cast(floor({_u(seed, "j", 4)} * {len(EVENT_TYPES)}) as integer)] end as event_type,
+               'item_' || cast(cast(floor({_u(seed, "j", 5)} * 2000) as integer) as varchar) as item_id,
+               case when {_u(seed, "j", 3)} < 0.05 + 0.25 * u.p_true then round({_u(seed, "j", 6)} * 100, 2) end as value
         from e
         inner join inputs.users as u on e.i = u.i""")
 
@@ -118,8 +125,11 @@ def generate(db_path: Path, scale: str, seed: int = 7) -> dict:
     for r, run in enumerate(cfg["runs"]):
         # With one snapshot (L) a label has no history to be matched in: no timestamp, so it takes
         # the latest snapshot; otherwise a time in the 150 days before the last snapshot.
-        ts = ("cast(null as timestamp)" if n_snap == 1 else
-              f"timestamp '{LAST_SNAPSHOT}' - to_seconds(cast(floor({_u(seed, r, 'k', 12)} * 150 * 86400) as bigint))")
+        ts = (
+            "cast(null as timestamp)"
+            if n_snap == 1
+            else f"timestamp '{LAST_SNAPSHOT}' - to_seconds(cast(floor({_u(seed, r, 'k', 12)} * 150 * 86400) as bigint))"
+        )
         with_negatives = run == "r_negatives"
         parts.append(f"""
             select '{run}' as run_id, user_id, label,
@@ -129,16 +139,20 @@ def generate(db_path: Path, scale: str, seed: int = 7) -> dict:
                 select user_id, cast(y_true as integer) as label,
                        row_number() over (partition by y_true order by hash({seed}, {r}, user_id)) as k
                 from inputs.truth
-                {'' if with_negatives else 'where y_true'}
+                {"" if with_negatives else "where y_true"}
             )
-            where k <= {cfg['labels'] // 2 if with_negatives else cfg['labels']}""")
+            where k <= {cfg["labels"] // 2 if with_negatives else cfg["labels"]}""")
     con.execute("create or replace table inputs.labels as " + "\nunion all\n".join(parts))
     rows = [(run, run, "SINGLE_ENGAGE" if run == "r_single" else "MULTI_ENGAGE", False) for run in cfg["runs"]]
-    con.execute("create or replace table inputs.runs (run_id varchar, run_description varchar, engagement_type varchar, build_only boolean)")
+    con.execute(
+        "create or replace table inputs.runs (run_id varchar, run_description varchar, engagement_type varchar, build_only boolean)"
+    )
     con.executemany("insert into inputs.runs values (?, ?, ?, ?)", rows)
     con.execute("drop table inputs.users")
-    counts = {t: con.execute(f"select count(*) from inputs.{t}").fetchone()[0]
-              for t in ("snapshots", "events", "items", "labels", "runs", "truth")}
+    counts = {
+        t: con.execute(f"select count(*) from inputs.{t}").fetchone()[0]
+        for t in ("snapshots", "events", "items", "labels", "runs", "truth")
+    }
     con.execute("checkpoint")
     con.close()
     return {"scale": scale, "seed": seed, "seconds": round(time.perf_counter() - started, 1), "rows": counts}
@@ -147,8 +161,12 @@ def generate(db_path: Path, scale: str, seed: int = 7) -> dict:
 def checksums(db_path: Path) -> dict:
     """Order-independent checksum of every input table (for the determinism test)."""
     with duckdb.connect(str(db_path), read_only=True) as con:
-        tables = [r[0] for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'inputs' order by 1").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'inputs' order by 1"
+            ).fetchall()
+        ]
         return {t: con.execute(f"select count(*), sum(hash(x)) from inputs.{t} as x").fetchone() for t in tables}
 
 

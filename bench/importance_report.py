@@ -28,9 +28,13 @@ def main(argv=None) -> dict:
     report = quality.feature_report(models, examples, population, runs=runs)
     seconds = time.perf_counter() - started
     rows = report.to_pylist()
-    top = {rid: [(r["feature"], round(r["importance"], 4))
-                 for r in sorted((r for r in rows if r["run_id"] == rid), key=lambda r: r["rank"])[:4]]
-           for rid in sorted({r["run_id"] for r in rows})}
+    top = {
+        rid: [
+            (r["feature"], round(r["importance"], 4))
+            for r in sorted((r for r in rows if r["run_id"] == rid), key=lambda r: r["rank"])[:4]
+        ]
+        for rid in sorted({r["run_id"] for r in rows})
+    }
     out = {"library": lookalike_udf.__file__, "seconds": round(seconds, 2), "rows": len(rows), "top": top}
     print(json.dumps(out, indent=1))
     return out

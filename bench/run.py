@@ -46,10 +46,18 @@ from generate import SCALES, dbt_vars, generate  # noqa: E402
 
 #: dbt models by stage (everything else is "reports": metrics, deciles, summaries, runs, tests).
 STAGES = {
-    "features": ("stg_lookalike__", "int_lookalike__user_snapshots", "int_lookalike__snapshot_keys",
-                 "int_lookalike__event_series", "int_lookalike__training_points",
-                 "int_lookalike__training_examples", "int_lookalike__inference_snapshots",
-                 "lookalike_pit_labels", "lookalike_pit_features", "lookalike_inference_features"),
+    "features": (
+        "stg_lookalike__",
+        "int_lookalike__user_snapshots",
+        "int_lookalike__snapshot_keys",
+        "int_lookalike__event_series",
+        "int_lookalike__training_points",
+        "int_lookalike__training_examples",
+        "int_lookalike__inference_snapshots",
+        "lookalike_pit_labels",
+        "lookalike_pit_features",
+        "lookalike_inference_features",
+    ),
     "training": ("int_lookalike__run_fingerprints", "lookalike_run_models", "lookalike_training_predictions"),
     "scoring": ("int_lookalike__population_scores", "lookalike_user_scores"),
 }
@@ -68,28 +76,51 @@ def timed(cmd: list[str], env: dict, log: Path) -> dict:
     stats = log.with_suffix(".time")
     started = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.run(["/usr/bin/time", "-v", "-o", str(stats), *cmd], env=env, stdout=out,
-                              stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", "-o", str(stats), *cmd], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+        )
     wall = time.perf_counter() - started
     text = log.read_text()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:3])} failed (exit {proc.returncode}); see {log}:\n{text[-3000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stats.read_text())
-    return {"wall_s": round(wall, 2), "peak_rss_mib": round(int(rss.group(1)) / 1024, 1) if rss else None,
-            "stdout": text}
+    return {
+        "wall_s": round(wall, 2),
+        "peak_rss_mib": round(int(rss.group(1)) / 1024, 1) if rss else None,
+        "stdout": text,
+    }
 
 
-def dbt_build(db: Path, workdir: Path, scale: str, tag: str, command: tuple[str, ...] = ("build",),
-              extra_vars: dict | None = None) -> dict:
+def dbt_build(
+    db: Path, workdir: Path, scale: str, tag: str, command: tuple[str, ...] = ("build",), extra_vars: dict | None = None
+) -> dict:
     env = {**os.environ, "LOOKALIKE_DUCKDB_PATH": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     target = workdir / "target"
     dbt = str(Path(sys.executable).parent / "dbt")
-    result = timed([dbt, *command, "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
-                    "--target-path", str(target), "--log-path", str(workdir / "logs"),
-                    "--vars", json.dumps({**bench_vars(scale), **(extra_vars or {})})], env, workdir / f"dbt-{tag}.log")
+    result = timed(
+        [
+            dbt,
+            *command,
+            "--project-dir",
+            str(ROOT),
+            "--profiles-dir",
+            str(ROOT),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(workdir / "logs"),
+            "--vars",
+            json.dumps({**bench_vars(scale), **(extra_vars or {})}),
+        ],
+        env,
+        workdir / f"dbt-{tag}.log",
+    )
     run_results = json.loads((target / "run_results.json").read_text())
-    models = {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in run_results["results"]
-              if r["unique_id"].startswith("model.")}
+    models = {
+        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
+        for r in run_results["results"]
+        if r["unique_id"].startswith("model.")
+    }
     tests = sum(r["execution_time"] for r in run_results["results"] if r["unique_id"].startswith("test."))
     stages = {name: 0.0 for name in (*STAGES, "reports")}
     for name, seconds in models.items():
@@ -97,15 +128,22 @@ def dbt_build(db: Path, workdir: Path, scale: str, tag: str, command: tuple[str,
         stages[stage] += seconds
     stages["tests"] = tests
     del result["stdout"]
-    return {**result, "dbt_elapsed_s": round(run_results["elapsed_time"], 2),
-            "stage_model_s": {k: round(v, 2) for k, v in stages.items()}, "model_s": models}
+    return {
+        **result,
+        "dbt_elapsed_s": round(run_results["elapsed_time"], 2),
+        "stage_model_s": {k: round(v, 2) for k, v in stages.items()},
+        "model_s": models,
+    }
 
 
 def run_actions(db: Path) -> dict:
     with duckdb.connect(str(db), read_only=True) as con:
-        return {r[0]: {"status": r[1], "training_action": r[2], "scoring_action": r[3], "test_auc": r[4]}
-                for r in con.execute("select run_id, status, training_action, scoring_action, test_auc "
-                                     "from lookalike_runs order by run_id").fetchall()}
+        return {
+            r[0]: {"status": r[1], "training_action": r[2], "scoring_action": r[3], "test_auc": r[4]}
+            for r in con.execute(
+                "select run_id, status, training_action, scoring_action, test_auc from lookalike_runs order by run_id"
+            ).fetchall()
+        }
 
 
 def change_one_run(db: Path) -> None:
@@ -117,12 +155,20 @@ def change_one_run(db: Path) -> None:
 def true_auc(db: Path, table: str) -> dict:
     """Per run: AUC of the run's population scores against the generator's true labels."""
     from sklearn.metrics import roc_auc_score
+
     out = {}
     with duckdb.connect(str(db), read_only=True) as con:
         runs = [r[0] for r in con.execute(f"select distinct run_id from {table} order by 1").fetchall()]
         for run in runs:
-            y, s = con.execute(f"""select t.y_true::int, s.score from {table} s
-                                   join inputs.truth t using (user_id) where s.run_id = ?""", [run]).fetchnumpy().values()
+            y, s = (
+                con.execute(
+                    f"""select t.y_true::int, s.score from {table} s
+                                   join inputs.truth t using (user_id) where s.run_id = ?""",
+                    [run],
+                )
+                .fetchnumpy()
+                .values()
+            )
             out[run] = round(float(roc_auc_score(y, s)), 4)
     return out
 
@@ -130,6 +176,7 @@ def true_auc(db: Path, table: str) -> dict:
 def scoring_floor(db: Path) -> dict:
     """Seconds of each run's predict_proba on its scored rows' feature matrix, already in memory."""
     from lookalike_udf.scoring import LookalikeModel
+
     with duckdb.connect(str(db), read_only=True) as con:
         models = con.execute("""select m.run_id, m.model_json, r.engagement_type from lookalike_run_models m
                                 join lookalike_runs r using (run_id)
@@ -138,8 +185,12 @@ def scoring_floor(db: Path) -> dict:
         seeds = {}
         for run_id, _, engagement in models:
             if engagement == "SINGLE_ENGAGE":
-                seeds[run_id] = {r[0] for r in con.execute(
-                    "select distinct user_id from lookalike_pit_labels where run_id = ?", [run_id]).fetchall()}
+                seeds[run_id] = {
+                    r[0]
+                    for r in con.execute(
+                        "select distinct user_id from lookalike_pit_labels where run_id = ?", [run_id]
+                    ).fetchall()
+                }
     out = {}
     for run_id, model_json, _ in models:
         model = LookalikeModel.from_json(model_json)
@@ -147,8 +198,14 @@ def scoring_floor(db: Path) -> dict:
         if run_id in seeds:
             import pyarrow as pa
             import pyarrow.compute as pc
-            rows = table.filter(pc.invert(pc.is_in(table.column("user_id").cast(pa.string()),
-                                                   pa.array(sorted(seeds[run_id]), type=pa.string()))))
+
+            rows = table.filter(
+                pc.invert(
+                    pc.is_in(
+                        table.column("user_id").cast(pa.string()), pa.array(sorted(seeds[run_id]), type=pa.string())
+                    )
+                )
+            )
         X = model.encoder.transform(rows)
         started = time.perf_counter()
         model._scorer.predict_proba_positive(X)
@@ -158,8 +215,11 @@ def scoring_floor(db: Path) -> dict:
 
 
 def baseline(db: Path, workdir: Path, scale: str, tag: str) -> dict:
-    result = timed([sys.executable, str(HERE / "baseline.py"), "--db", str(db), "--scale", scale],
-                   dict(os.environ), workdir / f"baseline-{tag}.log")
+    result = timed(
+        [sys.executable, str(HERE / "baseline.py"), "--db", str(db), "--scale", scale],
+        dict(os.environ),
+        workdir / f"baseline-{tag}.log",
+    )
     stages = json.loads(result.pop("stdout").strip().splitlines()[-1])
     return {**result, "stages": stages}
 
@@ -167,8 +227,9 @@ def baseline(db: Path, workdir: Path, scale: str, tag: str) -> dict:
 STEPS = ("first", "floor", "rescore", "unchanged", "steady", "changed", "baseline")
 
 
-def repetition(pristine: Path, workdir: Path, scale: str, k: int, skip_baseline: bool,
-               steps: tuple[str, ...] = STEPS) -> dict:
+def repetition(
+    pristine: Path, workdir: Path, scale: str, k: int, skip_baseline: bool, steps: tuple[str, ...] = STEPS
+) -> dict:
     out = {}
     ours = workdir / f"ours-{k}.duckdb"
     shutil.copy(pristine, ours)
@@ -178,9 +239,14 @@ def repetition(pristine: Path, workdir: Path, scale: str, k: int, skip_baseline:
         out["floor"] = scoring_floor(ours)
     if "rescore" in steps:
         # The scoring model alone, forced to rescore: its own wall time and peak memory (1M vs 10M users).
-        out["rescore_only"] = dbt_build(ours, workdir, scale, f"{k}-rescore",
-                                        ("run", "--select", "int_lookalike__population_scores"),
-                                        {"lookalike_force_retrain": True})
+        out["rescore_only"] = dbt_build(
+            ours,
+            workdir,
+            scale,
+            f"{k}-rescore",
+            ("run", "--select", "int_lookalike__population_scores"),
+            {"lookalike_force_retrain": True},
+        )
     if "unchanged" in steps:
         out["rebuild_unchanged"] = dbt_build(ours, workdir, scale, f"{k}-unchanged")
         out["unchanged_actions"] = run_actions(ours)
@@ -221,34 +287,62 @@ def summary(results: dict) -> str:
         ("ours: first `dbt build`, wall s", lambda r: r["first_build"]["wall_s"]),
         ("ours: first build, peak RSS MiB", lambda r: r["first_build"]["peak_rss_mib"]),
         ("ours: rebuild, nothing changed, wall s", lambda r: r["rebuild_unchanged"]["wall_s"]),
-        ("ours: rebuild / first build (wall)", lambda r: round(r["rebuild_unchanged"]["wall_s"] / r["first_build"]["wall_s"], 3)),
-        ("ours: rebuild / first build (dbt elapsed)",
-         lambda r: round(r["rebuild_unchanged"]["dbt_elapsed_s"] / r["first_build"]["dbt_elapsed_s"], 3)),
+        (
+            "ours: rebuild / first build (wall)",
+            lambda r: round(r["rebuild_unchanged"]["wall_s"] / r["first_build"]["wall_s"], 3),
+        ),
+        (
+            "ours: rebuild / first build (dbt elapsed)",
+            lambda r: round(r["rebuild_unchanged"]["dbt_elapsed_s"] / r["first_build"]["dbt_elapsed_s"], 3),
+        ),
         ("ours: rebuild again, nothing changed (steady state), wall s", lambda r: r["rebuild_steady"]["wall_s"]),
-        ("ours: rebuild again / first build (wall)",
-         lambda r: round(r["rebuild_steady"]["wall_s"] / r["first_build"]["wall_s"], 3)),
+        (
+            "ours: rebuild again / first build (wall)",
+            lambda r: round(r["rebuild_steady"]["wall_s"] / r["first_build"]["wall_s"], 3),
+        ),
         ("ours: rebuild, one run's labels changed, wall s", lambda r: r["rebuild_one_run_changed"]["wall_s"]),
-        ("ours: importance report (model time) / first build (wall)",
-         lambda r: round(r["first_build"]["model_s"]["lookalike_feature_importance"] / r["first_build"]["wall_s"], 3)),
-        ("ours: scoring models (population_scores + user_scores), s", lambda r: r["first_build"]["stage_model_s"]["scoring"]),
+        (
+            "ours: importance report (model time) / first build (wall)",
+            lambda r: round(
+                r["first_build"]["model_s"]["lookalike_feature_importance"] / r["first_build"]["wall_s"], 3
+            ),
+        ),
+        (
+            "ours: scoring models (population_scores + user_scores), s",
+            lambda r: r["first_build"]["stage_model_s"]["scoring"],
+        ),
         ("floor: predict_proba in memory, all runs, s", lambda r: round(floor(r), 2)),
         ("ours: scoring model alone (forced rescore), wall s", lambda r: r["rescore_only"]["wall_s"]),
-        ("ours: scoring model alone, model time s", lambda r: r["rescore_only"]["model_s"]["int_lookalike__population_scores"]),
+        (
+            "ours: scoring model alone, model time s",
+            lambda r: r["rescore_only"]["model_s"]["int_lookalike__population_scores"],
+        ),
         ("ours: scoring model alone, peak RSS MiB", lambda r: r["rescore_only"]["peak_rss_mib"]),
-        ("ours: scoring model alone / floor",
-         lambda r: round(r["rescore_only"]["model_s"]["int_lookalike__population_scores"] / floor(r), 2)),
-        ("ours: population_scores / floor",
-         lambda r: round(r["first_build"]["model_s"]["int_lookalike__population_scores"] / floor(r), 2)),
+        (
+            "ours: scoring model alone / floor",
+            lambda r: round(r["rescore_only"]["model_s"]["int_lookalike__population_scores"] / floor(r), 2),
+        ),
+        (
+            "ours: population_scores / floor",
+            lambda r: round(r["first_build"]["model_s"]["int_lookalike__population_scores"] / floor(r), 2),
+        ),
     ]
     for stage in (*STAGES, "reports", "tests"):
-        measures.append((f"ours: first build, {stage} models (sum of model times), s",
-                         lambda r, stage=stage: r["first_build"]["stage_model_s"][stage]))
+        measures.append(
+            (
+                f"ours: first build, {stage} models (sum of model times), s",
+                lambda r, stage=stage: r["first_build"]["stage_model_s"][stage],
+            )
+        )
     if any("baseline" in r for r in reps):
         measures += [
             ("baseline: wall s", lambda r: r["baseline"]["wall_s"]),
             ("baseline: peak RSS MiB", lambda r: r["baseline"]["peak_rss_mib"]),
             ("ours / baseline: wall", lambda r: round(r["first_build"]["wall_s"] / r["baseline"]["wall_s"], 3)),
-            ("ours / baseline: peak RSS", lambda r: round(r["first_build"]["peak_rss_mib"] / r["baseline"]["peak_rss_mib"], 3)),
+            (
+                "ours / baseline: peak RSS",
+                lambda r: round(r["first_build"]["peak_rss_mib"] / r["baseline"]["peak_rss_mib"], 3),
+            ),
         ]
         for stage in next(r for r in reps if "baseline" in r)["baseline"]["stages"]:
             if not stage.endswith("test_auc"):
@@ -264,18 +358,28 @@ def summary(results: dict) -> str:
         return out
 
     rows = [(name, values(measure)) for name, measure in measures]
-    lines = [f"Scale {results['scale']}: {results['repetitions_n']} repetition(s); figures are min / median / max "
-             "(a single figure when there is one repetition).", "", "| Measure | Value |", "|---|---|"]
+    lines = [
+        f"Scale {results['scale']}: {results['repetitions_n']} repetition(s); figures are min / median / max "
+        "(a single figure when there is one repetition).",
+        "",
+        "| Measure | Value |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | {_stats(values)} |" for name, values in rows]
-    lines += ["", "| Run | true AUC ours | true AUC baseline | difference | retrained after one run changed | rescored |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| Run | true AUC ours | true AUC baseline | difference | retrained after one run changed | rescored |",
+        "|---|---|---|---|---|---|",
+    ]
     for run in sorted(reps[0]["true_auc_ours"]):
         ours_auc = [r["true_auc_ours"][run] for r in reps]
         base_auc = [r.get("true_auc_baseline", {}).get(run) for r in reps]
         diff = [round(a - b, 4) for a, b in zip(ours_auc, base_auc, strict=True) if b is not None]
         actions = reps[-1].get("changed_actions", {}).get(run, {})
-        lines.append(f"| {run} | {_stats(ours_auc)} | {_stats(base_auc)} | {_stats(diff)} | "
-                     f"{actions.get('training_action')} | {actions.get('scoring_action')} |")
+        lines.append(
+            f"| {run} | {_stats(ours_auc)} | {_stats(base_auc)} | {_stats(diff)} | "
+            f"{actions.get('training_action')} | {actions.get('scoring_action')} |"
+        )
     return "\n".join(lines)
 
 
@@ -283,11 +387,25 @@ def machine() -> dict:
     import dbt.version
     import pandas
     import sklearn
-    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0)
-    return {"python": platform.python_version(), "cores": os.cpu_count(), "memory_gib": round(mem / 2**20, 1),
-            "dbt_core": dbt.version.__version__, "duckdb": duckdb.__version__, "sklearn": sklearn.__version__,
-            "pandas": pandas.__version__, "load_avg_at_start": os.getloadavg()}
+
+    mem = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
+    return {
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem / 2**20, 1),
+        "dbt_core": dbt.version.__version__,
+        "duckdb": duckdb.__version__,
+        "sklearn": sklearn.__version__,
+        "pandas": pandas.__version__,
+        "load_avg_at_start": os.getloadavg(),
+    }
 
 
 def main(argv=None) -> dict:
@@ -297,9 +415,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--steps", default=",".join(STEPS),
-                        help="comma-separated steps after the first build: " + ", ".join(STEPS[1:])
-                             + " (default: all)")
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help="comma-separated steps after the first build: " + ", ".join(STEPS[1:]) + " (default: all)",
+    )
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     pristine = args.workdir / f"{args.scale}-inputs.duckdb"
@@ -308,11 +428,18 @@ def main(argv=None) -> dict:
     unknown = set(args.steps.split(",")) - set(STEPS)
     if unknown:
         parser.error(f"unknown steps {sorted(unknown)}; choose from {', '.join(STEPS)}")
-    results = {"scale": args.scale, "machine": machine(), "steps": args.steps, "generate": generate(pristine, args.scale, args.seed),
-               "repetitions_n": args.repeat, "repetitions": []}
+    results = {
+        "scale": args.scale,
+        "machine": machine(),
+        "steps": args.steps,
+        "generate": generate(pristine, args.scale, args.seed),
+        "repetitions_n": args.repeat,
+        "repetitions": [],
+    }
     for k in range(args.repeat):
-        results["repetitions"].append(repetition(pristine, args.workdir, args.scale, k, args.skip_baseline,
-                                                 tuple(args.steps.split(","))))
+        results["repetitions"].append(
+            repetition(pristine, args.workdir, args.scale, k, args.skip_baseline, tuple(args.steps.split(",")))
+        )
         (args.workdir / f"results-{args.scale}.json").write_text(json.dumps(results, indent=1, default=str))
     pristine.unlink()
     print(summary(results))

@@ -63,6 +63,7 @@ SEED = 13
 
 # --- Data ------------------------------------------------------------------------------------
 
+
 def _category_values(j: int) -> list[str]:
     return [f"c{j}_{v:02d}" for v in range(4 + 3 * j)]
 
@@ -141,14 +142,17 @@ def training_examples(n: int = 4_000, seed: int = SEED + 1, positive_unlabeled: 
         table, y = table.take(pa.array(keep)), np.isin(keep, pos).astype(np.int64)
         source = np.where(y == 1, "seed", "unlabeled_sample").astype(object)
     m = table.num_rows
-    return table.append_column("example_id", pa.array([f"e{i}" for i in range(m)])) \
-        .append_column("label", pa.array(y)) \
-        .append_column("weight", pa.array(np.ones(m))) \
-        .append_column("split", pa.array(["train"] * m)) \
+    return (
+        table.append_column("example_id", pa.array([f"e{i}" for i in range(m)]))
+        .append_column("label", pa.array(y))
+        .append_column("weight", pa.array(np.ones(m)))
+        .append_column("split", pa.array(["train"] * m))
         .append_column("example_source", pa.array(source.tolist(), type=pa.string()))
+    )
 
 
 # --- Models ----------------------------------------------------------------------------------
+
 
 def fit_models(workdir: Path, models: list[str]) -> dict:
     """Fit every model with the library's entry point; store its JSON (and the orbital pipeline)."""
@@ -168,9 +172,14 @@ def fit_models(workdir: Path, models: list[str]) -> dict:
         payload = model.estimator_payload
         members = payload.get("members", [payload])
         trees = sum(len(m.get("trees", [])) for m in members)
-        info[name] = {"fit_s": fit_s, "training_method": model.params["training_method"],
-                      "members": len(members), "trees": trees, "n_features": len(model.feature_names),
-                      "train_rows": examples.num_rows}
+        info[name] = {
+            "fit_s": fit_s,
+            "training_method": model.params["training_method"],
+            "members": len(members),
+            "trees": trees,
+            "n_features": len(model.feature_names),
+            "train_rows": examples.num_rows,
+        }
         if name in ORBITAL_TYPES:
             pipeline = orbital_pipeline(name, model, examples)
             with open(workdir / f"{name}.orbital.pkl", "wb") as fh:  # our own file, read by our own worker
@@ -200,8 +209,9 @@ def orbital_pipeline(name: str, model, examples: pa.Table):
     if name == "rf":
         keys = ("n_estimators", "max_depth", "min_samples_leaf", "max_features", "random_state")
         estimator = RandomForestClassifier(n_jobs=1, **{k: params[k] for k in keys})
-        pipeline = Pipeline([("prepare", ColumnTransformer([("x", "passthrough", names)], remainder="drop")),
-                             ("model", estimator)])
+        pipeline = Pipeline(
+            [("prepare", ColumnTransformer([("x", "passthrough", names)], remainder="drop")), ("model", estimator)]
+        )
         pipeline.fit(frame, y)
         # skl2onnx 1.20 loops forever on a +inf threshold (scikit-learn's "missing values go
         # right" split): find_switch_point bisects towards inf and never converges. Every finite
@@ -227,23 +237,39 @@ def orbital_pipeline(name: str, model, examples: pa.Table):
         indicators = [numeric[int(p)] for p in payload["indicator_columns"]]
         categorical = [int(c) for c in payload["categorical_columns"]]
         X = np.where(np.isinf(X), np.nan, X)
-        frame = pd.DataFrame({"user_id": np.arange(len(X), dtype=np.int64),
-                              **{f"f{j}": X[:, j] for j in numeric},
-                              **{f"m{j}": np.isnan(X[:, j]).astype(np.float64) for j in indicators},
-                              **{f"c{j}": np.where(np.isnan(X[:, j]), "nan", np.nan_to_num(X[:, j]).astype(np.int64).astype(str))
-                                 for j in categorical}})
-        parts = [("num", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
-                  [f"f{j}" for j in numeric]),
-                 ("ind", StandardScaler(), [f"m{j}" for j in indicators]),
-                 ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), [f"c{j}" for j in categorical])]
-        pipeline = Pipeline([("prepare", ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)),
-                             ("model", LogisticRegression(**logistic.default_params(SEED)))])
+        frame = pd.DataFrame(
+            {
+                "user_id": np.arange(len(X), dtype=np.int64),
+                **{f"f{j}": X[:, j] for j in numeric},
+                **{f"m{j}": np.isnan(X[:, j]).astype(np.float64) for j in indicators},
+                **{
+                    f"c{j}": np.where(np.isnan(X[:, j]), "nan", np.nan_to_num(X[:, j]).astype(np.int64).astype(str))
+                    for j in categorical
+                },
+            }
+        )
+        parts = [
+            (
+                "num",
+                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                [f"f{j}" for j in numeric],
+            ),
+            ("ind", StandardScaler(), [f"m{j}" for j in indicators]),
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), [f"c{j}" for j in categorical]),
+        ]
+        pipeline = Pipeline(
+            [
+                ("prepare", ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)),
+                ("model", LogisticRegression(**logistic.default_params(SEED))),
+            ]
+        )
         pipeline.fit(frame, y)
         pipeline.orbital_columns = {"numeric": numeric, "indicators": indicators, "categorical": categorical}
     return pipeline
 
 
 # --- Engines (run in a worker subprocess) ------------------------------------------------------
+
 
 def _maxrss_mib() -> float:
     """This process's peak resident set (VmHWM). Not getrusage's ru_maxrss: Linux carries the
@@ -271,8 +297,10 @@ def _encoded_view_sql(model_json: str, columns: dict | None) -> str:
         cols = [f"CAST({e} AS DOUBLE) AS f{j}" for j, e in enumerate(enc)]
     else:
         cols = [f"CAST({enc[j]} AS DOUBLE) AS f{j}" for j in columns["numeric"]]
-        cols += [f"CASE WHEN ({enc[j]}) IS NULL OR isinf({enc[j]}) THEN 1.0 ELSE 0.0 END AS m{j}"
-                 for j in columns["indicators"]]
+        cols += [
+            f"CASE WHEN ({enc[j]}) IS NULL OR isinf({enc[j]}) THEN 1.0 ELSE 0.0 END AS m{j}"
+            for j in columns["indicators"]
+        ]
         cols += [f"COALESCE(CAST({enc[j]} AS VARCHAR), 'nan') AS c{j}" for j in columns["categorical"]]
     return f"SELECT user_id, {', '.join(cols)} FROM pop.population"
 
@@ -335,10 +363,15 @@ def run_engine(engine: str, model_name: str, workdir: Path, db: Path, dump: bool
         con.execute(f"create table scored_raw as {sql}")
         out["run_s"] = time.perf_counter() - t
         # orbital returns a label and a {0: p0, 1: p1} struct; keep the positive probability.
-        prob = [c for (c,) in con.execute("select column_name from (describe scored_raw)").fetchall()
-                if c.startswith("output_probability")]
+        prob = [
+            c
+            for (c,) in con.execute("select column_name from (describe scored_raw)").fetchall()
+            if c.startswith("output_probability")
+        ]
         col = f'"{prob[0]}"' if len(prob) == 1 else None
-        if col is not None and con.execute(f"select typeof({col}) from scored_raw limit 1").fetchone()[0].startswith("STRUCT"):
+        if col is not None and con.execute(f"select typeof({col}) from scored_raw limit 1").fetchone()[0].startswith(
+            "STRUCT"
+        ):
             col = f'{col}."1"'
         elif col is None:
             col = '"output_probability.1"'
@@ -356,22 +389,37 @@ def measure(engine: str, model_name: str, workdir: Path, db: Path, repeat: int) 
     runs = []
     for r in range(repeat):
         load = os.getloadavg()[0]
-        cmd = [sys.executable, str(Path(__file__).resolve()), "_worker", engine, model_name, str(workdir), str(db),
-               "1" if r == 0 else "0"]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "_worker",
+            engine,
+            model_name,
+            str(workdir),
+            str(db),
+            "1" if r == 0 else "0",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
         if proc.returncode != 0:
             return {"engine": engine, "model": model_name, "error": proc.stderr.strip().splitlines()[-1:]}
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         result["load_before"] = load
         runs.append(result)
-        print(f"  {model_name:10s} {engine:8s} rep {r}: run {result['run_s']:.2f} s"
-              + (f", compile {result['compile_s']:.2f} s" if "compile_s" in result else "")
-              + f", peak {result['peak_rss_mib']:.0f} MiB, load {load:.2f}", flush=True)
-    summary = {"engine": engine, "model": model_name, "repetitions": runs,
-               "run_s": statistics.median(r["run_s"] for r in runs),
-               "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
-               "rss_ready_mib": max(r["rss_ready_mib"] for r in runs),
-               "load": [round(r["load_before"], 2) for r in runs]}
+        print(
+            f"  {model_name:10s} {engine:8s} rep {r}: run {result['run_s']:.2f} s"
+            + (f", compile {result['compile_s']:.2f} s" if "compile_s" in result else "")
+            + f", peak {result['peak_rss_mib']:.0f} MiB, load {load:.2f}",
+            flush=True,
+        )
+    summary = {
+        "engine": engine,
+        "model": model_name,
+        "repetitions": runs,
+        "run_s": statistics.median(r["run_s"] for r in runs),
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+        "rss_ready_mib": max(r["rss_ready_mib"] for r in runs),
+        "load": [round(r["load_before"], 2) for r in runs],
+    }
     for key in ("compile_s", "sql_kib"):
         if key in runs[0]:
             summary[key] = statistics.median(r[key] for r in runs)
@@ -387,7 +435,8 @@ def max_abs_diff(workdir: Path, model_name: str, engine: str) -> float | None:
     with duckdb.connect() as con:
         n_ref, n_joined, diff = con.execute(
             f"select (select count(*) from '{ref}'), count(*), max(abs(a.score - b.score)) "
-            f"from '{ours}' a join '{ref}' b using (user_id)").fetchone()
+            f"from '{ours}' a join '{ref}' b using (user_id)"
+        ).fetchone()
         if n_joined != n_ref:
             return float("inf")
         return float(diff)
@@ -397,10 +446,14 @@ def render(results: dict) -> str:
     lines = []
     for name in results["models"]:
         m = results["fit"][name]
-        lines.append(f"\n### {name}: {m['members']} member(s), {m['trees']} trees, {m['n_features']} features "
-                     f"({m['training_method']}, {m['train_rows']} training rows)\n")
-        lines.append("| engine | scoring wall, median (s) | runs (s) | prepare (s) | SQL (KiB) | peak RSS (MiB) "
-                     "| max abs diff vs Python | load avg before runs |")
+        lines.append(
+            f"\n### {name}: {m['members']} member(s), {m['trees']} trees, {m['n_features']} features "
+            f"({m['training_method']}, {m['train_rows']} training rows)\n"
+        )
+        lines.append(
+            "| engine | scoring wall, median (s) | runs (s) | prepare (s) | SQL (KiB) | peak RSS (MiB) "
+            "| max abs diff vs Python | load avg before runs |"
+        )
         lines.append("|---|---|---|---|---|---|---|---|")
         for r in results["engines"]:
             if r["model"] != name:
@@ -413,7 +466,8 @@ def render(results: dict) -> str:
                 f"| {r['engine']} | {r['run_s']:.2f} | {' / '.join(format(x['run_s'], '.2f') for x in r['repetitions'])} | "
                 f"{r['compile_s']:.2f} | {format(r['sql_kib'], '.0f') if 'sql_kib' in r else '-'} | "
                 f"{r['peak_rss_mib']:.0f} | {'' if diff is None else f'{diff:.1e}'} | "
-                f"{' / '.join(format(x, '.2f') for x in r['load'])} |")
+                f"{' / '.join(format(x, '.2f') for x in r['load'])} |"
+            )
     return "\n".join(lines)
 
 
@@ -443,8 +497,15 @@ def main(argv=None) -> dict:
     print(f"population: {args.rows} rows in {time.perf_counter() - t:.1f} s ({db})", flush=True)
     for stale in workdir.glob("scores-*.parquet"):
         stale.unlink()
-    results = {"rows": args.rows, "repeat": args.repeat, "models": models, "cpus": os.cpu_count(),
-               "load_start": os.getloadavg(), "fit": fit_models(workdir, models), "engines": []}
+    results = {
+        "rows": args.rows,
+        "repeat": args.repeat,
+        "models": models,
+        "cpus": os.cpu_count(),
+        "load_start": os.getloadavg(),
+        "fit": fit_models(workdir, models),
+        "engines": [],
+    }
     for name in models:
         for engine in engines:  # python first: it is the reference for the differences
             if engine == "orbital" and name not in ORBITAL_TYPES:

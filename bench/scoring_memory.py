@@ -37,14 +37,22 @@ def _model_rows() -> pa.Table:
     m = 3000
     features = {f"f{j}": rng.random(m) for j in range(N_FEATURES)}
     label = (features["f0"] + rng.normal(0, 0.3, m) > 0.6).astype(np.int32)
-    examples = pa.table({
-        "example_id": [str(i) for i in range(m)], "run_id": ["r"] * m, "user_id": [str(i) for i in range(m)],
-        "label": label, "weight": np.ones(m), "example_source": ["label"] * m,
-        "split": np.where(np.arange(m) % 4 == 0, "test", "train"), **features,
-    })
+    examples = pa.table(
+        {
+            "example_id": [str(i) for i in range(m)],
+            "run_id": ["r"] * m,
+            "user_id": [str(i) for i in range(m)],
+            "label": label,
+            "weight": np.ones(m),
+            "example_source": ["label"] * m,
+            "split": np.where(np.arange(m) % 4 == 0, "test", "train"),
+            **features,
+        }
+    )
     model = fit_run_model("r", examples, random_seed=1)
-    return pa.table({"run_id": ["r"], "model_status": ["TRAINED"], "model_json": [model.to_json()],
-                     "training_fingerprint": ["x"]})
+    return pa.table(
+        {"run_id": ["r"], "model_status": ["TRAINED"], "model_json": [model.to_json()], "training_fingerprint": ["x"]}
+    )
 
 
 def main(n: int, db: str) -> dict:
@@ -53,16 +61,22 @@ def main(n: int, db: str) -> dict:
     exists = con.execute("select count(*) from duckdb_tables() where table_name = 'pop'").fetchall()[0][0]
     if not exists:
         columns = ", ".join(f"(hash(i, {j}) % 1000) / 1000.0 as f{j}" for j in range(N_FEATURES))
-        con.execute(f"create table pop as select lpad(cast(i as varchar), 9, '0') as user_id, {columns} "
-                    f"from range({TABLE_ROWS}) t(i)")
+        con.execute(
+            f"create table pop as select lpad(cast(i as varchar), 9, '0') as user_id, {columns} "
+            f"from range({TABLE_ROWS}) t(i)"
+        )
     models = _model_rows()
     before = _peak_mib()
     started = time.perf_counter()
     rows = 0
     for batch in lookalike.score_population(models=models, population=con.sql(f"select * from pop limit {int(n)}")):
         rows += batch.num_rows
-    return {"rows": rows, "seconds": round(time.perf_counter() - started, 1), "rss_before_mib": before,
-            "peak_rss_mib": _peak_mib()}
+    return {
+        "rows": rows,
+        "seconds": round(time.perf_counter() - started, 1),
+        "rss_before_mib": before,
+        "peak_rss_mib": _peak_mib(),
+    }
 
 
 if __name__ == "__main__":

@@ -60,14 +60,21 @@ def load_into_spark(spark_dir: Path, db_file: Path, tables: list[str], master: s
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = (SparkSession.builder.master(master).appName("lookalike-bench-load")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.driver.memory", "4g")
-             .config("spark.sql.warehouse.dir", f"{spark_dir}/warehouse")
-             .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                     f"jdbc:derby:;databaseName={spark_dir}/metastore_db;create=true")
-             .enableHiveSupport().getOrCreate())
+    spark = (
+        SparkSession.builder.master(master)
+        .appName("lookalike-bench-load")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "4g")
+        .config("spark.sql.warehouse.dir", f"{spark_dir}/warehouse")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={spark_dir}/metastore_db;create=true",
+        )
+        .enableHiveSupport()
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     spark.sql("create database if not exists inputs")
     with tempfile.TemporaryDirectory(dir=spark_dir) as tmp, duckdb.connect(str(db_file), read_only=True) as con:
@@ -101,8 +108,8 @@ class TreeSampler(threading.Thread):
                 stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
-            name = stat[stat.index("(") + 1: stat.rindex(")")]
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
             children.setdefault(ppid, []).append(int(entry))
             names[int(entry)] = name
         out, todo = [], [self.pid]
@@ -131,7 +138,9 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
-LINE = re.compile(r"(\d+) of (\d+) (OK|ERROR|PASS|WARN|FAIL|SKIP)\b(.*?)\s([\w.]+)\s+\.*\s*\[(\w+)(?: \d+)? in ([\d.]+)s\]")
+LINE = re.compile(
+    r"(\d+) of (\d+) (OK|ERROR|PASS|WARN|FAIL|SKIP)\b(.*?)\s([\w.]+)\s+\.*\s*\[(\w+)(?: \d+)? in ([\d.]+)s\]"
+)
 START = re.compile(r"(\d+) of (\d+) START \S+ (?:sql |python )?\S+ model ([\w.]+)")
 
 
@@ -143,8 +152,12 @@ def parse_log(text: str) -> dict:
         total = int(m.group(2))
         if not m.group(5).split(".")[-1]:  # an on-run-start/end hook line
             continue
-        nodes[m.group(5).split(".")[-1]] = {"status": m.group(6), "seconds": float(m.group(7)), "index": int(m.group(1)),
-                                            "model": " model " in m.group(4) + " "}
+        nodes[m.group(5).split(".")[-1]] = {
+            "status": m.group(6),
+            "seconds": float(m.group(7)),
+            "index": int(m.group(1)),
+            "model": " model " in m.group(4) + " ",
+        }
     for m in START.finditer(text):
         total = int(m.group(2))
         started.append(m.group(3).split(".")[-1])
@@ -167,14 +180,30 @@ def build(engine: str, workdir: Path, scale: str, tag: str, env: dict, timeout: 
         cmd = [sys.executable, "-m", "lookalike_udf.spark_dbt", "build", "--target", "spark"]
     else:
         cmd = [str(Path(sys.executable).parent / "dbt"), "build"]
-    cmd += ["--project-dir", str(ROOT), "--profiles-dir", str(ROOT), "--target-path", str(target),
-            "--log-path", str(workdir / f"logs-{tag}"), "--vars", json.dumps(bench_vars(scale))]
+    cmd += [
+        "--project-dir",
+        str(ROOT),
+        "--profiles-dir",
+        str(ROOT),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(workdir / f"logs-{tag}"),
+        "--vars",
+        json.dumps(bench_vars(scale)),
+    ]
     load_start = os.getloadavg()
     started = time.perf_counter()
     timed_out = False
     with open(log, "w") as out:
-        proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", str(stats), *cmd], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["/usr/bin/time", "-v", "-o", str(stats), *cmd],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         sampler = TreeSampler(proc.pid)
         sampler.start()
         try:
@@ -190,26 +219,41 @@ def build(engine: str, workdir: Path, scale: str, tag: str, env: dict, timeout: 
         sampler.stop()
     wall = time.perf_counter() - started
     text = log.read_text()
-    result = {"command": " ".join(cmd[:6]), "exit_code": proc.returncode, "timed_out": timed_out,
-              "wall_s": round(wall, 2), "load_avg_start": [round(x, 2) for x in load_start],
-              "load_avg_end": [round(x, 2) for x in os.getloadavg()], "load_1min_max_during": round(sampler.load_max, 2),
-              "peak_tree_rss_mib": round(sampler.peak_tree_kib / 1024, 1),
-              "peak_single_process_rss_mib_sampled": round(sampler.peak_proc_kib / 1024, 1),
-              "peak_single_process": sampler.peak_proc_name}
+    result = {
+        "command": " ".join(cmd[:6]),
+        "exit_code": proc.returncode,
+        "timed_out": timed_out,
+        "wall_s": round(wall, 2),
+        "load_avg_start": [round(x, 2) for x in load_start],
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
+        "load_1min_max_during": round(sampler.load_max, 2),
+        "peak_tree_rss_mib": round(sampler.peak_tree_kib / 1024, 1),
+        "peak_single_process_rss_mib_sampled": round(sampler.peak_proc_kib / 1024, 1),
+        "peak_single_process": sampler.peak_proc_name,
+    }
     if stats.exists():
         rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stats.read_text())
         result["time_v_max_rss_mib"] = round(int(rss.group(1)) / 1024, 1) if rss else None
     rr = target / "run_results.json"
     if rr.exists() and not timed_out:
         run_results = json.loads(rr.read_text())
-        models = {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in run_results["results"]
-                  if r["unique_id"].startswith("model.")}
-        result.update(source="run_results.json", dbt_elapsed_s=round(run_results["elapsed_time"], 2),
-                      statuses={s: sum(1 for r in run_results["results"] if r["status"] == s)
-                                for s in {r["status"] for r in run_results["results"]}},
-                      tests_s=round(sum(r["execution_time"] for r in run_results["results"]
-                                        if r["unique_id"].startswith("test.")), 2),
-                      model_s=models)
+        models = {
+            r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
+            for r in run_results["results"]
+            if r["unique_id"].startswith("model.")
+        }
+        result.update(
+            source="run_results.json",
+            dbt_elapsed_s=round(run_results["elapsed_time"], 2),
+            statuses={
+                s: sum(1 for r in run_results["results"] if r["status"] == s)
+                for s in {r["status"] for r in run_results["results"]}
+            },
+            tests_s=round(
+                sum(r["execution_time"] for r in run_results["results"] if r["unique_id"].startswith("test.")), 2
+            ),
+            model_s=models,
+        )
     else:
         parsed = parse_log(text)
         models = {k: v["seconds"] for k, v in parsed["nodes"].items() if v["model"]}
@@ -226,17 +270,25 @@ def machine() -> dict:
     import dbt.version
     import duckdb
     import sklearn
-    out = {"python": platform.python_version(), "cores": os.cpu_count(),
-           "memory_gib": round(os.sysconf("SC_PHYS_PAGES") * PAGE / 2**30, 1), "dbt_core": dbt.version.__version__,
-           "duckdb": duckdb.__version__, "sklearn": sklearn.__version__}
+
+    out = {
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PHYS_PAGES") * PAGE / 2**30, 1),
+        "dbt_core": dbt.version.__version__,
+        "duckdb": duckdb.__version__,
+        "sklearn": sklearn.__version__,
+    }
     try:
         import pyspark
         from dbt.adapters.spark.__version__ import version
+
         out.update(pyspark=pyspark.__version__, dbt_spark=str(version))
     except ImportError:
         pass
     try:
         from dbt.adapters.duckdb.__version__ import version as dv
+
         out["dbt_duckdb"] = str(dv)
     except ImportError:
         pass
@@ -264,9 +316,16 @@ def main(argv=None) -> dict:
     out_file = args.out or HERE / "results" / f"{args.engine}-{args.scale}.json"
     steps = args.steps.split(",")
 
-    results = {"engine": args.engine, "scale": args.scale, "scale_def": {k: v for k, v in SCALES[args.scale].items()},
-               "machine": machine(), "steps": steps, "master": args.master if args.engine == "spark" else None,
-               "load_avg_at_start": [round(x, 2) for x in os.getloadavg()], "repetitions": []}
+    results = {
+        "engine": args.engine,
+        "scale": args.scale,
+        "scale_def": {k: v for k, v in SCALES[args.scale].items()},
+        "machine": machine(),
+        "steps": steps,
+        "master": args.master if args.engine == "spark" else None,
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "repetitions": [],
+    }
     pristine = args.workdir / f"{args.scale}-inputs.duckdb"
     if not (args.reuse_data and pristine.exists()):
         if pristine.exists():
@@ -285,12 +344,19 @@ def main(argv=None) -> dict:
             shutil.rmtree(spark_dir, ignore_errors=True)
             spark_dir.mkdir(parents=True)
             started = time.perf_counter()
-            proc = subprocess.run([sys.executable, __file__, "--_load", str(spark_dir), str(pristine), args.master,
-                                   *tables], env=env, capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--_load", str(spark_dir), str(pristine), args.master, *tables],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode != 0:
                 raise SystemExit(f"loading the inputs into Spark failed:\n{proc.stderr[-4000:]}")
-            results["load_into_spark"] = {"seconds": round(time.perf_counter() - started, 1), "tables": tables,
-                                          "rows": dict(line.split() for line in proc.stdout.split("\n") if line.strip())}
+            results["load_into_spark"] = {
+                "seconds": round(time.perf_counter() - started, 1),
+                "tables": tables,
+                "rows": dict(line.split() for line in proc.stdout.split("\n") if line.strip()),
+            }
 
     for k in range(args.repeat):
         rep = {}
@@ -303,8 +369,11 @@ def main(argv=None) -> dict:
             env["LOOKALIKE_DUCKDB_PATH"] = str(db)
         for step in steps:
             rep[step] = build(args.engine, args.workdir, args.scale, f"{k}-{step}", env, args.timeout)
-            print(f"rep {k} {step}: wall {rep[step]['wall_s']} s, exit {rep[step]['exit_code']}, "
-                  f"{rep[step]['dbt_summary']}", flush=True)
+            print(
+                f"rep {k} {step}: wall {rep[step]['wall_s']} s, exit {rep[step]['exit_code']}, "
+                f"{rep[step]['dbt_summary']}",
+                flush=True,
+            )
             out_file.parent.mkdir(parents=True, exist_ok=True)
             out_file.write_text(json.dumps(results, indent=1, default=str))
             if rep[step]["exit_code"] != 0:

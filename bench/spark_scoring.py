@@ -75,24 +75,43 @@ def prepare(workdir: Path, rows: int, models: list[str]) -> dict:
         t = time.perf_counter()
         if not path.exists():
             if name == "bagging20":
-                model = fit_run_model(name, data.training_examples(positive_unlabeled=True), SEED,
-                                      pu_method="bagging", pu_bags=20, model_type="hgb")
+                model = fit_run_model(
+                    name,
+                    data.training_examples(positive_unlabeled=True),
+                    SEED,
+                    pu_method="bagging",
+                    pu_bags=20,
+                    model_type="hgb",
+                )
             else:
                 model = fit_run_model(name, data.training_examples(), SEED, pu_method="plain", model_type="hgb")
             path.write_text(model.to_json())
         text = path.read_text()
         payload = json.loads(text)["estimator"]
         members = payload.get("members", [payload])
-        info[name] = {"members": len(members), "trees": sum(len(m.get("trees", [])) for m in members),
-                      "model_sha256": model_sha256(text), "fit_or_load_s": round(time.perf_counter() - t, 2)}
+        info[name] = {
+            "members": len(members),
+            "trees": sum(len(m.get("trees", [])) for m in members),
+            "model_sha256": model_sha256(text),
+            "fit_or_load_s": round(time.perf_counter() - t, 2),
+        }
     return info
 
 
 def _model_rows(name: str, text: str) -> pa.Table:
     from lookalike_udf.integrity import model_sha256
 
-    return pa.Table.from_pylist([{"run_id": name, "model_status": "TRAINED", "model_json": text,
-                                  "model_sha256": model_sha256(text), "training_fingerprint": None}])
+    return pa.Table.from_pylist(
+        [
+            {
+                "run_id": name,
+                "model_status": "TRAINED",
+                "model_json": text,
+                "model_sha256": model_sha256(text),
+                "training_fingerprint": None,
+            }
+        ]
+    )
 
 
 def worker(model: str, engine: str, workdir: Path, rows: int, repeat: int) -> None:
@@ -102,11 +121,17 @@ def worker(model: str, engine: str, workdir: Path, rows: int, repeat: int) -> No
     from lookalike_udf import dbt_models, frames
 
     frames.ensure_worker_python()
-    spark = (SparkSession.builder.master("local[2]").appName(f"bench-{model}-{engine}")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "4")
-             .config("spark.driver.memory", "4g")
-             .config("spark.sql.warehouse.dir", str(workdir / "warehouse")).getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName(f"bench-{model}-{engine}")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "4g")
+        .config("spark.sql.warehouse.dir", str(workdir / "warehouse"))
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     population = spark.read.parquet(str(workdir / f"population-{rows}"))
     models = frames.to_spark(spark, _model_rows(model, (workdir / f"{model}.json").read_text()))
@@ -120,9 +145,17 @@ def worker(model: str, engine: str, workdir: Path, rows: int, repeat: int) -> No
         df.write.mode("overwrite").parquet(str(target))
         t2 = time.perf_counter()
         actions = {r[0]: r[1] for r in spark.read.parquet(str(target)).groupBy("scoring_action").count().collect()}
-        out.append({"rep": rep + 1, "call_s": round(t1 - t0, 2), "write_s": round(t2 - t1, 2),
-                    "total_s": round(t2 - t0, 2), "load": load, "actions": actions,
-                    "partitions": population.rdd.getNumPartitions()})
+        out.append(
+            {
+                "rep": rep + 1,
+                "call_s": round(t1 - t0, 2),
+                "write_s": round(t2 - t1, 2),
+                "total_s": round(t2 - t0, 2),
+                "load": load,
+                "actions": actions,
+                "partitions": population.rdd.getNumPartitions(),
+            }
+        )
         print(f"  {model} {engine} rep {rep + 1}: {out[-1]}", file=sys.stderr, flush=True)
     result = {"model": model, "engine": engine, "reps": out}
     if engine == "sql":
@@ -130,8 +163,13 @@ def worker(model: str, engine: str, workdir: Path, rows: int, repeat: int) -> No
         from lookalike_udf.sql import to_sql
 
         population.createOrReplaceTempView("lookalike_input")
-        text = to_sql((workdir / f"{model}.json").read_text(), "lookalike_input", dialect="spark",
-                      id_columns=("user_id",), column_types=dict(population.dtypes))
+        text = to_sql(
+            (workdir / f"{model}.json").read_text(),
+            "lookalike_input",
+            dialect="spark",
+            id_columns=("user_id",),
+            column_types=dict(population.dtypes),
+        )
         t = time.perf_counter()
         spark.sql(text)
         result["parse_analyze_warm_s"] = round(time.perf_counter() - t, 2)
@@ -187,8 +225,9 @@ def main() -> None:
             try:
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
                 lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-                run = json.loads(lines[-1]) if lines else {"model": model, "engine": engine,
-                                                            "error": proc.stderr[-3000:]}
+                run = (
+                    json.loads(lines[-1]) if lines else {"model": model, "engine": engine, "error": proc.stderr[-3000:]}
+                )
             except subprocess.TimeoutExpired:
                 run = {"model": model, "engine": engine, "error": f"timeout after {args.timeout} s"}
             run["max_abs_diff_vs_python"] = max_diff(ref, workdir / f"scores-{model}-{engine}-0")
@@ -196,7 +235,9 @@ def main() -> None:
             print(f"{model} {engine}: {json.dumps(run)[:600]}", file=sys.stderr, flush=True)
     (workdir / "results.json").write_text(json.dumps(results, indent=2))
     print(f"\n{args.rows:,} rows x 30 features, local[2]\n")
-    print("| model | engine | rep 1 (cold JVM) total s | later reps total s | call s / write s (rep 1) | max abs diff vs Python | load |")
+    print(
+        "| model | engine | rep 1 (cold JVM) total s | later reps total s | call s / write s (rep 1) | max abs diff vs Python | load |"
+    )
     print("|---|---|---|---|---|---|---|")
     for run in results["runs"]:
         if "reps" not in run:
@@ -205,12 +246,16 @@ def main() -> None:
         reps = run["reps"]
         later = " / ".join(str(r["total_s"]) for r in reps[1:]) or "-"
         diff = run["max_abs_diff_vs_python"]
-        print(f"| {run['model']} | {run['engine']} | {reps[0]['total_s']} | {later} | {reps[0]['call_s']} / {reps[0]['write_s']} "
-              f"| {diff:.1e} | {', '.join(r['load'] for r in reps)} |")
+        print(
+            f"| {run['model']} | {run['engine']} | {reps[0]['total_s']} | {later} | {reps[0]['call_s']} / {reps[0]['write_s']} "
+            f"| {diff:.1e} | {', '.join(r['load'] for r in reps)} |"
+        )
     for run in results["runs"]:
         if "parse_analyze_warm_s" in run:
-            print(f"\n{run['model']} sql: {run['sql_kib']} KiB of Spark SQL; spark.sql (parse + analysis only), warm: "
-                  f"{run['parse_analyze_warm_s']} s")
+            print(
+                f"\n{run['model']} sql: {run['sql_kib']} KiB of Spark SQL; spark.sql (parse + analysis only), warm: "
+                f"{run['parse_analyze_warm_s']} s"
+            )
     for model, ref in results["reference"].items():
         print(f"\nPython scorer in one process on Arrow ({model}): {ref['python_in_process_s']} s")
 

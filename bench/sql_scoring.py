@@ -65,8 +65,17 @@ def measure(name: str, model_json: str, con, rows: pa.Table) -> list[dict]:
         con.execute(f"create or replace table scored as {sql}")
         duckdb_s = time.perf_counter() - t
         got = np.array([r[0] for r in con.execute("select score from scored order by user_id").fetchall()])
-        out.append({"model": name, "layout": layout, "sql_kib": len(sql) / 1024, "compile_s": compile_s,
-                    "duckdb_s": duckdb_s, "python_s": python_s, "max_abs_diff": float(np.max(np.abs(got - expected)))})
+        out.append(
+            {
+                "model": name,
+                "layout": layout,
+                "sql_kib": len(sql) / 1024,
+                "compile_s": compile_s,
+                "duckdb_s": duckdb_s,
+                "python_s": python_s,
+                "max_abs_diff": float(np.max(np.abs(got - expected))),
+            }
+        )
         print(out[-1], flush=True)
     return out
 
@@ -88,8 +97,10 @@ def main() -> None:
     print("| model | layout | SQL (KiB) | compile+render (s) | DuckDB (s) | Python predict (s) | max abs diff |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['model']} | {r['layout']} | {r['sql_kib']:.0f} | {r['compile_s']:.2f} | {r['duckdb_s']:.2f} | "
-              f"{r['python_s']:.2f} | {r['max_abs_diff']:.1e} |")
+        print(
+            f"| {r['model']} | {r['layout']} | {r['sql_kib']:.0f} | {r['compile_s']:.2f} | {r['duckdb_s']:.2f} | "
+            f"{r['python_s']:.2f} | {r['max_abs_diff']:.1e} |"
+        )
 
 
 if __name__ == "__main__":

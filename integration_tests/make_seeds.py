@@ -27,8 +27,9 @@ def main() -> None:
         plan = rng.choice(["free", "basic", "pro"])
         for m, month in enumerate(MONTHS):
             orders = max(0, round(base + m * 0.3 + rng.gauss(0, 1.0)))
-            snapshots.append((customer, month, orders, plan, "true" if rng.random() < 0.5 else "false",
-                              round(rng.uniform(0, 1), 3)))
+            snapshots.append(
+                (customer, month, orders, plan, "true" if rng.random() < 0.5 else "false", round(rng.uniform(0, 1), 3))
+            )
         propensity[customer] = 1 / (1 + math.exp(-(base - 3 + rng.gauss(0, 1.2))))
     with open(SEEDS / "raw_customer_snapshots.csv", "w", newline="") as f:
         w = csv.writer(f)

@@ -25,8 +25,14 @@ from .outputs import (
 )
 from .vocabulary import ScoringAction
 
-__all__ = ["ScoringRequest", "scored_batches", "sql_scored_batch", "reason_batches", "driver_score_batches",
-           "previous_score_batches"]
+__all__ = [
+    "ScoringRequest",
+    "scored_batches",
+    "sql_scored_batch",
+    "reason_batches",
+    "driver_score_batches",
+    "previous_score_batches",
+]
 
 
 @dataclass
@@ -72,29 +78,37 @@ def scored_batches(population_batches, to_score: dict, wanted: dict, scored_at: 
                 failed.add(rid)
                 yield failure_marker(rid, scoring_failed_message(rid, exc), scored_at, wanted.get(rid))
                 continue
-            yield pa.record_batch({
-                "run_id": constant(rid, n),
-                "user_id": user_ids,
-                "score": pa.array(scores, type=pa.float64()),
-                "scored_at": stamp,
-                "score_fingerprint": constant(wanted.get(rid), n),
-                "scoring_action": constant(ScoringAction.SCORED, n),
-                "scoring_message": constant(None, n),
-            }, schema=SCORE_SCHEMA)
+            yield pa.record_batch(
+                {
+                    "run_id": constant(rid, n),
+                    "user_id": user_ids,
+                    "score": pa.array(scores, type=pa.float64()),
+                    "scored_at": stamp,
+                    "score_fingerprint": constant(wanted.get(rid), n),
+                    "scoring_action": constant(ScoringAction.SCORED, n),
+                    "scoring_message": constant(None, n),
+                },
+                schema=SCORE_SCHEMA,
+            )
 
 
-def sql_scored_batch(rid: str, batch: pa.RecordBatch, scored_at: dt.datetime, fingerprint: str | None) -> pa.RecordBatch:
+def sql_scored_batch(
+    rid: str, batch: pa.RecordBatch, scored_at: dt.datetime, fingerprint: str | None
+) -> pa.RecordBatch:
     """A :data:`SCORE_SCHEMA` batch of a run's compiled SQL result (columns user_id, score)."""
     n = batch.num_rows
-    return pa.record_batch({
-        "run_id": constant(rid, n),
-        "user_id": batch.column(0).cast(pa.string()),
-        "score": batch.column(1).cast(pa.float64()),
-        "scored_at": pa.array(np.full(n, np.datetime64(scored_at, "us")), type=pa.timestamp("us")),
-        "score_fingerprint": constant(fingerprint, n),
-        "scoring_action": constant(ScoringAction.SCORED, n),
-        "scoring_message": constant(None, n),
-    }, schema=SCORE_SCHEMA)
+    return pa.record_batch(
+        {
+            "run_id": constant(rid, n),
+            "user_id": batch.column(0).cast(pa.string()),
+            "score": batch.column(1).cast(pa.float64()),
+            "scored_at": pa.array(np.full(n, np.datetime64(scored_at, "us")), type=pa.timestamp("us")),
+            "score_fingerprint": constant(fingerprint, n),
+            "scoring_action": constant(ScoringAction.SCORED, n),
+            "scoring_message": constant(None, n),
+        },
+        schema=SCORE_SCHEMA,
+    )
 
 
 def previous_score_batches(previous, run_fingerprints: dict[str, str], batch_size: int, engine):
@@ -109,8 +123,11 @@ def previous_score_batches(previous, run_fingerprints: dict[str, str], batch_siz
     batches = engine.batches(engine.where_in(previous, "run_id", sorted(run_fingerprints)), batch_size)
     keys = pa.array([f"{rid}\x1f{fp}" for rid, fp in run_fingerprints.items()], type=pa.string())
     for batch in batches:
-        key = pc.binary_join_element_wise(pc.cast(batch.column("run_id"), pa.string()),
-                                          pc.cast(batch.column("score_fingerprint"), pa.string()), "\x1f")
+        key = pc.binary_join_element_wise(
+            pc.cast(batch.column("run_id"), pa.string()),
+            pc.cast(batch.column("score_fingerprint"), pa.string()),
+            "\x1f",
+        )
         kept = batch.filter(pc.is_in(key, keys))
         if kept.num_rows:
             yield kept
@@ -123,8 +140,9 @@ def driver_score_batches(engine, population, request: ScoringRequest):
     yield from markers_and_reused_rows(reused, request.failures)
     if not request.models:
         return
-    yield from scored_batches(engine.batches(population, int(request.batch_size)), request.models,
-                              request.wanted, now())
+    yield from scored_batches(
+        engine.batches(population, int(request.batch_size)), request.models, request.wanted, now()
+    )
 
 
 def reason_batches(audience_batches, usable: dict, digests: dict):
@@ -154,6 +172,5 @@ def reason_batches(audience_batches, usable: dict, digests: dict):
             }
             for name in REASON_SCHEMA.names:
                 if name not in columns:
-                    columns[name] = pa.array(reasons[name], type=REASON_SCHEMA.field(name).type,
-                                             from_pandas=True)
+                    columns[name] = pa.array(reasons[name], type=REASON_SCHEMA.field(name).type, from_pandas=True)
             yield pa.record_batch([columns[name] for name in REASON_SCHEMA.names], schema=REASON_SCHEMA)

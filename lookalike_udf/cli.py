@@ -15,14 +15,25 @@ import sys
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lookalike", description="Lookalike audiences: command-line tools.")
     sub = parser.add_subparsers(dest="command", required=True)
-    report = sub.add_parser("report", help="write a static HTML evaluation report of a build",
-                            description="Read the public marts of a lookalike build and write one self-contained "
-                                        "HTML file (inline SVG charts, no network).")
-    report.add_argument("--duckdb", required=True, metavar="FILE",
-                        help="the DuckDB file dbt build wrote (LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb)")
+    report = sub.add_parser(
+        "report",
+        help="write a static HTML evaluation report of a build",
+        description="Read the public marts of a lookalike build and write one self-contained "
+        "HTML file (inline SVG charts, no network).",
+    )
+    report.add_argument(
+        "--duckdb",
+        required=True,
+        metavar="FILE",
+        help="the DuckDB file dbt build wrote (LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb)",
+    )
     report.add_argument("--schema", default=None, help="schema of the marts (default: the database's default, main)")
-    report.add_argument("--out", default="lookalike_report.html", metavar="FILE",
-                        help="the HTML file to write (default: lookalike_report.html)")
+    report.add_argument(
+        "--out",
+        default="lookalike_report.html",
+        metavar="FILE",
+        help="the HTML file to write (default: lookalike_report.html)",
+    )
     return parser
 
 

@@ -60,6 +60,7 @@ from .vocabulary import ModelStatus
 TRAINED = ModelStatus.TRAINED
 FAILED = ModelStatus.FAILED
 
+
 def _rows(engine, relation) -> list[dict]:
     return engine.to_arrow(relation).to_pylist()
 
@@ -77,8 +78,16 @@ def _training_settings(run: dict) -> dict:
     A column missing from ``run`` (an older runs relation) keeps fit_run_model's default.
     """
     settings = {}
-    for name in ("pu_method", "pu_bags", "model_type", "sample_size", "extra_attention", "tune_model",
-                 "tune_time_budget_seconds", "auto_tune"):
+    for name in (
+        "pu_method",
+        "pu_bags",
+        "model_type",
+        "sample_size",
+        "extra_attention",
+        "tune_model",
+        "tune_time_budget_seconds",
+        "auto_tune",
+    ):
         if run.get(name) is not None:
             settings[name] = run[name]
     return settings
@@ -115,8 +124,13 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
         fingerprint = training_fingerprint((checksums.get(rid) or {}).get("training_checksum"), MODEL_FORMAT)
         before = earlier.get(rid)
         integrity_warning = None
-        if (check.ok and fingerprint and before and before.get("model_status") == TRAINED
-                and before.get("training_fingerprint") == fingerprint):
+        if (
+            check.ok
+            and fingerprint
+            and before
+            and before.get("model_status") == TRAINED
+            and before.get("training_fingerprint") == fingerprint
+        ):
             try:
                 verify_stored_model(before)
             except StoredModelError as exc:  # edited or corrupted since it was stored: refit
@@ -130,8 +144,9 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
                 out.append(row)
                 continue
         row = {name: None for name in RUN_MODEL_SCHEMA.names}
-        row.update(run_id=rid, training_started_at=started, sklearn_version=sklearn.__version__,
-                   library_version=__version__)
+        row.update(
+            run_id=rid, training_started_at=started, sklearn_version=sklearn.__version__, library_version=__version__
+        )
         run_examples = _for_run(example_table, rid)
         split = run_examples.column("split").to_numpy(zero_copy_only=False) if run_examples.num_rows else np.array([])
         row["n_train_examples"] = int((split == "train").sum())
@@ -144,25 +159,34 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
             messages.append(integrity_warning)
         if check.ok:
             try:
-                model = fit_run_model(rid, run_examples, int(run.get("random_seed") or 0),
-                                      **_training_settings(run))
+                model = fit_run_model(rid, run_examples, int(run.get("random_seed") or 0), **_training_settings(run))
                 model_json = model.to_json()
-                row.update(model_status=TRAINED, model_format=MODEL_FORMAT, model_json=model_json,
-                           model_sha256=model_sha256(model_json),
-                           feature_names=json.dumps(model.feature_names), n_features=len(model.feature_names),
-                           model_params=json.dumps(model.params, sort_keys=True),
-                           training_method=model.params.get("training_method"),
-                           model_type=model.params.get("model_type"),
-                           training_fingerprint=fingerprint, training_action=ACTION_TRAINED)
+                row.update(
+                    model_status=TRAINED,
+                    model_format=MODEL_FORMAT,
+                    model_json=model_json,
+                    model_sha256=model_sha256(model_json),
+                    feature_names=json.dumps(model.feature_names),
+                    n_features=len(model.feature_names),
+                    model_params=json.dumps(model.params, sort_keys=True),
+                    training_method=model.params.get("training_method"),
+                    model_type=model.params.get("model_type"),
+                    training_fingerprint=fingerprint,
+                    training_action=ACTION_TRAINED,
+                )
                 dropped = model.encoder.dropped_
                 if dropped:
-                    messages.append(f"run '{rid}': features not used: "
-                                    + "; ".join(f"{k} ({v})" for k, v in sorted(dropped.items())))
+                    messages.append(
+                        f"run '{rid}': features not used: "
+                        + "; ".join(f"{k} ({v})" for k, v in sorted(dropped.items()))
+                    )
                 selected = model.params.get("feature_selection")
                 if selected and selected["dropped"]:
-                    messages.append(f"run '{rid}': auto_tune dropped {len(selected['dropped'])} feature(s): "
-                                    + ", ".join(d["feature"] for d in selected["dropped"])
-                                    + " (reasons in model_params.feature_selection)")
+                    messages.append(
+                        f"run '{rid}': auto_tune dropped {len(selected['dropped'])} feature(s): "
+                        + ", ".join(d["feature"] for d in selected["dropped"])
+                        + " (reasons in model_params.feature_selection)"
+                    )
                 if model.params.get("suspected_leakage"):
                     messages.append(leakage_sentence(rid, model.params["suspected_leakage"]))
             except RunValidationError as exc:
@@ -199,8 +223,10 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
     if carried and previous is not None and "training_fingerprint" in engine.columns(previous):
         # Read into Arrow now: a Spark result must not read the table it replaces.
         table = engine.to_arrow(engine.where_in(previous, "run_id", sorted(carried)))
-        keep = pc.is_in(pc.binary_join_element_wise(table.column("run_id"), table.column("training_fingerprint"), "\x1f"),
-                        pa.array([f"{r}\x1f{fp}" for r, fp in carried.items()], type=pa.string()))
+        keep = pc.is_in(
+            pc.binary_join_element_wise(table.column("run_id"), table.column("training_fingerprint"), "\x1f"),
+            pa.array([f"{r}\x1f{fp}" for r, fp in carried.items()], type=pa.string()),
+        )
         kept = table.filter(keep).select(PREDICTION_SCHEMA.names).cast(PREDICTION_SCHEMA)
         found = set(pc.unique(kept.column("run_id")).to_pylist())
         if kept.num_rows:
@@ -210,24 +236,38 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
             continue
         run_examples = _for_run(example_table, rid)
         scores = model.predict_training(run_examples)  # out-of-bag for bagging PU's unlabeled train rows
-        parts.append(pa.table({
-            "run_id": run_examples.column("run_id").cast(pa.string()),
-            "example_id": run_examples.column("example_id").cast(pa.string()),
-            "user_id": run_examples.column("user_id").cast(pa.string()),
-            "split": run_examples.column("split").cast(pa.string()),
-            "example_source": run_examples.column("example_source").cast(pa.string()),
-            "label": run_examples.column("label").cast(pa.int32()),
-            "weight": run_examples.column("weight").cast(pa.float64()),
-            "score": pa.array(scores, type=pa.float64()),
-            "training_fingerprint": pa.array([model_rows[rid].get("training_fingerprint")] * run_examples.num_rows,
-                                             type=pa.string()),
-        }, schema=PREDICTION_SCHEMA))
+        parts.append(
+            pa.table(
+                {
+                    "run_id": run_examples.column("run_id").cast(pa.string()),
+                    "example_id": run_examples.column("example_id").cast(pa.string()),
+                    "user_id": run_examples.column("user_id").cast(pa.string()),
+                    "split": run_examples.column("split").cast(pa.string()),
+                    "example_source": run_examples.column("example_source").cast(pa.string()),
+                    "label": run_examples.column("label").cast(pa.int32()),
+                    "weight": run_examples.column("weight").cast(pa.float64()),
+                    "score": pa.array(scores, type=pa.float64()),
+                    "training_fingerprint": pa.array(
+                        [model_rows[rid].get("training_fingerprint")] * run_examples.num_rows, type=pa.string()
+                    ),
+                },
+                schema=PREDICTION_SCHEMA,
+            )
+        )
     out = pa.concat_tables(parts) if parts else PREDICTION_SCHEMA.empty_table()
     return engine.output(out)
 
 
-def score_population(models, population, batch_size: int = 100_000, runs=None, fingerprints=None,
-                     previous=None, force=False, engine: str = "python") -> pa.RecordBatchReader:
+def score_population(
+    models,
+    population,
+    batch_size: int = 100_000,
+    runs=None,
+    fingerprints=None,
+    previous=None,
+    force=False,
+    engine: str = "python",
+) -> pa.RecordBatchReader:
     """Score the population (one row per user, latest snapshot) with every trained model.
 
     Returns a stream: dbt-duckdb writes it batch by batch through its own cursor while the
@@ -268,16 +308,25 @@ def score_population(models, population, batch_size: int = 100_000, runs=None, f
     wanted = {}
     for rid in loaded:
         row = model_rows[rid]
-        fp = score_fingerprint(row.get("training_fingerprint"), model_sha256(row["model_json"]),
-                               (checksums.get(rid) or {}).get("population_checksum"))
+        fp = score_fingerprint(
+            row.get("training_fingerprint"),
+            model_sha256(row["model_json"]),
+            (checksums.get(rid) or {}).get("population_checksum"),
+        )
         if fp:
             wanted[rid] = fp
     reused = set() if as_bool(force) else reused_score_runs(previous, wanted, backend)
     to_score = {rid: m for rid, m in sorted(loaded.items()) if rid not in reused}
-    request = ScoringRequest(method=scoring_engine(engine), models=to_score,
-                             model_jsons={rid: model_rows[rid]["model_json"] for rid in to_score},
-                             wanted=wanted, reused={r: wanted[r] for r in reused}, failures=failures,
-                             previous=previous, batch_size=int(batch_size))
+    request = ScoringRequest(
+        method=scoring_engine(engine),
+        models=to_score,
+        model_jsons={rid: model_rows[rid]["model_json"] for rid in to_score},
+        wanted=wanted,
+        reused={r: wanted[r] for r in reused},
+        failures=failures,
+        previous=previous,
+        batch_size=int(batch_size),
+    )
     return backend.population_scores(population, request)
 
 
@@ -300,9 +349,11 @@ def sql_sha256(sql_text: str) -> str:
 
 def sql_recompiled_message(run_id: str, dialect: str) -> str:
     """compile_message of a row compiled again because the previous build's SQL text failed its checksum."""
-    return (f"run '{run_id}': the stored {dialect} SQL in lookalike_run_scoring_sql did not match its checksum "
-            "sql_sha256 (edited or corrupted since it was compiled), so it was not reused; it was compiled again "
-            "from the run's stored model.")
+    return (
+        f"run '{run_id}': the stored {dialect} SQL in lookalike_run_scoring_sql did not match its checksum "
+        "sql_sha256 (edited or corrupted since it was compiled), so it was not reused; it was compiled again "
+        "from the run's stored model."
+    )
 
 
 def _dialect_list(value, target_dialect: str | None = None) -> list[str]:
@@ -323,12 +374,16 @@ def _dialect_list(value, target_dialect: str | None = None) -> list[str]:
         try:
             value = json.loads(text.replace("'", '"')) if text.startswith("[") else [text]
         except ValueError:
-            raise LookalikeError(f"var lookalike_scoring_sql_dialects is {value!r}; use a list such as [duckdb, snowflake]") from None
+            raise LookalikeError(
+                f"var lookalike_scoring_sql_dialects is {value!r}; use a list such as [duckdb, snowflake]"
+            ) from None
     names = [str(v).strip().lower() for v in value]
     unknown = [n for n in names if n not in DIALECTS]
     if unknown:
-        raise LookalikeError(f"var lookalike_scoring_sql_dialects names {', '.join(map(repr, unknown))}; "
-                             f"the dialects are {', '.join(DIALECTS)}")
+        raise LookalikeError(
+            f"var lookalike_scoring_sql_dialects names {', '.join(map(repr, unknown))}; "
+            f"the dialects are {', '.join(DIALECTS)}"
+        )
     return list(dict.fromkeys(names))
 
 
@@ -365,8 +420,14 @@ def scoring_sql(models, dialects=None, previous=None, force=False, target_dialec
         for dialect in names:
             earlier = before.get((rid, dialect))
             message = None
-            if (rid in loaded and earlier and earlier["model_sha256"] == digest and earlier["compile_error"] is None
-                    and earlier["library_version"] == __version__ and earlier["sql_text"]):
+            if (
+                rid in loaded
+                and earlier
+                and earlier["model_sha256"] == digest
+                and earlier["compile_error"] is None
+                and earlier["library_version"] == __version__
+                and earlier["sql_text"]
+            ):
                 if earlier["sql_sha256"] == sql_sha256(earlier["sql_text"]):
                     out.append({**earlier, "compile_action": REUSED, "compile_message": None})
                     continue
@@ -376,16 +437,28 @@ def scoring_sql(models, dialects=None, previous=None, force=False, target_dialec
                 try:
                     text = to_sql(row["model_json"], "lookalike_input", dialect=dialect, id_columns=("user_id",))
                 except Exception as exc:  # one run or dialect that cannot be expressed stays one row
-                    error = f"run '{rid}': the model could not be compiled to {dialect} SQL: {type(exc).__name__}: {exc}"
-            out.append({
-                "run_id": rid, "dialect": dialect, "sql_text": text,
-                "sql_bytes": len(text.encode("utf-8")) if text else None,
-                "sql_sha256": sql_sha256(text) if text else None,
-                "feature_names": json.dumps(loaded[rid].feature_names) if rid in loaded else row.get("feature_names"),
-                "model_sha256": digest, "training_fingerprint": row.get("training_fingerprint"),
-                "library_version": __version__, "compiled_at": _now(),
-                "compile_action": "compiled", "compile_error": error, "compile_message": message,
-            })
+                    error = (
+                        f"run '{rid}': the model could not be compiled to {dialect} SQL: {type(exc).__name__}: {exc}"
+                    )
+            out.append(
+                {
+                    "run_id": rid,
+                    "dialect": dialect,
+                    "sql_text": text,
+                    "sql_bytes": len(text.encode("utf-8")) if text else None,
+                    "sql_sha256": sql_sha256(text) if text else None,
+                    "feature_names": json.dumps(loaded[rid].feature_names)
+                    if rid in loaded
+                    else row.get("feature_names"),
+                    "model_sha256": digest,
+                    "training_fingerprint": row.get("training_fingerprint"),
+                    "library_version": __version__,
+                    "compiled_at": _now(),
+                    "compile_action": "compiled",
+                    "compile_error": error,
+                    "compile_message": message,
+                }
+            )
     return engine.output(pa.Table.from_pylist(out, schema=SCORING_SQL_SCHEMA))
 
 
@@ -406,5 +479,6 @@ def user_reasons(models, audience_features, batch_size: int = 100_000) -> pa.Rec
     loaded, _failures = load_verified_models(model_rows.values())
     usable = {rid: m for rid, m in loaded.items() if m.raw_space is not None}
     digests = {rid: model_sha256(model_rows[rid]["model_json"]) for rid in usable}
-    return engine.user_reasons(audience_features, usable, {rid: model_rows[rid]["model_json"] for rid in usable},
-                               digests, int(batch_size))
+    return engine.user_reasons(
+        audience_features, usable, {rid: model_rows[rid]["model_json"] for rid in usable}, digests, int(batch_size)
+    )

@@ -60,8 +60,13 @@ from .scoring import LookalikeModel
 __all__ = ["CACHE", "FUNCTIONS", "ModelCache", "check_features", "register", "score_arrow"]
 
 #: The SQL functions :func:`register` creates.
-FUNCTIONS = ("lookalike_load_model", "lookalike_score", "lookalike_model_features", "lookalike_library_version",
-             "lookalike_serving_build_id")
+FUNCTIONS = (
+    "lookalike_load_model",
+    "lookalike_score",
+    "lookalike_model_features",
+    "lookalike_library_version",
+    "lookalike_serving_build_id",
+)
 
 #: What each encoder kind accepts (Arrow kinds of the struct field), and the SQL type to cast to.
 _ACCEPTS = {NUMERIC: {NUMERIC, BOOLEAN}, BOOLEAN: {BOOLEAN, NUMERIC}, CATEGORICAL: {CATEGORICAL}}
@@ -123,7 +128,8 @@ class ModelCache:
                 raise LookalikeError(
                     f"lookalike_score: no model with key {model} is loaded in this process. Load it in the same "
                     "query, before scoring: with m as materialized (select run_id, lookalike_load_model(model_json) "
-                    "as model_key from lookalike_run_models) select ..., lookalike_score(m.model_key, f) ...")
+                    "as model_key from lookalike_run_models) select ..., lookalike_score(m.model_key, f) ..."
+                )
             return found
         return self._load(model)[1]
 
@@ -146,7 +152,8 @@ def _feature_batch(features: pa.Array) -> pa.RecordBatch:
         raise LookalikeError(
             f"lookalike_score: the features argument must be a struct of feature columns, not {features.type}. "
             "Pass a table alias (lookalike_score(m.model_key, f) with f a row of lookalike_inference_features) "
-            "or struct_pack(...) of the columns listed by lookalike_model_features(model_json).")
+            "or struct_pack(...) of the columns listed by lookalike_model_features(model_json)."
+        )
     names = [features.type.field(i).name for i in range(features.type.num_fields)]
     return pa.RecordBatch.from_arrays(features.flatten(), names=names)
 
@@ -161,7 +168,8 @@ def check_features(model: LookalikeModel, schema: pa.Schema) -> None:
             f"lookalike_score: the features argument has no {listed}, which the model needs "
             f"(it reads {len(model.encoder.specs_)} features). Pass every feature by name: a row of "
             "lookalike_inference_features (lookalike_score(m.model_key, f) with f the table's alias) or "
-            "struct_pack(...) of the columns listed by lookalike_model_features(model_json).")
+            "struct_pack(...) of the columns listed by lookalike_model_features(model_json)."
+        )
     for spec in model.encoder.specs_:
         arrow_type = schema.field(spec.name).type
         if pa.types.is_null(arrow_type):
@@ -170,19 +178,23 @@ def check_features(model: LookalikeModel, schema: pa.Schema) -> None:
             raise LookalikeError(
                 f"lookalike_score: feature {spec.name!r} is {_DESCRIBE[spec.kind]} in the model, but the features "
                 f"argument holds it as {arrow_type}. Cast it to {_CAST_TO[spec.kind]} in the struct "
-                f"(or pass the column of lookalike_inference_features it was trained on).")
+                f"(or pass the column of lookalike_inference_features it was trained on)."
+            )
 
 
 def _texts(values: pa.Array | pa.ChunkedArray, function: str) -> pa.Array:
     texts = _array(values)
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type) or pa.types.is_null(texts.type)):
-        raise LookalikeError(f"{function}: the model must be text (a lookalike_run_models.model_json or a key "
-                             f"from lookalike_load_model), not {texts.type}.")
+        raise LookalikeError(
+            f"{function}: the model must be text (a lookalike_run_models.model_json or a key "
+            f"from lookalike_load_model), not {texts.type}."
+        )
     return texts
 
 
-def score_arrow(model: pa.Array | pa.ChunkedArray, features: pa.Array | pa.ChunkedArray,
-                cache: ModelCache = CACHE) -> pa.Array:
+def score_arrow(
+    model: pa.Array | pa.ChunkedArray, features: pa.Array | pa.ChunkedArray, cache: ModelCache = CACHE
+) -> pa.Array:
     """``lookalike_score`` on one batch: one score per row, null where ``model`` is null.
 
     Rows may carry different models (e.g. every run's model joined to the population): each
@@ -245,12 +257,19 @@ def register(con, cache: ModelCache = CACHE):
     replace("lookalike_load_model", lookalike_load_model, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=True)
     # parameters=None: any argument types, so the struct may have any fields.
     replace("lookalike_score", lookalike_score, None, "DOUBLE", type="arrow", side_effects=False)
-    replace("lookalike_model_features", lookalike_model_features, ["VARCHAR"], "VARCHAR[]", type="arrow",
-            side_effects=False)
+    replace(
+        "lookalike_model_features", lookalike_model_features, ["VARCHAR"], "VARCHAR[]", type="arrow", side_effects=False
+    )
     replace("lookalike_library_version", library_version, [], "VARCHAR")
     # side_effects: it reads a file, which may change between two calls.
-    replace("lookalike_serving_build_id", serving_build_id, ["VARCHAR", "VARCHAR"], "VARCHAR",
-            null_handling="special", side_effects=True)
+    replace(
+        "lookalike_serving_build_id",
+        serving_build_id,
+        ["VARCHAR", "VARCHAR"],
+        "VARCHAR",
+        null_handling="special",
+        side_effects=True,
+    )
     return con
 
 
@@ -279,6 +298,7 @@ except ImportError:  # pragma: no cover - only without dbt-duckdb
     BasePlugin = None
 
 if BasePlugin is not None:
+
     class Plugin(BasePlugin):
         """dbt-duckdb plugin: ``plugins: [{module: lookalike_udf.duckdb_plugin}]`` in ``profiles.yml``
         registers the lookalike SQL functions on every database dbt opens, so any model, test,

@@ -43,7 +43,6 @@ EXPORTED = "exported"
 FAILED = "failed"
 
 
-
 def _run_id_problem(run_id: str) -> str | None:
     for bad in ("/", "\\", "\x00"):
         if bad in run_id:
@@ -67,15 +66,19 @@ def resolve_export_path(template: str, run_id: str) -> str:
             raise LookalikeError(
                 f"run {run_id!r}: its run_id cannot be put into audience_export_path {template!r}: {problem}, "
                 "so it would change the folder the file is written to. Give the run an id without '/', '\\', '..' "
-                "or a leading '~', or set an audience_export_path without {run_id} for it.")
+                "or a leading '~', or set an audience_export_path without {run_id} for it."
+            )
         path = template.replace("{run_id}", str(run_id))
     if "\x00" in path:
-        raise LookalikeError(f"run {run_id!r}: audience_export_path {template!r} contains a NUL character. "
-                             "Fix the runs input column or var lookalike_audience_export_path.")
+        raise LookalikeError(
+            f"run {run_id!r}: audience_export_path {template!r} contains a NUL character. "
+            "Fix the runs input column or var lookalike_audience_export_path."
+        )
     if file_format(path) is None:
         raise LookalikeError(
             f"run {run_id!r}: audience_export_path {template!r} must end in .parquet or .csv (null = no export). "
-            "Fix the runs input column or var lookalike_audience_export_path.")
+            "Fix the runs input column or var lookalike_audience_export_path."
+        )
     return path
 
 
@@ -93,13 +96,16 @@ def write_audience_file(rows: pa.Table, path: str, run_id: str) -> None:
     written under a temporary name in the same folder and renamed over ``path``."""
     folder = os.path.dirname(path) or "."
     if os.path.isdir(path):
-        raise LookalikeError(f"run {run_id!r}: audience_export_path {path!r} is a folder. "
-                             "Name a .parquet or .csv file in it instead.")
+        raise LookalikeError(
+            f"run {run_id!r}: audience_export_path {path!r} is a folder. Name a .parquet or .csv file in it instead."
+        )
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
-        raise LookalikeError(f"run {run_id!r}: cannot create the folder {folder!r} of audience_export_path {path!r} "
-                             f"({exc.strerror or exc}). Point audience_export_path at a folder you can write to.") from exc
+        raise LookalikeError(
+            f"run {run_id!r}: cannot create the folder {folder!r} of audience_export_path {path!r} "
+            f"({exc.strerror or exc}). Point audience_export_path at a folder you can write to."
+        ) from exc
     temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
     try:
         if file_format(path) == "csv":
@@ -108,8 +114,10 @@ def write_audience_file(rows: pa.Table, path: str, run_id: str) -> None:
             pq.write_table(rows, temporary)
         os.replace(temporary, path)
     except OSError as exc:
-        raise LookalikeError(f"run {run_id!r}: cannot write the audience to {path!r} ({exc.strerror or exc}). "
-                             "Point audience_export_path at a folder you can write to.") from exc
+        raise LookalikeError(
+            f"run {run_id!r}: cannot write the audience to {path!r} ({exc.strerror or exc}). "
+            "Point audience_export_path at a folder you can write to."
+        ) from exc
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -119,7 +127,9 @@ def _plain(table: pa.Table) -> pa.Table:
     """Dictionary columns as their values (CSV cannot write dictionaries)."""
     for i, field in enumerate(table.schema):
         if pa.types.is_dictionary(field.type):
-            table = table.set_column(i, pa.field(field.name, field.type.value_type), table.column(i).cast(field.type.value_type))
+            table = table.set_column(
+                i, pa.field(field.name, field.type.value_type), table.column(i).cast(field.type.value_type)
+            )
     return table
 
 
@@ -130,14 +140,25 @@ def export_audiences(audiences, runs, now: dt.datetime | None = None):
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     engine = engine_for(audiences, runs)
     run_rows = engine.to_arrow(runs).select(["run_id", "audience_export_path"]).to_pylist()
-    wanted = {r["run_id"]: r["audience_export_path"] for r in run_rows
-              if r["run_id"] is not None and r["audience_export_path"] is not None}
+    wanted = {
+        r["run_id"]: r["audience_export_path"]
+        for r in run_rows
+        if r["run_id"] is not None and r["audience_export_path"] is not None
+    }
     out = []
     if wanted:
         table = _plain(engine.to_arrow(engine.where_in(audiences, "run_id", list(wanted))))
         for run_id, template in sorted(wanted.items()):
-            row = {"run_id": run_id, "audience_export_path": template, "file_path": None, "file_format": None,
-                   "n_rows": None, "export_status": FAILED, "export_message": None, "exported_at": None}
+            row = {
+                "run_id": run_id,
+                "audience_export_path": template,
+                "file_path": None,
+                "file_format": None,
+                "n_rows": None,
+                "export_status": FAILED,
+                "export_message": None,
+                "exported_at": None,
+            }
             try:
                 path = resolve_export_path(template, run_id)
                 row.update(file_path=path, file_format=file_format(path))
@@ -148,7 +169,8 @@ def export_audiences(audiences, runs, now: dt.datetime | None = None):
             except LookalikeError as exc:
                 row["export_message"] = str(exc)
             except Exception as exc:  # noqa: BLE001 - one run's failure stays in its row
-                row["export_message"] = (f"run {run_id!r}: exporting the audience to {template!r} failed: "
-                                         f"{type(exc).__name__}: {exc}")
+                row["export_message"] = (
+                    f"run {run_id!r}: exporting the audience to {template!r} failed: {type(exc).__name__}: {exc}"
+                )
             out.append(row)
     return engine.output(pa.Table.from_pylist(out, schema=EXPORT_SCHEMA))

@@ -81,7 +81,9 @@ class FeatureEncoder:
             if column.null_count == len(column):
                 self.dropped_[name] = "all values are null"
                 continue
-            counts = pc.value_counts(column.drop_null() if kind != CATEGORICAL else pc.cast(column, pa.string()).drop_null())
+            counts = pc.value_counts(
+                column.drop_null() if kind != CATEGORICAL else pc.cast(column, pa.string()).drop_null()
+            )
             if len(counts) < 2 and column.null_count == 0:
                 self.dropped_[name] = "a single distinct value"
                 continue
@@ -138,8 +140,13 @@ class FeatureEncoder:
                 categories = item.get("categories")
                 if kind == CATEGORICAL and not isinstance(categories, list):
                     raise ValueError(f"categorical feature {item['name']!r} has no category list")
-                enc.specs_.append(FeatureSpec(name=str(item["name"]), kind=kind,
-                                              categories=[str(c) for c in categories] if categories is not None else None))
+                enc.specs_.append(
+                    FeatureSpec(
+                        name=str(item["name"]),
+                        kind=kind,
+                        categories=[str(c) for c in categories] if categories is not None else None,
+                    )
+                )
             enc.dropped_ = {str(k): str(v) for k, v in payload.get("dropped", {}).items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise LookalikeError(f"stored feature encoder is malformed: {exc}") from exc

@@ -20,9 +20,22 @@ from .engines.spark import (
 )
 from .engines.spark import quote_identifier as quote_spark
 
-__all__ = ["is_spark", "is_spark_session", "spark_session_of", "to_arrow", "batches", "columns", "where_in",
-           "quote_spark", "to_output", "to_spark", "spark_schema", "spark_ready", "spark_ready_schema",
-           "ensure_worker_python"]
+__all__ = [
+    "is_spark",
+    "is_spark_session",
+    "spark_session_of",
+    "to_arrow",
+    "batches",
+    "columns",
+    "where_in",
+    "quote_spark",
+    "to_output",
+    "to_spark",
+    "spark_schema",
+    "spark_ready",
+    "spark_ready_schema",
+    "ensure_worker_python",
+]
 
 
 def to_arrow(obj) -> pa.Table:

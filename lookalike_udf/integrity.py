@@ -28,8 +28,17 @@ from .errors import LookalikeError
 from .scoring import LookalikeModel
 from .vocabulary import ModelStatus
 
-__all__ = ["MODEL_RELATION", "CHECKSUM_MISMATCH", "StoredModelError", "model_sha256", "verify_stored_model", "load_verified_models",
-           "failure_message", "retrained_warning", "without_retrained_warnings"]
+__all__ = [
+    "MODEL_RELATION",
+    "CHECKSUM_MISMATCH",
+    "StoredModelError",
+    "model_sha256",
+    "verify_stored_model",
+    "load_verified_models",
+    "failure_message",
+    "retrained_warning",
+    "without_retrained_warnings",
+]
 
 #: The relation the stored models live in, named in every message.
 MODEL_RELATION = "lookalike_run_models"
@@ -77,9 +86,11 @@ def verify_stored_model(row: dict) -> LookalikeModel:
 
 def failure_message(run_id: str, cause: str) -> str:
     """The message of a run whose stored model failed verification when it was about to be used."""
-    return (f"run '{run_id}': {_SUBJECT} {cause}, so it was not used. Run `dbt build` again to refit it "
-            f"(a stored model that fails this check is refitted), or refit every run with "
-            f"`dbt build --vars '{{lookalike_force_retrain: true}}'`.")
+    return (
+        f"run '{run_id}': {_SUBJECT} {cause}, so it was not used. Run `dbt build` again to refit it "
+        f"(a stored model that fails this check is refitted), or refit every run with "
+        f"`dbt build --vars '{{lookalike_force_retrain: true}}'`."
+    )
 
 
 def retrained_warning(run_id: str, cause: str) -> str:
@@ -92,8 +103,7 @@ def without_retrained_warnings(status_message: str | None) -> str | None:
     that warning was news of the build that refitted it)."""
     if not status_message:
         return status_message
-    kept = [m for m in status_message.split(" | ")
-            if not (f"': {_SUBJECT} " in m and m.endswith(_RETRAINED_TAIL))]
+    kept = [m for m in status_message.split(" | ") if not (f"': {_SUBJECT} " in m and m.endswith(_RETRAINED_TAIL))]
     return " | ".join(kept) or None
 
 

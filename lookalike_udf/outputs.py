@@ -16,125 +16,154 @@ import pyarrow as pa
 
 from .vocabulary import ScoringAction
 
-__all__ = ["RUN_MODEL_SCHEMA", "PREDICTION_SCHEMA", "SCORE_SCHEMA", "SCORING_SQL_SCHEMA", "REASON_SCHEMA",
-           "FEATURE_REPORT_SCHEMA", "EXPORT_SCHEMA", "constant", "now", "failure_marker", "scoring_failed_message",
-           "markers_and_reused_rows"]
+__all__ = [
+    "RUN_MODEL_SCHEMA",
+    "PREDICTION_SCHEMA",
+    "SCORE_SCHEMA",
+    "SCORING_SQL_SCHEMA",
+    "REASON_SCHEMA",
+    "FEATURE_REPORT_SCHEMA",
+    "EXPORT_SCHEMA",
+    "constant",
+    "now",
+    "failure_marker",
+    "scoring_failed_message",
+    "markers_and_reused_rows",
+]
 
 # --- lookalike_run_models ----------------------------------------------------------------------
-RUN_MODEL_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("model_status", pa.string()),
-    ("status_message", pa.string()),
-    ("model_format", pa.string()),
-    ("model_json", pa.string()),
-    ("model_sha256", pa.string()),
-    ("feature_names", pa.string()),
-    ("n_features", pa.int64()),
-    ("model_params", pa.string()),
-    ("training_method", pa.string()),
-    ("model_type", pa.string()),
-    ("n_train_users", pa.int64()),
-    ("n_test_users", pa.int64()),
-    ("n_train_examples", pa.int64()),
-    ("n_test_examples", pa.int64()),
-    ("training_started_at", pa.timestamp("us")),
-    ("training_finished_at", pa.timestamp("us")),
-    ("sklearn_version", pa.string()),
-    ("library_version", pa.string()),
-    ("training_fingerprint", pa.string()),
-    ("training_action", pa.string()),
-])
+RUN_MODEL_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("model_status", pa.string()),
+        ("status_message", pa.string()),
+        ("model_format", pa.string()),
+        ("model_json", pa.string()),
+        ("model_sha256", pa.string()),
+        ("feature_names", pa.string()),
+        ("n_features", pa.int64()),
+        ("model_params", pa.string()),
+        ("training_method", pa.string()),
+        ("model_type", pa.string()),
+        ("n_train_users", pa.int64()),
+        ("n_test_users", pa.int64()),
+        ("n_train_examples", pa.int64()),
+        ("n_test_examples", pa.int64()),
+        ("training_started_at", pa.timestamp("us")),
+        ("training_finished_at", pa.timestamp("us")),
+        ("sklearn_version", pa.string()),
+        ("library_version", pa.string()),
+        ("training_fingerprint", pa.string()),
+        ("training_action", pa.string()),
+    ]
+)
 
 # --- lookalike_training_predictions ------------------------------------------------------------
-PREDICTION_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("example_id", pa.string()),
-    ("user_id", pa.string()),
-    ("split", pa.string()),
-    ("example_source", pa.string()),
-    ("label", pa.int32()),
-    ("weight", pa.float64()),
-    ("score", pa.float64()),
-    ("training_fingerprint", pa.string()),
-])
+PREDICTION_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("example_id", pa.string()),
+        ("user_id", pa.string()),
+        ("split", pa.string()),
+        ("example_source", pa.string()),
+        ("label", pa.int32()),
+        ("weight", pa.float64()),
+        ("score", pa.float64()),
+        ("training_fingerprint", pa.string()),
+    ]
+)
 
 # --- int_lookalike__population_scores ----------------------------------------------------------
 #: Per-run constants are dictionary-encoded (written as VARCHAR): a 64-character fingerprint per
 #: row would otherwise cost more memory than the scores themselves at 10M users.
 _DICT = pa.dictionary(pa.int32(), pa.string())
-SCORE_SCHEMA = pa.schema([
-    ("run_id", _DICT),
-    ("user_id", pa.string()),
-    ("score", pa.float64()),
-    ("scored_at", pa.timestamp("us")),
-    ("score_fingerprint", _DICT),
-    ("scoring_action", _DICT),
-    ("scoring_message", _DICT),
-])
+SCORE_SCHEMA = pa.schema(
+    [
+        ("run_id", _DICT),
+        ("user_id", pa.string()),
+        ("score", pa.float64()),
+        ("scored_at", pa.timestamp("us")),
+        ("score_fingerprint", _DICT),
+        ("scoring_action", _DICT),
+        ("scoring_message", _DICT),
+    ]
+)
 
 # --- lookalike_run_scoring_sql -----------------------------------------------------------------
-SCORING_SQL_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("dialect", pa.string()),
-    ("sql_text", pa.string()),
-    ("sql_bytes", pa.int64()),
-    ("sql_sha256", pa.string()),
-    ("feature_names", pa.string()),
-    ("model_sha256", pa.string()),
-    ("training_fingerprint", pa.string()),
-    ("library_version", pa.string()),
-    ("compiled_at", pa.timestamp("us")),
-    ("compile_action", pa.string()),
-    ("compile_error", pa.string()),
-    ("compile_message", pa.string()),
-])
+SCORING_SQL_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("dialect", pa.string()),
+        ("sql_text", pa.string()),
+        ("sql_bytes", pa.int64()),
+        ("sql_sha256", pa.string()),
+        ("feature_names", pa.string()),
+        ("model_sha256", pa.string()),
+        ("training_fingerprint", pa.string()),
+        ("library_version", pa.string()),
+        ("compiled_at", pa.timestamp("us")),
+        ("compile_action", pa.string()),
+        ("compile_error", pa.string()),
+        ("compile_message", pa.string()),
+    ]
+)
 
 # --- lookalike_user_reasons --------------------------------------------------------------------
-REASON_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("user_id", pa.string()),
-    ("score_rank", pa.int64()),
-    ("score", pa.float64()),
-    ("raw_score", pa.float64()),
-    ("raw_score_space", pa.string()),
-    ("bias", pa.float64()),
-    *[(f"reason_{r}_{part}", kind) for r in range(1, 4)
-      for part, kind in (("feature", pa.string()), ("value", pa.string()), ("contribution", pa.float64()))],
-    ("other_contribution", pa.float64()),
-    ("model_sha256", pa.string()),
-])
+REASON_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("user_id", pa.string()),
+        ("score_rank", pa.int64()),
+        ("score", pa.float64()),
+        ("raw_score", pa.float64()),
+        ("raw_score_space", pa.string()),
+        ("bias", pa.float64()),
+        *[
+            (f"reason_{r}_{part}", kind)
+            for r in range(1, 4)
+            for part, kind in (("feature", pa.string()), ("value", pa.string()), ("contribution", pa.float64()))
+        ],
+        ("other_contribution", pa.float64()),
+        ("model_sha256", pa.string()),
+    ]
+)
 
 # --- lookalike_feature_importance (lookalike_udf.quality) --------------------------------------
-FEATURE_REPORT_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("feature", pa.string()),
-    ("feature_kind", pa.string()),
-    ("reference_value", pa.string()),
-    ("importance", pa.float64()),
-    ("importance_std", pa.float64()),
-    ("correlation", pa.float64()),
-    ("prevalence_target", pa.float64()),
-    ("prevalence_population", pa.float64()),
-    ("prevalence_kind", pa.string()),
-    ("lift", pa.float64()),
-    ("rank", pa.int64()),
-    ("training_fingerprint", pa.string()),
-])
+FEATURE_REPORT_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("feature", pa.string()),
+        ("feature_kind", pa.string()),
+        ("reference_value", pa.string()),
+        ("importance", pa.float64()),
+        ("importance_std", pa.float64()),
+        ("correlation", pa.float64()),
+        ("prevalence_target", pa.float64()),
+        ("prevalence_population", pa.float64()),
+        ("prevalence_kind", pa.string()),
+        ("lift", pa.float64()),
+        ("rank", pa.int64()),
+        ("training_fingerprint", pa.string()),
+    ]
+)
 
 # --- lookalike_audience_exports (lookalike_udf.export) -----------------------------------------
-EXPORT_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("audience_export_path", pa.string()),
-    ("file_path", pa.string()),
-    ("file_format", pa.string()),
-    ("n_rows", pa.int64()),
-    ("export_status", pa.string()),
-    ("export_message", pa.string()),
-    ("exported_at", pa.timestamp("us")),
-])
+EXPORT_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("audience_export_path", pa.string()),
+        ("file_path", pa.string()),
+        ("file_format", pa.string()),
+        ("n_rows", pa.int64()),
+        ("export_status", pa.string()),
+        ("export_message", pa.string()),
+        ("exported_at", pa.timestamp("us")),
+    ]
+)
 
 
 # --- rows ----------------------------------------------------------------------------------------
+
 
 def constant(value: str | None, n: int) -> pa.DictionaryArray:
     """``n`` copies of ``value`` (or nulls) as a dictionary array of one entry."""
@@ -159,13 +188,18 @@ def failure_marker(rid: str, message: str, scored_at: dt.datetime, fingerprint: 
     """The one row that marks a run whose scoring failed (``user_id`` and ``score`` null,
     ``scoring_action`` 'failed', the message in ``scoring_message``; see
     :func:`lookalike_udf.dbt_models.score_population`)."""
-    return pa.record_batch({
-        "run_id": constant(rid, 1), "user_id": pa.nulls(1, pa.string()),
-        "score": pa.nulls(1, pa.float64()),
-        "scored_at": pa.array([scored_at], type=pa.timestamp("us")),
-        "score_fingerprint": constant(fingerprint, 1),
-        "scoring_action": constant(ScoringAction.FAILED, 1), "scoring_message": constant(message, 1),
-    }, schema=SCORE_SCHEMA)
+    return pa.record_batch(
+        {
+            "run_id": constant(rid, 1),
+            "user_id": pa.nulls(1, pa.string()),
+            "score": pa.nulls(1, pa.float64()),
+            "scored_at": pa.array([scored_at], type=pa.timestamp("us")),
+            "score_fingerprint": constant(fingerprint, 1),
+            "scoring_action": constant(ScoringAction.FAILED, 1),
+            "scoring_message": constant(message, 1),
+        },
+        schema=SCORE_SCHEMA,
+    )
 
 
 def markers_and_reused_rows(reused_batches, failures: dict | None):
@@ -175,12 +209,15 @@ def markers_and_reused_rows(reused_batches, failures: dict | None):
         yield failure_marker(rid, message, now(), None)
     for batch in reused_batches:
         n = batch.num_rows
-        yield pa.record_batch({
-            "run_id": batch.column("run_id").cast(pa.string()).dictionary_encode(),
-            "user_id": batch.column("user_id").cast(pa.string()),
-            "score": batch.column("score").cast(pa.float64()),
-            "scored_at": batch.column("scored_at").cast(pa.timestamp("us")),
-            "score_fingerprint": batch.column("score_fingerprint").cast(pa.string()).dictionary_encode(),
-            "scoring_action": constant(ScoringAction.REUSED, n),
-            "scoring_message": constant(None, n),
-        }, schema=SCORE_SCHEMA)
+        yield pa.record_batch(
+            {
+                "run_id": batch.column("run_id").cast(pa.string()).dictionary_encode(),
+                "user_id": batch.column("user_id").cast(pa.string()),
+                "score": batch.column("score").cast(pa.float64()),
+                "scored_at": batch.column("scored_at").cast(pa.timestamp("us")),
+                "score_fingerprint": batch.column("score_fingerprint").cast(pa.string()).dictionary_encode(),
+                "scoring_action": constant(ScoringAction.REUSED, n),
+                "scoring_message": constant(None, n),
+            },
+            schema=SCORE_SCHEMA,
+        )

@@ -43,7 +43,9 @@ def _hash(seed: int, bag: int, example_id: str) -> int:
 def bag_hashes(example_ids, n_bags: int, seed: int) -> np.ndarray:
     """(n_bags, n) array of the 64-bit hashes deciding bag membership."""
     ids = [str(e) for e in example_ids]
-    return np.array([[_hash(seed, t, e) for e in ids] for t in range(n_bags)], dtype=np.uint64).reshape(n_bags, len(ids))
+    return np.array([[_hash(seed, t, e) for e in ids] for t in range(n_bags)], dtype=np.uint64).reshape(
+        n_bags, len(ids)
+    )
 
 
 def bag_thresholds(example_ids, n_bags: int, bag_size: int, seed: int) -> list[int]:

@@ -67,9 +67,22 @@ from .reuse import reused_model_fingerprints
 from .scoring import LookalikeModel
 from .vocabulary import ModelStatus
 
-__all__ = ["feature_report", "permutation_importance", "importance_plan", "weighted_auc", "weighted_correlation",
-           "population_prevalence", "lift", "rank_features", "FEATURE_REPORT_SCHEMA", "N_REPEATS", "MAX_IMPORTANCE_ROWS",
-           "IMPORTANCE_EPSILON", "MIN_LIFT_SHARE", "PREVALENCE_KIND"]
+__all__ = [
+    "feature_report",
+    "permutation_importance",
+    "importance_plan",
+    "weighted_auc",
+    "weighted_correlation",
+    "population_prevalence",
+    "lift",
+    "rank_features",
+    "FEATURE_REPORT_SCHEMA",
+    "N_REPEATS",
+    "MAX_IMPORTANCE_ROWS",
+    "IMPORTANCE_EPSILON",
+    "MIN_LIFT_SHARE",
+    "PREVALENCE_KIND",
+]
 
 #: Shuffles per feature for permutation importance.
 N_REPEATS = 3
@@ -98,6 +111,7 @@ MIN_LIFT_SHARE = 0.01
 #: What prevalence_target and prevalence_population measure, per feature kind.
 PREVALENCE_KIND = {NUMERIC: "mean", BOOLEAN: "share_true", CATEGORICAL: "top_category_share"}
 
+
 def _rows(engine, relation) -> list[dict]:
     return engine.to_arrow(relation).to_pylist()
 
@@ -120,7 +134,7 @@ def weighted_auc(y: np.ndarray, score: np.ndarray, w: np.ndarray) -> float:
     w = np.asarray(w, dtype=np.float64)
     order = np.argsort(score, kind="mergesort")
     sorted_score = score[order]
-    positive = (y[order] == 1)
+    positive = y[order] == 1
     wp = np.where(positive, w[order], 0.0)
     wn = np.where(positive, 0.0, w[order])
     starts = np.concatenate(([0], np.flatnonzero(np.diff(sorted_score)) + 1)) if len(score) else np.empty(0, np.int64)
@@ -140,8 +154,9 @@ def _tree_count(scorer) -> int:
     return max(1, len(getattr(scorer, "trees", None) or ()))
 
 
-def importance_plan(model: LookalikeModel, n_rows: int, n_repeats: int = N_REPEATS,
-                    max_rows: int = MAX_IMPORTANCE_ROWS) -> tuple[int, int]:
+def importance_plan(
+    model: LookalikeModel, n_rows: int, n_repeats: int = N_REPEATS, max_rows: int = MAX_IMPORTANCE_ROWS
+) -> tuple[int, int]:
     """(rows, members) the report measures for ``model`` on a test split of ``n_rows`` rows.
 
     The work is rows x (features x repeats + 1) x trees of the members scored, capped by
@@ -159,8 +174,9 @@ def importance_plan(model: LookalikeModel, n_rows: int, n_repeats: int = N_REPEA
     return int(rows), used
 
 
-def permutation_importance(model: LookalikeModel, rows: pa.Table, seed: int, n_repeats: int = N_REPEATS,
-                           max_rows: int = MAX_IMPORTANCE_ROWS) -> dict[str, tuple[float | None, float | None]]:
+def permutation_importance(
+    model: LookalikeModel, rows: pa.Table, seed: int, n_repeats: int = N_REPEATS, max_rows: int = MAX_IMPORTANCE_ROWS
+) -> dict[str, tuple[float | None, float | None]]:
     """Mean and standard deviation of the weighted-AUC drop when each feature's column is shuffled.
 
     ``rows`` are labelled examples (columns ``label``, ``weight`` and the model's features). Every
@@ -198,13 +214,13 @@ def permutation_importance(model: LookalikeModel, rows: pa.Table, seed: int, n_r
     base = weighted_auc(y, score(X), w)
     drops = np.empty(len(jobs))
     for start in range(0, len(jobs), per_block):
-        block = jobs[start:start + per_block]
+        block = jobs[start : start + per_block]
         stacked = np.tile(X, (len(block), 1))
         for k, (j, order) in enumerate(block):
-            stacked[k * n:(k + 1) * n, j] = X[order, j]
+            stacked[k * n : (k + 1) * n, j] = X[order, j]
         scores = score(stacked)
         for k in range(len(block)):
-            drops[start + k] = base - weighted_auc(y, scores[k * n:(k + 1) * n], w)
+            drops[start + k] = base - weighted_auc(y, scores[k * n : (k + 1) * n], w)
     drops = drops.reshape(len(names), n_repeats)
     return {name: (float(drops[j].mean()), float(drops[j].std())) for j, name in enumerate(names)}
 
@@ -248,7 +264,9 @@ def _reference_value(column, weights: np.ndarray) -> str | None:
     return min(totals, key=lambda v: (-totals[v], v))
 
 
-def population_prevalence(population, wanted: list[tuple[str, str, str | None]], engine=None) -> dict[tuple, float | None]:
+def population_prevalence(
+    population, wanted: list[tuple[str, str, str | None]], engine=None
+) -> dict[tuple, float | None]:
     """Prevalence of each (feature, kind, reference_value) over ``population``, in one SQL aggregate.
 
     ``population`` is a DuckDB relation (dbt.ref of lookalike_inference_features), a Spark
@@ -260,8 +278,9 @@ def population_prevalence(population, wanted: list[tuple[str, str, str | None]],
     """
     engine = engine or engine_for(population)
     columns = set(engine.columns(population))
-    keys = [key for key in dict.fromkeys(wanted)
-            if key[0] in columns and not (key[1] == CATEGORICAL and key[2] is None)]
+    keys = [
+        key for key in dict.fromkeys(wanted) if key[0] in columns and not (key[1] == CATEGORICAL and key[2] is None)
+    ]
     out: dict[tuple, float | None] = {key: None for key in wanted}
     if not keys:
         return out
@@ -286,15 +305,28 @@ def _run_report(run_id: str, model: LookalikeModel, examples: pa.Table, seed: in
             reference = _reference_value(column.filter(pa.array(positive)), weights[positive])
         values = _feature_values(column, spec.kind, reference)
         known = positive & np.isfinite(values)
-        target = float(np.average(values[known], weights=weights[known])) if known.any() and weights[known].sum() > 0 else None
+        target = (
+            float(np.average(values[known], weights=weights[known]))
+            if known.any() and weights[known].sum() > 0
+            else None
+        )
         mean, std = importance[spec.name]
-        rows.append({
-            "run_id": run_id, "feature": spec.name, "feature_kind": spec.kind, "reference_value": reference,
-            "importance": mean, "importance_std": std,
-            "correlation": weighted_correlation(values, labels, weights),
-            "prevalence_target": target, "prevalence_population": None,
-            "prevalence_kind": PREVALENCE_KIND.get(spec.kind), "lift": None, "rank": None,
-        })
+        rows.append(
+            {
+                "run_id": run_id,
+                "feature": spec.name,
+                "feature_kind": spec.kind,
+                "reference_value": reference,
+                "importance": mean,
+                "importance_std": std,
+                "correlation": weighted_correlation(values, labels, weights),
+                "prevalence_target": target,
+                "prevalence_population": None,
+                "prevalence_kind": PREVALENCE_KIND.get(spec.kind),
+                "lift": None,
+                "rank": None,
+            }
+        )
     return rank_features(rows)
 
 
@@ -302,8 +334,10 @@ def rank_features(rows: list[dict]) -> list[dict]:
     """One run's rows ordered by importance descending (ties by |correlation| descending, then name;
     null importance last), with ``rank`` 1, 2, ... set on the rows whose importance is above
     :data:`IMPORTANCE_EPSILON` and None on the others (the model does not rely on them)."""
-    order = sorted(rows, key=lambda r: (r["importance"] is None, -(r["importance"] or 0.0),
-                                        -abs(r["correlation"] or 0.0), r["feature"]))
+    order = sorted(
+        rows,
+        key=lambda r: (r["importance"] is None, -(r["importance"] or 0.0), -abs(r["correlation"] or 0.0), r["feature"]),
+    )
     position = 0
     for row in order:
         if row["importance"] is not None and row["importance"] > IMPORTANCE_EPSILON:
@@ -353,8 +387,9 @@ def feature_report(models, examples, population, runs=None, previous=None, force
             rows += carried[rid]
             continue
         if example_table is None:  # only the runs that are computed again are read
-            example_table = engine.to_arrow(engine.where_in(examples, "run_id", [
-                r["run_id"] for r in model_rows if r["run_id"] not in carried]))
+            example_table = engine.to_arrow(
+                engine.where_in(examples, "run_id", [r["run_id"] for r in model_rows if r["run_id"] not in carried])
+            )
         try:
             model = loaded[rid]
             run_examples = example_table.filter(pc.equal(example_table.column("run_id"), rid))
@@ -373,8 +408,9 @@ def feature_report(models, examples, population, runs=None, previous=None, force
         row["prevalence_kind"] = PREVALENCE_KIND.get(row["feature_kind"])
         by_run.setdefault(row["run_id"], []).append(row)
     rows = [row for run_rows in by_run.values() for row in rank_features(run_rows)]
-    prevalence = population_prevalence(population, [(r["feature"], r["feature_kind"], r["reference_value"])
-                                                    for r in rows], engine)
+    prevalence = population_prevalence(
+        population, [(r["feature"], r["feature_kind"], r["reference_value"]) for r in rows], engine
+    )
     for row in rows:
         pop = prevalence.get((row["feature"], row["feature_kind"], row["reference_value"]))
         row["prevalence_population"] = pop
@@ -395,5 +431,7 @@ def _previous_report_rows(engine, previous, fingerprints: dict[str, str]) -> dic
     for row in table.to_pylist():
         if row["training_fingerprint"] is not None and fingerprints.get(row["run_id"]) == row["training_fingerprint"]:
             out.setdefault(row["run_id"], []).append(
-                {name: row.get(name) for name in FEATURE_REPORT_SCHEMA.names} | {"prevalence_population": None, "lift": None})
+                {name: row.get(name) for name in FEATURE_REPORT_SCHEMA.names}
+                | {"prevalence_population": None, "lift": None}
+            )
     return out

@@ -47,8 +47,7 @@ def training_fingerprint(training_checksum: str | None, model_format: str) -> st
     """What a run's fitted model depends on; None when there is nothing to fingerprint."""
     if not training_checksum:
         return None
-    return _digest("training", FINGERPRINT_VERSION, __version__, sklearn.__version__, model_format,
-                   training_checksum)
+    return _digest("training", FINGERPRINT_VERSION, __version__, sklearn.__version__, model_format, training_checksum)
 
 
 def score_fingerprint(model_fingerprint: str | None, model_sha256: str, population_checksum: str | None) -> str | None:
@@ -78,8 +77,11 @@ def reused_model_fingerprints(model_rows, force=False) -> dict[str, str]:
     be carried over from the previous build. Empty when ``force``."""
     if as_bool(force):
         return {}
-    return {row["run_id"]: row["training_fingerprint"] for row in model_rows
-            if row.get("training_action") == REUSED and row.get("training_fingerprint")}
+    return {
+        row["run_id"]: row["training_fingerprint"]
+        for row in model_rows
+        if row.get("training_action") == REUSED and row.get("training_fingerprint")
+    }
 
 
 def previous_table(session, this):

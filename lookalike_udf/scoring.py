@@ -69,8 +69,10 @@ class LookalikeModel:
         :attr:`feature_names` order, with ``bias + contributions.sum(axis=1)`` equal to
         :meth:`predict_raw` (to rounding). Raises LookalikeError for a model type without them."""
         if not hasattr(self._scorer, "contributions"):
-            raise LookalikeError(f"model payload {self.estimator_payload.get('format')!r} has no per-feature "
-                                 "contributions, so it cannot give reasons")
+            raise LookalikeError(
+                f"model payload {self.estimator_payload.get('format')!r} has no per-feature "
+                "contributions, so it cannot give reasons"
+            )
         return self._scorer.contributions(self.encoder.transform(table))
 
     @property
@@ -92,9 +94,13 @@ class LookalikeModel:
 
         members = self._scorer.predict_members(self.encoder.transform(table))
         scores = members.mean(axis=0)
-        oob = np.asarray(pc.and_(pc.equal(table.column("split"), "train"),
-                                 pc.equal(table.column("example_source"), ExampleSource.UNLABELED_SAMPLE))
-                         .to_numpy(zero_copy_only=False), dtype=bool)
+        oob = np.asarray(
+            pc.and_(
+                pc.equal(table.column("split"), "train"),
+                pc.equal(table.column("example_source"), ExampleSource.UNLABELED_SAMPLE),
+            ).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
         oob &= ~np.asarray(pc.is_null(table.column("example_id")).to_numpy(zero_copy_only=False), dtype=bool)
         if oob.any():
             ids = np.asarray(table.column("example_id").to_pylist(), dtype=object)[oob]
@@ -103,12 +109,16 @@ class LookalikeModel:
         return scores
 
     def to_json(self) -> str:
-        return json.dumps({
-            "format": MODEL_FORMAT,
-            "params": self.params,
-            "encoder": self.encoder.to_dict(),
-            "estimator": self.estimator_payload,
-        }, allow_nan=False, separators=(",", ":"))
+        return json.dumps(
+            {
+                "format": MODEL_FORMAT,
+                "params": self.params,
+                "encoder": self.encoder.to_dict(),
+                "estimator": self.estimator_payload,
+            },
+            allow_nan=False,
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_json(cls, text: str) -> LookalikeModel:
@@ -123,7 +133,12 @@ class LookalikeModel:
         missing = [key for key in ("encoder", "estimator") if not isinstance(payload.get(key), dict)]
         if missing:
             found = ", ".join(sorted(payload)) or "nothing"
-            raise LookalikeError(f"stored model is malformed: it has no {' and no '.join(repr(k) for k in missing)} "
-                                 f"object (found: {found}); the stored model is inconsistent, retrain it.")
-        return cls(encoder=FeatureEncoder.from_dict(payload["encoder"]),
-                   estimator_payload=payload["estimator"], params=payload.get("params", {}))
+            raise LookalikeError(
+                f"stored model is malformed: it has no {' and no '.join(repr(k) for k in missing)} "
+                f"object (found: {found}); the stored model is inconsistent, retrain it."
+            )
+        return cls(
+            encoder=FeatureEncoder.from_dict(payload["encoder"]),
+            estimator_payload=payload["estimator"],
+            params=payload.get("params", {}),
+        )

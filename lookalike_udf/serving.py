@@ -54,8 +54,10 @@ class ServingPathError(LookalikeError, ValueError):
     """var lookalike_serving_path cannot be published to; the message names the path and the fix."""
 
 
-_FIX = ("Set var lookalike_serving_path to a file of its own, e.g. serving/lookalike.duckdb (the default: next "
-        "to the build's database), or turn publishing off with lookalike_serving: false.")
+_FIX = (
+    "Set var lookalike_serving_path to a file of its own, e.g. serving/lookalike.duckdb (the default: next "
+    "to the build's database), or turn publishing off with lookalike_serving: false."
+)
 
 
 def resolve_serving_path(session, serving_path: str) -> Path:
@@ -65,7 +67,8 @@ def resolve_serving_path(session, serving_path: str) -> Path:
     if path.is_absolute():
         return path
     [(db_path,)] = session.execute(
-        "select path from duckdb_databases() where database_name = current_database()").fetchall()
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()
     return _resolve(serving_path, db_path)
 
 
@@ -74,9 +77,11 @@ def _resolve(serving_path: str, db_path: str | None) -> Path:
     if path.is_absolute():
         return path
     if not db_path or db_path == ":memory:":
-        raise ServingPathError("lookalike serving: the build's DuckDB database is in memory, so a relative "
-                         f"lookalike_serving_path ('{serving_path}') has no folder to live in. Set an absolute "
-                         "lookalike_serving_path, or lookalike_serving: false.")
+        raise ServingPathError(
+            "lookalike serving: the build's DuckDB database is in memory, so a relative "
+            f"lookalike_serving_path ('{serving_path}') has no folder to live in. Set an absolute "
+            "lookalike_serving_path, or lookalike_serving: false."
+        )
     return Path(db_path).resolve().parent / path
 
 
@@ -108,7 +113,8 @@ def _attached_files(session) -> list[Path]:
     """The files of every database the build's DuckDB session has attached (its own first)."""
     found = session.execute(
         "select path from duckdb_databases() where path is not null and path <> '' "
-        "order by database_name <> current_database()").fetchall()
+        "order by database_name <> current_database()"
+    ).fetchall()
     return [Path(path) for (path,) in found if path != ":memory:"]
 
 
@@ -141,15 +147,18 @@ def check_serving_path(serving_path: str, target: Path, database_files) -> None:
                     raise ServingPathError(
                         f"lookalike serving: {shown} resolves to {os.path.realpath(target)}, which is {whose} "
                         f"{db}{wal}: publishing there would replace the build's tables with the serving copy. "
-                        f"Nothing was published and the build's database is unchanged. {_FIX}")
+                        f"Nothing was published and the build's database is unchanged. {_FIX}"
+                    )
     if target.is_dir():
         raise ServingPathError(
             f"lookalike serving: {shown} names the folder {target}; it must name a file in a folder, e.g. "
-            f"'{Path(serving_path) / 'lookalike.duckdb'}'. Nothing was published. {_FIX}")
+            f"'{Path(serving_path) / 'lookalike.duckdb'}'. Nothing was published. {_FIX}"
+        )
     if target.suffix in ("", ".wal"):
         raise ServingPathError(
             f"lookalike serving: {shown} must name a DuckDB file with an extension other than .wal "
-            f"(it resolves to {target}), e.g. serving/lookalike.duckdb. Nothing was published. {_FIX}")
+            f"(it resolves to {target}), e.g. serving/lookalike.duckdb. Nothing was published. {_FIX}"
+        )
 
 
 _TEMP = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}\.tmp(?P<wal>\.wal)?")
@@ -212,8 +221,9 @@ def remove_orphan_temp_files(target: Path, keep=()) -> list[Path]:
     return removed
 
 
-def publish(session, relations: dict, serving_path: str, build_id: str | None = None,
-            published_at: dt.datetime | None = None) -> pa.Table:
+def publish(
+    session, relations: dict, serving_path: str, build_id: str | None = None, published_at: dt.datetime | None = None
+) -> pa.Table:
     """Copy every relation (name -> DuckDB relation of ``session``) into a new DuckDB file and swap it
     in atomically as the serving file. Returns the manifest: one row per table (also stored in the
     serving file as ``lookalike_serving_build``).
@@ -231,7 +241,8 @@ def publish(session, relations: dict, serving_path: str, build_id: str | None = 
     except OSError as exc:
         raise ServingPathError(
             f"lookalike serving: var lookalike_serving_path ('{serving_path}') names {target}, whose folder "
-            f"cannot be created ({type(exc).__name__}: {exc}). Nothing was published. {_FIX}") from exc
+            f"cannot be created ({type(exc).__name__}: {exc}). Nothing was published. {_FIX}"
+        ) from exc
     build_id = build_id or uuid.uuid4().hex
     published_at = published_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     # A hidden name in the same folder (same file system, so the rename is atomic); never a name a
@@ -250,13 +261,15 @@ def publish(session, relations: dict, serving_path: str, build_id: str | None = 
             relation.create(f"{alias}.main.{_quote(name)}")
             [(n_rows,)] = session.execute(f"select count(*) from {alias}.main.{_quote(name)}").fetchall()
             rows.append({"table_name": name, "n_rows": n_rows})
-        manifest = pa.table({
-            "table_name": pa.array([r["table_name"] for r in rows], pa.string()),
-            "n_rows": pa.array([r["n_rows"] for r in rows], pa.int64()),
-            "build_id": pa.array([build_id] * len(rows), pa.string()),
-            "published_at": pa.array([published_at] * len(rows), pa.timestamp("us")),
-            "serving_file": pa.array([str(target)] * len(rows), pa.string()),
-        })
+        manifest = pa.table(
+            {
+                "table_name": pa.array([r["table_name"] for r in rows], pa.string()),
+                "n_rows": pa.array([r["n_rows"] for r in rows], pa.int64()),
+                "build_id": pa.array([build_id] * len(rows), pa.string()),
+                "published_at": pa.array([published_at] * len(rows), pa.timestamp("us")),
+                "serving_file": pa.array([str(target)] * len(rows), pa.string()),
+            }
+        )
         session.register(f"{alias}_manifest", manifest)
         session.execute(f"create table {alias}.main.{MANIFEST_TABLE} as select * from {alias}_manifest")
         session.unregister(f"{alias}_manifest")
@@ -270,7 +283,8 @@ def publish(session, relations: dict, serving_path: str, build_id: str | None = 
         except PermissionError as exc:  # Windows: a reader holds the serving file
             raise PermissionError(
                 f"lookalike serving: could not replace {target} ({exc}). On Windows a reader that keeps the "
-                "serving file open blocks the swap: have BI tools reconnect per query.") from exc
+                "serving file open blocks the swap: have BI tools reconnect per query."
+            ) from exc
         _fsync_dir(target.parent)
         return manifest
     finally:
@@ -283,8 +297,7 @@ def publish(session, relations: dict, serving_path: str, build_id: str | None = 
             leftover.unlink(missing_ok=True)
 
 
-def spark_manifest(session, relations: dict, build_id: str | None = None,
-                   published_at: dt.datetime | None = None):
+def spark_manifest(session, relations: dict, build_id: str | None = None, published_at: dt.datetime | None = None):
     """The manifest of a Spark build, as a Spark DataFrame: one row per mart (name -> Spark
     DataFrame), with the DuckDB manifest's columns (``serving_file`` null: there is no serving
     file) plus ``copied`` = false, because the marts stay where they are: in the metastore,
@@ -299,14 +312,16 @@ def _manifest_only(engine, relations: dict, build_id: str | None, published_at: 
     published_at = published_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     names = list(relations)
     n_rows = [engine.count(relations[name]) for name in names]
-    manifest = pa.table({
-        "table_name": pa.array(names, pa.string()),
-        "n_rows": pa.array(n_rows, pa.int64()),
-        "build_id": pa.array([build_id] * len(names), pa.string()),
-        "published_at": pa.array([published_at] * len(names), pa.timestamp("us")),
-        "serving_file": pa.nulls(len(names), pa.string()),
-        "copied": pa.array([False] * len(names), pa.bool_()),
-    })
+    manifest = pa.table(
+        {
+            "table_name": pa.array(names, pa.string()),
+            "n_rows": pa.array(n_rows, pa.int64()),
+            "build_id": pa.array([build_id] * len(names), pa.string()),
+            "published_at": pa.array([published_at] * len(names), pa.timestamp("us")),
+            "serving_file": pa.nulls(len(names), pa.string()),
+            "copied": pa.array([False] * len(names), pa.bool_()),
+        }
+    )
     return engine.output(manifest)
 
 

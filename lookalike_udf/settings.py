@@ -65,38 +65,116 @@ def _declare(*settings: Setting) -> dict[str, Setting]:
 
 
 SETTINGS: dict[str, Setting] = _declare(
-    Setting("engagement_type", "choice", "MULTI_ENGAGE", "how positives relate to the engagement (reference API)",
-            choices=("MULTI_ENGAGE", "SINGLE_ENGAGE")),
+    Setting(
+        "engagement_type",
+        "choice",
+        "MULTI_ENGAGE",
+        "how positives relate to the engagement (reference API)",
+        choices=("MULTI_ENGAGE", "SINGLE_ENGAGE"),
+    ),
     Setting("build_only", "bool", False, "validate and build the examples, train nothing"),
-    Setting("test_fraction", "number", 0.2, "share of labelled users held out for the test split",
-            min=0, max=1, min_open=True, max_open=True),
-    Setting("unlabeled_sample_size", "int", 5000, "unlabeled users sampled as negatives of a run without negatives",
-            min=1, max=1_000_000_000),
+    Setting(
+        "test_fraction",
+        "number",
+        0.2,
+        "share of labelled users held out for the test split",
+        min=0,
+        max=1,
+        min_open=True,
+        max_open=True,
+    ),
+    Setting(
+        "unlabeled_sample_size",
+        "int",
+        5000,
+        "unlabeled users sampled as negatives of a run without negatives",
+        min=1,
+        max=1_000_000_000,
+    ),
     Setting("random_seed", "int", 42, "seed of splits, samples and fits", min=0, max=4_294_967_295),
-    Setting("min_seed_users", "int", 10, "distinct users required in the positive (and negative) list",
-            min=1, max=1_000_000_000),
-    Setting("pu_method", "choice", "bagging", "runs without negatives: bagging PU or plain positives-vs-unlabeled",
-            choices=("bagging", "plain")),
+    Setting(
+        "min_seed_users",
+        "int",
+        10,
+        "distinct users required in the positive (and negative) list",
+        min=1,
+        max=1_000_000_000,
+    ),
+    Setting(
+        "pu_method",
+        "choice",
+        "bagging",
+        "runs without negatives: bagging PU or plain positives-vs-unlabeled",
+        choices=("bagging", "plain"),
+    ),
     # Each bag is one more base model to fit and to evaluate at scoring time.
     Setting("pu_bags", "int", 20, "bags of bagging PU", min=1, max=50),
     Setting("model_type", "choice", "hgb_or_logistic", "the model type (lookalike_udf.estimators)"),
-    Setting("sample_size", "int", None, "most train examples kept after sampling down", min=20,
-            max=1_000_000_000_000, nullable=True, null_means="no limit"),
+    Setting(
+        "sample_size",
+        "int",
+        None,
+        "most train examples kept after sampling down",
+        min=20,
+        max=1_000_000_000_000,
+        nullable=True,
+        null_means="no limit",
+    ),
     Setting("extra_attention", "bool", False, "balanced class weights"),
-    Setting("expected_positive_share", "number", None, "expected share of lookalikes among unlabeled users",
-            min=0, max=1, max_open=True, nullable=True, null_means="no corrected AUC"),
+    Setting(
+        "expected_positive_share",
+        "number",
+        None,
+        "expected share of lookalikes among unlabeled users",
+        min=0,
+        max=1,
+        max_open=True,
+        nullable=True,
+        null_means="no corrected AUC",
+    ),
     Setting("tune_model", "bool", False, "hyperparameter search by cross-validation"),
     Setting("auto_tune", "bool", False, "feature selection before fitting"),
     # Checked between whole candidates, so a run can overrun it by one candidate.
     Setting("tune_time_budget_seconds", "number", 60, "time budget of tune_model, in seconds", min=1, max=3600),
-    Setting("audience_top_n", "int", None, "the audience's top N users", min=1, max=1_000_000_000_000,
-            nullable=True, null_means="no limit"),
-    Setting("audience_top_pct", "number", 5, "the audience's top x % of users by score", min=0, max=100,
-            min_open=True, nullable=True, null_means="no limit"),
-    Setting("audience_min_score", "number", None, "the audience's minimum score", min=0, max=1,
-            nullable=True, null_means="no limit"),
-    Setting("audience_export_path", "text", None, "file the audience is exported to (.parquet or .csv)",
-            nullable=True, null_means="no export"),
+    Setting(
+        "audience_top_n",
+        "int",
+        None,
+        "the audience's top N users",
+        min=1,
+        max=1_000_000_000_000,
+        nullable=True,
+        null_means="no limit",
+    ),
+    Setting(
+        "audience_top_pct",
+        "number",
+        5,
+        "the audience's top x % of users by score",
+        min=0,
+        max=100,
+        min_open=True,
+        nullable=True,
+        null_means="no limit",
+    ),
+    Setting(
+        "audience_min_score",
+        "number",
+        None,
+        "the audience's minimum score",
+        min=0,
+        max=1,
+        nullable=True,
+        null_means="no limit",
+    ),
+    Setting(
+        "audience_export_path",
+        "text",
+        None,
+        "file the audience is exported to (.parquet or .csv)",
+        nullable=True,
+        null_means="no export",
+    ),
 )
 
 
@@ -152,8 +230,7 @@ def run_setting_error(run_id: str, name: str, value) -> str | None:
         return None
     setting = SETTINGS[name]
     null = f" (null = {setting.null_means})" if setting.nullable else ""
-    return (f"run '{run_id}': {name} {value!r} must be {broken}{null}. "
-            f"Fix the runs input column or var {setting.var}.")
+    return f"run '{run_id}': {name} {value!r} must be {broken}{null}. Fix the runs input column or var {setting.var}."
 
 
 def closest(value, choices) -> str | None:

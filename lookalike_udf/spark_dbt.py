@@ -46,8 +46,9 @@ def _helper_class():
 
             spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
             namespace = {"spark": spark, "__name__": "__lookalike_dbt_python_model__"}
-            exec(compile(compiled_code, self.parsed_model.get("original_file_path", "<python model>"), "exec"),
-                 namespace)
+            exec(
+                compile(compiled_code, self.parsed_model.get("original_file_path", "<python model>"), "exec"), namespace
+            )
             return None
 
     return _SessionHelper
@@ -82,8 +83,11 @@ def _check_version() -> None:
     except Exception:  # pragma: no cover - dbt-spark missing: dbt itself says so for a spark target
         return
     if not str(version).startswith(TESTED_DBT_SPARK + "."):
-        warnings.warn(f"lookalike-dbt: tested with dbt-spark {TESTED_DBT_SPARK}.x, found {version}; "
-                      "the session submission helper may not fit this version.", stacklevel=2)
+        warnings.warn(
+            f"lookalike-dbt: tested with dbt-spark {TESTED_DBT_SPARK}.x, found {version}; "
+            "the session submission helper may not fit this version.",
+            stacklevel=2,
+        )
 
 
 def run(argv: list[str]) -> int:

@@ -87,18 +87,30 @@ def balance_weights(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def validate_tuning_settings(run_id: str, tune_model, tune_time_budget_seconds, auto_tune) -> None:
     """Raise :class:`RunValidationError` naming the run, the setting and the fix."""
-    for name, value in (("tune_model", tune_model), ("auto_tune", auto_tune),
-                        ("tune_time_budget_seconds", tune_time_budget_seconds)):
+    for name, value in (
+        ("tune_model", tune_model),
+        ("auto_tune", auto_tune),
+        ("tune_time_budget_seconds", tune_time_budget_seconds),
+    ):
         error = run_setting_error(run_id, name, value)
         if error:
             raise RunValidationError(error)
 
 
-def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_method: str = "bagging",
-                  pu_bags: int = SETTINGS["pu_bags"].default, model_type: str = estimators.DEFAULT_MODEL_TYPE,
-                  sample_size: int | None = None, extra_attention: bool = False, tune_model: bool = False,
-                  tune_time_budget_seconds: float = SETTINGS["tune_time_budget_seconds"].default,
-                  auto_tune: bool = False) -> LookalikeModel:
+def fit_run_model(
+    run_id: str,
+    examples: pa.Table,
+    random_seed: int,
+    *,
+    pu_method: str = "bagging",
+    pu_bags: int = SETTINGS["pu_bags"].default,
+    model_type: str = estimators.DEFAULT_MODEL_TYPE,
+    sample_size: int | None = None,
+    extra_attention: bool = False,
+    tune_model: bool = False,
+    tune_time_budget_seconds: float = SETTINGS["tune_time_budget_seconds"].default,
+    auto_tune: bool = False,
+) -> LookalikeModel:
     """Fit the classifier on the examples whose ``split`` is ``train``.
 
     ``model_type`` is a registered type (``hgb``, ``rf``, ``logistic``), ``auto`` or
@@ -140,7 +152,9 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
         labels = train.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
     encoder = FeatureEncoder().fit(train, feature_columns(train))
     if not encoder.specs_:
-        reasons = "; ".join(f"{k}: {v}" for k, v in encoder.dropped_.items()) or "the snapshot input has no feature columns"
+        reasons = (
+            "; ".join(f"{k}: {v}" for k, v in encoder.dropped_.items()) or "the snapshot input has no feature columns"
+        )
         raise RunValidationError(
             f"run '{run_id}': no usable feature columns ({reasons}). Add numeric, boolean or text "
             "columns to the snapshot input, or widen var lookalike_feature_include / lookalike_feature_exclude."
@@ -156,8 +170,16 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
     method = ("pu_bagging" if pu_method == "bagging" else "pu_plain") if pu else "supervised"
     feature_selection = None
     if auto_tune:
-        kept, dropped = select_features("hgb" if model_type in estimators.CHOICES else model_type, X, labels, weights, mask,
-                                        encoder.feature_names_, groups, int(random_seed))
+        kept, dropped = select_features(
+            "hgb" if model_type in estimators.CHOICES else model_type,
+            X,
+            labels,
+            weights,
+            mask,
+            encoder.feature_names_,
+            groups,
+            int(random_seed),
+        )
         encoder.specs_ = [encoder.specs_[j] for j in kept]  # the encoder ignores dropped columns
         X, mask = X[:, kept], mask[kept]
         feature_selection = {"dropped": dropped, "kept": len(kept)}
@@ -168,25 +190,46 @@ def fit_run_model(run_id: str, examples: pa.Table, random_seed: int, *, pu_metho
     elif model_type == estimators.HGB_OR_LOGISTIC:
         if pu:  # positives against unlabeled users: bagging PU of hgb, unchanged (decision 0017)
             fitted_type = "hgb"
-            selection = {"method": "hgb_or_logistic", "chosen": "hgb",
-                         "reason": "run without negatives: hgb kept without cross-validation"}
+            selection = {
+                "method": "hgb_or_logistic",
+                "chosen": "hgb",
+                "reason": "run without negatives: hgb kept without cross-validation",
+            }
         else:
             fitted_type, selection = choose_hgb_or_logistic(X, labels, weights, mask, groups, int(random_seed))
     overrides, tuning = None, None
     if tune_model:
         # For bagging PU this tunes positives against all unlabeled rows; every member gets the result.
-        overrides, tuning = tune_params(fitted_type, X, labels, weights, mask, groups, int(random_seed),
-                                        float(tune_time_budget_seconds))
+        overrides, tuning = tune_params(
+            fitted_type, X, labels, weights, mask, groups, int(random_seed), float(tune_time_budget_seconds)
+        )
     if method == "pu_bagging":
-        payload, params = bagging.fit(X, labels, weights, train.column("example_id").to_pylist(), mask,
-                                      int(random_seed), int(pu_bags), fitted_type, overrides)
+        payload, params = bagging.fit(
+            X,
+            labels,
+            weights,
+            train.column("example_id").to_pylist(),
+            mask,
+            int(random_seed),
+            int(pu_bags),
+            fitted_type,
+            overrides,
+        )
     else:
         payload, params = estimators.fit(fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides)
-    params = {**params, "model_type": fitted_type, "model_type_requested": model_type,
-              "estimator": estimators.get(fitted_type).estimator, "sklearn_version": sklearn.__version__,
-              "training_method": method, "extra_attention": bool(extra_attention),
-              "n_train_rows": int(train.num_rows), "tune_model": bool(tune_model), "auto_tune": bool(auto_tune),
-              "suspected_leakage": leakage}
+    params = {
+        **params,
+        "model_type": fitted_type,
+        "model_type_requested": model_type,
+        "estimator": estimators.get(fitted_type).estimator,
+        "sklearn_version": sklearn.__version__,
+        "training_method": method,
+        "extra_attention": bool(extra_attention),
+        "n_train_rows": int(train.num_rows),
+        "tune_model": bool(tune_model),
+        "auto_tune": bool(auto_tune),
+        "suspected_leakage": leakage,
+    }
     if tuning is not None:
         params["tuning"] = tuning
     if feature_selection is not None:

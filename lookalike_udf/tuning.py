@@ -71,6 +71,7 @@ CHOICE_MAX_ROWS = 20_000
 CHOICE_FOLDS = 5
 CHOICE_REPEATS = 2
 
+
 def grid_points(model_type: str) -> list[dict]:
     """Every point of the type's grid as a dict of parameter overrides, in grid order."""
     grid = estimators.get(model_type).grid
@@ -123,21 +124,28 @@ def cv_folds(y: np.ndarray, groups, random_seed: int, n_folds: int = N_FOLDS) ->
 
 
 def _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, overrides=None):
-    payload, _ = estimators.fit(model_type, X[train_idx], y[train_idx], w[train_idx], mask, random_seed,
-                                overrides=overrides)
+    payload, _ = estimators.fit(
+        model_type, X[train_idx], y[train_idx], w[train_idx], mask, random_seed, overrides=overrides
+    )
     return estimators.load(payload)
 
 
-def tune_params(model_type: str, X, y, w, mask, groups, random_seed: int, budget_seconds: float,
-                clock=time.monotonic) -> tuple[dict, dict]:
+def tune_params(
+    model_type: str, X, y, w, mask, groups, random_seed: int, budget_seconds: float, clock=time.monotonic
+) -> tuple[dict, dict]:
     """Search the grid of ``model_type``; returns the chosen overrides and the record for model_params.
 
     ``clock`` is injectable so tests can simulate a spent budget.
     """
     folds = cv_folds(y, groups, random_seed)
-    record = {"model_type": model_type, "budget_seconds": float(budget_seconds), "n_folds": len(folds),
-              "grid": {k: v for k, v in estimators.get(model_type).grid.items()}, "candidates": [],
-              "stopped_by_budget": False}
+    record = {
+        "model_type": model_type,
+        "budget_seconds": float(budget_seconds),
+        "n_folds": len(folds),
+        "grid": {k: v for k, v in estimators.get(model_type).grid.items()},
+        "candidates": [],
+        "stopped_by_budget": False,
+    }
     if not folds:
         record.update(chosen={}, note="too few examples of a class to cross-validate; defaults used")
         return {}, record
@@ -150,8 +158,9 @@ def tune_params(model_type: str, X, y, w, mask, groups, random_seed: int, budget
         aucs = []
         for train_idx, valid_idx in folds:
             scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, overrides)
-            aucs.append(roc_auc_score(y[valid_idx], scorer.predict_proba_positive(X[valid_idx]),
-                                      sample_weight=w[valid_idx]))
+            aucs.append(
+                roc_auc_score(y[valid_idx], scorer.predict_proba_positive(X[valid_idx]), sample_weight=w[valid_idx])
+            )
         auc = round(float(np.mean(aucs)), 6)
         record["candidates"].append({"params": overrides, "cv_auc": auc})
         if auc > best_auc:
@@ -173,8 +182,12 @@ def select_model_type(X, y, w, mask, groups, random_seed, n_folds: int = 3) -> t
     n_minor = int(min((y == 1).sum(), (y == 0).sum()))
     folds = int(min(n_folds, n_minor))
     if folds < 2:
-        return "hgb", {"cv_auc": {}, "n_folds": 0, "chosen": "hgb",
-                       "note": "too few examples of a class to cross-validate; hgb used"}
+        return "hgb", {
+            "cv_auc": {},
+            "n_folds": 0,
+            "chosen": "hgb",
+            "note": "too few examples of a class to cross-validate; hgb used",
+        }
     aucs = {t: [] for t in fitted_types}
     for train_idx, valid_idx in _split(folds, random_seed, y, groups):
         if len(np.unique(y[valid_idx])) < 2 or len(np.unique(y[train_idx])) < 2:
@@ -190,8 +203,18 @@ def select_model_type(X, y, w, mask, groups, random_seed, n_folds: int = 3) -> t
     return chosen, {"cv_auc": means, "n_folds": folds, "chosen": chosen}
 
 
-def choose_hgb_or_logistic(X, y, w, mask, groups, random_seed: int, *, max_rows: int | None = None,
-                           n_folds: int | None = None, n_repeats: int | None = None) -> tuple[str, dict]:
+def choose_hgb_or_logistic(
+    X,
+    y,
+    w,
+    mask,
+    groups,
+    random_seed: int,
+    *,
+    max_rows: int | None = None,
+    n_folds: int | None = None,
+    n_repeats: int | None = None,
+) -> tuple[str, dict]:
     """hgb, unless logistic regression wins by repeated cross-validation by more than the fold noise.
 
     A train split of more than ``max_rows`` rows (default :data:`CHOICE_MAX_ROWS`) keeps hgb without
@@ -228,8 +251,9 @@ def choose_hgb_or_logistic(X, y, w, mask, groups, random_seed: int, *, max_rows:
     def fold_auc(job):
         model_type, train_idx, valid_idx = job
         scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed)
-        return model_type, roc_auc_score(y[valid_idx], scorer.predict_proba_positive(X[valid_idx]),
-                                         sample_weight=w[valid_idx])
+        return model_type, roc_auc_score(
+            y[valid_idx], scorer.predict_proba_positive(X[valid_idx]), sample_weight=w[valid_idx]
+        )
 
     # The fits are on at most max_rows rows: side by side when single-threaded, results in order.
     results = map_side_by_side(fold_auc, jobs, max_rows)
@@ -242,10 +266,17 @@ def choose_hgb_or_logistic(X, y, w, mask, groups, random_seed: int, *, max_rows:
         return "hgb", record
     mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
     chosen = "logistic" if mean > se else "hgb"
-    record.update(cv_auc={t: round(float(np.mean(v)), 6) for t, v in aucs.items()},
-                  mean_difference=round(mean, 6), standard_error=round(se, 6), chosen=chosen,
-                  reason=("logistic ahead by more than one standard error of the paired fold differences"
-                          if chosen == "logistic" else "logistic not ahead by more than one standard error: hgb kept"))
+    record.update(
+        cv_auc={t: round(float(np.mean(v)), 6) for t, v in aucs.items()},
+        mean_difference=round(mean, 6),
+        standard_error=round(se, 6),
+        chosen=chosen,
+        reason=(
+            "logistic ahead by more than one standard error of the paired fold differences"
+            if chosen == "logistic"
+            else "logistic not ahead by more than one standard error: hgb kept"
+        ),
+    )
     return chosen, record
 
 
@@ -293,9 +324,11 @@ def suspected_leakage(X, y, w, mask, names: list[str], threshold: float = LEAKAG
 
 def leakage_sentence(run_id: str, leaks: list[dict]) -> str:
     listed = ", ".join(f"{item['feature']} (AUC {item['auc']:.3f})" for item in leaks)
-    return (f"run '{run_id}': suspected label leakage: {listed} alone separate(s) the classes almost "
-            "perfectly (univariate AUC > 0.98); check the feature is not derived from the label or "
-            "recorded after it, and exclude it (var lookalike_feature_exclude) if so.")
+    return (
+        f"run '{run_id}': suspected label leakage: {listed} alone separate(s) the classes almost "
+        "perfectly (univariate AUC > 0.98); check the feature is not derived from the label or "
+        "recorded after it, and exclude it (var lookalike_feature_exclude) if so."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,8 +353,9 @@ def _near_duplicate_numeric(a: np.ndarray, b: np.ndarray) -> bool:
     return abs(float(np.corrcoef(a, b)[0, 1])) > NEAR_DUPLICATE_CORR
 
 
-def permutation_importance_cv(model_type: str, X, y, w, mask, groups, random_seed: int,
-                              columns: list[int]) -> np.ndarray:
+def permutation_importance_cv(
+    model_type: str, X, y, w, mask, groups, random_seed: int, columns: list[int]
+) -> np.ndarray:
     """Mean over CV folds of the weighted AUC drop when each of ``columns`` is shuffled (one seeded
     shuffle per fold). Returns one value per column (NaN when no fold could be used)."""
     folds = cv_folds(y, groups, random_seed)
@@ -340,8 +374,9 @@ def permutation_importance_cv(model_type: str, X, y, w, mask, groups, random_see
     return drops.mean(axis=0)
 
 
-def select_features(model_type: str, X, y, w, mask, names: list[str], groups,
-                    random_seed: int) -> tuple[list[int], list[dict]]:
+def select_features(
+    model_type: str, X, y, w, mask, names: list[str], groups, random_seed: int
+) -> tuple[list[int], list[dict]]:
     """Indices of the columns to keep and ``[{"feature", "reason"}]`` for the dropped ones."""
     n = X.shape[1]
     dropped: dict[int, str] = {}
@@ -355,17 +390,20 @@ def select_features(model_type: str, X, y, w, mask, names: list[str], groups,
         for k in range(j):
             if k in dropped or bool(mask[j]) != bool(mask[k]):
                 continue
-            same = (_same_partition(X[:, j], X[:, k]) if mask[j]
-                    else _near_duplicate_numeric(X[:, j], X[:, k]))
+            same = _same_partition(X[:, j], X[:, k]) if mask[j] else _near_duplicate_numeric(X[:, j], X[:, k])
             if same:
-                dropped[j] = (f"duplicate of {names[k]} (same categories)" if mask[j]
-                              else f"near-duplicate of {names[k]} (|correlation| > {NEAR_DUPLICATE_CORR})")
+                dropped[j] = (
+                    f"duplicate of {names[k]} (same categories)"
+                    if mask[j]
+                    else f"near-duplicate of {names[k]} (|correlation| > {NEAR_DUPLICATE_CORR})"
+                )
                 break
     remaining = [j for j in range(n) if j not in dropped]
     if len(remaining) > 1:
         Xr = X[:, remaining]
-        importance = permutation_importance_cv(model_type, Xr, y, w, mask[remaining], groups, random_seed,
-                                               list(range(len(remaining))))
+        importance = permutation_importance_cv(
+            model_type, Xr, y, w, mask[remaining], groups, random_seed, list(range(len(remaining)))
+        )
         useless = []
         for c, j in enumerate(remaining):
             uni = univariate_auc(X[:, j], y, w, bool(mask[j]))
@@ -374,7 +412,9 @@ def select_features(model_type: str, X, y, w, mask, names: list[str], groups,
         if len(useless) == len(remaining):  # keep the best one
             useless = sorted(useless, key=lambda t: (-t[1], -t[2], t[0]))[1:]
         for j, imp, uni in useless:
-            dropped[j] = (f"adds nothing (permutation importance {imp:.4f} <= 0 and univariate AUC "
-                          f"{uni:.3f} < {USELESS_UNIVARIATE_AUC})")
+            dropped[j] = (
+                f"adds nothing (permutation importance {imp:.4f} <= 0 and univariate AUC "
+                f"{uni:.3f} < {USELESS_UNIVARIATE_AUC})"
+            )
     kept = [j for j in range(n) if j not in dropped]
     return kept, [{"feature": names[j], "reason": dropped[j]} for j in sorted(dropped)]

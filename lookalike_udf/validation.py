@@ -33,8 +33,11 @@ def choice_error(run_id: str, name: str, value, choices) -> str:
     """A run's error for a text setting that is not one of ``choices``, with a did-you-mean."""
     suggestion = closest(value, choices)
     hint = f"Did you mean {suggestion!r}? " if suggestion else ""
-    return (f"run '{run_id}': {name} {value!r} is not one of {', '.join(choices)}. {hint}"
-            f"Fix the runs input column or var lookalike_{name} (null means the variable).")
+    return (
+        f"run '{run_id}': {name} {value!r} is not one of {', '.join(choices)}. {hint}"
+        f"Fix the runs input column or var lookalike_{name} (null means the variable)."
+    )
+
 
 #: lookalike_input_label_summary count -> how the message names the reason (one reason per row,
 #: the first that applies, in this order; stg_lookalike__labels sets it). Weights above 1e9, NaN
@@ -182,8 +185,10 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
 
 
 #: What lookalike_utc_timestamp reads as a label_timestamp (docs/inputs.md).
-ACCEPTED_TIMESTAMPS = ("a DATE or TIMESTAMP column, or text such as '2026-06-01', '2026-06-01 12:00:00' or "
-                       "'2026-06-01T12:00:00+09:00' (an offset or Z is converted to UTC)")
+ACCEPTED_TIMESTAMPS = (
+    "a DATE or TIMESTAMP column, or text such as '2026-06-01', '2026-06-01 12:00:00' or "
+    "'2026-06-01T12:00:00+09:00' (an offset or Z is converted to UTC)"
+)
 
 
 def _cause_first(check: RunCheck, summary: dict | None, prefix: str) -> RunCheck:
@@ -192,8 +197,12 @@ def _cause_first(check: RunCheck, summary: dict | None, prefix: str) -> RunCheck
     positive label left)."""
     n_bad = _n(summary, "n_invalid_timestamps")
     if check.errors and n_bad:
-        check.errors.insert(0, (
-            f"{prefix} {n_bad} of its {_n(summary, 'n_input_labels')} labels have a label_timestamp that cannot be "
-            f"read as a date-time, so they were left out (the errors that follow are the consequence). Accepted: "
-            f"{ACCEPTED_TIMESTAMPS}; null = the scoring time. Fix label_timestamp in the labels input (var lookalike_labels)."))
+        check.errors.insert(
+            0,
+            (
+                f"{prefix} {n_bad} of its {_n(summary, 'n_input_labels')} labels have a label_timestamp that cannot be "
+                f"read as a date-time, so they were left out (the errors that follow are the consequence). Accepted: "
+                f"{ACCEPTED_TIMESTAMPS}; null = the scoring time. Fix label_timestamp in the labels input (var lookalike_labels)."
+            ),
+        )
     return check

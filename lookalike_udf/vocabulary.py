@@ -14,8 +14,15 @@ Two different things are called "trained": a model's status (:attr:`ModelStatus.
 
 from __future__ import annotations
 
-__all__ = ["ModelStatus", "RunStatus", "TrainingAction", "ScoringAction", "ExampleSource",
-           "RESERVED_COLUMNS", "as_dict"]
+__all__ = [
+    "ModelStatus",
+    "RunStatus",
+    "TrainingAction",
+    "ScoringAction",
+    "ExampleSource",
+    "RESERVED_COLUMNS",
+    "as_dict",
+]
 
 
 class _Vocabulary:
@@ -69,8 +76,21 @@ class ExampleSource(_Vocabulary):
 #: scores). A snapshot column with one of these names is never a feature: SQL skips it with a log
 #: line (lookalike_feature_columns) and Python leaves it out of a model's features
 #: (training.feature_columns). The union of the former SQL (13) and Python (9) lists.
-RESERVED_COLUMNS = ("user_id", "snapshot_at", "valid_to", "run_id", "label", "label_id", "label_timestamp", "weight",
-                    "example_id", "example_source", "split", "as_of_at", "score")
+RESERVED_COLUMNS = (
+    "user_id",
+    "snapshot_at",
+    "valid_to",
+    "run_id",
+    "label",
+    "label_id",
+    "label_timestamp",
+    "weight",
+    "example_id",
+    "example_source",
+    "split",
+    "as_of_at",
+    "score",
+)
 
 
 def as_dict() -> dict:

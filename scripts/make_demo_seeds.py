@@ -46,8 +46,13 @@ ITEM_CATEGORIES = ["outdoor", "kitchen", "books", "toys", "garden", "tech"]
 EVENT_START = datetime(2026, 3, 1)
 EVENT_DAYS = 214  # through 2026-09-30
 #: Events per user and month at b = 0, and how strongly b scales each type's rate.
-EVENT_RATES = {"page_view": (0.9, 0.0), "search": (0.4, 0.0), "add_to_cart": (0.25, 0.7),
-               "purchase": (0.12, 0.9), "support_contact": (0.06, 0.0)}
+EVENT_RATES = {
+    "page_view": (0.9, 0.0),
+    "search": (0.4, 0.0),
+    "add_to_cart": (0.25, 0.7),
+    "purchase": (0.12, 0.9),
+    "support_contact": (0.06, 0.0),
+}
 
 
 def make_events(rng, b, joined_month):
@@ -97,9 +102,21 @@ def main() -> None:
             aov = "" if rng.random() < 0.15 else round(float(base_aov[u] * rng.uniform(0.8, 1.2)), 2)
             tickets = int(rng.poisson(0.8))
             tenure = int(tenure0[u] + (ts - MONTHS[joined_month[u]]).days)
-            snapshots.append((uid, ts.strftime("%Y-%m-%d %H:%M:%S"), tier, country[u],
-                              "true" if subscribed else "false", tenure, sessions, aov, tickets,
-                              pages, open_rate))
+            snapshots.append(
+                (
+                    uid,
+                    ts.strftime("%Y-%m-%d %H:%M:%S"),
+                    tier,
+                    country[u],
+                    "true" if subscribed else "false",
+                    tenure,
+                    sessions,
+                    aov,
+                    tickets,
+                    pages,
+                    open_rate,
+                )
+            )
 
     # The behaviour propensity comes from its own generator, so the snapshot file does not depend on it.
     rng_b = np.random.default_rng(7)
@@ -107,9 +124,21 @@ def main() -> None:
 
     with open(SEEDS / "lookalike_demo_user_snapshots.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["user_id", "snapshot_at", "plan_tier", "country", "is_subscribed", "tenure_days",
-                         "sessions_30d", "avg_order_value", "support_tickets_90d", "pages_per_session",
-                         "email_open_rate"])
+        writer.writerow(
+            [
+                "user_id",
+                "snapshot_at",
+                "plan_tier",
+                "country",
+                "is_subscribed",
+                "tenure_days",
+                "sessions_30d",
+                "avg_order_value",
+                "support_tickets_90d",
+                "pages_per_session",
+                "email_open_rate",
+            ]
+        )
         writer.writerows(snapshots)
 
     labels = []
@@ -177,7 +206,9 @@ def main() -> None:
         writer = csv.writer(f)
         writer.writerow(["run_id", "run_description", "engagement_type", "build_only"])
         writer.writerow(["demo_retarget", "Retarget buyers: positives vs explicit negatives", "MULTI_ENGAGE", "false"])
-        writer.writerow(["demo_new_users", "Find new users like the seed list (positives only)", "SINGLE_ENGAGE", "false"])
+        writer.writerow(
+            ["demo_new_users", "Find new users like the seed list (positives only)", "SINGLE_ENGAGE", "false"]
+        )
         writer.writerow(["demo_train_only", "Train and report only; no scoring", "MULTI_ENGAGE", "true"])
     print(f"wrote {len(snapshots)} snapshot rows, {len(events)} events and {len(labels)} labels to {SEEDS}")
 

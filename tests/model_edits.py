@@ -47,5 +47,9 @@ def every_score_one(text: str) -> str:
     return _dump(payload)
 
 
-EDITS = {"invalid_json": invalid_json, "bad_node_index": bad_node_index,
-         "wrong_feature_count": wrong_feature_count, "every_score_one": every_score_one}
+EDITS = {
+    "invalid_json": invalid_json,
+    "bad_node_index": bad_node_index,
+    "wrong_feature_count": wrong_feature_count,
+    "every_score_one": every_score_one,
+}

@@ -38,7 +38,11 @@ def test_every_variable_is_in_the_variables_table():
 
 def test_every_variable_used_in_sql_is_declared():
     used = set()
-    for path in list((REPO / "macros").rglob("*.sql")) + list((REPO / "dbt_project").rglob("*.sql")) + [REPO / "dbt_project.yml"]:
+    for path in (
+        list((REPO / "macros").rglob("*.sql"))
+        + list((REPO / "dbt_project").rglob("*.sql"))
+        + [REPO / "dbt_project.yml"]
+    ):
         used |= set(re.findall(r"var\(\s*['\"](lookalike_[a-z_]+)['\"]", path.read_text()))
     for path in (REPO / "dbt_project" / "models").rglob("*.yml"):
         used |= set(re.findall(r"var\(\s*['\"](lookalike_[a-z_]+)['\"]", path.read_text()))
@@ -77,7 +81,9 @@ def test_readme_packages_yml_snippets_are_valid():
     from dbt.contracts.project import PackageConfig
 
     text = (REPO / "README.md").read_text()
-    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("packages:")]
+    blocks = [
+        yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("packages:")
+    ]
     kinds = set()
     for block in blocks:
         PackageConfig.validate(block)

@@ -36,18 +36,19 @@ INTERCEPT = -3.3
 
 @dataclass
 class Population:
-    table: pa.Table          # user_id and feature columns
-    p: np.ndarray            # true probability of being a positive
-    truth: np.ndarray        # true label (0/1) drawn from p
-    labeled: np.ndarray      # True for positives given as seeds
+    table: pa.Table  # user_id and feature columns
+    p: np.ndarray  # true probability of being a positive
+    truth: np.ndarray  # true label (0/1) drawn from p
+    labeled: np.ndarray  # True for positives given as seeds
 
 
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def make_population(seed: int = 0, n_users: int = STANDARD["n_users"],
-                    label_share: float = STANDARD["label_share"]) -> Population:
+def make_population(
+    seed: int = 0, n_users: int = STANDARD["n_users"], label_share: float = STANDARD["label_share"]
+) -> Population:
     rng = np.random.default_rng(seed)
     n = n_users
     engagement = rng.normal(size=n)
@@ -60,38 +61,47 @@ def make_population(seed: int = 0, n_users: int = STANDARD["n_users"],
     plan = rng.choice(PLANS, size=n, p=[0.45, 0.3, 0.2, 0.05])
     country = rng.choice(COUNTRIES, size=n)
 
-    logit = (INTERCEPT
-             + 1.0 * engagement
-             + 1.2 * (recency_days < 7)                          # threshold
-             + 0.8 * np.tanh(np.log(spend) - 3.0)                 # saturating; missing spend = no effect
-             * ~spend_missing
-             + 0.9 * subscribed * (tenure > 365)                  # interaction
-             + 0.15 * np.sqrt(sessions)
-             + np.vectorize(PLAN_EFFECT.get)(plan)
-             + np.vectorize(COUNTRY_EFFECT.get)(country))
+    logit = (
+        INTERCEPT
+        + 1.0 * engagement
+        + 1.2 * (recency_days < 7)  # threshold
+        + 0.8
+        * np.tanh(np.log(spend) - 3.0)  # saturating; missing spend = no effect
+        * ~spend_missing
+        + 0.9 * subscribed * (tenure > 365)  # interaction
+        + 0.15 * np.sqrt(sessions)
+        + np.vectorize(PLAN_EFFECT.get)(plan)
+        + np.vectorize(COUNTRY_EFFECT.get)(country)
+    )
     p = _sigmoid(logit)
     truth = (rng.random(n) < p).astype(np.int32)
     labeled = (truth == 1) & (rng.random(n) < label_share)
 
-    table = pa.table({
-        "user_id": [f"u{i:06d}" for i in range(n)],
-        "engagement": engagement,
-        "recency_days": recency_days,
-        "spend": pa.array(np.where(spend_missing, np.nan, spend), from_pandas=True),
-        "sessions": sessions,
-        "is_subscribed": pa.array(subscribed),
-        "tenure_days": tenure,
-        "plan": plan.tolist(),
-        "country": country.tolist(),
-        "noise_num": rng.normal(size=n),
-        "noise_cat": rng.choice(["a", "b", "c"], size=n).tolist(),
-        "noise_flag": pa.array(rng.random(n) < 0.5),
-    })
+    table = pa.table(
+        {
+            "user_id": [f"u{i:06d}" for i in range(n)],
+            "engagement": engagement,
+            "recency_days": recency_days,
+            "spend": pa.array(np.where(spend_missing, np.nan, spend), from_pandas=True),
+            "sessions": sessions,
+            "is_subscribed": pa.array(subscribed),
+            "tenure_days": tenure,
+            "plan": plan.tolist(),
+            "country": country.tolist(),
+            "noise_num": rng.normal(size=n),
+            "noise_cat": rng.choice(["a", "b", "c"], size=n).tolist(),
+            "noise_flag": pa.array(rng.random(n) < 0.5),
+        }
+    )
     return Population(table=table, p=p, truth=truth, labeled=labeled)
 
 
-def make_examples(pop: Population, seed: int = 0, test_fraction: float = STANDARD["test_fraction"],
-                  unlabeled_sample_size: int = STANDARD["unlabeled_sample_size"]) -> pa.Table:
+def make_examples(
+    pop: Population,
+    seed: int = 0,
+    test_fraction: float = STANDARD["test_fraction"],
+    unlabeled_sample_size: int = STANDARD["unlabeled_sample_size"],
+) -> pa.Table:
     """Training examples of one positive-only run, shaped like int_lookalike__training_examples."""
     rng = np.random.default_rng(seed + 1)
     n = pop.table.num_rows
@@ -101,25 +111,31 @@ def make_examples(pop: Population, seed: int = 0, test_fraction: float = STANDAR
     rows = np.concatenate([np.flatnonzero(pop.labeled), sample])
     k = len(rows)
     label = pop.labeled[rows].astype(np.int32)
-    meta = pa.table({
-        "example_id": [f"e{r}" for r in rows],
-        "run_id": ["bench"] * k,
-        "user_id": pop.table.column("user_id").take(pa.array(rows)),
-        "label": pa.array(label),
-        "weight": np.ones(k),
-        "as_of_at": pa.array([None] * k, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * k, type=pa.timestamp("us")),
-        "example_source": np.where(label == 1, "label", "unlabeled_sample").tolist(),
-        "split": split[rows].tolist(),
-    })
+    meta = pa.table(
+        {
+            "example_id": [f"e{r}" for r in rows],
+            "run_id": ["bench"] * k,
+            "user_id": pop.table.column("user_id").take(pa.array(rows)),
+            "label": pa.array(label),
+            "weight": np.ones(k),
+            "as_of_at": pa.array([None] * k, type=pa.timestamp("us")),
+            "snapshot_at": pa.array([None] * k, type=pa.timestamp("us")),
+            "example_source": np.where(label == 1, "label", "unlabeled_sample").tolist(),
+            "split": split[rows].tolist(),
+        }
+    )
     features = pop.table.drop_columns(["user_id"]).take(pa.array(rows))
     for name in features.column_names:
         meta = meta.append_column(name, features.column(name))
     return meta
 
 
-def make_supervised_examples(pop: Population, seed: int = 0, n_examples: int = STANDARD["unlabeled_sample_size"],
-                             test_fraction: float = STANDARD["test_fraction"]) -> tuple[pa.Table, np.ndarray]:
+def make_supervised_examples(
+    pop: Population,
+    seed: int = 0,
+    n_examples: int = STANDARD["unlabeled_sample_size"],
+    test_fraction: float = STANDARD["test_fraction"],
+) -> tuple[pa.Table, np.ndarray]:
     """Training examples of one run with negatives: ``n_examples`` users drawn at random, each with
     its true label (positives and negatives), split by ``test_fraction``. Returns the examples and
     the indices of the users drawn (the rest of the population is scored against the truth)."""
@@ -129,17 +145,19 @@ def make_supervised_examples(pop: Population, seed: int = 0, n_examples: int = S
     k = len(rows)
     label = pop.truth[rows].astype(np.int32)
     split = np.where(rng.random(k) < test_fraction, "test", "train")
-    meta = pa.table({
-        "example_id": [f"e{r}" for r in rows],
-        "run_id": ["bench"] * k,
-        "user_id": pop.table.column("user_id").take(pa.array(rows)),
-        "label": pa.array(label),
-        "weight": np.ones(k),
-        "as_of_at": pa.array([None] * k, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * k, type=pa.timestamp("us")),
-        "example_source": ["label"] * k,
-        "split": split.tolist(),
-    })
+    meta = pa.table(
+        {
+            "example_id": [f"e{r}" for r in rows],
+            "run_id": ["bench"] * k,
+            "user_id": pop.table.column("user_id").take(pa.array(rows)),
+            "label": pa.array(label),
+            "weight": np.ones(k),
+            "as_of_at": pa.array([None] * k, type=pa.timestamp("us")),
+            "snapshot_at": pa.array([None] * k, type=pa.timestamp("us")),
+            "example_source": ["label"] * k,
+            "split": split.tolist(),
+        }
+    )
     features = pop.table.drop_columns(["user_id"]).take(pa.array(rows))
     for name in features.column_names:
         meta = meta.append_column(name, features.column(name))

@@ -60,8 +60,17 @@ def generator_rows(seed: int, bags_list) -> list[dict]:
     for bags in bags_list:
         scores, seconds, trees = fit_score(train, population, bags)
         auc = float(roc_auc_score(truth, scores))
-        out.append({"data": "generator", "seed": seed, "bags": bags, "auc": round(auc, 4),
-                    "ratio": round(auc / oracle, 4), "fit_seconds": round(seconds, 2), "trees": trees})
+        out.append(
+            {
+                "data": "generator",
+                "seed": seed,
+                "bags": bags,
+                "auc": round(auc, 4),
+                "ratio": round(auc / oracle, 4),
+                "fit_seconds": round(seconds, 2),
+                "trees": trees,
+            }
+        )
         print(json.dumps(out[-1]), flush=True)
     return out
 
@@ -86,24 +95,46 @@ def tabular_rows(name: str, split_seed: int, bags_list, label_share: float = 0.3
     out = []
     for bags in bags_list:
         scores, seconds, trees = fit_score(train, test, bags)
-        out.append({"data": name, "seed": split_seed, "bags": bags,
-                    "auc": round(float(roc_auc_score(y[test_idx], scores)), 4),
-                    "fit_seconds": round(seconds, 2), "trees": trees})
+        out.append(
+            {
+                "data": name,
+                "seed": split_seed,
+                "bags": bags,
+                "auc": round(float(roc_auc_score(y[test_idx], scores)), 4),
+                "fit_seconds": round(seconds, 2),
+                "trees": trees,
+            }
+        )
         print(json.dumps(out[-1]), flush=True)
     return out
 
 
 def summary(rows: list[dict], bags_list) -> str:
     data = list(dict.fromkeys(r["data"] for r in rows))
-    head = "| data | " + " | ".join(f"AUC, {b} members" for b in bags_list) + " | " + \
-        " | ".join(f"trees, {b}" for b in bags_list) + " | " + " | ".join(f"fit s, {b}" for b in bags_list) + " |"
+    head = (
+        "| data | "
+        + " | ".join(f"AUC, {b} members" for b in bags_list)
+        + " | "
+        + " | ".join(f"trees, {b}" for b in bags_list)
+        + " | "
+        + " | ".join(f"fit s, {b}" for b in bags_list)
+        + " |"
+    )
     lines = [head, "|---" * (1 + 3 * len(bags_list)) + "|"]
     for d in data:
+
         def mean(b, key):
             return float(np.mean([r[key] for r in rows if r["data"] == d and r["bags"] == b]))
-        lines.append(f"| {d} | " + " | ".join(f"{mean(b, 'auc'):.4f}" for b in bags_list) + " | "
-                     + " | ".join(f"{mean(b, 'trees'):.0f}" for b in bags_list) + " | "
-                     + " | ".join(f"{mean(b, 'fit_seconds'):.1f}" for b in bags_list) + " |")
+
+        lines.append(
+            f"| {d} | "
+            + " | ".join(f"{mean(b, 'auc'):.4f}" for b in bags_list)
+            + " | "
+            + " | ".join(f"{mean(b, 'trees'):.0f}" for b in bags_list)
+            + " | "
+            + " | ".join(f"{mean(b, 'fit_seconds'):.1f}" for b in bags_list)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -125,11 +156,22 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - started
     print()
     print(summary(rows, args.bags))
-    print(f"\n{len(rows)} fits in {elapsed:.0f} s; python {platform.python_version()}, scikit-learn "
-          f"{sklearn.__version__}, lookalike_udf {__version__}")
+    print(
+        f"\n{len(rows)} fits in {elapsed:.0f} s; python {platform.python_version()}, scikit-learn "
+        f"{sklearn.__version__}, lookalike_udf {__version__}"
+    )
     if args.out:
-        args.out.write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                                        "elapsed_seconds": round(elapsed, 1), "rows": rows}, indent=1) + "\n")
+        args.out.write_text(
+            json.dumps(
+                {
+                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                    "elapsed_seconds": round(elapsed, 1),
+                    "rows": rows,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     return 0
 
 

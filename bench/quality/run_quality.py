@@ -52,8 +52,9 @@ def recall_at(scores: np.ndarray, truth: np.ndarray, share: float = 0.10) -> flo
     return float(truth[top].sum() / max(truth.sum(), 1))
 
 
-def evaluate(seed: int, configs, n_users: int, budget: float, auto_tune: bool = False,
-             supervised: int | None = None) -> list[dict]:
+def evaluate(
+    seed: int, configs, n_users: int, budget: float, auto_tune: bool = False, supervised: int | None = None
+) -> list[dict]:
     pop = make_population(seed=seed, n_users=n_users)
     if supervised:
         examples, drawn = make_supervised_examples(pop, seed=seed, n_examples=supervised)
@@ -69,22 +70,37 @@ def evaluate(seed: int, configs, n_users: int, budget: float, auto_tune: bool = 
     out = []
     for model_type, tune in configs:
         started = time.perf_counter()
-        model = fit_run_model("bench", examples, 42, model_type=model_type, tune_model=tune,
-                              tune_time_budget_seconds=budget, auto_tune=auto_tune)
+        model = fit_run_model(
+            "bench",
+            examples,
+            42,
+            model_type=model_type,
+            tune_model=tune,
+            tune_time_budget_seconds=budget,
+            auto_tune=auto_tune,
+        )
         fit_seconds = time.perf_counter() - started
         model = LookalikeModel.from_json(model.to_json())  # score with the stored model, as dbt does
         scores = model.predict(population)
         auc = float(roc_auc_score(truth, scores))
-        row = {"seed": seed, "model_type": model_type, "tune_model": tune, "auto_tune": auto_tune,
-               "fitted_type": model.params["model_type"], "auc": round(auc, 4),
-               "recall_top10": round(recall_at(scores, truth), 4), "oracle_auc": round(oracle, 4),
-               "oracle_recall_top10": round(oracle_recall, 4), "ratio": round(auc / oracle, 4),
-               "fit_seconds": round(fit_seconds, 1),
-               "n_seeds": int(pop.labeled.sum()), "n_unlabeled": int(unl.sum()),
-               "hidden_positive_share": round(float(truth.mean()), 4)}
+        row = {
+            "seed": seed,
+            "model_type": model_type,
+            "tune_model": tune,
+            "auto_tune": auto_tune,
+            "fitted_type": model.params["model_type"],
+            "auc": round(auc, 4),
+            "recall_top10": round(recall_at(scores, truth), 4),
+            "oracle_auc": round(oracle, 4),
+            "oracle_recall_top10": round(oracle_recall, 4),
+            "ratio": round(auc / oracle, 4),
+            "fit_seconds": round(fit_seconds, 1),
+            "n_seeds": int(pop.labeled.sum()),
+            "n_unlabeled": int(unl.sum()),
+            "hidden_positive_share": round(float(truth.mean()), 4),
+        }
         if supervised:
-            row.update(n_seeds=None, n_examples=int(examples.num_rows),
-                       training_method=model.params["training_method"])
+            row.update(n_seeds=None, n_examples=int(examples.num_rows), training_method=model.params["training_method"])
         if model_type == "hgb_or_logistic":
             row["model_selection"] = model.params["model_selection"]
         if tune:
@@ -100,8 +116,10 @@ def evaluate(seed: int, configs, n_users: int, budget: float, auto_tune: bool = 
 
 
 def summary(rows: list[dict]) -> str:
-    lines = ["| model_type | tune_model | fitted (per seed) | AUC | recall top 10% | oracle AUC | ratio | fit s |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model_type | tune_model | fitted (per seed) | AUC | recall top 10% | oracle AUC | ratio | fit s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     keys = []
     for r in rows:
         key = (r["model_type"], r["tune_model"], r["auto_tune"])
@@ -111,8 +129,10 @@ def summary(rows: list[dict]) -> str:
         group = [r for r in rows if (r["model_type"], r["tune_model"], r["auto_tune"]) == key]
         mean = lambda name: np.mean([r[name] for r in group])  # noqa: E731
         label = key[0] + (" + auto_tune" if key[2] else "")
-        lines.append(f"| {label} | {key[1]} | {','.join(r['fitted_type'] for r in group)} | {mean('auc'):.4f} | "
-                     f"{mean('recall_top10'):.4f} | {mean('oracle_auc'):.4f} | {mean('ratio'):.4f} | {mean('fit_seconds'):.1f} |")
+        lines.append(
+            f"| {label} | {key[1]} | {','.join(r['fitted_type'] for r in group)} | {mean('auc'):.4f} | "
+            f"{mean('recall_top10'):.4f} | {mean('oracle_auc'):.4f} | {mean('ratio'):.4f} | {mean('fit_seconds'):.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -124,8 +144,12 @@ def main(argv=None) -> int:
     parser.add_argument("--types", nargs="+", default=["hgb", "rf", "logistic", "auto"])
     parser.add_argument("--no-tune", action="store_true", help="only the untuned configurations")
     parser.add_argument("--auto-tune", action="store_true", help="also run hgb with auto_tune (tuned and not)")
-    parser.add_argument("--supervised", type=int, metavar="N",
-                        help="runs with negatives: N users with their true labels (default: positive-only runs)")
+    parser.add_argument(
+        "--supervised",
+        type=int,
+        metavar="N",
+        help="runs with negatives: N users with their true labels (default: positive-only runs)",
+    )
     parser.add_argument("--out", type=Path, help="write every row as JSON here")
     args = parser.parse_args(argv)
     configs = [(t, tune) for tune in ((False,) if args.no_tune else (False, True)) for t in args.types]
@@ -138,11 +162,22 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - started
     print()
     print(summary(rows))
-    print(f"\n{len(rows)} fits in {elapsed:.0f} s; python {platform.python_version()}, scikit-learn "
-          f"{sklearn.__version__}, lookalike_udf {__version__}, numpy {np.__version__}, pyarrow {pa.__version__}")
+    print(
+        f"\n{len(rows)} fits in {elapsed:.0f} s; python {platform.python_version()}, scikit-learn "
+        f"{sklearn.__version__}, lookalike_udf {__version__}, numpy {np.__version__}, pyarrow {pa.__version__}"
+    )
     if args.out:
-        args.out.write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                                        "elapsed_seconds": round(elapsed, 1), "rows": rows}, indent=1) + "\n")
+        args.out.write_text(
+            json.dumps(
+                {
+                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                    "elapsed_seconds": round(elapsed, 1),
+                    "rows": rows,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     return 0
 
 

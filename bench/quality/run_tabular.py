@@ -103,24 +103,28 @@ def feature_table(X: pd.DataFrame) -> pa.Table:
         elif pd.api.types.is_bool_dtype(s):
             columns[f"f_{col}"] = pa.array(s.to_numpy(dtype=bool))
         else:
-            columns[f"f_{col}"] = pa.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                                             for v in s.tolist()], type=pa.string())
+            columns[f"f_{col}"] = pa.array(
+                [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in s.tolist()],
+                type=pa.string(),
+            )
     return pa.table(columns)
 
 
 def examples(features: pa.Table, rows: np.ndarray, label: np.ndarray, source: np.ndarray, split: str) -> pa.Table:
     k = len(rows)
-    meta = pa.table({
-        "example_id": [f"e{r:06d}" for r in rows],
-        "run_id": ["bench"] * k,
-        "user_id": [f"u{r:06d}" for r in rows],
-        "label": pa.array(label.astype(np.int32)),
-        "weight": np.ones(k),
-        "as_of_at": pa.array([None] * k, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * k, type=pa.timestamp("us")),
-        "example_source": source.tolist(),
-        "split": [split] * k,
-    })
+    meta = pa.table(
+        {
+            "example_id": [f"e{r:06d}" for r in rows],
+            "run_id": ["bench"] * k,
+            "user_id": [f"u{r:06d}" for r in rows],
+            "label": pa.array(label.astype(np.int32)),
+            "weight": np.ones(k),
+            "as_of_at": pa.array([None] * k, type=pa.timestamp("us")),
+            "snapshot_at": pa.array([None] * k, type=pa.timestamp("us")),
+            "example_source": source.tolist(),
+            "split": [split] * k,
+        }
+    )
     taken = features.take(pa.array(rows))
     for name in taken.column_names:
         meta = meta.append_column(name, taken.column(name))
@@ -147,14 +151,23 @@ def evaluate(name: str, split_seed: int, pu_label_share: float, unlabeled_sample
     supervised = examples(features, train_idx, y[train_idx], np.full(len(train_idx), "label"), "train")
     for model_type in SUPERVISED:
         scores, params, seconds = fit_and_score(supervised, test, model_type, 42)
-        row = {"dataset": name, "split_seed": split_seed, "setting": "supervised", "model_type": model_type,
-               "fitted_type": params["model_type"], "auc": round(float(roc_auc_score(truth, scores)), 4),
-               "fit_seconds": round(seconds, 2), "n_train": int(len(train_idx)), "n_test": int(len(test_idx)),
-               "positive_share": round(float(y.mean()), 4)}
+        row = {
+            "dataset": name,
+            "split_seed": split_seed,
+            "setting": "supervised",
+            "model_type": model_type,
+            "fitted_type": params["model_type"],
+            "auc": round(float(roc_auc_score(truth, scores)), 4),
+            "fit_seconds": round(seconds, 2),
+            "n_train": int(len(train_idx)),
+            "n_test": int(len(test_idx)),
+            "positive_share": round(float(y.mean()), 4),
+        }
         if "model_selection" in params and model_type == "hgb_or_logistic":
             sel = params["model_selection"]
-            row["selection"] = {k: sel[k] for k in ("cv_auc", "mean_difference", "standard_error", "chosen")
-                                if k in sel}
+            row["selection"] = {
+                k: sel[k] for k in ("cv_auc", "mean_difference", "standard_error", "chosen") if k in sel
+            }
         out.append(row)
         print(json.dumps(row), flush=True)
     # Positive-only: SCAR seeds among the train positives, every other train row unlabeled.
@@ -172,9 +185,17 @@ def evaluate(name: str, split_seed: int, pu_label_share: float, unlabeled_sample
     for model_type in PU_TYPES:
         scores, params, seconds = fit_and_score(pu_train, test, model_type, 42)
         pu_scores[model_type] = scores
-        row = {"dataset": name, "split_seed": split_seed, "setting": "pu", "model_type": model_type,
-               "fitted_type": params["model_type"], "auc": round(float(roc_auc_score(truth, scores)), 4),
-               "fit_seconds": round(seconds, 2), "n_seeds": int(len(seeds)), "n_unlabeled": int(len(unlabeled))}
+        row = {
+            "dataset": name,
+            "split_seed": split_seed,
+            "setting": "pu",
+            "model_type": model_type,
+            "fitted_type": params["model_type"],
+            "auc": round(float(roc_auc_score(truth, scores)), 4),
+            "fit_seconds": round(seconds, 2),
+            "n_seeds": int(len(seeds)),
+            "n_unlabeled": int(len(unlabeled)),
+        }
         if model_type != PU_TYPES[0]:
             row["identical_to_hgb"] = bool(np.array_equal(scores, pu_scores[PU_TYPES[0]]))
         out.append(row)
@@ -183,25 +204,34 @@ def evaluate(name: str, split_seed: int, pu_label_share: float, unlabeled_sample
 
 
 def summary(rows: list[dict]) -> str:
-    lines = ["| dataset | rows | positives | logistic | rf | hgb | **hgb_or_logistic** (fitted per split) | "
-             "best - default | PU hgb (before) | PU default | PU identical |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | rows | positives | logistic | rf | hgb | **hgb_or_logistic** (fitted per split) | "
+        "best - default | PU hgb (before) | PU default | PU identical |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name in dict.fromkeys(r["dataset"] for r in rows):
         group = [r for r in rows if r["dataset"] == name]
 
         def mean(setting, model_type):
-            return float(np.mean([r["auc"] for r in group if r["setting"] == setting and r["model_type"] == model_type]))
+            return float(
+                np.mean([r["auc"] for r in group if r["setting"] == setting and r["model_type"] == model_type])
+            )
 
         sup = {t: mean("supervised", t) for t in SUPERVISED}
-        fitted = "".join({"logistic": "L", "hgb": "H"}[r["fitted_type"]] for r in group
-                         if r["setting"] == "supervised" and r["model_type"] == "hgb_or_logistic")
+        fitted = "".join(
+            {"logistic": "L", "hgb": "H"}[r["fitted_type"]]
+            for r in group
+            if r["setting"] == "supervised" and r["model_type"] == "hgb_or_logistic"
+        )
         best = max(sup[t] for t in ("logistic", "rf", "hgb"))
         first = next(r for r in group if r["setting"] == "supervised")
         identical = all(r.get("identical_to_hgb", True) for r in group if r["setting"] == "pu")
-        lines.append(f"| {name} | {first['n_train'] + first['n_test']:,} | {first['positive_share']:.1%} | "
-                     f"{sup['logistic']:.4f} | {sup['rf']:.4f} | {sup['hgb']:.4f} | **{sup['hgb_or_logistic']:.4f}** "
-                     f"({fitted}) | {best - sup['hgb_or_logistic']:+.4f} | {mean('pu', 'hgb'):.4f} | "
-                     f"{mean('pu', 'hgb_or_logistic'):.4f} | {'yes' if identical else 'no'} |")
+        lines.append(
+            f"| {name} | {first['n_train'] + first['n_test']:,} | {first['positive_share']:.1%} | "
+            f"{sup['logistic']:.4f} | {sup['rf']:.4f} | {sup['hgb']:.4f} | **{sup['hgb_or_logistic']:.4f}** "
+            f"({fitted}) | {best - sup['hgb_or_logistic']:+.4f} | {mean('pu', 'hgb'):.4f} | "
+            f"{mean('pu', 'hgb_or_logistic'):.4f} | {'yes' if identical else 'no'} |"
+        )
     return "\n".join(lines)
 
 
@@ -221,11 +251,22 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - started
     print()
     print(summary(rows))
-    print(f"\n{len(rows)} fits in {elapsed:.0f} s; python {platform.python_version()}, scikit-learn "
-          f"{sklearn.__version__}, lookalike_udf {__version__}, numpy {np.__version__}, pandas {pd.__version__}")
+    print(
+        f"\n{len(rows)} fits in {elapsed:.0f} s; python {platform.python_version()}, scikit-learn "
+        f"{sklearn.__version__}, lookalike_udf {__version__}, numpy {np.__version__}, pandas {pd.__version__}"
+    )
     if args.out:
-        args.out.write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                                        "elapsed_seconds": round(elapsed, 1), "rows": rows}, indent=1) + "\n")
+        args.out.write_text(
+            json.dumps(
+                {
+                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                    "elapsed_seconds": round(elapsed, 1),
+                    "rows": rows,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -169,14 +169,16 @@ class Engine:
         """Score batches of the ``sql`` scoring method (each run's compiled SQL run by the engine)."""
         raise NotImplementedError(f"{self!r} cannot run the compiled scoring SQL")
 
-    def user_reasons(self, audience, usable: dict, model_jsons: dict[str, str], digests: dict[str, str],
-                     batch_size: int):
+    def user_reasons(
+        self, audience, usable: dict, model_jsons: dict[str, str], digests: dict[str, str], batch_size: int
+    ):
         """lookalike_user_reasons of ``audience`` (a stream of Arrow batches computed here by default)."""
         from ..batch_scoring import reason_batches
         from ..outputs import REASON_SCHEMA
 
         return pa.RecordBatchReader.from_batches(
-            REASON_SCHEMA, reason_batches(self.batches(audience, int(batch_size)), usable, digests))
+            REASON_SCHEMA, reason_batches(self.batches(audience, int(batch_size)), usable, digests)
+        )
 
 
 _ENGINES: list[type[Engine]] | None = None

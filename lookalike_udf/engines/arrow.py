@@ -54,14 +54,15 @@ class ArrowEngine(Engine):
 
     def distinct_rows(self, obj, names: list[str]) -> pa.Table:
         table = self.to_arrow(obj)
-        return pa.table({name: pc.cast(table.column(name), pa.string()) for name in names}).group_by(names).aggregate([])
+        return (
+            pa.table({name: pc.cast(table.column(name), pa.string()) for name in names}).group_by(names).aggregate([])
+        )
 
     def column_stats(self, obj, stats: list[tuple]) -> list[float | None]:
         return DuckDBEngine().column_stats(self.to_arrow(obj), stats)
 
     def sql_score_batches(self, population, request):
         return DuckDBEngine().sql_score_batches(self.to_arrow(population), request)
-
 
 
 ENGINE = ArrowEngine

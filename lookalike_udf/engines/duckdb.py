@@ -70,14 +70,20 @@ class DuckDBEngine(Engine):
 
     def relation(self, obj):
         """``obj`` as a DuckDB relation (a relation already, or an Arrow table in a new in-memory DuckDB)."""
-        if isinstance(obj, duckdb.DuckDBPyRelation) or (hasattr(obj, "query") and hasattr(obj, "to_arrow_reader")
-                                                        and hasattr(obj, "aggregate")):
+        if isinstance(obj, duckdb.DuckDBPyRelation) or (
+            hasattr(obj, "query") and hasattr(obj, "to_arrow_reader") and hasattr(obj, "aggregate")
+        ):
             return obj
         return duckdb.connect().from_arrow(self.to_arrow(obj))
 
     def distinct_rows(self, obj, names: list[str]) -> pa.Table:
         quoted = [self.quote_identifier(n) for n in names]
-        return self.relation(obj).project(", ".join(f"cast({q} as varchar) as {q}" for q in quoted)).distinct().to_arrow_table()
+        return (
+            self.relation(obj)
+            .project(", ".join(f"cast({q} as varchar) as {q}" for q in quoted))
+            .distinct()
+            .to_arrow_table()
+        )
 
     def column_stats(self, obj, stats: list[tuple]) -> list[float | None]:
         if not stats:
@@ -86,8 +92,10 @@ class DuckDBEngine(Engine):
         for i, stat in enumerate(stats):
             col = self.quote_identifier(stat[1])
             if stat[0] == "share":
-                expr = (f"cast(count(*) filter (where cast({col} as varchar) = {sql_literal(stat[2])}) as double)"
-                        f" / nullif(count({col}), 0)")
+                expr = (
+                    f"cast(count(*) filter (where cast({col} as varchar) = {sql_literal(stat[2])}) as double)"
+                    f" / nullif(count({col}), 0)"
+                )
             else:
                 expr = f"avg(cast({col} as double))"
             expressions.append(f"{expr} as p{i}")

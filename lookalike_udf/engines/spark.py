@@ -50,9 +50,23 @@ import pyarrow.compute as pc
 
 from . import Engine
 
-__all__ = ["SparkEngine", "ENGINE", "is_spark", "is_spark_session", "spark_session_of", "quote_identifier",
-           "relation_name", "to_spark", "spark_schema", "spark_ready", "spark_ready_schema", "ensure_worker_python",
-           "map_in_arrow", "spread", "INPUT_VIEW"]
+__all__ = [
+    "SparkEngine",
+    "ENGINE",
+    "is_spark",
+    "is_spark_session",
+    "spark_session_of",
+    "quote_identifier",
+    "relation_name",
+    "to_spark",
+    "spark_schema",
+    "spark_ready",
+    "spark_ready_schema",
+    "ensure_worker_python",
+    "map_in_arrow",
+    "spread",
+    "INPUT_VIEW",
+]
 
 #: Temp view the ``sql`` scoring method registers the population under (the compiled SQL's relation).
 INPUT_VIEW = "lookalike_input"
@@ -62,14 +76,12 @@ _EPOCH = dt.datetime(1970, 1, 1)
 
 def is_spark(obj) -> bool:
     """True for a Spark DataFrame (classic or Spark Connect), without importing pyspark."""
-    return (type(obj).__module__.startswith("pyspark.") and hasattr(obj, "mapInArrow")
-            and hasattr(obj, "toArrow"))
+    return type(obj).__module__.startswith("pyspark.") and hasattr(obj, "mapInArrow") and hasattr(obj, "toArrow")
 
 
 def is_spark_session(obj) -> bool:
     """True for a SparkSession (classic or Spark Connect), without importing pyspark."""
-    return (type(obj).__module__.startswith("pyspark.") and hasattr(obj, "createDataFrame")
-            and hasattr(obj, "catalog"))
+    return type(obj).__module__.startswith("pyspark.") and hasattr(obj, "createDataFrame") and hasattr(obj, "catalog")
 
 
 def spark_session_of(*objs):
@@ -112,6 +124,7 @@ def _naive_utc(table: pa.Table) -> pa.Table:
 
 
 # --- Arrow to Spark ---------------------------------------------------------------------------
+
 
 def _plain_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_dictionary(t):
@@ -183,12 +196,16 @@ def ensure_worker_python(session=None) -> None:
         context = session.sparkContext if session is not None else None
     except Exception:  # Spark Connect: no SparkContext in this process
         context = None
-    if (context is not None and getattr(context, "pythonExec", None) == "python3"
-            and str(context.master).startswith("local")):
+    if (
+        context is not None
+        and getattr(context, "pythonExec", None) == "python3"
+        and str(context.master).startswith("local")
+    ):
         context.pythonExec = sys.executable
 
 
 # --- Executors ------------------------------------------------------------------------------------
+
 
 def _timestamp(value: dt.datetime):
     """A Spark ``TIMESTAMP`` literal of a naive UTC datetime, whatever the session time zone."""
@@ -234,7 +251,9 @@ def map_in_arrow(df, function, schema):
     def with_names(batches):
         return function(pa.RecordBatch.from_arrays(batch.columns, names=names) for batch in batches)
 
-    return df.select(*[F.col(quote_identifier(n)).alias(s) for n, s in zip(names, safe, strict=True)]).mapInArrow(with_names, schema)
+    return df.select(*[F.col(quote_identifier(n)).alias(s) for n, s in zip(names, safe, strict=True)]).mapInArrow(
+        with_names, schema
+    )
 
 
 def _score_partitions(model_jsons: dict[str, str], wanted: dict, scored_at: dt.datetime):
@@ -253,7 +272,9 @@ def _score_partitions(model_jsons: dict[str, str], wanted: dict, scored_at: dt.d
             try:
                 models[rid] = LookalikeModel.from_json(text)
             except Exception as exc:  # verified on the driver, so unexpected: that run fails alone
-                yield spark_ready(failure_marker(rid, scoring_failed_message(rid, exc), scored_at, wanted.get(rid)), ready)
+                yield spark_ready(
+                    failure_marker(rid, scoring_failed_message(rid, exc), scored_at, wanted.get(rid)), ready
+                )
         for batch in scored_batches(batches, models, wanted, scored_at):
             yield spark_ready(batch, ready)
 
@@ -286,8 +307,11 @@ def _sql_scores(population, session, model_jsons: dict[str, str], wanted: dict, 
                 )
                 parts.append(scores.localCheckpoint(eager=True))  # runs now: its failure stays its own
             except Exception as exc:  # reported as FAILED downstream, with this message
-                markers.append(failure_marker(rid, scoring_failed_message(rid, exc, "sql", _short(exc)),
-                                              scored_at, wanted.get(rid)))
+                markers.append(
+                    failure_marker(
+                        rid, scoring_failed_message(rid, exc, "sql", _short(exc)), scored_at, wanted.get(rid)
+                    )
+                )
     finally:
         session.catalog.dropTempView(INPUT_VIEW)
     return parts, markers
@@ -427,16 +451,22 @@ class SparkEngine(Engine):
         spark_previous = is_spark(previous)
         # Markers of runs whose stored model failed verification, and reused rows of an Arrow / DuckDB
         # previous table (tests; dbt-spark gives a Spark one): small, built on the driver.
-        driver_rows = list(markers_and_reused_rows(
-            () if spark_previous or not reused else previous_score_batches(previous, reused, int(request.batch_size), self),
-            request.failures))
+        driver_rows = list(
+            markers_and_reused_rows(
+                ()
+                if spark_previous or not reused
+                else previous_score_batches(previous, reused, int(request.batch_size), self),
+                request.failures,
+            )
+        )
         parts = []
         if spark_previous and reused:
             parts.append(_reused_scores(previous, reused))
         if model_jsons:
             present = set(population.columns)  # narrowed to user_id and the columns the models read
-            population = _select(population, ["user_id"] + [f for f in sorted(request.features())
-                                                            if f in present and f != "user_id"])
+            population = _select(
+                population, ["user_id"] + [f for f in sorted(request.features()) if f in present and f != "user_id"]
+            )
             population = spread(population, session)
             if request.method == "sql":
                 scored, markers = _sql_scores(population, session, model_jsons, request.wanted, scored_at)
@@ -444,14 +474,17 @@ class SparkEngine(Engine):
                 driver_rows += markers
             else:
                 ensure_worker_python(session)
-                parts.append(map_in_arrow(population, _score_partitions(model_jsons, request.wanted, scored_at), schema))
+                parts.append(
+                    map_in_arrow(population, _score_partitions(model_jsons, request.wanted, scored_at), schema)
+                )
         result = to_spark(session, pa.Table.from_batches(driver_rows, schema=SCORE_SCHEMA))
         for part in parts:
             result = result.unionByName(part)
         return result
 
-    def user_reasons(self, audience, usable: dict, model_jsons: dict[str, str], digests: dict[str, str],
-                     batch_size: int):
+    def user_reasons(
+        self, audience, usable: dict, model_jsons: dict[str, str], digests: dict[str, str], batch_size: int
+    ):
         """Computed on the executors by :func:`lookalike_udf.batch_scoring.reason_batches`."""
         if not is_spark(audience):
             return super().user_reasons(audience, usable, model_jsons, digests, batch_size)

@@ -45,8 +45,23 @@ from __future__ import annotations
 from . import bagging, hgb, logistic, rf
 from .base import EstimatorType, ModelFormatError, Scorer
 
-__all__ = ["AUTO", "CHOICES", "DEFAULT_MODEL_TYPE", "HGB_OR_LOGISTIC", "REGISTRY", "EstimatorType", "ModelFormatError", "Scorer", "auto_types", "fit", "get", "load",
-           "model_types", "register", "unregister"]
+__all__ = [
+    "AUTO",
+    "CHOICES",
+    "DEFAULT_MODEL_TYPE",
+    "HGB_OR_LOGISTIC",
+    "REGISTRY",
+    "EstimatorType",
+    "ModelFormatError",
+    "Scorer",
+    "auto_types",
+    "fit",
+    "get",
+    "load",
+    "model_types",
+    "register",
+    "unregister",
+]
 
 #: The ``model_type`` value that chooses among the registered types (lookalike_udf.tuning).
 AUTO = "auto"

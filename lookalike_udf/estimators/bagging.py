@@ -20,8 +20,11 @@ FORMAT = "lookalike-bagging/1"
 
 def dump(members: list[dict], seed: int, thresholds: list[int], bag_size: int) -> dict:
     """Payload of a bagging PU ensemble: the members' payloads and the bag-membership recipe."""
-    return {"format": FORMAT, "members": members,
-            "bagging": {"seed": int(seed), "thresholds": [int(t) for t in thresholds], "bag_size": int(bag_size)}}
+    return {
+        "format": FORMAT,
+        "members": members,
+        "bagging": {"seed": int(seed), "thresholds": [int(t) for t in thresholds], "bag_size": int(bag_size)},
+    }
 
 
 class BaggingScorer:
@@ -47,8 +50,11 @@ class BaggingScorer:
         seed, thresholds, bag_size = bagging.get("seed"), bagging.get("thresholds"), bagging.get("bag_size")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ModelFormatError("bagging.seed must be an integer")
-        if (not isinstance(thresholds, list) or len(thresholds) != len(self.members)
-                or any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < 2**64 for t in thresholds)):
+        if (
+            not isinstance(thresholds, list)
+            or len(thresholds) != len(self.members)
+            or any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < 2**64 for t in thresholds)
+        ):
             raise ModelFormatError("bagging.thresholds must hold one unsigned 64-bit integer per member")
         if isinstance(bag_size, bool) or not isinstance(bag_size, int) or bag_size < 1:
             raise ModelFormatError("bagging.bag_size must be a positive integer")
@@ -131,9 +137,17 @@ def to_sql(payload: dict, features: list) -> list:
     return out
 
 
-
-def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mask: np.ndarray, random_seed: int,
-        n_bags: int, model_type: str = "hgb", overrides: dict | None = None) -> tuple[dict, dict]:
+def fit(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    example_ids,
+    mask: np.ndarray,
+    random_seed: int,
+    n_bags: int,
+    model_type: str = "hgb",
+    overrides: dict | None = None,
+) -> tuple[dict, dict]:
     """Bagging PU (Mordelet & Vert 2014) on a train split of positives (1) and unlabeled users (0).
 
     Each of ``n_bags`` members of ``model_type`` is fitted on every positive against a subsample
@@ -156,8 +170,9 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, example_ids, mask: np.ndarr
 
     def fit_member(t):
         rows = np.concatenate([pos, unl[in_bag[t]]])
-        return fit_estimator(model_type, X[rows], y[rows], w[rows], mask, random_seed + 7919 * (t + 1),
-                             overrides=member_overrides)
+        return fit_estimator(
+            model_type, X[rows], y[rows], w[rows], mask, random_seed + 7919 * (t + 1), overrides=member_overrides
+        )
 
     # The first member alone (it applies any one-time set-up), then the others side by side.
     fitted = [fit_member(0)]

@@ -123,7 +123,9 @@ def _n_features(payload: dict) -> int:
 def _uint_list(values, where: str, n: int | None = None, upper: int | None = None) -> np.ndarray:
     if not isinstance(values, list) or (n is not None and len(values) != n):
         raise ModelFormatError(f"{where}: expected a list" + (f" of {n} values" if n is not None else ""))
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 or (upper is not None and v >= upper) for v in values):
+    if any(
+        isinstance(v, bool) or not isinstance(v, int) or v < 0 or (upper is not None and v >= upper) for v in values
+    ):
         raise ModelFormatError(f"{where}: expected integers in 0..{'' if upper is None else upper - 1}")
     return np.array(values, dtype=np.int64)
 

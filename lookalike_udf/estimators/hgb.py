@@ -37,8 +37,17 @@ NAME = "hgb"
 FORMAT = "lookalike-hgb/1"
 
 #: Node fields a payload must carry; they are all the traversal needs.
-_CORE_FIELDS = ("value", "feature_idx", "num_threshold", "missing_go_to_left", "left", "right",
-                "is_leaf", "is_categorical", "bitset_idx")
+_CORE_FIELDS = (
+    "value",
+    "feature_idx",
+    "num_threshold",
+    "missing_go_to_left",
+    "left",
+    "right",
+    "is_leaf",
+    "is_categorical",
+    "bitset_idx",
+)
 #: Extra node fields kept for inspection (split gains feed feature importance).
 _EXTRA_FIELDS = ("count", "gain", "depth", "bin_threshold")
 _FLOAT_FIELDS = {"value", "num_threshold", "gain"}
@@ -77,11 +86,13 @@ def dump(estimator) -> dict:
                 fields[name] = [_encode_float(v) for v in column]
             else:
                 fields[name] = [int(v) for v in column]
-        trees.append({
-            "nodes": fields,
-            "raw_left_cat_bitsets": np.asarray(predictor.raw_left_cat_bitsets).astype(int).tolist(),
-            "binned_left_cat_bitsets": np.asarray(predictor.binned_left_cat_bitsets).astype(int).tolist(),
-        })
+        trees.append(
+            {
+                "nodes": fields,
+                "raw_left_cat_bitsets": np.asarray(predictor.raw_left_cat_bitsets).astype(int).tolist(),
+                "binned_left_cat_bitsets": np.asarray(predictor.binned_left_cat_bitsets).astype(int).tolist(),
+            }
+        )
     return {
         "format": FORMAT,
         "n_features": n_features,
@@ -149,8 +160,10 @@ def _load_tree(tree, t: int, n_features: int) -> _Tree:
     split = nodes["is_leaf"] == 0
     idx = np.arange(n_nodes)
     # Children always come after their parent in scikit-learn's layout; requiring it rules out cycles.
-    if np.any(split & ((nodes["left"] <= idx) | (nodes["right"] <= idx)
-                       | (nodes["left"] >= n_nodes) | (nodes["right"] >= n_nodes))):
+    if np.any(
+        split
+        & ((nodes["left"] <= idx) | (nodes["right"] <= idx) | (nodes["left"] >= n_nodes) | (nodes["right"] >= n_nodes))
+    ):
         raise ModelFormatError(f"{where}: a split node points at an invalid child")
     if np.any(split & (nodes["feature_idx"] >= n_features)):
         raise ModelFormatError(f"{where}: a split uses a feature index outside 0..{n_features - 1}")
@@ -230,13 +243,15 @@ class HGBScorer:
         self.baseline = _decode_float(payload.get("baseline"), "baseline")
         self.known_cat_bitsets = _bitsets(payload.get("known_cat_bitsets"), "known_cat_bitsets")
         f_idx_map = payload.get("f_idx_map")
-        if (not isinstance(f_idx_map, list) or len(f_idx_map) != n_features
-                or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in f_idx_map)):
+        if (
+            not isinstance(f_idx_map, list)
+            or len(f_idx_map) != n_features
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in f_idx_map)
+        ):
             raise ModelFormatError("f_idx_map must list one unsigned integer per feature")
         self.f_idx_map = np.array(f_idx_map, dtype=np.uint32)
         n_cat = len(self.categories)
-        if len(self.known_cat_bitsets) != n_cat or any(
-                self.f_idx_map[i] >= n_cat for i in range(n_cat)):
+        if len(self.known_cat_bitsets) != n_cat or any(self.f_idx_map[i] >= n_cat for i in range(n_cat)):
             raise ModelFormatError("known_cat_bitsets and f_idx_map disagree with the categories")
         trees = payload.get("trees")
         if not isinstance(trees, list) or not trees:
@@ -341,8 +356,7 @@ class HGBScorer:
             in_range = (cat_values >= 0) & (cat_values < 256)
             codes = np.where(in_range, cat_values, 0).astype(np.int64)
             left_member = _in_bitset(tree.raw_left, n["bitset_idx"][current[cat]], codes) & in_range
-            known = _in_bitset(self.known_cat_bitsets, self.f_idx_map[feature[cat]].astype(np.int64),
-                               codes) & in_range
+            known = _in_bitset(self.known_cat_bitsets, self.f_idx_map[feature[cat]].astype(np.int64), codes) & in_range
             go_left[cat] = np.where(left_member, True, np.where(known, False, missing_left[cat]))
         return np.where(go_left, n["left"][current], n["right"][current])
 
@@ -381,7 +395,9 @@ class HGBScorer:
             # threads, each with its own sum, added in a fixed order (20 members x ~170 trees x
             # 10,000 rows: 8 s walking the nodes, 3 s leaf paths row-major, ~1 s now).
             if self._paths is None:
-                self._paths = [self._leaf_paths(tree, expected) for tree, expected in zip(self.trees, self._expected, strict=False)]
+                self._paths = [
+                    self._leaf_paths(tree, expected) for tree, expected in zip(self.trees, self._expected, strict=False)
+                ]
             n_rows = Xm.shape[0]
 
             def part(paths):
@@ -418,7 +434,6 @@ class HGBScorer:
                 node[active] = child
                 active = active[n["is_leaf"][node[active]] == 0]
         return np.full(Xm.shape[0], bias, dtype=np.float64), contrib
-
 
     def _leaf_paths(self, tree: _Tree, expected: np.ndarray):
         """(leaf predictor, input columns the tree splits on, path contributions: one row per
@@ -475,6 +490,7 @@ def load(payload: dict, engine: str = "auto") -> HGBScorer:
     """Validate a payload written by :func:`dump` and return a scorer for it."""
     return HGBScorer(payload, engine=engine)
 
+
 def to_sql(payload: dict, features: list):
     """The payload as SQL over the encoded feature expressions ``features``: one
     :class:`lookalike_udf.sql.Member` (validated with :func:`load` first, so no malformed index
@@ -483,7 +499,6 @@ def to_sql(payload: dict, features: list):
 
     load(payload, engine="numpy")
     return hgb_member(payload, features)
-
 
 
 # --- Defaults, grid and fit (fit-only imports stay inside fit) -------------------------------
@@ -517,8 +532,12 @@ def default_params(n_train: int, random_seed: int) -> dict:
 #: 8 leaves, depth 3, l2 10).
 GRID = {
     "learning_rate": [0.05, 0.1, 0.2],
-    "shape": [{"max_leaf_nodes": 8, "max_depth": 3}, {"max_leaf_nodes": 4, "max_depth": 2},
-              {"max_leaf_nodes": 16, "max_depth": 5}, {"max_leaf_nodes": 31, "max_depth": None}],
+    "shape": [
+        {"max_leaf_nodes": 8, "max_depth": 3},
+        {"max_leaf_nodes": 4, "max_depth": 2},
+        {"max_leaf_nodes": 16, "max_depth": 5},
+        {"max_leaf_nodes": 31, "max_depth": None},
+    ],
     "l2_regularization": [10.0, 1.0, 0.1],
 }
 
@@ -539,5 +558,6 @@ def fit(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict
     return dump(estimator), {**params, "n_iter": int(estimator.n_iter_)}
 
 
-TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="HistGradientBoostingClassifier", fit=fit, load=load, to_sql=to_sql,
-                     grid=GRID)
+TYPE = EstimatorType(
+    name=NAME, format=FORMAT, estimator="HistGradientBoostingClassifier", fit=fit, load=load, to_sql=to_sql, grid=GRID
+)

@@ -31,10 +31,17 @@ def dump(pipeline, numeric_columns: list[int], categorical_columns: list[int], n
     """
     pre = pipeline.named_steps["prepare"]
     clf = pipeline.named_steps["model"]
-    payload = {"format": FORMAT, "n_features": int(n_features),
-               "numeric_columns": [int(c) for c in numeric_columns],
-               "categorical_columns": [int(c) for c in categorical_columns],
-               "fill": [], "indicator_columns": [], "mean": [], "scale": [], "categories": []}
+    payload = {
+        "format": FORMAT,
+        "n_features": int(n_features),
+        "numeric_columns": [int(c) for c in numeric_columns],
+        "categorical_columns": [int(c) for c in categorical_columns],
+        "fill": [],
+        "indicator_columns": [],
+        "mean": [],
+        "scale": [],
+        "categories": [],
+    }
     if numeric_columns:
         num = pre.named_transformers_["num"]
         imputer, scaler = num.named_steps["impute"], num.named_steps["scale"]
@@ -98,8 +105,11 @@ class LogisticScorer:
             parts.append((dense - self.mean) / self.scale)
         for col, cats in zip(self.categorical, self.categories, strict=False):
             values = X[:, col]
-            parts.append(((values[:, None] == cats[None, :])
-                          | (np.isnan(values)[:, None] & np.isnan(cats)[None, :])).astype(np.float64))
+            parts.append(
+                ((values[:, None] == cats[None, :]) | (np.isnan(values)[:, None] & np.isnan(cats)[None, :])).astype(
+                    np.float64
+                )
+            )
         return np.hstack(parts)
 
     def predict_raw(self, X) -> np.ndarray:
@@ -118,7 +128,10 @@ class LogisticScorer:
         """For each design-matrix column, the input feature it comes from: a numeric column and its
         missing indicator belong to that column, a one-hot column to its categorical column."""
         owners = [self.numeric, self.numeric[self.indicator]]
-        owners += [np.full(len(cats), col, dtype=np.int64) for col, cats in zip(self.categorical, self.categories, strict=False)]
+        owners += [
+            np.full(len(cats), col, dtype=np.int64)
+            for col, cats in zip(self.categorical, self.categories, strict=False)
+        ]
         return np.concatenate(owners).astype(np.int64)
 
     def contributions(self, X) -> tuple[np.ndarray, np.ndarray]:
@@ -141,6 +154,7 @@ def load(payload: dict, engine: str = "auto") -> LogisticScorer:
     """Validate a payload written by :func:`dump` and return a scorer for it."""
     return LogisticScorer(payload, engine=engine)
 
+
 def to_sql(payload: dict, features: list):
     """The payload as SQL over the encoded feature expressions ``features``: one
     :class:`lookalike_udf.sql.Member` (validated with :func:`load` first, so no malformed index
@@ -149,7 +163,6 @@ def to_sql(payload: dict, features: list):
 
     load(payload, engine="numpy")
     return logistic_member(payload, features)
-
 
 
 # --- Defaults, grid and fit (fit-only imports stay inside the functions) ---------------------
@@ -177,16 +190,26 @@ def build_pipeline(mask: np.ndarray, random_seed: int, overrides: dict | None = 
     categorical = [int(i) for i in np.flatnonzero(mask)]
     parts = []
     if numeric:
-        parts.append(("num", Pipeline([
-            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-            ("scale", StandardScaler()),
-        ]), numeric))
+        parts.append(
+            (
+                "num",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+                        ("scale", StandardScaler()),
+                    ]
+                ),
+                numeric,
+            )
+        )
     if categorical:
         parts.append(("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical))
-    model = Pipeline([
-        ("prepare", ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)),
-        ("model", LogisticRegression(**{**default_params(random_seed), **(overrides or {})})),
-    ])
+    model = Pipeline(
+        [
+            ("prepare", ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)),
+            ("model", LogisticRegression(**{**default_params(random_seed), **(overrides or {})})),
+        ]
+    )
     return model, numeric, categorical
 
 
@@ -197,8 +220,14 @@ def fit(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict
     X = np.where(np.isinf(X), np.nan, X)  # infinities are treated as missing (the scorer does the same)
     with threads_for(len(y)):
         model.fit(X, y, model__sample_weight=w)
-    params = {**default_params(random_seed), **(overrides or {}), "n_iter": int(np.max(model.named_steps["model"].n_iter_))}
+    params = {
+        **default_params(random_seed),
+        **(overrides or {}),
+        "n_iter": int(np.max(model.named_steps["model"].n_iter_)),
+    }
     return dump(model, numeric, categorical, X.shape[1]), params
 
 
-TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="LogisticRegression", fit=fit, load=load, to_sql=to_sql, grid=GRID)
+TYPE = EstimatorType(
+    name=NAME, format=FORMAT, estimator="LogisticRegression", fit=fit, load=load, to_sql=to_sql, grid=GRID
+)

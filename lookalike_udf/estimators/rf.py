@@ -18,6 +18,7 @@ NAME = "rf"
 FORMAT = "lookalike-rf/1"
 _RF_INT_FIELDS = ("left", "right", "feature", "missing_go_to_left")
 
+
 def dump(estimator) -> dict:
     """Payload of a fitted binary ``RandomForestClassifier``: each tree's node arrays from ``tree_``.
 
@@ -33,17 +34,21 @@ def dump(estimator) -> dict:
         total = value.sum(axis=1)
         total[total == 0.0] = 1.0
         leaf = tree.children_left == -1
-        trees.append({
-            # Leaves point at themselves (-1 in scikit-learn); they are never followed.
-            "left": [int(v) for v in np.where(leaf, 0, tree.children_left)],
-            "right": [int(v) for v in np.where(leaf, 0, tree.children_right)],
-            "feature": [int(v) for v in np.where(leaf, 0, tree.feature)],
-            # A split on "missing or not" has threshold +inf (all present values go left).
-            "threshold": [_encode_float(v) if not is_leaf else 0.0 for v, is_leaf in zip(tree.threshold, leaf, strict=True)],
-            "missing_go_to_left": [int(v) for v in np.asarray(tree.missing_go_to_left)],
-            "is_leaf": [int(v) for v in leaf],
-            "value": [float(v) for v in value[:, 1] / total],
-        })
+        trees.append(
+            {
+                # Leaves point at themselves (-1 in scikit-learn); they are never followed.
+                "left": [int(v) for v in np.where(leaf, 0, tree.children_left)],
+                "right": [int(v) for v in np.where(leaf, 0, tree.children_right)],
+                "feature": [int(v) for v in np.where(leaf, 0, tree.feature)],
+                # A split on "missing or not" has threshold +inf (all present values go left).
+                "threshold": [
+                    _encode_float(v) if not is_leaf else 0.0 for v, is_leaf in zip(tree.threshold, leaf, strict=True)
+                ],
+                "missing_go_to_left": [int(v) for v in np.asarray(tree.missing_go_to_left)],
+                "is_leaf": [int(v) for v in leaf],
+                "value": [float(v) for v in value[:, 1] / total],
+            }
+        )
     return {"format": FORMAT, "n_features": int(estimator.n_features_in_), "trees": trees}
 
 
@@ -72,7 +77,10 @@ class RFScorer:
             nodes["value"] = _float_list(tree.get("value"), f"{where}.value", n)
             split = nodes["is_leaf"] == 0
             idx = np.arange(n)
-            if np.any(split & ((nodes["left"] <= idx) | (nodes["right"] <= idx) | (nodes["left"] >= n) | (nodes["right"] >= n))):
+            if np.any(
+                split
+                & ((nodes["left"] <= idx) | (nodes["right"] <= idx) | (nodes["left"] >= n) | (nodes["right"] >= n))
+            ):
                 raise ModelFormatError(f"{where}: a split node points at an invalid child")
             if np.any(split & (nodes["feature"] >= n_features)):
                 raise ModelFormatError(f"{where}: a split uses a feature index outside 0..{n_features - 1}")
@@ -142,6 +150,7 @@ def load(payload: dict, engine: str = "auto") -> RFScorer:
     """Validate a payload written by :func:`dump` and return a scorer for it."""
     return RFScorer(payload, engine=engine)
 
+
 def to_sql(payload: dict, features: list):
     """The payload as SQL over the encoded feature expressions ``features``: one
     :class:`lookalike_udf.sql.Member` (validated with :func:`load` first, so no malformed index
@@ -150,7 +159,6 @@ def to_sql(payload: dict, features: list):
 
     load(payload, engine="numpy")
     return rf_member(payload, features)
-
 
 
 # --- Defaults, grid and fit (fit-only imports stay inside fit) -------------------------------
@@ -191,5 +199,13 @@ def fit(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict
     return dump(estimator), params
 
 
-TYPE = EstimatorType(name=NAME, format=FORMAT, estimator="RandomForestClassifier", fit=fit, load=load, to_sql=to_sql, grid=GRID,
-                     bagging_overrides=bagging_overrides)
+TYPE = EstimatorType(
+    name=NAME,
+    format=FORMAT,
+    estimator="RandomForestClassifier",
+    fit=fit,
+    load=load,
+    to_sql=to_sql,
+    grid=GRID,
+    bagging_overrides=bagging_overrides,
+)

@@ -63,20 +63,73 @@ def thin_curve(points: list[tuple[float, float]], step: float = ROC_STEP) -> lis
 #: Columns the report shows, per mart. Rows get None for any that is absent (hand-made rows in
 #: tests, or a build from an older release), so the template never meets an undefined name.
 COLUMNS = {
-    "runs": ("run_id", "run_description", "engagement_type", "status", "status_message", "n_train_users",
-             "n_test_users", "n_scored_users", "audience_state", "audience_scored_at", "as_of_at", "newest_input_at",
-             "train_auc", "train_ks", "test_auc", "test_ks", "test_auc_corrected", "label_positive_rate",
-             "training_method", "training_action", "scoring_action", "model_type", "run_started_at",
-             "run_finished_at", "health", "health_messages", "quality_band"),
+    "runs": (
+        "run_id",
+        "run_description",
+        "engagement_type",
+        "status",
+        "status_message",
+        "n_train_users",
+        "n_test_users",
+        "n_scored_users",
+        "audience_state",
+        "audience_scored_at",
+        "as_of_at",
+        "newest_input_at",
+        "train_auc",
+        "train_ks",
+        "test_auc",
+        "test_ks",
+        "test_auc_corrected",
+        "label_positive_rate",
+        "training_method",
+        "training_action",
+        "scoring_action",
+        "model_type",
+        "run_started_at",
+        "run_finished_at",
+        "health",
+        "health_messages",
+        "quality_band",
+    ),
     "summary": ("n_input_labels", "n_matched_labels", "n_positive_users", "n_negative_users"),
-    "thresholds": ("split", "cutoff", "top_pct", "threshold", "n_predicted_positive", "true_positive",
-                   "false_positive", "true_negative", "false_negative", "precision_positive", "recall_positive",
-                   "f1_positive"),
-    "importance": ("feature", "feature_kind", "reference_value", "importance", "correlation", "prevalence_target",
-                   "prevalence_population", "prevalence_kind", "lift", "rank"),
+    "thresholds": (
+        "split",
+        "cutoff",
+        "top_pct",
+        "threshold",
+        "n_predicted_positive",
+        "true_positive",
+        "false_positive",
+        "true_negative",
+        "false_negative",
+        "precision_positive",
+        "recall_positive",
+        "f1_positive",
+    ),
+    "importance": (
+        "feature",
+        "feature_kind",
+        "reference_value",
+        "importance",
+        "correlation",
+        "prevalence_target",
+        "prevalence_population",
+        "prevalence_kind",
+        "lift",
+        "rank",
+    ),
     "monthly": ("label_month", "n_labels", "n_positive_labels", "positive_rate"),
-    "drift": ("feature", "feature_kind", "psi", "drift_level", "train_mean", "population_mean",
-              "train_null_share", "population_null_share"),
+    "drift": (
+        "feature",
+        "feature_kind",
+        "psi",
+        "drift_level",
+        "train_mean",
+        "population_mean",
+        "train_null_share",
+        "population_null_share",
+    ),
 }
 
 
@@ -102,8 +155,12 @@ def normalise_run(run: dict[str, Any]) -> dict[str, Any]:
     run["roc"] = dict(run.get("roc") or {})
     hist = dict(run.get("histogram") or {})
     bins = int(hist.get("bins") or HISTOGRAM_BINS)
-    run["histogram"] = {"bins": bins, "population": list(hist.get("population") or [0] * bins),
-                        "seeds": list(hist.get("seeds") or [0] * bins), "n_stale": int(hist.get("n_stale") or 0)}
+    run["histogram"] = {
+        "bins": bins,
+        "population": list(hist.get("population") or [0] * bins),
+        "seeds": list(hist.get("seeds") or [0] * bins),
+        "n_stale": int(hist.get("n_stale") or 0),
+    }
     return run
 
 
@@ -127,37 +184,54 @@ def load_report_data(reader: MartReader) -> dict[str, Any]:
     runs = reader.query(f"select * from {rel('lookalike_runs')} order by run_id")
     summary = {r["run_id"]: r for r in reader.query(f"select * from {rel('lookalike_input_label_summary')}")}
     metrics = _by_run(reader.query(f"select * from {rel('lookalike_run_metrics')} order by run_id, split"))
-    deciles = _by_run(reader.query(
-        f"select * from {rel('lookalike_run_deciles')} order by run_id, split, decile"))
-    gains = _by_run(reader.query(
-        f"select * from {rel('lookalike_run_cumulative_positive_rates')} "
-        "where direction = 'descending' order by run_id, split, fraction"))
-    thresholds = _by_run(reader.query(
-        f"select * from {rel('lookalike_run_threshold_metrics')} order by run_id, split, cutoff"))
-    importance = _by_run(reader.query(
-        f"select * from {rel('lookalike_feature_importance')} "
-        "order by run_id, rank nulls last, importance desc nulls last, feature"))
-    monthly = _by_run(reader.query(
-        f"select * from {rel('lookalike_label_monthly')} order by run_id, label_month nulls last"))
+    deciles = _by_run(reader.query(f"select * from {rel('lookalike_run_deciles')} order by run_id, split, decile"))
+    gains = _by_run(
+        reader.query(
+            f"select * from {rel('lookalike_run_cumulative_positive_rates')} "
+            "where direction = 'descending' order by run_id, split, fraction"
+        )
+    )
+    thresholds = _by_run(
+        reader.query(f"select * from {rel('lookalike_run_threshold_metrics')} order by run_id, split, cutoff")
+    )
+    importance = _by_run(
+        reader.query(
+            f"select * from {rel('lookalike_feature_importance')} "
+            "order by run_id, rank nulls last, importance desc nulls last, feature"
+        )
+    )
+    monthly = _by_run(
+        reader.query(f"select * from {rel('lookalike_label_monthly')} order by run_id, label_month nulls last")
+    )
     has_drift = reader.exists("lookalike_feature_drift")
-    drift = _by_run(reader.query(
-        f"select * from {rel('lookalike_feature_drift')} order by run_id, psi desc nulls last, feature")) if has_drift else {}
+    drift = (
+        _by_run(
+            reader.query(
+                f"select * from {rel('lookalike_feature_drift')} order by run_id, psi desc nulls last, feature"
+            )
+        )
+        if has_drift
+        else {}
+    )
     # ROC: one row per run, split and distinct score (bounded by the training set).
-    roc_rows = _by_run(reader.query(f"""
+    roc_rows = _by_run(
+        reader.query(f"""
         select run_id, split, score,
                sum(case when label = 1 then coalesce(cast(weight as double), 1.0) else 0.0 end) as w_pos,
                sum(case when label = 0 then coalesce(cast(weight as double), 1.0) else 0.0 end) as w_neg
-        from {rel('lookalike_training_predictions')}
+        from {rel("lookalike_training_predictions")}
         where score is not null and label in (0, 1)
         group by run_id, split, score
-        order by run_id, split, score desc"""))
+        order by run_id, split, score desc""")
+    )
     # Calibration: weighted mean score per decile, deciles assigned as lookalike_run_deciles does.
-    calibration = _by_run(reader.query(f"""
+    calibration = _by_run(
+        reader.query(f"""
         with ranked as (
             select run_id, split, cast(score as double) as score, cast(label as double) as label,
                    coalesce(cast(weight as double), 1.0) as weight,
                    10 - ntile(10) over (partition by run_id, split order by score desc, example_id) as decile
-            from {rel('lookalike_training_predictions')}
+            from {rel("lookalike_training_predictions")}
             where score is not null and label in (0, 1)
         )
         select run_id, split, decile, count(*) as n_users,
@@ -165,18 +239,21 @@ def load_report_data(reader: MartReader) -> dict[str, Any]:
                sum(weight * label) / sum(weight) as positive_rate
         from ranked
         group by run_id, split, decile
-        order by run_id, split, decile"""))
+        order by run_id, split, decile""")
+    )
     # Score histogram of the scored population, binned in SQL (never one row per user).
-    histogram = _by_run(reader.query(f"""
+    histogram = _by_run(
+        reader.query(f"""
         select run_id, coalesce(is_seed_user, false) as is_seed_user,
                least(cast(floor(score * {HISTOGRAM_BINS}) as integer), {HISTOGRAM_BINS - 1}) as bin,
                count(*) as n_users,
                sum(case when is_stale then 1 else 0 end) as n_stale
-        from {rel('lookalike_user_scores')}
+        from {rel("lookalike_user_scores")}
         where score is not null
         group by run_id, coalesce(is_seed_user, false),
                  least(cast(floor(score * {HISTOGRAM_BINS}) as integer), {HISTOGRAM_BINS - 1})
-        order by run_id, 2, 3"""))
+        order by run_id, 2, 3""")
+    )
 
     out = []
     for run in runs:
@@ -186,8 +263,12 @@ def load_report_data(reader: MartReader) -> dict[str, Any]:
         run["metrics"] = {m["split"]: m for m in metrics.get(run_id, [])}
         run["deciles"] = deciles.get(run_id, [])
         run["gains"] = gains.get(run_id, [])
-        for kind, rows in (("thresholds", thresholds), ("importance", importance), ("monthly", monthly),
-                           ("drift", drift)):
+        for kind, rows in (
+            ("thresholds", thresholds),
+            ("importance", importance),
+            ("monthly", monthly),
+            ("drift", drift),
+        ):
             run[kind] = rows.get(run_id, [])
         run["calibration"] = calibration.get(run_id, [])
         roc = {}

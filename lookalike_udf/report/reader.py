@@ -51,8 +51,10 @@ class ReportOutputError(ReportInputError):
 def _open_hint(error: str) -> str:
     """What to do about DuckDB's error on opening a file (only a lock means another process)."""
     if "not a valid DuckDB database file" in error:
-        return ("It is not a DuckDB database file. Point --duckdb at the file dbt build wrote "
-                "(LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb).")
+        return (
+            "It is not a DuckDB database file. Point --duckdb at the file dbt build wrote "
+            "(LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb)."
+        )
     if "lock" in error.lower():
         return "Another process (a running dbt build?) holds it; try again when it has finished."
     return "Check that it is the DuckDB file dbt build wrote and that this DuckDB version can read it."
@@ -90,11 +92,15 @@ class MartReader:
 
         path = Path(path)
         if not path.exists():
-            raise ReportInputError(f"lookalike report: no DuckDB file at {path}. Run `dbt build` first "
-                                   "(LOOKALIKE_DUCKDB_PATH sets where it writes).")
+            raise ReportInputError(
+                f"lookalike report: no DuckDB file at {path}. Run `dbt build` first "
+                "(LOOKALIKE_DUCKDB_PATH sets where it writes)."
+            )
         if path.is_dir():
-            raise ReportInputError(f"lookalike report: --duckdb {path} is a folder, not a DuckDB file. Point --duckdb "
-                                   "at the file dbt build wrote (LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb).")
+            raise ReportInputError(
+                f"lookalike report: --duckdb {path} is a folder, not a DuckDB file. Point --duckdb "
+                "at the file dbt build wrote (LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb)."
+            )
         try:
             con = connect_read_only(str(path))
         except DuckDBError as exc:
@@ -146,5 +152,7 @@ class MartReader:
         missing = [m for m in REQUIRED_MARTS if not self.exists(m)]
         if missing:
             raise ReportInputError(
-                "lookalike report: the database has no " + ", ".join(missing)
-                + ". Point --duckdb at the file a lookalike `dbt build` wrote (and --schema at its schema).")
+                "lookalike report: the database has no "
+                + ", ".join(missing)
+                + ". Point --duckdb at the file a lookalike `dbt build` wrote (and --schema at its schema)."
+            )

@@ -101,25 +101,33 @@ def short_label(text: str, limit: int = MAX_LABEL_CHARS) -> str:
     if len(text) <= limit:
         return text
     head = (limit - 1) // 2
-    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
 
 
 @dataclass
 class Series:
     """One line (``points``) or one set of bars (``values``) of a chart."""
 
-    name: str                      # data-series, and the CSS class s-<name>
-    label: str                     # legend text
+    name: str  # data-series, and the CSS class s-<name>
+    label: str  # legend text
     points: Sequence[tuple[float, float]] = ()
     values: Sequence[float | None] = ()
-    markers: bool = True           # draw (and count) point markers
+    markers: bool = True  # draw (and count) point markers
     dashed: bool = False
-    extra: Sequence[dict] = field(default_factory=list)   # per point/bar: more data-* attributes
+    extra: Sequence[dict] = field(default_factory=list)  # per point/bar: more data-* attributes
 
 
 class _Frame:
-    def __init__(self, x_max: float, y_max: float, x_min: float = 0.0, y_min: float = 0.0,
-                 width: int = WIDTH, height: int = HEIGHT, left: int = LEFT):
+    def __init__(
+        self,
+        x_max: float,
+        y_max: float,
+        x_min: float = 0.0,
+        y_min: float = 0.0,
+        width: int = WIDTH,
+        height: int = HEIGHT,
+        left: int = LEFT,
+    ):
         self.x_min, self.x_max, self.y_min, self.y_max = x_min, x_max, y_min, y_max
         self.width, self.height, self.left = width, height, left
         self.plot_w = width - left - RIGHT
@@ -140,13 +148,21 @@ def _attrs(d: dict) -> str:
 
 def _open(chart: str, run: str, frame: _Frame, title: str, extra: dict | None = None) -> list[str]:
     attrs = {"data-chart": chart, "data-run": run, **(extra or {})}
-    return [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {frame.width} {frame.height}" '
-            f'width="{frame.width}" height="{frame.height}" role="img" aria-label="{escape(title)}"{_attrs(attrs)}>',
-            f"<title>{escape(title)}</title>"]
+    return [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {frame.width} {frame.height}" '
+        f'width="{frame.width}" height="{frame.height}" role="img" aria-label="{escape(title)}"{_attrs(attrs)}>',
+        f"<title>{escape(title)}</title>",
+    ]
 
 
-def _axes(frame: _Frame, x_label: str, y_label: str, y_fmt: Callable[[float], str],
-          x_ticks: Sequence[tuple[float, str]] | None, n_y: int = 5) -> list[str]:
+def _axes(
+    frame: _Frame,
+    x_label: str,
+    y_label: str,
+    y_fmt: Callable[[float], str],
+    x_ticks: Sequence[tuple[float, str]] | None,
+    n_y: int = 5,
+) -> list[str]:
     out = ['<g class="axes">']
     bottom, right = TOP + frame.plot_h, frame.left + frame.plot_w
     for i in range(n_y + 1):
@@ -160,8 +176,12 @@ def _axes(frame: _Frame, x_label: str, y_label: str, y_fmt: Callable[[float], st
         out.append(f'<text class="tick" x="{x}" y="{bottom + 15}" text-anchor="middle">{escape(text)}</text>')
     out.append(f'<line class="axis" x1="{frame.left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>')
     out.append(f'<line class="axis" x1="{frame.left}" x2="{frame.left}" y1="{TOP}" y2="{bottom}"/>')
-    out.append(f'<text class="label" x="{frame.left + frame.plot_w / 2}" y="{frame.height - 6}" text-anchor="middle">{escape(x_label)}</text>')
-    out.append(f'<text class="label" transform="translate(12 {TOP + frame.plot_h / 2}) rotate(-90)" text-anchor="middle">{escape(y_label)}</text>')
+    out.append(
+        f'<text class="label" x="{frame.left + frame.plot_w / 2}" y="{frame.height - 6}" text-anchor="middle">{escape(x_label)}</text>'
+    )
+    out.append(
+        f'<text class="label" transform="translate(12 {TOP + frame.plot_h / 2}) rotate(-90)" text-anchor="middle">{escape(y_label)}</text>'
+    )
     out.append("</g>")
     return out
 
@@ -181,10 +201,21 @@ def _legend(series: Sequence[Series], frame: _Frame, x0: float | None = None, y0
     return out
 
 
-def line_chart(chart: str, run: str, title: str, series: Sequence[Series], *, x_label: str, y_label: str,
-               x_max: float = 1.0, y_max: float = 1.0, diagonal: bool = False,
-               x_fmt: Callable[[float], str] = lambda v: f"{v:g}", y_fmt: Callable[[float], str] = lambda v: f"{v:g}",
-               legend: str = "top-left") -> Markup:
+def line_chart(
+    chart: str,
+    run: str,
+    title: str,
+    series: Sequence[Series],
+    *,
+    x_label: str,
+    y_label: str,
+    x_max: float = 1.0,
+    y_max: float = 1.0,
+    diagonal: bool = False,
+    x_fmt: Callable[[float], str] = lambda v: f"{v:g}",
+    y_fmt: Callable[[float], str] = lambda v: f"{v:g}",
+    legend: str = "top-left",
+) -> Markup:
     """Lines with point markers. ``diagonal`` draws the chance line y = x.
 
     ``legend``: top-left, top-right or bottom-right (inside the plot).
@@ -194,23 +225,29 @@ def line_chart(chart: str, run: str, title: str, series: Sequence[Series], *, x_
     ticks = [(x_max * i / 5, x_fmt(x_max * i / 5)) for i in range(6)]
     out += _axes(frame, x_label, y_label, y_fmt, ticks)
     if diagonal:
-        out.append(f'<line class="line s-chance" data-series="chance" x1="{frame.x(0)}" y1="{frame.y(0)}" '
-                   f'x2="{frame.x(min(x_max, y_max))}" y2="{frame.y(min(x_max, y_max))}" stroke-dasharray="4 3"/>')
+        out.append(
+            f'<line class="line s-chance" data-series="chance" x1="{frame.x(0)}" y1="{frame.y(0)}" '
+            f'x2="{frame.x(min(x_max, y_max))}" y2="{frame.y(min(x_max, y_max))}" stroke-dasharray="4 3"/>'
+        )
     for s in series:
         pts = [(x, y) for x, y in s.points if x is not None and y is not None]
         if not pts:
             continue
         dash = ' stroke-dasharray="4 3"' if s.dashed else ""
         coords = " ".join(f"{frame.x(x)},{frame.y(y)}" for x, y in pts)
-        out.append(f'<polyline class="line s-{escape(s.name)}" data-series="{escape(s.name)}" '
-                   f'data-n-points="{len(pts)}" points="{coords}"{dash}/>')
+        out.append(
+            f'<polyline class="line s-{escape(s.name)}" data-series="{escape(s.name)}" '
+            f'data-n-points="{len(pts)}" points="{coords}"{dash}/>'
+        )
         if s.markers:
             out.append(f'<g class="points" data-series="{escape(s.name)}">')
             for i, (x, y) in enumerate(pts):
                 extra = _attrs(s.extra[i]) if i < len(s.extra) else ""
-                out.append(f'<circle class="pt s-{escape(s.name)}" cx="{frame.x(x)}" cy="{frame.y(y)}" r="2.2" '
-                           f'data-series="{escape(s.name)}" data-x="{num(x)}" data-value="{num(y)}"{extra}>'
-                           f"<title>{escape(s.label)}: {escape(x_fmt(x))}, {escape(y_fmt(y))}</title></circle>")
+                out.append(
+                    f'<circle class="pt s-{escape(s.name)}" cx="{frame.x(x)}" cy="{frame.y(y)}" r="2.2" '
+                    f'data-series="{escape(s.name)}" data-x="{num(x)}" data-value="{num(y)}"{extra}>'
+                    f"<title>{escape(s.label)}: {escape(x_fmt(x))}, {escape(y_fmt(y))}</title></circle>"
+                )
             out.append("</g>")
     n_labels = sum(1 for s in series if s.label)
     x0 = frame.left + frame.plot_w - 130 if legend.endswith("right") else None
@@ -220,10 +257,21 @@ def line_chart(chart: str, run: str, title: str, series: Sequence[Series], *, x_
     return Markup("\n".join(out))
 
 
-def bar_chart(chart: str, run: str, title: str, categories: Sequence[str], series: Sequence[Series], *,
-              x_label: str, y_label: str, y_max: float | None = None,
-              y_fmt: Callable[[float], str] = lambda v: f"{v:g}", reference: tuple[float, str] | None = None,
-              tick_every: int = 1, share: bool = False) -> Markup:
+def bar_chart(
+    chart: str,
+    run: str,
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    x_label: str,
+    y_label: str,
+    y_max: float | None = None,
+    y_fmt: Callable[[float], str] = lambda v: f"{v:g}",
+    reference: tuple[float, str] | None = None,
+    tick_every: int = 1,
+    share: bool = False,
+) -> Markup:
     """Vertical bars, one group per category, one bar per series (``Series.values``).
 
     ``share``: the values are rates or shares (0..1), so the axis ends at 100 % at most
@@ -247,25 +295,39 @@ def bar_chart(chart: str, run: str, title: str, categories: Sequence[str], serie
             x = round(frame.left + i * group_w + group_w * 0.1 + k * bar_w, 2)
             y0, y1 = frame.y(0), frame.y(v)
             extra = _attrs(s.extra[i]) if i < len(s.extra) else ""
-            out.append(f'<rect class="bar s-{escape(s.name)}" x="{x}" y="{min(y0, y1)}" width="{round(bar_w, 2)}" '
-                       f'height="{round(abs(y0 - y1), 2)}" data-series="{escape(s.name)}" '
-                       f'data-category="{escape(categories[i])}" data-value="{num(v)}"{extra}>'
-                       f"<title>{escape(s.label)}, {escape(categories[i])}: {escape(y_fmt(v))}</title></rect>")
+            out.append(
+                f'<rect class="bar s-{escape(s.name)}" x="{x}" y="{min(y0, y1)}" width="{round(bar_w, 2)}" '
+                f'height="{round(abs(y0 - y1), 2)}" data-series="{escape(s.name)}" '
+                f'data-category="{escape(categories[i])}" data-value="{num(v)}"{extra}>'
+                f"<title>{escape(s.label)}, {escape(categories[i])}: {escape(y_fmt(v))}</title></rect>"
+            )
         out.append("</g>")
     if reference is not None:
         y = frame.y(reference[0])
-        out.append(f'<line class="line s-reference" data-series="reference" data-value="{num(reference[0])}" '
-                   f'x1="{frame.left}" x2="{frame.left + frame.plot_w}" y1="{y}" y2="{y}" stroke-dasharray="4 3"/>')
+        out.append(
+            f'<line class="line s-reference" data-series="reference" data-value="{num(reference[0])}" '
+            f'x1="{frame.left}" x2="{frame.left + frame.plot_w}" y1="{y}" y2="{y}" stroke-dasharray="4 3"/>'
+        )
         out.append(f'<text class="legend-text" x="{frame.left + 4}" y="{y - 4}">{escape(reference[1])}</text>')
     out += _legend(series, frame)
     out.append("</svg>")
     return Markup("\n".join(out))
 
 
-def hbar_chart(chart: str, run: str, title: str, categories: Sequence[str], values: Sequence[float | None], *,
-               x_label: str, series: str = "value", classes: Sequence[str] | None = None,
-               x_fmt: Callable[[float], str] = lambda v: f"{v:g}",
-               references: Sequence[tuple[float, str]] = (), extra: Sequence[dict] = ()) -> Markup:
+def hbar_chart(
+    chart: str,
+    run: str,
+    title: str,
+    categories: Sequence[str],
+    values: Sequence[float | None],
+    *,
+    x_label: str,
+    series: str = "value",
+    classes: Sequence[str] | None = None,
+    x_fmt: Callable[[float], str] = lambda v: f"{v:g}",
+    references: Sequence[tuple[float, str]] = (),
+    extra: Sequence[dict] = (),
+) -> Markup:
     """Horizontal bars, one per category (features), labels on the left; negative values go left of 0."""
     row_h = 17
     present = [v for v in values if v is not None] + [r[0] for r in references]
@@ -286,28 +348,36 @@ def hbar_chart(chart: str, run: str, title: str, categories: Sequence[str], valu
         out.append(f'<line class="grid" x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom}"/>')
         out.append(f'<text class="tick" x="{x}" y="{bottom + 15}" text-anchor="middle">{escape(x_fmt(v))}</text>')
     out.append(f'<line class="axis" x1="{frame.x(0)}" x2="{frame.x(0)}" y1="{TOP}" y2="{bottom}"/>')
-    out.append(f'<text class="label" x="{frame.left + frame.plot_w / 2}" y="{frame.height - 6}" text-anchor="middle">{escape(x_label)}</text>')
+    out.append(
+        f'<text class="label" x="{frame.left + frame.plot_w / 2}" y="{frame.height - 6}" text-anchor="middle">{escape(x_label)}</text>'
+    )
     out.append("</g>")
     out.append(f'<g class="bars" data-series="{escape(series)}">')
     for i, (cat, v, label) in enumerate(zip(categories, values, labels, strict=False)):
         y = TOP + i * row_h
-        out.append(f'<text class="tick" x="{frame.left - 6}" y="{y + row_h * 0.68}" text-anchor="end">'
-                   f"<title>{escape(cat)}</title>{escape(label)}</text>")
+        out.append(
+            f'<text class="tick" x="{frame.left - 6}" y="{y + row_h * 0.68}" text-anchor="end">'
+            f"<title>{escape(cat)}</title>{escape(label)}</text>"
+        )
         if v is None:
             continue
         x0, x1 = frame.x(0), frame.x(v)
         cls = f" {classes[i]}" if classes else ""
         more = _attrs(extra[i]) if i < len(extra) else ""
-        out.append(f'<rect class="bar s-{escape(series)}{escape(cls)}" x="{min(x0, x1)}" y="{y + 2}" '
-                   f'width="{round(abs(x1 - x0), 2)}" height="{row_h - 4}" data-series="{escape(series)}" '
-                   f'data-category="{escape(cat)}" data-value="{num(v)}"{more}>'
-                   f"<title>{escape(cat)}: {escape(x_fmt(v))}</title></rect>")
+        out.append(
+            f'<rect class="bar s-{escape(series)}{escape(cls)}" x="{min(x0, x1)}" y="{y + 2}" '
+            f'width="{round(abs(x1 - x0), 2)}" height="{row_h - 4}" data-series="{escape(series)}" '
+            f'data-category="{escape(cat)}" data-value="{num(v)}"{more}>'
+            f"<title>{escape(cat)}: {escape(x_fmt(v))}</title></rect>"
+        )
     out.append("</g>")
     for value, text in references:
         x = frame.x(value)
-        out.append(f'<line class="line s-reference" data-series="reference" data-value="{num(value)}" '
-                   f'x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom}" stroke-dasharray="4 3"/>')
-        if x + 3 + text_width(text) > frame.width:   # at the right edge: the label goes left of the line
+        out.append(
+            f'<line class="line s-reference" data-series="reference" data-value="{num(value)}" '
+            f'x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom}" stroke-dasharray="4 3"/>'
+        )
+        if x + 3 + text_width(text) > frame.width:  # at the right edge: the label goes left of the line
             out.append(f'<text class="legend-text" x="{x - 3}" y="{TOP + 9}" text-anchor="end">{escape(text)}</text>')
         else:
             out.append(f'<text class="legend-text" x="{x + 3}" y="{TOP + 9}">{escape(text)}</text>')

@@ -16,6 +16,18 @@ from .encoder import encode_feature, parse_encoder
 from .linear import logistic_member
 from .trees import hgb_member, rf_member
 
-__all__ = ["compile_model", "to_sql", "estimator_members", "hgb_member", "rf_member", "logistic_member",
-           "encode_feature", "parse_encoder", "Member", "float32_le_bound", "DIALECTS", "DUCKDB_ONLY_FUNCTIONS",
-           "LAYOUTS"]
+__all__ = [
+    "compile_model",
+    "to_sql",
+    "estimator_members",
+    "hgb_member",
+    "rf_member",
+    "logistic_member",
+    "encode_feature",
+    "parse_encoder",
+    "Member",
+    "float32_le_bound",
+    "DIALECTS",
+    "DUCKDB_ONLY_FUNCTIONS",
+    "LAYOUTS",
+]

@@ -20,12 +20,35 @@ DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery", "spark", "databricks"
 #: Functions DuckDB has (or spells its own way) that the other supported dialects lack; none may
 #: appear in SQL rendered for them. ISNAN is DuckDB's and Spark's spelling (BigQuery: IS_NAN;
 #: PostgreSQL and Snowflake have none), so it is checked per dialect by the tests.
-DUCKDB_ONLY_FUNCTIONS = frozenset({
-    "ISINF", "ISFINITE", "LIST_VALUE", "LIST_CONTAINS", "LIST_EXTRACT", "LIST_POSITION", "ARRAY_EXTRACT",
-    "STRUCT_PACK", "STRUCT_EXTRACT", "GET_BIT", "XOR", "DIVIDE", "FDIV", "FMOD", "NULLIF_NAN",
-    "REGEXP_MATCHES", "STRING_SPLIT", "EPOCH_MS", "LIST_TRANSFORM", "LIST_REDUCE", "ARRAY_POSITION",
-    "IFNULL", "SUFFIX", "PREFIX", "ISNAN",
-})
+DUCKDB_ONLY_FUNCTIONS = frozenset(
+    {
+        "ISINF",
+        "ISFINITE",
+        "LIST_VALUE",
+        "LIST_CONTAINS",
+        "LIST_EXTRACT",
+        "LIST_POSITION",
+        "ARRAY_EXTRACT",
+        "STRUCT_PACK",
+        "STRUCT_EXTRACT",
+        "GET_BIT",
+        "XOR",
+        "DIVIDE",
+        "FDIV",
+        "FMOD",
+        "NULLIF_NAN",
+        "REGEXP_MATCHES",
+        "STRING_SPLIT",
+        "EPOCH_MS",
+        "LIST_TRANSFORM",
+        "LIST_REDUCE",
+        "ARRAY_POSITION",
+        "IFNULL",
+        "SUFFIX",
+        "PREFIX",
+        "ISNAN",
+    }
+)
 
 #: Largest finite double; ``x > DBL_MAX`` is the portable test for +infinity.
 DBL_MAX = float(np.finfo(np.float64).max)
@@ -115,8 +138,9 @@ def is_finite(e: exp.Expression) -> exp.Expression:
     return exp.Between(this=e, low=number(-DBL_MAX), high=number(DBL_MAX))
 
 
-def le_threshold(x: exp.Expression, threshold: float, missing_go_to_left: bool,
-                 left: exp.Expression, right: exp.Expression) -> exp.Expression:
+def le_threshold(
+    x: exp.Expression, threshold: float, missing_go_to_left: bool, left: exp.Expression, right: exp.Expression
+) -> exp.Expression:
     """A split ``x <= threshold`` (left) where NULL (missing) goes left when ``missing_go_to_left``.
 
     Infinite thresholds compare as IEEE doubles do: every non-missing value is <= +inf, and only
@@ -166,17 +190,22 @@ def in_codes(x: exp.Expression, codes) -> exp.Expression:
         else:
             singles += list(range(a, b + 1))
     for i in range(0, len(singles), MAX_IN_LIST):
-        chunk = singles[i:i + MAX_IN_LIST]
-        tests.append(exp.EQ(this=x.copy(), expression=integer(chunk[0])) if len(chunk) == 1 else
-                     exp.In(this=x.copy(), expressions=[integer(c) for c in chunk]))
+        chunk = singles[i : i + MAX_IN_LIST]
+        tests.append(
+            exp.EQ(this=x.copy(), expression=integer(chunk[0]))
+            if len(chunk) == 1
+            else exp.In(this=x.copy(), expressions=[integer(c) for c in chunk])
+        )
 
     def any_of(items: list[exp.Expression]) -> exp.Expression:
         if len(items) == 1:
             return items[0]
         mid = len(items) // 2
         left, right = any_of(items[:mid]), any_of(items[mid:])
-        return exp.Or(this=exp.Paren(this=left) if isinstance(left, exp.Or) else left,
-                      expression=exp.Paren(this=right) if isinstance(right, exp.Or) else right)
+        return exp.Or(
+            this=exp.Paren(this=left) if isinstance(left, exp.Or) else left,
+            expression=exp.Paren(this=right) if isinstance(right, exp.Or) else right,
+        )
 
     return any_of(tests)
 
@@ -202,11 +231,11 @@ def float32_le_bound(threshold: float) -> float:
     if f > threshold:
         f = float(np.nextafter(np.float32(f), np.float32(-np.inf)))
     if f == -math.inf:  # only values rounding to -inf pass
-        t = -(FLT_MAX + 2.0 ** 103)
+        t = -(FLT_MAX + 2.0**103)
     else:
         with np.errstate(over="ignore"):
             up = float(np.nextafter(np.float32(f), np.float32(np.inf)))
-        t = f + 2.0 ** 103 if up == math.inf else (f + up) / 2.0  # the rounding midpoint (exact)
+        t = f + 2.0**103 if up == math.inf else (f + up) / 2.0  # the rounding midpoint (exact)
     while not fits(t):
         t = float(np.nextafter(t, -np.inf))
     while t < math.inf and fits(float(np.nextafter(t, np.inf))):
@@ -217,11 +246,17 @@ def float32_le_bound(threshold: float) -> float:
 def logistic(raw: exp.Expression) -> exp.Expression:
     """1 / (1 + exp(-raw)), as scipy's expit, with ``raw`` (a column reference) clamped to
     +/-:data:`LINK_CLAMP` so EXP stays in range on every engine."""
-    clamped = exp.Case(ifs=[exp.If(this=exp.GT(this=raw.copy(), expression=number(LINK_CLAMP)), true=number(LINK_CLAMP)),
-                            exp.If(this=exp.LT(this=raw.copy(), expression=number(-LINK_CLAMP)), true=number(-LINK_CLAMP))],
-                       default=raw.copy())
-    return exp.Div(this=number(1.0),
-                   expression=exp.Paren(this=exp.Add(this=number(1.0), expression=exp.Exp(this=exp.Neg(this=clamped)))))
+    clamped = exp.Case(
+        ifs=[
+            exp.If(this=exp.GT(this=raw.copy(), expression=number(LINK_CLAMP)), true=number(LINK_CLAMP)),
+            exp.If(this=exp.LT(this=raw.copy(), expression=number(-LINK_CLAMP)), true=number(-LINK_CLAMP)),
+        ],
+        default=raw.copy(),
+    )
+    return exp.Div(
+        this=number(1.0),
+        expression=exp.Paren(this=exp.Add(this=number(1.0), expression=exp.Exp(this=exp.Neg(this=clamped)))),
+    )
 
 
 @dataclass

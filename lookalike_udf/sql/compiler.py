@@ -28,6 +28,7 @@ LAYOUTS = ("inline", "tree_columns")
 #: Prefix of the compiler's own column and subquery names; no id or score column may start with it.
 PREFIX = "lookalike__"
 
+
 def estimator_members(payload: dict, features: list[exp.Expression]) -> list[Member]:
     """The members of an estimator payload (one, or a bagging ensemble's) as SQL over ``features``.
 
@@ -43,8 +44,10 @@ def estimator_members(payload: dict, features: list[exp.Expression]) -> list[Mem
         return bagging.to_sql(payload, features)
     compilers = {t.format: t.to_sql for t in REGISTRY.values() if t.to_sql is not None}
     if fmt not in compilers:
-        raise ValueError(f"estimator payload has format {fmt!r}; expected one of "
-                         f"{', '.join(repr(f) for f in (*compilers, bagging.FORMAT))}")
+        raise ValueError(
+            f"estimator payload has format {fmt!r}; expected one of "
+            f"{', '.join(repr(f) for f in (*compilers, bagging.FORMAT))}"
+        )
     return [compilers[fmt](payload, features)]
 
 
@@ -68,8 +71,9 @@ def _source(relation, dialect: str) -> exp.Expression:
     raise TypeError(f"relation must be a table name or a sqlglot table/query, found {type(relation).__name__}")
 
 
-def _select(ids: list[str], columns: list[tuple[exp.Expression, str]], source: exp.Expression,
-            alias: str | None) -> exp.Select:
+def _select(
+    ids: list[str], columns: list[tuple[exp.Expression, str]], source: exp.Expression, alias: str | None
+) -> exp.Select:
     projections = [column(i) for i in ids]
     projections += [exp.Alias(this=e, alias=exp.to_identifier(name, quoted=True)) for e, name in columns]
     if alias is not None:
@@ -77,9 +81,16 @@ def _select(ids: list[str], columns: list[tuple[exp.Expression, str]], source: e
     return exp.Select(expressions=projections).from_(source, copy=False)
 
 
-def compile_model(model_json: str | dict, relation, *, dialect: str = "duckdb",
-                  id_columns=("user_id",), score_column: str = "score", layout: str = "inline",
-                  column_types: dict[str, str] | None = None) -> exp.Select:
+def compile_model(
+    model_json: str | dict,
+    relation,
+    *,
+    dialect: str = "duckdb",
+    id_columns=("user_id",),
+    score_column: str = "score",
+    layout: str = "inline",
+    column_types: dict[str, str] | None = None,
+) -> exp.Select:
     """A SELECT returning ``id_columns`` and ``score_column`` (0..1) for every row of ``relation``.
 
     ``relation`` is a table name (``table``, ``schema.table``, ...) or a sqlglot table or query
@@ -116,17 +127,37 @@ def compile_model(model_json: str | dict, relation, *, dialect: str = "duckdb",
     else:
         raws = [(m.raw(), f"{PREFIX}m{k}") for k, m in enumerate(members)]
         query = _select(ids, raws, query, PREFIX + "encoded")
-    probabilities = [logistic(column(name)) if m.link == "logistic" else column(name)
-                     for m, (_, name) in zip(members, raws, strict=True)]
-    score = probabilities[0] if len(probabilities) == 1 else \
-        exp.Div(this=paren(balanced_sum(probabilities)), expression=number(float(len(probabilities))))
+    probabilities = [
+        logistic(column(name)) if m.link == "logistic" else column(name)
+        for m, (_, name) in zip(members, raws, strict=True)
+    ]
+    score = (
+        probabilities[0]
+        if len(probabilities) == 1
+        else exp.Div(this=paren(balanced_sum(probabilities)), expression=number(float(len(probabilities))))
+    )
     return _select(ids, [(score, score_column)], query, PREFIX + "members")
 
 
-def to_sql(model_json: str | dict, relation, *, dialect: str = "duckdb", id_columns=("user_id",),
-           score_column: str = "score", layout: str = "inline", column_types: dict[str, str] | None = None,
-           pretty: bool = False) -> str:
+def to_sql(
+    model_json: str | dict,
+    relation,
+    *,
+    dialect: str = "duckdb",
+    id_columns=("user_id",),
+    score_column: str = "score",
+    layout: str = "inline",
+    column_types: dict[str, str] | None = None,
+    pretty: bool = False,
+) -> str:
     """:func:`compile_model` rendered for ``dialect``; sqlglot raises if the dialect cannot express a part."""
-    select = compile_model(model_json, relation, dialect=dialect, id_columns=id_columns,
-                           score_column=score_column, layout=layout, column_types=column_types)
+    select = compile_model(
+        model_json,
+        relation,
+        dialect=dialect,
+        id_columns=id_columns,
+        score_column=score_column,
+        layout=layout,
+        column_types=column_types,
+    )
     return select.sql(dialect=dialect, pretty=pretty, unsupported_level=ErrorLevel.RAISE)

@@ -61,8 +61,9 @@ def parse_encoder(payload: dict) -> list[EncodedFeature]:
 
 def column(name: str, table: str | None = None) -> exp.Column:
     """A quoted column reference; the name is an identifier, whatever characters it holds."""
-    return exp.Column(this=exp.to_identifier(name, quoted=True),
-                      table=exp.to_identifier(table, quoted=True) if table else None)
+    return exp.Column(
+        this=exp.to_identifier(name, quoted=True), table=exp.to_identifier(table, quoted=True) if table else None
+    )
 
 
 #: Largest unscaled decimal pyarrow converts in one multiplication (RealTraits<double>::kMaxPreciseInteger).
@@ -93,15 +94,24 @@ def _arrow_decimal_to_double(col: exp.Expression, precision: int, scale: int) ->
     magnitude = exp.Abs(this=col.copy())
     whole = exp.Floor(this=magnitude.copy())
     w = exp.cast(whole.copy(), double)
-    f = exp.cast(exp.Mul(this=exp.Paren(this=exp.Sub(this=magnitude.copy(), expression=whole.copy())),
-                         expression=exp.Literal(this=str(10 ** scale), is_string=False)), double)
+    f = exp.cast(
+        exp.Mul(
+            this=exp.Paren(this=exp.Sub(this=magnitude.copy(), expression=whole.copy())),
+            expression=exp.Literal(this=str(10**scale), is_string=False),
+        ),
+        double,
+    )
     inverse = number(float(f"1e-{scale}"))
-    small = exp.Mul(this=exp.Paren(this=exp.Add(this=exp.Mul(this=w.copy(), expression=number(float(10 ** scale))),
-                                                expression=f.copy())), expression=inverse.copy())
+    small = exp.Mul(
+        this=exp.Paren(
+            this=exp.Add(this=exp.Mul(this=w.copy(), expression=number(float(10**scale))), expression=f.copy())
+        ),
+        expression=inverse.copy(),
+    )
     positive = small
-    if 10 ** precision - 1 > _MAX_PRECISE_INTEGER:
+    if 10**precision - 1 > _MAX_PRECISE_INTEGER:
         big = exp.Add(this=w.copy(), expression=exp.Mul(this=f.copy(), expression=inverse.copy()))
-        limit = f"{_MAX_PRECISE_INTEGER // 10 ** scale}.{_MAX_PRECISE_INTEGER % 10 ** scale:0{scale}d}"
+        limit = f"{_MAX_PRECISE_INTEGER // 10**scale}.{_MAX_PRECISE_INTEGER % 10**scale:0{scale}d}"
         positive = case(exp.LTE(this=magnitude.copy(), expression=exp.Literal(this=limit, is_string=False)), small, big)
     return case(exp.LT(this=col.copy(), expression=integer(0)), exp.Neg(this=exp.Paren(this=positive.copy())), positive)
 
@@ -121,12 +131,15 @@ def encode_feature(feature: EncodedFeature, dialect: str, type_text: str | None 
         return value if nan is None else case(nan, exp.Null(), value)
     if feature.kind == BOOLEAN:
         # CASE rather than CAST: PostgreSQL and BigQuery cannot cast BOOLEAN to a float type.
-        return exp.Case(ifs=[exp.If(this=col, true=number(1.0)),
-                             exp.If(this=exp.Not(this=col.copy()), true=number(0.0))])
+        return exp.Case(
+            ifs=[exp.If(this=col, true=number(1.0)), exp.If(this=exp.Not(this=col.copy()), true=number(0.0))]
+        )
     text = exp.cast(col.copy(), exp.DataType.build("text"))
-    lookup = exp.Case(this=text,
-                      ifs=[exp.If(this=exp.Literal.string(c), true=integer(i)) for i, c in enumerate(feature.categories)],
-                      default=integer(feature.other_code))
+    lookup = exp.Case(
+        this=text,
+        ifs=[exp.If(this=exp.Literal.string(c), true=integer(i)) for i, c in enumerate(feature.categories)],
+        default=integer(feature.other_code),
+    )
     if not feature.categories:
         lookup = integer(feature.other_code)
     return case(is_null(col), exp.Null(), lookup)

@@ -46,8 +46,9 @@ def logistic_member(payload: dict, features: list[exp.Expression]) -> Member:
     for p, col in enumerate(numeric):
         x = features[col]
         value = case(is_finite(x.copy()), x.copy(), number(fill[p]))
-        standardised = exp.Div(this=exp.Paren(this=exp.Sub(this=value, expression=number(mean[p]))),
-                               expression=number(scale[p]))
+        standardised = exp.Div(
+            this=exp.Paren(this=exp.Sub(this=value, expression=number(mean[p]))), expression=number(scale[p])
+        )
         terms.append(exp.Mul(this=number(coef[p]), expression=exp.Paren(this=standardised)))
     for q, p in enumerate(indicator):
         j = k + q

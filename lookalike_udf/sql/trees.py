@@ -113,8 +113,13 @@ def rf_member(payload: dict, features: list[exp.Expression]) -> Member:
             _check_children(nodes, i, n, f"trees[{t}]")
             x = features[int(nodes["feature"][i])].copy()
             bound = float32_le_bound(_float(nodes["threshold"][i]))
-            return le_threshold(x, bound, bool(int(nodes["missing_go_to_left"][i])),
-                                build(int(nodes["left"][i]), depth + 1), build(int(nodes["right"][i]), depth + 1))
+            return le_threshold(
+                x,
+                bound,
+                bool(int(nodes["missing_go_to_left"][i])),
+                build(int(nodes["left"][i]), depth + 1),
+                build(int(nodes["right"][i]), depth + 1),
+            )
 
         terms.append(build(0))
     return Member(terms=terms, divisor=float(len(terms)), link="identity")

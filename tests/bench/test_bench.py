@@ -31,10 +31,16 @@ def test_generator_is_deterministic_and_seeded(tmp_path):
         per_run = dict(con.execute("select run_id || ':' || label, count(*) from inputs.labels group by 1").fetchall())
         assert per_run == {"r_negatives:0": 500, "r_negatives:1": 500, "r_positives:1": 1000, "r_single:1": 1000}
         # Every label's user is a true positive / negative of the generator, as the label says.
-        assert con.execute("""select count(*) from inputs.labels l join inputs.truth t using (user_id)
-                              where (l.label = 1) <> t.y_true""").fetchone()[0] == 0
+        assert (
+            con.execute("""select count(*) from inputs.labels l join inputs.truth t using (user_id)
+                              where (l.label = 1) <> t.y_true""").fetchone()[0]
+            == 0
+        )
         # 20 numeric, 5 categorical and 5 boolean features, with some missing numbers.
-        cols = [r[0] for r in con.execute("select column_name from duckdb_columns() where table_name = 'snapshots'").fetchall()]
+        cols = [
+            r[0]
+            for r in con.execute("select column_name from duckdb_columns() where table_name = 'snapshots'").fetchall()
+        ]
         assert len(cols) == 2 + 30
         assert con.execute("select count(*) from inputs.snapshots where num_01 is null").fetchone()[0] > 0
 
@@ -44,12 +50,20 @@ def test_scale_s_runs_end_to_end_against_the_baseline(tmp_path):
     results = bench_run.main(["--scale", "S", "--repeat", "1", "--workdir", str(tmp_path)])
     rep = results["repetitions"][0]
     assert {r: a["status"] for r, a in rep["first_actions"].items()} == {
-        "r_negatives": "FINISHED", "r_positives": "FINISHED", "r_single": "FINISHED"}
+        "r_negatives": "FINISHED",
+        "r_positives": "FINISHED",
+        "r_single": "FINISHED",
+    }
     # Nothing changed: every run keeps its model and scores.
-    assert {(a["training_action"], a["scoring_action"]) for a in rep["unchanged_actions"].values()} == {("reused", "reused")}
+    assert {(a["training_action"], a["scoring_action"]) for a in rep["unchanged_actions"].values()} == {
+        ("reused", "reused")
+    }
     # One run's labels changed: that run alone is refit and rescored.
     assert {r: (a["training_action"], a["scoring_action"]) for r, a in rep["changed_actions"].items()} == {
-        "r_negatives": ("trained", "scored"), "r_positives": ("reused", "reused"), "r_single": ("reused", "reused")}
+        "r_negatives": ("trained", "scored"),
+        "r_positives": ("reused", "reused"),
+        "r_single": ("reused", "reused"),
+    }
     # Same job: both score the population against the generator's truth about equally well.
     for run_id, ours in rep["true_auc_ours"].items():
         base = rep["true_auc_baseline"][run_id]

@@ -15,8 +15,9 @@ import scoring_engines  # noqa: E402
 
 
 def test_small_mode_scores_every_model_type_the_same_in_sql_and_python(tmp_path):
-    results = scoring_engines.main(["--rows", "20000", "--repeat", "1", "--engines", "python,sql",
-                                    "--workdir", str(tmp_path)])
+    results = scoring_engines.main(
+        ["--rows", "20000", "--repeat", "1", "--engines", "python,sql", "--workdir", str(tmp_path)]
+    )
     assert results["models"] == ["hgb", "rf", "logistic", "bagging20"]
     fit = results["fit"]
     assert fit["bagging20"]["members"] == 20 and fit["bagging20"]["training_method"] == "pu_bagging"

@@ -21,9 +21,19 @@ import subprocess
 import time
 from pathlib import Path
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-         "--disable-extensions", "--mute-audio", "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
+]
 
 
 class BrowserUnavailable(RuntimeError):
@@ -41,16 +51,22 @@ def find_chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise BrowserUnavailable("no headless browser found: install the Debian package chromium "
-                             "(apt-get update && apt-get install -y chromium; .ci/run does this) or set LOOKALIKE_CHROMIUM")
+    raise BrowserUnavailable(
+        "no headless browser found: install the Debian package chromium "
+        "(apt-get update && apt-get install -y chromium; .ci/run does this) or set LOOKALIKE_CHROMIUM"
+    )
 
 
 class _WebSocket:
     def __init__(self, host: str, port: int, path: str, timeout: float):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.sock.sendall(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = self.sock.recv(4096)
@@ -133,8 +149,14 @@ class Browser:
         binary = find_chromium()
         self.profile_dir.mkdir(parents=True, exist_ok=True)
         self.stderr_path = self.profile_dir.parent / (self.profile_dir.name + ".stderr.log")
-        cmd = [binary, *FLAGS, f"--user-data-dir={self.profile_dir}", "--remote-debugging-port=0",
-               f"--window-size={self.width},{self.height}", "about:blank"]
+        cmd = [
+            binary,
+            *FLAGS,
+            f"--user-data-dir={self.profile_dir}",
+            "--remote-debugging-port=0",
+            f"--window-size={self.width},{self.height}",
+            "about:blank",
+        ]
         try:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.stderr_path, "wb"))
         except OSError as exc:
@@ -144,17 +166,25 @@ class Browser:
         while not (port_file.exists() and len(port_file.read_text().splitlines()) >= 2):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                why = f"exited with code {self.proc.returncode}" if self.proc.returncode is not None else "did not open DevTools in time"
+                why = (
+                    f"exited with code {self.proc.returncode}"
+                    if self.proc.returncode is not None
+                    else "did not open DevTools in time"
+                )
                 raise BrowserUnavailable(f"headless browser {binary} {why}; stderr:\n{self._stderr_tail()}")
             time.sleep(0.1)
         port, path = port_file.read_text().splitlines()[:2]
         self.ws = _WebSocket("127.0.0.1", int(port), path, timeout=self.timeout)
         target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
-        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)["sessionId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)[
+            "sessionId"
+        ]
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable")
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False})
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False},
+        )
         return self
 
     def _stderr_tail(self) -> str:
@@ -229,7 +259,12 @@ class Browser:
         for e in self.events:
             method, p = e.get("method"), e.get("params", {})
             if method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                out.append("console." + p["type"] + ": " + " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
+                out.append(
+                    "console."
+                    + p["type"]
+                    + ": "
+                    + " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
+                )
             elif method == "Runtime.exceptionThrown":
                 out.append("exception: " + json.dumps(p.get("exceptionDetails", {}))[:500])
             elif method == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
@@ -242,13 +277,20 @@ class Browser:
         metrics = self.call("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         height = min(height or size["height"], size["height"] - y)
-        shot = self.call("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": y, "width": self.width, "height": height, "scale": scale}})
+        shot = self.call(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": y, "width": self.width, "height": height, "scale": scale},
+            },
+        )
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
     def print_pdf(self, path: Path) -> bytes:
-        pdf = base64.b64decode(self.call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True})["data"])
+        pdf = base64.b64decode(
+            self.call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True})["data"]
+        )
         path.write_bytes(pdf)
         return pdf

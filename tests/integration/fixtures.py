@@ -32,8 +32,10 @@ def build_fixture_db(db_path: Path) -> None:
                 continue  # late joiners: first snapshot 2026-03-01
             signal = (10.0 if i <= 30 else 0.0) + (i % 7) * 0.5 + m
             rows.append((uid(i), ts, signal, "a" if i % 3 else "b", i % 2 == 0))
-    con.execute("create or replace table inputs.snapshots (user_id varchar, snapshot_at timestamp, "
-                "score_signal double, segment varchar, is_active boolean)")
+    con.execute(
+        "create or replace table inputs.snapshots (user_id varchar, snapshot_at timestamp, "
+        "score_signal double, segment varchar, is_active boolean)"
+    )
     con.executemany("insert into inputs.snapshots values (?, ?, ?, ?, ?)", rows)
 
     labels = []
@@ -47,7 +49,7 @@ def build_fixture_db(db_path: Path) -> None:
         ("pit", uid(16), 1, "2026-02-01 00:00:00", None),  # equal to a snapshot -> 2026-02-01
         ("pit", uid(17), 1, "2026-02-15 08:30:00", None),  # between snapshots -> 2026-02-01
         ("pit", uid(18), 1, "2025-12-31 23:59:59", None),  # before the first snapshot -> unmatched
-        ("pit", uid(19), 1, None, None),                   # no timestamp -> latest (2026-03-01)
+        ("pit", uid(19), 1, None, None),  # no timestamp -> latest (2026-03-01)
         ("pit", uid(51), 1, "2026-02-15 00:00:00", None),  # before this user's first snapshot -> unmatched
         ("pit", uid(20), 1, "2026-01-31 23:59:59.999999", None),  # just before -> 2026-01-01
     ]
@@ -64,17 +66,24 @@ def build_fixture_db(db_path: Path) -> None:
     # Labels for a run that the runs input does not declare.
     for i in range(1, 11):
         labels.append(("ghost", uid(i), 1, None, None))
-    con.execute("create or replace table inputs.labels (run_id varchar, user_id varchar, label integer, "
-                "label_timestamp timestamp, weight double)")
+    con.execute(
+        "create or replace table inputs.labels (run_id varchar, user_id varchar, label integer, "
+        "label_timestamp timestamp, weight double)"
+    )
     con.executemany("insert into inputs.labels values (?, ?, ?, ?, ?)", labels)
 
-    con.execute("create or replace table inputs.runs (run_id varchar, run_description varchar, "
-                "engagement_type varchar, build_only boolean)")
-    con.executemany("insert into inputs.runs values (?, ?, ?, ?)", [
-        ("pit", "point-in-time edges", "MULTI_ENGAGE", False),
-        ("single", "new users only", "SINGLE_ENGAGE", None),
-        ("few_negatives", "too few negatives", None, False),
-    ])
+    con.execute(
+        "create or replace table inputs.runs (run_id varchar, run_description varchar, "
+        "engagement_type varchar, build_only boolean)"
+    )
+    con.executemany(
+        "insert into inputs.runs values (?, ?, ?, ?)",
+        [
+            ("pit", "point-in-time edges", "MULTI_ENGAGE", False),
+            ("single", "new users only", "SINGLE_ENGAGE", None),
+            ("few_negatives", "too few negatives", None, False),
+        ],
+    )
     con.close()
 
 
@@ -98,7 +107,7 @@ EVENTS = [
     ("0016", "2026-01-02 00:00:00", "purchase", "item_a", 10.0),  # exactly 30 days before: inside 30d
     ("0016", "2026-01-01 23:59:59", "purchase", "item_b", 20.0),  # one second outside 30d, inside 90d
     ("0016", "2026-02-01 00:00:00", "purchase", "item_a", 100.0),  # at the label time: excluded
-    ("0016", "2026-01-25 12:00:00", "purchase", None, 5.0),       # 6.5 days before: inside 7d
+    ("0016", "2026-01-25 12:00:00", "purchase", None, 5.0),  # 6.5 days before: inside 7d
     ("0016", "2026-01-20 10:00:00", "view", "item_a", None),
     # User 0017, label at 2026-02-15 08:30: only events of a type outside the top 2.
     ("0017", "2026-01-10 00:00:00", "Weird Type!", "item_c", None),
@@ -108,14 +117,21 @@ EVENTS += [(uid(i), "2026-01-10 00:00:00", "view", "item_b", None) for i in rang
 EVENTS += [(uid(i), "2026-01-15 00:00:00", "purchase", None, None) for i in range(31, 36)]
 ITEMS = [("item_a", "Outdoor Gear"), ("item_b", "books")]  # item_c has no category row
 
-EVENT_VARS = {**FIXTURE_VARS, "lookalike_events": "inputs.events", "lookalike_items": "inputs.items",
-              "lookalike_event_top_types": 2, "lookalike_affinity_top_categories": 2}
+EVENT_VARS = {
+    **FIXTURE_VARS,
+    "lookalike_events": "inputs.events",
+    "lookalike_items": "inputs.items",
+    "lookalike_event_top_types": 2,
+    "lookalike_affinity_top_categories": 2,
+}
 
 
 def add_events(db_path: Path, events=EVENTS) -> None:
     con = duckdb.connect(str(db_path))
-    con.execute("create or replace table inputs.events (user_id varchar, event_at timestamp, event_type varchar, "
-                "item_id varchar, value double)")
+    con.execute(
+        "create or replace table inputs.events (user_id varchar, event_at timestamp, event_type varchar, "
+        "item_id varchar, value double)"
+    )
     con.executemany("insert into inputs.events values (?, ?, ?, ?, ?)", events)
     con.execute("create or replace table inputs.items (item_id varchar, category varchar)")
     con.executemany("insert into inputs.items values (?, ?)", ITEMS)
@@ -135,6 +151,8 @@ def add_scd2_snapshots(db_path: Path, deleted_user: str | None = None, deleted_a
                lead(snapshot_at) over (partition by user_id order by snapshot_at) as dbt_valid_to
         from inputs.snapshots""")
     if deleted_user:
-        con.execute("update inputs.snapshots_scd2 set dbt_valid_to = ? where user_id = ? and dbt_valid_to is null",
-                    [deleted_at, deleted_user])
+        con.execute(
+            "update inputs.snapshots_scd2 set dbt_valid_to = ? where user_id = ? and dbt_valid_to is null",
+            [deleted_at, deleted_user],
+        )
     con.close()

@@ -8,9 +8,20 @@ import math
 import duckdb
 
 #: Columns holding the time of the build (or derived from it): they differ between any two builds.
-CLOCK_COLUMNS = {"training_started_at", "training_finished_at", "scored_at", "compiled_at", "published_at",
-                 "audience_scored_at", "built_at", "checked_at", "serving_file", "copied",
-                 "run_started_at", "run_finished_at"}
+CLOCK_COLUMNS = {
+    "training_started_at",
+    "training_finished_at",
+    "scored_at",
+    "compiled_at",
+    "published_at",
+    "audience_scored_at",
+    "built_at",
+    "checked_at",
+    "serving_file",
+    "copied",
+    "run_started_at",
+    "run_finished_at",
+}
 #: Reuse keys: a checksum of the inputs computed by each engine's own hash function (DuckDB hash,
 #: Spark xxhash64), so the same rows give different keys on the two engines, by design.
 ENGINE_KEYS = {"training_fingerprint", "model_fingerprint", "scoring_fingerprint", "inputs_checksum"}
@@ -24,8 +35,9 @@ def table_rows(db_file, table: str, skip=()) -> tuple[list[str], list[tuple]]:
     """The table's rows (minus clock and ``skip`` columns), in a fixed order: sorted by every
     non-float column, then the floats."""
     with duckdb.connect(str(db_file), read_only=True) as con:
-        cols = [(n, t) for n, t in _columns(con, table)
-                if n not in CLOCK_COLUMNS and n not in ENGINE_KEYS and n not in skip]
+        cols = [
+            (n, t) for n, t in _columns(con, table) if n not in CLOCK_COLUMNS and n not in ENGINE_KEYS and n not in skip
+        ]
         names = [n for n, _ in cols]
         exact = [n for n, t in cols if t not in ("DOUBLE", "FLOAT")]
         floats = [n for n, t in cols if t in ("DOUBLE", "FLOAT")]
@@ -34,8 +46,7 @@ def table_rows(db_file, table: str, skip=()) -> tuple[list[str], list[tuple]]:
         return names, con.execute(f"select {select} from {table} order by {order}").fetchall()
 
 
-def differences(left_db, right_db, table: str, right_table: str | None = None, tol: float = 1e-9,
-                skip=()) -> list[str]:
+def differences(left_db, right_db, table: str, right_table: str | None = None, tol: float = 1e-9, skip=()) -> list[str]:
     """Human-readable differences between ``table`` in two DuckDB files (empty when equal)."""
     names_l, rows_l = table_rows(left_db, table, skip)
     names_r, rows_r = table_rows(right_db, right_table or table, skip)

@@ -31,18 +31,27 @@ def assert_threshold_metrics_match_sklearn(db, top_pct=10) -> int:
     groups = query(db, "select distinct run_id, split from lookalike_training_predictions")
     assert {(r["run_id"], r["split"]) for r in rows if r["cutoff"] == "top_pct"} == set(groups)
     for m in rows:
-        preds = query(db, "select label, score, weight from lookalike_training_predictions where run_id = ? and split = ?",
-                      [m["run_id"], m["split"]])
+        preds = query(
+            db,
+            "select label, score, weight from lookalike_training_predictions where run_id = ? and split = ?",
+            [m["run_id"], m["split"]],
+        )
         y = np.array([p[0] for p in preds], dtype=int)
         s = np.array([p[1] for p in preds], dtype=float)
         w = np.array([1.0 if p[2] is None else p[2] for p in preds], dtype=float)
         predicted = (s >= m["threshold"]).astype(int)
         tn, fp, fn, tp = confusion_matrix(y, predicted, labels=[0, 1], sample_weight=w).ravel()
-        for name, value in [("true_positive", tp), ("false_positive", fp), ("true_negative", tn), ("false_negative", fn)]:
+        for name, value in [
+            ("true_positive", tp),
+            ("false_positive", fp),
+            ("true_negative", tn),
+            ("false_negative", fn),
+        ]:
             assert m[name] == pytest.approx(value, abs=1e-9), (m["run_id"], m["split"], m["cutoff"], name)
         assert m["n_predicted_positive"] == int(predicted.sum())
-        precision, recall, f1, _ = precision_recall_fscore_support(y, predicted, labels=[0, 1], sample_weight=w,
-                                                                   zero_division=np.nan)
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y, predicted, labels=[0, 1], sample_weight=w, zero_division=np.nan
+        )
         for k, cls in ((1, "positive"), (0, "negative")):
             _same(m[f"precision_{cls}"], precision[k])
             _same(m[f"recall_{cls}"], recall[k])
@@ -52,8 +61,9 @@ def assert_threshold_metrics_match_sklearn(db, top_pct=10) -> int:
             fpr, tpr, _ = roc_curve(y, s, sample_weight=w, drop_intermediate=False)
             ks = float(np.max(np.abs(tpr - fpr)))
             assert abs(tp / (tp + fn) - fp / (fp + tn)) == pytest.approx(ks, abs=1e-9)
-            metric_ks = query(db, "select ks from lookalike_run_metrics where run_id = ? and split = ?",
-                              [m["run_id"], m["split"]])[0][0]
+            metric_ks = query(
+                db, "select ks from lookalike_run_metrics where run_id = ? and split = ?", [m["run_id"], m["split"]]
+            )[0][0]
             assert metric_ks == pytest.approx(ks, abs=1e-9)
         else:
             assert m["top_pct"] == top_pct
@@ -68,12 +78,28 @@ def seed_recall_by_numpy(db, run_id: str, pcts=(10, 20)) -> tuple[int, dict]:
     the score c at rank k = ceil(n * p / 100) of lookalike_user_scores sorted by score. A seed above c
     counts 1, one at c counts (k - a) / t (a users above c, t at c: the expected share under a random
     tie-break), below c 0. Returns (number of seeds, {p: recall})."""
-    seeds = {u for (u,) in query(db, "select user_id from lookalike_training_predictions "
-                                     "where run_id = ? and split = 'test' and label = 1", [run_id])}
-    population = dict(query(db, "select user_id, score from int_lookalike__population_scores where run_id = ?", [run_id]))
+    seeds = {
+        u
+        for (u,) in query(
+            db,
+            "select user_id from lookalike_training_predictions where run_id = ? and split = 'test' and label = 1",
+            [run_id],
+        )
+    }
+    population = dict(
+        query(db, "select user_id, score from int_lookalike__population_scores where run_id = ?", [run_id])
+    )
     seed_scores = np.array([population[u] for u in seeds if population.get(u) is not None])
-    ranked = np.sort(np.array([s for (s,) in query(db, "select score from lookalike_user_scores "
-                                                      "where run_id = ? and not is_stale", [run_id])]))[::-1]
+    ranked = np.sort(
+        np.array(
+            [
+                s
+                for (s,) in query(
+                    db, "select score from lookalike_user_scores where run_id = ? and not is_stale", [run_id]
+                )
+            ]
+        )
+    )[::-1]
     recall = {}
     for p in pcts:
         k = math.ceil(len(ranked) * p / 100)
@@ -108,12 +134,17 @@ def assert_user_reasons_are_exact(db, max_users: int | None = None) -> int:
     model's predict_raw on the user's features, and hgb / logistic single models give
     score = sigmoid(raw_score), rf ones score = raw_score. Returns the number of rows checked."""
     reasons = query_dicts(db, "select * from lookalike_user_reasons order by run_id, score_rank")
-    audience = query(db, "select run_id, user_id, score_rank, score from lookalike_audiences where not is_stale "
-                         "order by run_id, score_rank")
+    audience = query(
+        db,
+        "select run_id, user_id, score_rank, score from lookalike_audiences where not is_stale "
+        "order by run_id, score_rank",
+    )
     if max_users is not None:
         audience = [a for a in audience if sum(b[0] == a[0] and b[2] <= a[2] for b in audience) <= max_users]
     assert [(r["run_id"], r["user_id"], r["score_rank"], r["score"]) for r in reasons] == audience
-    models = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_run_models where model_status = 'TRAINED'")}
+    models = {
+        r["run_id"]: r for r in query_dicts(db, "select * from lookalike_run_models where model_status = 'TRAINED'")
+    }
     for r in reasons:
         listed = sum(r[f"reason_{k}_contribution"] or 0.0 for k in (1, 2, 3))
         assert r["bias"] + listed + r["other_contribution"] == pytest.approx(r["raw_score"], abs=1e-9)
@@ -124,8 +155,10 @@ def assert_user_reasons_are_exact(db, max_users: int | None = None) -> int:
         model = LookalikeModel.from_json(models[run_id]["model_json"])
         rows = [r for r in reasons if r["run_id"] == run_id]
         with duckdb.connect(str(db), read_only=True) as con:
-            features = con.sql("select f.* from lookalike_inference_features f join lookalike_user_reasons r "
-                               f"using (user_id) where r.run_id = '{run_id}' order by r.score_rank").to_arrow_table()
+            features = con.sql(
+                "select f.* from lookalike_inference_features f join lookalike_user_reasons r "
+                f"using (user_id) where r.run_id = '{run_id}' order by r.score_rank"
+            ).to_arrow_table()
         raw = np.array([r["raw_score"] for r in rows])
         np.testing.assert_allclose(model.predict_raw(features), raw, rtol=0, atol=1e-9)
         if not model.is_bagging:

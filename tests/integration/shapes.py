@@ -31,25 +31,49 @@ KINDS = ("numeric", "boolean", "text", "one", "many")
 
 @dataclasses.dataclass(frozen=True)
 class ShapeSpec:
-    kind: str                # which feature columns (KINDS)
-    n_features: int          # columns besides user_id / snapshot_at
-    id_style: str            # integer | text | zero_padded
-    time_type: str           # date | timestamp (snapshot_at and label_timestamp)
-    with_events: bool        # an events input (and items, when with_items)
+    kind: str  # which feature columns (KINDS)
+    n_features: int  # columns besides user_id / snapshot_at
+    id_style: str  # integer | text | zero_padded
+    time_type: str  # date | timestamp (snapshot_at and label_timestamp)
+    with_events: bool  # an events input (and items, when with_items)
     with_items: bool
-    null_share: float        # share of null feature values
+    null_share: float  # share of null feature values
     n_users: int
     seed: int
     label_time_column: str = "label_timestamp"  # another name: a labels input whose time column is misnamed
 
 
 SHAPES = [
-    ShapeSpec("numeric", 7, "integer", "date", with_events=False, with_items=False, null_share=0.05, n_users=220, seed=11),
-    ShapeSpec("boolean", 5, "zero_padded", "timestamp", with_events=True, with_items=True, null_share=0.0, n_users=200, seed=12),
+    ShapeSpec(
+        "numeric", 7, "integer", "date", with_events=False, with_items=False, null_share=0.05, n_users=220, seed=11
+    ),
+    ShapeSpec(
+        "boolean",
+        5,
+        "zero_padded",
+        "timestamp",
+        with_events=True,
+        with_items=True,
+        null_share=0.0,
+        n_users=200,
+        seed=12,
+    ),
     ShapeSpec("text", 3, "text", "timestamp", with_events=True, with_items=False, null_share=0.3, n_users=240, seed=13),
-    ShapeSpec("one", 1, "zero_padded", "date", with_events=False, with_items=False, null_share=0.0, n_users=180, seed=14,
-              label_time_column="label_timestmp"),
-    ShapeSpec("many", 300, "integer", "timestamp", with_events=True, with_items=True, null_share=0.05, n_users=200, seed=15),
+    ShapeSpec(
+        "one",
+        1,
+        "zero_padded",
+        "date",
+        with_events=False,
+        with_items=False,
+        null_share=0.0,
+        n_users=180,
+        seed=14,
+        label_time_column="label_timestmp",
+    ),
+    ShapeSpec(
+        "many", 300, "integer", "timestamp", with_events=True, with_items=True, null_share=0.05, n_users=200, seed=15
+    ),
 ]
 
 
@@ -90,7 +114,9 @@ def write_shape(db_path: Path, spec: ShapeSpec) -> dict:
                 elif k == "boolean":
                     values.append(bool(rng.random() < 0.25 + 0.5 * lean))
                 else:
-                    values.append(str(rng.choice(["alpha", "beta", "gamma"], p=[0.6, 0.3, 0.1] if lean else [0.1, 0.3, 0.6])))
+                    values.append(
+                        str(rng.choice(["alpha", "beta", "gamma"], p=[0.6, 0.3, 0.1] if lean else [0.1, 0.3, 0.6]))
+                    )
             stamp = day if time_type == "date" else dt.datetime.combine(day, dt.time(6, 30))
             rows.append((user_key(spec, i), stamp, *values))
     con.executemany(f"insert into inputs.snapshots values ({', '.join('?' * (2 + len(kinds)))})", rows)
@@ -106,27 +132,43 @@ def write_shape(db_path: Path, spec: ShapeSpec) -> dict:
         labels.append(("supervised", user_key(spec, int(i)), 0, label_stamp, 1.5))
     for i in positives[40:]:
         labels.append(("positive_only", user_key(spec, int(i)), 1, None, None))
-    con.execute(f"create or replace table inputs.labels (run_id varchar, user_id {id_type}, label integer, "
-                f"{spec.label_time_column} {time_type}, weight double)")
+    con.execute(
+        f"create or replace table inputs.labels (run_id varchar, user_id {id_type}, label integer, "
+        f"{spec.label_time_column} {time_type}, weight double)"
+    )
     con.executemany("insert into inputs.labels values (?, ?, ?, ?, ?)", labels)
-    con.execute("create or replace table inputs.runs (run_id varchar, engagement_type varchar, unlabeled_sample_size integer)")
-    con.executemany("insert into inputs.runs values (?, ?, ?)",
-                    [("supervised", "MULTI_ENGAGE", None), ("positive_only", "SINGLE_ENGAGE", 100)])
-    vars = {"lookalike_user_snapshots": "inputs.snapshots", "lookalike_labels": "inputs.labels",
-            "lookalike_runs": "inputs.runs", "lookalike_as_of": AS_OF}
+    con.execute(
+        "create or replace table inputs.runs (run_id varchar, engagement_type varchar, unlabeled_sample_size integer)"
+    )
+    con.executemany(
+        "insert into inputs.runs values (?, ?, ?)",
+        [("supervised", "MULTI_ENGAGE", None), ("positive_only", "SINGLE_ENGAGE", 100)],
+    )
+    vars = {
+        "lookalike_user_snapshots": "inputs.snapshots",
+        "lookalike_labels": "inputs.labels",
+        "lookalike_runs": "inputs.runs",
+        "lookalike_as_of": AS_OF,
+    }
     if spec.with_events:
         events = []
         for i in range(1, spec.n_users + 1):
             for _ in range(int(rng.integers(0, 4)) + (2 if i <= half else 0)):
                 at = dt.datetime(2026, 1, 1) + dt.timedelta(minutes=int(rng.integers(0, 140 * 24 * 60)))
-                events.append((user_key(spec, i), at, str(rng.choice(["view", "buy"])), f"item{int(rng.integers(0, 6))}"))
-        con.execute(f"create or replace table inputs.events (user_id {id_type}, event_at timestamp, event_type varchar, item_id varchar)")
+                events.append(
+                    (user_key(spec, i), at, str(rng.choice(["view", "buy"])), f"item{int(rng.integers(0, 6))}")
+                )
+        con.execute(
+            f"create or replace table inputs.events (user_id {id_type}, event_at timestamp, event_type varchar, item_id varchar)"
+        )
         con.executemany("insert into inputs.events values (?, ?, ?, ?)", events)
         vars["lookalike_events"] = "inputs.events"
         if spec.with_items:
-            con.execute("create or replace table inputs.items as "
-                        "select 'item' || i as item_id, case when i % 2 = 0 then 'even' else 'odd' end as category "
-                        "from range(6) t(i)")
+            con.execute(
+                "create or replace table inputs.items as "
+                "select 'item' || i as item_id, case when i % 2 = 0 then 'even' else 'odd' end as category "
+                "from range(6) t(i)"
+            )
             vars["lookalike_items"] = "inputs.items"
     con.close()
     return vars

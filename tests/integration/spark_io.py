@@ -28,14 +28,20 @@ def spark_session(spark_dir: Path):
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (SparkSession.builder.master("local[1]").appName("lookalike-tests-io")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.warehouse.dir", f"{spark_dir}/warehouse")
-               .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                       f"jdbc:derby:;databaseName={spark_dir}/metastore_db;create=true")
-               .enableHiveSupport().getOrCreate())
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("lookalike-tests-io")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", f"{spark_dir}/warehouse")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={spark_dir}/metastore_db;create=true",
+        )
+        .enableHiveSupport()
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -70,10 +76,18 @@ def _dump(spark_dir: Path, db_file: Path, tables: list[str]) -> None:
 
 def run(command: str, spark_dir: Path, db_file: Path, tables: list[str]) -> None:
     """Run ``command`` (load / dump) in a fresh Python process; raise with its output on failure."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-               PYSPARK_PYTHON=sys.executable)
-    proc = subprocess.run([sys.executable, "-m", "integration.spark_io", command, str(spark_dir), str(db_file),
-                           *tables], env=env, capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        PYSPARK_PYTHON=sys.executable,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "integration.spark_io", command, str(spark_dir), str(db_file), *tables],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0:
         raise AssertionError(f"spark_io {command} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
 

@@ -92,8 +92,10 @@ def builds(tmp_path_factory):
     (work / "reader.py").write_text(READER)
     stop = work / "stop"
     outs = {kind: work / f"reads_{kind}.jsonl" for kind in ("fresh", "held")}
-    readers = [subprocess.Popen([sys.executable, str(work / "reader.py"), str(serving), str(out), str(stop), kind])
-               for kind, out in outs.items()]
+    readers = [
+        subprocess.Popen([sys.executable, str(work / "reader.py"), str(serving), str(out), str(stop), kind])
+        for kind, out in outs.items()
+    ]
     try:
         time.sleep(1.0)  # the reader holds its connection before the build starts
         started = time.perf_counter()
@@ -108,12 +110,18 @@ def builds(tmp_path_factory):
     reads = [json.loads(line) for out in outs.values() for line in out.read_text().splitlines()]
     build2 = served_build(serving)
 
-    third = run_dbt(["build"], db, work, vars={**VARS, "lookalike_min_seed_users": 13,
-                                               "lookalike_failed_run_severity": "error"}, check=False)
+    third = run_dbt(
+        ["build"],
+        db,
+        work,
+        vars={**VARS, "lookalike_min_seed_users": 13, "lookalike_failed_run_severity": "error"},
+        check=False,
+    )
     after_third = served_build(serving)
     with duckdb.connect(str(serving), read_only=True) as con:
         finished_after_third = con.execute(
-            "select list(run_id order by run_id) from lookalike_runs where status = 'FINISHED'").fetchone()
+            "select list(run_id order by run_id) from lookalike_runs where status = 'FINISHED'"
+        ).fetchone()
 
     # 4. build 2's settings again: run 'pit' is now reused, not trained, so lookalike_runs differs
     # and the file is published. 5. The same again: every mart has the rows build 4 published and
@@ -123,8 +131,12 @@ def builds(tmp_path_factory):
     build4 = served_build(serving)
     mtime = serving.stat().st_mtime_ns
     fifth = run_dbt(["build"], db, work, vars={**VARS, "lookalike_min_seed_users": 13})
-    kept = dict(build=served_build(serving), mtime=serving.stat().st_mtime_ns, stdout=fifth.stdout,
-                table=query(db, "select distinct build_id from lookalike_serving"))
+    kept = dict(
+        build=served_build(serving),
+        mtime=serving.stat().st_mtime_ns,
+        stdout=fifth.stdout,
+        table=query(db, "select distinct build_id from lookalike_serving"),
+    )
     serving.unlink()
     # A publication killed before its rename leaves its full copy under the package's temp name.
     orphan = serving.with_name(f".{serving.name}.{uuid.uuid4().hex}.tmp")
@@ -133,13 +145,31 @@ def builds(tmp_path_factory):
     orphan.with_name(orphan.name + ".wal").write_bytes(b"\0" * 1024)
     planted = sorted(p.name for p in serving.parent.iterdir())
     sixth = run_dbt(["build"], db, work, vars={**VARS, "lookalike_min_seed_users": 13})
-    republished = dict(build=served_build(serving), stdout=sixth.stdout,
-                       table=query(db, "select distinct build_id from lookalike_serving"),
-                       planted=planted, left=sorted(p.name for p in serving.parent.iterdir()))
-    return dict(work=work, db=db, serving=serving, build1=build1, build2=build2, second=second,
-                build_seconds=build_seconds, build_finished=build_finished, reads=reads, third=third,
-                after_third=after_third, finished_after_third=finished_after_third, build4=build4, mtime=mtime,
-                kept=kept, republished=republished)
+    republished = dict(
+        build=served_build(serving),
+        stdout=sixth.stdout,
+        table=query(db, "select distinct build_id from lookalike_serving"),
+        planted=planted,
+        left=sorted(p.name for p in serving.parent.iterdir()),
+    )
+    return dict(
+        work=work,
+        db=db,
+        serving=serving,
+        build1=build1,
+        build2=build2,
+        second=second,
+        build_seconds=build_seconds,
+        build_finished=build_finished,
+        reads=reads,
+        third=third,
+        after_third=after_third,
+        finished_after_third=finished_after_third,
+        build4=build4,
+        mtime=mtime,
+        kept=kept,
+        republished=republished,
+    )
 
 
 def test_first_build_publishes_every_public_mart(builds):

@@ -19,8 +19,17 @@ from integration.quality_checks import (
 )
 
 pytestmark = pytest.mark.integration
-SNAPSHOT_FEATURES = {"plan_tier", "country", "is_subscribed", "tenure_days", "sessions_30d", "avg_order_value",
-                     "support_tickets_90d", "pages_per_session", "email_open_rate"}
+SNAPSHOT_FEATURES = {
+    "plan_tier",
+    "country",
+    "is_subscribed",
+    "tenure_days",
+    "sessions_30d",
+    "avg_order_value",
+    "support_tickets_90d",
+    "pages_per_session",
+    "email_open_rate",
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +44,9 @@ def demo(tmp_path_factory):
     # The only warning allowed is assert_no_unhealthy_runs, for the runs lookalike_runs.health does not
     # call healthy (on this demo: the two MULTI_ENGAGE runs warn, train-test AUC gap ~0.15 > 0.1;
     # test_run_health_and_quality_band checks the messages against the figures).
-    [(unhealthy,)] = query(db_path, "select count(*) from lookalike_runs where health <> 'healthy' and status <> 'FAILED'")
+    [(unhealthy,)] = query(
+        db_path, "select count(*) from lookalike_runs where health <> 'healthy' and status <> 'FAILED'"
+    )
     assert (f"WARN {unhealthy} assert_no_unhealthy_runs" in proc.stdout) if unhealthy else True
     assert f"WARN={1 if unhealthy else 0} " in proc.stdout
     return db_path
@@ -44,7 +55,10 @@ def demo(tmp_path_factory):
 def test_every_run_finishes(demo):
     runs = {r["run_id"]: r for r in query_dicts(demo, "select * from lookalike_runs")}
     assert {k: v["status"] for k, v in runs.items()} == {
-        "demo_retarget": "FINISHED", "demo_new_users": "FINISHED", "demo_train_only": "FINISHED_TRAINING"}
+        "demo_retarget": "FINISHED",
+        "demo_new_users": "FINISHED",
+        "demo_train_only": "FINISHED_TRAINING",
+    }
     assert runs["demo_train_only"]["n_scored_users"] == 0
     assert query(demo, "select count(*) from lookalike_user_scores where run_id = 'demo_train_only'") == [(0,)]
 
@@ -69,31 +83,45 @@ def test_population_and_seed_exclusion(demo):
     n_users = query(demo, "select count(distinct user_id) from lookalike_demo_user_snapshots")[0][0]
     assert n_users == 4000
     counts = dict(query(demo, "select run_id, count(*) from lookalike_user_scores group by 1"))
-    n_seeds = query(demo, "select count(distinct user_id) from lookalike_demo_labels where run_id = 'demo_new_users'")[0][0]
+    n_seeds = query(demo, "select count(distinct user_id) from lookalike_demo_labels where run_id = 'demo_new_users'")[
+        0
+    ][0]
     assert counts == {"demo_retarget": 4000, "demo_new_users": 4000 - n_seeds}
-    assert query(demo, """
+    assert query(
+        demo,
+        """
         select count(*) from lookalike_user_scores s
         join lookalike_demo_labels l on l.run_id = s.run_id and l.user_id = s.user_id
-        where s.run_id = 'demo_new_users'""") == [(0,)]
+        where s.run_id = 'demo_new_users'""",
+    ) == [(0,)]
 
 
 def test_sql_metrics_match_sklearn_with_weights(demo):
     metrics = query_dicts(demo, "select * from lookalike_run_metrics order by run_id, split")
     assert len(metrics) == 6
     for m in metrics:
-        rows = query(demo, "select label, score, weight from lookalike_training_predictions where run_id = ? and split = ?",
-                     [m["run_id"], m["split"]])
+        rows = query(
+            demo,
+            "select label, score, weight from lookalike_training_predictions where run_id = ? and split = ?",
+            [m["run_id"], m["split"]],
+        )
         y, s, w = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
         fpr, tpr, _ = roc_curve(y, s, sample_weight=w)
         assert m["auc"] == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-9)
         assert m["ks"] == pytest.approx(float(np.max(tpr - fpr)), abs=1e-9)
     # demo_retarget carries weights of 2.0, so the weighted path is exercised.
-    assert query(demo, "select count(*) from lookalike_training_predictions where run_id = 'demo_retarget' and weight = 2") != [(0,)]
+    assert query(
+        demo, "select count(*) from lookalike_training_predictions where run_id = 'demo_retarget' and weight = 2"
+    ) != [(0,)]
 
 
 def test_top_decile_beats_bottom_decile(demo):
-    rates = dict(query(demo, "select decile, positive_rate from lookalike_run_deciles "
-                             "where run_id = 'demo_retarget' and split = 'test'"))
+    rates = dict(
+        query(
+            demo,
+            "select decile, positive_rate from lookalike_run_deciles where run_id = 'demo_retarget' and split = 'test'",
+        )
+    )
     assert sorted(rates) == list(range(10))
     assert rates[9] > rates[0] + 0.3
 
@@ -108,13 +136,19 @@ def test_built_tables_match_their_yaml_columns(demo):
     from test_contract import mart_models
 
     for model in mart_models():
-        built = [c for (c,) in query(demo, "select column_name from information_schema.columns "
-                                           "where table_name = ? order by ordinal_position", [model["name"]])]
+        built = [
+            c
+            for (c,) in query(
+                demo,
+                "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
+                [model["name"]],
+            )
+        ]
         documented = [c["name"] for c in model["columns"]]
         if model.get("meta", {}).get("lookalike_dynamic_columns"):
             # Feature tables: the keys are documented; the rest are the inputs' feature columns.
-            assert built[:len(documented)] == documented, model["name"]
-            assert all(c in SNAPSHOT_FEATURES or c.startswith(("evt_", "aff_")) for c in built[len(documented):])
+            assert built[: len(documented)] == documented, model["name"]
+            assert all(c in SNAPSHOT_FEATURES or c.startswith(("evt_", "aff_")) for c in built[len(documented) :])
         else:
             assert sorted(built) == sorted(documented), model["name"]
 
@@ -164,18 +198,36 @@ def test_feature_importance_ranks_the_planted_signal_first(demo):
         assert sessions["prevalence_kind"] == "mean" and sessions["lift"] is None
         assert sessions["correlation"] > 0.2 and sessions["prevalence_target"] / sessions["prevalence_population"] > 1.3
         for r in ranked:
-            assert r["prevalence_kind"] == {"numeric": "mean", "boolean": "share_true",
-                                            "categorical": "top_category_share"}[r["feature_kind"]]
-            assert (r["lift"] is None) if r["feature_kind"] == "numeric" or (r["prevalence_population"] or 0) < 0.01 \
+            assert (
+                r["prevalence_kind"]
+                == {"numeric": "mean", "boolean": "share_true", "categorical": "top_category_share"}[r["feature_kind"]]
+            )
+            assert (
+                (r["lift"] is None)
+                if r["feature_kind"] == "numeric" or (r["prevalence_population"] or 0) < 0.01
                 else r["lift"] == pytest.approx(r["prevalence_target"] / r["prevalence_population"], abs=1e-12)
+            )
         # Population prevalence is the mean over the scored population; target the weighted mean over positives.
         assert sessions["prevalence_population"] == pytest.approx(
-            query(demo, "select avg(sessions_30d) from lookalike_inference_features")[0][0], abs=1e-9)
-        assert sessions["prevalence_target"] == pytest.approx(query(demo, """
+            query(demo, "select avg(sessions_30d) from lookalike_inference_features")[0][0], abs=1e-9
+        )
+        assert sessions["prevalence_target"] == pytest.approx(
+            query(
+                demo,
+                """
             select sum(weight * sessions_30d) / sum(weight) from int_lookalike__training_examples
-            where run_id = ? and label = 1 and sessions_30d is not null""", [run_id])[0][0], abs=1e-9)
+            where run_id = ? and label = 1 and sessions_30d is not null""",
+                [run_id],
+            )[0][0],
+            abs=1e-9,
+        )
         tier = next(r for r in ranked if r["feature"] == "plan_tier")
-        assert tier["feature_kind"] == "categorical" and tier["reference_value"] in {"free", "basic", "pro", "enterprise"}
+        assert tier["feature_kind"] == "categorical" and tier["reference_value"] in {
+            "free",
+            "basic",
+            "pro",
+            "enterprise",
+        }
 
 
 def test_threshold_metrics_match_sklearn_on_the_demo(demo):
@@ -189,8 +241,11 @@ def test_seed_recall_matches_numpy_on_the_demo(demo):
     assert rows["demo_train_only"]["recall_top_10pct"] is None
     # The planted signal: held-out seeds are far above the 0.10 / 0.20 of a random ranking, and in
     # demo_new_users (SINGLE_ENGAGE) they are not in lookalike_user_scores at all.
-    assert query(demo, "select count(*) from lookalike_user_scores s join lookalike_training_predictions p "
-                       "using (run_id, user_id) where run_id = 'demo_new_users' and p.split = 'test' and p.label = 1") == [(0,)]
+    assert query(
+        demo,
+        "select count(*) from lookalike_user_scores s join lookalike_training_predictions p "
+        "using (run_id, user_id) where run_id = 'demo_new_users' and p.split = 'test' and p.label = 1",
+    ) == [(0,)]
     for run_id in ("demo_retarget", "demo_new_users"):
         assert rows[run_id]["n_held_out_seed_users"] >= 20
         assert rows[run_id]["recall_top_10pct"] > 0.25 and rows[run_id]["recall_top_20pct"] > 0.4
@@ -209,15 +264,22 @@ def test_user_reasons_on_the_demo(demo):
 
 
 def test_run_health_and_quality_band(demo):
-    runs = query_dicts(demo, "select r.*, s.n_positive_users, s.n_input_labels, s.n_matched_labels, "
-                             "(select count(*) from lookalike_feature_drift d where d.run_id = r.run_id and d.psi > 0.25 "
-                             "and not d.is_time_relative) as n_drifted "
-                             "from lookalike_runs r join lookalike_input_label_summary s using (run_id)")
+    runs = query_dicts(
+        demo,
+        "select r.*, s.n_positive_users, s.n_input_labels, s.n_matched_labels, "
+        "(select count(*) from lookalike_feature_drift d where d.run_id = r.run_id and d.psi > 0.25 "
+        "and not d.is_time_relative) as n_drifted "
+        "from lookalike_runs r join lookalike_input_label_summary s using (run_id)",
+    )
     assert len(runs) == 3
     # Drift that time makes (recency, all-history counts, windows cut short by the event log's start on
     # 2026-03-02 at the earliest label time, 2026-04-01) is reported, not judged: demo_new_users is healthy.
     relative = dict(query(demo, "select feature, bool_and(is_time_relative) from lookalike_feature_drift group by 1"))
-    assert relative["evt_page_view_days_since_first"] and relative["evt_distinct_items"] and relative["evt_page_view_cnt_365d"]
+    assert (
+        relative["evt_page_view_days_since_first"]
+        and relative["evt_distinct_items"]
+        and relative["evt_page_view_cnt_365d"]
+    )
     assert not relative["evt_page_view_cnt_7d"] and not relative["tenure_days"] and not relative["plan_tier"]
     assert {r["run_id"]: r["health"] for r in runs}["demo_new_users"] == "healthy"
     for r in runs:
@@ -239,10 +301,21 @@ def test_run_health_and_quality_band(demo):
         assert len(messages) == len(expected), (r["run_id"], messages)
         assert all(e in m for e, m in zip(expected, messages, strict=True)), (r["run_id"], messages)
         for train, test in re.findall(r"train AUC ([0-9.]+) exceeds test AUC ([0-9.]+)", r["health_messages"] or ""):
-            assert (float(train), float(test)) == (pytest.approx(r["train_auc"], abs=6e-4), pytest.approx(r["test_auc"], abs=6e-4))
+            assert (float(train), float(test)) == (
+                pytest.approx(r["train_auc"], abs=6e-4),
+                pytest.approx(r["test_auc"], abs=6e-4),
+            )
         assert r["health"] == ("warning" if expected else "healthy")
         assert "leakage" not in (r["health_messages"] or "")  # the leakage flag stays quiet on the demo
-        band = "Poor" if r["test_auc"] < 0.6 else "Fair" if r["test_auc"] < 0.7 else "Good" if r["test_auc"] < 0.8 else "Excellent"
+        band = (
+            "Poor"
+            if r["test_auc"] < 0.6
+            else "Fair"
+            if r["test_auc"] < 0.7
+            else "Good"
+            if r["test_auc"] < 0.8
+            else "Excellent"
+        )
         assert r["quality_band"] == band
         assert r["n_positive_users"] >= 100  # the demo's seed lists are large enough
 
@@ -261,9 +334,16 @@ def test_compiled_sql_of_the_warehouse_dialect_and_duckdb_parity_on_the_demo(dem
         sqlglot.parse_one(row["sql_text"], read="duckdb")  # parses back in its dialect
         if row["run_id"] == "demo_train_only":
             continue
-        got = dict(query(demo, "with lookalike_input as (select * from lookalike_inference_features) " + row["sql_text"]))
-        expected = dict(query(demo, "select user_id, score from int_lookalike__population_scores "
-                                    f"where run_id = '{row['run_id']}' and user_id is not null"))
+        got = dict(
+            query(demo, "with lookalike_input as (select * from lookalike_inference_features) " + row["sql_text"])
+        )
+        expected = dict(
+            query(
+                demo,
+                "select user_id, score from int_lookalike__population_scores "
+                f"where run_id = '{row['run_id']}' and user_id is not null",
+            )
+        )
         assert len(expected) == 4000 and got.keys() == expected.keys()
         users = sorted(expected)
         np.testing.assert_allclose([got[u] for u in users], [expected[u] for u in users], rtol=0, atol=1e-9)

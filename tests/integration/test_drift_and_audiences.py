@@ -26,8 +26,10 @@ def psi_by_hand(train: np.ndarray, population: np.ndarray) -> float:
         return {b: np.mean(bins == b) for b in set(bins.tolist())}
 
     t, p = shares(train), shares(population)
-    return sum((max(p.get(b, 0), 1e-4) - max(t.get(b, 0), 1e-4)) * np.log(max(p.get(b, 0), 1e-4) / max(t.get(b, 0), 1e-4))
-               for b in set(t) | set(p))
+    return sum(
+        (max(p.get(b, 0), 1e-4) - max(t.get(b, 0), 1e-4)) * np.log(max(p.get(b, 0), 1e-4) / max(t.get(b, 0), 1e-4))
+        for b in set(t) | set(p)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,33 +40,50 @@ def built(tmp_path_factory):
     with duckdb.connect(str(db)) as con:
         # Two more runs with the labels of 'single' and exports that must fail, each alone: a run id
         # that would leave the export folder, and a folder under an existing file.
-        con.execute("insert into inputs.runs values ('../escaped', 'escapes', 'SINGLE_ENGAGE', null), "
-                    "('blocked', 'under a file', 'SINGLE_ENGAGE', null)")
-        con.execute("insert into inputs.labels select r.run_id, l.user_id, l.label, l.label_timestamp, l.weight "
-                    "from inputs.labels l, (values ('../escaped'), ('blocked')) r(run_id) where l.run_id = 'single'")
-        con.execute("create table inputs.runs_audience as select *, "
-                    "case run_id when 'pit' then 10 end as audience_top_n, "
-                    "case run_id when 'single' then 100.0 end as audience_top_pct, "
-                    "case run_id when 'single' then 0.5 end as audience_min_score, "
-                    f"case run_id when 'pit' then '{work}/audience_{{run_id}}.csv' "
-                    f"when 'single' then '{work}/new/folder/{{run_id}}.parquet' "
-                    f"when '../escaped' then '{work}/out/{{run_id}}.csv' "
-                    f"when 'blocked' then '{work}/drift.duckdb/{{run_id}}.csv' end as audience_export_path, "
-                    "case when run_id in ('../escaped', 'blocked') then 2 end as pu_bags "
-                    "from inputs.runs")
-    proc = run_dbt(["build"], db, work, vars={**FIXTURE_VARS, "lookalike_runs": "inputs.runs_audience",
-                                              "lookalike_reasons_max_users": 5})
+        con.execute(
+            "insert into inputs.runs values ('../escaped', 'escapes', 'SINGLE_ENGAGE', null), "
+            "('blocked', 'under a file', 'SINGLE_ENGAGE', null)"
+        )
+        con.execute(
+            "insert into inputs.labels select r.run_id, l.user_id, l.label, l.label_timestamp, l.weight "
+            "from inputs.labels l, (values ('../escaped'), ('blocked')) r(run_id) where l.run_id = 'single'"
+        )
+        con.execute(
+            "create table inputs.runs_audience as select *, "
+            "case run_id when 'pit' then 10 end as audience_top_n, "
+            "case run_id when 'single' then 100.0 end as audience_top_pct, "
+            "case run_id when 'single' then 0.5 end as audience_min_score, "
+            f"case run_id when 'pit' then '{work}/audience_{{run_id}}.csv' "
+            f"when 'single' then '{work}/new/folder/{{run_id}}.parquet' "
+            f"when '../escaped' then '{work}/out/{{run_id}}.csv' "
+            f"when 'blocked' then '{work}/drift.duckdb/{{run_id}}.csv' end as audience_export_path, "
+            "case when run_id in ('../escaped', 'blocked') then 2 end as pu_bags "
+            "from inputs.runs"
+        )
+    proc = run_dbt(
+        ["build"],
+        db,
+        work,
+        vars={**FIXTURE_VARS, "lookalike_runs": "inputs.runs_audience", "lookalike_reasons_max_users": 5},
+    )
     return db, work, proc
 
 
 def test_psi_equals_a_hand_computation(built):
     db = built[0]
     for run_id in ("pit", "single"):
-        train = np.array([v for (v,) in query(db, f"select score_signal from lookalike_pit_features where run_id = '{run_id}'")], dtype=float)
-        population = np.array([v for (v,) in query(db, "select score_signal from lookalike_inference_features")], dtype=float)
+        train = np.array(
+            [v for (v,) in query(db, f"select score_signal from lookalike_pit_features where run_id = '{run_id}'")],
+            dtype=float,
+        )
+        population = np.array(
+            [v for (v,) in query(db, "select score_signal from lookalike_inference_features")], dtype=float
+        )
         [(psi, n_train, n_population, train_mean)] = query(
-            db, f"select psi, n_train_examples, n_population_users, train_mean from lookalike_feature_drift "
-                f"where run_id = '{run_id}' and feature = 'score_signal'")
+            db,
+            f"select psi, n_train_examples, n_population_users, train_mean from lookalike_feature_drift "
+            f"where run_id = '{run_id}' and feature = 'score_signal'",
+        )
         assert (n_train, n_population) == (len(train), 60)
         assert train_mean == pytest.approx(train.mean(), abs=1e-12)
         assert psi == pytest.approx(psi_by_hand(train, population), abs=1e-9)
@@ -77,8 +96,10 @@ def test_scoring_long_after_the_data_warns(built):
     runs = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_runs")}
     single = runs["single"]
     assert single["newest_input_at"] == dt.datetime(2026, 3, 1) and single["as_of_at"] == dt.datetime(2026, 6, 1)
-    assert ("run 'single': the scoring time (var lookalike_as_of) is 92.0 days after the newest snapshot or event "
-            "(more than 31, var lookalike_health_max_days_after_data)") in single["health_messages"]
+    assert (
+        "run 'single': the scoring time (var lookalike_as_of) is 92.0 days after the newest snapshot or event "
+        "(more than 31, var lookalike_health_max_days_after_data)"
+    ) in single["health_messages"]
     assert single["health"] == "warning" and single["quality_band"] is not None
 
 
@@ -88,17 +109,24 @@ def test_audiences_follow_each_runs_limits_and_export(built):
     # so the variable's 5 % applies too: ceil(60 * 0.05) = 3 rows).
     pit = query(db, "select user_id, score_rank from lookalike_audiences where run_id = 'pit' order by score_rank")
     assert [r for _, r in pit] == [1, 2, 3]
-    assert pit == query(db, "select user_id, score_rank from lookalike_user_scores where run_id = 'pit' and score_rank <= 3 order by score_rank")
+    assert pit == query(
+        db,
+        "select user_id, score_rank from lookalike_user_scores where run_id = 'pit' and score_rank <= 3 order by score_rank",
+    )
     # single: every rank (100 %), but only scores >= 0.5.
     single = query(db, "select min(score), count(*) from lookalike_audiences where run_id = 'single'")
-    assert single == query(db, "select min(score), count(*) from lookalike_user_scores where run_id = 'single' and score >= 0.5")
+    assert single == query(
+        db, "select min(score), count(*) from lookalike_user_scores where run_id = 'single' and score >= 0.5"
+    )
     with open(work / "audience_pit.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(r["user_id"], int(r["score_rank"])) for r in rows] == pit
     assert not (work / "audience_single.csv").exists()
     # A missing folder is created; the file holds the run's audience in rank order.
     single_rows = duckdb.sql(f"select user_id, score_rank from '{work}/new/folder/single.parquet'").fetchall()
-    assert single_rows == query(db, "select user_id, score_rank from lookalike_audiences where run_id = 'single' order by score_rank")
+    assert single_rows == query(
+        db, "select user_id, score_rank from lookalike_audiences where run_id = 'single' order by score_rank"
+    )
     assert not list(work.glob("**/.*.tmp"))
 
 
@@ -110,25 +138,36 @@ def test_one_runs_export_failure_stays_in_its_row(built):
     exports = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_audience_exports")}
     assert set(exports) == {"pit", "single", "../escaped", "blocked"}
     assert [(exports[r]["export_status"], exports[r]["n_rows"]) for r in ("pit", "single")] == [
-        ("exported", 3), ("exported", query(db, "select count(*) from lookalike_audiences where run_id = 'single'")[0][0])]
+        ("exported", 3),
+        ("exported", query(db, "select count(*) from lookalike_audiences where run_id = 'single'")[0][0]),
+    ]
     assert exports["pit"]["file_path"] == f"{work}/audience_pit.csv" and exports["pit"]["file_format"] == "csv"
     escaped = exports["../escaped"]
     assert (escaped["export_status"], escaped["file_path"], escaped["n_rows"]) == ("failed", None, None)
     assert escaped["export_message"] == (
         f"run '../escaped': its run_id cannot be put into audience_export_path '{work}/out/{{run_id}}.csv': "
         "it contains '/', so it would change the folder the file is written to. Give the run an id without '/', "
-        "'\\', '..' or a leading '~', or set an audience_export_path without {run_id} for it.")
+        "'\\', '..' or a leading '~', or set an audience_export_path without {run_id} for it."
+    )
     assert not (work / "escaped.csv").exists() and not (work / "out").exists()
     blocked = exports["blocked"]
     assert blocked["export_status"] == "failed"
     assert blocked["export_message"].startswith(
-        f"run 'blocked': cannot create the folder '{work}/drift.duckdb' of audience_export_path '{work}/drift.duckdb/blocked.csv' (")
+        f"run 'blocked': cannot create the folder '{work}/drift.duckdb' of audience_export_path '{work}/drift.duckdb/blocked.csv' ("
+    )
     assert blocked["export_message"].endswith("). Point audience_export_path at a folder you can write to.")
     # Both runs still have their audience and FINISHED.
-    assert query(db, "select run_id, count(*) from lookalike_audiences where run_id in ('../escaped', 'blocked') "
-                     "group by 1 order by 1") == [("../escaped", 3), ("blocked", 3)]
-    assert query(db, "select status from lookalike_runs where run_id in ('../escaped', 'blocked')") == [("FINISHED",)] * 2
-    assert "lookalike: run '../escaped'  audience export failed: run '../escaped': its run_id cannot be put" in proc.stdout
+    assert query(
+        db,
+        "select run_id, count(*) from lookalike_audiences where run_id in ('../escaped', 'blocked') "
+        "group by 1 order by 1",
+    ) == [("../escaped", 3), ("blocked", 3)]
+    assert (
+        query(db, "select status from lookalike_runs where run_id in ('../escaped', 'blocked')") == [("FINISHED",)] * 2
+    )
+    assert (
+        "lookalike: run '../escaped'  audience export failed: run '../escaped': its run_id cannot be put" in proc.stdout
+    )
     assert "lookalike: run 'blocked'  audience export failed: run 'blocked': cannot create the folder" in proc.stdout
 
 
@@ -149,13 +188,22 @@ def test_latest_as_of_and_an_out_of_distribution_population(built, tmp_path):
     run_dbt(["build"], db, tmp_path, vars=late)
     # 'pit' (supervised; the bagging run 'single' has a known fit failure on these events, see the README)
     messages = query(db, "select health_messages from lookalike_runs where run_id = 'pit'")[0][0]
-    assert "run 'pit': the scored population differs from the training examples on aff_outdoor_gear_share_365d (PSI 6.23), " in messages
+    assert (
+        "run 'pit': the scored population differs from the training examples on aff_outdoor_gear_share_365d (PSI 6.23), "
+        in messages
+    )
     # The 5 worst are listed, then how many more (evt_view_cnt_365d, PSI 4.28, is among those): the
     # scoring time is stale, so time-relative features (days since, cut-short windows) are judged too.
-    assert "evt_view_days_since_first (PSI 6.15)" in messages and "aff_books_share_365d (PSI 5.86) and 8 more (PSI above" in messages
+    assert (
+        "evt_view_days_since_first (PSI 6.15)" in messages
+        and "aff_books_share_365d (PSI 5.86) and 8 more (PSI above" in messages
+    )
     assert "days after the newest snapshot or event" in messages
-    drifted = query(db, "select feature, drift_level, population_mean from lookalike_feature_drift "
-                        "where run_id = 'pit' and feature = 'evt_view_cnt_365d'")
+    drifted = query(
+        db,
+        "select feature, drift_level, population_mean from lookalike_feature_drift "
+        "where run_id = 'pit' and feature = 'evt_view_cnt_365d'",
+    )
     assert drifted == [("evt_view_cnt_365d", "large", 0.0)]
     run_dbt(["build"], db, tmp_path, vars={**EVENT_VARS, "lookalike_as_of": "latest"})
     [(as_of, newest)] = query(db, "select distinct as_of_at, newest_input_at from lookalike_runs")

@@ -43,15 +43,21 @@ def built(tmp_path_factory, fixture_build):
 
 def show(built, sql: str, check: bool = True):
     db_path, work = built
-    return run_dbt(["show", "--inline", sql, "--limit", "-1", "--output", "json", "--quiet"], db_path, work,
-                   vars=FIXTURE_VARS, check=check)
+    return run_dbt(
+        ["show", "--inline", sql, "--limit", "-1", "--output", "json", "--quiet"],
+        db_path,
+        work,
+        vars=FIXTURE_VARS,
+        check=check,
+    )
 
 
 def test_lookalike_score_in_dbt_equals_the_population_scores(built):
     db_path, _ = built
     rows = json.loads(show(built, SCORE_BY_SQL).stdout)["show"]
-    methods = query(db_path, "select run_id, training_method from lookalike_run_models where model_json is not null "
-                             "order by run_id")
+    methods = query(
+        db_path, "select run_id, training_method from lookalike_run_models where model_json is not null order by run_id"
+    )
     assert methods == [("pit", "supervised"), ("single", "pu_bagging")]  # an HGB model and a bagging PU ensemble
     trained = [run_id for run_id, _ in methods]
     population = query(db_path, "select count(*) from lookalike_inference_features")[0][0]
@@ -63,7 +69,11 @@ def test_lookalike_score_in_dbt_equals_the_population_scores(built):
 
 
 def test_a_missing_feature_fails_the_dbt_query_with_the_message(built):
-    proc = show(built, "select lookalike_score(model_json, {'score_signal': 1.0}) as s "
-                       "from {{ ref('lookalike_run_models') }} where run_id = 'pit'", check=False)
+    proc = show(
+        built,
+        "select lookalike_score(model_json, {'score_signal': 1.0}) as s "
+        "from {{ ref('lookalike_run_models') }} where run_id = 'pit'",
+        check=False,
+    )
     assert proc.returncode != 0
     assert "lookalike_score: the features argument has no fields 'segment', 'is_active'" in proc.stdout + proc.stderr

@@ -37,26 +37,44 @@ def features(db, run_id, user_id):
 
 def test_event_series_grain(built):
     db, _, _ = built
-    (n, distinct) = query(db, "select count(*), count(distinct (user_id, series, series_at)) from int_lookalike__event_series")[0]
+    (n, distinct) = query(
+        db, "select count(*), count(distinct (user_id, series, series_at)) from int_lookalike__event_series"
+    )[0]
     assert n == distinct > 0
     # Series are kept for users with a training example only (the population is computed without them).
-    outside = query(db, "select count(*) from int_lookalike__event_series where user_id not in "
-                        "(select user_id from int_lookalike__training_points)")[0][0]
+    outside = query(
+        db,
+        "select count(*) from int_lookalike__event_series where user_id not in "
+        "(select user_id from int_lookalike__training_points)",
+    )[0][0]
     assert outside == 0
 
 
 def test_feature_names_are_deterministic(built):
     db, _, _ = built
-    names = [c for (c,) in query(db, "select column_name from information_schema.columns "
-                                     "where table_name = 'lookalike_pit_features' order by ordinal_position")]
+    names = [
+        c
+        for (c,) in query(
+            db,
+            "select column_name from information_schema.columns "
+            "where table_name = 'lookalike_pit_features' order by ordinal_position",
+        )
+    ]
     event_names = [n for n in names if n.startswith(("evt_", "aff_"))]
     windows = ["7d", "30d", "90d", "365d"]
     expected = (
-        [f"evt_view_cnt_{w}" for w in windows] + ["evt_view_days_since_last", "evt_view_days_since_first"]
-        + [f"evt_purchase_cnt_{w}" for w in windows] + [f"evt_purchase_value_{w}" for w in windows]
+        [f"evt_view_cnt_{w}" for w in windows]
+        + ["evt_view_days_since_last", "evt_view_days_since_first"]
+        + [f"evt_purchase_cnt_{w}" for w in windows]
+        + [f"evt_purchase_value_{w}" for w in windows]
         + ["evt_purchase_days_since_last", "evt_purchase_days_since_first"]
-        + ["evt_distinct_items", "evt_active_days_30d", "evt_active_days_90d",
-           "aff_books_share_365d", "aff_outdoor_gear_share_365d"]
+        + [
+            "evt_distinct_items",
+            "evt_active_days_30d",
+            "evt_active_days_90d",
+            "aff_books_share_365d",
+            "aff_outdoor_gear_share_365d",
+        ]
     )
     assert event_names == expected  # view has no values, so no evt_view_value_*
 
@@ -64,7 +82,12 @@ def test_feature_names_are_deterministic(built):
 def test_windows_and_the_as_of_boundary(built):
     db, _, _ = built
     f = features(db, "pit", "0016")  # as of 2026-02-01 00:00:00
-    assert (f["evt_purchase_cnt_7d"], f["evt_purchase_cnt_30d"], f["evt_purchase_cnt_90d"], f["evt_purchase_cnt_365d"]) == (1, 2, 3, 3)
+    assert (
+        f["evt_purchase_cnt_7d"],
+        f["evt_purchase_cnt_30d"],
+        f["evt_purchase_cnt_90d"],
+        f["evt_purchase_cnt_365d"],
+    ) == (1, 2, 3, 3)
     assert (f["evt_purchase_value_7d"], f["evt_purchase_value_30d"], f["evt_purchase_value_90d"]) == (5.0, 15.0, 35.0)
     assert f["evt_purchase_days_since_last"] == pytest.approx(6.5, abs=1e-9)
     assert f["evt_purchase_days_since_first"] == pytest.approx(30 + 1 / DAY, abs=1e-9)
@@ -122,11 +145,19 @@ def test_events_after_the_as_of_time_change_nothing(built):
     future_db = work / "future.duckdb"
     shutil.copy(pristine, future_db)
     add_events(future_db, EVENTS + extra)
-    run_dbt(["run", "--select", "+lookalike_pit_features", "+lookalike_inference_features"], future_db, work, vars=EVENT_VARS)
+    run_dbt(
+        ["run", "--select", "+lookalike_pit_features", "+lookalike_inference_features"],
+        future_db,
+        work,
+        vars=EVENT_VARS,
+    )
     order = "order by run_id, example_id"
-    assert query(future_db, f"select * from lookalike_pit_features {order}") == query(db, f"select * from lookalike_pit_features {order}")
-    changed = query(future_db, "select * from lookalike_inference_features order by user_id") != \
-        query(db, "select * from lookalike_inference_features order by user_id")
+    assert query(future_db, f"select * from lookalike_pit_features {order}") == query(
+        db, f"select * from lookalike_pit_features {order}"
+    )
+    changed = query(future_db, "select * from lookalike_inference_features order by user_id") != query(
+        db, "select * from lookalike_inference_features order by user_id"
+    )
     assert changed
 
 
@@ -134,10 +165,16 @@ def test_scd2_input_matches_periodic_snapshots(built):
     db, pristine, work = built
     scd2_db = work / "scd2.duckdb"
     shutil.copy(pristine, scd2_db)
-    run_dbt(["run"], scd2_db, work, vars={**EVENT_VARS, "lookalike_snapshot_format": "scd2",
-                                          "lookalike_user_snapshots": "inputs.snapshots_scd2"})
+    run_dbt(
+        ["run"],
+        scd2_db,
+        work,
+        vars={**EVENT_VARS, "lookalike_snapshot_format": "scd2", "lookalike_user_snapshots": "inputs.snapshots_scd2"},
+    )
     for table, order in (("lookalike_pit_labels", "label_id"), ("lookalike_pit_features", "run_id, example_id")):
-        assert query(scd2_db, f"select * from {table} order by {order}") == query(db, f"select * from {table} order by {order}"), table
+        assert query(scd2_db, f"select * from {table} order by {order}") == query(
+            db, f"select * from {table} order by {order}"
+        ), table
     # User 0060's last version ended on 2026-04-01, so it is not scored as of 2026-06-01.
     scored = {u for (u,) in query(scd2_db, "select user_id from lookalike_inference_features")}
     assert "0060" not in scored and len(scored) == 59
@@ -146,11 +183,18 @@ def test_scd2_input_matches_periodic_snapshots(built):
 
 def test_unknown_snapshot_format_fails_with_the_fix(built):
     db, pristine, work = built
-    proc = run_dbt(["compile", "--select", "stg_lookalike__user_snapshots"], pristine, work,
-                   vars={**FIXTURE_VARS, "lookalike_snapshot_format": "monthly"}, check=False)
+    proc = run_dbt(
+        ["compile", "--select", "stg_lookalike__user_snapshots"],
+        pristine,
+        work,
+        vars={**FIXTURE_VARS, "lookalike_snapshot_format": "monthly"},
+        check=False,
+    )
     assert proc.returncode != 0
-    assert ("lookalike: variable 'lookalike_snapshot_format' is \"monthly\"; it must be one of periodic, scd2."
-            in proc.stdout)
+    assert (
+        "lookalike: variable 'lookalike_snapshot_format' is \"monthly\"; it must be one of periodic, scd2."
+        in proc.stdout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +211,11 @@ def test_demo_events_raise_test_auc(demo_without_events, tmp_path_factory):
     run_dbt(["build"], with_events, work)
     without = dict(query(demo_without_events, "select run_id, test_auc from lookalike_runs"))
     with_ = dict(query(with_events, "select run_id, test_auc from lookalike_runs"))
-    assert query(demo_without_events, "select count(*) from information_schema.columns "
-                                      "where table_name = 'lookalike_pit_features' and column_name like 'evt_%'") == [(0,)]
+    assert query(
+        demo_without_events,
+        "select count(*) from information_schema.columns "
+        "where table_name = 'lookalike_pit_features' and column_name like 'evt_%'",
+    ) == [(0,)]
     # Recorded on this machine: demo_retarget 0.763 -> 0.806, demo_new_users 0.786 -> 0.832.
     for run_id in ("demo_retarget", "demo_new_users"):
         assert without[run_id] > 0.7
@@ -199,9 +246,15 @@ def test_population_single_pass_equals_the_asof_lookups(built):
     with duckdb.connect(str(db), read_only=True) as con:
         expected = con.sql(compiled).to_arrow_table().to_pylist()
         names = [c for c in expected[0] if c.startswith(("evt_", "aff_"))]
-        got = {r["user_id"]: r for r in con.sql(
-            f"select user_id, {', '.join(names)} from lookalike_inference_features").to_arrow_table().to_pylist()}
-        training_users = {u for (u,) in con.execute("select distinct user_id from int_lookalike__training_points").fetchall()}
+        got = {
+            r["user_id"]: r
+            for r in con.sql(f"select user_id, {', '.join(names)} from lookalike_inference_features")
+            .to_arrow_table()
+            .to_pylist()
+        }
+        training_users = {
+            u for (u,) in con.execute("select distinct user_id from int_lookalike__training_points").fetchall()
+        }
     assert len(names) == 21 and len(expected) == len(got) > 10
     # The series only hold users with a training example, so the lookups can only be compared there.
     expected = [row for row in expected if row["user_id"] in training_users]

@@ -43,8 +43,10 @@ def test_failed_run_keeps_its_last_good_audience_marked_stale(first_build):
     assert run["audience_state"] == "kept_last_good"
     assert run["n_scored_users"] == 0
     assert run["audience_scored_at"] == before[0][3]
-    assert ("run 'single': lookalike_user_scores keeps the last good audience of this run (48 users scored at "
-            in run["status_message"])
+    assert (
+        "run 'single': lookalike_user_scores keeps the last good audience of this run (48 users scored at "
+        in run["status_message"]
+    )
     assert f"by model {before[0][4][:12]}, is_stale = true) until the run succeeds again" in run["status_message"]
 
     # Failing again keeps the same rows (still stale, same scored_at): nothing changed, so the
@@ -54,8 +56,9 @@ def test_failed_run_keeps_its_last_good_audience_marked_stale(first_build):
     assert kept(db, "lookalike_user_scores")
 
     # drop: the audience goes.
-    run_dbt(["build"], db, work, vars={**FIXTURE_VARS, "lookalike_min_seed_users": 13,
-                                       "lookalike_on_run_failure": "drop"})
+    run_dbt(
+        ["build"], db, work, vars={**FIXTURE_VARS, "lookalike_min_seed_users": 13, "lookalike_on_run_failure": "drop"}
+    )
     # The policy is part of the scores table's keep key, though its previous-rows part is not.
     assert not kept(db, "lookalike_user_scores")
     assert query(db, "select count(*) from lookalike_user_scores where run_id = 'single'") == [(0,)]
@@ -65,4 +68,6 @@ def test_failed_run_keeps_its_last_good_audience_marked_stale(first_build):
     run_dbt(["build"], db, work, vars=FIXTURE_VARS)
     fresh = query_dicts(db, "select * from lookalike_runs where run_id = 'single'")[0]
     assert fresh["status"] == "FINISHED" and fresh["audience_state"] == "current"
-    assert query(db, "select count(*), bool_or(is_stale) from lookalike_user_scores where run_id = 'single'") == [(48, False)]
+    assert query(db, "select count(*), bool_or(is_stale) from lookalike_user_scores where run_id = 'single'") == [
+        (48, False)
+    ]

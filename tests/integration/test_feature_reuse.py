@@ -19,8 +19,13 @@ from integration.fixtures import EVENT_VARS, add_events, build_fixture_db
 
 pytestmark = pytest.mark.integration
 
-GUARDED = {"int_lookalike__user_snapshots", "int_lookalike__event_series", "int_lookalike__training_points",
-           "lookalike_pit_features", "lookalike_inference_features"}
+GUARDED = {
+    "int_lookalike__user_snapshots",
+    "int_lookalike__event_series",
+    "int_lookalike__training_points",
+    "lookalike_pit_features",
+    "lookalike_inference_features",
+}
 
 
 def kept_in_log(proc) -> set[str]:
@@ -43,16 +48,23 @@ def builds(tmp_path_factory):
         proc = run_dbt(["build", *extra], db, work, vars=vars)
         kept = kept_by_last_build(db)
         assert kept_in_log(proc) == kept, name  # the console says what the build state records
-        out[name] = {"reused": kept & GUARDED, "tables": tables(db),
-                     "purchases_30d_0016": query(db, "select evt_purchase_cnt_30d from lookalike_pit_features "
-                                                     "where run_id = 'pit' and user_id = '0016'")[0][0],
-                     "state": build_state(db)}
+        out[name] = {
+            "reused": kept & GUARDED,
+            "tables": tables(db),
+            "purchases_30d_0016": query(
+                db, "select evt_purchase_cnt_30d from lookalike_pit_features where run_id = 'pit' and user_id = '0016'"
+            )[0][0],
+            "state": build_state(db),
+        }
         out[name]["keys"] = {t: row["inputs_key"] for t, row in out[name]["state"].items() if t in GUARDED}
 
     build("first")
     manifest = json.loads((work / "target" / "manifest.json").read_text())
-    out["keep_models"] = {node["name"] for node in manifest["nodes"].values()
-                          if node["resource_type"] == "model" and node["config"].get("lookalike_keep")}
+    out["keep_models"] = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("lookalike_keep")
+    }
     build("again")
     con = duckdb.connect(str(db))
     # One more purchase of user 0016, before its label (2026-02-01): a training and an inference feature change.
@@ -103,8 +115,11 @@ def test_a_new_event_recomputes_what_reads_events_only(builds):
 def test_a_changed_variable_recomputes_the_features_that_use_it(builds):
     after = builds["other_windows"]
     # The event series does not depend on the windows; the feature tables do.
-    assert after["reused"] == {"int_lookalike__user_snapshots", "int_lookalike__event_series",
-                               "int_lookalike__training_points"}
+    assert after["reused"] == {
+        "int_lookalike__user_snapshots",
+        "int_lookalike__event_series",
+        "int_lookalike__training_points",
+    }
     assert after["tables"]["lookalike_pit_features"] != builds["new_event"]["tables"]["lookalike_pit_features"]
 
 

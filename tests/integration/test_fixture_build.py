@@ -36,14 +36,17 @@ def pit(db, run_id, user_id):
     return query_dicts(db, f"select * from lookalike_pit_labels where run_id = '{run_id}' and user_id = '{user_id}'")
 
 
-@pytest.mark.parametrize("user_id, label_timestamp, snapshot_at", [
-    ("0016", T(2026, 2, 1), T(2026, 2, 1)),                         # equal to a snapshot: inclusive
-    ("0017", T(2026, 2, 15, 8, 30), T(2026, 2, 1)),                 # between snapshots: the earlier one
-    ("0020", T(2026, 1, 31, 23, 59, 59, 999999), T(2026, 1, 1)),    # a microsecond before a snapshot
-    ("0018", T(2025, 12, 31, 23, 59, 59), None),                    # before the first snapshot
-    ("0051", T(2026, 2, 15), None),                                 # before this user's first snapshot
-    ("0019", None, T(2026, 3, 1)),                                  # no timestamp: latest before as_of
-])
+@pytest.mark.parametrize(
+    "user_id, label_timestamp, snapshot_at",
+    [
+        ("0016", T(2026, 2, 1), T(2026, 2, 1)),  # equal to a snapshot: inclusive
+        ("0017", T(2026, 2, 15, 8, 30), T(2026, 2, 1)),  # between snapshots: the earlier one
+        ("0020", T(2026, 1, 31, 23, 59, 59, 999999), T(2026, 1, 1)),  # a microsecond before a snapshot
+        ("0018", T(2025, 12, 31, 23, 59, 59), None),  # before the first snapshot
+        ("0051", T(2026, 2, 15), None),  # before this user's first snapshot
+        ("0019", None, T(2026, 3, 1)),  # no timestamp: latest before as_of
+    ],
+)
 def test_point_in_time_matches(db, user_id, label_timestamp, snapshot_at):
     rows = pit(db, "pit", user_id)
     assert len(rows) == 1
@@ -58,30 +61,57 @@ def test_point_in_time_matches(db, user_id, label_timestamp, snapshot_at):
 
 def test_training_features_come_from_the_matched_snapshot(db):
     # score_signal = 10 (users 1..30) + (i % 7) * 0.5 + month index (0 for Jan, 1 for Feb, 2 for Mar).
-    rows = dict(query(db, "select user_id, score_signal from int_lookalike__training_examples "
-                          "where run_id = 'pit' and user_id in ('0016', '0017', '0019', '0020')"))
-    assert rows == {"0016": 10 + 2 * 0.5 + 1, "0017": 10 + 3 * 0.5 + 1, "0019": 10 + 5 * 0.5 + 2, "0020": 10 + 6 * 0.5 + 0}
+    rows = dict(
+        query(
+            db,
+            "select user_id, score_signal from int_lookalike__training_examples "
+            "where run_id = 'pit' and user_id in ('0016', '0017', '0019', '0020')",
+        )
+    )
+    assert rows == {
+        "0016": 10 + 2 * 0.5 + 1,
+        "0017": 10 + 3 * 0.5 + 1,
+        "0019": 10 + 5 * 0.5 + 2,
+        "0020": 10 + 6 * 0.5 + 0,
+    }
 
 
 def test_conflicting_labels_are_excluded_and_counted(db):
     rows = pit(db, "pit", "0021")
     assert len(rows) == 2 and all(r["is_conflicting"] and not r["is_training_example"] for r in rows)
-    assert query(db, "select count(*) from int_lookalike__training_examples where run_id = 'pit' and user_id = '0021'") == [(0,)]
+    assert query(
+        db, "select count(*) from int_lookalike__training_examples where run_id = 'pit' and user_id = '0021'"
+    ) == [(0,)]
 
 
 def test_input_label_summary(db):
     row = query_dicts(db, "select * from lookalike_input_label_summary where run_id = 'pit'")[0]
-    assert (row["n_input_labels"], row["n_input_users"], row["n_matched_labels"], row["n_training_users"]) == (38, 37, 36, 34)
+    assert (row["n_input_labels"], row["n_input_users"], row["n_matched_labels"], row["n_training_users"]) == (
+        38,
+        37,
+        36,
+        34,
+    )
     assert (row["n_conflicting_labels"], row["n_labels_without_timestamp"]) == (2, 1)
 
 
 def test_label_monthly_and_weight_counts(db):
-    monthly = query(db, "select label_month, n_labels, positive_rate from lookalike_label_monthly "
-                        "where run_id = 'pit' order by label_month nulls last")
-    assert monthly == [(dt.date(2025, 12, 1), 1, 1.0), (dt.date(2026, 1, 1), 1, 1.0),
-                       (dt.date(2026, 2, 1), 35, pytest.approx(19 / 35)), (None, 1, 1.0)]
-    weights = query(db, "select label_value, weight_value, n_labels from lookalike_label_weight_counts "
-                        "where run_id = 'pit' order by 1, 2")
+    monthly = query(
+        db,
+        "select label_month, n_labels, positive_rate from lookalike_label_monthly "
+        "where run_id = 'pit' order by label_month nulls last",
+    )
+    assert monthly == [
+        (dt.date(2025, 12, 1), 1, 1.0),
+        (dt.date(2026, 1, 1), 1, 1.0),
+        (dt.date(2026, 2, 1), 35, pytest.approx(19 / 35)),
+        (None, 1, 1.0),
+    ]
+    weights = query(
+        db,
+        "select label_value, weight_value, n_labels from lookalike_label_weight_counts "
+        "where run_id = 'pit' order by 1, 2",
+    )
     assert weights == [(0, 1.0, 1), (0, 2.0, 15), (1, 1.0, 22)]
 
 
@@ -91,10 +121,16 @@ def test_run_statuses_and_messages(db):
     assert runs["pit"]["status"] == "FINISHED" and runs["single"]["status"] == "FINISHED"
     assert runs["few_negatives"]["status"] == "FAILED"
     assert runs["few_negatives"]["status_message"].startswith(
-        "run 'few_negatives': negative_label_users has 7 distinct users; at least 10 are required.")
+        "run 'few_negatives': negative_label_users has 7 distinct users; at least 10 are required."
+    )
     assert runs["ghost"]["status"] == "FAILED"
-    assert "labels use run_id 'ghost', which is not in the runs input (var lookalike_runs)" in runs["ghost"]["status_message"]
-    assert "2 label(s) excluded: the same user has both a positive and a negative label" in runs["pit"]["status_message"]
+    assert (
+        "labels use run_id 'ghost', which is not in the runs input (var lookalike_runs)"
+        in runs["ghost"]["status_message"]
+    )
+    assert (
+        "2 label(s) excluded: the same user has both a positive and a negative label" in runs["pit"]["status_message"]
+    )
     assert "2 of 38 labels matched no snapshot" in runs["pit"]["status_message"]
     assert runs["single"]["engagement_type"] == "SINGLE_ENGAGE"
     assert runs["few_negatives"]["engagement_type"] == "MULTI_ENGAGE"  # null means the default
@@ -103,9 +139,13 @@ def test_run_statuses_and_messages(db):
     # 34 users with a training example, each in one split (the split is per user).
     assert runs["pit"]["n_train_users"] + runs["pit"]["n_test_users"] == 34
     assert (runs["pit"]["n_train_users"], runs["pit"]["n_test_users"]) == tuple(
-        query(db, "select count(distinct case when split = 'train' then user_id end), "
-                  "count(distinct case when split = 'test' then user_id end) "
-                  "from lookalike_training_predictions where run_id = 'pit'")[0])
+        query(
+            db,
+            "select count(distinct case when split = 'train' then user_id end), "
+            "count(distinct case when split = 'test' then user_id end) "
+            "from lookalike_training_predictions where run_id = 'pit'",
+        )[0]
+    )
     assert runs["pit"]["n_scored_users"] == 60
 
 
@@ -115,18 +155,25 @@ def test_leakage_flag_and_tuning_settings(db):
     runs = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_runs")}
     params = json.loads(runs["pit"]["model_params"])
     assert params["suspected_leakage"] == [{"feature": "score_signal", "auc": 1.0}]
-    assert ("run 'pit': suspected label leakage: score_signal (AUC 1.000) alone separate(s) the classes almost "
-            "perfectly") in runs["pit"]["status_message"]
+    assert (
+        "run 'pit': suspected label leakage: score_signal (AUC 1.000) alone separate(s) the classes almost perfectly"
+    ) in runs["pit"]["status_message"]
     single = json.loads(runs["single"]["model_params"])
     assert isinstance(single["suspected_leakage"], list)
     assert ("suspected label leakage" in (runs["single"]["status_message"] or "")) == bool(single["suspected_leakage"])
     for rid in ("pit", "single", "few_negatives"):  # the variables' defaults
-        assert (runs[rid]["tune_model"], runs[rid]["auto_tune"], runs[rid]["tune_time_budget_seconds"]) == (False, False, 60.0)
+        assert (runs[rid]["tune_model"], runs[rid]["auto_tune"], runs[rid]["tune_time_budget_seconds"]) == (
+            False,
+            False,
+            60.0,
+        )
     assert "tuning" not in params and "feature_selection" not in params
 
 
 def test_single_engage_excludes_seed_users(db):
-    users = [u for (u,) in query(db, "select user_id from lookalike_user_scores where run_id = 'single' order by user_id")]
+    users = [
+        u for (u,) in query(db, "select user_id from lookalike_user_scores where run_id = 'single' order by user_id")
+    ]
     assert users == [f"{i:04d}" for i in range(13, 61)]
     assert query(db, "select count(*) from lookalike_user_scores where run_id = 'single' and is_seed_user") == [(0,)]
 
@@ -156,8 +203,11 @@ def test_user_ids_keep_leading_zeros(db):
 
 
 def _sklearn_metrics(db, run_id, split):
-    rows = query(db, "select label, score, weight from lookalike_training_predictions "
-                     "where run_id = ? and split = ?", [run_id, split])
+    rows = query(
+        db,
+        "select label, score, weight from lookalike_training_predictions where run_id = ? and split = ?",
+        [run_id, split],
+    )
     y, s, w = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
     fpr, tpr, _ = roc_curve(y, s, sample_weight=w)
     return roc_auc_score(y, s, sample_weight=w), float(np.max(tpr - fpr)), len(rows)
@@ -179,14 +229,23 @@ def test_seed_recall_by_hand(db):
     (ranks ceil(4.8) = 5 and ceil(9.6) = 10) and its seeds are scored only in
     int_lookalike__population_scores."""
     for run_id, n_scored, ranks in (("pit", 60, (6, 12)), ("single", 48, (5, 10))):
-        scores = [s for (s,) in query(db, f"select score from lookalike_user_scores where run_id = '{run_id}' order by score_rank")]
+        scores = [
+            s
+            for (s,) in query(
+                db, f"select score from lookalike_user_scores where run_id = '{run_id}' order by score_rank"
+            )
+        ]
         assert len(scores) == n_scored
-        seeds = query(db, f"select distinct p.user_id, s.score, u.user_id is not null from lookalike_training_predictions p "
-                          f"join int_lookalike__population_scores s using (run_id, user_id) "
-                          f"left join lookalike_user_scores u using (run_id, user_id) "
-                          f"where p.run_id = '{run_id}' and p.split = 'test' and p.label = 1")
+        seeds = query(
+            db,
+            f"select distinct p.user_id, s.score, u.user_id is not null from lookalike_training_predictions p "
+            f"join int_lookalike__population_scores s using (run_id, user_id) "
+            f"left join lookalike_user_scores u using (run_id, user_id) "
+            f"where p.run_id = '{run_id}' and p.split = 'test' and p.label = 1",
+        )
         assert len(seeds) == {"pit": 4, "single": 2}[run_id]
         assert all(in_scores == (run_id == "pit") for _, _, in_scores in seeds)
+
         # A seed above the cut-off c = scores[k - 1] counts 1; one tied with it counts (k - a) / t,
         # a = users above c, t = users at c (the fixture has ties at its cut-offs).
         def credit(score, k):
@@ -196,7 +255,10 @@ def test_seed_recall_by_hand(db):
 
         expected = [sum(credit(score, rank) for _, score, _ in seeds) / len(seeds) for rank in ranks]
         [row] = query_dicts(db, f"select * from lookalike_run_metrics where run_id = '{run_id}' and split = 'test'")
-        assert (row["n_held_out_seed_users"], row["recall_top_10pct"], row["recall_top_20pct"]) == (len(seeds), *expected)
+        assert (row["n_held_out_seed_users"], row["recall_top_10pct"], row["recall_top_20pct"]) == (
+            len(seeds),
+            *expected,
+        )
     assert assert_seed_recall_matches_numpy(db) == 2  # and null on the train split
 
 
@@ -204,7 +266,9 @@ def test_user_reasons_of_the_audience_are_exact(db):
     # The audiences are the top 5 %: ceil(60 * 0.05) = 3 users of 'pit' and ceil(48 * 0.05) = 3 of 'single'.
     assert assert_user_reasons_are_exact(db) == 6
     assert query(db, "select distinct run_id, raw_score_space from lookalike_user_reasons order by 1") == [
-        ("pit", "log_odds"), ("single", "log_odds")]
+        ("pit", "log_odds"),
+        ("single", "log_odds"),
+    ]
     # The fixture's planted signal is score_signal: every audience user's first reason.
     values = dict(query(db, "select user_id, score_signal from lookalike_inference_features"))
     rows = query(db, "select user_id, reason_1_feature, reason_1_value from lookalike_user_reasons")
@@ -212,11 +276,18 @@ def test_user_reasons_of_the_audience_are_exact(db):
 
 
 def test_deciles_and_cumulative_rates_cover_every_row(db):
-    for run_id, split, n in query(db, "select run_id, split, count(*) from lookalike_training_predictions group by 1, 2"):
-        assert query(db, "select sum(n_users) from lookalike_run_deciles where run_id = ? and split = ?",
-                     [run_id, split]) == [(n,)]
-        cumulative = query(db, "select direction, fraction, n_users from lookalike_run_cumulative_positive_rates "
-                               "where run_id = ? and split = ? order by direction, fraction", [run_id, split])
+    for run_id, split, n in query(
+        db, "select run_id, split, count(*) from lookalike_training_predictions group by 1, 2"
+    ):
+        assert query(
+            db, "select sum(n_users) from lookalike_run_deciles where run_id = ? and split = ?", [run_id, split]
+        ) == [(n,)]
+        cumulative = query(
+            db,
+            "select direction, fraction, n_users from lookalike_run_cumulative_positive_rates "
+            "where run_id = ? and split = ? order by direction, fraction",
+            [run_id, split],
+        )
         assert len(cumulative) == 20
         for _direction, fraction, covered in cumulative:
             assert covered == -(-round(fraction * 10) * n // 10)  # ceil(fraction * n)
@@ -233,7 +304,7 @@ def test_feature_importance_of_the_fixture(db):
     assert {r["run_id"] for r in rows} == {"pit", "single"}  # FAILED runs get no rows
     for run_id in ("pit", "single"):
         ranked = [r for r in rows if r["run_id"] == run_id]
-        n_ranked = sum(1 for r in ranked if r["importance"] > 1e-9)   # importance 0 or below: no rank
+        n_ranked = sum(1 for r in ranked if r["importance"] > 1e-9)  # importance 0 or below: no rank
         assert [r["rank"] for r in ranked] == list(range(1, n_ranked + 1)) + [None] * (len(ranked) - n_ranked)
         assert ranked[0]["feature"] == "score_signal"  # users 1..30 (the positives) have score_signal >= 10
         # 'single' has 12 test rows (2 positives): 3 shuffles there give 0.23 (5 gave more than 0.3).
@@ -244,8 +315,11 @@ def test_feature_importance_of_the_fixture(db):
     population_mean = query(db, "select avg(score_signal) from lookalike_inference_features")[0][0]
     pit = {r["feature"]: r for r in rows if r["run_id"] == "pit"}
     assert pit["score_signal"]["prevalence_population"] == pytest.approx(population_mean, abs=1e-9)
-    target = query(db, "select sum(weight * score_signal) / sum(weight) from int_lookalike__training_examples "
-                       "where run_id = 'pit' and label = 1 and score_signal is not null")[0][0]
+    target = query(
+        db,
+        "select sum(weight * score_signal) / sum(weight) from int_lookalike__training_examples "
+        "where run_id = 'pit' and label = 1 and score_signal is not null",
+    )[0][0]
     assert pit["score_signal"]["prevalence_target"] == pytest.approx(target, abs=1e-9)
     # score_signal is numeric: prevalence is its mean, and no lift is computed from means (issue 25)
     assert pit["score_signal"]["prevalence_kind"] == "mean" and pit["score_signal"]["lift"] is None
@@ -261,23 +335,40 @@ def test_run_health_of_the_fixture(db):
     assert runs["single"]["health"] == "warning" and runs["single"]["quality_band"] is not None
     # 'pit' separates perfectly on score_signal by design (see test above): the leakage flag makes it
     # unhealthy, and names the feature; 'single' has no such feature.
-    assert "suspected label leakage" in runs["pit"]["health_messages"] and "score_signal" in runs["pit"]["health_messages"]
+    assert (
+        "suspected label leakage" in runs["pit"]["health_messages"] and "score_signal" in runs["pit"]["health_messages"]
+    )
     assert runs["pit"]["health"] == "unhealthy" and runs["pit"]["quality_band"] is None
     assert "suspected label leakage" not in runs["single"]["health_messages"]
     # 'pit': 2 of 38 labels unmatched (5%): not reported.
     assert "matched no snapshot" not in runs["pit"]["health_messages"]
 
 
-@pytest.mark.parametrize("model, bad_vars, message", [
-    ("lookalike_run_threshold_metrics", {"lookalike_threshold_top_pct": 0},
-     "lookalike_threshold_metrics: top_pct must be a number in (0, 100], got 0. Fix var lookalike_threshold_top_pct."),
-    ("lookalike_run_threshold_metrics", {"lookalike_threshold_top_pct": "ten"},
-     "lookalike: variable 'lookalike_threshold_top_pct' is \"ten\"; it must be a number between 0 and 100."),
-    ("lookalike_runs", {"lookalike_quality_band_cutoffs": [0.8, 0.7, 0.9]},
-     "lookalike: variable 'lookalike_quality_band_cutoffs' is [0.8, 0.7, 0.9]; it must be three increasing AUC values"),
-    ("lookalike_runs", {"lookalike_quality_band_cutoffs": [0.6, 0.7]},
-     "lookalike: variable 'lookalike_quality_band_cutoffs' is [0.6, 0.7]; it must be three increasing AUC values"),
-])
+@pytest.mark.parametrize(
+    "model, bad_vars, message",
+    [
+        (
+            "lookalike_run_threshold_metrics",
+            {"lookalike_threshold_top_pct": 0},
+            "lookalike_threshold_metrics: top_pct must be a number in (0, 100], got 0. Fix var lookalike_threshold_top_pct.",
+        ),
+        (
+            "lookalike_run_threshold_metrics",
+            {"lookalike_threshold_top_pct": "ten"},
+            "lookalike: variable 'lookalike_threshold_top_pct' is \"ten\"; it must be a number between 0 and 100.",
+        ),
+        (
+            "lookalike_runs",
+            {"lookalike_quality_band_cutoffs": [0.8, 0.7, 0.9]},
+            "lookalike: variable 'lookalike_quality_band_cutoffs' is [0.8, 0.7, 0.9]; it must be three increasing AUC values",
+        ),
+        (
+            "lookalike_runs",
+            {"lookalike_quality_band_cutoffs": [0.6, 0.7]},
+            "lookalike: variable 'lookalike_quality_band_cutoffs' is [0.6, 0.7]; it must be three increasing AUC values",
+        ),
+    ],
+)
 def test_invalid_quality_variables_fail_with_the_fix(db, tmp_path, model, bad_vars, message):
     proc = run_dbt(["compile", "--select", model], db, tmp_path, vars={**FIXTURE_VARS, **bad_vars}, check=False)
     assert proc.returncode != 0

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.integration
 
 # The payload of the security review: with adapter.quote() it dropped main.sentinel_keep and
 # created main.pwned, and the build stayed green.
-PAYLOAD = ('visits" as double) as "visits_dup" from inputs.snapshots); drop table main.sentinel_keep; '
-           'create table main.pwned as (select 1 as "x" --')
+PAYLOAD = (
+    'visits" as double) as "visits_dup" from inputs.snapshots); drop table main.sentinel_keep; '
+    'create table main.pwned as (select 1 as "x" --'
+)
 QUOTE = "o'brien_score"
 SEMICOLON = "semi;colon -- not a comment"
 NEWLINE = "new\nline"
@@ -31,9 +33,9 @@ HOSTILE_COLUMNS = [PAYLOAD, QUOTE, SEMICOLON, NEWLINE, JINJA, UNICODE]
 # An event type and item categories from the data, and the column of the items input holding the category.
 HOSTILE_TYPE = "pur'chase\"; drop table main.sentinel_keep; --\n{{ 1 }}"
 HOSTILE_TYPE_SLUG = "pur_chase_drop_table_main_sentinel_keep_1"
-HOSTILE_CATEGORY = "Outdoor' || (select 1); --\"gear\""
+HOSTILE_CATEGORY = 'Outdoor\' || (select 1); --"gear"'
 HOSTILE_CATEGORY_SLUG = "outdoor_select_1_gear"
-CATEGORY_COLUMN = 'cat"egory\'; drop table main.sentinel_keep; --'
+CATEGORY_COLUMN = "cat\"egory'; drop table main.sentinel_keep; --"
 UNKNOWN = ["no_such_feature", "o'brien_scor"]
 
 
@@ -47,7 +49,9 @@ def add_hostile_inputs(db_path) -> None:
     # The payload reads column visits: with it present, the unescaped SQL ran (checked on the old macros).
     con.execute("alter table inputs.snapshots add column visits integer")
     con.execute("update inputs.snapshots set visits = cast(user_id as integer) % 6")
-    for name, sql_type in zip(HOSTILE_COLUMNS, ["double", "double", "varchar", "boolean", "double", "double"], strict=True):
+    for name, sql_type in zip(
+        HOSTILE_COLUMNS, ["double", "double", "varchar", "boolean", "double", "double"], strict=True
+    ):
         con.execute(f"alter table inputs.snapshots add column {q(name)} {sql_type}")
     i = "cast(user_id as integer)"
     con.execute(f"""
@@ -63,8 +67,10 @@ def add_hostile_inputs(db_path) -> None:
     # features carry signal in every bag. (A feature null for every row of a bag used to fail the
     # fit on scikit-learn 1.9; estimators/_sklearn_compat.py, tests/unit/test_sklearn_compat.py.)
     events += [(uid(i), "2026-01-20 00:00:00", HOSTILE_TYPE, None, 1.0) for i in range(1, 13)]
-    con.execute("create or replace table inputs.events (user_id varchar, event_at timestamp, event_type varchar, "
-                "item_id varchar, value double)")
+    con.execute(
+        "create or replace table inputs.events (user_id varchar, event_at timestamp, event_type varchar, "
+        "item_id varchar, value double)"
+    )
     con.executemany("insert into inputs.events values (?, ?, ?, ?, ?)", events)
     con.execute(f"create or replace table inputs.items (item_id varchar, {q(CATEGORY_COLUMN)} varchar)")
     con.executemany("insert into inputs.items values (?, ?)", [("item_a", HOSTILE_CATEGORY), ("item_b", "007")])
@@ -87,8 +93,15 @@ def built(tmp_path_factory):
 
 
 def columns(db, table):
-    return [c for (c,) in query(db, "select column_name from information_schema.columns "
-                                    "where table_schema = 'main' and table_name = ? order by ordinal_position", [table])]
+    return [
+        c
+        for (c,) in query(
+            db,
+            "select column_name from information_schema.columns "
+            "where table_schema = 'main' and table_name = ? order by ordinal_position",
+            [table],
+        )
+    ]
 
 
 def assert_no_injection(db):
@@ -104,8 +117,13 @@ def test_build_succeeds_and_nothing_runs(built):
 
 def test_hostile_columns_are_features_unchanged(built):
     db, _, _, _ = built
-    for table in ("stg_lookalike__user_snapshots", "int_lookalike__user_snapshots", "lookalike_pit_features",
-                  "lookalike_inference_features", "int_lookalike__training_examples"):
+    for table in (
+        "stg_lookalike__user_snapshots",
+        "int_lookalike__user_snapshots",
+        "lookalike_pit_features",
+        "lookalike_inference_features",
+        "int_lookalike__training_examples",
+    ):
         names = columns(db, table)
         missing = [n for n in HOSTILE_COLUMNS if n not in names]
         assert not missing, (table, missing, names)
@@ -125,11 +143,15 @@ def test_runs_finish_and_use_every_hostile_feature(built):
     for run_id in ("pit", "single"):
         names = json.loads(models[run_id]["feature_names"])
         assert [n for n in HOSTILE_COLUMNS if n not in names] == [], names
-        features = {f for (f,) in query(db, "select feature from lookalike_feature_importance where run_id = ?", [run_id])}
+        features = {
+            f for (f,) in query(db, "select feature from lookalike_feature_importance where run_id = ?", [run_id])
+        }
         assert [n for n in HOSTILE_COLUMNS if n not in features] == [], features
         assert query(db, "select count(*) from lookalike_user_scores where run_id = ?", [run_id])[0][0] > 0
     # The informative hostile column carries the signal.
-    corr = query(db, "select correlation from lookalike_feature_importance where run_id = 'pit' and feature = ?", [PAYLOAD])
+    corr = query(
+        db, "select correlation from lookalike_feature_importance where run_id = 'pit' and feature = ?", [PAYLOAD]
+    )
     assert corr[0][0] > 0.5
 
 
@@ -152,7 +174,9 @@ def test_hostile_event_type_and_categories(built):
 def test_hostile_item_category_column(built):
     db, _, _, _ = built
     assert query(db, "select item_id, category from stg_lookalike__items order by item_id") == [
-        ("item_a", HOSTILE_CATEGORY), ("item_b", "007")]
+        ("item_a", HOSTILE_CATEGORY),
+        ("item_b", "007"),
+    ]
     assert_no_injection(db)
 
 
@@ -160,27 +184,40 @@ def test_unknown_feature_names_warn_once(built):
     db, _, _, proc = built
     out = proc.stdout
     # ...and are reported as one input issue, which every run's status_message carries.
-    issue = query(db, "select n_rows, message from lookalike_input_issues where issue = 'unknown_feature_name' "
-                      "and input_variable = 'lookalike_feature_exclude'")
-    assert issue == [(len(UNKNOWN), f"lookalike: var lookalike_feature_exclude names {len(UNKNOWN)} feature(s) that are "
-                      "neither a column of the snapshot input (var lookalike_user_snapshots) nor an event feature: "
-                      + ", ".join(f"'{name}'" for name in UNKNOWN)
-                      + "; they are ignored. Check the spelling (the build log lists the known names).")]
+    issue = query(
+        db,
+        "select n_rows, message from lookalike_input_issues where issue = 'unknown_feature_name' "
+        "and input_variable = 'lookalike_feature_exclude'",
+    )
+    assert issue == [
+        (
+            len(UNKNOWN),
+            f"lookalike: var lookalike_feature_exclude names {len(UNKNOWN)} feature(s) that are "
+            "neither a column of the snapshot input (var lookalike_user_snapshots) nor an event feature: "
+            + ", ".join(f"'{name}'" for name in UNKNOWN)
+            + "; they are ignored. Check the spelling (the build log lists the known names).",
+        )
+    ]
     assert issue[0][1] in query(db, "select status_message from lookalike_runs where run_id = 'pit'")[0][0]
     for name in UNKNOWN:
-        message = (f"lookalike: var lookalike_feature_exclude names '{name}', which is neither a column of the "
-                   "snapshot input (var lookalike_user_snapshots) nor an event feature; it is ignored. "
-                   "Check the spelling (columns: user_id, snapshot_at, score_signal")
+        message = (
+            f"lookalike: var lookalike_feature_exclude names '{name}', which is neither a column of the "
+            "snapshot input (var lookalike_user_snapshots) nor an event feature; it is ignored. "
+            "Check the spelling (columns: user_id, snapshot_at, score_signal"
+        )
         assert out.count(message) == 1, out[-6000:]
     # Known names (a hostile column, an event feature) are not reported.
     assert "names 'o'brien_score'" not in out and "names 'evt_" not in out
 
 
-@pytest.mark.parametrize("var_name, value", [
-    ("lookalike_user_snapshots", 'inputs.snapshots"; drop table main.sentinel_keep; --'),
-    ("lookalike_events", 'inputs."events"'),
-    ("lookalike_labels", "inputs.labels; drop table main.sentinel_keep"),
-])
+@pytest.mark.parametrize(
+    "var_name, value",
+    [
+        ("lookalike_user_snapshots", 'inputs.snapshots"; drop table main.sentinel_keep; --'),
+        ("lookalike_events", 'inputs."events"'),
+        ("lookalike_labels", "inputs.labels; drop table main.sentinel_keep"),
+    ],
+)
 def test_input_relation_injection_is_refused(built, tmp_path, var_name, value):
     _, pristine, _, _ = built
     db_path = tmp_path / "refused.duckdb"

@@ -26,29 +26,43 @@ def check_shape(db, spec, proc) -> None:
     assert "ERROR=0" in out and "SKIP=0" in out, out[-3000:]
     tables = {t for (t,) in query(db, "select table_name from information_schema.tables")}
     assert not {t for t in tables if t.startswith("lookalike_demo_")}, "the demo's seeds were loaded"
-    events = ("events inputs.events" if spec.with_events else "events none (var lookalike_events not set)")
-    items = ("items inputs.items" if spec.with_items else "items none (var lookalike_items not set)")
-    assert ("lookalike: inputs read: user_snapshots inputs.snapshots, labels inputs.labels, runs inputs.runs, "
-            f"{events}, {items}") in out
+    events = "events inputs.events" if spec.with_events else "events none (var lookalike_events not set)"
+    items = "items inputs.items" if spec.with_items else "items none (var lookalike_items not set)"
+    assert (
+        "lookalike: inputs read: user_snapshots inputs.snapshots, labels inputs.labels, runs inputs.runs, "
+        f"{events}, {items}"
+    ) in out
 
     runs = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_runs")}
     assert {r: runs[r]["status"] for r in runs} == {"supervised": "FINISHED", "positive_only": "FINISHED"}, runs
 
     # Features: the snapshot columns that vary (constant ones are dropped), plus evt_/aff_ only with events/items.
-    features = [c for (c,) in query(db, "select column_name from information_schema.columns "
-                                        "where table_name = 'lookalike_inference_features' "
-                                        "and column_name not in ('user_id', 'as_of_at', 'snapshot_at')")]
+    features = [
+        c
+        for (c,) in query(
+            db,
+            "select column_name from information_schema.columns "
+            "where table_name = 'lookalike_inference_features' "
+            "and column_name not in ('user_id', 'as_of_at', 'snapshot_at')",
+        )
+    ]
     assert set(features) - {f for f in features if f.startswith(("evt_", "aff_"))} <= set(feature_names(spec))
     assert any(f.startswith("evt_") for f in features) == spec.with_events
     assert any(f.startswith("aff_") for f in features) == spec.with_items
-    drift = query(db, "select run_id, count(*), count(distinct feature) from lookalike_feature_drift group by 1 order by 1")
+    drift = query(
+        db, "select run_id, count(*), count(distinct feature) from lookalike_feature_drift group by 1 order by 1"
+    )
     assert drift == [(r, len(features), len(features)) for r in ("positive_only", "supervised")]
 
     # Scores: every user of the population (SINGLE_ENGAGE leaves its 30 seeds out), 0..1, ranks 1..n.
     ids = {str(user_key(spec, i)) for i in range(1, spec.n_users + 1)}
     for run_id, n_expected in (("supervised", spec.n_users), ("positive_only", spec.n_users - 30)):
-        rows = query(db, "select user_id, score, score_rank, score_decile from lookalike_user_scores "
-                         "where run_id = ? order by score_rank", [run_id])
+        rows = query(
+            db,
+            "select user_id, score, score_rank, score_decile from lookalike_user_scores "
+            "where run_id = ? order by score_rank",
+            [run_id],
+        )
         assert len(rows) == n_expected == runs[run_id]["n_scored_users"]
         assert {u for u, *_ in rows} <= ids  # integer and zero-padded ids come back as the same text
         assert [r for _, _, r, _ in rows] == list(range(1, n_expected + 1))
@@ -56,7 +70,9 @@ def check_shape(db, spec, proc) -> None:
         assert all(a[1] >= b[1] for a, b in zip(rows, rows[1:], strict=False))
         assert {d for *_, d in rows} == set(range(10))
         # The audience: the top 5 %, its cut-off and ties as lookalike_audiences reports them.
-        audience = [a for a in query_dicts(db, "select * from lookalike_audiences order by score_rank") if a["run_id"] == run_id]
+        audience = [
+            a for a in query_dicts(db, "select * from lookalike_audiences order by score_rank") if a["run_id"] == run_id
+        ]
         n_audience = math.ceil(n_expected * 5 / 100)
         assert [a["user_id"] for a in audience] == [u for u, *_ in rows[:n_audience]]
         cutoff = rows[n_audience - 1][1]
@@ -64,10 +80,12 @@ def check_shape(db, spec, proc) -> None:
         n_in_at_cutoff = sum(1 for _, s, _, _ in rows[:n_audience] if s == cutoff)
         assert {(a["cutoff_score"], a["n_users_at_cutoff_score"]) for a in audience} == {(cutoff, n_at_cutoff)}
         assert [a["is_tied_at_cutoff"] for a in audience] == [
-            s == cutoff and n_at_cutoff > n_in_at_cutoff for _, s, _, _ in rows[:n_audience]]
+            s == cutoff and n_at_cutoff > n_in_at_cutoff for _, s, _, _ in rows[:n_audience]
+        ]
         tie_warning = f"run '{run_id}': {n_in_at_cutoff} of the {n_audience} audience users share the cut-off score"
         assert (tie_warning in (runs[run_id]["health_messages"] or "")) == (
-            n_at_cutoff > n_in_at_cutoff and n_in_at_cutoff > 0.2 * n_audience)
+            n_at_cutoff > n_in_at_cutoff and n_in_at_cutoff > 0.2 * n_audience
+        )
 
     # Metrics equal the references computed outside SQL (ties at the cut-off count fractionally).
     assert assert_seed_recall_matches_numpy(db) == 2
@@ -90,14 +108,18 @@ def test_every_input_shape_builds(spec, tmp_path_factory):
 def assert_misnamed_label_time_is_reported(db, proc) -> None:
     """label_timestmp: a dbt warning with a did-you-mean, and a health warning on each run."""
     out = " ".join(proc.stdout.split())
-    assert ("lookalike: the labels input (var lookalike_labels, \"shape\".\"inputs\".\"labels\") has a column "
-            "'label_timestmp', which the package does not read, so it is ignored. Did you mean 'label_timestamp'? "
-            "Known columns: run_id, user_id, label, label_timestamp, weight") in out
+    assert (
+        'lookalike: the labels input (var lookalike_labels, "shape"."inputs"."labels") has a column '
+        "'label_timestmp', which the package does not read, so it is ignored. Did you mean 'label_timestamp'? "
+        "Known columns: run_id, user_id, label, label_timestamp, weight"
+    ) in out
     for run_id, health, messages in query(db, "select run_id, health, health_messages from lookalike_runs"):
         assert health == "warning"
-        assert (f"run '{run_id}': no label has a label_timestamp, so every label is matched at the scoring time and its "
-                "features may come from after the label; the labels input has label_timestmp, which the package "
-                "does not read. Rename the label's time column to label_timestamp.") in messages
+        assert (
+            f"run '{run_id}': no label has a label_timestamp, so every label is matched at the scoring time and its "
+            "features may come from after the label; the labels input has label_timestmp, which the package "
+            "does not read. Rename the label's time column to label_timestamp."
+        ) in messages
 
 
 def test_own_inputs_are_read_as_a_set(tmp_path):
@@ -117,18 +139,28 @@ def test_own_inputs_are_read_as_a_set(tmp_path):
     partial = {"lookalike_labels": "inputs.labels", "lookalike_as_of": FIXTURE_VARS["lookalike_as_of"]}
     proc = run_dbt(["compile", "--select", "stg_lookalike__user_snapshots"], db, tmp_path, vars=partial, check=False)
     assert proc.returncode != 0
-    assert ("lookalike: variable 'lookalike_user_snapshots' is not set, but lookalike_labels is set. Your own inputs are "
-            "read as a set and never mixed with the demo's: set lookalike_user_snapshots and lookalike_runs too "
-            "(docs/inputs.md), or unset lookalike_labels to build the bundled demo.") in " ".join(proc.stdout.split())
+    assert (
+        "lookalike: variable 'lookalike_user_snapshots' is not set, but lookalike_labels is set. Your own inputs are "
+        "read as a set and never mixed with the demo's: set lookalike_user_snapshots and lookalike_runs too "
+        "(docs/inputs.md), or unset lookalike_labels to build the bundled demo."
+    ) in " ".join(proc.stdout.split())
 
     own = {k: v for k, v in FIXTURE_VARS.items() if k != "lookalike_demo"}
-    proc = run_dbt(["compile", "--select", "stg_lookalike__events", "stg_lookalike__items"], db, tmp_path,
-                   vars={**own, "lookalike_events": "inputs.events_extra", "lookalike_items": "inputs.items_extra"})
+    proc = run_dbt(
+        ["compile", "--select", "stg_lookalike__events", "stg_lookalike__items"],
+        db,
+        tmp_path,
+        vars={**own, "lookalike_events": "inputs.events_extra", "lookalike_items": "inputs.items_extra"},
+    )
     out = " ".join(proc.stdout.split())
-    assert ("has a column 'valeu', which the package does not read, so it is ignored. Did you mean 'value'? "
-            "Known columns: user_id, event_at, event_type, item_id, value") in out
-    assert ("lookalike: the items input (var lookalike_items, \"own\".\"inputs\".\"items_extra\") has a column "
-            "'item_category', which the package does not read, so it is ignored. Known columns: item_id, category") in out
+    assert (
+        "has a column 'valeu', which the package does not read, so it is ignored. Did you mean 'value'? "
+        "Known columns: user_id, event_at, event_type, item_id, value"
+    ) in out
+    assert (
+        'lookalike: the items input (var lookalike_items, "own"."inputs"."items_extra") has a column '
+        "'item_category', which the package does not read, so it is ignored. Known columns: item_id, category"
+    ) in out
     # Own inputs without events: the demo's events are not read (the staging model is empty).
     proc = run_dbt(["compile", "--select", "stg_lookalike__events"], db, tmp_path, vars=own)
     compiled = next((tmp_path / "target").rglob("stg_lookalike__events.sql")).read_text()
@@ -150,8 +182,7 @@ def test_a_real_all_numeric_dataset_builds_as_own_tables(tmp_path):
     frame.insert(0, "user_id", [f"{i:06d}" for i in range(len(frame))])
     frame.insert(1, "snapshot_at", pd.Timestamp("2026-05-01"))
     target = digits.target
-    labels = [("zeros", f"{i:06d}", int(target[i] == 0)) for i in range(0, len(frame), 3)
-              if target[i] in (0, 6, 8, 9)]
+    labels = [("zeros", f"{i:06d}", int(target[i] == 0)) for i in range(0, len(frame), 3) if target[i] in (0, 6, 8, 9)]
     labels += [("ones", f"{i:06d}", 1) for i in range(len(frame)) if target[i] == 1][:120]
     db = tmp_path / "digits.duckdb"
     with duckdb.connect(str(db)) as con:
@@ -159,17 +190,31 @@ def test_a_real_all_numeric_dataset_builds_as_own_tables(tmp_path):
         con.execute("create table inputs.snapshots as select * from frame")
         con.execute("create table inputs.labels (run_id varchar, user_id varchar, label integer)")
         con.executemany("insert into inputs.labels values (?, ?, ?)", labels)
-        con.execute("create table inputs.runs as select * from (values ('zeros', 'MULTI_ENGAGE'), "
-                    "('ones', 'SINGLE_ENGAGE')) t(run_id, engagement_type)")
-    proc = run_dbt(["build"], db, tmp_path, vars={"lookalike_user_snapshots": "inputs.snapshots",
-                                                  "lookalike_labels": "inputs.labels", "lookalike_runs": "inputs.runs",
-                                                  "lookalike_as_of": "2026-05-02"})
+        con.execute(
+            "create table inputs.runs as select * from (values ('zeros', 'MULTI_ENGAGE'), "
+            "('ones', 'SINGLE_ENGAGE')) t(run_id, engagement_type)"
+        )
+    proc = run_dbt(
+        ["build"],
+        db,
+        tmp_path,
+        vars={
+            "lookalike_user_snapshots": "inputs.snapshots",
+            "lookalike_labels": "inputs.labels",
+            "lookalike_runs": "inputs.runs",
+            "lookalike_as_of": "2026-05-02",
+        },
+    )
     assert "ERROR=0" in proc.stdout
     runs = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_runs")}
     assert {r: v["status"] for r, v in runs.items()} == {"zeros": "FINISHED", "ones": "FINISHED"}
     assert runs["zeros"]["test_auc"] > 0.95 and runs["ones"]["test_auc"] > 0.8  # digits are easy to tell apart
-    names = [n for (n,) in query(db, "select column_name from information_schema.columns "
-                                     "where table_name = 'lookalike_inference_features'")]
+    names = [
+        n
+        for (n,) in query(
+            db, "select column_name from information_schema.columns where table_name = 'lookalike_inference_features'"
+        )
+    ]
     assert not [n for n in names if n.startswith(("evt_", "aff_"))]
     assert {n for n in names if n.startswith("pixel_")} <= {f"pixel_{i:02d}" for i in range(64)}
     assert query(db, "select count(*) from lookalike_user_scores where run_id = 'zeros'") == [(1797,)]

@@ -28,8 +28,14 @@ def debug_from_subfolder(work, profiles_dir, duckdb_path=None) -> subprocess.Com
     if duckdb_path is not None:
         env["LOOKALIKE_DUCKDB_PATH"] = duckdb_path
     # No --project-dir: dbt finds dbt_project.yml one folder up, as it does for a user who cd'ed in.
-    return subprocess.run([dbt_bin(), "debug", "--log-path", str(work / "logs")], cwd=str(SUBFOLDER), env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [dbt_bin(), "debug", "--log-path", str(work / "logs")],
+        cwd=str(SUBFOLDER),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def duckdb_files(folder):

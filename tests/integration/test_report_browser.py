@@ -103,8 +103,13 @@ def demo_db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def report(demo_db, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report.html"
-    proc = subprocess.run([sys.executable, "-m", "lookalike_udf.report", "--duckdb", str(demo_db), "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "lookalike_udf.report", "--duckdb", str(demo_db), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"wrote {out}" in proc.stdout
     return out
@@ -126,13 +131,16 @@ def page(report, tmp_path_factory):
         probe_events = len(browser.events)
         browser.open(report.as_uri())
         data = json.loads(browser.evaluate(EXTRACT))
-        browser.call("Runtime.evaluate", {"expression": "1"})      # drain late events
+        browser.call("Runtime.evaluate", {"expression": "1"})  # drain late events
         errors = [e for e in browser.errors() if "lookalike-probe" not in e]
         shot = browser.screenshot(ARTIFACTS / "report-e2e.png")
         print(f"\nreport screenshot: {shot}")
         # print media on an A4 page's width (210 mm - 2 x 12 mm margins = 703 CSS px)
         browser.call("Emulation.setEmulatedMedia", {"media": "print"})
-        browser.call("Emulation.setDeviceMetricsOverride", {"width": 703, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+        browser.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 703, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
+        )
         printed = json.loads(browser.evaluate(PRINT_CHECK))
         browser.call("Emulation.setEmulatedMedia", {"media": ""})
         pdf = browser.print_pdf(ARTIFACTS / "report-e2e.pdf")
@@ -162,13 +170,19 @@ def test_every_chart_is_drawn_for_every_run(page, demo_db):
         drawn = {chart for (run_id, chart) in charts if run_id == run["run_id"]}
         assert drawn == expected, run
     for chart in charts.values():
-        assert chart["width"] > 200 and chart["height"] > 100, chart["chart"]   # laid out, visible
+        assert chart["width"] > 200 and chart["height"] > 100, chart["chart"]  # laid out, visible
 
 
 def test_overview_numbers_equal_lookalike_runs(page, demo_db):
-    runs = {r["run_id"]: r for r in query_dicts(demo_db, """
+    runs = {
+        r["run_id"]: r
+        for r in query_dicts(
+            demo_db,
+            """
         select r.*, s.n_positive_users, s.n_matched_labels
-        from lookalike_runs r left join lookalike_input_label_summary s using (run_id)""")}
+        from lookalike_runs r left join lookalike_input_label_summary s using (run_id)""",
+        )
+    }
     overview = {row["run"]: row["fields"] for row in page["data"]["overview"]}
     assert set(overview) == set(runs)
     for run_id, f in overview.items():
@@ -184,7 +198,9 @@ def test_overview_numbers_equal_lookalike_runs(page, demo_db):
     for run_id, r in runs.items():
         for key in ("test_auc", "train_auc", "test_ks", "train_ks"):
             assert float(kpis[run_id]["fields"][key]["value"]) == pytest.approx(r[key], abs=1e-15)
-        n_thresholds = query(demo_db, f"select count(*) from lookalike_run_threshold_metrics where run_id = '{run_id}'")[0][0]
+        n_thresholds = query(
+            demo_db, f"select count(*) from lookalike_run_threshold_metrics where run_id = '{run_id}'"
+        )[0][0]
         assert kpis[run_id]["thresholds"] == n_thresholds > 0
 
 
@@ -193,7 +209,8 @@ def test_roc_points_and_auc_match_the_marts(page, demo_db):
     aucs = {(r, s): a for r, s, a in query(demo_db, "select run_id, split, auc from lookalike_run_metrics")}
     preds = defaultdict(list)
     for run_id, split, label, weight, score in query(
-            demo_db, "select run_id, split, label, weight, score from lookalike_training_predictions"):
+        demo_db, "select run_id, split, label, weight, score from lookalike_training_predictions"
+    ):
         preds[(run_id, split)].append((label, weight, score))
     for (run_id, split), auc in aucs.items():
         chart = charts[(run_id, "roc")]
@@ -205,15 +222,18 @@ def test_roc_points_and_auc_match_the_marts(page, demo_db):
         assert np.allclose(pts, expected, atol=1e-12)
         assert pts[0] == (0.0, 0.0) and pts[-1] == (1.0, 1.0)
         drawn_auc = float(np.trapezoid([p[1] for p in pts], [p[0] for p in pts]))
-        assert drawn_auc == pytest.approx(auc, abs=0.01)            # thinning keeps the curve's area
+        assert drawn_auc == pytest.approx(auc, abs=0.01)  # thinning keeps the curve's area
         assert any(f"{split} (AUC {auc:.3f})" == text for text in chart["legend"])
 
 
 def test_gains_deciles_and_calibration_equal_the_marts(page, demo_db):
     charts = _charts(page)
     gains = defaultdict(list)
-    for run_id, split, fraction, rate in query(demo_db, """select run_id, split, fraction, positive_rate
-            from lookalike_run_cumulative_positive_rates where direction = 'descending' order by fraction"""):
+    for run_id, split, fraction, rate in query(
+        demo_db,
+        """select run_id, split, fraction, positive_rate
+            from lookalike_run_cumulative_positive_rates where direction = 'descending' order by fraction""",
+    ):
         gains[(run_id, split)].append((fraction, rate))
     for (run_id, split), rows in gains.items():
         pts = [(p["x"], p["value"]) for p in charts[(run_id, "gains")]["points"] if p["series"] == split]
@@ -231,16 +251,25 @@ def test_gains_deciles_and_calibration_equal_the_marts(page, demo_db):
             cal = [p for p in charts[(run_id, "calibration")]["points"] if p["series"] == split]
             assert [p["nUsers"] for p in cal] == [d["n_users"] for d in rows]
             assert [p["value"] for p in cal] == pytest.approx([d["positive_rate"] for d in rows], abs=1e-9)
-            assert all(d["min_score"] - 1e-12 <= p["x"] <= d["max_score"] + 1e-12 for p, d in zip(cal, rows, strict=True))
+            assert all(
+                d["min_score"] - 1e-12 <= p["x"] <= d["max_score"] + 1e-12 for p, d in zip(cal, rows, strict=True)
+            )
 
 
 def test_score_histogram_counts_equal_lookalike_user_scores(page, demo_db):
     charts = _charts(page)
-    counts = query(demo_db, """select run_id, coalesce(is_seed_user, false), count(*)
-                               from lookalike_user_scores group by all""")
+    counts = query(
+        demo_db,
+        """select run_id, coalesce(is_seed_user, false), count(*)
+                               from lookalike_user_scores group by all""",
+    )
     assert counts
     for run_id, is_seed, n in counts:
-        bars = [b for b in charts[(run_id, "score-histogram")]["bars"] if b["series"] == ("seeds" if is_seed else "population")]
+        bars = [
+            b
+            for b in charts[(run_id, "score-histogram")]["bars"]
+            if b["series"] == ("seeds" if is_seed else "population")
+        ]
         assert len(bars) == 20
         assert sum(b["count"] for b in bars) == n
         assert sum(b["value"] for b in bars) == pytest.approx(1.0)
@@ -248,19 +277,28 @@ def test_score_histogram_counts_equal_lookalike_user_scores(page, demo_db):
 
 def test_importance_labels_and_drift_equal_the_marts(page, demo_db):
     charts = _charts(page)
-    for run_id, in query(demo_db, "select run_id from lookalike_runs where status <> 'FAILED'"):
-        imp = query(demo_db, f"select feature, importance from lookalike_feature_importance where run_id = '{run_id}' "
-                             "and rank is not null order by rank")   # features the model does not rely on: no rank, no bar
+    for (run_id,) in query(demo_db, "select run_id from lookalike_runs where status <> 'FAILED'"):
+        imp = query(
+            demo_db,
+            f"select feature, importance from lookalike_feature_importance where run_id = '{run_id}' "
+            "and rank is not null order by rank",
+        )  # features the model does not rely on: no rank, no bar
         bars = charts[(run_id, "importance")]["bars"]
         assert [b["category"] for b in bars] == [f for f, _ in imp[:15]]
         assert [b["value"] for b in bars] == pytest.approx([v for _, v in imp[:15]], abs=1e-15)
-        monthly = query(demo_db, f"""select n_labels, n_positive_labels from lookalike_label_monthly
-                                     where run_id = '{run_id}' order by label_month nulls last""")
+        monthly = query(
+            demo_db,
+            f"""select n_labels, n_positive_labels from lookalike_label_monthly
+                                     where run_id = '{run_id}' order by label_month nulls last""",
+        )
         bars = charts[(run_id, "label-monthly")]["bars"]
         assert [b["value"] for b in bars if b["series"] == "labels"] == [m[0] for m in monthly]
         assert [b["value"] for b in bars if b["series"] == "positive-labels"] == [m[1] for m in monthly]
-        drift = query(demo_db, f"""select feature, psi from lookalike_feature_drift where run_id = '{run_id}'
-                                   order by psi desc nulls last, feature""")
+        drift = query(
+            demo_db,
+            f"""select feature, psi from lookalike_feature_drift where run_id = '{run_id}'
+                                   order by psi desc nulls last, feature""",
+        )
         bars = charts[(run_id, "drift")]["bars"]
         assert [b["category"] for b in bars] == [f for f, _ in drift[:15]]
         assert [b["value"] for b in bars] == pytest.approx([v for _, v in drift[:15]], abs=1e-15)
@@ -272,8 +310,8 @@ def test_print_layout(page, demo_db):
     assert printed["header"] in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
     n_runs = query(demo_db, "select count(*) from lookalike_runs")[0][0]
     assert printed["runBreaks"] == ["page"] * n_runs
-    assert printed["overflowing"] == []          # nothing cut off at the page's width
-    assert printed["closedDetailsShown"]         # the tables folded on screen are printed
+    assert printed["overflowing"] == []  # nothing cut off at the page's width
+    assert printed["closedDetailsShown"]  # the tables folded on screen are printed
     pdf = page["pdf"]
     assert pdf.startswith(b"%PDF")
     # one page for the overview, then at least one per run (each run starts a page)
@@ -301,7 +339,7 @@ def _assert_readable(data):
             assert chart["yMax"] is not None and chart["yMax"] <= 1.0, (chart["run"], chart["chart"], chart["yMax"])
         if chart["chart"] in ("importance", "drift"):
             labels = [label["title"] or label["text"] for label in chart["labels"] if label["title"] is not None]
-            assert len(set(labels)) == len(labels)   # every feature label names its feature in full (title)
+            assert len(set(labels)) == len(labels)  # every feature label names its feature in full (title)
 
 
 def test_rate_axes_end_at_100_percent_and_no_label_is_cut(page, demo_db):
@@ -316,29 +354,58 @@ def test_rate_axes_end_at_100_percent_and_no_label_is_cut(page, demo_db):
     assert data["pageHeight"] < 4000 * n_runs + 1500
 
 
-LONG_NAMES = ["aff_electronics_accessories_share_365d", "aff_electronics_accessories_share_90d",
-              "WWWWWWWWWWWWWWWWWWWWWWWWWWWW", "evt_support_contact_days_since_first_event", "x"]
+LONG_NAMES = [
+    "aff_electronics_accessories_share_365d",
+    "aff_electronics_accessories_share_90d",
+    "WWWWWWWWWWWWWWWWWWWWWWWWWWWW",
+    "evt_support_contact_days_since_first_event",
+    "x",
+]
 
 
 def _hand_made_run() -> dict:
     import datetime as dt
-    months = [dt.date(2000 + m // 12, m % 12 + 1, 1) for m in range(300)]   # 25 years of monthly labels
+
+    months = [dt.date(2000 + m // 12, m % 12 + 1, 1) for m in range(300)]  # 25 years of monthly labels
     return {
-        "run_id": "long_history", "status": "FINISHED", "health": "healthy", "test_auc": 0.8,
-        "run_started_at": dt.datetime(2026, 1, 2), "metrics": {"test": {"auc": 0.8, "positive_rate": 0.5}},
+        "run_id": "long_history",
+        "status": "FINISHED",
+        "health": "healthy",
+        "test_auc": 0.8,
+        "run_started_at": dt.datetime(2026, 1, 2),
+        "metrics": {"test": {"auc": 0.8, "positive_rate": 0.5}},
         "roc": {"test": {"points": [(0, 0), (0.1, 0.7), (1, 1)]}},
-        "gains": [{"split": "test", "fraction": f / 10, "positive_rate": 0.99 - f / 40, "n_users": f} for f in range(1, 11)],
-        "deciles": [{"split": "test", "decile": d, "positive_rate": 0.1 + d * 0.095, "lift": d / 2, "n_users": 10}
-                    for d in range(10)],
-        "calibration": [{"split": "test", "decile": d, "mean_score": d / 10, "positive_rate": d / 9.5, "n_users": 10}
-                        for d in range(10)],
+        "gains": [
+            {"split": "test", "fraction": f / 10, "positive_rate": 0.99 - f / 40, "n_users": f} for f in range(1, 11)
+        ],
+        "deciles": [
+            {"split": "test", "decile": d, "positive_rate": 0.1 + d * 0.095, "lift": d / 2, "n_users": 10}
+            for d in range(10)
+        ],
+        "calibration": [
+            {"split": "test", "decile": d, "mean_score": d / 10, "positive_rate": d / 9.5, "n_users": 10}
+            for d in range(10)
+        ],
         "histogram": {"bins": 20, "population": [0] * 19 + [50], "seeds": [0] * 19 + [7]},
-        "thresholds": [{"split": "test", "cutoff": "top_pct", "top_pct": 10, "threshold": 0.9, "n_predicted_positive": 3,
-                        "true_positive": 4.5, "false_positive": 1.0}],
-        "importance": [{"feature": name, "feature_kind": "numeric", "importance": 0.3 / (i + 1), "rank": i + 1}
-                       for i, name in enumerate(LONG_NAMES)],
-        "monthly": [{"label_month": m, "n_labels": 10 + i % 7, "n_positive_labels": 3, "positive_rate": 3 / (10 + i % 7)}
-                    for i, m in enumerate(months)],
+        "thresholds": [
+            {
+                "split": "test",
+                "cutoff": "top_pct",
+                "top_pct": 10,
+                "threshold": 0.9,
+                "n_predicted_positive": 3,
+                "true_positive": 4.5,
+                "false_positive": 1.0,
+            }
+        ],
+        "importance": [
+            {"feature": name, "feature_kind": "numeric", "importance": 0.3 / (i + 1), "rank": i + 1}
+            for i, name in enumerate(LONG_NAMES)
+        ],
+        "monthly": [
+            {"label_month": m, "n_labels": 10 + i % 7, "n_positive_labels": 3, "positive_rate": 3 / (10 + i % 7)}
+            for i, m in enumerate(months)
+        ],
         "drift": [{"feature": name, "psi": 0.05 * (i + 1), "drift_level": "none"} for i, name in enumerate(LONG_NAMES)],
     }
 
@@ -347,6 +414,7 @@ def _hand_made_run() -> dict:
 def hand_made_page(tmp_path_factory):
     """A hand-made run (no build): 300 label months, long feature names, rates near 100 %."""
     from lookalike_udf.report import render_html
+
     out = tmp_path_factory.mktemp("hand_made") / "report.html"
     out.write_text(render_html({"runs": [_hand_made_run()], "has_drift": True}), encoding="utf-8")
     try:
@@ -371,6 +439,6 @@ def test_hand_made_page_long_history_and_long_names(hand_made_page):
     assert data["pageHeight"] < 4500, data["pageHeight"]
     _assert_readable(data)
     chart = next(c for c in data["charts"] if c["chart"] == "label-monthly")
-    assert len([b for b in chart["bars"] if b["series"] == "labels"]) == 300   # the chart keeps every month
+    assert len([b for b in chart["bars"] if b["series"] == "labels"]) == 300  # the chart keeps every month
     importance = next(c for c in data["charts"] if c["chart"] == "importance")
     assert [label["title"] for label in importance["labels"] if label["title"] is not None] == LONG_NAMES

@@ -30,31 +30,70 @@ TRAINED_RUNS = ["pit", "single"]
 
 
 def state(db) -> dict:
-    runs = {r["run_id"]: r for r in query_dicts(db, "select run_id, status, training_action, scoring_action from lookalike_runs")}
-    models = {r["run_id"]: r for r in query_dicts(
-        db, "select run_id, model_json, training_fingerprint, training_started_at from lookalike_run_models")}
-    scores = {run: query(db, "select user_id, score, scored_at from lookalike_user_scores "
-                             f"where run_id = '{run}' order by user_id") for run in TRAINED_RUNS}
-    predictions = {run: query(db, "select example_id, score from lookalike_training_predictions "
-                                  f"where run_id = '{run}' order by example_id") for run in TRAINED_RUNS}
-    importance = {run: query(db, "select feature, importance, prevalence_population, training_fingerprint "
-                                 f"from lookalike_feature_importance where run_id = '{run}' order by feature")
-                  for run in TRAINED_RUNS}
+    runs = {
+        r["run_id"]: r
+        for r in query_dicts(db, "select run_id, status, training_action, scoring_action from lookalike_runs")
+    }
+    models = {
+        r["run_id"]: r
+        for r in query_dicts(
+            db, "select run_id, model_json, training_fingerprint, training_started_at from lookalike_run_models"
+        )
+    }
+    scores = {
+        run: query(
+            db, f"select user_id, score, scored_at from lookalike_user_scores where run_id = '{run}' order by user_id"
+        )
+        for run in TRAINED_RUNS
+    }
+    predictions = {
+        run: query(
+            db,
+            f"select example_id, score from lookalike_training_predictions where run_id = '{run}' order by example_id",
+        )
+        for run in TRAINED_RUNS
+    }
+    importance = {
+        run: query(
+            db,
+            "select feature, importance, prevalence_population, training_fingerprint "
+            f"from lookalike_feature_importance where run_id = '{run}' order by feature",
+        )
+        for run in TRAINED_RUNS
+    }
     leftovers = query(db, "select table_name from information_schema.tables where table_name like '%dbt_tmp%'")
     # Tables the last build kept as they were (lookalike_table; lookalike_build_state records it, decision 0025).
     kept = kept_by_last_build(db)
-    return {"runs": runs, "models": models, "scores": scores, "predictions": predictions, "importance": importance,
-            "leftovers": leftovers, "kept": kept}
+    return {
+        "runs": runs,
+        "models": models,
+        "scores": scores,
+        "predictions": predictions,
+        "importance": importance,
+        "leftovers": leftovers,
+        "kept": kept,
+    }
 
 
 #: The tables an unchanged rebuild keeps without running a statement: the models with config
 #: lookalike_keep (Python models, drift, scores, labels, training examples), and the feature tables
 #: (lookalike_keep without a row checksum; before decision 0025 they copied themselves).
-KEEP_MODELS = {"lookalike_run_models", "lookalike_training_predictions", "int_lookalike__population_scores",
-               "lookalike_feature_importance", "lookalike_run_scoring_sql", "lookalike_user_reasons",
-               "lookalike_feature_drift", "lookalike_pit_labels", "int_lookalike__training_examples"}
-GUARDED_FEATURE_TABLES = {"int_lookalike__user_snapshots", "int_lookalike__training_points",
-                          "lookalike_inference_features"}
+KEEP_MODELS = {
+    "lookalike_run_models",
+    "lookalike_training_predictions",
+    "int_lookalike__population_scores",
+    "lookalike_feature_importance",
+    "lookalike_run_scoring_sql",
+    "lookalike_user_reasons",
+    "lookalike_feature_drift",
+    "lookalike_pit_labels",
+    "int_lookalike__training_examples",
+}
+GUARDED_FEATURE_TABLES = {
+    "int_lookalike__user_snapshots",
+    "int_lookalike__training_points",
+    "lookalike_inference_features",
+}
 #: Kept by the same key, but read only the population's snapshots, not the labels.
 POPULATION_TABLES = {"int_lookalike__inference_snapshots"}
 
@@ -90,8 +129,17 @@ def builds(tmp_path_factory, fixture_build):
 
     run_dbt(["build"], db, work, vars={**more, "lookalike_tune_model": True})
     out["tuned"] = state(db)
-    run_dbt(["build"], db, work, vars={**more, "lookalike_tune_model": True, "lookalike_auto_tune": True,
-                                      "lookalike_tune_time_budget_seconds": 30})
+    run_dbt(
+        ["build"],
+        db,
+        work,
+        vars={
+            **more,
+            "lookalike_tune_model": True,
+            "lookalike_auto_tune": True,
+            "lookalike_tune_time_budget_seconds": 30,
+        },
+    )
     out["auto_tuned"] = state(db)
     return out
 
@@ -182,7 +230,9 @@ def test_tuning_settings_are_part_of_the_training_fingerprint(builds):
 
 
 def test_feature_importance_is_carried_over_for_reused_models_only(builds):
-    first, again, changed, forced, new_user = (builds[k] for k in ("first", "again", "one_run_changed", "forced", "new_user"))
+    first, again, changed, forced, new_user = (
+        builds[k] for k in ("first", "again", "one_run_changed", "forced", "new_user")
+    )
     for run in TRAINED_RUNS:
         assert len(first["importance"][run]) >= 3
         assert {r[3] for r in first["importance"][run]} == {first["models"][run]["training_fingerprint"]}

@@ -19,8 +19,15 @@ FIX = ". Fix it in --vars or in the vars of dbt_project.yml (docs/variables.md).
 def edge_values(setting) -> list:
     """Values at, just inside and just outside each bound, a non-number and null."""
     step = 1 if setting.kind == "int" else 1e-6
-    values = [setting.min - step, setting.min, setting.min + step, setting.max - step, setting.max,
-              setting.max + step, None]
+    values = [
+        setting.min - step,
+        setting.min,
+        setting.min + step,
+        setting.max - step,
+        setting.max,
+        setting.max + step,
+        None,
+    ]
     return values + ([2.5] if setting.kind == "int" else [])
 
 
@@ -43,16 +50,27 @@ PAIRS += [(var, value, var.removeprefix("lookalike_")) for var, value, _ in MISM
 def start_errors(tmp_path_factory):
     """lookalike_check_var's error (or None) for every pair, in order."""
     work = tmp_path_factory.mktemp("settings_bounds")
-    proc = run_dbt(["run-operation", "lookalike_print_var_checks", "--args",
-                    json.dumps({"pairs": [[var, value] for var, value, _ in PAIRS]})], work / "empty.duckdb", work)
+    proc = run_dbt(
+        [
+            "run-operation",
+            "lookalike_print_var_checks",
+            "--args",
+            json.dumps({"pairs": [[var, value] for var, value, _ in PAIRS]}),
+        ],
+        work / "empty.duckdb",
+        work,
+    )
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"check"')]
     assert [line["check"] for line in lines] == list(range(len(PAIRS)))
     return [line["error"] for line in lines]
 
 
 def test_start_of_build_rejects_exactly_what_the_runs_reject(start_errors):
-    disagree = [(var, value, error, violation(name, value)) for (var, value, name), error in zip(PAIRS, start_errors, strict=True)
-                if (error is None) != (violation(name, value) is None)]
+    disagree = [
+        (var, value, error, violation(name, value))
+        for (var, value, name), error in zip(PAIRS, start_errors, strict=True)
+        if (error is None) != (violation(name, value) is None)
+    ]
     assert disagree == []
     assert sum(error is not None for error in start_errors) > len(PAIRS) // 3  # the edges are tried
 

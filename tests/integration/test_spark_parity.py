@@ -49,27 +49,63 @@ SCHEMA = "lookalike_parity"
 #: Every public relation that holds rows on both engines. (lookalike_serving is off by default on
 #: Spark, which has no serving file, decision 0016; tests/unit/test_spark_frames.py covers its
 #: manifest on Spark.)
-PUBLIC = ["lookalike_pit_labels", "lookalike_pit_features", "lookalike_input_label_summary",
-          "lookalike_label_monthly", "lookalike_label_weight_counts", "lookalike_input_issues",
-          "lookalike_run_metrics", "lookalike_run_deciles", "lookalike_run_cumulative_positive_rates",
-          "lookalike_run_threshold_metrics", "lookalike_user_scores", "lookalike_audiences",
-          "lookalike_training_predictions", "lookalike_feature_importance", "lookalike_user_reasons",
-          "lookalike_feature_drift", "lookalike_inference_features", "lookalike_runs"]
+PUBLIC = [
+    "lookalike_pit_labels",
+    "lookalike_pit_features",
+    "lookalike_input_label_summary",
+    "lookalike_label_monthly",
+    "lookalike_label_weight_counts",
+    "lookalike_input_issues",
+    "lookalike_run_metrics",
+    "lookalike_run_deciles",
+    "lookalike_run_cumulative_positive_rates",
+    "lookalike_run_threshold_metrics",
+    "lookalike_user_scores",
+    "lookalike_audiences",
+    "lookalike_training_predictions",
+    "lookalike_feature_importance",
+    "lookalike_user_reasons",
+    "lookalike_feature_drift",
+    "lookalike_inference_features",
+    "lookalike_runs",
+]
 INTERNAL = ["int_lookalike__training_examples", "lookalike_run_models"]
 
 
 def lookalike_dbt(args, spark_dir: Path, work: Path, vars: dict, check=True) -> subprocess.CompletedProcess:
     """`lookalike-dbt <args> --target spark` in a subprocess with its own metastore and warehouse."""
-    env = dict(os.environ, LOOKALIKE_SPARK_DIR=str(spark_dir), LOOKALIKE_SPARK_SCHEMA=SCHEMA,
-               LOOKALIKE_SPARK_MASTER="local[2]", LOOKALIKE_SPARK_DRIVER_MEMORY="2g",
-               PYSPARK_PYTHON=sys.executable, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    cmd = [sys.executable, "-m", "lookalike_udf.spark_dbt", *args, "--target", "spark",
-           "--project-dir", str(REPO), "--profiles-dir", str(REPO), "--log-path", str(work / "logs"),
-           "--target-path", str(work / "target"), "--vars", json.dumps(vars)]
+    env = dict(
+        os.environ,
+        LOOKALIKE_SPARK_DIR=str(spark_dir),
+        LOOKALIKE_SPARK_SCHEMA=SCHEMA,
+        LOOKALIKE_SPARK_MASTER="local[2]",
+        LOOKALIKE_SPARK_DRIVER_MEMORY="2g",
+        PYSPARK_PYTHON=sys.executable,
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "lookalike_udf.spark_dbt",
+        *args,
+        "--target",
+        "spark",
+        "--project-dir",
+        str(REPO),
+        "--profiles-dir",
+        str(REPO),
+        "--log-path",
+        str(work / "logs"),
+        "--target-path",
+        str(work / "target"),
+        "--vars",
+        json.dumps(vars),
+    ]
     proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=1800)
     if check and proc.returncode != 0:
-        raise AssertionError(f"lookalike-dbt {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-8000:]}"
-                             f"\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"lookalike-dbt {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-8000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -100,23 +136,47 @@ def spark_name(table: str) -> str:
 
 
 def test_point_in_time_labels_are_identical(engines):
-    assert differences(engines["duck"], engines["spark"], "lookalike_pit_labels",
-                       spark_name("lookalike_pit_labels"), tol=0.0) == []
+    assert (
+        differences(
+            engines["duck"], engines["spark"], "lookalike_pit_labels", spark_name("lookalike_pit_labels"), tol=0.0
+        )
+        == []
+    )
     # and they are the hand-worked answers, not two equal wrong ones
-    rows = dict(query(engines["spark"], f"select user_id, snapshot_at from {spark_name('lookalike_pit_labels')} "
-                                        "where run_id = 'pit' and user_id in ('0016', '0017', '0018', '0020')"))
+    rows = dict(
+        query(
+            engines["spark"],
+            f"select user_id, snapshot_at from {spark_name('lookalike_pit_labels')} "
+            "where run_id = 'pit' and user_id in ('0016', '0017', '0018', '0020')",
+        )
+    )
     import datetime as dt
-    assert rows == {"0016": dt.datetime(2026, 2, 1), "0017": dt.datetime(2026, 2, 1), "0018": None,
-                    "0020": dt.datetime(2026, 1, 1)}
+
+    assert rows == {
+        "0016": dt.datetime(2026, 2, 1),
+        "0017": dt.datetime(2026, 2, 1),
+        "0018": None,
+        "0020": dt.datetime(2026, 1, 1),
+    }
 
 
 def test_training_examples_and_event_windows_are_identical(engines):
-    assert differences(engines["duck"], engines["spark"], "int_lookalike__training_examples",
-                       spark_name("int_lookalike__training_examples")) == []
+    assert (
+        differences(
+            engines["duck"],
+            engines["spark"],
+            "int_lookalike__training_examples",
+            spark_name("int_lookalike__training_examples"),
+        )
+        == []
+    )
     # user 0016's purchases: 30d window inclusive of exactly 30 days, the event at the label time excluded
-    row = query(engines["spark"], f"select evt_purchase_cnt_30d, evt_purchase_cnt_90d, evt_purchase_value_90d "
-                                  f"from {spark_name('int_lookalike__training_examples')} "
-                                  "where run_id = 'pit' and user_id = '0016'")
+    row = query(
+        engines["spark"],
+        f"select evt_purchase_cnt_30d, evt_purchase_cnt_90d, evt_purchase_value_90d "
+        f"from {spark_name('int_lookalike__training_examples')} "
+        "where run_id = 'pit' and user_id = '0016'",
+    )
     assert row == [(2.0, 3.0, 35.0)]
 
 
@@ -125,8 +185,12 @@ def test_both_engines_train_the_same_model(engines):
     duck = query(engines["duck"], sql.format("lookalike_run_models"))
     spark = query(engines["spark"], sql.format(spark_name("lookalike_run_models")))
     assert duck == spark
-    assert {r[0]: r[1] for r in duck} == {"few_negatives": "FAILED", "ghost": "FAILED", "pit": "TRAINED",
-                                          "single": "TRAINED"}
+    assert {r[0]: r[1] for r in duck} == {
+        "few_negatives": "FAILED",
+        "ghost": "FAILED",
+        "pit": "TRAINED",
+        "single": "TRAINED",
+    }
     assert all(r[2] for r in duck if r[1] == "TRAINED")
 
 
@@ -137,11 +201,14 @@ def test_public_tables_are_equal(engines, table):
 
 def test_scores_and_metrics_are_real(engines):
     # parity of two empty tables would prove nothing
-    counts = dict(query(engines["spark"], f"select run_id, count(*) from {spark_name('lookalike_user_scores')} "
-                                          "group by run_id"))
+    counts = dict(
+        query(engines["spark"], f"select run_id, count(*) from {spark_name('lookalike_user_scores')} group by run_id")
+    )
     assert counts == {"pit": 60, "single": 48}
-    auc = query(engines["spark"], f"select auc from {spark_name('lookalike_run_metrics')} "
-                                  "where run_id = 'pit' and split = 'test'")
+    auc = query(
+        engines["spark"],
+        f"select auc from {spark_name('lookalike_run_metrics')} where run_id = 'pit' and split = 'test'",
+    )
     assert auc and 0.5 < auc[0][0] <= 1.0
 
 
@@ -157,6 +224,7 @@ def test_failure_isolation_and_messages_match(engines):
 
 
 # --- Bad input: the same validation on both engines -------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def bad_engines(tmp_path_factory):
@@ -175,46 +243,71 @@ def bad_engines(tmp_path_factory):
     assert "WARN 3 assert_no_failed_runs" in proc.stdout
 
     spark_dir = work / "spark"
-    spark_io.run("load", spark_dir, duck, ["inputs.labels_text", "inputs.runs_settings", "inputs.snapshots_text",
-                                             "inputs.labels_no_user"])
+    spark_io.run(
+        "load",
+        spark_dir,
+        duck,
+        ["inputs.labels_text", "inputs.runs_settings", "inputs.snapshots_text", "inputs.labels_no_user"],
+    )
     proc = lookalike_dbt(["build"], spark_dir, work / "spark_run", vars)
     assert "WARN 3 assert_no_failed_runs" in proc.stdout and "WARN 3 assert_no_input_issues" in proc.stdout
 
     # A required column missing: the build stops naming the input, the earlier tables stay.
-    missing = lookalike_dbt(["build"], spark_dir, work / "spark_run",
-                            {**vars, "lookalike_labels": "inputs.labels_no_user"}, check=False)
+    missing = lookalike_dbt(
+        ["build"], spark_dir, work / "spark_run", {**vars, "lookalike_labels": "inputs.labels_no_user"}, check=False
+    )
     copied = work / "spark.duckdb"
-    spark_io.run("dump", spark_dir, copied, [f"{SCHEMA}.{t}" for t in
-                                             ("lookalike_runs", "lookalike_input_issues", "lookalike_pit_labels",
-                                              "lookalike_user_scores")])
+    spark_io.run(
+        "dump",
+        spark_dir,
+        copied,
+        [
+            f"{SCHEMA}.{t}"
+            for t in ("lookalike_runs", "lookalike_input_issues", "lookalike_pit_labels", "lookalike_user_scores")
+        ],
+    )
     return {"duck": duck, "spark": copied, "missing": missing}
 
 
-BAD_VARS = {**FIXTURE_VARS, "lookalike_labels": "inputs.labels_text", "lookalike_runs": "inputs.runs_settings",
-            "lookalike_user_snapshots": "inputs.snapshots_text"}
+BAD_VARS = {
+    **FIXTURE_VARS,
+    "lookalike_labels": "inputs.labels_text",
+    "lookalike_runs": "inputs.runs_settings",
+    "lookalike_user_snapshots": "inputs.snapshots_text",
+}
 
 
-@pytest.mark.parametrize("table", ["lookalike_runs", "lookalike_input_issues", "lookalike_pit_labels",
-                                   "lookalike_user_scores"])
+@pytest.mark.parametrize(
+    "table", ["lookalike_runs", "lookalike_input_issues", "lookalike_pit_labels", "lookalike_user_scores"]
+)
 def test_bad_input_is_reported_alike(bad_engines, table):
     # input_relation is the input's name as each adapter renders it ("db"."inputs"."labels_text" on
     # DuckDB, inputs.labels_text on Spark); every count, message and row must agree.
-    assert differences(bad_engines["duck"], bad_engines["spark"], table, spark_name(table),
-                       skip=("input_relation",)) == []
+    assert (
+        differences(bad_engines["duck"], bad_engines["spark"], table, spark_name(table), skip=("input_relation",)) == []
+    )
 
 
 def test_bad_input_statuses_on_spark(bad_engines):
     status = dict(query(bad_engines["spark"], f"select run_id, status from {spark_name('lookalike_runs')}"))
-    assert status == {"ok": "FINISHED", "bad_type": "FAILED", "bad_fraction": "FAILED", "bad_rows": "FINISHED",
-                      "train_only": "FINISHED_TRAINING", "bad_setting": "FAILED"}
+    assert status == {
+        "ok": "FINISHED",
+        "bad_type": "FAILED",
+        "bad_fraction": "FAILED",
+        "bad_rows": "FINISHED",
+        "train_only": "FINISHED_TRAINING",
+        "bad_setting": "FAILED",
+    }
     message = dict(query(bad_engines["spark"], f"select run_id, status_message from {spark_name('lookalike_runs')}"))
     # Spark's try_cast reads the text labels, weights and times as DuckDB's does
     assert message["bad_rows"].startswith(
         "run 'bad_rows': 9 label(s) excluded (1 without user_id, 3 with a label other than 0 or 1, 4 with a "
-        "weight that is not a finite number in (0, 1e9], 1 with an unreadable label_timestamp)")
+        "weight that is not a finite number in (0, 1e9], 1 with an unreadable label_timestamp)"
+    )
     assert message["bad_setting"].startswith(
         "run 'bad_setting': the runs input (var lookalike_runs) holds setting value(s) that cannot be read: "
-        "pu_bags = 'twenty' (not an integer).")
+        "pu_bags = 'twenty' (not an integer)."
+    )
 
 
 def test_missing_required_column_on_spark_names_the_input_and_keeps_the_tables(bad_engines):
@@ -228,8 +321,14 @@ def test_missing_required_column_on_spark_names_the_input_and_keeps_the_tables(b
 def test_an_unchanged_rebuild_keeps_the_sql_tables_on_spark(engines):
     """The keep short cut (decision 0025) on Spark: the same inputs keep the SQL feature tables and
     the labels as they are (no copy, no rebuild), and the build state records it."""
-    proc = lookalike_dbt(["run", "-s", "+lookalike_pit_features"], engines["spark_dir"], engines["work"] / "spark_rerun",
-                         EVENT_VARS)
+    proc = lookalike_dbt(
+        ["run", "-s", "+lookalike_pit_features"], engines["spark_dir"], engines["work"] / "spark_rerun", EVENT_VARS
+    )
     kept = set(re.findall(r"lookalike: (\w+) kept: its inputs are unchanged", proc.stdout))
-    assert kept == {"int_lookalike__user_snapshots", "int_lookalike__event_series", "int_lookalike__training_points",
-                    "lookalike_pit_features", "lookalike_pit_labels"}, proc.stdout[-4000:]
+    assert kept == {
+        "int_lookalike__user_snapshots",
+        "int_lookalike__event_series",
+        "int_lookalike__training_points",
+        "lookalike_pit_features",
+        "lookalike_pit_labels",
+    }, proc.stdout[-4000:]

@@ -26,8 +26,13 @@ def builds(tmp_path_factory):
 
 
 def scores(db, run_id):
-    return dict(query(db, "select user_id, score from int_lookalike__population_scores "
-                          f"where run_id = '{run_id}' and user_id is not null"))
+    return dict(
+        query(
+            db,
+            "select user_id, score from int_lookalike__population_scores "
+            f"where run_id = '{run_id}' and user_id is not null",
+        )
+    )
 
 
 @pytest.mark.parametrize("run_id", ["pit", "single"])
@@ -50,19 +55,24 @@ def test_compiled_sql_scores_the_inference_features(builds):
     db = builds["python"]
     rows = query_dicts(db, "select * from lookalike_run_scoring_sql order by run_id")
     assert [(r["run_id"], r["dialect"], r["compile_action"], r["compile_error"]) for r in rows] == [
-        ("pit", "duckdb", "compiled", None), ("single", "duckdb", "compiled", None)]
+        ("pit", "duckdb", "compiled", None),
+        ("single", "duckdb", "compiled", None),
+    ]
     for row in rows:
         assert row["sql_bytes"] == len(row["sql_text"].encode()) and row["sql_text"].lower().startswith("select")
         got = dict(query(db, "with lookalike_input as (select * from lookalike_inference_features) " + row["sql_text"]))
         expected = scores(db, row["run_id"])
-        np.testing.assert_allclose([got[u] for u in sorted(expected)], [expected[u] for u in sorted(expected)],
-                                   rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            [got[u] for u in sorted(expected)], [expected[u] for u in sorted(expected)], rtol=0, atol=1e-9
+        )
 
 
 def test_unchanged_models_reuse_their_sql(builds, tmp_path):
     db = builds["python"]
     before = query(db, "select run_id, sql_text, compiled_at from lookalike_run_scoring_sql order by run_id")
     run_dbt(["build", "--select", "lookalike_run_scoring_sql"], db, tmp_path, vars=FIXTURE_VARS)
-    after = query_dicts(db, "select run_id, sql_text, compiled_at, compile_action from lookalike_run_scoring_sql order by run_id")
+    after = query_dicts(
+        db, "select run_id, sql_text, compiled_at, compile_action from lookalike_run_scoring_sql order by run_id"
+    )
     assert [(r["run_id"], r["sql_text"], r["compiled_at"]) for r in after] == before
     assert {r["compile_action"] for r in after} == {"reused"}

@@ -41,12 +41,16 @@ from model_edits import EDITS, every_score_one
 
 pytestmark = pytest.mark.integration
 
-WARNING = ("run 'pit': the stored model in lookalike_run_models did not match its checksum model_sha256 (edited or "
-           "corrupted since it was trained); it was retrained.")
-FAILURE = ("run 'pit': the stored model in lookalike_run_models did not match its checksum model_sha256 (edited or "
-           "corrupted since it was trained), so it was not used. Run `dbt build` again to refit it (a stored model "
-           "that fails this check is refitted), or refit every run with "
-           "`dbt build --vars '{lookalike_force_retrain: true}'`.")
+WARNING = (
+    "run 'pit': the stored model in lookalike_run_models did not match its checksum model_sha256 (edited or "
+    "corrupted since it was trained); it was retrained."
+)
+FAILURE = (
+    "run 'pit': the stored model in lookalike_run_models did not match its checksum model_sha256 (edited or "
+    "corrupted since it was trained), so it was not used. Run `dbt build` again to refit it (a stored model "
+    "that fails this check is refitted), or refit every run with "
+    "`dbt build --vars '{lookalike_force_retrain: true}'`."
+)
 
 
 #: Appended to run 'single''s stored scoring SQL: pasted into a host model by lookalike.score it would
@@ -55,15 +59,19 @@ PLANTED = "; drop table main.lookalike_runs; create table main.lookalike_planted
 #: The serving path of the recovering build: the build's own database, through a symlinked folder and `..`.
 SERVING_AT_BUILD_DB = "./alias/serving/../fixture.duckdb"
 #: A host model's SQL scoring with both runs: 'pit' is intact (and verifies), 'single' is tampered.
-SCORE_BOTH = ("select * from ({{ lookalike.score('pit', ref('lookalike_inference_features')) }}) as a union all "
-              "select * from ({{ lookalike.score('single', ref('lookalike_inference_features')) }}) as b")
+SCORE_BOTH = (
+    "select * from ({{ lookalike.score('pit', ref('lookalike_inference_features')) }}) as a union all "
+    "select * from ({{ lookalike.score('single', ref('lookalike_inference_features')) }}) as b"
+)
 
 
 def tamper_scoring_sql(db, run_id: str) -> None:
     """Append PLANTED to the run's stored duckdb scoring SQL, sql_sha256 untouched."""
     con = duckdb.connect(str(db))
-    con.execute("update main.lookalike_run_scoring_sql set sql_text = sql_text || ? where run_id = ? and dialect = 'duckdb'",
-                [PLANTED, run_id])
+    con.execute(
+        "update main.lookalike_run_scoring_sql set sql_text = sql_text || ? where run_id = ? and dialect = 'duckdb'",
+        [PLANTED, run_id],
+    )
     con.close()
 
 
@@ -76,24 +84,57 @@ def edit_pit(db, edit) -> None:
 
 
 def state(db) -> dict:
-    runs = {r["run_id"]: r for r in query_dicts(
-        db, "select run_id, status, status_message, training_action, scoring_action from lookalike_runs")}
-    models = {r["run_id"]: r for r in query_dicts(
-        db, "select run_id, model_json, model_sha256, training_fingerprint from lookalike_run_models "
-            "where model_status = 'TRAINED'")}
-    scores = {run: query(db, "select user_id, score from lookalike_user_scores "
-                             f"where run_id = '{run}' and not is_stale order by user_id") for run in ("pit", "single")}
-    stale = {run: query(db, "select user_id, score from lookalike_user_scores "
-                            f"where run_id = '{run}' and is_stale order by user_id") for run in ("pit", "single")}
+    runs = {
+        r["run_id"]: r
+        for r in query_dicts(
+            db, "select run_id, status, status_message, training_action, scoring_action from lookalike_runs"
+        )
+    }
+    models = {
+        r["run_id"]: r
+        for r in query_dicts(
+            db,
+            "select run_id, model_json, model_sha256, training_fingerprint from lookalike_run_models "
+            "where model_status = 'TRAINED'",
+        )
+    }
+    scores = {
+        run: query(
+            db,
+            "select user_id, score from lookalike_user_scores "
+            f"where run_id = '{run}' and not is_stale order by user_id",
+        )
+        for run in ("pit", "single")
+    }
+    stale = {
+        run: query(
+            db, f"select user_id, score from lookalike_user_scores where run_id = '{run}' and is_stale order by user_id"
+        )
+        for run in ("pit", "single")
+    }
     n_predictions = dict(query(db, "select run_id, count(*) from lookalike_training_predictions group by run_id"))
     importance = dict(query(db, "select run_id, count(*) from lookalike_feature_importance group by run_id"))
     scores_key = build_state(db)["int_lookalike__population_scores"]["inputs_key"]
-    scoring_sql = {r["run_id"]: r for r in query_dicts(
-        db, "select run_id, sql_text, sql_sha256, compile_action, compile_message from lookalike_run_scoring_sql "
-            "where dialect = 'duckdb'")}
+    scoring_sql = {
+        r["run_id"]: r
+        for r in query_dicts(
+            db,
+            "select run_id, sql_text, sql_sha256, compile_action, compile_message from lookalike_run_scoring_sql "
+            "where dialect = 'duckdb'",
+        )
+    }
     tables = {f"{schema}.{name}" for schema, name in query(db, "select schema_name, table_name from duckdb_tables()")}
-    return {"runs": runs, "models": models, "scores": scores, "stale": stale, "n_predictions": n_predictions,
-            "importance": importance, "scores_key": scores_key, "scoring_sql": scoring_sql, "tables": tables}
+    return {
+        "runs": runs,
+        "models": models,
+        "scores": scores,
+        "stale": stale,
+        "n_predictions": n_predictions,
+        "importance": importance,
+        "scores_key": scores_key,
+        "scoring_sql": scoring_sql,
+        "tables": tables,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -111,22 +152,28 @@ def builds(tmp_path_factory, fixture_build):
         edit_pit(db, edit)
         run_dbt(["build"], db, work, vars=FIXTURE_VARS)  # a plain rebuild; raises unless dbt exits 0
         out[case] = state(db)
-    [(out["serving_sql"],)] = query(serving, "select sql_text from lookalike_run_scoring_sql "
-                                             "where run_id = 'single' and dialect = 'duckdb'")
+    [(out["serving_sql"],)] = query(
+        serving, "select sql_text from lookalike_run_scoring_sql where run_id = 'single' and dialect = 'duckdb'"
+    )
     out["serving_tables"] = {name for (name,) in query(serving, "select table_name from duckdb_tables()")}
 
     edit_pit(db, every_score_one)
-    run_dbt(["build", "--select", "lookalike_run_models+", "--exclude", "lookalike_run_models"], db, work,
-            vars=FIXTURE_VARS)
+    run_dbt(
+        ["build", "--select", "lookalike_run_models+", "--exclude", "lookalike_run_models"], db, work, vars=FIXTURE_VARS
+    )
     out["downstream_only"] = state(db)
     # The recovering plain build, with the serving path naming the build's own database: only the
     # serving model may fail (issue 25 item 6).
     (work / "alias").symlink_to(work, target_is_directory=True)
-    recovering = run_dbt(["build"], db, work, vars={**FIXTURE_VARS, "lookalike_serving_path": SERVING_AT_BUILD_DB},
-                         check=False)
+    recovering = run_dbt(
+        ["build"], db, work, vars={**FIXTURE_VARS, "lookalike_serving_path": SERVING_AT_BUILD_DB}, check=False
+    )
     results = json.loads((work / "target" / "run_results.json").read_text())["results"]
-    out["recovering"] = {"proc": recovering, "status": {r["unique_id"].split(".")[-1]: r["status"] for r in results},
-                         "serving_message": next(r["message"] for r in results if r["unique_id"].endswith(".lookalike_serving"))}
+    out["recovering"] = {
+        "proc": recovering,
+        "status": {r["unique_id"].split(".")[-1]: r["status"] for r in results},
+        "serving_message": next(r["message"] for r in results if r["unique_id"].endswith(".lookalike_serving")),
+    }
     out["recovered"] = state(db)
     [(out["last_serving_build"],)] = query(serving, "select distinct build_id from lookalike_serving_build")
     return out
@@ -153,12 +200,16 @@ def test_a_tampered_model_is_retrained_on_a_plain_rebuild_and_the_other_run_is_u
     # model are carried over; the tampered model scored nothing.
     assert pit["scoring_action"] == "reused"
     assert [u for u, _ in after["scores"]["pit"]] == [u for u, _ in first["scores"]["pit"]]
-    np.testing.assert_allclose([s for _, s in after["scores"]["pit"]], [s for _, s in first["scores"]["pit"]],
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        [s for _, s in after["scores"]["pit"]], [s for _, s in first["scores"]["pit"]], rtol=0, atol=1e-9
+    )
     assert len({s for _, s in after["scores"]["pit"]}) > 1 and max(s for _, s in after["scores"]["pit"]) < 1.0
     assert after["n_predictions"] == first["n_predictions"]
     single = after["runs"]["single"]
-    assert single["status"] == "FINISHED" and (single["training_action"], single["scoring_action"]) == ("reused", "reused")
+    assert single["status"] == "FINISHED" and (single["training_action"], single["scoring_action"]) == (
+        "reused",
+        "reused",
+    )
     assert after["models"]["single"] == first["models"]["single"]
     assert after["scores"]["single"] == first["scores"]["single"] and len(after["scores"]["single"]) > 0
     assert "lookalike_run_models" not in (single["status_message"] or "")
@@ -185,8 +236,9 @@ def test_models_reading_an_edited_model_fail_only_its_run_and_the_recommended_bu
     assert pit["status"] == "FINISHED" and (pit["training_action"], pit["scoring_action"]) == ("trained", "scored")
     assert WARNING in pit["status_message"] and FAILURE not in pit["status_message"]
     assert [u for u, _ in recovered["scores"]["pit"]] == [u for u, _ in first["scores"]["pit"]]
-    np.testing.assert_allclose([s for _, s in recovered["scores"]["pit"]], [s for _, s in first["scores"]["pit"]],
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        [s for _, s in recovered["scores"]["pit"]], [s for _, s in first["scores"]["pit"]], rtol=0, atol=1e-9
+    )
     assert recovered["n_predictions"] == first["n_predictions"] and recovered["importance"] == first["importance"]
 
 
@@ -207,8 +259,13 @@ def test_an_edited_model_read_mid_build_fails_only_its_run_in_scoring(builds):
     edited = pa.Table.from_pylist(rows, schema=models.schema)
 
     for prev in (None, previous):
-        scores = dbt_models.score_population(edited, population, batch_size=16, runs=runs,
-                                             fingerprints=fingerprints, previous=prev).read_all().to_pylist()
+        scores = (
+            dbt_models.score_population(
+                edited, population, batch_size=16, runs=runs, fingerprints=fingerprints, previous=prev
+            )
+            .read_all()
+            .to_pylist()
+        )
         pit = [r for r in scores if r["run_id"] == "pit"]
         assert len(pit) == 1 and pit[0]["user_id"] is None and pit[0]["score"] is None
         assert pit[0]["scoring_action"] == "failed" and pit[0]["scoring_message"] == FAILURE
@@ -230,22 +287,32 @@ def test_tampered_scoring_sql_is_refused_by_lookalike_score_and_compiled_anew_by
     proc = builds["score_compile"]
     assert proc.returncode != 0
     # 'pit' comes first in the query and verifies; 'single' is refused with the run and the fix.
-    assert ("lookalike.score: the duckdb SQL of run 'single' in lookalike_run_scoring_sql does not match its checksum "
-            "sql_sha256 (edited or corrupted since it was compiled), so it is not used. Build the package's "
-            "lookalike_run_scoring_sql again (dbt build --select lookalike_run_scoring_sql): it compiles the run's SQL "
-            "anew from its stored model.") in proc.stdout, proc.stdout[-3000:]
+    assert (
+        "lookalike.score: the duckdb SQL of run 'single' in lookalike_run_scoring_sql does not match its checksum "
+        "sql_sha256 (edited or corrupted since it was compiled), so it is not used. Build the package's "
+        "lookalike_run_scoring_sql again (dbt build --select lookalike_run_scoring_sql): it compiles the run's SQL "
+        "anew from its stored model."
+    ) in proc.stdout, proc.stdout[-3000:]
     assert "run 'pit'" not in proc.stdout and "drop table" not in proc.stdout
 
     rebuilt = builds[next(iter(EDITS))]["scoring_sql"]["single"]
     assert rebuilt["sql_text"] == first["single"]["sql_text"] and rebuilt["sql_sha256"] == first["single"]["sql_sha256"]
-    assert (rebuilt["compile_action"], rebuilt["compile_message"]) == ("compiled", sql_recompiled_message("single", "duckdb"))
+    assert (rebuilt["compile_action"], rebuilt["compile_message"]) == (
+        "compiled",
+        sql_recompiled_message("single", "duckdb"),
+    )
     # The next build reuses the recompiled text and drops the message.
     later = builds[list(EDITS)[1]]["scoring_sql"]["single"]
     assert (later["compile_action"], later["compile_message"], later["sql_text"]) == (
-        "reused", None, first["single"]["sql_text"])
+        "reused",
+        None,
+        first["single"]["sql_text"],
+    )
     assert builds["serving_sql"] == first["single"]["sql_text"]
     for name in ("first", *EDITS, "downstream_only", "recovered"):
-        assert "main.lookalike_runs" in builds[name]["tables"] and "main.lookalike_planted" not in builds[name]["tables"]
+        assert (
+            "main.lookalike_runs" in builds[name]["tables"] and "main.lookalike_planted" not in builds[name]["tables"]
+        )
     assert "lookalike_planted" not in builds["serving_tables"] and "lookalike_runs" in builds["serving_tables"]
 
 
@@ -257,19 +324,30 @@ def test_a_serving_path_naming_the_build_database_fails_only_the_serving_model(b
     assert recovering["proc"].returncode == 1
     assert recovering["status"]["lookalike_serving"] == "error"
     assert {name for name, status in recovering["status"].items() if status not in ("success", "pass", "warn")} == {
-        "lookalike_serving"}
+        "lookalike_serving"
+    }
     for core in ("lookalike_runs", "lookalike_user_scores", "lookalike_audiences"):
         assert recovering["status"][core] == "success"
     message = recovering["serving_message"]
-    assert (f"lookalike serving: var lookalike_serving_path ('{SERVING_AT_BUILD_DB}') resolves to {db}, which is "
-            f"the build's own DuckDB database {db}: publishing there would replace the build's tables with the serving "
-            "copy. Nothing was published and the build's database is unchanged. Set var lookalike_serving_path to a "
-            "file of its own, e.g. serving/lookalike.duckdb") in message, message
+    assert (
+        f"lookalike serving: var lookalike_serving_path ('{SERVING_AT_BUILD_DB}') resolves to {db}, which is "
+        f"the build's own DuckDB database {db}: publishing there would replace the build's tables with the serving "
+        "copy. Nothing was published and the build's database is unchanged. Set var lookalike_serving_path to a "
+        "file of its own, e.g. serving/lookalike.duckdb"
+    ) in message, message
     tables = builds["recovered"]["tables"]
     assert tables >= builds["downstream_only"]["tables"] - {"main.lookalike_serving"}
-    assert {"inputs.snapshots", "inputs.labels", "inputs.runs", "main.int_lookalike__runs",
-            "main.int_lookalike__population_scores", "main.lookalike_runs", "main.lookalike_user_scores",
-            "main.lookalike_audiences", "main.lookalike_serving"} <= tables
+    assert {
+        "inputs.snapshots",
+        "inputs.labels",
+        "inputs.runs",
+        "main.int_lookalike__runs",
+        "main.int_lookalike__population_scores",
+        "main.lookalike_runs",
+        "main.lookalike_user_scores",
+        "main.lookalike_audiences",
+        "main.lookalike_serving",
+    } <= tables
     assert "main.lookalike_serving_build" not in tables  # no serving copy in the build's file
     runs = builds["recovered"]["runs"]
     assert runs["pit"]["status"] == runs["single"]["status"] == "FINISHED"

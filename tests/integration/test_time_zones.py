@@ -37,8 +37,10 @@ def write_zoned_inputs(db) -> None:
             select run_id, user_id, label,
                    cast(cast(label_timestamp as varchar) || '+00' as timestamptz) as label_timestamp, weight
             from inputs.labels""")
-        con.execute("insert into inputs.labels_zoned values ('pit', ?, 1, '2026-01-31 23:30:00-01:00'::timestamptz, null)",
-                    [uid(22)])
+        con.execute(
+            "insert into inputs.labels_zoned values ('pit', ?, 1, '2026-01-31 23:30:00-01:00'::timestamptz, null)",
+            [uid(22)],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,12 @@ def builds(tmp_path_factory):
         db = work / "tz.duckdb"
         build_fixture_db(db)
         write_zoned_inputs(db)
-        vars = {**FIXTURE_VARS, "lookalike_user_snapshots": "inputs.snapshots_zoned",
-                "lookalike_labels": "inputs.labels_zoned", "lookalike_as_of": "2026-06-01T09:00:00+09:00"}
+        vars = {
+            **FIXTURE_VARS,
+            "lookalike_user_snapshots": "inputs.snapshots_zoned",
+            "lookalike_labels": "inputs.labels_zoned",
+            "lookalike_as_of": "2026-06-01T09:00:00+09:00",
+        }
         old = os.environ.get("TZ")
         os.environ["TZ"] = tz
         try:
@@ -74,8 +80,13 @@ def test_same_tables_under_two_time_zones(builds, table):
 
 def test_offsets_are_converted_to_utc(builds):
     db = builds["Asia/Tokyo"]
-    matched = dict(query(db, "select user_id, snapshot_at from lookalike_pit_labels where run_id = 'pit' "
-                             f"and user_id in ('{uid(16)}', '{uid(20)}', '{uid(22)}', '{uid(19)}')"))
+    matched = dict(
+        query(
+            db,
+            "select user_id, snapshot_at from lookalike_pit_labels where run_id = 'pit' "
+            f"and user_id in ('{uid(16)}', '{uid(20)}', '{uid(22)}', '{uid(19)}')",
+        )
+    )
     ts = lambda text: query(db, f"select timestamp '{text}'")[0][0]  # noqa: E731
     assert matched == {
         uid(16): ts("2026-02-01 00:00:00"),  # equal to the snapshot (inclusive)
@@ -83,9 +94,12 @@ def test_offsets_are_converted_to_utc(builds):
         uid(22): ts("2026-02-01 00:00:00"),  # 23:30 at -01:00 is 00:30 UTC
         uid(19): ts("2026-03-01 00:00:00"),  # no timestamp: latest before the scoring time
     }
-    assert query(db, f"select label_timestamp from lookalike_pit_labels where user_id = '{uid(22)}' and run_id = 'pit'") \
-        == [(ts("2026-02-01 00:30:00"),)]
-    assert query(db, "select min(snapshot_at), max(snapshot_at) from int_lookalike__user_snapshots") \
-        == [(ts("2026-01-01 00:00:00"), ts("2026-03-01 00:00:00"))]
-    assert query(db, f"select as_of_at from lookalike_pit_labels where user_id = '{uid(19)}' and run_id = 'pit'") \
-        == [(ts("2026-06-01 00:00:00"),)]
+    assert query(
+        db, f"select label_timestamp from lookalike_pit_labels where user_id = '{uid(22)}' and run_id = 'pit'"
+    ) == [(ts("2026-02-01 00:30:00"),)]
+    assert query(db, "select min(snapshot_at), max(snapshot_at) from int_lookalike__user_snapshots") == [
+        (ts("2026-01-01 00:00:00"), ts("2026-03-01 00:00:00"))
+    ]
+    assert query(db, f"select as_of_at from lookalike_pit_labels where user_id = '{uid(19)}' and run_id = 'pit'") == [
+        (ts("2026-06-01 00:00:00"),)
+    ]

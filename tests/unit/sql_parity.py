@@ -33,27 +33,36 @@ def training_examples(n: int = 400, seed: int = 0, negatives: bool = True, run_i
     tier = rng.choice(TIERS, size=n, p=[0.4, 0.25, 0.15, 0.1, 0.1])
     tier = np.where((label == 1) & (rng.random(n) < 0.4), "pro", tier)
     weird = rng.normal(size=n) - 0.8 * label
+
     def nulls(values, share, type=None):
         mask = rng.random(n) < share
         return pa.array([None if m else v for v, m in zip(values.tolist(), mask, strict=False)], type=type)
-    return pa.table({
-        "example_id": [f"{run_id}-{i}" for i in range(n)],
-        "run_id": [run_id] * n,
-        "user_id": [f"{i:05d}" for i in range(n)],
-        "label": pa.array(label),
-        "weight": pa.array(np.where(label == 1, 2.0, 1.0)),
-        "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "example_source": ["label" if negatives or lab else "unlabeled_sample" for lab in label],
-        "split": np.where(np.arange(n) % 5 == 0, "test", "train").tolist(),
-        "signal": pa.array(signal),
-        "visits": nulls(visits, 0.05, pa.int64()),
-        "amount": pa.array([None if np.isnan(v) or m else Decimal(f"{v:.2f}") for v, m in
-                            zip(amount, rng.random(n) < 0.05, strict=False)], type=DECIMAL),
-        "flag": nulls(flag, 0.05, pa.bool_()),
-        "tier": nulls(tier, 0.05, pa.string()),
-        WEIRD: pa.array(weird),
-    })
+
+    return pa.table(
+        {
+            "example_id": [f"{run_id}-{i}" for i in range(n)],
+            "run_id": [run_id] * n,
+            "user_id": [f"{i:05d}" for i in range(n)],
+            "label": pa.array(label),
+            "weight": pa.array(np.where(label == 1, 2.0, 1.0)),
+            "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "example_source": ["label" if negatives or lab else "unlabeled_sample" for lab in label],
+            "split": np.where(np.arange(n) % 5 == 0, "test", "train").tolist(),
+            "signal": pa.array(signal),
+            "visits": nulls(visits, 0.05, pa.int64()),
+            "amount": pa.array(
+                [
+                    None if np.isnan(v) or m else Decimal(f"{v:.2f}")
+                    for v, m in zip(amount, rng.random(n) < 0.05, strict=False)
+                ],
+                type=DECIMAL,
+            ),
+            "flag": nulls(flag, 0.05, pa.bool_()),
+            "tier": nulls(tier, 0.05, pa.string()),
+            WEIRD: pa.array(weird),
+        }
+    )
 
 
 def split_thresholds(model_json: str) -> dict[str, set[float]]:
@@ -94,12 +103,16 @@ def scoring_rows(model_json: str, n_random: int = 300, seed: int = 1) -> pa.Tabl
     cols = {name: base.column(name).to_pylist() for name in FEATURES}
     thresholds = split_thresholds(model_json)
     edges = {
-        "signal": [None, math.nan, math.inf, -math.inf, 0.0, -0.0, 1e308, -1e308, 5e-324] + sorted(thresholds.get("signal", [])),
+        "signal": [None, math.nan, math.inf, -math.inf, 0.0, -0.0, 1e308, -1e308, 5e-324]
+        + sorted(thresholds.get("signal", [])),
         WEIRD: [None, math.nan, math.inf, -math.inf] + sorted(thresholds.get(WEIRD, [])),
-        "visits": [None, 0, -1, 2**40] + sorted({int(math.floor(t)) for t in thresholds.get("visits", []) if abs(t) < 1e15}
-                                              | {int(math.ceil(t)) for t in thresholds.get("visits", []) if abs(t) < 1e15}),
+        "visits": [None, 0, -1, 2**40]
+        + sorted(
+            {int(math.floor(t)) for t in thresholds.get("visits", []) if abs(t) < 1e15}
+            | {int(math.ceil(t)) for t in thresholds.get("visits", []) if abs(t) < 1e15}
+        ),
         "amount": [None, Decimal("0.00"), Decimal("-5.50"), Decimal("99999999.99")]
-                  + sorted({Decimal(f"{t:.2f}") for t in thresholds.get("amount", []) if abs(t) < 1e7}),
+        + sorted({Decimal(f"{t:.2f}") for t in thresholds.get("amount", []) if abs(t) < 1e7}),
         "flag": [None, True, False],
         "tier": [None, "", "unseen-tier", "PRO", "pro "] + TIERS,
     }
@@ -109,8 +122,14 @@ def scoring_rows(model_json: str, n_random: int = 300, seed: int = 1) -> pa.Tabl
                 pick = int(rng.integers(len(cols[other])))
                 cols[other].append(value if other == name else cols[other][pick])
     m = len(cols["signal"])
-    types = {"signal": pa.float64(), WEIRD: pa.float64(), "visits": pa.int64(), "amount": DECIMAL,
-             "flag": pa.bool_(), "tier": pa.string()}
+    types = {
+        "signal": pa.float64(),
+        WEIRD: pa.float64(),
+        "visits": pa.int64(),
+        "amount": DECIMAL,
+        "flag": pa.bool_(),
+        "tier": pa.string(),
+    }
     table = {"row_id": pa.array(np.arange(m, dtype=np.int64))}
     table.update({name: pa.array(cols[name], type=types[name]) for name in FEATURES})
     return pa.table(table)
@@ -149,7 +168,9 @@ def sqlite_scores(model_json: str, rows: pa.Table) -> np.ndarray:
     try:
         kinds = {"row_id": "INTEGER", "visits": "INTEGER", "flag": "INTEGER", "tier": "TEXT"}
         quoted = [('"' + name.replace('"', '""') + '"') for name in rows.column_names]
-        con.execute(f"CREATE TABLE scoring_rows ({', '.join(q + ' ' + kinds.get(n, 'REAL') for q, n in zip(quoted, rows.column_names, strict=True))})")
+        con.execute(
+            f"CREATE TABLE scoring_rows ({', '.join(q + ' ' + kinds.get(n, 'REAL') for q, n in zip(quoted, rows.column_names, strict=True))})"
+        )
         data = [[_sqlite_value(v) for v in row.values()] for row in rows.to_pylist()]
         con.executemany(f"INSERT INTO scoring_rows VALUES ({', '.join('?' * len(quoted))})", data)
         result = con.execute(sql).fetchall()

@@ -24,8 +24,9 @@ def anchors(page: Path) -> set[str]:
     """GitHub's ids of the page's headings: lower case, punctuation dropped, spaces to '-', '-1'... on repeats."""
     seen: dict[str, int] = {}
     ids = set()
-    for heading in re.findall(r"^#{1,6} +(.+?) *#*$", re.sub(r"^```.*?^```", "", page.read_text(), flags=re.M | re.S),
-                              flags=re.M):
+    for heading in re.findall(
+        r"^#{1,6} +(.+?) *#*$", re.sub(r"^```.*?^```", "", page.read_text(), flags=re.M | re.S), flags=re.M
+    ):
         slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
         ids.add(f"{slug}-{seen[slug]}" if slug in seen else slug)
         seen[slug] = seen.get(slug, 0) + 1
@@ -56,5 +57,9 @@ def test_relative_links_resolve(page):
 
 def test_anchor_ids_follow_github():
     page = REPO / "docs" / "serving.md"
-    assert {"bi-tools-and-serving", "exporting-an-audience", "ties",
-            "walkthrough-from-a-labels-model-to-the-top-5--in-a-bi-tool"} <= anchors(page)
+    assert {
+        "bi-tools-and-serving",
+        "exporting-an-audience",
+        "ties",
+        "walkthrough-from-a-labels-model-to-the-top-5--in-a-bi-tool",
+    } <= anchors(page)

@@ -25,8 +25,9 @@ HGB_JSON = STORED["models"]["hgb"]["model_json"]
 
 def rows_of(name: str) -> pa.Table:
     entry = STORED["models"][name]
-    return pa.Table.from_pylist([{k: float(v) if k == "noise" else v for k, v in r.items()}
-                                 for r in STORED["rows"][entry["rows"]]])
+    return pa.Table.from_pylist(
+        [{k: float(v) if k == "noise" else v for k, v in r.items()} for r in STORED["rows"][entry["rows"]]]
+    )
 
 
 @pytest.fixture
@@ -57,30 +58,42 @@ def test_scores_equal_the_python_scorer_for_every_model_type(con, name):
     con.register("t", rows_of(name))
     expected = np.array(entry["scores"])
     # The model's JSON itself, and the key lookalike_load_model returns (loaded in the same query).
-    np.testing.assert_array_equal(scores(con, "select lookalike_score(?, t) from t order by example_id",
-                                         [entry["model_json"]]), expected[np.argsort(rows_of(name)["example_id"].to_pylist())])
-    keyed = scores(con, """
+    np.testing.assert_array_equal(
+        scores(con, "select lookalike_score(?, t) from t order by example_id", [entry["model_json"]]),
+        expected[np.argsort(rows_of(name)["example_id"].to_pylist())],
+    )
+    keyed = scores(
+        con,
+        """
         with m as materialized (select lookalike_load_model(?) as model_key)
-        select lookalike_score(m.model_key, t) from t cross join m order by t.example_id""", [entry["model_json"]])
+        select lookalike_score(m.model_key, t) from t cross join m order by t.example_id""",
+        [entry["model_json"]],
+    )
     np.testing.assert_array_equal(keyed, expected[np.argsort(rows_of(name)["example_id"].to_pylist())])
 
 
 def test_the_key_is_the_stored_checksum_and_must_be_loaded_first(con):
-    assert con.execute("select lookalike_load_model(?), sha256(?)", [HGB_JSON, HGB_JSON]).fetchall() == \
-        [(model_sha256(HGB_JSON), model_sha256(HGB_JSON))]
+    assert con.execute("select lookalike_load_model(?), sha256(?)", [HGB_JSON, HGB_JSON]).fetchall() == [
+        (model_sha256(HGB_JSON), model_sha256(HGB_JSON))
+    ]
     key = "0" * 64
-    message = error_of(duckdb_plugin.register(duckdb.connect(), ModelCache()),
-                       f"select lookalike_score('{key}', {{'signal': 1.0}})")
-    assert (f"lookalike_score: no model with key {key} is loaded in this process. Load it in the same query, "
-            "before scoring: with m as materialized (select run_id, lookalike_load_model(model_json) as model_key "
-            "from lookalike_run_models) select ..., lookalike_score(m.model_key, f) ...") in message
+    message = error_of(
+        duckdb_plugin.register(duckdb.connect(), ModelCache()), f"select lookalike_score('{key}', {{'signal': 1.0}})"
+    )
+    assert (
+        f"lookalike_score: no model with key {key} is loaded in this process. Load it in the same query, "
+        "before scoring: with m as materialized (select run_id, lookalike_load_model(model_json) as model_key "
+        "from lookalike_run_models) select ..., lookalike_score(m.model_key, f) ..."
+    ) in message
 
 
 def test_a_null_model_gives_a_null_score_and_each_row_uses_its_own_model(con):
     t = rows_of("hgb")
     con.register("t", t)
-    con.execute("create table m as select * from (values ('hgb', ?), ('rf', ?), ('none', null)) v(name, model_json)",
-                [HGB_JSON, STORED["models"]["rf"]["model_json"]])
+    con.execute(
+        "create table m as select * from (values ('hgb', ?), ('rf', ?), ('none', null)) v(name, model_json)",
+        [HGB_JSON, STORED["models"]["rf"]["model_json"]],
+    )
     got = con.execute("select m.name, t.example_id, lookalike_score(m.model_json, t) from t cross join m").fetchall()
     order = {e: i for i, e in enumerate(t["example_id"].to_pylist())}
     for name in ("hgb", "rf"):
@@ -92,36 +105,48 @@ def test_a_null_model_gives_a_null_score_and_each_row_uses_its_own_model(con):
 
 def test_missing_feature_names_the_feature_and_the_fix(con):
     message = error_of(con, "select lookalike_score(?, {'signal': 1.0, 'noise': 0.5})", [HGB_JSON])
-    assert ("lookalike_score: the features argument has no field 'tier', which the model needs (it reads 3 "
-            "features). Pass every feature by name: a row of lookalike_inference_features "
-            "(lookalike_score(m.model_key, f) with f the table's alias) or struct_pack(...) of the columns listed "
-            "by lookalike_model_features(model_json).") in message
+    assert (
+        "lookalike_score: the features argument has no field 'tier', which the model needs (it reads 3 "
+        "features). Pass every feature by name: a row of lookalike_inference_features "
+        "(lookalike_score(m.model_key, f) with f the table's alias) or struct_pack(...) of the columns listed "
+        "by lookalike_model_features(model_json)."
+    ) in message
     # duckdb 2.0: struct_pack(*) packs nothing (an empty struct), so every feature is missing.
     con.register("t", rows_of("hgb"))
-    assert "has no fields 'signal', 'tier', 'noise'" in error_of(con, "select lookalike_score(?, struct_pack(*)) from t",
-                                                               [HGB_JSON])
+    assert "has no fields 'signal', 'tier', 'noise'" in error_of(
+        con, "select lookalike_score(?, struct_pack(*)) from t", [HGB_JSON]
+    )
 
 
 def test_wrong_kind_of_value_is_an_error_numbers_for_flags_are_not(con):
     message = error_of(con, "select lookalike_score(?, {'signal': 1.0, 'tier': 3, 'noise': 0.5})", [HGB_JSON])
-    assert ("lookalike_score: feature 'tier' is text (categorical) in the model, but the features argument holds it "
-            "as int32. Cast it to VARCHAR in the struct (or pass the column of lookalike_inference_features it was "
-            "trained on).") in message
-    assert "feature 'noise' is numeric in the model, but the features argument holds it as string. Cast it to DOUBLE" \
+    assert (
+        "lookalike_score: feature 'tier' is text (categorical) in the model, but the features argument holds it "
+        "as int32. Cast it to VARCHAR in the struct (or pass the column of lookalike_inference_features it was "
+        "trained on)."
+    ) in message
+    assert (
+        "feature 'noise' is numeric in the model, but the features argument holds it as string. Cast it to DOUBLE"
         in error_of(con, "select lookalike_score(?, {'signal': 1.0, 'tier': 'pro', 'noise': '0.5'})", [HGB_JSON])
+    )
     # Integers, decimals, booleans and untyped NULLs are numbers to the encoder, as in the Python path.
     model = LookalikeModel.from_json(HGB_JSON)
     table = pa.table({"signal": pa.array([1], pa.int32()), "tier": ["pro"], "noise": pa.array([True])})
     got = scores(con, "select lookalike_score(?, {'signal': 1::integer, 'tier': 'pro', 'noise': true})", [HGB_JSON])
     np.testing.assert_array_equal(got, model.predict(table))
-    assert scores(con, "select lookalike_score(?, {'signal': null, 'tier': null, 'noise': null})", [HGB_JSON]).shape == (1,)
+    assert scores(
+        con, "select lookalike_score(?, {'signal': null, 'tier': null, 'noise': null})", [HGB_JSON]
+    ).shape == (1,)
 
 
 def test_extra_fields_and_field_order_do_not_matter(con):
     con.register("t", rows_of("hgb"))
     by_alias = scores(con, "select lookalike_score(?, t) from t order by example_id", [HGB_JSON])
-    packed = scores(con, "select lookalike_score(?, struct_pack(noise, extra := 42, tier, signal, x := 'y')) "
-                         "from t order by example_id", [HGB_JSON])
+    packed = scores(
+        con,
+        "select lookalike_score(?, struct_pack(noise, extra := 42, tier, signal, x := 'y')) from t order by example_id",
+        [HGB_JSON],
+    )
     np.testing.assert_array_equal(by_alias, packed)
 
 
@@ -136,8 +161,12 @@ def test_unseen_and_null_categories_score_as_in_python(con):
     got = scores(con, "select lookalike_score(?, t) from t", [HGB_JSON])
     np.testing.assert_array_equal(got, model.predict(t))
     unseen = tiers.to_numpy(zero_copy_only=False)
-    a, b = got[unseen == "never-seen"], model.predict(t.set_column(t.schema.get_field_index("tier"), "tier",
-                                                                   pa.array(["another-new"] * n)))[unseen == "never-seen"]
+    a, b = (
+        got[unseen == "never-seen"],
+        model.predict(t.set_column(t.schema.get_field_index("tier"), "tier", pa.array(["another-new"] * n)))[
+            unseen == "never-seen"
+        ],
+    )
     np.testing.assert_array_equal(a, b)  # every unseen value is the one "other" category
 
 
@@ -148,8 +177,9 @@ def test_many_batches_on_several_threads_parse_each_model_once(con, cache):
     con.execute("set threads = 2")
     model_json = STORED["models"]["bagging"]["model_json"]
     got = scores(con, "select lookalike_score(?, t) from t", [model_json])
-    np.testing.assert_allclose(np.sort(got), np.sort(np.tile(STORED["models"]["bagging"]["scores"], 250)),
-                               rtol=0, atol=0)
+    np.testing.assert_allclose(
+        np.sort(got), np.sort(np.tile(STORED["models"]["bagging"]["scores"], 250)), rtol=0, atol=0
+    )
     assert cache.parses == 1
 
 
@@ -164,14 +194,20 @@ def test_register_twice_and_the_dbt_plugin_register_the_same_functions():
         register(c)
         register(c)
         duckdb_plugin.Plugin(name="lookalike", plugin_config={}).configure_connection(c)
-        names = {r[0] for r in c.execute("select function_name from duckdb_functions() "
-                                         "where function_name like 'lookalike_%'").fetchall()}
+        names = {
+            r[0]
+            for r in c.execute(
+                "select function_name from duckdb_functions() where function_name like 'lookalike_%'"
+            ).fetchall()
+        }
         assert names == set(duckdb_plugin.FUNCTIONS)
         version = c.execute("select lookalike_library_version()").fetchone()[0]
         assert version == f"lookalike_udf {lookalike_udf.__version__}; scikit-learn {sklearn.__version__}"
         # NULL arguments, or no serving file at the path: NULL (the serving table is published again).
-        assert c.execute("select lookalike_serving_build_id(null, null), "
-                         "lookalike_serving_build_id('/nonexistent/lookalike.duckdb', null)").fetchone() == (None, None)
+        assert c.execute(
+            "select lookalike_serving_build_id(null, null), "
+            "lookalike_serving_build_id('/nonexistent/lookalike.duckdb', null)"
+        ).fetchone() == (None, None)
 
 
 def test_a_model_without_encoder_or_estimator_is_refused_like_other_malformed_models(con):
@@ -180,10 +216,14 @@ def test_a_model_without_encoder_or_estimator_is_refused_like_other_malformed_mo
     del payload["encoder"]
     error = error_of(con, "select lookalike_load_model(?)", [json.dumps(payload)])
     assert "KeyError" not in error
-    assert error.endswith("stored model is malformed: it has no 'encoder' object (found: estimator, format, params); "
-                          "the stored model is inconsistent, retrain it.")
+    assert error.endswith(
+        "stored model is malformed: it has no 'encoder' object (found: estimator, format, params); "
+        "the stored model is inconsistent, retrain it."
+    )
     del payload["estimator"]
     with pytest.raises(LookalikeError) as info:
         LookalikeModel.from_json(json.dumps(payload))
-    assert str(info.value) == ("stored model is malformed: it has no 'encoder' and no 'estimator' object (found: format, "
-                               "params); the stored model is inconsistent, retrain it.")
+    assert str(info.value) == (
+        "stored model is malformed: it has no 'encoder' and no 'estimator' object (found: format, "
+        "params); the stored model is inconsistent, retrain it."
+    )

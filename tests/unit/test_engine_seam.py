@@ -101,7 +101,9 @@ def test_only_the_engine_modules_import_duckdb_or_pyspark_or_switch_on_the_engin
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
                 func = node.func
-                called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+                called = (
+                    func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+                )
                 if called in ENGINE_SWITCHES:
                     found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: calls {called}()")
     assert not found, "engine-specific code outside lookalike_udf/engines/:\n" + "\n".join(found)
@@ -113,9 +115,16 @@ def test_the_scan_sees_what_it_should():
     assert any(t == "duckdb" for t, _n, _l in _imports("lookalike_udf.engines.duckdb"))
     assert "lookalike_udf.engines" in _internal_edges("lookalike_udf.dbt_models")
     spark_deps = _internal_edges("lookalike_udf.engines.spark")
-    assert spark_deps <= {"lookalike_udf.engines", "lookalike_udf.engines.arrow", "lookalike_udf.outputs",
-                          "lookalike_udf.batch_scoring", "lookalike_udf.scoring", "lookalike_udf.sql",
-                          "lookalike_udf.vocabulary", "lookalike_udf.engines.spark"}, spark_deps
+    assert spark_deps <= {
+        "lookalike_udf.engines",
+        "lookalike_udf.engines.arrow",
+        "lookalike_udf.outputs",
+        "lookalike_udf.batch_scoring",
+        "lookalike_udf.scoring",
+        "lookalike_udf.sql",
+        "lookalike_udf.vocabulary",
+        "lookalike_udf.engines.spark",
+    }, spark_deps
     assert not any(m in MODULES for m in ("lookalike_udf.spark_scoring",))
 
 
@@ -132,7 +141,9 @@ def test_the_library_has_no_import_cycle():
     graph = {name: _internal_edges(name) for name in MODULES}
     # The engines package finds its engine modules at run time (pkgutil), which this static graph does
     # not see; the engine modules import the package, never the other way round.
-    assert not (graph.get("lookalike_udf.engines", set()) & {m for m in MODULES if m.startswith("lookalike_udf.engines.")})
+    assert not (
+        graph.get("lookalike_udf.engines", set()) & {m for m in MODULES if m.startswith("lookalike_udf.engines.")}
+    )
     cycles, state, stack = [], {}, []
 
     def visit(node):
@@ -140,7 +151,7 @@ def test_the_library_has_no_import_cycle():
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt)
         stack.pop()
@@ -225,9 +236,14 @@ def test_a_third_engine_is_one_module(tmp_path, monkeypatch):
         got = quality.population_prevalence(frame, [(HOSTILE[0], "numeric", None), (HOSTILE[1], "categorical", "x")])
         assert got == pytest.approx({(HOSTILE[0], "numeric", None): 25.5 / 6, (HOSTILE[1], "categorical", "x"): 4 / 6})
         previous = rows_module.Rows([{"run_id": "r", "training_fingerprint": "f", "model_json": "{}"}])
-        assert reuse.previous_model_rows(previous, ("training_fingerprint", "model_json"))["r"]["training_fingerprint"] == "f"
-        result = export.export_audiences(rows_module.Rows([{"run_id": "r", "score_rank": 1}]),
-                                         rows_module.Rows([{"run_id": "r", "audience_export_path": None}]))
+        assert (
+            reuse.previous_model_rows(previous, ("training_fingerprint", "model_json"))["r"]["training_fingerprint"]
+            == "f"
+        )
+        result = export.export_audiences(
+            rows_module.Rows([{"run_id": "r", "score_rank": 1}]),
+            rows_module.Rows([{"run_id": "r", "audience_export_path": None}]),
+        )
         assert isinstance(result, rows_module.Rows) and list(result) == []
     finally:
         monkeypatch.setattr(engines, "_ENGINES", None)
@@ -257,8 +273,15 @@ def _table() -> pa.Table:
     return pa.table(data)
 
 
-STATS = [("mean", HOSTILE[0]), ("share", HOSTILE[1], "x"), ("mean", HOSTILE[2]), ("mean", HOSTILE[3]),
-         ("share", HOSTILE[4], "é"), ("share", HOSTILE[4], "it's"), ("mean", HOSTILE[5])]
+STATS = [
+    ("mean", HOSTILE[0]),
+    ("share", HOSTILE[1], "x"),
+    ("mean", HOSTILE[2]),
+    ("mean", HOSTILE[3]),
+    ("share", HOSTILE[4], "é"),
+    ("share", HOSTILE[4], "it's"),
+    ("mean", HOSTILE[5]),
+]
 EXPECTED_STATS = [25.5 / 6, 4 / 6, 4 / 6, 4.0, 4 / 6, 0.0, 0.5]
 
 
@@ -281,14 +304,17 @@ def spark(tmp_path_factory):
 
     ensure_worker_python()
     base = tmp_path_factory.mktemp("spark")
-    session = (SparkSession.builder.master("local[1]").appName("lookalike-unit")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", "1")
-               .config("spark.sql.warehouse.dir", str(base / "warehouse"))
-               .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={base}")
-               .getOrCreate())
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("lookalike-unit")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.warehouse.dir", str(base / "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={base}")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     return session  # stopped by test_spark_frames' fixture or at exit
 
@@ -327,7 +353,8 @@ def test_every_engine_reads_filters_and_aggregates_the_same_rows(kind, request):
     distinct = engine.distinct_rows(frame, ["run_id", HOSTILE[1]])
     assert all(pa.types.is_string(f.type) for f in distinct.schema)
     assert sorted(map(tuple, (r.values() for r in distinct.to_pylist())), key=str) == sorted(
-        {(r["run_id"], r[HOSTILE[1]]) for r in table.to_pylist()}, key=str)
+        {(r["run_id"], r[HOSTILE[1]]) for r in table.to_pylist()}, key=str
+    )
     got = engine.column_stats(frame, STATS)
     assert [round(v, 12) for v in got] == [round(v, 12) for v in EXPECTED_STATS]
     assert engine.column_stats(frame, []) == []

@@ -19,11 +19,11 @@ def fitted():
     rng = np.random.default_rng(7)
     n = 3000
     X = np.c_[
-        rng.normal(size=n),                      # numeric with missing values
-        rng.integers(0, 6, n).astype(float),     # categorical codes 0..5
-        rng.normal(size=n),                      # numeric
-        rng.integers(0, 3, n).astype(float),     # categorical codes 0..2
-        rng.integers(0, 2, n).astype(float),     # boolean as 0/1
+        rng.normal(size=n),  # numeric with missing values
+        rng.integers(0, 6, n).astype(float),  # categorical codes 0..5
+        rng.normal(size=n),  # numeric
+        rng.integers(0, 3, n).astype(float),  # categorical codes 0..2
+        rng.integers(0, 2, n).astype(float),  # boolean as 0/1
     ]
     X[rng.random(n) < 0.1, 0] = np.nan
     X[rng.random(n) < 0.05, 1] = np.nan
@@ -60,8 +60,7 @@ def test_blockwise_scoring_equals_predict_proba_across_block_edges(fitted, n_thr
     scorer = load_hgb(json.loads(json.dumps(dump_hgb(clf), allow_nan=False)), engine="sklearn")
     big = np.tile(X, (100, 1))[:40_001]  # blocks of 16,384, 16,384 and 7,233 rows
     assert BLOCK_ROWS == 16_384
-    np.testing.assert_array_equal(scorer.predict_raw(big, n_threads=n_threads),
-                                  clf._raw_predict(big)[:, 0])
+    np.testing.assert_array_equal(scorer.predict_raw(big, n_threads=n_threads), clf._raw_predict(big)[:, 0])
     np.testing.assert_allclose(scorer.predict_proba_positive(big), clf.predict_proba(big)[:, 1], rtol=0, atol=1e-12)
 
 
@@ -99,8 +98,9 @@ def test_numeric_only_model(fitted):
     payload = dump_hgb(clf)
     assert payload["categories"] == {} and payload["known_cat_bitsets"] == []
     for engine in ("sklearn", "numpy"):
-        np.testing.assert_allclose(load_hgb(payload, engine=engine).predict_proba_positive(X),
-                                   clf.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            load_hgb(payload, engine=engine).predict_proba_positive(X), clf.predict_proba(X)[:, 1], rtol=0, atol=1e-12
+        )
 
 
 def _mutated(payload, mutate):
@@ -109,26 +109,29 @@ def _mutated(payload, mutate):
     return bad
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda p: p.update(format="pickle"), "format 'pickle'"),
-    (lambda p: p.update(n_features=0), "n_features"),
-    (lambda p: p.update(column_order=[0, 0, 1, 2, 3]), "column_order"),
-    (lambda p: p["trees"][0]["nodes"].pop("left"), "node fields missing: left"),
-    (lambda p: p["trees"][0]["nodes"]["left"].__setitem__(0, 0), "invalid child"),
-    (lambda p: p["trees"][0]["nodes"]["feature_idx"].__setitem__(0, 99), "feature index outside"),
-    (lambda p: p["trees"][0]["nodes"]["value"].__setitem__(0, "boom"), "string 'boom'"),
-    (lambda p: p["trees"][0]["nodes"]["value"].pop(), "one length"),
-    (lambda p: p["trees"][0]["nodes"]["value"].__setitem__(0, True), "found bool"),
-    (lambda p: p["trees"][0]["nodes"]["value"].__setitem__(0, None), "found NoneType"),
-    (lambda p: p["trees"][0]["nodes"]["left"].__setitem__(1, True), "left: expected unsigned integers"),
-    (lambda p: p["trees"][0]["nodes"]["left"].__setitem__(1, 1.0), "left: expected unsigned integers"),
-    (lambda p: p["trees"][0]["nodes"]["right"].__setitem__(1, -1), "right: expected unsigned integers"),
-    (lambda p: p["trees"][0]["nodes"]["count"].__setitem__(1, 2**32), "count: expected unsigned integers"),
-    (lambda p: p.update(trees=[]), "non-empty"),
-    (lambda p: p.update(known_cat_bitsets=[[1, 2, 3]]), "rows of 8"),
-    (lambda p: p["categories"].update({"1": [2.0, 1.0]}), "sorted distinct"),
-    (lambda p: p.update(f_idx_map=[0, 1]), "f_idx_map"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda p: p.update(format="pickle"), "format 'pickle'"),
+        (lambda p: p.update(n_features=0), "n_features"),
+        (lambda p: p.update(column_order=[0, 0, 1, 2, 3]), "column_order"),
+        (lambda p: p["trees"][0]["nodes"].pop("left"), "node fields missing: left"),
+        (lambda p: p["trees"][0]["nodes"]["left"].__setitem__(0, 0), "invalid child"),
+        (lambda p: p["trees"][0]["nodes"]["feature_idx"].__setitem__(0, 99), "feature index outside"),
+        (lambda p: p["trees"][0]["nodes"]["value"].__setitem__(0, "boom"), "string 'boom'"),
+        (lambda p: p["trees"][0]["nodes"]["value"].pop(), "one length"),
+        (lambda p: p["trees"][0]["nodes"]["value"].__setitem__(0, True), "found bool"),
+        (lambda p: p["trees"][0]["nodes"]["value"].__setitem__(0, None), "found NoneType"),
+        (lambda p: p["trees"][0]["nodes"]["left"].__setitem__(1, True), "left: expected unsigned integers"),
+        (lambda p: p["trees"][0]["nodes"]["left"].__setitem__(1, 1.0), "left: expected unsigned integers"),
+        (lambda p: p["trees"][0]["nodes"]["right"].__setitem__(1, -1), "right: expected unsigned integers"),
+        (lambda p: p["trees"][0]["nodes"]["count"].__setitem__(1, 2**32), "count: expected unsigned integers"),
+        (lambda p: p.update(trees=[]), "non-empty"),
+        (lambda p: p.update(known_cat_bitsets=[[1, 2, 3]]), "rows of 8"),
+        (lambda p: p["categories"].update({"1": [2.0, 1.0]}), "sorted distinct"),
+        (lambda p: p.update(f_idx_map=[0, 1]), "f_idx_map"),
+    ],
+)
 def test_malformed_payloads_are_refused(fitted, mutate, message):
     clf, _ = fitted
     with pytest.raises(ModelFormatError, match=message):
@@ -161,10 +164,17 @@ def test_fused_bagging_scoring_equals_the_members_mean_to_the_last_bit(fitted):
     clf, X = fitted
     rng = np.random.default_rng(3)
     y = (X[:, 0] + rng.normal(size=len(X)) > 0).astype(int)
-    members = [HistGradientBoostingClassifier(max_iter=5 + 4 * k, max_depth=3, random_state=k,
-                                              categorical_features=[1, 3]).fit(X, y) for k in range(3)]
-    payload = json.loads(json.dumps(bagging.dump([dump_hgb(m) for m in members], seed=1,
-                                                 thresholds=[1, 2, 3], bag_size=10), allow_nan=False))
+    members = [
+        HistGradientBoostingClassifier(
+            max_iter=5 + 4 * k, max_depth=3, random_state=k, categorical_features=[1, 3]
+        ).fit(X, y)
+        for k in range(3)
+    ]
+    payload = json.loads(
+        json.dumps(
+            bagging.dump([dump_hgb(m) for m in members], seed=1, thresholds=[1, 2, 3], bag_size=10), allow_nan=False
+        )
+    )
     scorer = bagging.load(payload)
     big = np.tile(X, (100, 1))[:40_001]
     expected = np.vstack([m.predict_proba(big)[:, 1] for m in members]).mean(axis=0)

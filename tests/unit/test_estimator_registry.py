@@ -73,8 +73,16 @@ def prior_to_sql(payload: dict, features: list):
     return Member(terms=[], link="identity", intercept=prior_load(payload).prior)
 
 
-PRIOR = EstimatorType(name="prior", format=PRIOR_FORMAT, estimator="ConstantPrior", fit=prior_fit, load=prior_load,
-                      grid=PRIOR_GRID, in_auto=False, to_sql=prior_to_sql)
+PRIOR = EstimatorType(
+    name="prior",
+    format=PRIOR_FORMAT,
+    estimator="ConstantPrior",
+    fit=prior_fit,
+    load=prior_load,
+    grid=PRIOR_GRID,
+    in_auto=False,
+    to_sql=prior_to_sql,
+)
 
 
 @pytest.fixture
@@ -145,8 +153,10 @@ def test_a_registered_type_with_to_sql_scores_in_the_warehouse(prior_type):
 
     t = examples()
     positives_only, _ = pu_examples()
-    for model, rows in ((fit_run_model("r", t, 3, model_type="prior"), t),
-                        (fit_run_model("pu", positives_only, 3, model_type="prior", pu_bags=3), positives_only)):
+    for model, rows in (
+        (fit_run_model("r", t, 3, model_type="prior"), t),
+        (fit_run_model("pu", positives_only, 3, model_type="prior", pu_bags=3), positives_only),
+    ):
         con = duckdb.connect()
         con.register("rows", rows.append_column("row_id", pa.array(range(rows.num_rows))))
         sql = to_sql(model.to_json(), "rows", id_columns=("row_id",))
@@ -217,9 +227,15 @@ def test_models_stored_before_the_registry_load_and_score_identically(name):
 # --- Scoring imports no fitting code --------------------------------------------------------
 
 #: Modules that only fitting needs. None may be imported by loading a stored model and predicting.
-FIT_ONLY_MODULES = ("lookalike_udf.training", "lookalike_udf.tuning", "lookalike_udf.pu",
-                    "lookalike_udf.estimators.fitting", "lookalike_udf.dbt_models", "lookalike_udf.validation",
-                    "lookalike_udf.quality")
+FIT_ONLY_MODULES = (
+    "lookalike_udf.training",
+    "lookalike_udf.tuning",
+    "lookalike_udf.pu",
+    "lookalike_udf.estimators.fitting",
+    "lookalike_udf.dbt_models",
+    "lookalike_udf.validation",
+    "lookalike_udf.quality",
+)
 
 SCORE_IN_A_FRESH_INTERPRETER = """
 import json, sys
@@ -239,8 +255,13 @@ print(json.dumps(sorted(sys.modules)))
 def test_loading_and_scoring_import_no_fitting_code(name):
     root = Path(lookalike_udf.__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)}
-    done = subprocess.run([sys.executable, "-c", SCORE_IN_A_FRESH_INTERPRETER, str(STORED), name],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCORE_IN_A_FRESH_INTERPRETER, str(STORED), name],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     modules = set(json.loads(done.stdout))
     assert "lookalike_udf.scoring" in modules

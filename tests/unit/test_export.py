@@ -28,10 +28,16 @@ def test_a_run_id_never_changes_the_folder(run_id):
     assert os.path.basename(path) == f"{run_id}.csv"
 
 
-@pytest.mark.parametrize("template, message", [
-    ("/x/{run_id}.txt", "run 'r1': audience_export_path '/x/{run_id}.txt' must end in .parquet or .csv (null = no export). "
-                        "Fix the runs input column or var lookalike_audience_export_path."),
-])
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        (
+            "/x/{run_id}.txt",
+            "run 'r1': audience_export_path '/x/{run_id}.txt' must end in .parquet or .csv (null = no export). "
+            "Fix the runs input column or var lookalike_audience_export_path.",
+        ),
+    ],
+)
 def test_bad_extension(template, message):
     with pytest.raises(LookalikeError) as exc:
         resolve_export_path(template, "r1")
@@ -39,12 +45,26 @@ def test_bad_extension(template, message):
 
 
 def test_each_run_is_written_or_fails_alone(tmp_path):
-    audiences = pa.table({"run_id": ["a", "a", "b", "c"], "user_id": ["2", "1", "3", "4"], "score_rank": [2, 1, 1, 1],
-                          "score": [0.5, 0.9, 0.7, 0.1]})
+    audiences = pa.table(
+        {
+            "run_id": ["a", "a", "b", "c"],
+            "user_id": ["2", "1", "3", "4"],
+            "score_rank": [2, 1, 1, 1],
+            "score": [0.5, 0.9, 0.7, 0.1],
+        }
+    )
     (tmp_path / "a_file").write_text("x")
-    runs = pa.table({"run_id": ["a", "b", "c", "d"],
-                     "audience_export_path": [f"{tmp_path}/new/{{run_id}}.parquet", f"{tmp_path}/a_file/{{run_id}}.csv",
-                                              f"{tmp_path}/{{run_id}}.csv", None]})
+    runs = pa.table(
+        {
+            "run_id": ["a", "b", "c", "d"],
+            "audience_export_path": [
+                f"{tmp_path}/new/{{run_id}}.parquet",
+                f"{tmp_path}/a_file/{{run_id}}.csv",
+                f"{tmp_path}/{{run_id}}.csv",
+                None,
+            ],
+        }
+    )
     out = {r["run_id"]: r for r in export_audiences(audiences, runs).to_pylist()}
     assert set(out) == {"a", "b", "c"}  # d has no path
     assert (out["a"]["export_status"], out["a"]["n_rows"], out["a"]["file_format"]) == ("exported", 2, "parquet")
@@ -60,5 +80,6 @@ def test_an_export_path_that_is_a_folder_fails_that_run(tmp_path):
     runs = pa.table({"run_id": ["a"], "audience_export_path": [f"{tmp_path}/taken.csv"]})
     audiences = pa.table({"run_id": ["a"], "user_id": ["1"], "score_rank": [1]})
     [row] = export_audiences(audiences, runs).to_pylist()
-    assert row["export_message"] == (f"run 'a': audience_export_path '{tmp_path}/taken.csv' is a folder. "
-                                     "Name a .parquet or .csv file in it instead.")
+    assert row["export_message"] == (
+        f"run 'a': audience_export_path '{tmp_path}/taken.csv' is a folder. Name a .parquet or .csv file in it instead."
+    )

@@ -8,15 +8,17 @@ from lookalike_udf.features import FeatureEncoder
 
 
 def table():
-    return pa.table({
-        "plan": ["pro", "free", "pro", None, "basic"],
-        "visits": pa.array([3, 1, None, 4, 2], type=pa.int32()),
-        "ratio": [0.5, None, 0.25, 1.0, 0.0],
-        "active": [True, False, None, True, True],
-        "constant": [7, 7, 7, 7, 7],
-        "empty": pa.array([None] * 5, type=pa.float64()),
-        "when": pa.array([1, 2, 3, 4, 5], type=pa.timestamp("s")),
-    })
+    return pa.table(
+        {
+            "plan": ["pro", "free", "pro", None, "basic"],
+            "visits": pa.array([3, 1, None, 4, 2], type=pa.int32()),
+            "ratio": [0.5, None, 0.25, 1.0, 0.0],
+            "active": [True, False, None, True, True],
+            "constant": [7, 7, 7, 7, 7],
+            "empty": pa.array([None] * 5, type=pa.float64()),
+            "when": pa.array([1, 2, 3, 4, 5], type=pa.timestamp("s")),
+        }
+    )
 
 
 def test_fit_keeps_usable_columns_and_says_why_others_are_dropped():
@@ -53,14 +55,17 @@ def test_round_trip_through_dict():
     enc = FeatureEncoder().fit(table(), ["plan", "visits", "ratio", "active", "constant"])
     again = FeatureEncoder.from_dict(enc.to_dict())
     assert again.to_dict() == enc.to_dict()
-    assert (again.transform(table()).tolist().__repr__() == enc.transform(table()).tolist().__repr__())
+    assert again.transform(table()).tolist().__repr__() == enc.transform(table()).tolist().__repr__()
 
 
-@pytest.mark.parametrize("payload", [
-    {},
-    {"max_categories": 254, "features": [{"name": "x", "kind": "image"}]},
-    {"max_categories": 254, "features": [{"name": "x", "kind": "categorical"}]},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"max_categories": 254, "features": [{"name": "x", "kind": "image"}]},
+        {"max_categories": 254, "features": [{"name": "x", "kind": "categorical"}]},
+    ],
+)
 def test_malformed_encoder_is_refused(payload):
     with pytest.raises(LookalikeError, match="stored feature encoder is malformed"):
         FeatureEncoder.from_dict(payload)

@@ -19,46 +19,73 @@ from lookalike_udf.integrity import (
 )
 from lookalike_udf.quality import feature_report
 
-FIX = ("Run `dbt build` again to refit it (a stored model that fails this check is refitted), "
-       "or refit every run with `dbt build --vars '{lookalike_force_retrain: true}'`.")
+FIX = (
+    "Run `dbt build` again to refit it (a stored model that fails this check is refitted), "
+    "or refit every run with `dbt build --vars '{lookalike_force_retrain: true}'`."
+)
 MISMATCH = "did not match its checksum model_sha256 (edited or corrupted since it was trained)"
 
 
 def examples(run_id: str, n: int = 200, seed: int = 0) -> pa.Table:
     rng = np.random.default_rng(seed)
     label = (rng.random(n) < 0.4).astype(np.int32)
-    return pa.table({
-        "example_id": [f"{run_id}-{i:04d}" for i in range(n)],
-        "run_id": [run_id] * n,
-        "user_id": [f"{i:05d}" for i in range(n)],
-        "label": pa.array(label),
-        "weight": pa.array(np.ones(n)),
-        "as_of_at": pa.nulls(n, pa.timestamp("us")),
-        "snapshot_at": pa.nulls(n, pa.timestamp("us")),
-        "example_source": ["label"] * n,
-        "split": np.where(np.arange(n) % 5 == 0, "test", "train").tolist(),
-        "signal": rng.normal(size=n) + 1.5 * label,
-        "tier": np.where(rng.random(n) < 0.5 + 0.3 * label, "pro", "free").tolist(),
-    })
+    return pa.table(
+        {
+            "example_id": [f"{run_id}-{i:04d}" for i in range(n)],
+            "run_id": [run_id] * n,
+            "user_id": [f"{i:05d}" for i in range(n)],
+            "label": pa.array(label),
+            "weight": pa.array(np.ones(n)),
+            "as_of_at": pa.nulls(n, pa.timestamp("us")),
+            "snapshot_at": pa.nulls(n, pa.timestamp("us")),
+            "example_source": ["label"] * n,
+            "split": np.where(np.arange(n) % 5 == 0, "test", "train").tolist(),
+            "signal": rng.normal(size=n) + 1.5 * label,
+            "tier": np.where(rng.random(n) < 0.5 + 0.3 * label, "pro", "free").tolist(),
+        }
+    )
 
 
 def inputs(*run_ids):
     exs = pa.concat_tables([examples(rid, seed=i) for i, rid in enumerate(run_ids)])
-    runs = pa.Table.from_pylist([{"run_id": rid, "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
-                                  "min_seed_users": 10, "test_fraction": 0.2, "unlabeled_sample_size": 5000,
-                                  "random_seed": 42, "build_only": False,
-                                  # the edits (tests/model_edits.py) change hgb tree nodes
-                                  "model_type": "hgb"} for rid in run_ids])
+    runs = pa.Table.from_pylist(
+        [
+            {
+                "run_id": rid,
+                "is_declared": True,
+                "n_declared": 1,
+                "engagement_type": "MULTI_ENGAGE",
+                "min_seed_users": 10,
+                "test_fraction": 0.2,
+                "unlabeled_sample_size": 5000,
+                "random_seed": 42,
+                "build_only": False,
+                # the edits (tests/model_edits.py) change hgb tree nodes
+                "model_type": "hgb",
+            }
+            for rid in run_ids
+        ]
+    )
     summary = []
     for rid in run_ids:
         labels = exs.filter(pc.equal(exs.column("run_id"), rid)).column("label").to_numpy()
         n_pos, n_neg = int(labels.sum()), int((labels == 0).sum())
-        summary.append({"run_id": rid, "n_input_labels": len(labels), "n_positive_users": n_pos,
-                        "n_negative_users": n_neg, "n_positive_labels": n_pos, "n_negative_labels": n_neg,
-                        "n_matched_labels": len(labels), "n_matched_positive_labels": n_pos,
-                        "n_matched_negative_labels": n_neg})
-    fingerprints = pa.Table.from_pylist([{"run_id": rid, "training_checksum": f"t-{rid}", "population_checksum": f"p-{rid}"}
-                                         for rid in run_ids])
+        summary.append(
+            {
+                "run_id": rid,
+                "n_input_labels": len(labels),
+                "n_positive_users": n_pos,
+                "n_negative_users": n_neg,
+                "n_positive_labels": n_pos,
+                "n_negative_labels": n_neg,
+                "n_matched_labels": len(labels),
+                "n_matched_positive_labels": n_pos,
+                "n_matched_negative_labels": n_neg,
+            }
+        )
+    fingerprints = pa.Table.from_pylist(
+        [{"run_id": rid, "training_checksum": f"t-{rid}", "population_checksum": f"p-{rid}"} for rid in run_ids]
+    )
     return runs, pa.Table.from_pylist(summary), exs, fingerprints
 
 
@@ -100,25 +127,47 @@ def _cases(good_json: str) -> dict:
         "hash mismatch": (dict(model_json=model_edits.every_score_one(good_json)), MISMATCH),
         "null checksum": (dict(sha="null"), MISMATCH),
         # Checksums recomputed to match (or absent): the load catches the corruption.
-        "invalid JSON": (dict(model_json=cut, sha=model_sha256(cut)),
-                         "could not be loaded (stored model is not valid JSON: Expecting property name enclosed "
-                         "in double quotes: line 1 column 31 (char 30))"),
-        "bad node index": (dict(model_json=model_edits.bad_node_index(good_json),
-                                sha=model_sha256(model_edits.bad_node_index(good_json))),
-                           "could not be loaded (trees[0]: a split node points at an invalid child)"),
-        "wrong feature count": (dict(model_json=model_edits.wrong_feature_count(good_json),
-                                     sha=model_sha256(model_edits.wrong_feature_count(good_json))),
-                                "could not be loaded (stored model expects 2 features but its encoder has 1; "
-                                "the stored model is inconsistent, retrain it.)"),
-        "no checksum column, invalid JSON": (dict(model_json=cut, drop_sha=True),
-                                             "could not be loaded (stored model is not valid JSON: Expecting property "
-                                             "name enclosed in double quotes: line 1 column 31 (char 30))"),
+        "invalid JSON": (
+            dict(model_json=cut, sha=model_sha256(cut)),
+            "could not be loaded (stored model is not valid JSON: Expecting property name enclosed "
+            "in double quotes: line 1 column 31 (char 30))",
+        ),
+        "bad node index": (
+            dict(
+                model_json=model_edits.bad_node_index(good_json),
+                sha=model_sha256(model_edits.bad_node_index(good_json)),
+            ),
+            "could not be loaded (trees[0]: a split node points at an invalid child)",
+        ),
+        "wrong feature count": (
+            dict(
+                model_json=model_edits.wrong_feature_count(good_json),
+                sha=model_sha256(model_edits.wrong_feature_count(good_json)),
+            ),
+            "could not be loaded (stored model expects 2 features but its encoder has 1; "
+            "the stored model is inconsistent, retrain it.)",
+        ),
+        "no checksum column, invalid JSON": (
+            dict(model_json=cut, drop_sha=True),
+            "could not be loaded (stored model is not valid JSON: Expecting property "
+            "name enclosed in double quotes: line 1 column 31 (char 30))",
+        ),
         "empty model_json": (dict(model_json=""), "is missing (model_json is empty)"),
     }
 
 
-@pytest.mark.parametrize("case", ["hash mismatch", "null checksum", "invalid JSON", "bad node index",
-                                  "wrong feature count", "no checksum column, invalid JSON", "empty model_json"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "hash mismatch",
+        "null checksum",
+        "invalid JSON",
+        "bad node index",
+        "wrong feature count",
+        "no checksum column, invalid JSON",
+        "empty model_json",
+    ],
+)
 def test_a_corrupt_model_fails_only_its_run_and_names_it_and_the_fix(built, case):
     change, cause = _cases(model_json_of(built["models"], "b"))[case]
     models = edit(built["models"], "b", **change)
@@ -133,27 +182,34 @@ def test_the_hash_mismatch_message_word_for_word(built):
         "run 'b': the stored model in lookalike_run_models did not match its checksum model_sha256 (edited or "
         "corrupted since it was trained), so it was not used. Run `dbt build` again to refit it (a stored model "
         "that fails this check is refitted), or refit every run with "
-        "`dbt build --vars '{lookalike_force_retrain: true}'`.")
+        "`dbt build --vars '{lookalike_force_retrain: true}'`."
+    )
 
 
 def test_an_older_table_without_the_checksum_column_is_loaded_when_valid(built):
     loaded, failures = load_verified_models(built["models"].drop_columns(["model_sha256"]))
     assert set(loaded) == {"a", "b"} and failures == {}
     with pytest.raises(StoredModelError, match="did not match its checksum"):
-        verify_stored_model({"run_id": "a", "model_json": model_json_of(built["models"], "a"), "model_sha256": "0" * 64})
+        verify_stored_model(
+            {"run_id": "a", "model_json": model_json_of(built["models"], "a"), "model_sha256": "0" * 64}
+        )
 
 
 def test_failed_runs_are_not_verified(built):
-    rows = built["models"].to_pylist() + [{"run_id": "f", "model_status": "FAILED", "model_json": None,
-                                           "model_sha256": None}]
+    rows = built["models"].to_pylist() + [
+        {"run_id": "f", "model_status": "FAILED", "model_json": None, "model_sha256": None}
+    ]
     loaded, failures = load_verified_models(rows)
     assert set(loaded) == {"a", "b"} and failures == {}
 
 
 def _rebuild(built, previous, force=False):
-    return {r["run_id"]: r for r in dbt_models.train_models(built["runs"], built["summary"], built["examples"],
-                                                            built["fingerprints"], previous=previous,
-                                                            force=force).to_pylist()}
+    return {
+        r["run_id"]: r
+        for r in dbt_models.train_models(
+            built["runs"], built["summary"], built["examples"], built["fingerprints"], previous=previous, force=force
+        ).to_pylist()
+    }
 
 
 def test_an_intact_model_is_reused(built):
@@ -172,7 +228,8 @@ def test_an_edited_model_is_refitted_with_a_warning_and_the_other_run_reused(bui
     assert rows["b"]["model_sha256"] == model_sha256(good)
     assert rows["b"]["status_message"] == (
         "run 'b': the stored model in lookalike_run_models did not match its checksum model_sha256 (edited or "
-        "corrupted since it was trained); it was retrained.")
+        "corrupted since it was trained); it was retrained."
+    )
 
 
 def test_a_table_without_checksums_is_reused_when_it_loads_and_gains_them(built):
@@ -187,26 +244,38 @@ def test_a_table_without_checksums_refits_a_model_that_does_not_load(built):
     assert rows["a"]["training_action"] == "reused" and rows["b"]["training_action"] == "trained"
     assert rows["b"]["status_message"] == (
         "run 'b': the stored model in lookalike_run_models could not be loaded (trees[0]: a split node points at "
-        "an invalid child); it was retrained.")
+        "an invalid child); it was retrained."
+    )
 
 
 def test_the_retrained_warning_is_not_carried_into_later_reuses(built):
     good = model_json_of(built["models"], "b")
-    retrained = dbt_models.train_models(built["runs"], built["summary"], built["examples"], built["fingerprints"],
-                                        previous=edit(built["models"], "b", model_json=model_edits.invalid_json(good)))
+    retrained = dbt_models.train_models(
+        built["runs"],
+        built["summary"],
+        built["examples"],
+        built["fingerprints"],
+        previous=edit(built["models"], "b", model_json=model_edits.invalid_json(good)),
+    )
     rows = _rebuild(built, retrained)
     assert rows["b"]["training_action"] == "reused" and rows["b"]["status_message"] is None
-    assert without_retrained_warnings("run 'b': features not used: x (constant) | run 'b': the stored model in "
-                                      "lookalike_run_models is missing (model_json is empty); it was retrained.") == (
-        "run 'b': features not used: x (constant)")
+    assert without_retrained_warnings(
+        "run 'b': features not used: x (constant) | run 'b': the stored model in "
+        "lookalike_run_models is missing (model_json is empty); it was retrained."
+    ) == ("run 'b': features not used: x (constant)")
 
 
 def test_scoring_emits_a_failure_marker_for_a_run_whose_model_fails_verification(built):
     good = model_json_of(built["models"], "b")
     models = edit(built["models"], "b", model_json=model_edits.every_score_one(good))
     population = examples("a").select(["user_id", "signal", "tier"])
-    scores = dbt_models.score_population(models, population, batch_size=64, runs=built["runs"],
-                                         fingerprints=built["fingerprints"]).read_all().to_pylist()
+    scores = (
+        dbt_models.score_population(
+            models, population, batch_size=64, runs=built["runs"], fingerprints=built["fingerprints"]
+        )
+        .read_all()
+        .to_pylist()
+    )
     by_run = {}
     for row in scores:
         by_run.setdefault(row["run_id"], []).append(row)
@@ -215,12 +284,19 @@ def test_scoring_emits_a_failure_marker_for_a_run_whose_model_fails_verification
     [marker] = by_run["b"]
     assert marker["scoring_action"] == "failed" and marker["user_id"] is None and marker["score"] is None
     assert marker["scoring_message"] == (
-        f"run 'b': the stored model in lookalike_run_models {MISMATCH}, so it was not used. {FIX}")
+        f"run 'b': the stored model in lookalike_run_models {MISMATCH}, so it was not used. {FIX}"
+    )
     # Previous scores are never carried over for it either (its fingerprint is not computed).
-    previous = dbt_models.score_population(built["models"], population, runs=built["runs"],
-                                           fingerprints=built["fingerprints"]).read_all()
-    again = dbt_models.score_population(models, population, runs=built["runs"], fingerprints=built["fingerprints"],
-                                        previous=previous).read_all().to_pylist()
+    previous = dbt_models.score_population(
+        built["models"], population, runs=built["runs"], fingerprints=built["fingerprints"]
+    ).read_all()
+    again = (
+        dbt_models.score_population(
+            models, population, runs=built["runs"], fingerprints=built["fingerprints"], previous=previous
+        )
+        .read_all()
+        .to_pylist()
+    )
     assert [r["scoring_action"] for r in again if r["run_id"] == "b"] == ["failed"]
     assert {r["scoring_action"] for r in again if r["run_id"] == "a"} == {"reused"}
     # A build_only run is not scored, so it gets no marker.
@@ -238,8 +314,9 @@ def test_training_predictions_and_the_quality_report_skip_only_that_run(built):
     assert set(report.column("run_id").to_pylist()) == {"a"} and report.num_rows == 2
     # A reused run's carried rows are dropped too when its model now fails verification.
     reused = pa.Table.from_pylist([dict(r, training_action="reused") for r in models.to_pylist()], schema=models.schema)
-    intact = pa.Table.from_pylist([dict(r, training_action="reused") for r in built["models"].to_pylist()],
-                                  schema=models.schema)
+    intact = pa.Table.from_pylist(
+        [dict(r, training_action="reused") for r in built["models"].to_pylist()], schema=models.schema
+    )
     full = dbt_models.predict_training_examples(intact, built["examples"])
     carried = dbt_models.predict_training_examples(reused, built["examples"], previous=full)
     assert set(carried.column("run_id").to_pylist()) == {"a"}

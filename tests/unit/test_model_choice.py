@@ -116,8 +116,13 @@ def test_a_large_train_split_keeps_hgb_without_any_extra_fit(monkeypatch):
     model = fit_run_model("r", t, 3)
     assert fits == ["hgb"]  # the run's own model, nothing else
     sel = model.params["model_selection"]
-    assert sel == {"method": "hgb_or_logistic", "n_train_rows": 400, "max_rows": 399, "chosen": "hgb",
-                   "reason": "train split above 399 rows: hgb kept without cross-validation"}
+    assert sel == {
+        "method": "hgb_or_logistic",
+        "n_train_rows": 400,
+        "max_rows": 399,
+        "chosen": "hgb",
+        "reason": "train split above 399 rows: hgb kept without cross-validation",
+    }
     assert model.params["model_type"] == "hgb"
     plain = fit_run_model("r", t, 3, model_type="hgb")
     assert json.loads(model.to_json())["estimator"] == json.loads(plain.to_json())["estimator"]

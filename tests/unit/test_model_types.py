@@ -28,10 +28,10 @@ def data():
     rng = np.random.default_rng(3)
     n = 1500
     X = np.c_[
-        rng.normal(size=n),                     # numeric with missing values
-        rng.integers(0, 5, n).astype(float),    # categorical codes 0..4 (with missing)
-        rng.normal(size=n) * 100,               # numeric, large scale
-        rng.integers(0, 2, n).astype(float),    # boolean
+        rng.normal(size=n),  # numeric with missing values
+        rng.integers(0, 5, n).astype(float),  # categorical codes 0..4 (with missing)
+        rng.normal(size=n) * 100,  # numeric, large scale
+        rng.integers(0, 2, n).astype(float),  # boolean
     ]
     X[rng.random(n) < 0.1, 0] = np.nan
     X[rng.random(n) < 0.05, 1] = np.nan
@@ -39,15 +39,17 @@ def data():
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     w = rng.uniform(0.5, 2.0, n)
     X_new = X[:400].copy()
-    X_new[:20, 1] = 7.0        # an unseen category code
-    X_new[20:40, 0] = np.nan   # more missing values
-    X_new[40:50, 3] = np.nan   # missing where training had none
+    X_new[:20, 1] = 7.0  # an unseen category code
+    X_new[20:40, 0] = np.nan  # more missing values
+    X_new[40:50, 3] = np.nan  # missing where training had none
     return X, y, w, X_new
 
 
 def test_rf_parity_with_predict_proba(data):
     X, y, w, X_new = data
-    rf = RandomForestClassifier(n_estimators=25, min_samples_leaf=3, max_depth=8, random_state=0).fit(X, y, sample_weight=w)
+    rf = RandomForestClassifier(n_estimators=25, min_samples_leaf=3, max_depth=8, random_state=0).fit(
+        X, y, sample_weight=w
+    )
     payload = json.loads(json.dumps(rf_type.dump(rf), allow_nan=False))
     scorer = load_estimator(payload)
     np.testing.assert_allclose(scorer.predict_proba_positive(X_new), rf.predict_proba(X_new)[:, 1], rtol=0, atol=1e-12)
@@ -63,7 +65,9 @@ def test_logistic_parity_with_predict_proba(data):
     assert payload["indicator_columns"] == [0]  # only column 0 had missing training values
     assert payload["categories"][0] == [0.0, 1.0, 2.0, 3.0, 4.0, "nan"]
     scorer = load_estimator(payload)
-    np.testing.assert_allclose(scorer.predict_proba_positive(X_new), pipeline.predict_proba(X_new)[:, 1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        scorer.predict_proba_positive(X_new), pipeline.predict_proba(X_new)[:, 1], rtol=0, atol=1e-12
+    )
     np.testing.assert_allclose(scorer.predict_proba_positive(X), pipeline.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
 
 
@@ -76,22 +80,25 @@ def payloads(data):
     return {"rf": rf_type.dump(rf), "logistic": logistic_type.dump(pipeline, numeric, categorical, 4)}
 
 
-@pytest.mark.parametrize("kind, mutate, message", [
-    ("rf", lambda p: p.update(trees=[]), "non-empty"),
-    ("rf", lambda p: p["trees"][0]["left"].__setitem__(0, 0), "invalid child"),
-    ("rf", lambda p: p["trees"][0]["feature"].__setitem__(0, 9), "feature index outside"),
-    ("rf", lambda p: p["trees"][0]["value"].__setitem__(0, 1.5), "probabilities"),
-    ("rf", lambda p: p["trees"][0]["threshold"].pop(), "threshold: expected a list of"),
-    ("rf", lambda p: p["trees"][0]["threshold"].__setitem__(0, "nan"), "NaN is not a valid threshold"),
-    ("rf", lambda p: p["trees"][0]["left"].__setitem__(0, -3), "expected integers"),
-    ("logistic", lambda p: p.update(coef=p["coef"][:-1]), "coef: expected a list of"),
-    ("logistic", lambda p: p.update(categorical_columns=[0]), "split the feature indices"),
-    ("logistic", lambda p: p["scale"].__setitem__(0, 0.0), "scale must be positive"),
-    ("logistic", lambda p: p.update(intercept="inf"), "intercept must be finite"),
-    ("logistic", lambda p: p.update(categories=[]), "one list per categorical column"),
-    ("logistic", lambda p: p.update(indicator_columns=[5]), "indicator_columns"),
-    ("logistic", lambda p: p.update(format="pickle"), "format 'pickle'"),
-])
+@pytest.mark.parametrize(
+    "kind, mutate, message",
+    [
+        ("rf", lambda p: p.update(trees=[]), "non-empty"),
+        ("rf", lambda p: p["trees"][0]["left"].__setitem__(0, 0), "invalid child"),
+        ("rf", lambda p: p["trees"][0]["feature"].__setitem__(0, 9), "feature index outside"),
+        ("rf", lambda p: p["trees"][0]["value"].__setitem__(0, 1.5), "probabilities"),
+        ("rf", lambda p: p["trees"][0]["threshold"].pop(), "threshold: expected a list of"),
+        ("rf", lambda p: p["trees"][0]["threshold"].__setitem__(0, "nan"), "NaN is not a valid threshold"),
+        ("rf", lambda p: p["trees"][0]["left"].__setitem__(0, -3), "expected integers"),
+        ("logistic", lambda p: p.update(coef=p["coef"][:-1]), "coef: expected a list of"),
+        ("logistic", lambda p: p.update(categorical_columns=[0]), "split the feature indices"),
+        ("logistic", lambda p: p["scale"].__setitem__(0, 0.0), "scale must be positive"),
+        ("logistic", lambda p: p.update(intercept="inf"), "intercept must be finite"),
+        ("logistic", lambda p: p.update(categories=[]), "one list per categorical column"),
+        ("logistic", lambda p: p.update(indicator_columns=[5]), "indicator_columns"),
+        ("logistic", lambda p: p.update(format="pickle"), "format 'pickle'"),
+    ],
+)
 def test_malformed_payloads_are_refused(payloads, kind, mutate, message):
     bad = copy.deepcopy(payloads[kind])
     mutate(bad)
@@ -103,20 +110,22 @@ def examples(n=600, seed=0, negatives=True, linear=False):
     rng = np.random.default_rng(seed)
     label = (rng.random(n) < 0.4).astype(np.int32)
     signal = rng.normal(size=n) + 1.5 * label
-    return pa.table({
-        "example_id": [f"x{i}" for i in range(n)],
-        "run_id": ["r"] * n,
-        "user_id": [f"{i // 2:05d}" for i in range(n)],  # two examples per user
-        "label": pa.array(label),
-        "weight": pa.array(np.where(label == 1, 2.0, 1.0)),
-        "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "example_source": ["label" if negatives or v else "unlabeled_sample" for v in label],
-        "split": np.where((np.arange(n) // 2) % 5 == 0, "test", "train").tolist(),
-        "signal": signal,
-        "tier": np.where(rng.random(n) < 0.5 + 0.3 * label, "pro", "free").tolist(),
-        "noise": rng.normal(size=n),
-    })
+    return pa.table(
+        {
+            "example_id": [f"x{i}" for i in range(n)],
+            "run_id": ["r"] * n,
+            "user_id": [f"{i // 2:05d}" for i in range(n)],  # two examples per user
+            "label": pa.array(label),
+            "weight": pa.array(np.where(label == 1, 2.0, 1.0)),
+            "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "example_source": ["label" if negatives or v else "unlabeled_sample" for v in label],
+            "split": np.where((np.arange(n) // 2) % 5 == 0, "test", "train").tolist(),
+            "signal": signal,
+            "tier": np.where(rng.random(n) < 0.5 + 0.3 * label, "pro", "free").tolist(),
+            "noise": rng.normal(size=n),
+        }
+    )
 
 
 @pytest.mark.parametrize("model_type", ["hgb", "rf", "logistic"])
@@ -190,33 +199,68 @@ def test_bad_settings_name_the_run_and_the_fix():
         fit_run_model("r", t, 1, sample_size=5)
     with pytest.raises(RunValidationError) as error:
         fit_run_model("r", t, 1, model_type="Logistc")
-    assert str(error.value) == ("run 'r': model_type 'Logistc' is not one of hgb, rf, logistic, auto, hgb_or_logistic. "
-                                "Did you mean 'logistic'? Fix the runs input column or var lookalike_model_type "
-                                "(null means the variable).")
-    run = {"run_id": "x", "engagement_type": "MULTI_ENGAGE", "test_fraction": 0.2, "model_type": "hbg",
-           "sample_size": 3, "expected_positive_share": 1.0}
+    assert str(error.value) == (
+        "run 'r': model_type 'Logistc' is not one of hgb, rf, logistic, auto, hgb_or_logistic. "
+        "Did you mean 'logistic'? Fix the runs input column or var lookalike_model_type "
+        "(null means the variable)."
+    )
+    run = {
+        "run_id": "x",
+        "engagement_type": "MULTI_ENGAGE",
+        "test_fraction": 0.2,
+        "model_type": "hbg",
+        "sample_size": 3,
+        "expected_positive_share": 1.0,
+    }
     errors = check_run(run, {"n_input_labels": 1}).errors
-    assert errors[0] == ("run 'x': model_type 'hbg' is not one of hgb, rf, logistic, auto, hgb_or_logistic. Did you mean "
-                         "'hgb'? Fix the runs input column or var lookalike_model_type (null means the variable).")
+    assert errors[0] == (
+        "run 'x': model_type 'hbg' is not one of hgb, rf, logistic, auto, hgb_or_logistic. Did you mean "
+        "'hgb'? Fix the runs input column or var lookalike_model_type (null means the variable)."
+    )
     run["model_type"] = "xgboost"  # nothing close: no guess
     assert check_run(run, {"n_input_labels": 1}).errors[0] == (
         "run 'x': model_type 'xgboost' is not one of hgb, rf, logistic, auto, hgb_or_logistic. Fix the runs input "
-        "column or var lookalike_model_type (null means the variable).")
+        "column or var lookalike_model_type (null means the variable)."
+    )
     assert errors[1].startswith("run 'x': sample_size 3 must be between 20 and 1000000000000 (null = no limit).")
     assert errors[2].startswith("run 'x': expected_positive_share 1.0 must be at least 0 and below 1")
 
 
 def test_train_models_records_the_model_type():
     t = examples()
-    runs = pa.Table.from_pylist([{"run_id": "r", "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
-                                  "min_seed_users": 10, "test_fraction": 0.2, "random_seed": 5, "build_only": False,
-                                  "model_type": "rf", "sample_size": None, "extra_attention": False}])
+    runs = pa.Table.from_pylist(
+        [
+            {
+                "run_id": "r",
+                "is_declared": True,
+                "n_declared": 1,
+                "engagement_type": "MULTI_ENGAGE",
+                "min_seed_users": 10,
+                "test_fraction": 0.2,
+                "random_seed": 5,
+                "build_only": False,
+                "model_type": "rf",
+                "sample_size": None,
+                "extra_attention": False,
+            }
+        ]
+    )
     labels = t.column("label").to_numpy()
-    summary = pa.Table.from_pylist([{"run_id": "r", "n_input_labels": t.num_rows,
-                                     "n_positive_users": int(labels.sum()), "n_negative_users": int((1 - labels).sum()),
-                                     "n_positive_labels": int(labels.sum()), "n_negative_labels": int((1 - labels).sum()),
-                                     "n_matched_labels": t.num_rows, "n_matched_positive_labels": int(labels.sum()),
-                                     "n_matched_negative_labels": int((1 - labels).sum())}])
+    summary = pa.Table.from_pylist(
+        [
+            {
+                "run_id": "r",
+                "n_input_labels": t.num_rows,
+                "n_positive_users": int(labels.sum()),
+                "n_negative_users": int((1 - labels).sum()),
+                "n_positive_labels": int(labels.sum()),
+                "n_negative_labels": int((1 - labels).sum()),
+                "n_matched_labels": t.num_rows,
+                "n_matched_positive_labels": int(labels.sum()),
+                "n_matched_negative_labels": int((1 - labels).sum()),
+            }
+        ]
+    )
     row = dbt_models.train_models(runs, summary, t).to_pylist()[0]
     assert row["model_status"] == "TRAINED" and row["model_type"] == "rf"
     assert json.loads(row["model_params"])["estimator"] == "RandomForestClassifier"

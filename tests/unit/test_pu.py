@@ -31,21 +31,23 @@ def pu_examples(n_pos=30, n_unl=1500, share=0.25, seed=1):
     truth = np.r_[np.ones(n_pos), rng.random(n_unl) < share].astype(int)
     label = np.r_[np.ones(n_pos), np.zeros(n_unl)].astype(np.int32)
     noise = rng.normal(size=(n, 4))
-    table = pa.table({
-        "example_id": [f"e{i}" for i in range(n)],
-        "run_id": ["pu"] * n,
-        "user_id": [f"{i:05d}" for i in range(n)],
-        "label": pa.array(label),
-        "weight": np.ones(n),
-        "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "example_source": ["label" if v else "unlabeled_sample" for v in label],
-        "split": np.where(rng.random(n) < 0.2, "test", "train").tolist(),
-        "z": rng.normal(size=n) + 1.5 * truth,
-        "z2": rng.normal(size=n) + 1.0 * truth,
-        "seg": np.where(rng.random(n) < 0.3 + 0.4 * truth, "a", "b").tolist(),
-        **{f"noise{j}": noise[:, j] for j in range(4)},
-    })
+    table = pa.table(
+        {
+            "example_id": [f"e{i}" for i in range(n)],
+            "run_id": ["pu"] * n,
+            "user_id": [f"{i:05d}" for i in range(n)],
+            "label": pa.array(label),
+            "weight": np.ones(n),
+            "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "example_source": ["label" if v else "unlabeled_sample" for v in label],
+            "split": np.where(rng.random(n) < 0.2, "test", "train").tolist(),
+            "z": rng.normal(size=n) + 1.5 * truth,
+            "z2": rng.normal(size=n) + 1.0 * truth,
+            "seg": np.where(rng.random(n) < 0.3 + 0.4 * truth, "a", "b").tolist(),
+            **{f"noise{j}": noise[:, j] for j in range(4)},
+        }
+    )
     return table, truth
 
 
@@ -130,16 +132,19 @@ def test_bag_helpers():
     assert scores.tolist() == pytest.approx([0.6, 0.6]) and n_out.tolist() == [1, 0]
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda p: p.update(members=[]), "non-empty"),
-    (lambda p: p["bagging"].update(thresholds=[1]), "one unsigned 64-bit integer per member"),
-    (lambda p: p["bagging"].update(seed="x"), "seed must be an integer"),
-    (lambda p: p["bagging"].update(bag_size=0), "bag_size"),
-    (lambda p: p.pop("bagging"), "bagging must be an object"),
-    (lambda p: p["members"].__setitem__(0, copy.deepcopy(p)), "cannot contain an ensemble"),
-    (lambda p: p["members"][0].update(format="pickle"), "format 'pickle'"),
-    (lambda p: p["members"][1]["trees"][0]["nodes"]["feature_idx"].__setitem__(0, 999), "feature index outside"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda p: p.update(members=[]), "non-empty"),
+        (lambda p: p["bagging"].update(thresholds=[1]), "one unsigned 64-bit integer per member"),
+        (lambda p: p["bagging"].update(seed="x"), "seed must be an integer"),
+        (lambda p: p["bagging"].update(bag_size=0), "bag_size"),
+        (lambda p: p.pop("bagging"), "bagging must be an object"),
+        (lambda p: p["members"].__setitem__(0, copy.deepcopy(p)), "cannot contain an ensemble"),
+        (lambda p: p["members"][0].update(format="pickle"), "format 'pickle'"),
+        (lambda p: p["members"][1]["trees"][0]["nodes"]["feature_idx"].__setitem__(0, 999), "feature index outside"),
+    ],
+)
 def test_malformed_ensembles_are_refused(mutate, message):
     t, _ = pu_examples(n_pos=20, n_unl=200)
     payload = json.loads(fit_run_model("pu", t, 1, pu_bags=3).to_json())["estimator"]
@@ -155,8 +160,7 @@ def test_bad_settings_are_refused_with_the_fix():
     with pytest.raises(RunValidationError, match="pu_bags 0 must be between 1 and 50.*lookalike_pu_bags"):
         fit_run_model("pu", t, 1, pu_bags=0)
     run = {"run_id": "x", "engagement_type": "MULTI_ENGAGE", "test_fraction": 0.2, "pu_method": "Bag", "pu_bags": 99}
-    summary = {"n_input_labels": 20, "n_positive_users": 20, "n_matched_labels": 20,
-               "n_matched_positive_labels": 20}
+    summary = {"n_input_labels": 20, "n_positive_users": 20, "n_matched_labels": 20, "n_matched_positive_labels": 20}
     errors = check_run(run, summary).errors
     assert errors == [
         "run 'x': pu_method 'Bag' is not one of bagging, plain. Did you mean 'bagging'? Fix the runs input column or var lookalike_pu_method (null means the variable).",
@@ -166,12 +170,35 @@ def test_bad_settings_are_refused_with_the_fix():
 
 def test_dbt_entry_points_use_the_run_settings_and_out_of_bag_scores():
     t, _ = pu_examples(n_pos=30, n_unl=400)
-    runs = pa.Table.from_pylist([{"run_id": "pu", "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
-                                  "min_seed_users": 10, "test_fraction": 0.2, "unlabeled_sample_size": 5000,
-                                  "random_seed": 5, "build_only": False, "pu_method": "bagging", "pu_bags": 4}])
-    summary = pa.Table.from_pylist([{"run_id": "pu", "n_input_labels": 30, "n_positive_users": 30,
-                                     "n_positive_labels": 30, "n_matched_labels": 30,
-                                     "n_matched_positive_labels": 30}])
+    runs = pa.Table.from_pylist(
+        [
+            {
+                "run_id": "pu",
+                "is_declared": True,
+                "n_declared": 1,
+                "engagement_type": "MULTI_ENGAGE",
+                "min_seed_users": 10,
+                "test_fraction": 0.2,
+                "unlabeled_sample_size": 5000,
+                "random_seed": 5,
+                "build_only": False,
+                "pu_method": "bagging",
+                "pu_bags": 4,
+            }
+        ]
+    )
+    summary = pa.Table.from_pylist(
+        [
+            {
+                "run_id": "pu",
+                "n_input_labels": 30,
+                "n_positive_users": 30,
+                "n_positive_labels": 30,
+                "n_matched_labels": 30,
+                "n_matched_positive_labels": 30,
+            }
+        ]
+    )
     models = dbt_models.train_models(runs, summary, t)
     row = models.to_pylist()[0]
     assert row["model_status"] == "TRAINED" and row["training_method"] == "pu_bagging"
@@ -179,10 +206,12 @@ def test_dbt_entry_points_use_the_run_settings_and_out_of_bag_scores():
     preds = dbt_models.predict_training_examples(models, t)
     model = LookalikeModel.from_json(row["model_json"])
     expected = dict(zip(t.column("example_id").to_pylist(), model.predict_training(t), strict=False))
-    np.testing.assert_array_equal(preds.column("score").to_numpy(),
-                                  [expected[e] for e in preds.column("example_id").to_pylist()])
-    plain = dbt_models.train_models(runs.set_column(runs.schema.get_field_index("pu_method"), "pu_method",
-                                                    pa.array(["plain"])), summary, t)
+    np.testing.assert_array_equal(
+        preds.column("score").to_numpy(), [expected[e] for e in preds.column("example_id").to_pylist()]
+    )
+    plain = dbt_models.train_models(
+        runs.set_column(runs.schema.get_field_index("pu_method"), "pu_method", pa.array(["plain"])), summary, t
+    )
     assert plain.column("training_method").to_pylist() == ["pu_plain"]
     # The quality report's interface: from_json, predict on Arrow, feature_names, encoder.
     assert model.feature_names == model.encoder.feature_names_ and model.predict(t.slice(0, 3)).shape == (3,)
@@ -197,8 +226,7 @@ def test_members_fitted_side_by_side_equal_members_fitted_one_by_one(monkeypatch
     from lookalike_udf.estimators import bagging
 
     table, _ = pu_examples(n_pos=200, n_unl=1500, seed=4)
-    X = np.c_[np.asarray(table.column("z")), np.asarray(table.column("z2")),
-              np.asarray(table.column("noise0"))]
+    X = np.c_[np.asarray(table.column("z")), np.asarray(table.column("z2")), np.asarray(table.column("noise0"))]
     y = np.asarray(table.column("label"), dtype=np.int64)
     w = np.ones(len(y))
     ids = table.column("example_id").to_pylist()

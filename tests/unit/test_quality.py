@@ -22,33 +22,47 @@ from lookalike_udf.training import fit_run_model
 
 def _frame(run_id, label, weight, split, **features):
     n = len(label)
-    return pa.table({
-        "example_id": [f"{run_id}-{i}" for i in range(n)],
-        "run_id": [run_id] * n,
-        "user_id": [f"{run_id}-u{i:04d}" for i in range(n)],
-        "label": pa.array(np.asarray(label, dtype=np.int32)),
-        "weight": pa.array(np.asarray(weight, dtype=np.float64)),
-        "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "example_source": ["label"] * n,
-        "split": list(split),
-        **features,
-    })
+    return pa.table(
+        {
+            "example_id": [f"{run_id}-{i}" for i in range(n)],
+            "run_id": [run_id] * n,
+            "user_id": [f"{run_id}-u{i:04d}" for i in range(n)],
+            "label": pa.array(np.asarray(label, dtype=np.int32)),
+            "weight": pa.array(np.asarray(weight, dtype=np.float64)),
+            "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "example_source": ["label"] * n,
+            "split": list(split),
+            **features,
+        }
+    )
 
 
 def planted_examples(run_id="r", n=1000, seed=0):
     """`planted` separates the classes; `noise_a`, `noise_b` and `noise_cat` are independent of the label."""
     rng = np.random.default_rng(seed)
     label = (rng.random(n) < 0.4).astype(np.int32)
-    return _frame(run_id, label, np.ones(n), np.where(np.arange(n) % 3 == 0, "test", "train"),
-                  noise_a=rng.normal(size=n), planted=rng.normal(size=n) + 2.5 * label,
-                  noise_b=rng.normal(size=n), noise_cat=rng.choice(["x", "y", "z"], size=n).tolist())
+    return _frame(
+        run_id,
+        label,
+        np.ones(n),
+        np.where(np.arange(n) % 3 == 0, "test", "train"),
+        noise_a=rng.normal(size=n),
+        planted=rng.normal(size=n) + 2.5 * label,
+        noise_b=rng.normal(size=n),
+        noise_cat=rng.choice(["x", "y", "z"], size=n).tolist(),
+    )
 
 
 def model_rows(*entries):
     """Rows shaped like lookalike_run_models: (run_id, status, model_json)."""
-    return pa.table({"run_id": [e[0] for e in entries], "model_status": [e[1] for e in entries],
-                     "model_json": pa.array([e[2] for e in entries], type=pa.string())})
+    return pa.table(
+        {
+            "run_id": [e[0] for e in entries],
+            "model_status": [e[1] for e in entries],
+            "model_json": pa.array([e[2] for e in entries], type=pa.string()),
+        }
+    )
 
 
 def by_feature(table, run_id):
@@ -78,7 +92,8 @@ def test_planted_column_gets_rank_one():
     assert rows["planted"]["prevalence_target"] / rows["planted"]["prevalence_population"] > 1.5
     assert rows["noise_cat"]["prevalence_kind"] == "top_category_share"
     assert rows["noise_cat"]["lift"] == pytest.approx(
-        rows["noise_cat"]["prevalence_target"] / rows["noise_cat"]["prevalence_population"], abs=1e-12)
+        rows["noise_cat"]["prevalence_target"] / rows["noise_cat"]["prevalence_population"], abs=1e-12
+    )
     assert rows["planted"]["importance_std"] >= 0
 
 
@@ -96,16 +111,25 @@ def hand_examples():
     x = np.concatenate([i.astype(float), -1.0 - i])
     flag = [bool(k % 2 == 0) for k in i] + [bool(k % 3 == 0) for k in i]
     color = ["red" if k < 8 else "blue" for k in i[:-1]] + [None] + ["green" if k % 2 else "blue" for k in i]
-    return _frame("h", [1] * 20 + [0] * 20, np.concatenate([pos_w, np.ones(20)]),
-                  ["test" if k % 4 == 0 else "train" for k in range(40)], x=x, flag=flag, color=color)
+    return _frame(
+        "h",
+        [1] * 20 + [0] * 20,
+        np.concatenate([pos_w, np.ones(20)]),
+        ["test" if k % 4 == 0 else "train" for k in range(40)],
+        x=x,
+        flag=flag,
+        color=color,
+    )
 
 
-HAND_POPULATION = pa.table({
-    "x": [float(k) for k in range(10)],                                   # mean 4.5
-    "flag": [True, True, True, False, False, False, False, False, False, None],   # 3 of 9
-    "color": ["red", "red", "blue", "blue", "blue", "blue", "blue", "green", None, None],  # red 2 of 8
-    "unused": list(range(10)),
-})
+HAND_POPULATION = pa.table(
+    {
+        "x": [float(k) for k in range(10)],  # mean 4.5
+        "flag": [True, True, True, False, False, False, False, False, False, None],  # 3 of 9
+        "color": ["red", "red", "blue", "blue", "blue", "blue", "blue", "green", None, None],  # red 2 of 8
+        "unused": list(range(10)),
+    }
+)
 
 
 def test_prevalence_and_lift_by_hand():
@@ -136,7 +160,9 @@ def test_prevalence_and_lift_by_hand():
     keep = np.array([c is not None for c in ex.column("color").to_pylist()])
     red = np.array([c == "red" for c in ex.column("color").to_pylist()], dtype=float)
     expected = np.cov(red[keep], labels[keep], aweights=weights[keep])
-    assert rows["color"]["correlation"] == pytest.approx(expected[0, 1] / np.sqrt(expected[0, 0] * expected[1, 1]), abs=1e-12)
+    assert rows["color"]["correlation"] == pytest.approx(
+        expected[0, 1] / np.sqrt(expected[0, 0] * expected[1, 1]), abs=1e-12
+    )
     assert rows["x"]["correlation"] > 0.8  # positives 0..19, negatives -1..-20
 
 
@@ -154,8 +180,14 @@ def test_weighted_correlation_equals_pearson_on_repeated_rows():
 def test_population_prevalence_runs_in_sql_on_a_duckdb_relation():
     con = duckdb.connect()
     relation = con.from_arrow(HAND_POPULATION)
-    wanted = [("x", "numeric", None), ("flag", "boolean", None), ("color", "categorical", "blue"),
-              ("color", "categorical", "it's"), ("missing", "numeric", None), ("color", "categorical", None)]
+    wanted = [
+        ("x", "numeric", None),
+        ("flag", "boolean", None),
+        ("color", "categorical", "blue"),
+        ("color", "categorical", "it's"),
+        ("missing", "numeric", None),
+        ("color", "categorical", None),
+    ]
     got = population_prevalence(relation, wanted)
     assert got[("x", "numeric", None)] == pytest.approx(4.5)
     assert got[("flag", "boolean", None)] == pytest.approx(1 / 3)
@@ -170,9 +202,11 @@ def test_failed_and_broken_runs_get_no_rows_and_do_not_stop_others():
     good = planted_examples("good", n=300)
     other = planted_examples("broken", n=300, seed=1)
     ex = pa.concat_tables([good, other])
-    models = model_rows(("good", "TRAINED", fit_run_model("good", good, random_seed=1).to_json()),
-                        ("broken", "TRAINED", '{"format": "lookalike-model/1"}'),
-                        ("failed", "FAILED", None))
+    models = model_rows(
+        ("good", "TRAINED", fit_run_model("good", good, random_seed=1).to_json()),
+        ("broken", "TRAINED", '{"format": "lookalike-model/1"}'),
+        ("failed", "FAILED", None),
+    )
     report = feature_report(models, ex, good.select(["noise_a", "planted", "noise_b", "noise_cat"]))
     assert set(report.column("run_id").to_pylist()) == {"good"}
     assert report.num_rows == 4
@@ -201,7 +235,8 @@ def test_report_does_not_depend_on_row_order():
 def _with_actions(models, action, fingerprint):
     n = models.num_rows
     return models.append_column("training_action", pa.array([action] * n, type=pa.string())).append_column(
-        "training_fingerprint", pa.array([fingerprint] * n, type=pa.string()))
+        "training_fingerprint", pa.array([fingerprint] * n, type=pa.string())
+    )
 
 
 def test_reused_model_carries_its_rows_over_and_recomputes_only_the_population_figures():
@@ -211,8 +246,9 @@ def test_reused_model_carries_its_rows_over_and_recomputes_only_the_population_f
     first = feature_report(_with_actions(model_rows(("r", "TRAINED", model_json)), "trained", "fp1"), ex, population)
     assert set(first.column("training_fingerprint").to_pylist()) == {"fp1"}
     # Mark the stored rows, so a carried-over row is told apart from a recomputed one.
-    marked = first.set_column(first.schema.get_field_index("importance"), "importance",
-                              pc.add(first.column("importance"), 100.0))
+    marked = first.set_column(
+        first.schema.get_field_index("importance"), "importance", pc.add(first.column("importance"), 100.0)
+    )
     smaller = population.slice(0, 100)  # a changed population
     reused = _with_actions(model_rows(("r", "TRAINED", model_json)), "reused", "fp1")
 
@@ -241,8 +277,11 @@ def test_reused_model_carries_its_rows_over_and_recomputes_only_the_population_f
 
 def _bagging_model(n=3000, bags=20):
     ex = planted_examples(n=n)
-    unlabeled = ex.set_column(ex.schema.get_field_index("example_source"), "example_source",
-                              pa.array(["label" if v == 1 else "unlabeled_sample" for v in ex.column("label").to_pylist()]))
+    unlabeled = ex.set_column(
+        ex.schema.get_field_index("example_source"),
+        "example_source",
+        pa.array(["label" if v == 1 else "unlabeled_sample" for v in ex.column("label").to_pylist()]),
+    )
     model = fit_run_model("r", unlabeled, random_seed=1, pu_bags=bags)
     assert len(model._scorer.members) == bags
     return model, unlabeled.filter(pc.equal(unlabeled.column("split"), "test"))
@@ -253,6 +292,7 @@ def test_large_bagging_ensemble_is_measured_on_its_first_members_in_one_pass(mon
     each scores the rows once and the stacked shuffled copies once (one block), and the planted
     column still ranks first."""
     import lookalike_udf.quality as quality
+
     model, test = _bagging_model()
     copies = 4 * quality.N_REPEATS + 1
     trees = [quality._tree_count(m) for m in model._scorer.members]
@@ -275,6 +315,7 @@ def test_large_bagging_ensemble_is_measured_on_its_first_members_in_one_pass(mon
 
 def test_the_plan_keeps_every_member_and_the_rows_when_the_cap_allows():
     import lookalike_udf.quality as quality
+
     model, test = _bagging_model(n=600, bags=3)
     assert quality.importance_plan(model, test.num_rows) == (test.num_rows, 3)
     assert quality.importance_plan(model, 50_000) == (quality.MAX_IMPORTANCE_ROWS, 3)
@@ -285,6 +326,7 @@ def test_one_pass_equals_scoring_every_shuffle_alone():
     from sklearn.metrics import roc_auc_score
 
     import lookalike_udf.quality as quality
+
     ex = planted_examples(n=900)
     model = fit_run_model("r", ex, random_seed=1, model_type="hgb")
     test = ex.filter(pc.equal(ex.column("split"), "test"))
@@ -333,21 +375,39 @@ def test_weighted_auc_without_a_weighted_class_is_nan():
 
 
 def test_rank_skips_features_of_importance_zero_negative_or_null():
-    rows = [{"feature": f, "importance": imp, "correlation": corr} for f, imp, corr in [
-        ("a", 0.0, 0.9), ("b", 0.02, 0.1), ("c", 3.700743415417188e-17, 0.5), ("d", -0.001, 0.2),
-        ("e", 0.02, -0.3), ("f", None, 0.8), ("g", 2e-9, 0.0)]]
+    rows = [
+        {"feature": f, "importance": imp, "correlation": corr}
+        for f, imp, corr in [
+            ("a", 0.0, 0.9),
+            ("b", 0.02, 0.1),
+            ("c", 3.700743415417188e-17, 0.5),
+            ("d", -0.001, 0.2),
+            ("e", 0.02, -0.3),
+            ("f", None, 0.8),
+            ("g", 2e-9, 0.0),
+        ]
+    ]
     ranked = rank_features(rows)
     assert [(r["feature"], r["rank"]) for r in ranked] == [
-        ("e", 1), ("b", 2), ("g", 3), ("c", None), ("a", None), ("d", None), ("f", None)]
+        ("e", 1),
+        ("b", 2),
+        ("g", 3),
+        ("c", None),
+        ("a", None),
+        ("d", None),
+        ("f", None),
+    ]
 
 
 def test_lift_is_for_shares_only_and_bounded():
     assert lift("boolean", 16 / 30, 1 / 3) == pytest.approx(1.6, abs=1e-12)
     assert lift("categorical", 0.62, 0.25) == pytest.approx(2.48, abs=1e-12)
-    assert lift("categorical", 0.62, 0.01) == pytest.approx(62.0, abs=1e-12)   # at MIN_LIFT_SHARE: at most 100
-    assert lift("categorical", 0.62, 0.0099) is None                            # rarer than 1 %: no lift
-    assert lift("boolean", 0.5, 0.0) is None and lift("boolean", None, 0.5) is None and lift("boolean", 0.5, None) is None
-    assert lift("numeric", 7.84, 0.01) is None                                  # the 784 of issue 25
+    assert lift("categorical", 0.62, 0.01) == pytest.approx(62.0, abs=1e-12)  # at MIN_LIFT_SHARE: at most 100
+    assert lift("categorical", 0.62, 0.0099) is None  # rarer than 1 %: no lift
+    assert (
+        lift("boolean", 0.5, 0.0) is None and lift("boolean", None, 0.5) is None and lift("boolean", 0.5, None) is None
+    )
+    assert lift("numeric", 7.84, 0.01) is None  # the 784 of issue 25
 
 
 def test_rows_carried_from_an_older_release_get_the_new_rank_and_prevalence_kind():
@@ -359,13 +419,20 @@ def test_rows_carried_from_an_older_release_get_the_new_rank_and_prevalence_kind
     first = feature_report(_with_actions(model_rows(("r", "TRAINED", model_json)), "trained", "fp1"), ex, population)
     old = first.drop_columns(["prevalence_kind"])
     n = old.num_rows
-    old = old.set_column(old.schema.get_field_index("importance"), "importance",
-                         pa.array([0.0 if f == "noise_a" else 0.1 for f in old.column("feature").to_pylist()]))
+    old = old.set_column(
+        old.schema.get_field_index("importance"),
+        "importance",
+        pa.array([0.0 if f == "noise_a" else 0.1 for f in old.column("feature").to_pylist()]),
+    )
     old = old.set_column(old.schema.get_field_index("rank"), "rank", pa.array(list(range(1, n + 1)), type=pa.int64()))
     reused = _with_actions(model_rows(("r", "TRAINED", model_json)), "reused", "fp1")
     rows = by_feature(feature_report(reused, ex, population, previous=old), "r")
     assert rows["noise_a"]["importance"] == 0.0 and rows["noise_a"]["rank"] is None
     assert sorted(r["rank"] for r in rows.values() if r["rank"] is not None) == [1, 2, 3]
     assert {f: r["prevalence_kind"] for f, r in rows.items()} == {
-        "noise_a": "mean", "planted": "mean", "noise_b": "mean", "noise_cat": "top_category_share"}
+        "noise_a": "mean",
+        "planted": "mean",
+        "noise_b": "mean",
+        "noise_cat": "top_category_share",
+    }
     assert rows["planted"]["lift"] is None

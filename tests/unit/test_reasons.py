@@ -31,8 +31,12 @@ def matrix():
     more missing values, missing where training had none, and infinities."""
     rng = np.random.default_rng(11)
     n = 1200
-    X = np.c_[rng.normal(size=n), rng.integers(0, 5, n).astype(float), rng.normal(size=n) * 100,
-              rng.integers(0, 2, n).astype(float)]
+    X = np.c_[
+        rng.normal(size=n),
+        rng.integers(0, 5, n).astype(float),
+        rng.normal(size=n) * 100,
+        rng.integers(0, 2, n).astype(float),
+    ]
     X[rng.random(n) < 0.1, 0] = np.nan
     X[rng.random(n) < 0.05, 1] = np.nan
     logit_ = 1.2 * np.nan_to_num(X[:, 0]) + (X[:, 1] == 3) * 1.5 + 0.01 * X[:, 2] - 0.5 * X[:, 3]
@@ -83,7 +87,9 @@ def test_hgb_contributions_without_stored_counts(matrix):
 
 def test_rf_contributions_sum_to_the_probability(matrix):
     X, y, w, X_new = matrix
-    rf = RandomForestClassifier(n_estimators=25, min_samples_leaf=3, max_depth=8, random_state=0).fit(X, y, sample_weight=w)
+    rf = RandomForestClassifier(n_estimators=25, min_samples_leaf=3, max_depth=8, random_state=0).fit(
+        X, y, sample_weight=w
+    )
     scorer = round_trip(rf_type.dump(rf))
     X_ok = np.where(np.isinf(X_new), np.nan, X_new)  # scikit-learn's forest cannot read infinities
     assert_exact(scorer, X_ok, rf.predict_proba(X_ok)[:, 1])
@@ -119,21 +125,23 @@ def arrow_examples(n=900, seed=0, negatives=True):
     tier = np.where(rng.random(n) < 0.5 + 0.2 * label, "pro", "free").astype(object)
     tier[rng.random(n) < 0.05] = None
     noise[rng.random(n) < 0.1] = np.nan
-    return pa.table({
-        "example_id": [f"e{i}" for i in range(n)],
-        "run_id": ["r"] * n,
-        "user_id": [f"{i:05d}" for i in range(n)],
-        "label": pa.array(label),
-        "weight": pa.array(np.ones(n)),
-        "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "example_source": ["label" if negatives or lab else "unlabeled_sample" for lab in label],
-        "split": np.where(np.arange(n) % 5 == 0, "test", "train").tolist(),
-        "planted": planted,
-        "tier": pa.array(tier.tolist(), pa.string()),
-        "noise": pa.array(noise, from_pandas=True),
-        "flag": (rng.random(n) < 0.5).tolist(),
-    })
+    return pa.table(
+        {
+            "example_id": [f"e{i}" for i in range(n)],
+            "run_id": ["r"] * n,
+            "user_id": [f"{i:05d}" for i in range(n)],
+            "label": pa.array(label),
+            "weight": pa.array(np.ones(n)),
+            "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "example_source": ["label" if negatives or lab else "unlabeled_sample" for lab in label],
+            "split": np.where(np.arange(n) % 5 == 0, "test", "train").tolist(),
+            "planted": planted,
+            "tier": pa.array(tier.tolist(), pa.string()),
+            "noise": pa.array(noise, from_pandas=True),
+            "flag": (rng.random(n) < 0.5).tolist(),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +177,9 @@ def test_run_model_contributions_are_exact(fitted, model_type, bagging):
     # top_reasons keeps the identity per row: bias + listed reasons + the rest = raw score.
     reasons = top_reasons(model, rows)
     listed = sum(np.nan_to_num(reasons[f"reason_{r}_contribution"]) for r in (1, 2, 3))
-    np.testing.assert_allclose(reasons["bias"] + listed + reasons["other_contribution"], reasons["raw_score"],
-                               rtol=0, atol=EXACT)
+    np.testing.assert_allclose(
+        reasons["bias"] + listed + reasons["other_contribution"], reasons["raw_score"], rtol=0, atol=EXACT
+    )
 
 
 @pytest.mark.parametrize("model_type", ["hgb", "rf", "logistic"])
@@ -194,20 +203,57 @@ def test_a_planted_signal_is_the_top_reason(fitted, model_type, bagging):
 
 
 def test_format_value():
-    assert [format_value(v) for v in (None, True, False, 3, 12.5, 3.0, 0.1, 1e20, float("nan"), float("-inf"), "pro")] == \
-        [None, "true", "false", "3", "12.5", "3", "0.1", "1e+20", "NaN", "-Infinity", "pro"]
+    assert [
+        format_value(v) for v in (None, True, False, 3, 12.5, 3.0, 0.1, 1e20, float("nan"), float("-inf"), "pro")
+    ] == [None, "true", "false", "3", "12.5", "3", "0.1", "1e+20", "NaN", "-Infinity", "pro"]
 
 
 def test_format_value_rounds_to_four_significant_digits_and_keeps_integer_digits():
     """Issue 25: reason values printed unrounded (0.13597775996465733, 33.08264720775463)."""
     from decimal import Decimal
-    values = [0.13597775996465733, 33.08264720775463, 2 / 3, -2 / 3, 1234.5678, 123456.7, 99999.99, 0.99995,
-              -0.00045678, 0.00001234567, 2e15 / 3, -0.0, 0.0, 1234567891234, Decimal("12.3456789"),
-              Decimal("1234567.891"), Decimal("100.00"), Decimal("-3.14159"), Decimal("0.000")]
+
+    values = [
+        0.13597775996465733,
+        33.08264720775463,
+        2 / 3,
+        -2 / 3,
+        1234.5678,
+        123456.7,
+        99999.99,
+        0.99995,
+        -0.00045678,
+        0.00001234567,
+        2e15 / 3,
+        -0.0,
+        0.0,
+        1234567891234,
+        Decimal("12.3456789"),
+        Decimal("1234567.891"),
+        Decimal("100.00"),
+        Decimal("-3.14159"),
+        Decimal("0.000"),
+    ]
     assert [format_value(v) for v in values] == [
-        "0.136", "33.08", "0.6667", "-0.6667", "1235", "123457", "100000", "1",
-        "-0.0004568", "1.235e-05", "666666666666667", "0", "0", "1234567891234", "12.35",
-        "1234568", "100", "-3.142", "0"]
+        "0.136",
+        "33.08",
+        "0.6667",
+        "-0.6667",
+        "1235",
+        "123457",
+        "100000",
+        "1",
+        "-0.0004568",
+        "1.235e-05",
+        "666666666666667",
+        "0",
+        "0",
+        "1234567891234",
+        "12.35",
+        "1234568",
+        "100",
+        "-3.142",
+        "0",
+    ]
 
 
 def model_row(run_id, model):
@@ -218,17 +264,24 @@ def model_row(run_id, model):
 def test_user_reasons_entry_point_reads_only_the_audience_rows(fitted):
     models, rows = fitted
     features = rows.select(["user_id", "planted", "tier", "noise", "flag"]).slice(0, 50)
-    audience = pa.concat_tables([
-        features.append_column("run_id", pa.array(["a"] * 50)),
-        features.slice(0, 10).append_column("run_id", pa.array(["b"] * 10)),
-        features.slice(0, 5).append_column("run_id", pa.array(["not_trained"] * 5)),
-    ])
+    audience = pa.concat_tables(
+        [
+            features.append_column("run_id", pa.array(["a"] * 50)),
+            features.slice(0, 10).append_column("run_id", pa.array(["b"] * 10)),
+            features.slice(0, 5).append_column("run_id", pa.array(["not_trained"] * 5)),
+        ]
+    )
     audience = audience.append_column("audience_score", pa.array(np.linspace(1, 0, 65)))
     audience = audience.append_column("audience_score_rank", pa.array(np.arange(1, 66)))
     tampered = model_row("b", models[("rf", False)])
     tampered["model_json"] = tampered["model_json"].replace('"value":[', '"value":[0.5,', 1)
-    model_rows = pa.Table.from_pylist([model_row("a", models[("hgb", True)]), tampered,
-                                       {"run_id": "c", "model_status": "FAILED", "model_json": None, "model_sha256": None}])
+    model_rows = pa.Table.from_pylist(
+        [
+            model_row("a", models[("hgb", True)]),
+            tampered,
+            {"run_id": "c", "model_status": "FAILED", "model_json": None, "model_sha256": None},
+        ]
+    )
     out = dbt_models.user_reasons(model_rows, audience, batch_size=16).read_all()
     assert out.schema == dbt_models.REASON_SCHEMA
     # Run b's model fails its checksum and not_trained has none: only run a has rows, one per user.
@@ -238,7 +291,9 @@ def test_user_reasons_entry_point_reads_only_the_audience_rows(fitted):
     assert set(out.column("model_sha256").to_pylist()) == {model_sha256(models[("hgb", True)].to_json())}
     t = out.to_pydict()
     listed = sum(np.nan_to_num(np.array(t[f"reason_{r}_contribution"], dtype=float)) for r in (1, 2, 3))
-    np.testing.assert_allclose(np.array(t["bias"]) + listed + np.array(t["other_contribution"]), t["raw_score"], atol=EXACT)
+    np.testing.assert_allclose(
+        np.array(t["bias"]) + listed + np.array(t["other_contribution"]), t["raw_score"], atol=EXACT
+    )
     # A null contribution means no reason at that rank: feature and value are null too.
     for r in (1, 2, 3):
         missing = pc.is_null(out.column(f"reason_{r}_contribution")).to_pylist()
@@ -250,8 +305,9 @@ def test_hgb_contributions_from_leaf_paths_equal_the_node_walk(matrix):
     nodes step by step. Same steps, so the same contributions (to rounding), NaN, inf and unseen
     categories included."""
     X, y, w, X_new = matrix
-    clf = HistGradientBoostingClassifier(max_iter=40, max_leaf_nodes=8, max_depth=3, categorical_features=[1],
-                                         random_state=2).fit(X, y, sample_weight=w)
+    clf = HistGradientBoostingClassifier(
+        max_iter=40, max_leaf_nodes=8, max_depth=3, categorical_features=[1], random_state=2
+    ).fit(X, y, sample_weight=w)
     payload = json.loads(json.dumps(hgb_type.dump(clf), allow_nan=False))
     fast = load_estimator(payload, engine="sklearn")
     walk = load_estimator(payload, engine="numpy")

@@ -31,7 +31,7 @@ def parse_svg(markup) -> ET.Element:
 
 def test_roc_points_auc_equals_sklearn_with_weights_and_ties():
     rng = np.random.default_rng(7)
-    score = np.round(rng.random(500), 2)          # many ties
+    score = np.round(rng.random(500), 2)  # many ties
     label = (rng.random(500) < score).astype(int)
     weight = rng.uniform(0.2, 3.0, 500)
     rows = []
@@ -62,15 +62,26 @@ def test_nice_max():
 
 
 def test_line_chart_points_carry_their_values():
-    svg = line_chart("roc", "run_a", "ROC", [
-        Series("train", "train", points=[(0, 0), (0.25, 0.5), (1, 1)]),
-        Series("random", "random", points=[(0, 0.1), (1, 0.1)], markers=False, dashed=True),
-    ], x_label="x", y_label="y", diagonal=True)
+    svg = line_chart(
+        "roc",
+        "run_a",
+        "ROC",
+        [
+            Series("train", "train", points=[(0, 0), (0.25, 0.5), (1, 1)]),
+            Series("random", "random", points=[(0, 0.1), (1, 0.1)], markers=False, dashed=True),
+        ],
+        x_label="x",
+        y_label="y",
+        diagonal=True,
+    )
     root = parse_svg(svg)
     assert root.get("data-chart") == "roc" and root.get("data-run") == "run_a"
     circles = root.findall(f".//{SVG}circle")
     assert [(c.get("data-series"), float(c.get("data-x")), float(c.get("data-value"))) for c in circles] == [
-        ("train", 0.0, 0.0), ("train", 0.25, 0.5), ("train", 1.0, 1.0)]
+        ("train", 0.0, 0.0),
+        ("train", 0.25, 0.5),
+        ("train", 1.0, 1.0),
+    ]
     lines = {p.get("data-series"): p for p in root.findall(f".//{SVG}polyline")}
     assert set(lines) == {"train", "random"} and lines["random"].get("data-n-points") == "2"
     # y grows upwards: the point at y = 1 is drawn above the point at y = 0
@@ -78,24 +89,46 @@ def test_line_chart_points_carry_their_values():
 
 
 def test_bar_chart_bars_values_and_escaping():
-    svg = bar_chart("decile-rate", HOSTILE, "t", ["0", "1", HOSTILE], [
-        Series("train", "train", values=[0.1, None, 0.5], extra=[{"data-n-users": 3}] * 3),
-        Series("test", HOSTILE, values=[0.2, 0.3, 0.0]),
-    ], x_label="decile", y_label="rate", reference=(0.25, "random"))
+    svg = bar_chart(
+        "decile-rate",
+        HOSTILE,
+        "t",
+        ["0", "1", HOSTILE],
+        [
+            Series("train", "train", values=[0.1, None, 0.5], extra=[{"data-n-users": 3}] * 3),
+            Series("test", HOSTILE, values=[0.2, 0.3, 0.0]),
+        ],
+        x_label="decile",
+        y_label="rate",
+        reference=(0.25, "random"),
+    )
     assert "<script>" not in str(svg)
     root = parse_svg(svg)
     assert root.get("data-run") == HOSTILE
     bars = root.findall(f".//{SVG}rect")
     assert [(b.get("data-series"), b.get("data-category"), float(b.get("data-value"))) for b in bars] == [
-        ("train", "0", 0.1), ("train", HOSTILE, 0.5), ("test", "0", 0.2), ("test", "1", 0.3), ("test", HOSTILE, 0.0)]
+        ("train", "0", 0.1),
+        ("train", HOSTILE, 0.5),
+        ("test", "0", 0.2),
+        ("test", "1", 0.3),
+        ("test", HOSTILE, 0.0),
+    ]
     heights = [float(b.get("height")) for b in bars]
     assert heights[1] == pytest.approx(5 * heights[0], rel=1e-3) and heights[-1] == 0
     assert bars[0].get("data-n-users") == "3"
 
 
 def test_hbar_chart_negative_values_and_classes():
-    svg = hbar_chart("importance", "r", "t", ["a", "b" * 40, "c"], [0.05, -0.01, None], x_label="drop",
-                     classes=["drift-large", "drift-none", "drift-none"], references=[(0.1, "0.1")])
+    svg = hbar_chart(
+        "importance",
+        "r",
+        "t",
+        ["a", "b" * 40, "c"],
+        [0.05, -0.01, None],
+        x_label="drop",
+        classes=["drift-large", "drift-none", "drift-none"],
+        references=[(0.1, "0.1")],
+    )
     root = parse_svg(svg)
     bars = root.findall(f".//{SVG}rect")
     assert [float(b.get("data-value")) for b in bars] == [0.05, -0.01]
@@ -105,22 +138,39 @@ def test_hbar_chart_negative_values_and_classes():
 
 def _run(**kw) -> dict:
     base = {
-        "run_id": "r1", "status": "FINISHED", "health": "healthy", "quality_band": "Good", "test_auc": 0.7512345,
-        "train_auc": 0.8, "n_scored_users": 1234, "engagement_type": "MULTI_ENGAGE",
-        "run_started_at": dt.datetime(2026, 1, 2, 3, 4), "audience_scored_at": dt.datetime(2026, 1, 2, 3, 5),
+        "run_id": "r1",
+        "status": "FINISHED",
+        "health": "healthy",
+        "quality_band": "Good",
+        "test_auc": 0.7512345,
+        "train_auc": 0.8,
+        "n_scored_users": 1234,
+        "engagement_type": "MULTI_ENGAGE",
+        "run_started_at": dt.datetime(2026, 1, 2, 3, 4),
+        "audience_scored_at": dt.datetime(2026, 1, 2, 3, 5),
         "summary": {"n_positive_users": 50, "n_matched_labels": 90, "n_input_labels": 100},
         "metrics": {"test": {"auc": 0.7512345, "positive_rate": 0.2}},
         "roc": {"test": {"points": [(0, 0), (0.2, 0.6), (1, 1)]}},
-        "gains": [{"split": "test", "fraction": f / 10, "positive_rate": 0.5 - f / 50, "n_users": f} for f in range(1, 11)],
-        "deciles": [{"split": "test", "decile": d, "positive_rate": d / 20, "lift": d / 4, "n_users": 10} for d in range(10)],
-        "calibration": [{"split": "test", "decile": d, "mean_score": d / 10, "positive_rate": d / 12, "n_users": 10}
-                        for d in range(10)],
+        "gains": [
+            {"split": "test", "fraction": f / 10, "positive_rate": 0.5 - f / 50, "n_users": f} for f in range(1, 11)
+        ],
+        "deciles": [
+            {"split": "test", "decile": d, "positive_rate": d / 20, "lift": d / 4, "n_users": 10} for d in range(10)
+        ],
+        "calibration": [
+            {"split": "test", "decile": d, "mean_score": d / 10, "positive_rate": d / 12, "n_users": 10}
+            for d in range(10)
+        ],
         "histogram": {"bins": 20, "population": [5] * 20, "seeds": [0] * 19 + [7]},
         "thresholds": [{"split": "test", "cutoff": "max_ks", "threshold": 0.4, "precision_positive": 0.5}],
-        "importance": [{"feature": f"f{i}", "importance": 0.1 / (i + 1), "rank": i + 1, "lift": 1.5} for i in range(20)],
-        "monthly": [{"label_month": dt.date(2026, m, 1), "n_labels": 10 * m, "n_positive_labels": m,
-                     "positive_rate": 0.1} for m in (1, 2)] + [{"label_month": None, "n_labels": 3,
-                                                                "n_positive_labels": 3, "positive_rate": 1.0}],
+        "importance": [
+            {"feature": f"f{i}", "importance": 0.1 / (i + 1), "rank": i + 1, "lift": 1.5} for i in range(20)
+        ],
+        "monthly": [
+            {"label_month": dt.date(2026, m, 1), "n_labels": 10 * m, "n_positive_labels": m, "positive_rate": 0.1}
+            for m in (1, 2)
+        ]
+        + [{"label_month": None, "n_labels": 3, "n_positive_labels": 3, "positive_rate": 1.0}],
         "drift": [{"feature": "f0", "psi": 0.3, "drift_level": "large"}],
     }
     base.update(kw)
@@ -128,21 +178,36 @@ def _run(**kw) -> dict:
 
 
 def test_render_html_is_self_contained_and_has_every_chart():
-    failed = {"run_id": HOSTILE, "status": "FAILED", "health": "unhealthy",
-              "status_message": "run 'x': too few seeds | second message"}
+    failed = {
+        "run_id": HOSTILE,
+        "status": "FAILED",
+        "health": "unhealthy",
+        "status_message": "run 'x': too few seeds | second message",
+    }
     html = render_html({"runs": [_run(), failed], "has_drift": True}, generated_at=dt.datetime(2026, 1, 3))
-    assert "<script" not in html.lower()                       # no JavaScript at all, and names are escaped
-    assert not re.search(r"(src|href)=\"(https?:)?//", html)    # nothing loaded from anywhere
+    assert "<script" not in html.lower()  # no JavaScript at all, and names are escaped
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)  # nothing loaded from anywhere
     assert "Content-Security-Policy" in html and "@media print" in html and "break-before: page" in html
     for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S):
         parse_svg(svg)
     charts = re.findall(r'<svg [^>]*data-chart="([^"]+)" data-run="r1"', html)
-    assert sorted(charts) == sorted(["roc", "gains", "decile-rate", "decile-lift", "score-histogram", "calibration",
-                                     "importance", "label-monthly", "drift"])
+    assert sorted(charts) == sorted(
+        [
+            "roc",
+            "gains",
+            "decile-rate",
+            "decile-lift",
+            "score-histogram",
+            "calibration",
+            "importance",
+            "label-monthly",
+            "drift",
+        ]
+    )
     assert 'data-field="test_auc" data-value="0.7512345">0.751<' in html
     assert "Usable</td>" in html and "Not usable</td>" in html
     assert "The run failed before training" in html and "too few seeds" in html and "second message" in html
-    assert "top 15 of 20" in html                               # the chart is capped, the tables list the rest
+    assert "top 15 of 20" in html  # the chart is capped, the tables list the rest
     importance = re.search(r'<svg [^>]*data-chart="importance".*?</svg>', html, flags=re.S).group(0)
     assert len(parse_svg(importance).findall(f".//{SVG}rect")) == 15 and "the other 5 feature(s)" in html
     assert "no timestamp" in html
@@ -168,12 +233,28 @@ def test_histogram_shares_sum_to_one_per_group():
 
 # Types of the two marts without a contract (the others come from _public.yml).
 UNCONTRACTED = {
-    "lookalike_training_predictions": {"run_id": "varchar", "example_id": "varchar", "user_id": "varchar",
-                                       "split": "varchar", "label": "integer", "weight": "double", "score": "double"},
-    "lookalike_feature_importance": {"run_id": "varchar", "feature": "varchar", "feature_kind": "varchar",
-                                     "reference_value": "varchar", "importance": "double", "correlation": "double",
-                                     "prevalence_target": "double", "prevalence_population": "double",
-                                     "prevalence_kind": "varchar", "lift": "double", "rank": "bigint"},
+    "lookalike_training_predictions": {
+        "run_id": "varchar",
+        "example_id": "varchar",
+        "user_id": "varchar",
+        "split": "varchar",
+        "label": "integer",
+        "weight": "double",
+        "score": "double",
+    },
+    "lookalike_feature_importance": {
+        "run_id": "varchar",
+        "feature": "varchar",
+        "feature_kind": "varchar",
+        "reference_value": "varchar",
+        "importance": "double",
+        "correlation": "double",
+        "prevalence_target": "double",
+        "prevalence_population": "double",
+        "prevalence_kind": "varchar",
+        "lift": "double",
+        "rank": "bigint",
+    },
 }
 
 
@@ -264,6 +345,7 @@ def test_cli_writes_the_report(tmp_path, capsys):
 
 # --- lookalike report: an unusable --out or --duckdb is one line and exit code 2 (issue 25) -----
 
+
 def _built(tmp_path):
     db = tmp_path / "m.duckdb"
     with duckdb.connect(str(db)) as con:
@@ -275,12 +357,21 @@ def test_cli_out_onto_a_folder_or_under_a_file_is_one_line(tmp_path, capsys):
     db = _built(tmp_path)
     (tmp_path / "afile").write_text("keep")
     cases = [
-        (tmp_path, f"lookalike report: --out {tmp_path} is a folder; give a file name, e.g. "
-                   f"--out {tmp_path / 'lookalike_report.html'}."),
-        (tmp_path / "afile" / "r.html", f"lookalike report: --out {tmp_path / 'afile' / 'r.html'} is under "
-                                        f"{tmp_path / 'afile'}, which is a file, not a folder. Choose another --out path."),
-        (tmp_path / "afile" / "sub" / "r.html", f"lookalike report: --out {tmp_path / 'afile' / 'sub' / 'r.html'} is under "
-                                                f"{tmp_path / 'afile'}, which is a file, not a folder. Choose another --out path."),
+        (
+            tmp_path,
+            f"lookalike report: --out {tmp_path} is a folder; give a file name, e.g. "
+            f"--out {tmp_path / 'lookalike_report.html'}.",
+        ),
+        (
+            tmp_path / "afile" / "r.html",
+            f"lookalike report: --out {tmp_path / 'afile' / 'r.html'} is under "
+            f"{tmp_path / 'afile'}, which is a file, not a folder. Choose another --out path.",
+        ),
+        (
+            tmp_path / "afile" / "sub" / "r.html",
+            f"lookalike report: --out {tmp_path / 'afile' / 'sub' / 'r.html'} is under "
+            f"{tmp_path / 'afile'}, which is a file, not a folder. Choose another --out path.",
+        ),
     ]
     for out, message in cases:
         assert cli_main(["report", "--duckdb", str(db), "--out", str(out)]) == 2
@@ -302,8 +393,9 @@ def test_cli_out_in_a_read_only_folder_is_one_line(tmp_path, capsys):
         folder.chmod(0o555)
     out = folder / "lookalike_report.html"
     assert cli_main(["report", "--duckdb", str(db), "--out", str(out)]) == 2
-    assert capsys.readouterr().err == (f"lookalike report: cannot write --out {out} (Permission denied). "
-                                       "Choose a writable folder with --out.\n")
+    assert capsys.readouterr().err == (
+        f"lookalike report: cannot write --out {out} (Permission denied). Choose a writable folder with --out.\n"
+    )
     assert not out.exists()
 
 
@@ -321,14 +413,18 @@ def test_cli_not_a_duckdb_file_or_a_folder_gets_the_right_hint(tmp_path, capsys)
     text.write_text("not a database")
     assert cli_main(["report", "--duckdb", str(text), "--out", str(tmp_path / "r.html")]) == 2
     err = capsys.readouterr().err
-    assert err == (f"lookalike report: cannot open {text} (IO Error: The file \"{text}\" exists, but it is not a valid "
-                   "DuckDB database file!). It is not a DuckDB database file. Point --duckdb at the file dbt build wrote "
-                   "(LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb).\n")
+    assert err == (
+        f'lookalike report: cannot open {text} (IO Error: The file "{text}" exists, but it is not a valid '
+        "DuckDB database file!). It is not a DuckDB database file. Point --duckdb at the file dbt build wrote "
+        "(LOOKALIKE_DUCKDB_PATH, default lookalike.duckdb).\n"
+    )
     assert "Another process" not in err
     assert cli_main(["report", "--duckdb", str(tmp_path), "--out", str(tmp_path / "r.html")]) == 2
-    assert capsys.readouterr().err == (f"lookalike report: --duckdb {tmp_path} is a folder, not a DuckDB file. Point "
-                                       "--duckdb at the file dbt build wrote (LOOKALIKE_DUCKDB_PATH, default "
-                                       "lookalike.duckdb).\n")
+    assert capsys.readouterr().err == (
+        f"lookalike report: --duckdb {tmp_path} is a folder, not a DuckDB file. Point "
+        "--duckdb at the file dbt build wrote (LOOKALIKE_DUCKDB_PATH, default "
+        "lookalike.duckdb).\n"
+    )
     assert not (tmp_path / "r.html").exists()
 
 
@@ -337,8 +433,16 @@ def test_cli_locked_file_says_another_process_holds_it(tmp_path, capsys):
     import sys
 
     db = _built(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('open', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(60)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
         assert cli_main(["report", "--duckdb", str(db), "--out", str(tmp_path / "r.html")]) == 2
@@ -352,6 +456,7 @@ def test_cli_locked_file_says_another_process_holds_it(tmp_path, capsys):
 
 # --- issue 25 item 9: the report's papercuts ------------------------------------------------------
 
+
 def _svg(html: str, chart: str) -> ET.Element:
     return parse_svg(re.search(rf'<svg [^>]*data-chart="{chart}".*?</svg>', html, flags=re.S).group(0))
 
@@ -363,20 +468,30 @@ def _y_ticks(root: ET.Element) -> list[str]:
 def test_positive_rate_and_share_axes_end_at_100_percent():
     """A top decile at 98.5 % drew an axis to 200 % (nice_max(0.985 * 1.15) = 2)."""
     assert [share_axis_max(v) for v in (0.985, 0.9, 0.3, 1.0, 0.0)] == [1.0, 1.0, 0.4, 1.0, 0.1]
-    deciles = [{"split": "test", "decile": d, "positive_rate": 0.1 + d * 0.0983, "lift": d / 4, "n_users": 10}
-               for d in range(10)]
-    html = render_html({"runs": [_run(deciles=deciles, histogram={"bins": 20, "population": [0] * 19 + [9],
-                                                                  "seeds": [0] * 19 + [3]})]})
+    deciles = [
+        {"split": "test", "decile": d, "positive_rate": 0.1 + d * 0.0983, "lift": d / 4, "n_users": 10}
+        for d in range(10)
+    ]
+    html = render_html(
+        {"runs": [_run(deciles=deciles, histogram={"bins": 20, "population": [0] * 19 + [9], "seeds": [0] * 19 + [3]})]}
+    )
     for chart in ("decile-rate", "score-histogram"):
         root = _svg(html, chart)
         assert root.get("data-y-max") == "1.0", chart
         assert _y_ticks(root) == ["0%", "20%", "40%", "60%", "80%", "100%"], chart
-    assert _svg(html, "decile-lift").get("data-y-max") == "4.0"   # lift is no share: not capped
+    assert _svg(html, "decile-lift").get("data-y-max") == "4.0"  # lift is no share: not capped
 
 
 def test_labels_by_month_table_lists_the_newest_24_months_and_sums_the_earlier_ones():
-    months = [{"label_month": dt.date(2001 + m // 12, m % 12 + 1, 1), "n_labels": 10, "n_positive_labels": m % 3,
-               "positive_rate": (m % 3) / 10} for m in range(300)]
+    months = [
+        {
+            "label_month": dt.date(2001 + m // 12, m % 12 + 1, 1),
+            "n_labels": 10,
+            "n_positive_labels": m % 3,
+            "positive_rate": (m % 3) / 10,
+        }
+        for m in range(300)
+    ]
     undated = [{"label_month": None, "n_labels": 4, "n_positive_labels": 1, "positive_rate": 0.25}]
     html = render_html({"runs": [_run(monthly=months + undated)]})
     table = re.search(r'<table data-table="label-monthly".*?</table>', html, flags=re.S).group(0)
@@ -395,8 +510,19 @@ def test_labels_by_month_table_lists_the_newest_24_months_and_sums_the_earlier_o
 
 
 def test_predicted_positive_is_weighted_like_the_true_positives_beside_it():
-    thresholds = [{"split": "test", "cutoff": "top_pct", "top_pct": 10, "threshold": 0.8, "n_predicted_positive": 7,
-                   "true_positive": 10.5, "false_positive": 3.0, "true_negative": 20.0, "false_negative": 1.5}]
+    thresholds = [
+        {
+            "split": "test",
+            "cutoff": "top_pct",
+            "top_pct": 10,
+            "threshold": 0.8,
+            "n_predicted_positive": 7,
+            "true_positive": 10.5,
+            "false_positive": 3.0,
+            "true_negative": 20.0,
+            "false_negative": 1.5,
+        }
+    ]
     html = render_html({"runs": [_run(thresholds=thresholds)]})
     assert '<th class="num">Examples ≥ threshold</th>' in html and '<th class="num">Predicted positive</th>' in html
     assert '<td class="num" data-field="n_predicted_positive" data-value="7">7</td>' in html
@@ -405,28 +531,65 @@ def test_predicted_positive_is_weighted_like_the_true_positives_beside_it():
 
 
 def test_failed_runs_show_no_trained_time():
-    failed = {"run_id": "f", "status": "FAILED", "health": "unhealthy", "run_started_at": dt.datetime(2026, 1, 2, 3, 4),
-              "training_action": "trained"}
+    failed = {
+        "run_id": "f",
+        "status": "FAILED",
+        "health": "unhealthy",
+        "run_started_at": dt.datetime(2026, 1, 2, 3, 4),
+        "training_action": "trained",
+    }
     html = render_html({"runs": [_run(), failed]})
     cells = re.findall(r'<td data-field="trained">(.*?)</td>', html, flags=re.S)
-    assert cells == ['2026-01-02 03:04 UTC', '–<br><span class="muted">not trained: FAILED</span>']
+    assert cells == ["2026-01-02 03:04 UTC", '–<br><span class="muted">not trained: FAILED</span>']
 
 
 def test_importance_unranked_features_prevalence_kinds_and_lift():
     importance = [
-        {"feature": "sessions", "feature_kind": "numeric", "prevalence_kind": "mean", "importance": 0.05, "rank": 1,
-         "prevalence_target": 7.84, "prevalence_population": 0.01, "lift": None},
-        {"feature": "plan", "feature_kind": "categorical", "reference_value": "pro", "prevalence_kind": "top_category_share",
-         "importance": 0.01, "rank": 2, "prevalence_target": 0.325, "prevalence_population": 0.09275, "lift": 3.504},
-        {"feature": "unused", "feature_kind": "boolean", "prevalence_kind": "share_true", "importance": 0.0, "rank": None,
-         "prevalence_target": 0.5, "prevalence_population": 0.25, "lift": 2.0},
+        {
+            "feature": "sessions",
+            "feature_kind": "numeric",
+            "prevalence_kind": "mean",
+            "importance": 0.05,
+            "rank": 1,
+            "prevalence_target": 7.84,
+            "prevalence_population": 0.01,
+            "lift": None,
+        },
+        {
+            "feature": "plan",
+            "feature_kind": "categorical",
+            "reference_value": "pro",
+            "prevalence_kind": "top_category_share",
+            "importance": 0.01,
+            "rank": 2,
+            "prevalence_target": 0.325,
+            "prevalence_population": 0.09275,
+            "lift": 3.504,
+        },
+        {
+            "feature": "unused",
+            "feature_kind": "boolean",
+            "prevalence_kind": "share_true",
+            "importance": 0.0,
+            "rank": None,
+            "prevalence_target": 0.5,
+            "prevalence_population": 0.25,
+            "lift": 2.0,
+        },
         # a build from before prevalence_kind, with a numeric lift: shown as a mean, no lift
-        {"feature": "old_numeric", "feature_kind": "numeric", "importance": -0.001, "rank": None,
-         "prevalence_target": 33.08, "prevalence_population": 68.19, "lift": 0.485},
+        {
+            "feature": "old_numeric",
+            "feature_kind": "numeric",
+            "importance": -0.001,
+            "rank": None,
+            "prevalence_target": 33.08,
+            "prevalence_population": 68.19,
+            "lift": 0.485,
+        },
     ]
     html = render_html({"runs": [_run(importance=importance)]})
     bars = _svg(html, "importance").findall(f".//{SVG}rect")
-    assert [b.get("data-category") for b in bars] == ["sessions", "plan"]      # only ranked features are charted
+    assert [b.get("data-category") for b in bars] == ["sessions", "plan"]  # only ranked features are charted
     rows = dict(re.findall(r'<tr data-feature="([^"]+)">(.*?)</tr>', html, flags=re.S))
     assert '<td class="num" data-field="rank">1</td>' in rows["sessions"]
     assert '<td class="num" data-field="rank">–</td>' in rows["unused"]
@@ -435,17 +598,23 @@ def test_importance_unranked_features_prevalence_kinds_and_lift():
     assert ">share of category<" in rows["plan"] and ">32.5%<" in rows["plan"] and ">9.3%<" in rows["plan"]
     assert '<td class="num" data-field="lift" data-value="3.504">3.50</td>' in rows["plan"]
     assert ">share true<" in rows["unused"] and ">50.0%<" in rows["unused"]
-    assert ">mean<" in rows["old_numeric"] and '<td class="num" data-field="lift" data-value="">–</td>' in rows["old_numeric"]
+    assert (
+        ">mean<" in rows["old_numeric"]
+        and '<td class="num" data-field="lift" data-value="">–</td>' in rows["old_numeric"]
+    )
 
 
 def test_long_feature_labels_are_shortened_in_the_middle_and_widen_the_label_column():
-    names = ["aff_electronics_accessories_share_365d_of_the_customer_x", "aff_electronics_accessories_share_90d_of_the_customer_x",
-             "x"]
+    names = [
+        "aff_electronics_accessories_share_365d_of_the_customer_x",
+        "aff_electronics_accessories_share_90d_of_the_customer_x",
+        "x",
+    ]
     assert short_label(names[0]) == names[0][:19] + "…" + names[0][-20:] == "aff_electronics_acc…5d_of_the_customer_x"
     root = parse_svg(hbar_chart("importance", "r", "t", names, [0.3, 0.2, 0.1], x_label="drop"))
     labels = [t for t in root.findall(f".//{SVG}text") if t.find(f"{SVG}title") is not None]
-    assert [t.find(f"{SVG}title").text for t in labels] == names                 # the full name as a tooltip
-    shown = ["".join(t.itertext())[len(t.find(f"{SVG}title").text):] for t in labels]
+    assert [t.find(f"{SVG}title").text for t in labels] == names  # the full name as a tooltip
+    shown = ["".join(t.itertext())[len(t.find(f"{SVG}title").text) :] for t in labels]
     assert shown[0] != shown[1] and shown[0].endswith("5d_of_the_customer_x") and len(shown[0]) == 40
     narrow = parse_svg(hbar_chart("importance", "r", "t", ["x"], [0.1], x_label="drop"))
     assert float(root.findall(f".//{SVG}rect")[0].get("x")) > float(narrow.findall(f".//{SVG}rect")[0].get("x")) + 100

@@ -23,8 +23,10 @@ def test_fingerprints_are_stable_and_sensitive():
     assert reuse.score_fingerprint(a, m1, None) is None
 
 
-@pytest.mark.parametrize("value, expected", [("True", True), ("false", False), ("False", False), ("", False),
-                                             (True, True), (None, False), ("1", True)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [("True", True), ("false", False), ("False", False), ("", False), (True, True), (None, False), ("1", True)],
+)
 def test_as_bool_reads_rendered_config(value, expected):
     assert reuse.as_bool(value) is expected
 
@@ -58,13 +60,15 @@ def _scores(rows):
 
 
 def test_only_runs_whose_whole_score_set_matches_are_reused():
-    prev = _scores([
-        {"run_id": "a", "user_id": "1", "score": 0.1, "score_fingerprint": "fa", "scoring_action": "scored"},
-        {"run_id": "a", "user_id": "2", "score": 0.2, "score_fingerprint": "fa", "scoring_action": "scored"},
-        {"run_id": "b", "user_id": "1", "score": 0.3, "score_fingerprint": "fb", "scoring_action": "scored"},
-        {"run_id": "c", "user_id": "1", "score": 0.4, "score_fingerprint": "old", "scoring_action": "scored"},
-        {"run_id": "c", "user_id": "2", "score": 0.5, "score_fingerprint": "fc", "scoring_action": "scored"},
-    ])
+    prev = _scores(
+        [
+            {"run_id": "a", "user_id": "1", "score": 0.1, "score_fingerprint": "fa", "scoring_action": "scored"},
+            {"run_id": "a", "user_id": "2", "score": 0.2, "score_fingerprint": "fa", "scoring_action": "scored"},
+            {"run_id": "b", "user_id": "1", "score": 0.3, "score_fingerprint": "fb", "scoring_action": "scored"},
+            {"run_id": "c", "user_id": "1", "score": 0.4, "score_fingerprint": "old", "scoring_action": "scored"},
+            {"run_id": "c", "user_id": "2", "score": 0.5, "score_fingerprint": "fc", "scoring_action": "scored"},
+        ]
+    )
     wanted = {"a": "fa", "b": "changed", "c": "fc", "d": "fd"}
     assert reuse.reused_score_runs(prev, wanted) == {"a"}  # c has mixed fingerprints: rescored
     kept = pa.Table.from_batches(list(reuse.previous_score_batches(prev, {"a": "fa"}, batch_size=1)))

@@ -32,8 +32,11 @@ def warehouse(tmp_path):
 def test_relative_path_goes_next_to_the_warehouse_file(warehouse):
     con, tmp = warehouse
     cur = con.cursor()
-    manifest = publish(cur, {"lookalike_runs": cur.query("select * from runs"),
-                             "lookalike_user_scores": cur.query("select * from scores")}, "serving/lookalike.duckdb")
+    manifest = publish(
+        cur,
+        {"lookalike_runs": cur.query("select * from runs"), "lookalike_user_scores": cur.query("select * from scores")},
+        "serving/lookalike.duckdb",
+    )
     target = tmp / "wh" / "serving" / "lookalike.duckdb"
     assert manifest.column("n_rows").to_pylist() == [3, 5]
     assert manifest.column("serving_file").to_pylist() == [str(target)] * 2
@@ -49,8 +52,14 @@ def test_failed_publication_keeps_the_previous_file(warehouse):
     cur = con.cursor()
     publish(cur, {"lookalike_runs": cur.query("select * from runs")}, str(tmp / "out.duckdb"))
     with pytest.raises(duckdb.Error, match="boom"):
-        publish(cur, {"lookalike_runs": cur.query("select * from runs"),
-                      "broken": cur.query("select error('boom') as x from runs")}, str(tmp / "out.duckdb"))
+        publish(
+            cur,
+            {
+                "lookalike_runs": cur.query("select * from runs"),
+                "broken": cur.query("select error('boom') as x from runs"),
+            },
+            str(tmp / "out.duckdb"),
+        )
     assert sorted(p.name for p in tmp.iterdir() if p.is_file()) == ["out.duckdb"]
     with duckdb.connect(str(tmp / "out.duckdb"), read_only=True) as reader:
         assert reader.execute(f"select list(table_name) from {MANIFEST_TABLE}").fetchone() == (["lookalike_runs"],)
@@ -86,8 +95,10 @@ def test_published_build_id_names_the_file_a_build_would_keep(warehouse):
     assert published_build_id(str(tmp / "junk.duckdb"), None) is None
 
 
-FIX = ("Set var lookalike_serving_path to a file of its own, e.g. serving/lookalike.duckdb (the default: next to the "
-       "build's database), or turn publishing off with lookalike_serving: false.")
+FIX = (
+    "Set var lookalike_serving_path to a file of its own, e.g. serving/lookalike.duckdb (the default: next to the "
+    "build's database), or turn publishing off with lookalike_serving: false."
+)
 
 
 @pytest.mark.parametrize("form", ["absolute", "relative", "dotdot", "symlink", "symlinked_folder", "hard_link", "wal"])
@@ -103,9 +114,15 @@ def test_the_build_database_is_refused_before_anything_is_copied(warehouse, form
         (tmp / "alias").symlink_to(tmp / "wh", target_is_directory=True)
     if form == "hard_link":
         os.link(db, tmp / "hard.duckdb")
-    serving_path = {"absolute": str(db), "relative": "w.duckdb", "dotdot": "./x/../w.duckdb",
-                    "symlink": str(tmp / "link.duckdb"), "symlinked_folder": "../alias/w.duckdb",
-                    "hard_link": str(tmp / "hard.duckdb"), "wal": "w.duckdb.wal"}[form]
+    serving_path = {
+        "absolute": str(db),
+        "relative": "w.duckdb",
+        "dotdot": "./x/../w.duckdb",
+        "symlink": str(tmp / "link.duckdb"),
+        "symlinked_folder": "../alias/w.duckdb",
+        "hard_link": str(tmp / "hard.duckdb"),
+        "wal": "w.duckdb.wal",
+    }[form]
     before = sorted(p.name for p in (tmp / "wh").iterdir())
     cur = con.cursor()
     with pytest.raises(ServingPathError) as raised:
@@ -114,13 +131,20 @@ def test_the_build_database_is_refused_before_anything_is_copied(warehouse, form
     assert message.startswith(f"lookalike serving: var lookalike_serving_path ('{serving_path}') resolves to ")
     assert f"which is the build's own DuckDB database {db}" in message
     assert ("(or its write-ahead log)" in message) == (form == "wal")
-    assert message.endswith("publishing there would replace the build's tables with the serving copy. Nothing was "
-                            f"published and the build's database is unchanged. {FIX}")
+    assert message.endswith(
+        "publishing there would replace the build's tables with the serving copy. Nothing was "
+        f"published and the build's database is unchanged. {FIX}"
+    )
     assert sorted(p.name for p in (tmp / "wh").iterdir()) == before  # no temp file, nothing renamed
     assert con.execute("select count(*) from runs").fetchall() == [(3,)]
-    assert con.execute("select list(table_name order by table_name) from duckdb_tables()").fetchall() == [(["runs", "scores"],)]
-    assert not [d for (d,) in con.execute("select database_name from duckdb_databases()").fetchall()
-                if d.startswith("lookalike_serving")]
+    assert con.execute("select list(table_name order by table_name) from duckdb_tables()").fetchall() == [
+        (["runs", "scores"],)
+    ]
+    assert not [
+        d
+        for (d,) in con.execute("select database_name from duckdb_databases()").fetchall()
+        if d.startswith("lookalike_serving")
+    ]
 
 
 def test_a_folder_or_a_name_without_extension_is_refused(warehouse):
@@ -131,13 +155,19 @@ def test_a_folder_or_a_name_without_extension_is_refused(warehouse):
         publish(cur, {"lookalike_runs": cur.query("select * from runs")}, "serving.duckdb")
     assert str(raised.value) == (
         f"lookalike serving: var lookalike_serving_path ('serving.duckdb') names the folder {tmp / 'wh' / 'serving.duckdb'}; "
-        f"it must name a file in a folder, e.g. 'serving.duckdb/lookalike.duckdb'. Nothing was published. {FIX}")
-    with pytest.raises(ServingPathError, match=r"\('serving'\) must name a DuckDB file with an extension other than .wal"):
+        f"it must name a file in a folder, e.g. 'serving.duckdb/lookalike.duckdb'. Nothing was published. {FIX}"
+    )
+    with pytest.raises(
+        ServingPathError, match=r"\('serving'\) must name a DuckDB file with an extension other than .wal"
+    ):
         publish(cur, {"lookalike_runs": cur.query("select * from runs")}, "serving")
     (tmp / "wh" / "afile").write_text("")
     with pytest.raises(ServingPathError, match=r"\('afile/s.duckdb'\) names .*, whose folder cannot be created"):
         publish(cur, {"lookalike_runs": cur.query("select * from runs")}, "afile/s.duckdb")
-    assert sorted(p.name for p in (tmp / "wh").iterdir() if not p.name.startswith("w.duckdb")) == ["afile", "serving.duckdb"]
+    assert sorted(p.name for p in (tmp / "wh").iterdir() if not p.name.startswith("w.duckdb")) == [
+        "afile",
+        "serving.duckdb",
+    ]
     assert not list((tmp / "wh" / "serving.duckdb").iterdir())  # nothing written into the folder
 
 
@@ -166,13 +196,18 @@ def test_publish_removes_temp_files_that_killed_publications_left(warehouse):
     orphan_wal.write_bytes(b"x" * 100)
     lone_wal = serving / f".lookalike.duckdb.{uuid.uuid4().hex}.tmp.wal"  # its .tmp already gone
     lone_wal.write_bytes(b"x")
-    others = [serving / f".lookalike.duckdb.{'z' * 32}.tmp", serving / f".other.duckdb.{uuid.uuid4().hex}.tmp",
-              serving / "notes.tmp", serving / f"lookalike.duckdb.{uuid.uuid4().hex}.tmp"]
+    others = [
+        serving / f".lookalike.duckdb.{'z' * 32}.tmp",
+        serving / f".other.duckdb.{uuid.uuid4().hex}.tmp",
+        serving / "notes.tmp",
+        serving / f"lookalike.duckdb.{uuid.uuid4().hex}.tmp",
+    ]
     for path in others:
         path.write_text("not ours")
     running = serving / f".lookalike.duckdb.{uuid.uuid4().hex}.tmp"  # another process is writing it
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(running)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(running)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         cur = con.cursor()

@@ -31,8 +31,9 @@ def jinja_specs() -> dict[str, dict]:
     # true / false / none outside quotes -> Python (every quoted piece is kept as it is)
     pieces = re.split(r"('[^']*')", literal)
     words = {"true": "True", "false": "False", "none": "None"}
-    python = "".join(p if p.startswith("'") else re.sub(r"\b(true|false|none)\b", lambda m: words[m[1]], p)
-                     for p in pieces)
+    python = "".join(
+        p if p.startswith("'") else re.sub(r"\b(true|false|none)\b", lambda m: words[m[1]], p) for p in pieces
+    )
     return ast.literal_eval(python)
 
 
@@ -79,24 +80,50 @@ def test_choices_and_defaults_used_by_python_are_the_declared_ones():
 
 
 def test_bounds_text_reads_like_the_start_of_build_message():
-    assert [bounds_text(SETTINGS[n]) for n in ("pu_bags", "test_fraction", "audience_top_pct",
-                                               "expected_positive_share", "tune_time_budget_seconds")] == [
-        "between 1 and 50", "strictly between 0 and 1", "above 0 and at most 100", "at least 0 and below 1",
-        "between 1 and 3600"]
+    assert [
+        bounds_text(SETTINGS[n])
+        for n in ("pu_bags", "test_fraction", "audience_top_pct", "expected_positive_share", "tune_time_budget_seconds")
+    ] == [
+        "between 1 and 50",
+        "strictly between 0 and 1",
+        "above 0 and at most 100",
+        "at least 0 and below 1",
+        "between 1 and 3600",
+    ]
 
 
 # The four mismatches of issue 26, as the run check sees them (the start-of-build side is
 # tests/integration/test_settings_bounds.py).
 MISMATCHES = [
-    ("pu_bags", 100, "run 'r': pu_bags 100 must be between 1 and 50. Fix the runs input column or var lookalike_pu_bags."),
-    ("tune_time_budget_seconds", 0.5, "run 'r': tune_time_budget_seconds 0.5 must be between 1 and 3600. "
-     "Fix the runs input column or var lookalike_tune_time_budget_seconds."),
-    ("tune_time_budget_seconds", 3601, "run 'r': tune_time_budget_seconds 3601 must be between 1 and 3600. "
-     "Fix the runs input column or var lookalike_tune_time_budget_seconds."),
-    ("sample_size", 19, "run 'r': sample_size 19 must be between 20 and 1000000000000 (null = no limit). "
-     "Fix the runs input column or var lookalike_sample_size."),
-    ("audience_top_pct", 0, "run 'r': audience_top_pct 0 must be above 0 and at most 100 (null = no limit). "
-     "Fix the runs input column or var lookalike_audience_top_pct."),
+    (
+        "pu_bags",
+        100,
+        "run 'r': pu_bags 100 must be between 1 and 50. Fix the runs input column or var lookalike_pu_bags.",
+    ),
+    (
+        "tune_time_budget_seconds",
+        0.5,
+        "run 'r': tune_time_budget_seconds 0.5 must be between 1 and 3600. "
+        "Fix the runs input column or var lookalike_tune_time_budget_seconds.",
+    ),
+    (
+        "tune_time_budget_seconds",
+        3601,
+        "run 'r': tune_time_budget_seconds 3601 must be between 1 and 3600. "
+        "Fix the runs input column or var lookalike_tune_time_budget_seconds.",
+    ),
+    (
+        "sample_size",
+        19,
+        "run 'r': sample_size 19 must be between 20 and 1000000000000 (null = no limit). "
+        "Fix the runs input column or var lookalike_sample_size.",
+    ),
+    (
+        "audience_top_pct",
+        0,
+        "run 'r': audience_top_pct 0 must be above 0 and at most 100 (null = no limit). "
+        "Fix the runs input column or var lookalike_audience_top_pct.",
+    ),
 ]
 
 
@@ -110,12 +137,22 @@ def test_run_check_names_the_declared_bound(name, value, message):
 def test_training_refuses_what_the_run_check_refuses():
     import pyarrow as pa
 
-    examples = pa.table({"example_id": ["a"], "run_id": ["r"], "user_id": ["u"], "label": [1], "weight": [1.0],
-                         "split": ["train"], "x": [1.0]})
-    for kwargs, expected in [({"pu_bags": 51}, "run 'r': pu_bags 51 must be between 1 and 50."),
-                             ({"sample_size": 19}, "run 'r': sample_size 19 must be between 20 and 1000000000000"),
-                             ({"tune_time_budget_seconds": 3600.5},
-                              "run 'r': tune_time_budget_seconds 3600.5 must be between 1 and 3600.")]:
+    examples = pa.table(
+        {
+            "example_id": ["a"],
+            "run_id": ["r"],
+            "user_id": ["u"],
+            "label": [1],
+            "weight": [1.0],
+            "split": ["train"],
+            "x": [1.0],
+        }
+    )
+    for kwargs, expected in [
+        ({"pu_bags": 51}, "run 'r': pu_bags 51 must be between 1 and 50."),
+        ({"sample_size": 19}, "run 'r': sample_size 19 must be between 20 and 1000000000000"),
+        ({"tune_time_budget_seconds": 3600.5}, "run 'r': tune_time_budget_seconds 3600.5 must be between 1 and 3600."),
+    ]:
         with pytest.raises(RunValidationError) as error:
             fit_run_model("r", examples, 1, **kwargs)
         assert str(error.value).startswith(expected)
@@ -123,10 +160,25 @@ def test_training_refuses_what_the_run_check_refuses():
 
 def test_edges_of_every_bound():
     assert [violation("pu_bags", v) for v in (0, 1, 50, 51, 2.5, True, None)] == [
-        "between 1 and 50", None, None, "between 1 and 50", "an integer between 1 and 50",
-        "an integer between 1 and 50", "an integer between 1 and 50"]
+        "between 1 and 50",
+        None,
+        None,
+        "between 1 and 50",
+        "an integer between 1 and 50",
+        "an integer between 1 and 50",
+        "an integer between 1 and 50",
+    ]
     assert [violation("test_fraction", v) for v in (0, 0.5, 1, float("nan"))] == [
-        "strictly between 0 and 1", None, "strictly between 0 and 1", "a number strictly between 0 and 1"]
+        "strictly between 0 and 1",
+        None,
+        "strictly between 0 and 1",
+        "a number strictly between 0 and 1",
+    ]
     assert [violation("audience_top_pct", v) for v in (0, 1e-9, 100, 100.5, None)] == [
-        "above 0 and at most 100", None, None, "above 0 and at most 100", None]
+        "above 0 and at most 100",
+        None,
+        None,
+        "above 0 and at most 100",
+        None,
+    ]
     assert [violation("sample_size", v) for v in (19, 20, None)] == ["between 20 and 1000000000000", None, None]

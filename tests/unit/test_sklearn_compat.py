@@ -30,7 +30,9 @@ def test_model_with_an_all_missing_column_fits_and_never_splits_on_it():
     X = np.column_stack([rng.normal(size=300), np.full(300, np.nan)])
     y = (X[:, 0] > 0).astype(int)
     clf = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
-    used = {int(f) for p in clf._predictors for node in p[0].nodes if not node["is_leaf"] for f in [node["feature_idx"]]}
+    used = {
+        int(f) for p in clf._predictors for node in p[0].nodes if not node["is_leaf"] for f in [node["feature_idx"]]
+    }
     assert used == {0}
 
 
@@ -43,12 +45,19 @@ def test_bagging_run_whose_sparse_feature_is_missing_in_a_bag_trains():
     signal = rng.normal(size=n) + 2.0 * label
     rare = np.full(n, np.nan)
     rare[[390, 399]] = [1.0, 2.0]
-    examples = pa.table({
-        "example_id": [f"e{i:04d}" for i in range(n)], "run_id": ["r"] * n, "user_id": [f"u{i:04d}" for i in range(n)],
-        "label": pa.array(label), "weight": np.ones(n),
-        "example_source": ["label"] * 40 + ["unlabeled_sample"] * (n - 40),
-        "split": ["train"] * n, "signal": signal, "rare": rare,
-    })
+    examples = pa.table(
+        {
+            "example_id": [f"e{i:04d}" for i in range(n)],
+            "run_id": ["r"] * n,
+            "user_id": [f"u{i:04d}" for i in range(n)],
+            "label": pa.array(label),
+            "weight": np.ones(n),
+            "example_source": ["label"] * 40 + ["unlabeled_sample"] * (n - 40),
+            "split": ["train"] * n,
+            "signal": signal,
+            "rare": rare,
+        }
+    )
     model = fit_run_model("r", examples, 7, pu_method="bagging", pu_bags=5)
     assert model.params["training_method"] == "pu_bagging"
     assert len(model.params["n_iter"]) == 5

@@ -41,14 +41,17 @@ def spark(tmp_path_factory):
 
     frames.ensure_worker_python()
     base = tmp_path_factory.mktemp("spark")
-    session = (SparkSession.builder.master("local[1]").appName("lookalike-unit")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", "1")
-               .config("spark.sql.warehouse.dir", str(base / "warehouse"))
-               .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={base}")
-               .getOrCreate())
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("lookalike-unit")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.warehouse.dir", str(base / "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={base}")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -56,8 +59,11 @@ def spark(tmp_path_factory):
 
 # --- Inputs: three runs (hgb, bagging PU, one whose feature the population lacks) -------------
 
-RUNS = {"hgb": dict(model_type="hgb"), "bag": dict(model_type="hgb", pu_method="bagging", pu_bags=2),
-        "bad": dict(model_type="hgb")}
+RUNS = {
+    "hgb": dict(model_type="hgb"),
+    "bag": dict(model_type="hgb", pu_method="bagging", pu_bags=2),
+    "bad": dict(model_type="hgb"),
+}
 #: Examples per run: under 200 training rows an hgb model has 100 trees (no early stopping), which
 #: keeps Spark's planning of the compiled SQL short (bench/SPARK_SCORING.md).
 N_EXAMPLES = 220
@@ -73,11 +79,25 @@ def _run_examples() -> pa.Table:
 
 
 def _runs() -> pa.Table:
-    return pa.Table.from_pylist([
-        {"run_id": rid, "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE", "min_seed_users": 10,
-         "test_fraction": 0.2, "unlabeled_sample_size": 5000, "random_seed": 7, "build_only": False,
-         "model_type": kw["model_type"], "pu_method": kw.get("pu_method", "plain"), "pu_bags": kw.get("pu_bags", 10)}
-        for rid, kw in RUNS.items()])
+    return pa.Table.from_pylist(
+        [
+            {
+                "run_id": rid,
+                "is_declared": True,
+                "n_declared": 1,
+                "engagement_type": "MULTI_ENGAGE",
+                "min_seed_users": 10,
+                "test_fraction": 0.2,
+                "unlabeled_sample_size": 5000,
+                "random_seed": 7,
+                "build_only": False,
+                "model_type": kw["model_type"],
+                "pu_method": kw.get("pu_method", "plain"),
+                "pu_bags": kw.get("pu_bags", 10),
+            }
+            for rid, kw in RUNS.items()
+        ]
+    )
 
 
 def _summary(examples: pa.Table) -> pa.Table:
@@ -86,15 +106,30 @@ def _summary(examples: pa.Table) -> pa.Table:
         t = examples.filter(pc.equal(examples.column("run_id"), rid))
         y = t.column("label").to_numpy()
         n_pos, n_neg = int(y.sum()), int((y == 0).sum()) if rid != "bag" else 0
-        rows.append({"run_id": rid, "n_input_labels": n_pos + n_neg, "n_positive_users": n_pos, "n_negative_users": n_neg,
-                     "n_positive_labels": n_pos, "n_negative_labels": n_neg, "n_matched_labels": n_pos + n_neg,
-                     "n_matched_positive_labels": n_pos, "n_matched_negative_labels": n_neg})
+        rows.append(
+            {
+                "run_id": rid,
+                "n_input_labels": n_pos + n_neg,
+                "n_positive_users": n_pos,
+                "n_negative_users": n_neg,
+                "n_positive_labels": n_pos,
+                "n_negative_labels": n_neg,
+                "n_matched_labels": n_pos + n_neg,
+                "n_matched_positive_labels": n_pos,
+                "n_matched_negative_labels": n_neg,
+            }
+        )
     return pa.Table.from_pylist(rows)
 
 
 def _fingerprints() -> pa.Table:
-    return pa.table({"run_id": list(RUNS), "training_checksum": [f"t-{r}" for r in RUNS],
-                     "population_checksum": [f"p-{r}" for r in RUNS]})
+    return pa.table(
+        {
+            "run_id": list(RUNS),
+            "training_checksum": [f"t-{r}" for r in RUNS],
+            "population_checksum": [f"p-{r}" for r in RUNS],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +145,15 @@ def inputs():
     tampered = models.filter(pc.equal(models.column("run_id"), "hgb")).to_pylist()[0]
     tampered.update(run_id="tampered", model_json=tampered["model_json"].replace('"value":[', '"value":[0.5,', 1))
     with_tampered = pa.concat_tables([models, pa.Table.from_pylist([tampered], schema=models.schema)])
-    return {"examples": examples, "runs": runs, "summary": summary, "fingerprints": fingerprints, "models": models,
-            "models_tampered": with_tampered, "population": population}
+    return {
+        "examples": examples,
+        "runs": runs,
+        "summary": summary,
+        "fingerprints": fingerprints,
+        "models": models,
+        "models_tampered": with_tampered,
+        "population": population,
+    }
 
 
 def _spark(spark, table: pa.Table):
@@ -127,8 +169,15 @@ def _rows(result, drop=CLOCKS, key=("run_id",)) -> list[dict]:
         table = result.read_all()
     else:
         table = result
-    table = pa.table({f.name: (table.column(f.name).cast(f.type.value_type) if pa.types.is_dictionary(f.type)
-                               else table.column(f.name)) for f in table.schema if f.name not in drop})
+    table = pa.table(
+        {
+            f.name: (
+                table.column(f.name).cast(f.type.value_type) if pa.types.is_dictionary(f.type) else table.column(f.name)
+            )
+            for f in table.schema
+            if f.name not in drop
+        }
+    )
     return sorted(table.to_pylist(), key=lambda r: tuple("" if r[k] is None else str(r[k]) for k in key))
 
 
@@ -145,9 +194,15 @@ def _assert_rows_close(got: list[dict], expected: list[dict], atol: float = 1e-9
 
 # --- Tests -------------------------------------------------------------------------------------
 
+
 def test_frames_roundtrip_keeps_types_and_empty_schemas(spark):
-    table = pa.table({"run_id": pa.array(["a", "b"]).dictionary_encode(), "n": pa.array([1, None], pa.int64()),
-                      "at": pa.array([np.datetime64("2024-01-01T12:00:00", "us")] * 2, pa.timestamp("us"))})
+    table = pa.table(
+        {
+            "run_id": pa.array(["a", "b"]).dictionary_encode(),
+            "n": pa.array([1, None], pa.int64()),
+            "at": pa.array([np.datetime64("2024-01-01T12:00:00", "us")] * 2, pa.timestamp("us")),
+        }
+    )
     df = frames.to_output(table, like=(_spark(spark, table.slice(0, 0)),))
     assert frames.is_spark(df) and not frames.is_spark(table)
     back = frames.to_arrow(df)
@@ -160,8 +215,9 @@ def test_frames_roundtrip_keeps_types_and_empty_schemas(spark):
 
 def test_train_and_predict_on_spark_equal_the_arrow_path(spark, inputs):
     names = ("runs", "summary", "examples", "fingerprints")
-    df = dbt_models.train_models(*(_spark(spark, inputs[n]) for n in names[:3]),
-                                 fingerprints=_spark(spark, inputs["fingerprints"]))
+    df = dbt_models.train_models(
+        *(_spark(spark, inputs[n]) for n in names[:3]), fingerprints=_spark(spark, inputs["fingerprints"])
+    )
     assert frames.is_spark(df)
     assert _rows(df) == _rows(inputs["models"])  # same model JSON to the byte
     preds = dbt_models.predict_training_examples(df, _spark(spark, inputs["examples"]))
@@ -177,12 +233,19 @@ def test_population_scores_on_spark_equal_the_duckdb_path(spark, inputs, engine)
     got = dbt_models.score_population(_spark(spark, models), _spark(spark, population), **kwargs)
     assert frames.is_spark(got)
     assert [(f.name, f.dataType.simpleString()) for f in got.schema.fields] == [
-        ("run_id", "string"), ("user_id", "string"), ("score", "double"), ("scored_at", "timestamp"),
-        ("score_fingerprint", "string"), ("scoring_action", "string"), ("scoring_message", "string")]
+        ("run_id", "string"),
+        ("user_id", "string"),
+        ("score", "double"),
+        ("scored_at", "timestamp"),
+        ("score_fingerprint", "string"),
+        ("scoring_action", "string"),
+        ("scoring_message", "string"),
+    ]
     got_rows = _rows(got, key=("run_id", "user_id"))
     # The reference: the Python scorer on Arrow (DuckDB's own SQL engine is compared in test_sql_compile).
-    expected = _rows(dbt_models.score_population(models, population, **{**kwargs, "engine": "python"}),
-                     key=("run_id", "user_id"))
+    expected = _rows(
+        dbt_models.score_population(models, population, **{**kwargs, "engine": "python"}), key=("run_id", "user_id")
+    )
     scored = [r for r in expected if r["scoring_action"] == "scored"]
     assert {r["run_id"] for r in scored} == {"hgb", "bag"} and len(scored) == 2 * population.num_rows
     _assert_rows_close([r for r in got_rows if r["scoring_action"] == "scored"], scored)
@@ -194,13 +257,16 @@ def test_population_scores_on_spark_equal_the_duckdb_path(spark, inputs, engine)
     if engine == "python":
         assert markers["bad"] == expected_markers["bad"]
     else:
-        assert markers["bad"]["scoring_message"].startswith("run 'bad': scoring failed (lookalike_scoring_engine: sql): ")
+        assert markers["bad"]["scoring_message"].startswith(
+            "run 'bad': scoring failed (lookalike_scoring_engine: sql): "
+        )
         assert "extra" in markers["bad"]["scoring_message"] and "\n" not in markers["bad"]["scoring_message"]
 
 
 def test_reused_scores_and_models_overwrite_their_own_table(spark, inputs):
     """dbt-spark writes the result over the table previous_table read: Spark refuses that while the
     result still reads the table, so what is carried over must be materialised first."""
+
     class This:
         database, schema, identifier = "None", "default", "scores_reuse"
 
@@ -215,19 +281,26 @@ def test_reused_scores_and_models_overwrite_their_own_table(spark, inputs):
     previous = reuse.previous_table(spark, This())
     assert frames.is_spark(previous) and previous.count() == 2 * inputs["population"].num_rows + 1
     for engine in ("python", "sql"):
-        again = dbt_models.score_population(models_df, population, previous=reuse.previous_table(spark, This()),
-                                            engine=engine, **kwargs)
+        again = dbt_models.score_population(
+            models_df, population, previous=reuse.previous_table(spark, This()), engine=engine, **kwargs
+        )
         again.write.mode("overwrite").format("parquet").saveAsTable("default.scores_reuse")
-        actions = {(r["run_id"], r["scoring_action"]): r["n"] for r in spark.sql(
-            "select run_id, scoring_action, count(*) as n from default.scores_reuse group by 1, 2").collect()}
+        actions = {
+            (r["run_id"], r["scoring_action"]): r["n"]
+            for r in spark.sql(
+                "select run_id, scoring_action, count(*) as n from default.scores_reuse group by 1, 2"
+            ).collect()
+        }
         n = inputs["population"].num_rows
         assert actions == {("hgb", "reused"): n, ("bag", "reused"): n, ("bad", "failed"): 1}, engine
     # Models: the second build reuses every model and is written over the first.
     runs, summary, examples = (_spark(spark, inputs[n]) for n in ("runs", "summary", "examples"))
-    dbt_models.train_models(runs, summary, examples, fingerprints=kwargs["fingerprints"]) \
-        .write.mode("overwrite").format("parquet").saveAsTable("default.models_reuse")
-    again = dbt_models.train_models(runs, summary, examples, fingerprints=kwargs["fingerprints"],
-                                    previous=reuse.previous_table(spark, ModelsThis()))
+    dbt_models.train_models(runs, summary, examples, fingerprints=kwargs["fingerprints"]).write.mode(
+        "overwrite"
+    ).format("parquet").saveAsTable("default.models_reuse")
+    again = dbt_models.train_models(
+        runs, summary, examples, fingerprints=kwargs["fingerprints"], previous=reuse.previous_table(spark, ModelsThis())
+    )
     again.write.mode("overwrite").format("parquet").saveAsTable("default.models_reuse")
     rows = spark.table("default.models_reuse").toArrow()
     assert rows.column("training_action").to_pylist() == ["reused"] * 3
@@ -247,7 +320,9 @@ def test_previous_table_on_spark(spark):
     assert reuse.previous_table(spark, This()) is None
     assert reuse.spark_relation_name(This()) == "`no_such_schema`.`never_built`"
     This.schema, This.identifier = "default", "built"
-    spark.createDataFrame([("r",)], "run_id string").write.mode("overwrite").format("parquet").saveAsTable("default.built")
+    spark.createDataFrame([("r",)], "run_id string").write.mode("overwrite").format("parquet").saveAsTable(
+        "default.built"
+    )
     assert [r.run_id for r in reuse.previous_table(spark, This()).collect()] == ["r"]
 
 
@@ -255,8 +330,9 @@ def test_scoring_sql_and_feature_report_on_spark_equal_the_arrow_path(spark, inp
     models = inputs["models_tampered"]
     got = dbt_models.scoring_sql(_spark(spark, models), dialects=["spark"])
     assert frames.is_spark(got)
-    assert _rows(got, key=("run_id", "dialect")) == _rows(dbt_models.scoring_sql(models, dialects=["spark"]),
-                                                          key=("run_id", "dialect"))
+    assert _rows(got, key=("run_id", "dialect")) == _rows(
+        dbt_models.scoring_sql(models, dialects=["spark"]), key=("run_id", "dialect")
+    )
     args = (inputs["models"], inputs["examples"], inputs["population"])
     report = quality.feature_report(*(_spark(spark, a) for a in args), runs=_spark(spark, inputs["runs"]))
     assert frames.is_spark(report)
@@ -266,7 +342,9 @@ def test_scoring_sql_and_feature_report_on_spark_equal_the_arrow_path(spark, inp
     assert {r["feature"] for r in got_rows if r["run_id"] == "bad"} >= {"extra"}
     # NaN in `signal` makes its mean NaN (null) on both engines; the other features have one.
     # NaN in `signal` and the odd column makes their means NaN (null) on both engines.
-    assert all(r["prevalence_population"] is not None for r in got_rows if r["feature"] in ("amount", "flag", "tier", "visits"))
+    assert all(
+        r["prevalence_population"] is not None for r in got_rows if r["feature"] in ("amount", "flag", "tier", "visits")
+    )
 
 
 def test_user_reasons_on_spark_equal_the_arrow_path(spark, inputs):
@@ -274,9 +352,11 @@ def test_user_reasons_on_spark_equal_the_arrow_path(spark, inputs):
     parts = []
     for rid in ("hgb", "bag", "bad"):
         n = population.num_rows
-        parts.append(population.append_column("run_id", pa.array([rid] * n))
-                     .append_column("audience_score", pa.array(np.linspace(1, 0, n)))
-                     .append_column("audience_score_rank", pa.array(np.arange(1, n + 1), pa.int64())))
+        parts.append(
+            population.append_column("run_id", pa.array([rid] * n))
+            .append_column("audience_score", pa.array(np.linspace(1, 0, n)))
+            .append_column("audience_score_rank", pa.array(np.arange(1, n + 1), pa.int64()))
+        )
     audience = pa.concat_tables(parts)
     models = inputs["models_tampered"]
     got = dbt_models.user_reasons(_spark(spark, models), _spark(spark, audience))
@@ -293,6 +373,8 @@ def test_publish_on_spark_returns_a_manifest_and_copies_nothing(spark, tmp_path)
     assert frames.is_spark(manifest)
     rows = manifest.toArrow().to_pylist()
     assert [(r["table_name"], r["n_rows"], r["serving_file"], r["copied"]) for r in rows] == [
-        ("lookalike_runs", 3, None, False), ("lookalike_user_scores", 5, None, False)]
+        ("lookalike_runs", 3, None, False),
+        ("lookalike_user_scores", 5, None, False),
+    ]
     assert len({r["build_id"] for r in rows}) == 1 and rows[0]["published_at"] is not None
     assert not (tmp_path / "serving").exists()

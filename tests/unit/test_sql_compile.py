@@ -50,8 +50,12 @@ def test_duckdb_and_sqlite_scores_equal_python(models, case):
     payload = json.loads(model_json)
     assert [f["name"] for f in payload["encoder"]["features"]] == ["signal", "visits", "amount", "flag", "tier", WEIRD]
     method = payload["params"]["training_method"]
-    assert method == {"hgb_pu_bagging": "pu_bagging", "rf_pu_bagging": "pu_bagging", "logistic_pu_bagging": "pu_bagging",
-                      "hgb_pu_plain": "pu_plain"}.get(case, "supervised")
+    assert method == {
+        "hgb_pu_bagging": "pu_bagging",
+        "rf_pu_bagging": "pu_bagging",
+        "logistic_pu_bagging": "pu_bagging",
+        "hgb_pu_plain": "pu_plain",
+    }.get(case, "supervised")
     rows = scoring_rows(model_json)
     assert rows.num_rows > 300
     expected = python_scores(model_json, rows)
@@ -65,8 +69,12 @@ def test_edge_rows_hit_thresholds_and_every_missing_kind(models):
     rows = scoring_rows(models["hgb_supervised"])
     signal = rows.column("signal").to_numpy(zero_copy_only=False)
     assert np.isnan(signal).any() and np.isinf(signal).any() and rows.column("signal").null_count > 0
-    thresholds = {t for tree in json.loads(models["hgb_supervised"])["estimator"]["trees"]
-                  for t, leaf in zip(tree["nodes"]["num_threshold"], tree["nodes"]["is_leaf"], strict=False) if not leaf}
+    thresholds = {
+        t
+        for tree in json.loads(models["hgb_supervised"])["estimator"]["trees"]
+        for t, leaf in zip(tree["nodes"]["num_threshold"], tree["nodes"]["is_leaf"], strict=False)
+        if not leaf
+    }
     assert len(thresholds & set(signal.tolist())) > 0
     assert "unseen-tier" in rows.column("tier").to_pylist()
 
@@ -74,8 +82,9 @@ def test_edge_rows_hit_thresholds_and_every_missing_kind(models):
 def test_tree_columns_layout_scores_the_same(models):
     model_json = models["hgb_pu_bagging"]
     rows = scoring_rows(model_json, n_random=50)
-    np.testing.assert_allclose(duckdb_scores(model_json, rows, layout="tree_columns"),
-                               python_scores(model_json, rows), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        duckdb_scores(model_json, rows, layout="tree_columns"), python_scores(model_json, rows), rtol=0, atol=1e-9
+    )
 
 
 def _functions(tree: exp.Expression, dialect: str) -> set[str]:
@@ -91,8 +100,14 @@ def _functions(tree: exp.Expression, dialect: str) -> set[str]:
 
 
 #: The NaN test each dialect must use (SQLite has no NaN).
-NAN_TESTS = {"duckdb": "ISNAN(", "spark": "ISNAN(", "databricks": "ISNAN(", "bigquery": "IS_NAN(",
-             "postgres": "= CAST('NaN' AS DOUBLE PRECISION)", "snowflake": "= CAST('NaN' AS DOUBLE)"}
+NAN_TESTS = {
+    "duckdb": "ISNAN(",
+    "spark": "ISNAN(",
+    "databricks": "ISNAN(",
+    "bigquery": "IS_NAN(",
+    "postgres": "= CAST('NaN' AS DOUBLE PRECISION)",
+    "snowflake": "= CAST('NaN' AS DOUBLE)",
+}
 
 
 def trimmed(model_json: str, n_trees: int = 4) -> str:
@@ -109,8 +124,13 @@ def trimmed(model_json: str, n_trees: int = 4) -> str:
 def test_renders_for_every_dialect_without_duckdb_only_functions(models, dialect):
     allowed = {"spark": {"ISNAN"}, "databricks": {"ISNAN"}}.get(dialect, set())
     for case in ("hgb_supervised", "rf_pu_bagging", "logistic_supervised"):
-        sql = to_sql(trimmed(models[case]), "analytics.population", dialect=dialect, id_columns=("user_id",),
-                     column_types={"amount": "DECIMAL(10, 2)"})
+        sql = to_sql(
+            trimmed(models[case]),
+            "analytics.population",
+            dialect=dialect,
+            id_columns=("user_id",),
+            column_types={"amount": "DECIMAL(10, 2)"},
+        )
         parsed = sqlglot.parse_one(sql, read=dialect)
         assert isinstance(parsed, exp.Select)
         functions = _functions(parsed, dialect)
@@ -150,7 +170,9 @@ def big_bagging_model(model_json: str, n_members: int = 20, n_trees: int = 300) 
         member["trees"] = []
         for i in range(n_trees):
             tree = copy.deepcopy(trees[(i + k) % len(trees)])
-            tree["nodes"]["value"] = [v * (0.2 + 0.01 * k) if isinstance(v, float) else v for v in tree["nodes"]["value"]]
+            tree["nodes"]["value"] = [
+                v * (0.2 + 0.01 * k) if isinstance(v, float) else v for v in tree["nodes"]["value"]
+            ]
             member["trees"].append(tree)
         members.append(member)
     payload["estimator"]["members"] = members
@@ -178,8 +200,12 @@ def test_a_linear_chain_of_additions_would_not_fit():
 
 def test_float32_bound_matches_sklearn_comparison():
     rng = np.random.default_rng(0)
-    thresholds = np.concatenate([rng.normal(size=300) * 10.0 ** rng.integers(-30, 30, size=300),
-                                 [0.0, 0.5, 1.5, 3.4028234663852886e38, 3.5e38, -3.5e38, 1e-46, -1e-46, 2.5]])
+    thresholds = np.concatenate(
+        [
+            rng.normal(size=300) * 10.0 ** rng.integers(-30, 30, size=300),
+            [0.0, 0.5, 1.5, 3.4028234663852886e38, 3.5e38, -3.5e38, 1e-46, -1e-46, 2.5],
+        ]
+    )
     for thr in thresholds:
         t = float32_le_bound(float(thr))
         for x in (t, float(np.nextafter(t, np.inf)), float(np.nextafter(t, -np.inf)), float(thr)):
@@ -244,23 +270,28 @@ def test_code_sets_are_ranges_and_short_in_lists_that_duckdb_keeps_in_the_projec
         for codes in sets:
             test = in_codes(x, codes)
             assert all(len(node.expressions) <= MAX_IN_LIST for node in test.find_all(exp.In))
-            query = exp.select(x, exp.Case(ifs=[exp.If(this=test, true=exp.Literal.number(1))],
-                                           default=exp.Literal.number(0)).as_("hit")).from_("t")
+            query = exp.select(
+                x,
+                exp.Case(ifs=[exp.If(this=test, true=exp.Literal.number(1))], default=exp.Literal.number(0)).as_("hit"),
+            ).from_("t")
             plan = con.execute("explain " + query.sql("duckdb")).fetchall()[0][1]
             assert "JOIN" not in plan, codes
             for rows in (con.execute(query.sql("duckdb")).fetchall(), lite.execute(query.sql("sqlite")).fetchall()):
                 assert {v: hit for v, hit in rows} == {v: int(v is not None and v in codes) for v in values}, codes
 
 
-@pytest.mark.parametrize(("value", "target", "expected"), [
-    (None, "duckdb", ["duckdb"]),          # the default: the building warehouse's dialect only
-    (None, "spark", ["spark"]),
-    ("null", "snowflake", ["snowflake"]),
-    (None, "redshift", []),                # a warehouse without a dialect here: no rows
-    (["Snowflake", "duckdb", "snowflake"], "spark", ["snowflake", "duckdb"]),
-    ("['duckdb', 'bigquery']", "duckdb", ["duckdb", "bigquery"]),  # a list as dbt renders it in a config
-    ([], "duckdb", []),
-])
+@pytest.mark.parametrize(
+    ("value", "target", "expected"),
+    [
+        (None, "duckdb", ["duckdb"]),  # the default: the building warehouse's dialect only
+        (None, "spark", ["spark"]),
+        ("null", "snowflake", ["snowflake"]),
+        (None, "redshift", []),  # a warehouse without a dialect here: no rows
+        (["Snowflake", "duckdb", "snowflake"], "spark", ["snowflake", "duckdb"]),
+        ("['duckdb', 'bigquery']", "duckdb", ["duckdb", "bigquery"]),  # a list as dbt renders it in a config
+        ([], "duckdb", []),
+    ],
+)
 def test_scoring_sql_dialects_default_to_the_target(value, target, expected):
     from lookalike_udf.dbt_models import _dialect_list
 
@@ -286,33 +317,58 @@ def test_scoring_sql_reuses_only_text_that_matches_its_checksum(models):
     from lookalike_udf.integrity import model_sha256
 
     model_json = models["logistic_supervised"]
-    stored = pa.Table.from_pylist([{"run_id": "r", "model_status": "TRAINED", "model_json": model_json,
-                                    "model_sha256": model_sha256(model_json), "training_fingerprint": "fp"}])
+    stored = pa.Table.from_pylist(
+        [
+            {
+                "run_id": "r",
+                "model_status": "TRAINED",
+                "model_json": model_json,
+                "model_sha256": model_sha256(model_json),
+                "training_fingerprint": "fp",
+            }
+        ]
+    )
     first = scoring_sql(stored, dialects=["duckdb", "sqlite"]).to_pylist()
     assert [(r["dialect"], r["compile_action"], r["compile_message"]) for r in first] == [
-        ("duckdb", "compiled", None), ("sqlite", "compiled", None)]
+        ("duckdb", "compiled", None),
+        ("sqlite", "compiled", None),
+    ]
     for row in first:
         assert row["sql_sha256"] == sql_sha256(row["sql_text"]) and len(row["sql_sha256"]) == 64
         assert duckdb.execute("select sha256(?)", [row["sql_text"]]).fetchall() == [(row["sql_sha256"],)]
 
     again = scoring_sql(stored, dialects=["duckdb", "sqlite"], previous=pa.Table.from_pylist(first)).to_pylist()
     assert [(r["compile_action"], r["compile_message"], r["sql_text"]) for r in again] == [
-        ("reused", None, r["sql_text"]) for r in first]
+        ("reused", None, r["sql_text"]) for r in first
+    ]
 
     tampered = [dict(r) for r in first]
     tampered[0]["sql_text"] += PLANTED  # sql_sha256 left as it was
     redone = scoring_sql(stored, dialects=["duckdb", "sqlite"], previous=pa.Table.from_pylist(tampered)).to_pylist()
     assert (redone[0]["compile_action"], redone[0]["sql_text"], redone[0]["sql_sha256"]) == (
-        "compiled", first[0]["sql_text"], first[0]["sql_sha256"])
-    assert redone[0]["compile_message"] == sql_recompiled_message("r", "duckdb") == (
-        "run 'r': the stored duckdb SQL in lookalike_run_scoring_sql did not match its checksum sql_sha256 (edited "
-        "or corrupted since it was compiled), so it was not reused; it was compiled again from the run's stored model.")
+        "compiled",
+        first[0]["sql_text"],
+        first[0]["sql_sha256"],
+    )
+    assert (
+        redone[0]["compile_message"]
+        == sql_recompiled_message("r", "duckdb")
+        == (
+            "run 'r': the stored duckdb SQL in lookalike_run_scoring_sql did not match its checksum sql_sha256 (edited "
+            "or corrupted since it was compiled), so it was not reused; it was compiled again from the run's stored model."
+        )
+    )
     assert (redone[1]["compile_action"], redone[1]["compile_message"]) == ("reused", None)  # the intact dialect
 
     # A null or missing checksum (a row edited to drop it) is a mismatch too; a reused row drops the
     # message of the build that compiled it.
     tampered[0]["sql_text"], tampered[0]["sql_sha256"] = first[0]["sql_text"], None
     assert scoring_sql(stored, dialects=["duckdb"], previous=pa.Table.from_pylist(tampered)).to_pylist()[0][
-        "compile_message"] == sql_recompiled_message("r", "duckdb")
+        "compile_message"
+    ] == sql_recompiled_message("r", "duckdb")
     latest = scoring_sql(stored, dialects=["duckdb"], previous=pa.Table.from_pylist(redone)).to_pylist()[0]
-    assert (latest["compile_action"], latest["compile_message"], latest["sql_text"]) == ("reused", None, first[0]["sql_text"])
+    assert (latest["compile_action"], latest["compile_message"], latest["sql_text"]) == (
+        "reused",
+        None,
+        first[0]["sql_text"],
+    )

@@ -20,20 +20,22 @@ def examples(run_id="r", n=400, seed=0, negatives=True):
     label = (rng.random(n) < 0.4).astype(np.int32)
     signal = rng.normal(size=n) + 1.5 * label
     tier = np.where(rng.random(n) < 0.5 + 0.3 * label, "pro", "free")
-    return pa.table({
-        "example_id": [f"{run_id}-{i}" for i in range(n)],
-        "run_id": [run_id] * n,
-        "user_id": [f"{i:05d}" for i in range(n)],
-        "label": pa.array(label),
-        "weight": pa.array(np.where(label == 1, 2.0, 1.0)),
-        "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "example_source": ["label" if negatives or lab else "unlabeled_sample" for lab in label],
-        "split": np.where(np.arange(n) % 5 == 0, "test", "train").tolist(),
-        "signal": signal,
-        "tier": tier.tolist(),
-        "noise_flag": (rng.random(n) < 0.5).tolist(),
-    })
+    return pa.table(
+        {
+            "example_id": [f"{run_id}-{i}" for i in range(n)],
+            "run_id": [run_id] * n,
+            "user_id": [f"{i:05d}" for i in range(n)],
+            "label": pa.array(label),
+            "weight": pa.array(np.where(label == 1, 2.0, 1.0)),
+            "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "example_source": ["label" if negatives or lab else "unlabeled_sample" for lab in label],
+            "split": np.where(np.arange(n) % 5 == 0, "test", "train").tolist(),
+            "signal": signal,
+            "tier": tier.tolist(),
+            "noise_flag": (rng.random(n) < 0.5).tolist(),
+        }
+    )
 
 
 def test_default_params_scale_with_data():
@@ -68,7 +70,9 @@ def test_single_class_train_split_is_refused():
 
 def test_no_usable_feature_is_refused():
     t = examples().drop_columns(["signal", "tier", "noise_flag"]).append_column("flat", pa.array([1.0] * 400))
-    with pytest.raises(RunValidationError, match=r"run 'r': no usable feature columns \(flat: a single distinct value\)"):
+    with pytest.raises(
+        RunValidationError, match=r"run 'r': no usable feature columns \(flat: a single distinct value\)"
+    ):
         fit_run_model("r", t, 1)
 
 
@@ -82,18 +86,38 @@ def test_from_json_refuses_other_formats():
 def run_rows(*run_ids, **overrides):
     rows = []
     for rid in run_ids:
-        rows.append({"run_id": rid, "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
-                     "min_seed_users": 10, "test_fraction": 0.2, "unlabeled_sample_size": 5000,
-                     "random_seed": 42, "build_only": False, **overrides.get(rid, {})})
+        rows.append(
+            {
+                "run_id": rid,
+                "is_declared": True,
+                "n_declared": 1,
+                "engagement_type": "MULTI_ENGAGE",
+                "min_seed_users": 10,
+                "test_fraction": 0.2,
+                "unlabeled_sample_size": 5000,
+                "random_seed": 42,
+                "build_only": False,
+                **overrides.get(rid, {}),
+            }
+        )
     return pa.Table.from_pylist(rows)
 
 
 def summary_rows(t: pa.Table, run_id: str, **overrides):
     labels = t.column("label").to_numpy()
     n_pos, n_neg = int(labels.sum()), int((labels == 0).sum())
-    return {"run_id": run_id, "n_input_labels": t.num_rows, "n_positive_users": n_pos, "n_negative_users": n_neg,
-            "n_positive_labels": n_pos, "n_negative_labels": n_neg, "n_matched_labels": t.num_rows,
-            "n_matched_positive_labels": n_pos, "n_matched_negative_labels": n_neg, **overrides}
+    return {
+        "run_id": run_id,
+        "n_input_labels": t.num_rows,
+        "n_positive_users": n_pos,
+        "n_negative_users": n_neg,
+        "n_positive_labels": n_pos,
+        "n_negative_labels": n_neg,
+        "n_matched_labels": t.num_rows,
+        "n_matched_positive_labels": n_pos,
+        "n_matched_negative_labels": n_neg,
+        **overrides,
+    }
 
 
 def test_train_models_reports_each_run_and_a_failure_does_not_stop_others():
@@ -128,7 +152,9 @@ def test_build_only_runs_are_not_scored():
     good = examples("good")
     models = dbt_models.train_models(run_rows("good"), pa.Table.from_pylist([summary_rows(good, "good")]), good)
     population = good.select(["user_id", "signal", "tier", "noise_flag"])
-    scores = dbt_models.score_population(models, population, runs=run_rows("good", good={"build_only": True})).read_all()
+    scores = dbt_models.score_population(
+        models, population, runs=run_rows("good", good={"build_only": True})
+    ).read_all()
     assert scores.num_rows == 0 and scores.schema == dbt_models.SCORE_SCHEMA
 
 
@@ -147,9 +173,11 @@ class _FailsOnSecondBatch:
 
 def test_a_run_whose_scoring_fails_part_way_gets_a_marker_row_and_the_others_go_on(monkeypatch):
     good = examples("good")
-    models = dbt_models.train_models(run_rows("good", "flaky"),
-                                     pa.Table.from_pylist([summary_rows(good, "good"), summary_rows(good, "flaky")]),
-                                     pa.concat_tables([good, good.set_column(1, "run_id", pa.array(["flaky"] * good.num_rows))]))
+    models = dbt_models.train_models(
+        run_rows("good", "flaky"),
+        pa.Table.from_pylist([summary_rows(good, "good"), summary_rows(good, "flaky")]),
+        pa.concat_tables([good, good.set_column(1, "run_id", pa.array(["flaky"] * good.num_rows))]),
+    )
     loaded, failures = dbt_models.load_verified_models(models)
     assert set(loaded) == {"good", "flaky"} and failures == {}
     loaded["flaky"] = _FailsOnSecondBatch(loaded["flaky"])
@@ -167,6 +195,7 @@ def test_a_run_whose_scoring_fails_part_way_gets_a_marker_row_and_the_others_go_
     assert marker[0]["scoring_message"] == "run 'flaky': scoring failed: ValueError: could not convert 'n/a' to float"
     # A failed run is never carried over to the next build, even with an unchanged fingerprint.
     from lookalike_udf.reuse import reused_score_runs
+
     fingerprints = {r["run_id"]: r["score_fingerprint"] for r in scores.to_pylist()}
     assert reused_score_runs(scores, fingerprints) == {"good"}
 

@@ -35,18 +35,39 @@ def with_columns(t: pa.Table, **columns) -> pa.Table:
 def summary_for(t: pa.Table, run_id: str = "r") -> pa.Table:
     labels = t.column("label").to_numpy()
     pos, neg = int(labels.sum()), int((1 - labels).sum())
-    return pa.Table.from_pylist([{"run_id": run_id, "n_input_labels": t.num_rows, "n_positive_users": pos,
-                                  "n_negative_users": neg, "n_positive_labels": pos, "n_negative_labels": neg,
-                                  "n_matched_labels": t.num_rows, "n_matched_positive_labels": pos,
-                                  "n_matched_negative_labels": neg}])
+    return pa.Table.from_pylist(
+        [
+            {
+                "run_id": run_id,
+                "n_input_labels": t.num_rows,
+                "n_positive_users": pos,
+                "n_negative_users": neg,
+                "n_positive_labels": pos,
+                "n_negative_labels": neg,
+                "n_matched_labels": t.num_rows,
+                "n_matched_positive_labels": pos,
+                "n_matched_negative_labels": neg,
+            }
+        ]
+    )
 
 
 def run_row(**settings) -> dict:
-    return {"run_id": "r", "is_declared": True, "n_declared": 1, "engagement_type": "MULTI_ENGAGE",
-            "min_seed_users": 10, "test_fraction": 0.2, "random_seed": 5, "build_only": False, **settings}
+    return {
+        "run_id": "r",
+        "is_declared": True,
+        "n_declared": 1,
+        "engagement_type": "MULTI_ENGAGE",
+        "min_seed_users": 10,
+        "test_fraction": 0.2,
+        "random_seed": 5,
+        "build_only": False,
+        **settings,
+    }
 
 
 # --- tune_model -------------------------------------------------------------------------------
+
 
 def test_candidates_start_with_the_defaults_in_a_seeded_order():
     for model_type in ("hgb", "rf", "logistic"):
@@ -80,6 +101,7 @@ def test_a_spent_budget_still_evaluates_the_defaults():
     t = examples()
     train = t.filter(pc.equal(t.column("split"), "train"))
     from lookalike_udf.features import FeatureEncoder
+
     enc = FeatureEncoder().fit(train, ["signal", "tier", "noise"])
     X, y = enc.transform(train), train.column("label").to_numpy()
     w, groups = train.column("weight").to_numpy(), train.column("user_id").to_pylist()
@@ -112,21 +134,38 @@ def test_bagging_pu_tunes_positives_against_unlabeled_and_applies_to_every_membe
 
 # --- validation -------------------------------------------------------------------------------
 
+
 def test_bad_tuning_settings_name_the_run_the_setting_and_the_fix():
     t = examples(n=100)
-    with pytest.raises(RunValidationError, match=r"^run 'r': tune_model 'yes' must be true or false\. "
-                                                 r"Fix the runs input column or var lookalike_tune_model\.$"):
+    with pytest.raises(
+        RunValidationError,
+        match=r"^run 'r': tune_model 'yes' must be true or false\. "
+        r"Fix the runs input column or var lookalike_tune_model\.$",
+    ):
         fit_run_model("r", t, 1, tune_model="yes")
-    with pytest.raises(RunValidationError, match=r"^run 'r': auto_tune 1 must be true or false\. "
-                                                 r"Fix the runs input column or var lookalike_auto_tune\.$"):
+    with pytest.raises(
+        RunValidationError,
+        match=r"^run 'r': auto_tune 1 must be true or false\. "
+        r"Fix the runs input column or var lookalike_auto_tune\.$",
+    ):
         fit_run_model("r", t, 1, auto_tune=1)
-    for bad, kind in ((0, ""), (0.5, ""), (3601, ""), (float("nan"), "a number "), ("60", "a number "), (True, "a number ")):
+    for bad, kind in (
+        (0, ""),
+        (0.5, ""),
+        (3601, ""),
+        (float("nan"), "a number "),
+        ("60", "a number "),
+        (True, "a number "),
+    ):
         with pytest.raises(RunValidationError) as error:
             fit_run_model("r", t, 1, tune_model=True, tune_time_budget_seconds=bad)
-        assert str(error.value) == (f"run 'r': tune_time_budget_seconds {bad!r} must be {kind}between 1 and 3600. "
-                                    "Fix the runs input column or var lookalike_tune_time_budget_seconds.")
-    errors = check_run(run_row(tune_model=None, auto_tune="true", tune_time_budget_seconds=0.0),
-                       {"n_input_labels": 1}).errors
+        assert str(error.value) == (
+            f"run 'r': tune_time_budget_seconds {bad!r} must be {kind}between 1 and 3600. "
+            "Fix the runs input column or var lookalike_tune_time_budget_seconds."
+        )
+    errors = check_run(
+        run_row(tune_model=None, auto_tune="true", tune_time_budget_seconds=0.0), {"n_input_labels": 1}
+    ).errors
     assert errors[:3] == [
         "run 'r': tune_model None must be true or false. Fix the runs input column or var lookalike_tune_model.",
         "run 'r': auto_tune 'true' must be true or false. Fix the runs input column or var lookalike_auto_tune.",
@@ -139,6 +178,7 @@ def test_bad_tuning_settings_name_the_run_the_setting_and_the_fix():
 
 # --- auto_tune --------------------------------------------------------------------------------
 
+
 def planted_features(t: pa.Table, seed: int = 0) -> pa.Table:
     rng = np.random.default_rng(seed)
     n = t.num_rows
@@ -146,11 +186,11 @@ def planted_features(t: pa.Table, seed: int = 0) -> pa.Table:
     tier = t.column("tier").to_pylist()
     return with_columns(
         t,
-        signal_copy=2.0 * signal + 1.0 + 1e-6 * rng.normal(size=n),        # near-duplicate of signal
-        tier_renamed=["P" if v == "pro" else "F" for v in tier],           # same categories as tier
+        signal_copy=2.0 * signal + 1.0 + 1e-6 * rng.normal(size=n),  # near-duplicate of signal
+        tier_renamed=["P" if v == "pro" else "F" for v in tier],  # same categories as tier
         noise_b=rng.normal(size=n),
         noise_c=rng.normal(size=n),
-        constant=["basic"] * n,                                            # dropped by the encoder
+        constant=["basic"] * n,  # dropped by the encoder
         one_value_or_missing=[None if i % 7 == 0 else 1.0 for i in range(n)],  # a missingness flag
     )
 
@@ -162,9 +202,14 @@ def test_auto_tune_drops_duplicates_and_useless_features_and_still_scores_full_r
     reasons = {d["feature"]: d["reason"] for d in selection["dropped"]}
     assert reasons["signal_copy"] == "near-duplicate of signal (|correlation| > 0.99)"
     assert reasons["tier_renamed"] == "duplicate of tier (same categories)"
-    assert {"noise", "noise_b", "noise_c"} & set(reasons)  # pure noise adds nothing (which one depends on the seeded folds)
-    assert all(r.startswith("adds nothing (permutation importance") for f, r in reasons.items()
-               if f not in ("signal_copy", "tier_renamed"))
+    assert {"noise", "noise_b", "noise_c"} & set(
+        reasons
+    )  # pure noise adds nothing (which one depends on the seeded folds)
+    assert all(
+        r.startswith("adds nothing (permutation importance")
+        for f, r in reasons.items()
+        if f not in ("signal_copy", "tier_renamed")
+    )
     assert "signal" in model.feature_names and "tier" in model.feature_names
     assert model.encoder.dropped_ == {"constant": "a single distinct value"}  # constants never reach selection
     assert selection["kept"] == len(model.feature_names) == 8 - len(reasons)
@@ -184,14 +229,22 @@ def test_auto_tune_keeps_a_feature_that_works_only_through_an_interaction():
     n = 1500
     a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
     label = ((a ^ b) == 1) & (rng.random(n) < 0.9) | (rng.random(n) < 0.05)
-    t = pa.table({
-        "example_id": [f"x{i}" for i in range(n)], "run_id": ["r"] * n, "user_id": [f"{i:05d}" for i in range(n)],
-        "label": pa.array(label.astype(np.int32)), "weight": np.ones(n),
-        "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "example_source": ["label"] * n, "split": ["train"] * n,
-        "a": a.astype(float), "b": b.astype(float), "noise": rng.normal(size=n),
-    })
+    t = pa.table(
+        {
+            "example_id": [f"x{i}" for i in range(n)],
+            "run_id": ["r"] * n,
+            "user_id": [f"{i:05d}" for i in range(n)],
+            "label": pa.array(label.astype(np.int32)),
+            "weight": np.ones(n),
+            "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
+            "example_source": ["label"] * n,
+            "split": ["train"] * n,
+            "a": a.astype(float),
+            "b": b.astype(float),
+            "noise": rng.normal(size=n),
+        }
+    )
     assert univariate_auc(a.astype(float), label.astype(int), np.ones(n), False) < 0.55  # alone, a is useless
     model = fit_run_model("r", t, 3, auto_tune=True)
     assert model.feature_names[:2] == ["a", "b"]
@@ -199,6 +252,7 @@ def test_auto_tune_keeps_a_feature_that_works_only_through_an_interaction():
 
 
 # --- leakage ----------------------------------------------------------------------------------
+
 
 def test_univariate_auc_matches_sklearn():
     rng = np.random.default_rng(0)
@@ -227,8 +281,11 @@ def test_leakage_flag_fires_on_planted_columns_and_is_reported():
     label = t.column("label").to_numpy()
     rng = np.random.default_rng(9)
     flips = rng.random(len(label)) < 0.005
-    t = with_columns(t, days_since_conversion=np.where(label == 1, rng.uniform(0, 3, len(label)), np.nan),
-                     converted_flag=np.where((label == 1) ^ flips, "yes", "no").tolist())
+    t = with_columns(
+        t,
+        days_since_conversion=np.where(label == 1, rng.uniform(0, 3, len(label)), np.nan),
+        converted_flag=np.where((label == 1) ^ flips, "yes", "no").tolist(),
+    )
     model = fit_run_model("r", t, 3)
     leaks = {d["feature"]: d["auc"] for d in model.params["suspected_leakage"]}
     assert set(leaks) == {"days_since_conversion", "converted_flag"}
@@ -236,8 +293,10 @@ def test_leakage_flag_fires_on_planted_columns_and_is_reported():
     row = dbt_models.train_models(pa.Table.from_pylist([run_row()]), summary_for(t), t).to_pylist()[0]
     assert row["model_status"] == "TRAINED"
     assert json.loads(row["model_params"])["suspected_leakage"] == model.params["suspected_leakage"]
-    assert ("run 'r': suspected label leakage: converted_flag (AUC 0.99" in row["status_message"]
-            or "run 'r': suspected label leakage: days_since_conversion (AUC 1.000)" in row["status_message"])
+    assert (
+        "run 'r': suspected label leakage: converted_flag (AUC 0.99" in row["status_message"]
+        or "run 'r': suspected label leakage: days_since_conversion (AUC 1.000)" in row["status_message"]
+    )
     assert "days_since_conversion (AUC 1.000)" in row["status_message"]
 
 
@@ -256,8 +315,9 @@ def test_leakage_flag_stays_quiet_on_honest_features():
 
 def test_train_models_passes_the_tuning_settings():
     t = planted_features(examples(seed=6))
-    runs = pa.Table.from_pylist([run_row(model_type="logistic", tune_model=True, tune_time_budget_seconds=30.0,
-                                         auto_tune=True)])
+    runs = pa.Table.from_pylist(
+        [run_row(model_type="logistic", tune_model=True, tune_time_budget_seconds=30.0, auto_tune=True)]
+    )
     row = dbt_models.train_models(runs, summary_for(t), t).to_pylist()[0]
     params = json.loads(row["model_params"])
     assert params["tune_model"] is True and params["auto_tune"] is True

@@ -53,7 +53,17 @@ def test_the_two_trained_constants_keep_their_old_names_and_values():
 
 
 def test_reserved_columns_are_the_union_and_python_leaves_them_out_of_features():
-    old_python = {"example_id", "run_id", "user_id", "label", "weight", "as_of_at", "snapshot_at", "example_source", "split"}
+    old_python = {
+        "example_id",
+        "run_id",
+        "user_id",
+        "label",
+        "weight",
+        "as_of_at",
+        "snapshot_at",
+        "example_source",
+        "split",
+    }
     assert old_python < set(RESERVED_COLUMNS) and len(set(RESERVED_COLUMNS)) == len(RESERVED_COLUMNS) == 13
     table = pa.table({name: [1] for name in (*RESERVED_COLUMNS, "age", "evt_click_7d")})
     assert training.feature_columns(table) == ["age", "evt_click_7d"]
@@ -61,15 +71,22 @@ def test_reserved_columns_are_the_union_and_python_leaves_them_out_of_features()
 
 def _string_constants(path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(), filename=str(path))
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
 
 
 @pytest.mark.parametrize("word", ["TRAINED", "unlabeled_sample"])
 def test_no_other_library_module_spells_the_vocabulary(word):
     """A string literal equal to the word (docstrings and longer names such as
     unlabeled_sample_size do not count) lives in vocabulary.py only."""
-    found = [f"{path.relative_to(REPO)}:{line}"
-             for path in sorted((REPO / "lookalike_udf").rglob("*.py")) if path.name != "vocabulary.py"
-             for line, value in _string_constants(path) if value == word]
+    found = [
+        f"{path.relative_to(REPO)}:{line}"
+        for path in sorted((REPO / "lookalike_udf").rglob("*.py"))
+        if path.name != "vocabulary.py"
+        for line, value in _string_constants(path)
+        if value == word
+    ]
     assert found == []
