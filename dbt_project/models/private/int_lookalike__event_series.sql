@@ -20,7 +20,7 @@
 with events as (
     select *
     from {{ ref('stg_lookalike__events') }}
-    where user_id in (select user_id from {{ ref('int_lookalike__training_points') }})
+    where user_id in (select training_points.user_id from {{ ref('int_lookalike__training_points') }} as training_points)
 ),
 
 points as (

@@ -53,8 +53,6 @@ select
 where 1 = 0
 {%- else %}
 
-
-
 with lookalike_features as (
     {%- for f in features %}
     select cast({{ lookalike.lookalike_literal(f.name) }} as {{ text }}) as feature, cast({{ lookalike.lookalike_literal(f.kind) }} as {{ text }}) as feature_kind,
@@ -91,8 +89,6 @@ edges as (
     where feature_kind <> 'categorical'
     group by run_id, feature
 ),
-
-
 
 train_binned as (
     select train_long.run_id, train_long.feature, {{ lookalike.lookalike_drift_bin('train_long', quantiles | length) }} as bin, count(*) as n

@@ -2,6 +2,7 @@
     (reported FAILED). Status follows the reference API: FINISHED (trained and scored),
     FINISHED_TRAINING (build_only runs: trained and reported, not scored), FAILED.
     health, health_messages and quality_band come from the lookalike_run_health macro. -#}
+-- depends_on: {{ ref('lookalike_pit_labels') }}
 
 {%- set newest = lookalike.lookalike_newest_input_time() -%}
 {%- set newest_input = ("cast('" ~ newest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") if newest is not none else none %}
@@ -121,6 +122,8 @@ tie_counts as (
     left join audience_ties on score_spread.run_id = audience_ties.run_id
 ),
 
+{#- label_times is read only when the labels input has a time-like column (below); its ref is
+    declared at the top of the file, outside the branch, for dbt's parser. #}
 {% if time_like -%}
 label_times as (
     select run_id, count(label_timestamp) as n_labels_with_timestamp
