@@ -31,7 +31,6 @@ __all__ = [
     "sql_scored_batch",
     "reason_batches",
     "driver_score_batches",
-    "previous_score_batches",
 ]
 
 
@@ -42,8 +41,10 @@ class ScoringRequest:
     ``method``: var lookalike_scoring_engine (``python`` or ``sql``); ``models``: run_id -> loaded
     model of the runs to score; ``model_jsons``: their verified JSON; ``wanted``: run_id -> score
     fingerprint of every scorable run; ``reused``: run_id -> fingerprint of the runs whose previous
-    rows are carried over from ``previous``; ``failures``: run_id -> message of the runs whose
-    stored model failed verification.
+    rows are carried over from ``previous`` (decided by :func:`lookalike_udf.reuse.carry_over`);
+    ``reused_batches``: those rows as Arrow batches, read only when iterated (an engine that keeps
+    them where they are, Spark, narrows ``previous`` to ``reused`` instead); ``failures``:
+    run_id -> message of the runs whose stored model failed verification.
     """
 
     method: str
@@ -54,6 +55,7 @@ class ScoringRequest:
     failures: dict
     previous: object = None
     batch_size: int = 100_000
+    reused_batches: object = ()
 
     def features(self) -> set[str]:
         """The feature columns the models to score read."""
@@ -111,33 +113,10 @@ def sql_scored_batch(
     )
 
 
-def previous_score_batches(previous, run_fingerprints: dict[str, str], batch_size: int, engine):
-    """Stream the previous build's score rows of the runs whose ``score_fingerprint`` is unchanged.
-
-    ``run_fingerprints`` maps run_id to the fingerprint the current build would write; ``engine``
-    (:class:`lookalike_udf.engines.Engine`) reads ``previous``. Yields Arrow batches; rows are read
-    in batches, so memory stays flat.
-    """
-    if previous is None or not run_fingerprints or "score_fingerprint" not in engine.columns(previous):
-        return
-    batches = engine.batches(engine.where_in(previous, "run_id", sorted(run_fingerprints)), batch_size)
-    keys = pa.array([f"{rid}\x1f{fp}" for rid, fp in run_fingerprints.items()], type=pa.string())
-    for batch in batches:
-        key = pc.binary_join_element_wise(
-            pc.cast(batch.column("run_id"), pa.string()),
-            pc.cast(batch.column("score_fingerprint"), pa.string()),
-            "\x1f",
-        )
-        kept = batch.filter(pc.is_in(key, keys))
-        if kept.num_rows:
-            yield kept
-
-
 def driver_score_batches(engine, population, request: ScoringRequest):
     """The batches of the ``python`` scoring method in this process: a marker per run whose stored
     model failed verification, reused rows, then each population batch scored."""
-    reused = previous_score_batches(request.previous, request.reused, int(request.batch_size), engine)
-    yield from markers_and_reused_rows(reused, request.failures)
+    yield from markers_and_reused_rows(request.reused_batches, request.failures)
     if not request.models:
         return
     yield from scored_batches(

@@ -41,10 +41,8 @@ from .outputs import failure_marker as failure_marker  # old import path
 from .outputs import now as _now
 from .reuse import (
     REUSED,
-    as_bool,
-    previous_model_rows,
+    carry_over,
     reused_model_fingerprints,
-    reused_score_runs,
     score_fingerprint,
     training_fingerprint,
 )
@@ -54,7 +52,7 @@ from .scoring import MODEL_FORMAT
 from .training import fit_run_model
 from .tuning import leakage_sentence
 from .validation import check_run
-from .vocabulary import ModelStatus
+from .vocabulary import ModelStatus, ScoringAction
 
 # model_status values (lookalike_udf.vocabulary.ModelStatus), kept under their old names.
 TRAINED = ModelStatus.TRAINED
@@ -114,23 +112,25 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
     engine = engine_for(runs, label_summary, examples, fingerprints, previous)
     summaries = {row["run_id"]: row for row in _rows(engine, label_summary)}
     checksums = _checksums(engine, fingerprints)
-    earlier = {} if as_bool(force) else previous_model_rows(previous, ("training_fingerprint", "model_json"), engine)
+    run_rows = sorted(_rows(engine, runs), key=lambda r: r["run_id"])
+    wanted = {
+        run["run_id"]: training_fingerprint((checksums.get(run["run_id"]) or {}).get("training_checksum"), MODEL_FORMAT)
+        for run in run_rows
+    }
+    carried = carry_over(
+        engine, previous, "training_fingerprint", wanted, required=("training_fingerprint", "model_json"), force=force
+    )
+    earlier = {row["run_id"]: row for row in carried.rows.to_pylist()}  # runs whose fingerprint is unchanged
     example_table = engine.to_arrow(examples)
     out = []
-    for run in sorted(_rows(engine, runs), key=lambda r: r["run_id"]):
+    for run in run_rows:
         started = _now()
         rid = run["run_id"]
         check = check_run(run, summaries.get(rid))
-        fingerprint = training_fingerprint((checksums.get(rid) or {}).get("training_checksum"), MODEL_FORMAT)
+        fingerprint = wanted[rid]
         before = earlier.get(rid)
         integrity_warning = None
-        if (
-            check.ok
-            and fingerprint
-            and before
-            and before.get("model_status") == TRAINED
-            and before.get("training_fingerprint") == fingerprint
-        ):
+        if check.ok and fingerprint and before and before.get("model_status") == TRAINED:
             try:
                 verify_stored_model(before)
             except StoredModelError as exc:  # edited or corrupted since it was stored: refit
@@ -217,20 +217,17 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
     example_table = engine.to_arrow(examples)
     model_rows = {row["run_id"]: row for row in _rows(engine, models)}
     loaded, _failures = load_verified_models(model_rows.values())
-    carried = reused_model_fingerprints([model_rows[rid] for rid in loaded], force)
+    carried = carry_over(
+        engine,
+        previous,
+        "training_fingerprint",
+        reused_model_fingerprints([model_rows[rid] for rid in loaded], force),
+        required=("training_fingerprint",),
+    )
     parts = []
-    found = set()
-    if carried and previous is not None and "training_fingerprint" in engine.columns(previous):
-        # Read into Arrow now: a Spark result must not read the table it replaces.
-        table = engine.to_arrow(engine.where_in(previous, "run_id", sorted(carried)))
-        keep = pc.is_in(
-            pc.binary_join_element_wise(table.column("run_id"), table.column("training_fingerprint"), "\x1f"),
-            pa.array([f"{r}\x1f{fp}" for r, fp in carried.items()], type=pa.string()),
-        )
-        kept = table.filter(keep).select(PREDICTION_SCHEMA.names).cast(PREDICTION_SCHEMA)
-        found = set(pc.unique(kept.column("run_id")).to_pylist())
-        if kept.num_rows:
-            parts.append(kept)
+    found = set(carried.runs)
+    if carried.rows.num_rows:
+        parts.append(carried.rows.select(PREDICTION_SCHEMA.names).cast(PREDICTION_SCHEMA))
     for rid, model in sorted(loaded.items()):
         if rid in found:
             continue
@@ -315,17 +312,27 @@ def score_population(
         )
         if fp:
             wanted[rid] = fp
-    reused = set() if as_bool(force) else reused_score_runs(previous, wanted, backend)
-    to_score = {rid: m for rid, m in sorted(loaded.items()) if rid not in reused}
+    # A run with a failure marker (scoring failed part-way) is never carried over.
+    carried = carry_over(
+        backend,
+        previous,
+        "score_fingerprint",
+        wanted,
+        failed=("scoring_action", ScoringAction.FAILED),
+        force=force,
+        batch_size=int(batch_size),
+    )
+    to_score = {rid: m for rid, m in sorted(loaded.items()) if rid not in carried.runs}
     request = ScoringRequest(
         method=scoring_engine(engine),
         models=to_score,
         model_jsons={rid: model_rows[rid]["model_json"] for rid in to_score},
         wanted=wanted,
-        reused={r: wanted[r] for r in reused},
+        reused=carried.runs,
         failures=failures,
         previous=previous,
         batch_size=int(batch_size),
+        reused_batches=carried.rows,
     )
     return backend.population_scores(population, request)
 
@@ -407,16 +414,24 @@ def scoring_sql(models, dialects=None, previous=None, force=False, target_dialec
     names = _dialect_list(dialects, target_dialect)
     model_rows = {row["run_id"]: row for row in _rows(engine, models)}
     loaded, failures = load_verified_models(model_rows.values())
+    digests = {rid: model_sha256(model_rows[rid]["model_json"]) for rid in loaded}
+    # Runs whose model and library are unchanged; each of their rows is checked below.
+    carried = carry_over(
+        engine,
+        previous,
+        ("model_sha256", "library_version"),
+        {rid: (digest, __version__) for rid, digest in digests.items()},
+        required=tuple(SCORING_SQL_SCHEMA.names),
+        force=force,
+    )
     before = {}
-    if previous is not None and not as_bool(force):
-        table = engine.to_arrow(previous)  # read now: a Spark result must not read the table it replaces
-        if set(SCORING_SQL_SCHEMA.names) <= set(table.column_names):
-            for row in table.select(SCORING_SQL_SCHEMA.names).to_pylist():
-                before[(row["run_id"], row["dialect"])] = row
+    if carried.runs:
+        for row in carried.rows.select(SCORING_SQL_SCHEMA.names).to_pylist():
+            before[(row["run_id"], row["dialect"])] = row
     out = []
     for rid in sorted(set(loaded) | set(failures)):
         row = model_rows[rid]
-        digest = model_sha256(row["model_json"]) if rid in loaded else row.get("model_sha256")
+        digest = digests[rid] if rid in loaded else row.get("model_sha256")
         for dialect in names:
             earlier = before.get((rid, dialect))
             message = None

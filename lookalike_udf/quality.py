@@ -63,7 +63,7 @@ from .estimators import hgb
 from .features import BOOLEAN, CATEGORICAL, NUMERIC
 from .integrity import load_verified_models
 from .outputs import FEATURE_REPORT_SCHEMA
-from .reuse import reused_model_fingerprints
+from .reuse import carry_over, reused_model_fingerprints
 from .scoring import LookalikeModel
 from .vocabulary import ModelStatus
 
@@ -378,7 +378,21 @@ def feature_report(models, examples, population, runs=None, previous=None, force
     model_rows = [r for r in _rows(engine, models) if r.get("model_status") == ModelStatus.TRAINED]
     loaded, _failures = load_verified_models(model_rows)  # a run that fails verification gets no rows
     model_rows = sorted((r for r in model_rows if r["run_id"] in loaded), key=lambda r: r["run_id"])
-    carried = _previous_report_rows(engine, previous, reused_model_fingerprints(model_rows, force))
+    # The previous rows of the runs whose model was reused, population prevalence and lift cleared
+    # (set again below from this build's population).
+    previous_rows = carry_over(
+        engine,
+        previous,
+        "training_fingerprint",
+        reused_model_fingerprints(model_rows, force),
+        required=("training_fingerprint",),
+    ).rows
+    carried: dict[str, list[dict]] = {}
+    for row in previous_rows.to_pylist():
+        carried.setdefault(row["run_id"], []).append(
+            {name: row.get(name) for name in FEATURE_REPORT_SCHEMA.names}
+            | {"prevalence_population": None, "lift": None}
+        )
     example_table = None
     rows = []
     for model_row in model_rows:
@@ -416,22 +430,3 @@ def feature_report(models, examples, population, runs=None, previous=None, force
         row["prevalence_population"] = pop
         row["lift"] = lift(row["feature_kind"], row["prevalence_target"], pop)
     return engine.output(pa.Table.from_pylist(rows, schema=FEATURE_REPORT_SCHEMA))
-
-
-def _previous_report_rows(engine, previous, fingerprints: dict[str, str]) -> dict[str, list[dict]]:
-    """The previous build's rows of each run in ``fingerprints`` (run_id -> training fingerprint)
-    whose stored fingerprint matches, population prevalence and lift cleared; {} when there is no
-    previous table or it predates the ``training_fingerprint`` column."""
-    if previous is None or not fingerprints:
-        return {}
-    table = engine.to_arrow(previous)  # read now: a Spark result must not read the table it replaces
-    if "training_fingerprint" not in table.column_names:
-        return {}
-    out: dict[str, list[dict]] = {}
-    for row in table.to_pylist():
-        if row["training_fingerprint"] is not None and fingerprints.get(row["run_id"]) == row["training_fingerprint"]:
-            out.setdefault(row["run_id"], []).append(
-                {name: row.get(name) for name in FEATURE_REPORT_SCHEMA.names}
-                | {"prevalence_population": None, "lift": None}
-            )
-    return out

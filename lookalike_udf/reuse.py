@@ -5,7 +5,8 @@ example (labels, weights, as-of times, splits and every feature value), the libr
 or the model format. ``int_lookalike__run_fingerprints`` checksums the first two in SQL;
 :func:`training_fingerprint` folds in the rest. Scores are recomputed only when the model or the
 scored population changed (:func:`score_fingerprint`). The previous build's rows come from the
-model's own table, which dbt-duckdb replaces only after the model succeeds.
+model's own table, which dbt-duckdb replaces only after the model succeeds; one rule,
+:func:`carry_over`, decides which of them every entry point carries over.
 
 The variable ``lookalike_force_retrain`` (the reference API's ``force``) refits and rescores
 every run.
@@ -14,12 +15,14 @@ every run.
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import sklearn
 
 from . import __version__
-from .batch_scoring import previous_score_batches as _previous_score_batches
-from .engines import engine_for
+from .engines import engine_for, engine_of
 from .engines.duckdb import quote_identifier as quote_identifier  # old name: DuckDB quoting
 from .engines.duckdb import relation_name as relation_name  # old name: dbt-duckdb's relation
 from .engines.spark import relation_name as _spark_relation_name
@@ -102,41 +105,106 @@ def previous_table(session, this):
     return engine_for(session).previous_table(session, this)
 
 
-def previous_model_rows(previous, required: tuple[str, ...], engine=None) -> dict[str, dict]:
-    """Rows of the previous lookalike_run_models by run_id; empty when there is no previous table
-    or it predates a column in ``required`` (then everything is refitted). ``engine``: the entry
-    point's (:func:`lookalike_udf.engines.engine_for`; by default ``previous``'s)."""
-    if previous is None:
-        return {}
-    engine = engine or engine_for(previous)
-    if not set(required) <= set(engine.columns(previous)):
-        return {}
-    return {row["run_id"]: row for row in engine.to_arrow(previous).to_pylist()}
+class CarryOver(NamedTuple):
+    """What :func:`carry_over` returns. ``runs``: run_id -> wanted key of each run carried over (in
+    run order); ``rows``: the previous rows of those runs, every column of ``previous``: an Arrow
+    table read before :func:`carry_over` returned or, with ``batch_size``, Arrow batches read
+    only when iterated."""
+
+    runs: dict
+    rows: object
 
 
-def previous_score_batches(previous, run_fingerprints: dict[str, str], batch_size: int, engine=None):
-    """Stream the previous build's score rows of the runs whose ``score_fingerprint`` is unchanged
-    (:func:`lookalike_udf.batch_scoring.previous_score_batches`, read by ``engine``, by default
-    ``previous``'s)."""
-    if previous is None:
-        return iter(())
-    return _previous_score_batches(previous, run_fingerprints, batch_size, engine or engine_for(previous))
+def carry_over(
+    engine,
+    previous,
+    key_column: str | tuple[str, ...],
+    wanted: dict,
+    *,
+    run_column: str = "run_id",
+    required: tuple[str, ...] = (),
+    failed: tuple[str, str] | None = None,
+    force=False,
+    batch_size: int | None = None,
+) -> CarryOver:
+    """The previous build's rows of the runs whose stored key equals the wanted one: the one
+    carry-over rule of every entry point (decision 0004).
+
+    ``previous`` is the model's table from the previous build (:func:`previous_table`) or None;
+    ``engine`` the entry point's (:func:`lookalike_udf.engines.engine_for`), which reads it.
+    ``wanted`` maps run_id to the key this build would write: one value, or with several
+    ``key_column`` names a tuple of one value per column; a run whose wanted key is None is never
+    carried. Keys are compared as text.
+
+    A run is carried when ``previous`` has rows for it, **every** one of them holds the wanted key,
+    and none is marked failed (``failed``: (column, value), e.g. ``("scoring_action", "failed")``;
+    ignored when ``previous`` lacks the column). Nothing is carried when ``previous`` is None,
+    ``force`` is true (var lookalike_force_retrain, as rendered by dbt), ``wanted`` is empty, or
+    ``previous`` lacks ``run_column``, a key column or a column of ``required`` (a table from an
+    older release). Per-row checks that decide more than the key (a stored model's checksum, a SQL
+    text's checksum) stay with the entry point.
+
+    Without ``batch_size`` the rows are read now, as one Arrow table: Spark refuses to overwrite a
+    table that the written DataFrame still reads, so nothing carried may stay lazy. With
+    ``batch_size`` (population-sized rows) the runs are decided now from the distinct (run, key,
+    marker) values, computed by the engine, and ``rows`` streams Arrow batches of at most
+    ``batch_size`` rows when iterated (DuckDB: while dbt writes the new table, before the swap).
+    A Spark engine keeps such rows on the executors instead: it narrows ``previous`` to
+    ``runs`` (:meth:`~lookalike_udf.engines.Engine.where_in`) and materialises them itself.
+    """
+    keys = (key_column,) if isinstance(key_column, str) else tuple(key_column)
+    text = {str(rid): _as_text(key, len(keys)) for rid, key in (wanted or {}).items()}
+    wanted = {str(rid): key for rid, key in (wanted or {}).items() if text[str(rid)] is not None}
+    text = {rid: key for rid, key in text.items() if key is not None}
+    nothing = CarryOver({}, iter(()) if batch_size else pa.table({}))
+    if as_bool(force) or previous is None or not text:
+        return nothing
+    columns = set(engine.columns(previous))
+    if not {run_column, *keys, *required} <= columns:
+        return nothing
+    marker = failed if failed and failed[0] in columns else None
+    names = [run_column, *keys] + ([marker[0]] if marker else [])
+    narrowed = engine.where_in(previous, run_column, sorted(text))
+    if batch_size is None:
+        table = engine.to_arrow(narrowed)
+        runs = _carried_runs(engine_of(table).distinct_rows(table, names), names, text, marker)
+        return CarryOver({rid: wanted[rid] for rid in runs}, table.filter(_of_runs(table, run_column, runs)))
+    runs = _carried_runs(engine.distinct_rows(narrowed, names), names, text, marker)
+    return CarryOver({rid: wanted[rid] for rid in runs}, _streamed(engine, narrowed, run_column, runs, int(batch_size)))
 
 
-def reused_score_runs(previous, run_fingerprints: dict[str, str], engine=None) -> set[str]:
-    """The runs whose previous scores carry the same fingerprint (so they can be reused).
-    ``engine``: the entry point's (by default ``previous``'s)."""
-    if previous is None or not run_fingerprints:
-        return set()
-    engine = engine or engine_for(previous)
-    columns = engine.columns(previous)
-    if "score_fingerprint" not in columns:
-        return set()
-    names = ["run_id", "score_fingerprint"] + (["scoring_action"] if "scoring_action" in columns else [])
-    pairs = engine.distinct_rows(previous, names)  # a few rows per run, as text
-    found, failed = {}, set()
-    for row in pairs.to_pylist():
-        found.setdefault(row["run_id"], set()).add(row["score_fingerprint"])
-        if row.get("scoring_action") == SCORING_FAILED:
-            failed.add(row["run_id"])  # a run whose scoring failed part-way is never reused
-    return {rid for rid, fp in run_fingerprints.items() if found.get(rid) == {fp} and rid not in failed}
+def _as_text(key, n: int) -> tuple | None:
+    """A wanted key as a tuple of ``n`` texts; None (never carried) when a value is None."""
+    values = tuple(key) if n > 1 and key is not None else (key,)
+    if len(values) != n:
+        raise ValueError(f"a wanted key needs {n} values, found {key!r}")
+    return None if any(v is None for v in values) else tuple(str(v) for v in values)
+
+
+def _carried_runs(distinct: pa.Table, names: list[str], wanted: dict[str, tuple], marker) -> list[str]:
+    """The runs of ``wanted`` whose distinct (run, key..., marker) rows hold only the wanted key and
+    no failed marker, in run order."""
+    run_column, keys = names[0], names[1 : len(names) - (1 if marker else 0)]
+    found: dict[str, set] = {}
+    failed = set()
+    for row in distinct.to_pylist():
+        rid = row[run_column]
+        found.setdefault(rid, set()).add(tuple(None if row[k] is None else str(row[k]) for k in keys))
+        if marker and row[marker[0]] is not None and str(row[marker[0]]) == str(marker[1]):
+            failed.add(rid)
+    return sorted(rid for rid, key in wanted.items() if found.get(rid) == {key} and rid not in failed)
+
+
+def _of_runs(batch, run_column: str, runs):
+    """Mask of ``batch``'s rows whose run (as text) is one of ``runs``."""
+    return pc.is_in(pc.cast(batch.column(run_column), pa.string()), value_set=pa.array(list(runs), pa.string()))
+
+
+def _streamed(engine, relation, run_column: str, runs: list[str], batch_size: int):
+    """The rows of ``runs`` in ``relation``, read in Arrow batches only when iterated."""
+    if not runs:
+        return
+    for batch in engine.batches(relation, batch_size):
+        kept = batch.filter(_of_runs(batch, run_column, runs))
+        if kept.num_rows:
+            yield kept

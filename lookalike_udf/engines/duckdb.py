@@ -105,13 +105,12 @@ class DuckDBEngine(Engine):
     def sql_score_batches(self, population, request):
         """Each run's scores computed by its compiled SQL in DuckDB: the population relation is bound
         as ``lookalike_input`` and the result streamed in Arrow batches (one in memory at a time)."""
-        from ..batch_scoring import previous_score_batches, sql_scored_batch
+        from ..batch_scoring import sql_scored_batch
         from ..outputs import failure_marker, markers_and_reused_rows, now, scoring_failed_message
         from ..sql import to_sql
 
         batch_size = int(request.batch_size)
-        reused = previous_score_batches(request.previous, request.reused, batch_size, self)
-        yield from markers_and_reused_rows(reused, request.failures)
+        yield from markers_and_reused_rows(request.reused_batches, request.failures)
         if not request.model_jsons:
             return
         relation = self.relation(population)

@@ -317,23 +317,19 @@ def _sql_scores(population, session, model_jsons: dict[str, str], wanted: dict, 
     return parts, markers
 
 
-def _reused_scores(previous, reused: dict[str, str]):
-    """The previous build's rows of the reused runs, materialised on the executors."""
+def _reused_scores(rows):
+    """The previous build's rows of the reused runs (``previous`` narrowed to them), as score rows
+    materialised on the executors."""
     from pyspark.sql import functions as F
 
     from ..vocabulary import ScoringAction
 
-    run_id, fingerprint = F.col("run_id").cast("string"), F.col("score_fingerprint").cast("string")
-    keep = None
-    for rid, fp in sorted(reused.items()):
-        match = (run_id == F.lit(rid)) & (fingerprint == F.lit(fp))
-        keep = match if keep is None else keep | match
-    rows = previous.filter(keep).select(
-        run_id.alias("run_id"),
+    rows = rows.select(
+        F.col("run_id").cast("string").alias("run_id"),
         F.col("user_id").cast("string").alias("user_id"),
         F.col("score").cast("double").alias("score"),
         F.col("scored_at").cast("timestamp").alias("scored_at"),
-        fingerprint.alias("score_fingerprint"),
+        F.col("score_fingerprint").cast("string").alias("score_fingerprint"),
         F.lit(ScoringAction.REUSED).alias("scoring_action"),
         F.lit(None).cast("string").alias("scoring_message"),
     )
@@ -441,7 +437,6 @@ class SparkEngine(Engine):
     def population_scores(self, population, request):
         """The population scores as a Spark DataFrame (see the module docstring). ``batch_size`` is
         unused: Spark sizes its Arrow batches (``spark.sql.execution.arrow.maxRecordsPerBatch``)."""
-        from ..batch_scoring import previous_score_batches
         from ..outputs import SCORE_SCHEMA, markers_and_reused_rows, now
 
         session = population.sparkSession
@@ -450,18 +445,12 @@ class SparkEngine(Engine):
         previous, reused, model_jsons = request.previous, request.reused, request.model_jsons
         spark_previous = is_spark(previous)
         # Markers of runs whose stored model failed verification, and reused rows of an Arrow / DuckDB
-        # previous table (tests; dbt-spark gives a Spark one): small, built on the driver.
-        driver_rows = list(
-            markers_and_reused_rows(
-                ()
-                if spark_previous or not reused
-                else previous_score_batches(previous, reused, int(request.batch_size), self),
-                request.failures,
-            )
-        )
+        # previous table (tests; dbt-spark gives a Spark one): small, built on the driver. The reused
+        # runs were decided by lookalike_udf.reuse.carry_over; a Spark previous stays on the executors.
+        driver_rows = list(markers_and_reused_rows(() if spark_previous else request.reused_batches, request.failures))
         parts = []
         if spark_previous and reused:
-            parts.append(_reused_scores(previous, reused))
+            parts.append(_reused_scores(self.where_in(previous, "run_id", sorted(reused))))
         if model_jsons:
             present = set(population.columns)  # narrowed to user_id and the columns the models read
             population = _select(

@@ -236,10 +236,10 @@ def test_a_third_engine_is_one_module(tmp_path, monkeypatch):
         got = quality.population_prevalence(frame, [(HOSTILE[0], "numeric", None), (HOSTILE[1], "categorical", "x")])
         assert got == pytest.approx({(HOSTILE[0], "numeric", None): 25.5 / 6, (HOSTILE[1], "categorical", "x"): 4 / 6})
         previous = rows_module.Rows([{"run_id": "r", "training_fingerprint": "f", "model_json": "{}"}])
-        assert (
-            reuse.previous_model_rows(previous, ("training_fingerprint", "model_json"))["r"]["training_fingerprint"]
-            == "f"
+        carried = reuse.carry_over(
+            engine_for(previous), previous, "training_fingerprint", {"r": "f"}, required=("model_json",)
         )
+        assert carried.runs == {"r": "f"} and carried.rows.to_pylist() == list(previous)
         result = export.export_audiences(
             rows_module.Rows([{"run_id": "r", "score_rank": 1}]),
             rows_module.Rows([{"run_id": "r", "audience_export_path": None}]),

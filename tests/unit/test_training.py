@@ -194,10 +194,26 @@ def test_a_run_whose_scoring_fails_part_way_gets_a_marker_row_and_the_others_go_
     assert len(marker) == 1 and marker[0]["run_id"] == "flaky" and marker[0]["user_id"] is None
     assert marker[0]["scoring_message"] == "run 'flaky': scoring failed: ValueError: could not convert 'n/a' to float"
     # A failed run is never carried over to the next build, even with an unchanged fingerprint.
-    from lookalike_udf.reuse import reused_score_runs
+    from lookalike_udf.engines import engine_for
+    from lookalike_udf.reuse import carry_over
 
-    fingerprints = {r["run_id"]: r["score_fingerprint"] for r in scores.to_pylist()}
-    assert reused_score_runs(scores, fingerprints) == {"good"}
+    # (No fingerprints were given above, so each run gets one here: a None key is never carried.)
+    run_ids = scores.column("run_id").cast(pa.string())
+    stored = scores.set_column(
+        scores.schema.get_field_index("score_fingerprint"),
+        "score_fingerprint",
+        pc.binary_join_element_wise(pa.scalar("fp-"), run_ids, ""),
+    )
+    fingerprints = {rid: f"fp-{rid}" for rid in run_ids.to_pylist()}
+    carried = carry_over(
+        engine_for(stored),
+        stored,
+        "score_fingerprint",
+        fingerprints,
+        failed=("scoring_action", "failed"),
+        batch_size=100,
+    )
+    assert set(carried.runs) == {"good"}
 
 
 def test_the_same_examples_in_another_row_order_give_the_same_model():
