@@ -66,7 +66,7 @@ from (
             run_id,
             status,
             band_auc,
-            case when status = 'FAILED' then
+            case when status = '{{ lookalike.lookalike_vocabulary()['run_status']['FAILED'] }}' then
                 'run ''' || run_id || ''': the run FAILED, so it has no usable model. See status_message for the cause and the fix.'
             end as failed_message,
             case when coalesce(n_positive_users, 0) < {{ min_positive_users }} then

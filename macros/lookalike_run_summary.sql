@@ -60,6 +60,8 @@
   {%- endif -%}
   {%- set table = run_query("select run_id, status, test_auc, health, status_message, health_messages from "
         ~ relation ~ " order by run_id") -%}
+  {%- set run_status = lookalike.lookalike_vocabulary()['run_status'] -%}
+  {%- set statuses = [run_status['FINISHED'], run_status['FINISHED_TRAINING'], run_status['FAILED']] -%}
   {%- set counts = {} -%}
   {%- set unhealthy = [] -%}
   {%- set warned = [] -%}
@@ -73,10 +75,10 @@
     {%- do widths['status'].append(row['status'] | string | length) -%}
   {%- endfor -%}
   {%- set parts = [] -%}
-  {%- for status in ['FINISHED', 'FINISHED_TRAINING', 'FAILED'] if status in counts -%}
+  {%- for status in statuses if status in counts -%}
     {%- do parts.append(counts[status] ~ ' ' ~ status) -%}
   {%- endfor -%}
-  {%- for status in counts if status not in ['FINISHED', 'FINISHED_TRAINING', 'FAILED'] -%}
+  {%- for status in counts if status not in statuses -%}
     {%- do parts.append(counts[status] ~ ' ' ~ status) -%}
   {%- endfor -%}
   {{ log("lookalike: " ~ (table.rows | length) ~ " run(s) in " ~ relation ~ (": " ~ parts | join(', ') if parts else "")
@@ -84,7 +86,7 @@
       ~ ("; " ~ (warned | length) ~ " with health warnings" if warned else ""), info=true) }}
   {%- for row in table.rows -%}
     {%- set run_label = ("run '" ~ row['run_id'] ~ "'") -%}
-    {%- set message = row['status_message'] if row['status'] == 'FAILED' and row['status_message']
+    {%- set message = row['status_message'] if row['status'] == run_status['FAILED'] and row['status_message']
           else row['health_messages'] or row['status_message'] or '' -%}
     {%- set messages = message.split(' | ') if message else [] -%}
     {%- set first = messages[0] if messages else '' -%}

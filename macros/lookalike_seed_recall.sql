@@ -50,7 +50,7 @@ lookalike_cutoffs as (
     group by cutoffs.run_id{% for p in pcts %}, cutoffs.slots_{{ loop.index }}, cutoffs.cutoff_{{ loop.index }}{% endfor %}
 ),
 lookalike_failed_scoring as (
-    select distinct run_id from {{ population_scores }} where scoring_action = 'failed'
+    select distinct run_id from {{ population_scores }} where scoring_action = '{{ lookalike.lookalike_vocabulary()['scoring_action']['FAILED'] }}'
 ),
 lookalike_seed_scores as (
     select held.run_id, held.user_id, population.score

@@ -6,7 +6,7 @@
 select run_id, status, status_message,
     'run ''' || run_id || ''' FAILED: ' || coalesce(replace(status_message, 'run ''' || run_id || ''': ', ''), '(no message)') as message
 from {{ ref('lookalike_runs') }}
-where status = 'FAILED'
+where status = '{{ lookalike.lookalike_vocabulary()['run_status']['FAILED'] }}'
 {%- endset %}
 {{- lookalike.lookalike_log_test_rows('assert_no_failed_runs', failing, ref('lookalike_runs')) }}
 {{ failing }}

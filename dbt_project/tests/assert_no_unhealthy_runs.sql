@@ -9,7 +9,7 @@ select run_id, status, health_messages,
         || ': ' || replace(health_messages, 'run ''' || run_id || ''': ', '') as message
 from {{ ref('lookalike_runs') }}
 where health <> 'healthy'
-  and status <> 'FAILED'
+  and status <> '{{ lookalike.lookalike_vocabulary()['run_status']['FAILED'] }}'
 {%- endset %}
 {{- lookalike.lookalike_log_test_rows('assert_no_unhealthy_runs', failing, ref('lookalike_runs')) }}
 {{ failing }}

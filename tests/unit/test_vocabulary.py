@@ -5,6 +5,7 @@ module spells "TRAINED" or "unlabeled_sample" itself."""
 from __future__ import annotations
 
 import ast
+import re
 
 import pyarrow as pa
 import pytest
@@ -90,3 +91,93 @@ def test_no_other_library_module_spells_the_vocabulary(word):
         if value == word
     ]
     assert found == []
+
+
+# --- SQL: the statuses and actions are written by lookalike_vocabulary() only -----------------
+
+#: What a quoted SQL or Jinja literal may not spell outside the vocabulary macro: the run and model
+#: statuses, and the training and scoring actions. The example sources ('label',
+#: 'unlabeled_sample') are not scanned: the same words are column, argument and CTE names
+#: (label='label', lookalike_pit_join('unlabeled_sample', ...)); the two places that write them as
+#: values (int_lookalike__training_points) use the macro. Health ('healthy' / 'warning' /
+#: 'unhealthy'), quality bands, audience_state and export_status are other vocabularies, not part of
+#: lookalike_vocabulary(), and are not scanned either.
+SCANNED_WORDS = sorted(
+    {
+        *RunStatus.values().values(),
+        *ModelStatus.values().values(),
+        *TrainingAction.values().values(),
+        *ScoringAction.values().values(),
+    }
+)
+
+#: (file, text of the line): literals that spell a scanned word but mean something else.
+NOT_THE_VOCABULARY = {
+    # lookalike_audience_exports.export_status ('exported' / 'failed'): whether an audience file
+    # was written, a column of the export model, not a scoring action.
+    ("macros/lookalike_run_summary.sql", "~ \" where export_status = 'failed' order by run_id\") -%}"),
+}
+
+SQL_FILES = (
+    "dbt_project/models/**/*.sql",
+    "dbt_project/tests/**/*.sql",
+    "macros/**/*.sql",
+    "integration_tests/models/**/*.sql",
+    "integration_tests/tests/**/*.sql",
+)
+
+_QUOTED = re.compile(r"""(['"])(""" + "|".join(re.escape(word) for word in SCANNED_WORDS) + r""")\1""")
+_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
+
+
+def _quoted_vocabulary(path) -> list[tuple[int, str, str]]:
+    """(line number, literal, line) of each quoted scanned word outside Jinja comments. A key of
+    the vocabulary (the subscript in vocab['run_status']['FAILED']) is a name, not a value: a
+    literal between [ and ] does not count."""
+    text = _JINJA_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), path.read_text())
+    return [
+        (number, match.group(0), line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        for match in _QUOTED.finditer(line)
+        if not (line[match.start() - 1 : match.start()] == "[" and line[match.end() : match.end() + 1] == "]")
+    ]
+
+
+def test_the_scan_finds_the_vocabulary_where_it_is_written(tmp_path):
+    """The scan itself works: the macro spells every scanned word; a literal is found with its line,
+    in SQL and in Jinja; comments and the vocabulary's keys do not count."""
+    assert {literal.strip("'") for _, literal, _ in _quoted_vocabulary(MACRO)} == set(SCANNED_WORDS)
+    sample = tmp_path / "model.sql"
+    sample.write_text(
+        "{#- a FAILED run ('FAILED') in a comment\n    still the comment ('trained') -#}\n"
+        "select * from runs where status = 'FAILED'\n"
+        "{%- if row['status'] == \"FINISHED\" %} '{{ vocab['run_status']['FINISHED_TRAINING'] }}' {% endif %}\n"
+        "select 'reused' as training_action, 'not_failed' as other\n"
+    )
+    assert [(number, literal) for number, literal, _ in _quoted_vocabulary(sample)] == [
+        (3, "'FAILED'"),
+        (4, '"FINISHED"'),
+        (5, "'reused'"),
+    ]
+
+
+def test_no_sql_file_spells_a_status_or_action():
+    """Every run or model status and every training or scoring action in the models, data tests
+    and macros comes from lookalike_vocabulary() (e.g. '{{ vocab['run_status']['FAILED'] }}'), so
+    the values are written once for SQL; tests/unit/test_vocabulary.py keeps them equal to Python's."""
+    paths = sorted({path for pattern in SQL_FILES for path in REPO.glob(pattern)})
+    assert len(paths) > 40
+    found = [
+        f"{path.relative_to(REPO)}:{number}: {literal}"
+        for path in paths
+        if path != MACRO
+        for number, literal, line in _quoted_vocabulary(path)
+        if (str(path.relative_to(REPO)), line.strip()) not in NOT_THE_VOCABULARY
+    ]
+    assert found == [], "write these as lookalike.lookalike_vocabulary()[...] values:\n" + "\n".join(found)
+
+
+def test_the_allow_list_is_still_needed():
+    """Each allowed line still exists (a stale entry would allow the literal anywhere else)."""
+    for relative, line in NOT_THE_VOCABULARY:
+        assert line in (stripped.strip() for stripped in (REPO / relative).read_text().splitlines()), relative

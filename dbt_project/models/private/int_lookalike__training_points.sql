@@ -27,7 +27,7 @@ labeled as (
         weight,
         as_of_at,
         snapshot_at,
-        'label' as example_source
+        '{{ lookalike.lookalike_vocabulary()['example_source']['LABEL'] }}' as example_source
     from labels
     where is_training_example
 ),
@@ -90,7 +90,7 @@ unlabeled_sample as (
         0 as label,
         1.0 as weight,
         positive_times.as_of_at,
-        'unlabeled_sample' as example_source
+        '{{ lookalike.lookalike_vocabulary()['example_source']['UNLABELED_SAMPLE'] }}' as example_source
     from candidates
     inner join positive_times
         on candidates.run_id = positive_times.run_id

@@ -11,6 +11,7 @@
 {%- set label_columns = lookalike.lookalike_input_columns(lookalike.lookalike_input_relation('lookalike_labels', 'lookalike_demo_labels')) -%}
 {%- set time_like = lookalike.lookalike_time_like_columns(label_columns, ['label_timestamp']) -%}
 {%- set max_tied_share = lookalike.lookalike_var_sql('lookalike_health_max_tied_share') -%}
+{%- set vocab = lookalike.lookalike_vocabulary() -%}
 {%- set text = dbt.type_string() %}
 
 with runs as (
@@ -36,7 +37,7 @@ metrics as (
 
 score_actions as (
     select distinct run_id, scoring_action from {{ ref('int_lookalike__population_scores') }}
-    where scoring_action <> 'failed'
+    where scoring_action <> '{{ vocab['scoring_action']['FAILED'] }}'
 ),
 
 scored as (
@@ -173,7 +174,7 @@ extra_warnings as (
 scoring_failures as (
     select run_id, min(scoring_message) as scoring_failure
     from {{ ref('int_lookalike__population_scores') }}
-    where scoring_action = 'failed'
+    where scoring_action = '{{ vocab['scoring_action']['FAILED'] }}'
     group by run_id
 ),
 
@@ -181,13 +182,13 @@ statuses as (
     select
         runs.run_id,
         case
-            when (models.model_status is distinct from '{{ lookalike.lookalike_vocabulary()['model_status']['TRAINED'] }}') then 'FAILED'
-            when runs.build_only then 'FINISHED_TRAINING'
-            when coalesce(scored.n_scored_users, 0) = 0 then 'FAILED'
-            else 'FINISHED'
+            when (models.model_status is distinct from '{{ vocab['model_status']['TRAINED'] }}') then '{{ vocab['run_status']['FAILED'] }}'
+            when runs.build_only then '{{ vocab['run_status']['FINISHED_TRAINING'] }}'
+            when coalesce(scored.n_scored_users, 0) = 0 then '{{ vocab['run_status']['FAILED'] }}'
+            else '{{ vocab['run_status']['FINISHED'] }}'
         end as status,
         case
-            when models.model_status = '{{ lookalike.lookalike_vocabulary()['model_status']['TRAINED'] }}' and not runs.build_only
+            when models.model_status = '{{ vocab['model_status']['TRAINED'] }}' and not runs.build_only
                  and coalesce(scored.n_scored_users, 0) = 0
             then coalesce(
                 scoring_failures.scoring_failure,
@@ -275,11 +276,11 @@ select
     models.training_method,
     {#- A models or scores table that this build kept as it was (lookalike_build_state, decision
         0025) still says 'trained' / 'scored' from the build that made it: this build reused them. #}
-    case when models.training_action = 'trained' and {{ lookalike.lookalike_kept_in_this_build_sql(ref('lookalike_run_models')) }} > 0
-         then 'reused' else models.training_action end as training_action,
-    case when statuses.status = 'FINISHED' then
-        case when scored.scoring_action = 'scored' and {{ lookalike.lookalike_kept_in_this_build_sql(ref('int_lookalike__population_scores')) }} > 0
-             then 'reused' else scored.scoring_action end
+    case when models.training_action = '{{ vocab['training_action']['TRAINED'] }}' and {{ lookalike.lookalike_kept_in_this_build_sql(ref('lookalike_run_models')) }} > 0
+         then '{{ vocab['training_action']['REUSED'] }}' else models.training_action end as training_action,
+    case when statuses.status = '{{ vocab['run_status']['FINISHED'] }}' then
+        case when scored.scoring_action = '{{ vocab['scoring_action']['SCORED'] }}' and {{ lookalike.lookalike_kept_in_this_build_sql(ref('int_lookalike__population_scores')) }} > 0
+             then '{{ vocab['scoring_action']['REUSED'] }}' else scored.scoring_action end
     end as scoring_action,
     models.model_type,
     models.model_params,
@@ -293,7 +294,7 @@ select
     models.n_test_examples,
     models.n_features,
     models.training_started_at as run_started_at,
-    case when statuses.status = 'FINISHED' then scored.scored_at else models.training_finished_at end as run_finished_at,
+    case when statuses.status = '{{ vocab['run_status']['FINISHED'] }}' then scored.scored_at else models.training_finished_at end as run_finished_at,
     health.health,
     health.health_messages,
     health.quality_band

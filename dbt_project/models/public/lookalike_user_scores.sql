@@ -19,7 +19,7 @@ with raw_scores as (
 {#- A run whose scoring failed part-way has a marker row (scoring_action = 'failed'): none of its
     rows are published, and lookalike_runs reports it FAILED with the marker's message. #}
 failed_scoring as (
-    select distinct run_id from raw_scores where scoring_action = 'failed'
+    select distinct run_id from raw_scores where scoring_action = '{{ lookalike.lookalike_vocabulary()['scoring_action']['FAILED'] }}'
 ),
 
 scores as (
