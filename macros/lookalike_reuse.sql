@@ -64,7 +64,12 @@ create table if not exists {{ state }} (
 {%- macro default__lookalike_prune_build_state(state) -%}
   {%- do run_query("delete from " ~ state ~ " where recorded_at < " ~ dbt.dateadd('day', -30, dbt.current_timestamp())
       ~ " and recorded_at < (select max(newer.recorded_at) from " ~ state ~ " as newer where newer.relation_name = " ~ state ~ ".relation_name)") -%}
-  {%- do adapter.commit() if adapter.type() == 'duckdb' else none -%}
+{%- endmacro -%}
+
+{#- DuckDB: the delete, committed at once (the on-run-start hook's connection holds the transaction). -#}
+{%- macro duckdb__lookalike_prune_build_state(state) -%}
+  {%- do lookalike.default__lookalike_prune_build_state(state) -%}
+  {%- do adapter.commit() -%}
 {%- endmacro -%}
 
 {#- Spark's parquet tables have no DELETE: the state grows by a row per kept table and build. -#}
@@ -229,8 +234,19 @@ create table if not exists {{ state }} (
 
 
 {#- True when the serving file named by serving_path (relative to the build's database file) holds
-    the one build id recorded in the serving table `relation` (decision 0019). -#}
+    the one build id recorded in the serving table `relation` (decision 0019). DuckDB only: the
+    serving file is a DuckDB file, read by the plugin's SQL function lookalike_serving_build_id()
+    (called from the DuckDB lookalike_table materialization). -#}
 {%- macro lookalike_serving_intact_sql(relation, serving_path) -%}
+  {{ return(adapter.dispatch('lookalike_serving_intact_sql', 'lookalike')(relation, serving_path)) }}
+{%- endmacro -%}
+
+{%- macro default__lookalike_serving_intact_sql(relation, serving_path) -%}
+  {{ exceptions.raise_compiler_error("lookalike_serving_intact_sql has no implementation for the adapter '" ~ adapter.type() ~ "'. Add a "
+      ~ adapter.type() ~ "__lookalike_serving_intact_sql macro (SQL giving true when the serving file at serving_path still holds the one build id of the serving table), or leave the serving model (var lookalike_serving) off on this adapter.") }}
+{%- endmacro -%}
+
+{%- macro duckdb__lookalike_serving_intact_sql(relation, serving_path) -%}
 select (select count(distinct build_id) from {{ relation }}) = 1
    and lookalike_serving_build_id(
          {{ lookalike.lookalike_literal(serving_path | string) }},

@@ -152,7 +152,12 @@ from (
 {% endmacro %}
 
 {% macro default__lookalike_leakage_features(model_params) %}
-  {#- DuckDB's JSON functions; other adapters override with their own (json_array_length / json_extract_path_text ...). -#}
+  {{ exceptions.raise_compiler_error("lookalike_leakage_features has no implementation for the adapter '" ~ adapter.type() ~ "'. Add a "
+      ~ adapter.type() ~ "__lookalike_leakage_features macro: SQL giving the ', '-joined feature names of the JSON list model_params.suspected_leakage ([{\"feature\": name, \"auc\": x}]), null when absent or empty.") }}
+{% endmacro %}
+
+{% macro duckdb__lookalike_leakage_features(model_params) %}
+  {#- DuckDB's JSON functions. -#}
     case when coalesce(json_array_length(json_extract({{ model_params }}, '$.suspected_leakage')), 0) > 0
          then coalesce(nullif(array_to_string(json_extract_string({{ model_params }}, '$.suspected_leakage[*].feature'), ', '), ''),
                        '(feature names not recorded)')
