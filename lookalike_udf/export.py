@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from .engines import engine_for
 from .errors import LookalikeError
 from .outputs import EXPORT_SCHEMA
+from .reuse import as_bool
 
 EXPORTED = "exported"
 FAILED = "failed"
@@ -133,10 +134,13 @@ def _plain(table: pa.Table) -> pa.Table:
     return table
 
 
-def export_audiences(audiences, runs, now: dt.datetime | None = None):
+def export_audiences(audiences, runs, now: dt.datetime | None = None, include_holdout=False):
     """Write every run's audience to its export path; one row per run that has a path (see
     EXPORT_SCHEMA). ``audiences``: lookalike_audiences; ``runs``: int_lookalike__runs (run_id,
-    audience_export_path). Never raises for one run's failure."""
+    audience_export_path). The holdout group (``is_holdout``) is left out unless
+    ``include_holdout`` (var lookalike_audience_export_holdout; dbt renders it as text). Never
+    raises for one run's failure."""
+    include_holdout = as_bool(include_holdout, "lookalike_audience_export_holdout")
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     engine = engine_for(audiences, runs)
     run_rows = engine.to_arrow(runs).select(["run_id", "audience_export_path"]).to_pylist()
@@ -163,6 +167,8 @@ def export_audiences(audiences, runs, now: dt.datetime | None = None):
                 path = resolve_export_path(template, run_id)
                 row.update(file_path=path, file_format=file_format(path))
                 rows = table.filter(pc.equal(table.column("run_id"), run_id))
+                if not include_holdout and "is_holdout" in rows.column_names:
+                    rows = rows.filter(pc.invert(pc.fill_null(rows.column("is_holdout"), False)))
                 rows = rows.sort_by([("score_rank", "ascending")])
                 write_audience_file(rows, path, run_id)
                 row.update(n_rows=rows.num_rows, export_status=EXPORTED, exported_at=now)

@@ -61,16 +61,16 @@ def score_fingerprint(model_fingerprint: str | None, model_sha256: str, populati
     return _digest("scores", FINGERPRINT_VERSION, __version__, model_fingerprint, model_sha256, population_checksum)
 
 
-def as_bool(value) -> bool:
+def as_bool(value, var: str = "lookalike_force_retrain") -> bool:
     """A dbt config value as a boolean: dbt renders ``{{ var(...) }}`` to the strings
-    'True' / 'False'."""
+    'True' / 'False'. ``var`` names the variable in the error."""
     if isinstance(value, str):
         text = value.strip().lower()
         if text in ("true", "1", "yes", "on"):
             return True
         if text in ("", "false", "0", "no", "off", "none", "null"):
             return False
-        raise ValueError(f"expected a boolean for var lookalike_force_retrain, found {value!r}; use true or false")
+        raise ValueError(f"expected a boolean for var {var}, found {value!r}; use true or false")
     return bool(value)
 
 

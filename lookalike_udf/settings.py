@@ -168,6 +168,15 @@ SETTINGS: dict[str, Setting] = _declare(
         null_means="no limit",
     ),
     Setting(
+        "audience_holdout_pct",
+        "number",
+        0,
+        "share of the audience held out (is_holdout: not exported, kept to measure lift), in %",
+        min=0,
+        max=100,
+        max_open=True,
+    ),
+    Setting(
         "audience_export_path",
         "text",
         None,

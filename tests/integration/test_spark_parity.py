@@ -43,6 +43,9 @@ if shutil.which("java") is None:  # pragma: no cover
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 
+#: The fixture with events, and a holdout share so that lookalike_audiences.is_holdout (an md5 and a
+#: hex-to-integer step per engine, decision 0028) is compared across engines too.
+PARITY_VARS = {**EVENT_VARS, "lookalike_audience_holdout_pct": 40}
 INPUTS = ["inputs.snapshots", "inputs.labels", "inputs.runs", "inputs.events", "inputs.items"]
 SCHEMA = "lookalike_parity"
 
@@ -116,12 +119,12 @@ def engines(tmp_path_factory):
     duck = work / "duck.duckdb"
     build_fixture_db(duck)
     add_events(duck)
-    proc = run_dbt(["build"], duck, work / "duck", vars=EVENT_VARS)
+    proc = run_dbt(["build"], duck, work / "duck", vars=PARITY_VARS)
     assert "ERROR=0" in proc.stdout
 
     spark_dir = work / "spark"
     spark_io.run("load", spark_dir, duck, INPUTS)
-    proc = lookalike_dbt(["build"], spark_dir, work / "spark_run", EVENT_VARS)
+    proc = lookalike_dbt(["build"], spark_dir, work / "spark_run", PARITY_VARS)
     assert "ERROR=0" in proc.stdout, proc.stdout[-6000:]
     # Failed runs surface as a warning from the data test on both engines, not as a failed build.
     assert "WARN 2 assert_no_failed_runs" in proc.stdout
@@ -322,7 +325,7 @@ def test_an_unchanged_rebuild_keeps_the_sql_tables_on_spark(engines):
     """The keep short cut (decision 0025) on Spark: the same inputs keep the SQL feature tables and
     the labels as they are (no copy, no rebuild), and the build state records it."""
     proc = lookalike_dbt(
-        ["run", "-s", "+lookalike_pit_features"], engines["spark_dir"], engines["work"] / "spark_rerun", EVENT_VARS
+        ["run", "-s", "+lookalike_pit_features"], engines["spark_dir"], engines["work"] / "spark_rerun", PARITY_VARS
     )
     kept = set(re.findall(r"lookalike: (\w+) kept: its inputs are unchanged", proc.stdout))
     assert kept == {

@@ -83,3 +83,25 @@ def test_an_export_path_that_is_a_folder_fails_that_run(tmp_path):
     assert row["export_message"] == (
         f"run 'a': audience_export_path '{tmp_path}/taken.csv' is a folder. Name a .parquet or .csv file in it instead."
     )
+
+
+def test_the_holdout_group_is_left_out_unless_asked(tmp_path):
+    audiences = pa.table(
+        {
+            "run_id": ["a", "a", "a", "b"],
+            "user_id": ["1", "2", "3", "1"],
+            "score_rank": [1, 2, 3, 1],
+            "is_holdout": [False, True, None, True],
+        }
+    )
+    runs = pa.table({"run_id": ["a", "b"], "audience_export_path": [str(tmp_path / "{run_id}.csv")] * 2})
+    for flag, expected in ((False, {"a": 2, "b": 0}), ("False", {"a": 2, "b": 0}), ("True", {"a": 3, "b": 1})):
+        out = {r["run_id"]: r for r in export_audiences(audiences, runs, include_holdout=flag).to_pylist()}
+        assert {k: v["n_rows"] for k, v in out.items()} == expected, flag
+        assert all(v["export_status"] == "exported" for v in out.values())
+    # A null is_holdout counts as not held out: users 1 and 3 of run 'a' are exported, 2 is not.
+    export_audiences(audiences, runs, include_holdout=False)
+    written = duckdb.sql(f"select user_id from read_csv('{tmp_path / 'a.csv'}', all_varchar = true) order by 1")
+    assert [r[0] for r in written.fetchall()] == ["1", "3"]
+    with pytest.raises(ValueError, match="lookalike_audience_export_holdout"):
+        export_audiences(audiences, runs, include_holdout="maybe")

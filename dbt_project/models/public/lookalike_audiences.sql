@@ -6,6 +6,10 @@
     Ties: users with equal scores are ranked by user_id (lookalike_user_scores.score_rank), so an
     audience cut inside a tie holds the tied users with the smallest ids; cutoff_score,
     n_users_at_cutoff_score and is_tied_at_cutoff say when that happened.
+    Holdout: audience_holdout_pct % of each run's audience is flagged is_holdout by a hash of
+    (run_id, user_id) (lookalike_holdout_bucket: 0..9999, held out below pct x 100), so a user
+    stays in the same group across builds, whatever the scores or ties; holdout users are not
+    exported unless var lookalike_audience_export_holdout (decision 0028).
     Runs with audience_export_path are written to files by lookalike_audience_exports. -#}
 
 with scores as (
@@ -13,7 +17,7 @@ with scores as (
 ),
 
 runs as (
-    select run_id, audience_top_n, audience_top_pct, audience_min_score
+    select run_id, audience_top_n, audience_top_pct, audience_min_score, audience_holdout_pct
     from {{ ref('int_lookalike__runs') }}
 ),
 
@@ -35,7 +39,8 @@ selected as (
         scores.scored_at,
         runs.audience_top_n,
         runs.audience_top_pct,
-        runs.audience_min_score
+        runs.audience_min_score,
+        runs.audience_holdout_pct
     from scores
     inner join runs on scores.run_id = runs.run_id
     inner join sized on scores.run_id = sized.run_id
@@ -88,7 +93,9 @@ select
     cutoff_counts.cutoff_score,
     cast(cutoff_counts.n_users_at_cutoff_score as {{ dbt.type_bigint() }}) as n_users_at_cutoff_score,
     coalesce(selected.score = cutoff_counts.cutoff_score
-             and cutoff_counts.n_users_at_cutoff_score > selected_at_cutoff.n_selected_at_cutoff, false) as is_tied_at_cutoff
+             and cutoff_counts.n_users_at_cutoff_score > selected_at_cutoff.n_selected_at_cutoff, false) as is_tied_at_cutoff,
+    selected.audience_holdout_pct,
+    coalesce({{ lookalike.lookalike_holdout_bucket('selected.run_id', 'selected.user_id') }} < selected.audience_holdout_pct * 100, false) as is_holdout
 from selected
 left join cutoff_counts on selected.run_id = cutoff_counts.run_id
 left join selected_at_cutoff on selected.run_id = selected_at_cutoff.run_id
