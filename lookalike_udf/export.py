@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from .engines import engine_for
 from .errors import LookalikeError
 from .outputs import EXPORT_SCHEMA
-from .reuse import as_bool
+from .settings import as_bool
 
 EXPORTED = "exported"
 FAILED = "failed"

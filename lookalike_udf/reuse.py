@@ -26,6 +26,7 @@ from .engines import engine_for, engine_of
 from .engines.duckdb import quote_identifier as quote_identifier  # old name: DuckDB quoting
 from .engines.duckdb import relation_name as relation_name  # old name: dbt-duckdb's relation
 from .engines.spark import relation_name as _spark_relation_name
+from .settings import as_bool as as_bool  # old name: the dbt config value parser lives with the settings
 from .vocabulary import ScoringAction, TrainingAction
 
 # Aliases kept for the modules and tests that import them from here (values: lookalike_udf.vocabulary).
@@ -59,19 +60,6 @@ def score_fingerprint(model_fingerprint: str | None, model_sha256: str, populati
     if not model_fingerprint or not population_checksum:
         return None
     return _digest("scores", FINGERPRINT_VERSION, __version__, model_fingerprint, model_sha256, population_checksum)
-
-
-def as_bool(value, var: str = "lookalike_force_retrain") -> bool:
-    """A dbt config value as a boolean: dbt renders ``{{ var(...) }}`` to the strings
-    'True' / 'False'. ``var`` names the variable in the error."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("true", "1", "yes", "on"):
-            return True
-        if text in ("", "false", "0", "no", "off", "none", "null"):
-            return False
-        raise ValueError(f"expected a boolean for var {var}, found {value!r}; use true or false")
-    return bool(value)
 
 
 def reused_model_fingerprints(model_rows, force=False) -> dict[str, str]:

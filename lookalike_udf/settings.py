@@ -27,7 +27,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["SETTINGS", "Setting", "bounds_text", "closest", "run_setting_error", "violation"]
+__all__ = ["SETTINGS", "Setting", "as_bool", "bounds_text", "closest", "run_setting_error", "violation"]
 
 
 @dataclass(frozen=True)
@@ -249,3 +249,16 @@ def closest(value, choices) -> str | None:
     lowered = {c.lower(): c for c in choices}
     found = difflib.get_close_matches(value.strip().lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[found[0]] if found else None
+
+
+def as_bool(value, var: str = "lookalike_force_retrain") -> bool:
+    """A dbt config value as a boolean: dbt renders ``{{ var(...) }}`` to the strings
+    'True' / 'False'. ``var`` names the variable in the error."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("", "false", "0", "no", "off", "none", "null"):
+            return False
+        raise ValueError(f"expected a boolean for var {var}, found {value!r}; use true or false")
+    return bool(value)
