@@ -65,11 +65,14 @@ class BaggingScorer:
         """(n_members, n_rows) positive-class probabilities of each member."""
         return np.vstack([m.predict_proba_positive(X) for m in self.members])
 
-    def predict_proba_positive(self, X) -> np.ndarray:
+    def predict_proba_positive(self, X, n_threads: int | None = None) -> np.ndarray:
         """The mean of the members' probabilities. Members with a one-thread block scorer (hgb) are
         fused: each block of rows goes through every member before the next block, on
-        :func:`~lookalike_udf.estimators.hgb.run_blocks`' threads, so the block stays in cache and
-        no (members x rows) matrix is built. Same additions in the same order as
+        :func:`~lookalike_udf.estimators.hgb.run_blocks`' threads (``n_threads``, default the
+        scoring threads), so the block stays in cache and no (members x rows) matrix is built.
+        Consecutive members prepared alike (same column order and categories) share one prepared
+        block, and hgb members score it with the compiled kernel when it is on
+        (:mod:`lookalike_udf.kernels`). Same additions in the same order as
         ``predict_members(X).mean(axis=0)``, so the same result to the last bit."""
         if not all(hasattr(m, "raw_block") for m in self.members):
             return self.predict_members(X).mean(axis=0)
@@ -85,11 +88,19 @@ class BaggingScorer:
         def work(start, stop):
             block = X[start:stop]
             total = np.zeros(stop - start, dtype=np.float64)
+            key, prepared = None, None
             for member in self.members:
-                total += expit(member.raw_block(block))
+                member_key = getattr(member, "prepare_key", None)
+                if member_key is None:
+                    raw = member.raw_block(block)
+                else:
+                    if member_key != key:
+                        key, prepared = member_key, member._prepare(block)
+                    raw = member.raw_prepared(prepared)
+                total += expit(raw)
             out[start:stop] = total / len(self.members)
 
-        run_blocks(X.shape[0], work)
+        run_blocks(X.shape[0], work, n_threads)
         return out
 
     @property

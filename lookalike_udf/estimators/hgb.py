@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import kernels
 from ..errors import LookalikeError
 from .base import EstimatorType, ModelFormatError, _decode_float, _encode_float, _n_features
 
@@ -261,18 +262,34 @@ class HGBScorer:
             cat_split = (tree.nodes["is_leaf"] == 0) & (tree.nodes["is_categorical"] != 0)
             if np.any(cat_split & (tree.nodes["feature_idx"] >= n_cat)):
                 raise ModelFormatError("a categorical split uses a feature that is not categorical")
-        if engine not in ("auto", "sklearn", "numpy"):
-            raise ValueError("engine must be 'auto', 'sklearn' or 'numpy'")
+        if engine not in ("auto", "kernel", "sklearn", "numpy"):
+            raise ValueError("engine must be 'auto', 'kernel', 'sklearn' or 'numpy'")
         self._sklearn_predictors = None
+        self._flat = None  # the compiled kernel's node arrays (lookalike_udf.kernels)
         self._expected = None  # split nodes' expected values, for contributions()
         self._paths = None  # per tree: leaf predictor, columns, path contributions (contributions())
-        if engine in ("auto", "sklearn"):
+        if engine in ("auto", "kernel", "sklearn"):
             try:
                 self._sklearn_predictors = self._build_sklearn_predictors()
             except ImportError:
                 if engine == "sklearn":
                     raise
-        self.engine = "sklearn" if self._sklearn_predictors is not None else "numpy"
+        if engine == "kernel" or (engine == "auto" and kernels.kernel_available()):
+            if engine == "kernel" and not kernels.numba_installed():
+                raise ImportError("engine 'kernel' needs numba (pip install 'lookalike-udf[fast]')")
+            self._flat = kernels.flatten_hgb(self.trees, self.baseline, self.known_cat_bitsets, self.f_idx_map)
+        self._set_engine()
+        # Members whose preparation is the same share one prepared block (BaggingScorer).
+        self.prepare_key = (
+            self.column_order.tobytes(),
+            tuple((k, v.tobytes()) for k, v in sorted(self.categories.items())),
+        )
+
+    def _set_engine(self) -> None:
+        if self._flat is not None:
+            self.engine = "kernel"
+        else:
+            self.engine = "sklearn" if self._sklearn_predictors is not None else "numpy"
 
     def _build_sklearn_predictors(self):
         from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
@@ -310,7 +327,19 @@ class HGBScorer:
     def raw_block(self, X) -> np.ndarray:
         """:meth:`predict_raw` of a block of rows on the calling thread alone (one thread per tree
         walk: blocks are run side by side by :func:`run_blocks`)."""
-        Xm = self._prepare(X)
+        return self.raw_prepared(self._prepare(X))
+
+    def raw_prepared(self, Xm: np.ndarray) -> np.ndarray:
+        """:meth:`raw_block` of a matrix already prepared by :meth:`_prepare`. Uses the compiled
+        kernel (:mod:`lookalike_udf.kernels`) when it is on; if it fails, logs a warning, turns it
+        off for this process and scores with scikit-learn's predictors (or NumPy) as before."""
+        if self._flat is not None:
+            try:
+                return kernels.score_raw(self._flat, Xm)
+            except Exception as error:  # never let the optional kernel fail scoring
+                kernels.disable(error)
+                self._flat = None
+                self._set_engine()
         raw = np.full(Xm.shape[0], self.baseline, dtype=np.float64)
         if self._sklearn_predictors is not None:
             for predictor in self._sklearn_predictors:

@@ -1,0 +1,367 @@
+"""A compiled scoring kernel for the stored gradient-boosted trees (issue 27, decision 0027).
+
+:func:`flatten_hgb` lays every tree of a validated ``lookalike-hgb/1`` payload out in contiguous
+node arrays; :func:`score_raw` adds the baseline and every tree's leaf value for each row of the
+scorer's prepared matrix, with a numba kernel, in the order ``predict_proba`` adds them (baseline
+first, then the trees in order), so the result is the same to the last bit.
+
+Two ways through a tree, chosen per tree when it is flattened:
+
+* **padded** (every split numeric, depth at most 3, the default shape): the tree becomes a complete
+  depth-3 tree in heap order (a leaf above depth 3 becomes pass-through nodes with threshold +inf
+  that send every row left, NaN included, and its value is copied to the leaves below). For a block
+  of rows all 7 comparisons are made on contiguous feature columns and the leaf is chosen with
+  selects, without branches, so the loop vectorises.
+* **walk** (categorical splits or deeper trees): a node walk with exactly the routing of
+  scikit-learn's predictor (and :meth:`~lookalike_udf.estimators.hgb.HGBScorer._next_nodes`): NaN
+  follows ``missing_go_to_left``; a categorical value goes left when its code is in the split's
+  bitset, right when it is a known category, and is treated as missing otherwise (unknown,
+  negative or >= 256 codes).
+
+numba is an optional dependency (the ``fast`` extra). Nothing here imports it until the first
+block is scored (:func:`kernel_available` only looks for it), and scoring never depends on it:
+the estimators fall back to their previous path when it is missing, when the environment variable
+``LOOKALIKE_SCORING_KERNEL`` is ``off``, or when compiling or running the kernel fails (logged once).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable: ``off`` (or ``0``, ``false``, ``no``) keeps the previous scoring path.
+ENV_VAR = "LOOKALIKE_SCORING_KERNEL"
+_OFF = {"off", "0", "false", "no"}
+
+#: Rows scored through every tree before the next rows (the block's accumulators stay in L1 and
+#: its feature columns in L2).
+KERNEL_ROWS = 512
+
+#: Trees at most this deep with numeric splits only are padded (2**depth - 1 comparisons per row).
+PAD_DEPTH = 3
+_PAD_NODES = 2**PAD_DEPTH - 1
+_PAD_LEAVES = 2**PAD_DEPTH
+
+_state = {"compiled": None, "failed": None}
+
+
+def kernel_requested() -> bool:
+    """False when ``LOOKALIKE_SCORING_KERNEL`` turns the kernel off."""
+    return os.environ.get(ENV_VAR, "auto").strip().lower() not in _OFF
+
+
+def numba_installed() -> bool:
+    """Whether numba can be imported (without importing it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def kernel_available() -> bool:
+    """Whether the kernel will be used: requested, numba installed, and no earlier failure.
+    Does not import numba."""
+    return kernel_requested() and _state["failed"] is None and numba_installed()
+
+
+def disable(error: BaseException) -> None:
+    """Stop using the kernel in this process after ``error`` (logged once, as a warning)."""
+    if _state["failed"] is None:
+        _state["failed"] = error
+        logger.warning("lookalike scoring kernel disabled, scoring with the previous path: %r", error)
+
+
+@dataclass
+class FlatTrees:
+    """Every tree of one model as contiguous node arrays (global node indices)."""
+
+    baseline: float
+    kind: np.ndarray  # per tree: 1 padded, 0 walk
+    root: np.ndarray  # per tree: its root's global node index (walk trees)
+    pad: np.ndarray  # per tree: its row in the padded arrays (padded trees), else -1
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    is_leaf: np.ndarray
+    value: np.ndarray
+    missing_left: np.ndarray
+    is_categorical: np.ndarray
+    bitset_row: np.ndarray  # categorical nodes: row of raw_left
+    known_row: np.ndarray  # categorical nodes: row of known (f_idx_map of the feature)
+    raw_left: np.ndarray  # (rows, 8) uint32: every tree's left-category bitsets
+    known: np.ndarray  # (n categorical features, 8) uint32: known categories
+    pad_feature: np.ndarray  # (padded trees, 7)
+    pad_threshold: np.ndarray  # (padded trees, 7)
+    pad_missing_right: np.ndarray  # (padded trees, 7)
+    pad_value: np.ndarray  # (padded trees, 8)
+
+    @property
+    def n_trees(self) -> int:
+        return len(self.kind)
+
+
+def _depth(nodes: dict, node: int = 0) -> int:
+    if nodes["is_leaf"][node]:
+        return 0
+    return 1 + max(_depth(nodes, int(nodes["left"][node])), _depth(nodes, int(nodes["right"][node])))
+
+
+def _pad(nodes: dict):
+    """A numeric tree of depth <= 3 as 7 comparisons (heap order) and 8 leaf values."""
+    feature = np.zeros(_PAD_NODES, dtype=np.int64)
+    threshold = np.full(_PAD_NODES, np.inf)
+    missing_right = np.zeros(_PAD_NODES, dtype=np.uint8)
+    value = np.zeros(_PAD_LEAVES, dtype=np.float64)
+
+    def fill(node: int, slot: int, level: int) -> None:
+        if level == PAD_DEPTH:  # a leaf at full depth
+            value[slot - _PAD_NODES] = nodes["value"][node]
+            return
+        if nodes["is_leaf"][node]:
+            # Pass-through: +inf threshold and missing values left, so every row goes left; the
+            # value fills every leaf below (only the leftmost is ever reached).
+            first = slot
+            for _ in range(PAD_DEPTH - level):
+                first = 2 * first + 1
+            count = 2 ** (PAD_DEPTH - level)
+            value[first - _PAD_NODES : first - _PAD_NODES + count] = nodes["value"][node]
+            return
+        feature[slot] = nodes["feature_idx"][node]
+        threshold[slot] = nodes["num_threshold"][node]
+        missing_right[slot] = 0 if nodes["missing_go_to_left"][node] else 1
+        fill(int(nodes["left"][node]), 2 * slot + 1, level + 1)
+        fill(int(nodes["right"][node]), 2 * slot + 2, level + 1)
+
+    fill(0, 0, 0)
+    return feature, threshold, missing_right, value
+
+
+def flatten_hgb(trees, baseline: float, known_cat_bitsets: np.ndarray, f_idx_map: np.ndarray) -> FlatTrees:
+    """Flatten the validated trees (:class:`~lookalike_udf.estimators.hgb._Tree`) of one model."""
+    n_trees = len(trees)
+    kind = np.zeros(n_trees, dtype=np.int8)
+    root = np.zeros(n_trees, dtype=np.int64)
+    pad = np.full(n_trees, -1, dtype=np.int64)
+    columns = {
+        name: []
+        for name in ("feature", "threshold", "left", "right", "is_leaf", "value", "missing_left", "is_categorical")
+    }
+    bitset_row, known_row, raw_left = [], [], []
+    pads = []
+    offset, bit_offset = 0, 0
+    for t, tree in enumerate(trees):
+        n = tree.nodes
+        n_nodes = len(n["value"])
+        split = n["is_leaf"] == 0
+        categorical = split & (n["is_categorical"] != 0)
+        if not categorical.any() and _depth(n) <= PAD_DEPTH:
+            kind[t] = 1
+            pad[t] = len(pads)
+            pads.append(_pad(n))
+        root[t] = offset
+        columns["feature"].append(np.where(split, n["feature_idx"], 0))
+        columns["threshold"].append(np.where(split & ~categorical, n["num_threshold"], 0.0))
+        columns["left"].append(np.where(split, n["left"] + offset, 0))
+        columns["right"].append(np.where(split, n["right"] + offset, 0))
+        columns["is_leaf"].append((~split).astype(np.uint8))
+        columns["value"].append(n["value"])
+        columns["missing_left"].append((n["missing_go_to_left"] != 0).astype(np.uint8))
+        columns["is_categorical"].append(categorical.astype(np.uint8))
+        bitset_row.append(np.where(categorical, n["bitset_idx"] + bit_offset, 0))
+        known_row.append(np.where(categorical, f_idx_map[np.where(categorical, n["feature_idx"], 0)], 0))
+        raw_left.append(tree.raw_left)
+        offset += n_nodes
+        bit_offset += len(tree.raw_left)
+    ints = {"feature", "left", "right"}
+    arrays = {
+        name: np.ascontiguousarray(
+            np.concatenate(parts),
+            dtype=np.int64 if name in ints else (np.float64 if name in ("threshold", "value") else np.uint8),
+        )
+        for name, parts in columns.items()
+    }
+    raw = np.concatenate(raw_left) if bit_offset else np.zeros((0, 8), dtype=np.uint32)
+    known = np.asarray(known_cat_bitsets, dtype=np.uint32).reshape(-1, 8)
+    if pads:
+        pad_feature, pad_threshold, pad_missing_right, pad_value = (np.stack(p) for p in zip(*pads, strict=True))
+    else:
+        pad_feature = np.zeros((0, _PAD_NODES), dtype=np.int64)
+        pad_threshold = np.zeros((0, _PAD_NODES), dtype=np.float64)
+        pad_missing_right = np.zeros((0, _PAD_NODES), dtype=np.uint8)
+        pad_value = np.zeros((0, _PAD_LEAVES), dtype=np.float64)
+    return FlatTrees(
+        baseline=float(baseline),
+        kind=kind,
+        root=root,
+        pad=pad,
+        bitset_row=np.ascontiguousarray(np.concatenate(bitset_row), dtype=np.int64),
+        known_row=np.ascontiguousarray(np.concatenate(known_row), dtype=np.int64),
+        raw_left=np.ascontiguousarray(raw, dtype=np.uint32),
+        known=np.ascontiguousarray(known, dtype=np.uint32),
+        pad_feature=np.ascontiguousarray(pad_feature, dtype=np.int64),
+        pad_threshold=np.ascontiguousarray(pad_threshold, dtype=np.float64),
+        pad_missing_right=np.ascontiguousarray(pad_missing_right, dtype=np.uint8),
+        pad_value=np.ascontiguousarray(pad_value, dtype=np.float64),
+        **arrays,
+    )
+
+
+def _compile():
+    """The numba kernel (imported and compiled on first use, never at import of the library)."""
+    import numba
+
+    @numba.njit(nogil=True, cache=False)
+    def score(
+        XT,
+        baseline,
+        kind,
+        root,
+        pad,
+        feature,
+        threshold,
+        left,
+        right,
+        is_leaf,
+        value,
+        missing_left,
+        is_categorical,
+        bitset_row,
+        known_row,
+        raw_left,
+        known,
+        pad_feature,
+        pad_threshold,
+        pad_missing_right,
+        pad_value,
+        block_rows,
+        out,
+    ):
+        # XT: the prepared matrix transposed (one contiguous row per feature column).
+        n_rows = XT.shape[1]
+        n_trees = kind.shape[0]
+        for b0 in range(0, n_rows, block_rows):
+            b1 = min(b0 + block_rows, n_rows)
+            for r in range(b0, b1):
+                out[r] = baseline
+            for t in range(n_trees):
+                if kind[t] == 1:
+                    p = pad[t]
+                    c0 = XT[pad_feature[p, 0]]
+                    c1 = XT[pad_feature[p, 1]]
+                    c2 = XT[pad_feature[p, 2]]
+                    c3 = XT[pad_feature[p, 3]]
+                    c4 = XT[pad_feature[p, 4]]
+                    c5 = XT[pad_feature[p, 5]]
+                    c6 = XT[pad_feature[p, 6]]
+                    t0 = pad_threshold[p, 0]
+                    t1 = pad_threshold[p, 1]
+                    t2 = pad_threshold[p, 2]
+                    t3 = pad_threshold[p, 3]
+                    t4 = pad_threshold[p, 4]
+                    t5 = pad_threshold[p, 5]
+                    t6 = pad_threshold[p, 6]
+                    m0 = np.int64(pad_missing_right[p, 0])
+                    m1 = np.int64(pad_missing_right[p, 1])
+                    m2 = np.int64(pad_missing_right[p, 2])
+                    m3 = np.int64(pad_missing_right[p, 3])
+                    m4 = np.int64(pad_missing_right[p, 4])
+                    m5 = np.int64(pad_missing_right[p, 5])
+                    m6 = np.int64(pad_missing_right[p, 6])
+                    leaves = pad_value[p]
+                    for r in range(b0, b1):
+                        # 1 = go right: above the threshold, or missing (NaN) with missing going right.
+                        x = c0[r]
+                        g0 = np.int64(x > t0) | (np.int64(x != x) & m0)
+                        x = c1[r]
+                        g1 = np.int64(x > t1) | (np.int64(x != x) & m1)
+                        x = c2[r]
+                        g2 = np.int64(x > t2) | (np.int64(x != x) & m2)
+                        x = c3[r]
+                        g3 = np.int64(x > t3) | (np.int64(x != x) & m3)
+                        x = c4[r]
+                        g4 = np.int64(x > t4) | (np.int64(x != x) & m4)
+                        x = c5[r]
+                        g5 = np.int64(x > t5) | (np.int64(x != x) & m5)
+                        x = c6[r]
+                        g6 = np.int64(x > t6) | (np.int64(x != x) & m6)
+                        # Level 2 takes node 2 after a right turn at the root, else node 1; level 3
+                        # the node 3 + k (k = 2 * g0 + h1); the leaf is 4 * g0 + 2 * h1 + h2.
+                        h1 = (g0 & g2) | ((1 - g0) & g1)
+                        k = 2 * g0 + h1
+                        h2 = (g3 & (k == 0)) | (g4 & (k == 1)) | (g5 & (k == 2)) | (g6 & (k == 3))
+                        out[r] += leaves[4 * g0 + 2 * h1 + h2]
+                else:
+                    start = root[t]
+                    for r in range(b0, b1):
+                        node = start
+                        while is_leaf[node] == 0:
+                            x = XT[feature[node], r]
+                            if x != x:
+                                go_left = missing_left[node] != 0
+                            elif is_categorical[node] != 0:
+                                if x < 0.0 or x >= 256.0:
+                                    go_left = missing_left[node] != 0
+                                else:
+                                    code = np.int64(x)
+                                    word = code >> 5
+                                    bit = np.uint32(code & 31)
+                                    if (raw_left[bitset_row[node], word] >> bit) & np.uint32(1):
+                                        go_left = True
+                                    elif (known[known_row[node], word] >> bit) & np.uint32(1):
+                                        go_left = False
+                                    else:
+                                        go_left = missing_left[node] != 0
+                            else:
+                                go_left = x <= threshold[node]
+                            node = left[node] if go_left else right[node]
+                        out[r] += value[node]
+
+    return score
+
+
+def compiled():
+    """The compiled kernel function (numba imported and the kernel compiled on the first call)."""
+    if _state["compiled"] is None:
+        _state["compiled"] = _compile()
+    return _state["compiled"]
+
+
+def score_raw(flat: FlatTrees, X: np.ndarray, out: np.ndarray | None = None, block_rows: int = KERNEL_ROWS):
+    """Baseline plus every tree's leaf value for each row of the prepared (column-major float64)
+    matrix ``X``; releases the GIL while it runs. Raises whatever numba raises."""
+    X = np.asarray(X, dtype=np.float64)
+    if out is None:
+        out = np.empty(X.shape[0], dtype=np.float64)
+    if X.shape[0] == 0:
+        return out
+    XT = np.ascontiguousarray(X.T)  # no copy for the column-major matrix the scorer prepares
+    compiled()(
+        XT,
+        flat.baseline,
+        flat.kind,
+        flat.root,
+        flat.pad,
+        flat.feature,
+        flat.threshold,
+        flat.left,
+        flat.right,
+        flat.is_leaf,
+        flat.value,
+        flat.missing_left,
+        flat.is_categorical,
+        flat.bitset_row,
+        flat.known_row,
+        flat.raw_left,
+        flat.known,
+        flat.pad_feature,
+        flat.pad_threshold,
+        flat.pad_missing_right,
+        flat.pad_value,
+        int(block_rows),
+        out,
+    )
+    return out
