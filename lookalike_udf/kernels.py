@@ -12,7 +12,10 @@ Two ways through a tree, chosen per tree when it is flattened:
   that send every row left, NaN included, and its value is copied to the leaves below). For a block
   of rows all 7 comparisons are made on contiguous feature columns and the leaf is chosen with
   selects, without branches, so the loop vectorises.
-* **walk** (categorical splits or deeper trees): a node walk with exactly the routing of
+* **padded walk** (depth at most 3 with categorical splits): the same padded tree walked level by
+  level; a categorical split looks the code up in a 257-entry routing table built from its
+  bitsets (left, right, or as missing: unknown codes, codes outside 0..255 and NaN).
+* **walk** (deeper trees): a node walk with exactly the routing of
   scikit-learn's predictor (and :meth:`~lookalike_udf.estimators.hgb.HGBScorer._next_nodes`): NaN
   follows ``missing_go_to_left``; a categorical value goes left when its code is in the split's
   bitset, right when it is a known category, and is treated as missing otherwise (unknown,
@@ -58,7 +61,10 @@ def kernel_requested() -> bool:
 
 def numba_installed() -> bool:
     """Whether numba can be imported (without importing it)."""
-    return importlib.util.find_spec("numba") is not None
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):  # ValueError: blocked with sys.modules["numba"] = None
+        return False
 
 
 def kernel_available() -> bool:
@@ -98,6 +104,8 @@ class FlatTrees:
     pad_threshold: np.ndarray  # (padded trees, 7)
     pad_missing_right: np.ndarray  # (padded trees, 7)
     pad_value: np.ndarray  # (padded trees, 8)
+    pad_route: np.ndarray  # (padded trees, 7): row of ``routes`` of a categorical node, else 0
+    routes: np.ndarray  # (rows, 257) uint8: 1 = right for category code 0..255, [256] missing
 
     @property
     def n_trees(self) -> int:
@@ -110,8 +118,26 @@ def _depth(nodes: dict, node: int = 0) -> int:
     return 1 + max(_depth(nodes, int(nodes["left"][node])), _depth(nodes, int(nodes["right"][node])))
 
 
-def _pad(nodes: dict):
-    """A numeric tree of depth <= 3 as 7 comparisons (heap order) and 8 leaf values."""
+def _route(tree, node: int, known: np.ndarray, f_idx_map: np.ndarray) -> np.ndarray:
+    """Where a categorical split sends each code 0..255 (1 = right) and, at 256, a missing value:
+    left when the code is in the split's bitset, right when it is a known category, otherwise as
+    a missing value (scikit-learn's routing of unknown categories)."""
+    n = tree.nodes
+    codes = np.arange(256)
+    left_bits = tree.raw_left[n["bitset_idx"][node]]
+    known_bits = known[f_idx_map[n["feature_idx"][node]]]
+    in_left = ((left_bits[codes >> 5] >> (codes & 31).astype(np.uint32)) & 1).astype(bool)
+    in_known = ((known_bits[codes >> 5] >> (codes & 31).astype(np.uint32)) & 1).astype(bool)
+    missing_right = 0 if n["missing_go_to_left"][node] else 1
+    route = np.where(in_left, 0, np.where(in_known, 1, missing_right))
+    return np.append(route, missing_right).astype(np.uint8)
+
+
+def _pad(tree, routes: list, known: np.ndarray, f_idx_map: np.ndarray):
+    """A tree of depth <= 3 as 7 splits (heap order) and 8 leaf values; each categorical split's
+    routing table is appended to ``routes``."""
+    nodes = tree.nodes
+    route_row = np.zeros(_PAD_NODES, dtype=np.int64)
     feature = np.zeros(_PAD_NODES, dtype=np.int64)
     threshold = np.full(_PAD_NODES, np.inf)
     missing_right = np.zeros(_PAD_NODES, dtype=np.uint8)
@@ -131,13 +157,17 @@ def _pad(nodes: dict):
             value[first - _PAD_NODES : first - _PAD_NODES + count] = nodes["value"][node]
             return
         feature[slot] = nodes["feature_idx"][node]
-        threshold[slot] = nodes["num_threshold"][node]
         missing_right[slot] = 0 if nodes["missing_go_to_left"][node] else 1
+        if nodes["is_categorical"][node]:
+            route_row[slot] = len(routes)
+            routes.append(_route(tree, node, known, f_idx_map))
+        else:
+            threshold[slot] = nodes["num_threshold"][node]
         fill(int(nodes["left"][node]), 2 * slot + 1, level + 1)
         fill(int(nodes["right"][node]), 2 * slot + 2, level + 1)
 
     fill(0, 0, 0)
-    return feature, threshold, missing_right, value
+    return feature, threshold, missing_right, value, route_row
 
 
 def flatten_hgb(trees, baseline: float, known_cat_bitsets: np.ndarray, f_idx_map: np.ndarray) -> FlatTrees:
@@ -152,16 +182,18 @@ def flatten_hgb(trees, baseline: float, known_cat_bitsets: np.ndarray, f_idx_map
     }
     bitset_row, known_row, raw_left = [], [], []
     pads = []
+    known = np.asarray(known_cat_bitsets, dtype=np.uint32).reshape(-1, 8)
+    routes = [np.zeros(257, dtype=np.uint8)]  # row 0: numeric splits (never read for them)
     offset, bit_offset = 0, 0
     for t, tree in enumerate(trees):
         n = tree.nodes
         n_nodes = len(n["value"])
         split = n["is_leaf"] == 0
         categorical = split & (n["is_categorical"] != 0)
-        if not categorical.any() and _depth(n) <= PAD_DEPTH:
-            kind[t] = 1
+        if _depth(n) <= PAD_DEPTH:
+            kind[t] = 2 if categorical.any() else 1
             pad[t] = len(pads)
-            pads.append(_pad(n))
+            pads.append(_pad(tree, routes, known, f_idx_map))
         root[t] = offset
         columns["feature"].append(np.where(split, n["feature_idx"], 0))
         columns["threshold"].append(np.where(split & ~categorical, n["num_threshold"], 0.0))
@@ -185,14 +217,16 @@ def flatten_hgb(trees, baseline: float, known_cat_bitsets: np.ndarray, f_idx_map
         for name, parts in columns.items()
     }
     raw = np.concatenate(raw_left) if bit_offset else np.zeros((0, 8), dtype=np.uint32)
-    known = np.asarray(known_cat_bitsets, dtype=np.uint32).reshape(-1, 8)
     if pads:
-        pad_feature, pad_threshold, pad_missing_right, pad_value = (np.stack(p) for p in zip(*pads, strict=True))
+        pad_feature, pad_threshold, pad_missing_right, pad_value, pad_route = (
+            np.stack(p) for p in zip(*pads, strict=True)
+        )
     else:
         pad_feature = np.zeros((0, _PAD_NODES), dtype=np.int64)
         pad_threshold = np.zeros((0, _PAD_NODES), dtype=np.float64)
         pad_missing_right = np.zeros((0, _PAD_NODES), dtype=np.uint8)
         pad_value = np.zeros((0, _PAD_LEAVES), dtype=np.float64)
+        pad_route = np.zeros((0, _PAD_NODES), dtype=np.int64)
     return FlatTrees(
         baseline=float(baseline),
         kind=kind,
@@ -206,6 +240,8 @@ def flatten_hgb(trees, baseline: float, known_cat_bitsets: np.ndarray, f_idx_map
         pad_threshold=np.ascontiguousarray(pad_threshold, dtype=np.float64),
         pad_missing_right=np.ascontiguousarray(pad_missing_right, dtype=np.uint8),
         pad_value=np.ascontiguousarray(pad_value, dtype=np.float64),
+        pad_route=np.ascontiguousarray(pad_route, dtype=np.int64),
+        routes=np.ascontiguousarray(np.stack(routes), dtype=np.uint8),
         **arrays,
     )
 
@@ -237,6 +273,8 @@ def _compile():
         pad_threshold,
         pad_missing_right,
         pad_value,
+        pad_route,
+        routes,
         block_rows,
         out,
     ):
@@ -294,6 +332,27 @@ def _compile():
                         k = 2 * g0 + h1
                         h2 = (g3 & (k == 0)) | (g4 & (k == 1)) | (g5 & (k == 2)) | (g6 & (k == 3))
                         out[r] += leaves[4 * g0 + 2 * h1 + h2]
+                elif kind[t] == 2:
+                    # A padded tree with categorical splits: each split either compares (numeric)
+                    # or looks the code up in its routing table (categorical; codes outside
+                    # 0..255 and NaN read the table's missing entry).
+                    p = pad[t]
+                    leaves = pad_value[p]
+                    for r in range(b0, b1):
+                        k = 0
+                        for _level in range(3):
+                            x = XT[pad_feature[p, k], r]
+                            route = pad_route[p, k]
+                            if route == 0:
+                                g = np.int64(x > pad_threshold[p, k]) | (
+                                    np.int64(x != x) & np.int64(pad_missing_right[p, k])
+                                )
+                            elif x >= 0.0 and x < 256.0:
+                                g = np.int64(routes[route, np.int64(x)])
+                            else:
+                                g = np.int64(routes[route, 256])
+                            k = 2 * k + 1 + g
+                        out[r] += leaves[k - 7]
                 else:
                     start = root[t]
                     for r in range(b0, b1):
@@ -361,6 +420,8 @@ def score_raw(flat: FlatTrees, X: np.ndarray, out: np.ndarray | None = None, blo
         flat.pad_threshold,
         flat.pad_missing_right,
         flat.pad_value,
+        flat.pad_route,
+        flat.routes,
         int(block_rows),
         out,
     )
