@@ -143,6 +143,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--sql", action="store_true", help="also time the compiled SQL in DuckDB")
     parser.add_argument("--skip-predict-proba", action="store_true")
+    parser.add_argument("--out", help="write the results as JSON to this file")
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
@@ -216,6 +217,9 @@ def main(argv=None) -> dict:
             }
             print("sql-duckdb", threads, results["engines"][f"sql-duckdb@{threads}"], flush=True)
     print(json.dumps(results, indent=2))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
     print()
     print("| engine | threads | seconds (median) | core-ns per tree-row | max abs diff |")
     print("|---|---|---|---|---|")
