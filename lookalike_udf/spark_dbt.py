@@ -97,6 +97,9 @@ def run(argv: list[str]) -> int:
     # Spark's Python workers (mapInArrow scoring) must run this interpreter, the one with
     # lookalike_udf and scikit-learn installed; the JVM reads this once, when the session starts.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # The package's on-run-start check (macros/lookalike_runner_check.sql) stops plain `dbt` on a
+    # Spark session target; this is not plain dbt.
+    os.environ["LOOKALIKE_DBT"] = "1"
     try:
         register()
         _check_version()

@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import REPO, query, run_dbt
+from conftest import REPO, dbt_bin, query, run_dbt
 from integration import spark_io
 from integration.fixtures import EVENT_VARS, FIXTURE_VARS, add_events, build_fixture_db
 from integration.parity import differences
@@ -335,3 +335,46 @@ def test_an_unchanged_rebuild_keeps_the_sql_tables_on_spark(engines):
         "lookalike_pit_features",
         "lookalike_pit_labels",
     }, proc.stdout[-4000:]
+
+
+def test_plain_dbt_on_spark_stops_at_the_start_naming_lookalike_dbt(tmp_path):
+    """The dbt habit (issue 29 part 3): `dbt build --target spark` stops in on-run-start with one line
+    that names lookalike-dbt, instead of building the SQL models and failing every Python model with
+    dbt-spark's "Databricks cluster_id is required"; nothing is built."""
+    spark_dir = tmp_path / "spark"
+    env = dict(
+        os.environ,
+        LOOKALIKE_SPARK_DIR=str(spark_dir),
+        LOOKALIKE_SPARK_SCHEMA="plain_dbt",
+        LOOKALIKE_SPARK_MASTER="local[1]",
+        LOOKALIKE_SPARK_DRIVER_MEMORY="1g",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    env.pop("LOOKALIKE_DBT", None)
+    cmd = [
+        dbt_bin(),
+        "build",
+        "--target",
+        "spark",
+        "--project-dir",
+        str(REPO),
+        "--profiles-dir",
+        str(REPO),
+        "--log-path",
+        str(tmp_path / "logs"),
+        "--target-path",
+        str(tmp_path / "target"),
+        "--vars",
+        json.dumps(FIXTURE_VARS),
+    ]
+    proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert (
+        "lookalike: plain `dbt` cannot run this package's Python models on open-source Spark (target 'spark', "
+        "no Databricks cluster or endpoint): dbt-spark submits Python models only to Databricks. Run `lookalike-dbt build "
+        "--target spark` instead"
+    ) in out, out[-3000:]
+    assert "cluster_id" not in out
+    schema_dir = spark_dir / "warehouse" / "plain_dbt.db"  # dbt creates the schema before the hooks run
+    assert not schema_dir.exists() or not any(schema_dir.iterdir())  # but no table: no model ran
