@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import math
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -19,6 +18,7 @@ from lookalike_udf.engines import engine_for, engine_of
 from lookalike_udf.engines.arrow import ArrowEngine
 from lookalike_udf.engines.duckdb import DuckDBEngine
 from lookalike_udf.engines.spark import SparkEngine
+from spark_session import spark  # noqa: F401 - the shared SparkSession fixture
 
 PACKAGE = Path(__file__).resolve().parents[2] / "lookalike_udf"
 
@@ -287,36 +287,6 @@ EXPECTED_STATS = [25.5 / 6, 4 / 6, 4 / 6, 4.0, 4 / 6, 0.0, 0.5]
 
 def _sorted_rows(table: pa.Table) -> list[dict]:
     return sorted(table.to_pylist(), key=lambda r: r["user_id"])
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    """A local SparkSession (the one test_spark_frames starts; getOrCreate shares it)."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - the README's test install has the spark extra
-        pytest.fail(f"the Spark tests need the spark extra: pip install -e '.[test,spark]' ({exc})", pytrace=False)
-    if shutil.which("java") is None:  # pragma: no cover
-        pytest.fail("the Spark tests need a Java 17+ runtime", pytrace=False)
-    from pyspark.sql import SparkSession
-
-    from lookalike_udf.engines.spark import ensure_worker_python
-
-    ensure_worker_python()
-    base = tmp_path_factory.mktemp("spark")
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("lookalike-unit")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.warehouse.dir", str(base / "warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={base}")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    return session  # stopped by test_spark_frames' fixture or at exit
 
 
 def _frames(kind: str, table: pa.Table, request):

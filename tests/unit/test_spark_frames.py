@@ -27,34 +27,13 @@ if shutil.which("java") is None:  # pragma: no cover
     pytest.fail("the Spark tests need a Java 17+ runtime (Debian package openjdk-17-jre-headless)", pytrace=False)
 
 from lookalike_udf import dbt_models, frames, quality, reuse, serving  # noqa: E402
+from spark_session import spark  # noqa: E402, F401 - the shared SparkSession fixture
 from sql_parity import scoring_rows, training_examples  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
 #: Columns that hold the time of the call: they differ between two calls on any engine.
 CLOCKS = {"training_started_at", "training_finished_at", "scored_at", "compiled_at", "published_at"}
-
-
-@pytest.fixture(scope="session")
-def spark(tmp_path_factory):
-    from pyspark.sql import SparkSession
-
-    frames.ensure_worker_python()
-    base = tmp_path_factory.mktemp("spark")
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("lookalike-unit")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.warehouse.dir", str(base / "warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={base}")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 # --- Inputs: three runs (hgb, bagging PU, one whose feature the population lacks) -------------
