@@ -174,6 +174,22 @@ def _assert_rows_close(got: list[dict], expected: list[dict], atol: float = 1e-9
 # --- Tests -------------------------------------------------------------------------------------
 
 
+def test_the_spark_extra_installs_a_pandas_pyspark_supports(spark):
+    """pyspark 4.0-4.3 warns on every pandas conversion under pandas >= 3; the spark extra pins
+    pandas below 3, so the package's own pins give no version warning (issue 29)."""
+    import warnings
+
+    import pandas as pd
+    from pyspark.sql.pandas.utils import require_minimum_pandas_version
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        require_minimum_pandas_version()
+        back = spark.createDataFrame(pd.DataFrame({"a": [1, 2]})).toPandas()
+    assert back["a"].tolist() == [1, 2]
+    assert [str(w.message) for w in caught if "pandas" in str(w.message).lower()] == []
+
+
 def test_frames_roundtrip_keeps_types_and_empty_schemas(spark):
     table = pa.table(
         {
