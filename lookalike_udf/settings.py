@@ -177,6 +177,17 @@ SETTINGS: dict[str, Setting] = _declare(
         max_open=True,
     ),
     Setting(
+        "lift_window_days",
+        "number",
+        None,
+        "days after the audience's publication in which outcomes count toward its lift",
+        min=0,
+        max=36500,
+        min_open=True,
+        nullable=True,
+        null_means="no end",
+    ),
+    Setting(
         "audience_export_path",
         "text",
         None,

@@ -20,6 +20,7 @@ __all__ = [
     "TrainingAction",
     "ScoringAction",
     "ExampleSource",
+    "LiftGroup",
     "RESERVED_COLUMNS",
     "as_dict",
 ]
@@ -72,6 +73,15 @@ class ExampleSource(_Vocabulary):
     UNLABELED_SAMPLE = "unlabeled_sample"
 
 
+class LiftGroup(_Vocabulary):
+    """``lookalike_audience_lift.lift_group``: the audience without its holdout (``target``), the
+    holdout (``holdout``), and the run's scored users outside the audience (``rest``)."""
+
+    TARGET = "target"
+    HOLDOUT = "holdout"
+    REST = "rest"
+
+
 #: Column names the package adds to its own relations (snapshots, labels, training examples,
 #: scores). A snapshot column with one of these names is never a feature: SQL skips it with a log
 #: line (lookalike_feature_columns) and Python leaves it out of a model's features
@@ -101,5 +111,6 @@ def as_dict() -> dict:
         "training_action": TrainingAction.values(),
         "scoring_action": ScoringAction.values(),
         "example_source": ExampleSource.values(),
+        "lift_group": LiftGroup.values(),
         "reserved_columns": list(RESERVED_COLUMNS),
     }

@@ -9,6 +9,7 @@
     'training_action': {'TRAINED': 'trained', 'REUSED': 'reused'},
     'scoring_action': {'SCORED': 'scored', 'REUSED': 'reused', 'FAILED': 'failed'},
     'example_source': {'LABEL': 'label', 'UNLABELED_SAMPLE': 'unlabeled_sample'},
+    'lift_group': {'TARGET': 'target', 'HOLDOUT': 'holdout', 'REST': 'rest'},
     'reserved_columns': ['user_id', 'snapshot_at', 'valid_to', 'run_id', 'label', 'label_id', 'label_timestamp', 'weight',
                          'example_id', 'example_source', 'split', 'as_of_at', 'score']
   }) }}

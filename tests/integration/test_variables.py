@@ -94,6 +94,7 @@ def test_every_variable_refuses_a_hostile_value(built):
         "lookalike_runs",
         "lookalike_events",
         "lookalike_items",
+        "lookalike_outcomes",
         "lookalike_serving_path",
     }
     out = var_errors(db, work, {name: HOSTILE for name in names})

@@ -5,7 +5,7 @@
     population that gets scored. -#}
 
 with settings as (
-    {{ lookalike.lookalike_relation_checksum(ref('int_lookalike__runs'), group_by=['run_id'], exclude=['run_description', 'audience_top_n', 'audience_top_pct', 'audience_min_score', 'audience_holdout_pct', 'audience_export_path']) }}
+    {{ lookalike.lookalike_relation_checksum(ref('int_lookalike__runs'), group_by=['run_id'], exclude=['run_description', 'audience_top_n', 'audience_top_pct', 'audience_min_score', 'audience_holdout_pct', 'lift_window_days', 'audience_export_path']) }}
 ),
 
 examples as (

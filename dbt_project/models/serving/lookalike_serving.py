@@ -27,5 +27,6 @@ def model(dbt, session):
         "lookalike_feature_drift": dbt.ref("lookalike_feature_drift"),
         "lookalike_audiences": dbt.ref("lookalike_audiences"),
         "lookalike_user_reasons": dbt.ref("lookalike_user_reasons"),
+        "lookalike_audience_lift": dbt.ref("lookalike_audience_lift"),
     }
     return serving.publish(session, marts, dbt.config.get("serving_path"))

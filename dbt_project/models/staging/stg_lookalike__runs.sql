@@ -29,6 +29,7 @@
       ('audience_top_pct', 'double', 'a number'),
       ('audience_min_score', 'double', 'a number'),
       ('audience_holdout_pct', 'double', 'a number'),
+      ('lift_window_days', 'double', 'a number'),
       ('audience_export_path', text, 'text')] -%}
   {%- set column = lookalike.lookalike_optional_column(source_relation, name, 'null', input_columns) -%}
   {%- set parsed = lookalike.lookalike_try_cast(column, sql_type) if column != 'null' else 'null' -%}
@@ -65,6 +66,7 @@ select
     {{ settings['audience_top_pct'] }} as audience_top_pct,
     {{ settings['audience_min_score'] }} as audience_min_score,
     {{ settings['audience_holdout_pct'] }} as audience_holdout_pct,
+    {{ settings['lift_window_days'] }} as lift_window_days,
     {{ settings['audience_export_path'] }} as audience_export_path,
     {%- if invalid %}
     nullif(concat_ws('; ', {{ invalid | join(', ') }}), '') as invalid_settings
