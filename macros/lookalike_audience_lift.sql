@@ -32,7 +32,7 @@
 {% macro lookalike_audience_lift_sql(members, outcomes, min_group_users) %}
   {%- set groups = lookalike.lookalike_vocabulary()['lift_group'] -%}
   {%- set min_users = [min_group_users | int, 2] | max -%}
-  {%- set z = '1.959963984540054' -%}
+  {%- set z = 'cast(1.959963984540054 as double)' -%}
   {%- set text = dbt.type_string() %}
 with lift_members as (
     select

@@ -1,7 +1,8 @@
 """Everything the report shows, read from the public marts into plain Python structures.
 
 :func:`load_report_data` returns a dict: ``runs`` (a list, one dict per run, in run_id order,
-with the run's rows of every mart) and ``has_drift``. The builders in :mod:`.svg` and the
+with the run's rows of every mart), ``has_drift`` and ``has_lift`` (lookalike_audience_lift has
+rows: an outcomes input is configured). The builders in :mod:`.svg` and the
 template only read these dicts, so they can be tested on hand-made rows.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..vocabulary import LiftGroup
 from .reader import MartReader
 
 #: Bins of the score histogram over 0..1 (computed in SQL).
@@ -130,7 +132,30 @@ COLUMNS = {
         "train_null_share",
         "population_null_share",
     ),
+    "lift": (
+        "published_at",
+        "lift_window_days",
+        "window_end_at",
+        "lift_group",
+        "n_users",
+        "n_converted_users",
+        "conversion_rate",
+        "conversion_rate_ci_low",
+        "conversion_rate_ci_high",
+        "total_value",
+        "mean_value",
+        "n_target_users",
+        "rate_difference",
+        "rate_difference_ci_low",
+        "rate_difference_ci_high",
+        "mean_value_difference",
+        "mean_value_difference_ci_low",
+        "mean_value_difference_ci_high",
+    ),
 }
+
+#: The order of the lift table's rows.
+LIFT_GROUPS = (LiftGroup.TARGET, LiftGroup.HOLDOUT, LiftGroup.REST)
 
 
 def with_defaults(row: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -147,8 +172,11 @@ def normalise_run(run: dict[str, Any]) -> dict[str, Any]:
     run["summary"] = with_defaults(run.get("summary") or {}, "summary")
     run.setdefault("status_messages", _split_messages(run.get("status_message")))
     run.setdefault("health_message_list", _split_messages(run.get("health_messages")))
-    for kind in ("thresholds", "importance", "monthly", "drift"):
+    for kind in ("thresholds", "importance", "monthly", "drift", "lift"):
         run[kind] = [with_defaults(r, kind) for r in run.get(kind) or []]
+    run.setdefault("lift_builds", len({r["published_at"] for r in run["lift"]}))
+    run["lift"] = latest_lift(run["lift"])
+    run["lift_holdout"] = next((r for r in run["lift"] if r["lift_group"] == LiftGroup.HOLDOUT), None)
     for key in ("deciles", "gains", "calibration"):
         run[key] = list(run.get(key) or [])
     run["metrics"] = dict(run.get("metrics") or {})
@@ -162,6 +190,25 @@ def normalise_run(run: dict[str, Any]) -> dict[str, Any]:
         "n_stale": int(hist.get("n_stale") or 0),
     }
     return run
+
+
+def latest_lift(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the latest audience build (largest published_at), target, holdout, rest.
+
+    >>> [r["lift_group"] for r in latest_lift([{"published_at": 2, "lift_group": "rest"},
+    ...     {"published_at": 1, "lift_group": "target"}, {"published_at": 2, "lift_group": "target"}])]
+    ['target', 'rest']
+    """
+    if not rows:
+        return []
+    latest = (
+        max(r["published_at"] for r in rows if r["published_at"] is not None)
+        if any(r["published_at"] is not None for r in rows)
+        else None
+    )
+    order = {g: i for i, g in enumerate(LIFT_GROUPS)}
+    kept = [r for r in rows if r["published_at"] == latest]
+    return sorted(kept, key=lambda r: order.get(r["lift_group"], len(order)))
 
 
 def _by_run(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -213,6 +260,12 @@ def load_report_data(reader: MartReader) -> dict[str, Any]:
         if has_drift
         else {}
     )
+    lift_rows = (
+        reader.query(f"select * from {rel('lookalike_audience_lift')} order by run_id, published_at, lift_group")
+        if reader.exists("lookalike_audience_lift")
+        else []
+    )
+    lift = _by_run(lift_rows)
     # ROC: one row per run, split and distinct score (bounded by the training set).
     roc_rows = _by_run(
         reader.query(f"""
@@ -268,6 +321,7 @@ def load_report_data(reader: MartReader) -> dict[str, Any]:
             ("importance", importance),
             ("monthly", monthly),
             ("drift", drift),
+            ("lift", lift),
         ):
             run[kind] = rows.get(run_id, [])
         run["calibration"] = calibration.get(run_id, [])
@@ -288,4 +342,4 @@ def load_report_data(reader: MartReader) -> dict[str, Any]:
             key = "seeds" if h["is_seed_user"] else "population"
             run["histogram"][key][int(h["bin"])] += int(h["n_users"])
         out.append(normalise_run(run))
-    return {"runs": out, "has_drift": has_drift}
+    return {"runs": out, "has_drift": has_drift, "has_lift": bool(lift_rows)}

@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-#: The public marts the report reads; the last one is optional (older builds lack it).
+#: The public marts the report reads; the optional ones may be missing (older builds lack them).
 REQUIRED_MARTS = (
     "lookalike_runs",
     "lookalike_run_metrics",
@@ -37,7 +37,7 @@ REQUIRED_MARTS = (
     "lookalike_user_scores",
     "lookalike_training_predictions",
 )
-OPTIONAL_MARTS = ("lookalike_feature_drift",)
+OPTIONAL_MARTS = ("lookalike_feature_drift", "lookalike_audience_lift")
 
 
 class ReportInputError(RuntimeError):

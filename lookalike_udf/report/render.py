@@ -370,6 +370,7 @@ def render_html(data: dict[str, Any], *, source: str = "", generated_at: dt.date
         .render(
             runs=runs,
             has_drift=data.get("has_drift", False),
+            has_lift=data.get("has_lift", False),
             source=source,
             generated_at=_ts(generated_at),
             version=__version__,

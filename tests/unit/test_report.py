@@ -618,3 +618,92 @@ def test_long_feature_labels_are_shortened_in_the_middle_and_widen_the_label_col
     assert shown[0] != shown[1] and shown[0].endswith("5d_of_the_customer_x") and len(shown[0]) == 40
     narrow = parse_svg(hbar_chart("importance", "r", "t", ["x"], [0.1], x_label="drop"))
     assert float(root.findall(f".//{SVG}rect")[0].get("x")) > float(narrow.findall(f".//{SVG}rect")[0].get("x")) + 100
+
+
+# --- lift (issue 30 part 3, decision 0030) ------------------------------------------------------
+
+
+def _lift_rows(published, holdout_rate=0.08, target_rate=0.12):
+    d = target_rate - holdout_rate
+    common = {"published_at": published, "lift_window_days": None, "window_end_at": None, "n_target_users": 8000}
+    return [
+        {**common, "lift_group": "rest", "n_users": 20000, "n_converted_users": 1000, "conversion_rate": 0.05,
+         "conversion_rate_ci_low": 0.047, "conversion_rate_ci_high": 0.053, "mean_value": 1.5,
+         "rate_difference": target_rate - 0.05, "rate_difference_ci_low": 0.06, "rate_difference_ci_high": 0.08,
+         "mean_value_difference": 2.0, "mean_value_difference_ci_low": 1.0, "mean_value_difference_ci_high": 3.0},
+        {**common, "lift_group": "target", "n_users": 8000, "n_converted_users": int(8000 * target_rate),
+         "conversion_rate": target_rate, "conversion_rate_ci_low": 0.113, "conversion_rate_ci_high": 0.127,
+         "mean_value": 3.5},
+        {**common, "lift_group": "holdout", "n_users": 2000, "n_converted_users": int(2000 * holdout_rate),
+         "conversion_rate": holdout_rate, "conversion_rate_ci_low": 0.069, "conversion_rate_ci_high": 0.093,
+         "mean_value": 2.5, "rate_difference": d, "rate_difference_ci_low": d - 0.016,
+         "rate_difference_ci_high": d + 0.016, "mean_value_difference": 1.0, "mean_value_difference_ci_low": -0.2,
+         "mean_value_difference_ci_high": 2.2},
+    ]  # fmt: skip
+
+
+def test_lift_section_shows_the_latest_audience_build_and_its_verdict():
+    old = _lift_rows(dt.datetime(2026, 5, 1), holdout_rate=0.10, target_rate=0.10)
+    new = _lift_rows(dt.datetime(2026, 6, 1, 9, 30))
+    html = render_html({"runs": [_run(lift=old + new)], "has_lift": True})
+    table = re.search(r'<table data-table="lift" data-run="r1">.*?</table>', html, flags=re.S).group(0)
+    assert re.findall(r'data-group="([a-z]+)"', table) == ["target", "holdout", "rest"]
+    holdout = re.search(r'<tr data-group="holdout">.*?</tr>', table, flags=re.S).group(0)
+    assert 'data-field="n_users" data-value="2000">2,000<' in holdout
+    assert 'data-field="conversion_rate" data-value="0.08">8.0%<' in holdout
+    d = 0.12 - 0.08
+    assert f'data-low="{d - 0.016!r}" data-high="{d + 0.016!r}"' in holdout and ">2.40 to 5.60<" in holdout
+    target = re.search(r'<tr data-group="target">.*?</tr>', table, flags=re.S).group(0)
+    assert 'data-field="rate_difference" data-value="">–<' in target  # no difference on the target row
+    verdict = " ".join(re.search(r'<p data-field="lift-verdict">(.*?)</p>', html, flags=re.S).group(1).split())
+    assert verdict == (
+        "Target 12.0% vs holdout 8.0% converted: <strong>+4.00 points</strong> (95 % CI 2.40 to 5.60; "
+        "the audience converted more than its holdout)."
+    )
+    assert "Audience published 2026-06-01 09:30" in html and "The latest of 2 audience builds" in html
+
+
+def test_lift_verdict_without_a_difference_and_without_intervals():
+    flat = _lift_rows(dt.datetime(2026, 6, 1), holdout_rate=0.10, target_rate=0.10)
+    for r in flat:
+        if r["lift_group"] == "holdout":
+            r.update(rate_difference_ci_low=-0.02, rate_difference_ci_high=0.02)
+    html = render_html({"runs": [_run(lift=flat)], "has_lift": True})
+    assert "not distinguishable from no lift" in html
+    small = _lift_rows(dt.datetime(2026, 6, 1))
+    for r in small:
+        r.update(rate_difference_ci_low=None, rate_difference_ci_high=None, conversion_rate_ci_low=None)
+    html = render_html({"runs": [_run(lift=small)], "has_lift": True})
+    assert 'data-field="lift-verdict"' not in html and 'data-table="lift"' in html
+
+
+def test_no_lift_section_without_outcomes():
+    html = render_html({"runs": [_run()], "has_drift": True})
+    assert "<h3>Lift</h3>" not in html and 'data-table="lift"' not in html
+    html = render_html({"runs": [_run()], "has_lift": True})  # outcomes, but none for this run
+    assert "<h3>Lift</h3>" in html and "No lift rows for this run" in html
+
+
+def test_load_report_data_reads_the_lift_mart():
+    con = duckdb.connect()
+    _marts(con)
+    data = load_report_data(MartReader(con))
+    assert data["has_lift"] is False and data["runs"][0]["lift"] == []  # an older build: no lift table
+    columns = _contract_columns()["lookalike_audience_lift"]
+    con.execute(f"create table lookalike_audience_lift ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+    assert load_report_data(MartReader(con))["has_lift"] is False  # no outcomes input: empty
+    for published in ("2026-05-01", "2026-06-01"):
+        for group, n in (("target", 90), ("holdout", 10), ("rest", 900)):
+            con.execute(
+                "insert into lookalike_audience_lift (run_id, published_at, lift_group, n_users) values (?, ?, ?, ?)",
+                ["r1", published, group, n],
+            )
+    data = load_report_data(MartReader(con))
+    [run] = data["runs"]
+    assert data["has_lift"] is True and run["lift_builds"] == 2
+    assert [(r["lift_group"], r["n_users"], r["published_at"]) for r in run["lift"]] == [
+        ("target", 90, dt.datetime(2026, 6, 1)),
+        ("holdout", 10, dt.datetime(2026, 6, 1)),
+        ("rest", 900, dt.datetime(2026, 6, 1)),
+    ]
+    assert run["lift_holdout"]["n_users"] == 10
