@@ -8,6 +8,7 @@ the intervals with the closed-form reference of test_lift_statistics.py.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import duckdb
 import pytest
@@ -228,3 +229,18 @@ def test_no_outcomes_input_leaves_the_relation_empty(fixture_build):
     assert "assert_no_invalid_outcomes" in proc.stdout and "WARN" not in " ".join(
         line for line in proc.stdout.splitlines() if "assert_no_invalid_outcomes" in line
     )
+
+
+def test_the_report_shows_the_lift_of_the_build(lift, tmp_path):
+    """`lookalike report` on the built database: a Lift table per run with the relation's figures."""
+    from lookalike_udf.report import MartReader, write_report
+
+    rows = query_dicts(lift["db"], "select run_id, lift_group, n_users, n_converted_users from lookalike_audience_lift")
+    html = write_report(MartReader.duckdb(lift["db"]), tmp_path / "report.html").read_text()
+    assert html.count("<h3>Lift</h3>") == 4  # every run of the fixture; two have an audience
+    for r in rows:
+        table = re.search(rf'<table data-table="lift" data-run="{r["run_id"]}">.*?</table>', html, flags=re.S).group(0)
+        row = re.search(rf'<tr data-group="{r["lift_group"]}">.*?</tr>', table, flags=re.S).group(0)
+        assert f'data-field="n_users" data-value="{r["n_users"]}"' in row
+        assert f'data-field="n_converted_users" data-value="{r["n_converted_users"]}"' in row
+    assert html.count("No lift rows for this run") == 2  # the failed and the undeclared run
