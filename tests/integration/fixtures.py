@@ -138,6 +138,28 @@ def add_events(db_path: Path, events=EVENTS) -> None:
     con.close()
 
 
+# --- Outcomes, for lookalike_audience_lift ---------------------------------------------------
+# Times far from any build: 2099 is after every publication (counts), 2001 before (does not).
+OUTCOMES = [("pit", uid(i), "2099-01-02 00:00:00", float(i)) for i in range(3, 61, 3)]  # pit only
+OUTCOMES += [(None, uid(i), "2099-01-03 12:00:00", None) for i in range(4, 61, 4)]  # every run, no value
+OUTCOMES += [("pit", uid(i), "2001-01-01 00:00:00", 100.0) for i in range(5, 61, 5)]  # before publication
+OUTCOMES += [
+    (None, None, "2099-01-02 00:00:00", 1.0),  # no user: invalid
+    ("single", uid(2), "2099-01-02 00:00:00", float("inf")),  # not a finite value: invalid
+    ("single", uid(7), "2099-01-02 00:00:00", 2.5),
+    ("no_such_run", uid(7), "2099-01-02 00:00:00", 9.0),
+]
+
+
+def add_outcomes(db_path: Path, outcomes=OUTCOMES) -> None:
+    con = duckdb.connect(str(db_path))
+    con.execute(
+        "create or replace table inputs.outcomes (run_id varchar, user_id varchar, outcome_at timestamp, value double)"
+    )
+    con.executemany("insert into inputs.outcomes values (?, ?, ?, ?)", outcomes)
+    con.close()
+
+
 def add_scd2_snapshots(db_path: Path, deleted_user: str | None = None, deleted_at: str | None = None) -> None:
     """inputs.snapshots_scd2: the periodic snapshots as a dbt snapshot (one version per snapshot,
     valid until the user's next one). Optionally the last version of one user ends (a deletion)."""

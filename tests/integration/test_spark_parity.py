@@ -29,7 +29,7 @@ import pytest
 
 from conftest import REPO, dbt_bin, query, run_dbt
 from integration import spark_io
-from integration.fixtures import EVENT_VARS, FIXTURE_VARS, add_events, build_fixture_db
+from integration.fixtures import EVENT_VARS, FIXTURE_VARS, add_events, add_outcomes, build_fixture_db
 from integration.parity import differences
 
 # The README's test install has the spark extra and a Java runtime: a missing one fails, never skips.
@@ -44,9 +44,17 @@ if shutil.which("java") is None:  # pragma: no cover
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 
 #: The fixture with events, and a holdout share so that lookalike_audiences.is_holdout (an md5 and a
-#: hex-to-integer step per engine, decision 0028) is compared across engines too.
-PARITY_VARS = {**EVENT_VARS, "lookalike_audience_holdout_pct": 40}
-INPUTS = ["inputs.snapshots", "inputs.labels", "inputs.runs", "inputs.events", "inputs.items"]
+#: hex-to-integer step per engine, decision 0028) is compared across engines too; outcomes, half of
+#: each run in the audience and intervals from 2 users, so that lookalike_audience_lift has real
+#: groups and intervals on both engines (decision 0030).
+PARITY_VARS = {
+    **EVENT_VARS,
+    "lookalike_audience_holdout_pct": 40,
+    "lookalike_audience_top_pct": 50,
+    "lookalike_outcomes": "inputs.outcomes",
+    "lookalike_lift_min_group_users": 2,
+}
+INPUTS = ["inputs.snapshots", "inputs.labels", "inputs.runs", "inputs.events", "inputs.items", "inputs.outcomes"]
 SCHEMA = "lookalike_parity"
 
 #: Every public relation that holds rows on both engines. (lookalike_serving is off by default on
@@ -65,6 +73,7 @@ PUBLIC = [
     "lookalike_run_threshold_metrics",
     "lookalike_user_scores",
     "lookalike_audiences",
+    "lookalike_audience_lift",
     "lookalike_training_predictions",
     "lookalike_feature_importance",
     "lookalike_user_reasons",
@@ -119,6 +128,7 @@ def engines(tmp_path_factory):
     duck = work / "duck.duckdb"
     build_fixture_db(duck)
     add_events(duck)
+    add_outcomes(duck)
     proc = run_dbt(["build"], duck, work / "duck", vars=PARITY_VARS)
     assert "ERROR=0" in proc.stdout
 
@@ -225,6 +235,24 @@ def test_scores_and_metrics_are_real(engines):
         f"select auc from {spark_name('lookalike_run_metrics')} where run_id = 'pit' and split = 'test'",
     )
     assert auc and 0.5 < auc[0][0] <= 1.0
+
+
+def test_lift_is_real_on_both_engines(engines):
+    """Parity of two empty or all-null lift tables would prove nothing: the groups, conversions and
+    intervals are there (the figures themselves are compared by test_public_tables_are_equal)."""
+    rows = query(
+        engines["spark"],
+        f"select run_id, lift_group, n_users, n_converted_users, rate_difference_ci_low "
+        f"from {spark_name('lookalike_audience_lift')} order by run_id, lift_group",
+    )
+    assert [(r[0], r[1]) for r in rows] == [
+        (run, g) for run in ("pit", "single") for g in ("holdout", "rest", "target")
+    ]
+    pit = {r[1]: r for r in rows if r[0] == "pit"}
+    assert sum(pit[g][2] for g in pit) == 60 and pit["holdout"][2] >= 2
+    # 20 pit-only users (i % 3 == 0) and 15 every-run users (i % 4 == 0), 5 of them both
+    assert sum(pit[g][3] for g in pit) == 30
+    assert pit["holdout"][4] is not None and pit["rest"][4] is not None
 
 
 def test_failure_isolation_and_messages_match(engines):
