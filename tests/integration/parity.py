@@ -21,6 +21,10 @@ CLOCK_COLUMNS = {
     "copied",
     "run_started_at",
     "run_finished_at",
+    # the build's id (dbt's invocation_id) in the history relations (decision 0029)
+    "build_id",
+    "previous_build_id",
+    "previous_built_at",
 }
 #: Reuse keys: a checksum of the inputs computed by each engine's own hash function (DuckDB hash,
 #: Spark xxhash64), so the same rows give different keys on the two engines, by design.

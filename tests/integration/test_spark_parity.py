@@ -80,6 +80,11 @@ PUBLIC = [
     "lookalike_feature_drift",
     "lookalike_inference_features",
     "lookalike_runs",
+    # The history relations (decision 0029): one build on each engine (build ids and times are
+    # left out of the comparison, parity.CLOCK_COLUMNS).
+    "lookalike_run_history",
+    "lookalike_feature_drift_history",
+    "lookalike_audience_history",
 ]
 INTERNAL = ["int_lookalike__training_examples", "lookalike_run_models"]
 
