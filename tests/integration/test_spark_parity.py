@@ -86,6 +86,7 @@ PUBLIC = [
     "lookalike_feature_drift_history",
     "lookalike_audience_history",
 ]
+HISTORY = ["lookalike_run_history", "lookalike_feature_drift_history", "lookalike_audience_history"]
 INTERNAL = ["int_lookalike__training_examples", "lookalike_run_models"]
 
 
@@ -423,3 +424,55 @@ def test_plain_dbt_on_spark_stops_at_the_start_naming_lookalike_dbt(tmp_path):
     assert "cluster_id" not in out
     schema_dir = spark_dir / "warehouse" / "plain_dbt.db"  # dbt creates the schema before the hooks run
     assert not schema_dir.exists() or not any(schema_dir.iterdir())  # but no table: no model ran
+
+
+@pytest.fixture(scope="module")
+def spark_history(engines):
+    """A second Spark build of the history relations alone, after rows of an older build (a copy of
+    the first build's rows, 100 days earlier, build id 'old') were added to each: the parquet
+    retention rewrite (spark__lookalike_prune_history) must drop exactly those, and the append keep
+    the first build's rows."""
+    work = engines["work"]
+    staged = work / "spark_history_in.duckdb"
+    times = {"lookalike_run_history": "built_at", "lookalike_feature_drift_history": "built_at"}
+    times["lookalike_audience_history"] = "published_at"
+    with duckdb.connect(str(staged)) as con:
+        con.execute(f"attach '{engines['spark']}' as dumped (read_only)")
+        con.execute(f"create schema {SCHEMA}")
+        for table, column in times.items():
+            con.execute(
+                f"create table {SCHEMA}.{table} as select * from dumped.{SCHEMA}.{table} union all "
+                f"select * replace ('old' as build_id, {column} - interval 100 day as {column}) "
+                f"from dumped.{SCHEMA}.{table}"
+            )
+    spark_io.run("load", engines["spark_dir"], staged, [spark_name(t) for t in HISTORY])
+    proc = lookalike_dbt(["build", "-s", *HISTORY], engines["spark_dir"], work / "spark_history_run", PARITY_VARS)
+    assert "ERROR=0" in proc.stdout, proc.stdout[-6000:]
+    after = work / "spark_history_out.duckdb"
+    spark_io.run("dump", engines["spark_dir"], after, [spark_name(t) for t in HISTORY])
+    return {"first": engines["spark"], "after": after, "proc": proc}
+
+
+def test_spark_history_retention_and_append(spark_history):
+    first, after = spark_history["first"], spark_history["after"]
+    first_build = query(first, f"select distinct build_id from {spark_name('lookalike_run_history')}")
+    assert len(first_build) == 1
+    for table in HISTORY:
+        builds = dict(query(after, f"select build_id, count(*) from {spark_name(table)} group by build_id"))
+        assert "old" not in builds, table  # the back-dated rows are gone
+        assert len(builds) == 2 and builds[first_build[0][0]] > 0, (table, builds)
+        before_rows = sorted(query(first, f"select * from {spark_name(table)}"), key=repr)
+        kept = sorted(
+            query(after, f"select * from {spark_name(table)} where build_id = ?", [first_build[0][0]]), key=repr
+        )
+        assert kept == before_rows, table  # the first build's rows, value for value
+    # The second build logged the same audience again (lookalike_audiences was not rebuilt): no churn.
+    rows = query(
+        after,
+        f"select run_id, n_audience_entered, n_audience_left, n_audience_stayed, n_previous_audience_users "
+        f"from {spark_name('lookalike_run_history')} where build_id <> ? and audience_logged order by run_id",
+        [first_build[0][0]],
+    )
+    sizes = dict(query(first, f"select run_id, count(*) from {spark_name('lookalike_audiences')} group by run_id"))
+    assert rows == [(run, 0, 0, sizes[run], sizes[run]) for run in ("pit", "single")]
+    assert "audience vs build" in spark_history["proc"].stdout
