@@ -108,6 +108,12 @@ def builds(tmp_path_factory, fixture_build):
     out["audiences_C"] = audiences(db)
     out["runs_C"] = by_build(db, out["C"])
     out["stale_C"] = query(db, "select distinct run_id from lookalike_audiences where is_stale")
+    # D: the history alone (lookalike_audiences is not rebuilt): the same audiences again.
+    out["proc_D"] = run_dbt(
+        ["build", "-s", "lookalike_audience_history", "lookalike_run_history"], db, work, vars=VARS_C
+    )
+    out["D"] = last_build_id(db)
+    out["runs_D"] = by_build(db, out["D"])
     return out
 
 
@@ -216,6 +222,21 @@ def test_a_failed_run_keeps_its_row_and_shows_no_churn(builds):
     ) == [(0,)]
 
 
+def test_an_audience_not_rebuilt_shows_no_churn(builds):
+    """Build D rebuilt only the history: every run that published an audience in C publishes the
+    same one again (0 entered, 0 left); the FAILED run with its kept audience is still not compared."""
+    compared = {run: row for run, row in builds["runs_D"].items() if row["previous_build_id"] is not None}
+    assert set(compared) == {"pit", HOSTILE_RUN}
+    for run_id, row in compared.items():
+        size = len(builds["audiences_C"][run_id])
+        assert row["previous_build_id"] == builds["C"]
+        assert (row["n_audience_entered"], row["n_audience_left"], row["n_audience_stayed"]) == (0, 0, size), run_id
+        assert row["audience_overlap_share"] == 1.0
+    assert builds["runs_D"]["single"]["audience_logged"] is False
+    assert builds["runs_D"]["single"]["n_audience_entered"] is None
+    assert "audience vs build" in builds["proc_D"].stdout
+
+
 def test_retention_deletes_exactly_the_old_rows(builds):
     before, after = builds["history_before_C"], builds["history_C"]
     for table in HISTORY:
@@ -292,7 +313,7 @@ def test_hostile_run_id(builds):
     assert row["history_warnings"].startswith(f"run '{HOSTILE_RUN}': only ")
     assert query(
         db, "select count(distinct build_id) from lookalike_audience_history where run_id = ?", [HOSTILE_RUN]
-    ) == [(2,)]
+    ) == [(3,)]  # B, C and D (the history alone)
     assert f"audience vs build {builds['B'][:8]}" in builds["proc_C"].stdout
 
 
