@@ -244,3 +244,43 @@ def test_the_report_shows_the_lift_of_the_build(lift, tmp_path):
         assert f'data-field="n_users" data-value="{r["n_users"]}"' in row
         assert f'data-field="n_converted_users" data-value="{r["n_converted_users"]}"' in row
     assert html.count("No lift rows for this run") == 2  # the failed and the undeclared run
+
+
+@pytest.fixture(scope="module")
+def earlier_build(tmp_path_factory, fixture_build):
+    """A copy of the fixture build whose history holds an audience of 'pit' published ten days
+    before the current scores (users 1-6 target, 7-10 holdout), with outcomes around it."""
+    work = tmp_path_factory.mktemp("lift_history")
+    db = copy_fixture_build(fixture_build, work)
+    scored = query(db, "select min(scored_at) from lookalike_user_scores where run_id = 'pit'")[0][0]
+    logged = query(db, "select distinct published_at from lookalike_audience_history where run_id = 'pit'")
+    past = scored - dt.timedelta(days=10)
+    rows = [
+        ("pit", uid(1), (past + dt.timedelta(days=1)).isoformat(sep=" "), "5"),  # target, counts
+        ("pit", uid(2), (past - dt.timedelta(seconds=1)).isoformat(sep=" "), "7"),  # before it: no
+        ("pit", uid(7), (past + dt.timedelta(days=2)).isoformat(sep=" "), "1"),  # holdout, counts
+    ]
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table inputs.outcomes (run_id varchar, user_id varchar, outcome_at varchar, value varchar)")
+        con.executemany("insert into inputs.outcomes values (?, ?, ?, ?)", rows)
+        con.executemany(
+            "insert into lookalike_audience_history (build_id, published_at, run_id, user_id, score, score_rank, "
+            "is_holdout) values ('earlier-build', ?, 'pit', ?, 0.5, ?, ?)",
+            [(past, uid(i), i, i > 6) for i in range(1, 11)],
+        )
+    run_dbt(["build", "-s", *LIFT_MODELS], db, work, vars=VARS)
+    lift = query_dicts(db, "select * from lookalike_audience_lift where run_id = 'pit' order by published_at")
+    return {"lift": lift, "past": past, "scored": scored, "logged": [r[0] for r in logged]}
+
+
+def test_an_audience_of_an_earlier_build_is_measured_over_its_own_window(earlier_build):
+    lift, past = earlier_build["lift"], earlier_build["past"]
+    # the fixture build logged its audience at its start, before it scored: that build is the
+    # current one (its rows come from lookalike_audiences), never a second, earlier audience
+    assert len(earlier_build["logged"]) == 1 and earlier_build["logged"][0] <= earlier_build["scored"]
+    assert sorted({r["published_at"] for r in lift}) == [past, earlier_build["scored"]]
+    by = {r["lift_group"]: r for r in lift if r["published_at"] == past}
+    assert (by["target"]["n_users"], by["target"]["n_converted_users"], by["target"]["total_value"]) == (6, 1, 5.0)
+    assert (by["holdout"]["n_users"], by["holdout"]["n_converted_users"], by["holdout"]["total_value"]) == (4, 1, 1.0)
+    assert by["rest"]["n_users"] == 0 and by["rest"]["rate_difference"] is None
+    assert by["holdout"]["rate_difference"] == pytest.approx(1 / 6 - 1 / 4)
