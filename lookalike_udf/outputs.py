@@ -24,6 +24,7 @@ __all__ = [
     "REASON_SCHEMA",
     "FEATURE_REPORT_SCHEMA",
     "EXPORT_SCHEMA",
+    "TRAINING_LOG_SCHEMA",
     "constant",
     "now",
     "failure_marker",
@@ -70,6 +71,19 @@ PREDICTION_SCHEMA = pa.schema(
         ("weight", pa.float64()),
         ("score", pa.float64()),
         ("training_fingerprint", pa.string()),
+    ]
+)
+
+# --- lookalike_run_training_log ----------------------------------------------------------------
+TRAINING_LOG_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("model_type", pa.string()),
+        ("member", pa.int64()),
+        ("iteration", pa.int64()),
+        ("train_loss", pa.float64()),
+        ("validation_loss", pa.float64()),
+        ("model_sha256", pa.string()),
     ]
 )
 

@@ -35,6 +35,10 @@ class LookalikeModel:
     encoder: FeatureEncoder
     estimator_payload: dict
     params: dict
+    #: Per member of the estimator (one, or one per bagging member), the fit's log: ``iteration``,
+    #: ``train_loss``, ``validation_loss`` lists (lookalike_udf.evaluation.training_log_rows). Stored
+    #: beside ``params`` in the model JSON; None for models stored before it existed. Not used to score.
+    training_log: list | None = None
 
     def __post_init__(self):
         self._scorer = load_estimator(self.estimator_payload)
@@ -109,16 +113,15 @@ class LookalikeModel:
         return scores
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": MODEL_FORMAT,
-                "params": self.params,
-                "encoder": self.encoder.to_dict(),
-                "estimator": self.estimator_payload,
-            },
-            allow_nan=False,
-            separators=(",", ":"),
-        )
+        document = {
+            "format": MODEL_FORMAT,
+            "params": self.params,
+            "encoder": self.encoder.to_dict(),
+            "estimator": self.estimator_payload,
+        }
+        if self.training_log is not None:
+            document["training_log"] = self.training_log
+        return json.dumps(document, allow_nan=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> LookalikeModel:
@@ -141,4 +144,5 @@ class LookalikeModel:
             encoder=FeatureEncoder.from_dict(payload["encoder"]),
             estimator_payload=payload["estimator"],
             params=payload.get("params", {}),
+            training_log=payload.get("training_log"),
         )

@@ -19,6 +19,7 @@ import sklearn
 from . import estimators
 from .errors import RunValidationError
 from .estimators import bagging
+from .evaluation import complete_training_log
 from .features import FeatureEncoder
 from .pu import PU_METHODS, _hash
 from .scoring import LookalikeModel
@@ -217,6 +218,11 @@ def fit_run_model(
         )
     else:
         payload, params = estimators.fit(fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides)
+    # The per-iteration log goes into the model JSON beside params, not into model_params (one per member).
+    ids = train.column("example_id").to_pylist() if "example_id" in train.column_names else None
+    training_log = complete_training_log(
+        payload, params.pop("training_log", None), X, labels, weights, ids, params.get("n_iter")
+    )
     params = {
         **params,
         "model_type": fitted_type,
@@ -238,4 +244,4 @@ def fit_run_model(
         params["sampled_from_rows"] = int(n_before)
     if selection is not None:
         params["model_selection"] = selection
-    return LookalikeModel(encoder=encoder, estimator_payload=payload, params=params)
+    return LookalikeModel(encoder=encoder, estimator_payload=payload, params=params, training_log=training_log)

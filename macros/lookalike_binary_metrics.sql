@@ -1,10 +1,14 @@
 {#- Weighted ROC AUC and KS per group, in SQL.
     relation: rows with a score, a 0/1 label and an optional weight (null weight = 1).
     Emits one row per group: the group columns, n_examples, n_positive, sum_weight,
-    positive_rate (weighted share of label 1), auc, ks.
+    positive_rate (weighted share of label 1), auc, ks, log_loss.
     auc equals sklearn.metrics.roc_auc_score(label, score, sample_weight=weight): tied scores count
     one half. ks is max |TPR - FPR| over score thresholds, as from sklearn.metrics.roc_curve.
-    Both are null when the group lacks either class. -#}
+    Both are null when the group lacks either class. log_loss equals
+    sklearn.metrics.log_loss(label, score, sample_weight=weight, labels=[0, 1]): the weighted mean
+    of -ln(score) over positives and -ln(1 - score) over negatives, each probability clipped to
+    [eps, 1 - eps] with eps = 2.220446049250313e-16 (float64's machine epsilon, as scikit-learn
+    clips); it is defined for a group of one class too. -#}
 {% macro lookalike_binary_metrics(relation, group_by=['run_id', 'split'], score='score', label='label', weight='weight') %}
   {%- set groups = group_by | join(', ') -%}
   {%- set partition = 'partition by ' ~ groups if group_by else '' -%}
@@ -49,7 +53,17 @@ select {{ groups ~ ',' if group_by }}
     end as auc,
     case when max(total_positive) > 0 and max(total_negative) > 0 then
         max(abs(weight_positive_at_or_above / total_positive - weight_negative_at_or_above / total_negative))
-    end as ks
+    end as ks,
+    sum(weight_positive * -ln({{ lookalike.lookalike_clipped_probability('score') }})
+        + weight_negative * -ln({{ lookalike.lookalike_clipped_probability('1.0 - score') }}))
+        / nullif(max(total_positive) + max(total_negative), 0) as log_loss
 from lookalike_cumulative
 {{ 'group by ' ~ groups if group_by }}
 {% endmacro %}
+
+
+{#- A probability clipped to [eps, 1 - eps], eps = float64's machine epsilon (scikit-learn's log_loss
+    clips the same way). Portable: least / greatest. -#}
+{% macro lookalike_clipped_probability(expression) -%}
+    least(greatest({{ expression }}, cast(2.220446049250313e-16 as double)), cast(0.9999999999999998 as double))
+{%- endmacro %}

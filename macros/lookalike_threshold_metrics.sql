@@ -12,7 +12,8 @@
     and f1 are null where that denominator is 0 (sklearn's zero_division).
     Emits the group columns, cutoff, top_pct (null for max_ks), threshold, n_predicted_positive
     (rows), true_positive, false_positive, true_negative, false_negative, precision_positive,
-    recall_positive, f1_positive, precision_negative, recall_negative, f1_negative. -#}
+    recall_positive, f1_positive, precision_negative, recall_negative, f1_negative, accuracy.
+    accuracy = (TP + TN) / total weight, sklearn.metrics.accuracy_score with sample_weight. -#}
 {% macro lookalike_threshold_metrics(relation, group_by=['run_id', 'split'], score='score', label='label', weight='weight', top_pct=10) %}
   {{ return(adapter.dispatch('lookalike_threshold_metrics', 'lookalike')(relation, group_by, score, label, weight, top_pct)) }}
 {% endmacro %}
@@ -93,6 +94,8 @@ select *,
     2 * true_positive / nullif(2 * true_positive + false_positive + false_negative, 0) as f1_positive,
     true_negative / nullif(true_negative + false_negative, 0) as precision_negative,
     true_negative / nullif(true_negative + false_positive, 0) as recall_negative,
-    2 * true_negative / nullif(2 * true_negative + false_negative + false_positive, 0) as f1_negative
+    2 * true_negative / nullif(2 * true_negative + false_negative + false_positive, 0) as f1_negative,
+    (true_positive + true_negative)
+        / nullif(true_positive + false_positive + true_negative + false_negative, 0) as accuracy
 from lookalike_counts
 {% endmacro %}

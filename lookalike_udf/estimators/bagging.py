@@ -192,8 +192,11 @@ def fit(
     member_params = fitted[-1][1]
     # Boosting and logistic record iterations; forests do not.
     iterations = [params["n_iter"] for _, params in fitted if "n_iter" in params]
-    params = {k: v for k, v in member_params.items() if k not in ("n_iter", "random_state")}
+    params = {k: v for k, v in member_params.items() if k not in ("n_iter", "random_state", "training_log")}
     params.update(n_bags=n_bags, bag_size=bag_size)
     if iterations:
         params["n_iter"] = iterations
+    # One training log per member, in member order, None where the fit recorded none
+    # (lookalike_udf.evaluation.complete_training_log fills them in).
+    params["training_log"] = [p.get("training_log") for _, p in fitted]
     return dump(members, random_seed, thresholds, bag_size), params

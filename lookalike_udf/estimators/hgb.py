@@ -364,6 +364,19 @@ class HGBScorer:
         run_blocks(X.shape[0], work, n_threads)
         return raw
 
+    def staged_raw(self, X):
+        """The raw score (log-odds) of every row after each tree, in the order ``predict_proba``
+        adds them: what scikit-learn's ``staged_decision_function`` gives for the fitted estimator
+        (lookalike_run_training_log). One array per tree."""
+        Xm = self._prepare(X)
+        raw = np.full(Xm.shape[0], self.baseline, dtype=np.float64)
+        for i, tree in enumerate(self.trees):
+            if self._sklearn_predictors is not None:
+                raw = raw + self._sklearn_predictors[i].predict(Xm, self.known_cat_bitsets, self.f_idx_map, 1)
+            else:
+                raw = raw + self._predict_tree_numpy(tree, Xm)
+            yield raw
+
     def predict_proba_positive(self, X) -> np.ndarray:
         """Probability of the positive class, as ``predict_proba(X)[:, 1]``."""
         raw = self.predict_raw(X)
@@ -584,7 +597,35 @@ def fit(X, y, w, mask, random_seed, overrides: dict | None = None) -> tuple[dict
     # (about 1 s per fit on a few thousand rows).
     with threads_for(len(y)):
         estimator.fit(X, y, sample_weight=None if uniform_weights(w) else w)
-    return dump(estimator), {**params, "n_iter": int(estimator.n_iter_)}
+    params = {**params, "n_iter": int(estimator.n_iter_)}
+    log = early_stopping_log(estimator)
+    if log is not None:
+        params["training_log"] = log
+    return dump(estimator), params
+
+
+def early_stopping_log(estimator) -> dict | None:
+    """The per-iteration log scikit-learn recorded while early stopping on the loss (the default
+    from 200 training rows), or None when it recorded none (lookalike_run_training_log).
+
+    ``train_loss`` is ``-train_score_`` (the weighted log loss on the rows the trees were fitted
+    on) and ``validation_loss`` ``-validation_score_`` (on the held-out ``validation_fraction``),
+    one entry per iteration 1..``n_iter_`` (entry 0, before the first tree, is dropped). Free: it
+    reads what the fit kept. Without it, :func:`lookalike_udf.evaluation.complete_training_log`
+    computes the train loss once for the stored model.
+    """
+    n_iter = int(estimator.n_iter_)
+    if not getattr(estimator, "do_early_stopping_", False) or getattr(estimator, "scoring", "loss") != "loss":
+        return None
+    train = np.asarray(estimator.train_score_, dtype=np.float64)[1:]
+    validation = np.asarray(estimator.validation_score_, dtype=np.float64)[1:]
+    if len(train) != n_iter:
+        return None
+    return {
+        "iteration": list(range(1, n_iter + 1)),
+        "train_loss": [_encode_float(-v) for v in train],
+        "validation_loss": [_encode_float(-v) for v in validation] if len(validation) == n_iter else None,
+    }
 
 
 TYPE = EstimatorType(

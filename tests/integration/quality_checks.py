@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pytest
 from scipy.special import expit
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_curve
+from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support, roc_curve
 
 from conftest import query, query_dicts
 from lookalike_udf.reasons import format_value
@@ -70,6 +70,68 @@ def assert_threshold_metrics_match_sklearn(db, top_pct=10) -> int:
             position = max(1, math.ceil(top_pct * len(s) / 100))
             assert m["threshold"] == np.sort(s)[::-1][position - 1]
     return len(rows)
+
+
+def _prediction_rows(db, run_id, split):
+    preds = query(
+        db,
+        "select label, score, weight from lookalike_training_predictions where run_id = ? and split = ?",
+        [run_id, split],
+    )
+    y = np.array([p[0] for p in preds], dtype=int)
+    s = np.array([p[1] for p in preds], dtype=float)
+    w = np.array([1.0 if p[2] is None else p[2] for p in preds], dtype=float)
+    return y, s, w
+
+
+def assert_evaluation_matches_sklearn(db) -> int:
+    """The evaluation columns and relations (docs/evaluation.md) equal scikit-learn on the same rows
+    of lookalike_training_predictions: lookalike_run_metrics' log_loss and its accuracy, precision,
+    recall and f1 at the top_pct threshold; lookalike_run_threshold_metrics' accuracy; and the four
+    cells of lookalike_run_confusion_matrix per cutoff, unweighted and weighted. Returns the number
+    of (run, split) rows checked."""
+    metrics = query_dicts(db, "select * from lookalike_run_metrics order by run_id, split")
+    cuts = {
+        (r["run_id"], r["split"], r["cutoff"]): r
+        for r in query_dicts(db, "select * from lookalike_run_threshold_metrics")
+    }
+    cells = query_dicts(db, "select * from lookalike_run_confusion_matrix")
+    assert len(cells) == 4 * len(cuts)
+    for m in metrics:
+        y, s, w = _prediction_rows(db, m["run_id"], m["split"])
+        assert m["log_loss"] == pytest.approx(log_loss(y, s, sample_weight=w, labels=[0, 1]), rel=1e-12, abs=1e-12)
+        top = cuts[(m["run_id"], m["split"], "top_pct")]
+        assert m["threshold"] == top["threshold"]
+        predicted = (s >= m["threshold"]).astype(int)
+        assert m["accuracy"] == pytest.approx(accuracy_score(y, predicted, sample_weight=w), abs=1e-12)
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y, predicted, labels=[0, 1], sample_weight=w, zero_division=np.nan
+        )
+        _same(m["precision_positive"], precision[1])
+        _same(m["recall_positive"], recall[1])
+        _same(m["f1_positive"], f1[1])
+    for (run_id, split, cutoff), t in cuts.items():
+        y, s, w = _prediction_rows(db, run_id, split)
+        predicted = (s >= t["threshold"]).astype(int)
+        assert t["accuracy"] == pytest.approx(accuracy_score(y, predicted, sample_weight=w), abs=1e-12)
+        mine = {
+            (c["actual_label"], c["predicted_label"]): c
+            for c in cells
+            if (c["run_id"], c["split"], c["cutoff"]) == (run_id, split, cutoff)
+        }
+        assert sorted(mine) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+        unweighted = confusion_matrix(y, predicted, labels=[0, 1])
+        weighted = confusion_matrix(y, predicted, labels=[0, 1], sample_weight=w)
+        for (actual, pred), c in mine.items():
+            assert c["threshold"] == t["threshold"]
+            assert c["n_examples"] == unweighted[actual, pred], (run_id, split, cutoff, actual, pred)
+            assert c["sum_weight"] == pytest.approx(weighted[actual, pred], abs=1e-9)
+        # The weighted cells are the threshold table's counts.
+        assert mine[(1, 1)]["sum_weight"] == pytest.approx(t["true_positive"], abs=1e-9)
+        assert mine[(0, 1)]["sum_weight"] == pytest.approx(t["false_positive"], abs=1e-9)
+        assert mine[(0, 0)]["sum_weight"] == pytest.approx(t["true_negative"], abs=1e-9)
+        assert mine[(1, 0)]["sum_weight"] == pytest.approx(t["false_negative"], abs=1e-9)
+    return len(metrics)
 
 
 def seed_recall_by_numpy(db, run_id: str, pcts=(10, 20)) -> tuple[int, dict]:

@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from conftest import REPO, query, query_dicts, run_dbt
 from integration.quality_checks import (
+    assert_evaluation_matches_sklearn,
     assert_seed_recall_matches_numpy,
     assert_threshold_metrics_match_sklearn,
     assert_user_reasons_are_exact,
@@ -232,6 +233,11 @@ def test_feature_importance_ranks_the_planted_signal_first(demo):
 
 def test_threshold_metrics_match_sklearn_on_the_demo(demo):
     assert assert_threshold_metrics_match_sklearn(demo) == 12  # 3 runs x 2 splits x 2 cutoffs
+
+
+def test_evaluation_relations_match_sklearn_on_the_demo(demo):
+    # log loss, accuracy / precision / recall / f1 at the top_pct threshold, the confusion matrix
+    assert assert_evaluation_matches_sklearn(demo) == 6  # 3 runs x 2 splits
 
 
 def test_seed_recall_matches_numpy_on_the_demo(demo):

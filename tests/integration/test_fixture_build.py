@@ -6,17 +6,23 @@ import datetime as dt
 import json
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
-from sklearn.metrics import roc_auc_score, roc_curve
+from scipy.special import expit
+from sklearn.metrics import log_loss, roc_auc_score, roc_curve
 
 from conftest import query, query_dicts, run_dbt
 from integration.fixtures import FIXTURE_VARS
 from integration.quality_checks import (
+    assert_evaluation_matches_sklearn,
     assert_seed_recall_matches_numpy,
     assert_threshold_metrics_match_sklearn,
     assert_user_reasons_are_exact,
 )
+from lookalike_udf.estimators import hgb
 from lookalike_udf.reasons import format_value
+from lookalike_udf.scoring import LookalikeModel
 
 pytestmark = pytest.mark.integration
 T = dt.datetime
@@ -291,6 +297,80 @@ def test_deciles_and_cumulative_rates_cover_every_row(db):
         assert len(cumulative) == 20
         for _direction, fraction, covered in cumulative:
             assert covered == -(-round(fraction * 10) * n // 10)  # ceil(fraction * n)
+
+
+def test_evaluation_relations_match_sklearn(db):
+    """Log loss, accuracy / precision / recall / f1 at the top_pct threshold and the confusion
+    matrix (weighted: the fixture's negatives of 'pit' weigh 2; ties: 'pit' has 2 distinct scores
+    per split) equal scikit-learn on the same rows (docs/evaluation.md)."""
+    assert assert_evaluation_matches_sklearn(db) == 4
+    assert query(db, "select count(distinct score) from lookalike_training_predictions where run_id = 'pit'") == [(2,)]
+
+
+def test_feature_info_matches_pandas(db):
+    """lookalike_feature_info equals pandas on the same rows of lookalike_pit_features."""
+    frame = pd.DataFrame(query_dicts(db, "select * from lookalike_pit_features"))
+    rows = query_dicts(db, "select * from lookalike_feature_info order by run_id, feature")
+    kinds = {"score_signal": "numeric", "segment": "categorical", "is_active": "boolean"}
+    assert {(r["run_id"], r["feature"]) for r in rows} == {
+        (run_id, f) for run_id in frame.run_id.unique() for f in kinds
+    }
+    for r in rows:
+        values = frame.loc[frame.run_id == r["run_id"], r["feature"]]
+        assert r["feature_kind"] == kinds[r["feature"]]
+        assert r["n_examples"] == len(values)
+        assert r["null_count"] == int(values.isna().sum())
+        if r["feature_kind"] == "categorical":
+            assert r["category_count"] == values.nunique()
+            assert r["mean_value"] is None and r["min_value"] is None
+            continue
+        numbers = values.astype("float64")
+        assert r["category_count"] is None
+        assert r["min_value"] == numbers.min() and r["max_value"] == numbers.max()
+        assert r["mean_value"] == pytest.approx(numbers.mean(), abs=1e-12)
+        assert r["median_value"] == pytest.approx(numbers.median(), abs=1e-12)
+        assert r["stddev_value"] == pytest.approx(numbers.std(), abs=1e-12)
+
+
+def test_training_log_matches_the_stored_models(db):
+    """lookalike_run_training_log: one row per boosting iteration of every member (n_iter of
+    model_params), and for 'pit' (one hgb model, no early stopping below 200 rows) every
+    iteration's train_loss equals sklearn.metrics.log_loss of the stored trees' staged predictions
+    on the train split's rows, the last one that of lookalike_training_predictions."""
+    models = {
+        r["run_id"]: r for r in query_dicts(db, "select * from lookalike_run_models where model_status = 'TRAINED'")
+    }
+    log = query_dicts(db, "select * from lookalike_run_training_log order by run_id, member, iteration")
+    assert {r["run_id"] for r in log} == set(models) == {"pit", "single"}
+    for run_id, row in models.items():
+        n_iter = json.loads(row["model_params"])["n_iter"]
+        per_member = n_iter if isinstance(n_iter, list) else [n_iter]
+        for member, n in enumerate(per_member):
+            mine = [r for r in log if r["run_id"] == run_id and r["member"] == member]
+            assert [r["iteration"] for r in mine] == list(range(1, n + 1))
+            assert all(r["validation_loss"] is None and r["model_sha256"] == row["model_sha256"] for r in mine)
+        assert {r["member"] for r in log if r["run_id"] == run_id} == set(range(len(per_member)))
+    model = LookalikeModel.from_json(models["pit"]["model_json"])
+    train = query_dicts(
+        db,
+        "select e.*, p.score from int_lookalike__training_examples e join lookalike_training_predictions p "
+        "using (run_id, example_id) where e.run_id = 'pit' and e.split = 'train'",
+    )
+    table = pa.Table.from_pylist(train)
+    y = np.array([r["label"] for r in train])
+    w = np.array([1.0 if r["weight"] is None else r["weight"] for r in train])
+    scorer = hgb.load(model.estimator_payload, engine="numpy")
+    prepared = scorer._prepare(model.encoder.transform(table))
+    raw = np.full(len(y), scorer.baseline)
+    expected = []
+    for tree in scorer.trees:
+        raw = raw + scorer._predict_tree_numpy(tree, prepared)
+        expected.append(log_loss(y, expit(raw), sample_weight=w, labels=[0, 1]))
+    pit = [r["train_loss"] for r in log if r["run_id"] == "pit"]
+    np.testing.assert_allclose(pit, expected, rtol=1e-9, atol=1e-12)
+    scores = np.array([r["score"] for r in train])
+    assert pit[-1] == pytest.approx(log_loss(y, scores, sample_weight=w, labels=[0, 1]), rel=1e-9)
+    assert pit[-1] < pit[0]
 
 
 def test_threshold_metrics_match_sklearn(db):
