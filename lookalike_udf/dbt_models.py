@@ -31,6 +31,7 @@ from .integrity import (
     load_verified_models,
     model_sha256,
     retrained_warning,
+    verify_split_model,
     verify_stored_model,
     without_retrained_warnings,
 )
@@ -49,7 +50,7 @@ from .reuse import (
 from .reuse import TRAINED as ACTION_TRAINED
 from .reuse import previous_table as previous_table  # re-exported: the dbt Python models call it
 from .scoring import MODEL_FORMAT
-from .training import fit_run_model
+from .training import fit_run_models
 from .tuning import leakage_sentence
 from .validation import check_run
 from .vocabulary import ModelStatus, ScoringAction
@@ -85,6 +86,7 @@ def _training_settings(run: dict) -> dict:
         "tune_model",
         "tune_time_budget_seconds",
         "auto_tune",
+        "refit_on_all_labels",
     ):
         if run.get(name) is not None:
             settings[name] = run[name]
@@ -133,12 +135,15 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
         if check.ok and fingerprint and before and before.get("model_status") == TRAINED:
             try:
                 verify_stored_model(before)
+                verify_split_model(before)  # the model of the metrics, when the run was refitted
             except StoredModelError as exc:  # edited or corrupted since it was stored: refit
                 integrity_warning = retrained_warning(rid, exc.cause)
             else:
                 row = {name: before.get(name) for name in RUN_MODEL_SCHEMA.names}
                 # A table from before model_sha256 existed: the model loaded, so record its checksum now.
                 row["model_sha256"] = model_sha256(before["model_json"])
+                if before.get("split_model_json"):
+                    row["split_model_sha256"] = model_sha256(before["split_model_json"])
                 row["status_message"] = without_retrained_warnings(before.get("status_message"))
                 row["training_action"] = REUSED
                 out.append(row)
@@ -159,8 +164,12 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
             messages.append(integrity_warning)
         if check.ok:
             try:
-                model = fit_run_model(rid, run_examples, int(run.get("random_seed") or 0), **_training_settings(run))
+                fitted = fit_run_models(rid, run_examples, int(run.get("random_seed") or 0), **_training_settings(run))
+                model = fitted.scoring  # scores the population; fitted.split describes the metrics
                 model_json = model.to_json()
+                if fitted.refitted:
+                    split_json = fitted.split.to_json()
+                    row.update(split_model_json=split_json, split_model_sha256=model_sha256(split_json))
                 row.update(
                     model_status=TRAINED,
                     model_format=MODEL_FORMAT,
@@ -207,6 +216,9 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
 def predict_training_examples(models, examples, previous=None, force=False) -> pa.Table:
     """Score every training example of every trained run with the stored model (train and test).
 
+    The model is the one fitted on the train split (``split_model_json`` when the run was refitted
+    on every label, else ``model_json``), so the test split's scores are held-out scores.
+
     For a bagging PU model, the unlabeled examples of the train split get out-of-bag scores
     (:meth:`LookalikeModel.predict_training`), so train metrics do not reward memorised negatives.
     A run whose model was reused keeps its rows of ``previous`` (this table from the previous
@@ -216,7 +228,9 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
     engine = engine_for(models, examples, previous)
     example_table = engine.to_arrow(examples)
     model_rows = {row["run_id"]: row for row in _rows(engine, models)}
-    loaded, _failures = load_verified_models(model_rows.values())
+    # The split model (fitted on the train split) of a run refitted on every label: these rows feed
+    # the metrics, so they must come from the model that never saw the test split (decision 0032).
+    loaded, _failures = load_verified_models(model_rows.values(), split_models=True)
     carried = carry_over(
         engine,
         previous,

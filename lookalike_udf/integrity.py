@@ -15,6 +15,11 @@ validates every index and the feature count). A model that fails is never used:
 A table written before ``model_sha256`` existed has no such column: its models are only checked
 to load (the checksum is unknown, not wrong), and the next fit or reuse writes the checksum.
 
+A run refitted on every label (decision 0032) has a second model, ``split_model_json`` with
+``split_model_sha256``: the model fitted on the train split, which every metric describes.
+:func:`split_model_row` presents it as a row of its own, so it is verified the same way
+(``load_verified_models(..., split_models=True)``: training predictions, the quality report).
+
 The checksum detects corruption and edits of ``model_json`` alone. It is not a signature: whoever
 can rewrite both columns can replace a model.
 """
@@ -35,6 +40,8 @@ __all__ = [
     "model_sha256",
     "verify_stored_model",
     "load_verified_models",
+    "split_model_row",
+    "verify_split_model",
     "failure_message",
     "retrained_warning",
     "without_retrained_warnings",
@@ -116,12 +123,40 @@ def _row_dicts(model_rows) -> list[dict]:
     return list(model_rows)
 
 
-def load_verified_models(model_rows) -> tuple[dict[str, LookalikeModel], dict[str, str]]:
+def split_model_row(row: dict) -> dict:
+    """The row with the model every metric describes in ``model_json`` / ``model_sha256``: the
+    split model (``split_model_json`` / ``split_model_sha256``) of a run refitted on every label,
+    else the row itself (its model_json is the split model). A row of a table without
+    ``split_model_sha256`` is only loaded, as for ``model_sha256``."""
+    if not row.get("split_model_json"):
+        return row
+    out = {key: value for key, value in row.items() if key != "model_sha256"}
+    out["model_json"] = row["split_model_json"]
+    if "split_model_sha256" in row:
+        out["model_sha256"] = row["split_model_sha256"]
+    return out
+
+
+def verify_split_model(row: dict) -> LookalikeModel | None:
+    """:func:`verify_stored_model` on the row's split model (``split_model_json``), None when the
+    row has none. The cause of a :class:`StoredModelError` names the split model's columns."""
+    if not row.get("split_model_json"):
+        return None
+    try:
+        return verify_stored_model(split_model_row(row))
+    except StoredModelError as exc:
+        cause = exc.cause.replace("model_sha256", "split_model_sha256").replace("model_json", "split_model_json")
+        raise StoredModelError(cause) from exc
+
+
+def load_verified_models(model_rows, split_models: bool = False) -> tuple[dict[str, LookalikeModel], dict[str, str]]:
     """Verify and load the model of every TRAINED row of lookalike_run_models.
 
     ``model_rows`` are its rows (dicts, an Arrow table, or a relation or DataFrame of an engine). Returns
     ``(models, failures)``: run_id -> loaded model for the runs that pass, run_id ->
     :func:`failure_message` for those that do not. One run's failure never stops the others.
+    ``split_models``: load the model the metrics describe (:func:`split_model_row`) instead of
+    the one that scores the population.
     """
     models, failures = {}, {}
     for row in _row_dicts(model_rows):
@@ -129,7 +164,8 @@ def load_verified_models(model_rows) -> tuple[dict[str, LookalikeModel], dict[st
             continue
         rid = row["run_id"]
         try:
-            models[rid] = verify_stored_model(row)
+            split = verify_split_model(row) if split_models else None
+            models[rid] = split if split is not None else verify_stored_model(row)
         except StoredModelError as exc:
             failures[rid] = failure_message(rid, exc.cause)
     return models, failures

@@ -56,6 +56,11 @@ RUN_MODEL_SCHEMA = pa.schema(
         ("library_version", pa.string()),
         ("training_fingerprint", pa.string()),
         ("training_action", pa.string()),
+        # The model fitted on the train split, when the run was refitted on every label (decision
+        # 0032): every metric describes it; model_json (the refit) scores the population. Null
+        # when model_json is itself the split model.
+        ("split_model_json", pa.string()),
+        ("split_model_sha256", pa.string()),
     ]
 )
 

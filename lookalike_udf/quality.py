@@ -4,8 +4,10 @@ One row per trained run and model feature (:func:`feature_report`), written by t
 ``lookalike_feature_importance``. Definitions (also in the model's YAML and
 docs/decisions/0006-quality-report.md):
 
-- ``importance``: permutation importance on the run's test split. The stored model
-  (:class:`~lookalike_udf.scoring.LookalikeModel`, loaded from JSON) scores the test rows; then one
+- ``importance``: permutation importance on the run's test split. The stored model fitted on the
+  train split (``split_model_json`` of a run refitted on every label, else ``model_json``: never a
+  model that saw the test rows; decision 0032) (:class:`~lookalike_udf.scoring.LookalikeModel`,
+  loaded from JSON) scores the test rows; then one
   feature's Arrow column is shuffled (a seeded permutation of its values across rows, every other
   column untouched) and the rows are scored again by the stored model. The rows are encoded once
   and the encoded column is shuffled, which equals encoding a shuffled input column (the encoder
@@ -376,7 +378,8 @@ def feature_report(models, examples, population, runs=None, previous=None, force
     if runs is not None:
         seeds = {r["run_id"]: int(r.get("random_seed") or 0) for r in _rows(engine, runs)}
     model_rows = [r for r in _rows(engine, models) if r.get("model_status") == ModelStatus.TRAINED]
-    loaded, _failures = load_verified_models(model_rows)  # a run that fails verification gets no rows
+    # The split model: importance is measured on the test split, which a refitted model has seen.
+    loaded, _failures = load_verified_models(model_rows, split_models=True)  # a failing run gets no rows
     model_rows = sorted((r for r in model_rows if r["run_id"] in loaded), key=lambda r: r["run_id"])
     # The previous rows of the runs whose model was reused, population prevalence and lift cleared
     # (set again below from this build's population).

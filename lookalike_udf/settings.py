@@ -137,6 +137,12 @@ SETTINGS: dict[str, Setting] = _declare(
     # Checked between whole candidates, so a run can overrun it by one candidate.
     Setting("tune_time_budget_seconds", "number", 60, "time budget of tune_model, in seconds", min=1, max=3600),
     Setting(
+        "refit_on_all_labels",
+        "bool",
+        True,
+        "refit the population's model on the train and test splits (runs with negatives; decision 0032)",
+    ),
+    Setting(
         "audience_top_n",
         "int",
         None,

@@ -11,6 +11,8 @@ a module behind the registry :mod:`lookalike_udf.estimators`; the fitted model i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,7 +30,7 @@ from .tuning import choose_hgb_or_logistic, select_features, select_model_type, 
 from .validation import choice_error
 from .vocabulary import RESERVED_COLUMNS, ExampleSource
 
-__all__ = ["fit_run_model"]
+__all__ = ["fit_run_model", "fit_run_models", "refit_model", "RunModels"]
 
 #: Columns of the training-example relation that are not features: the package's reserved column
 #: names (the same list SQL's lookalike_feature_columns skips).
@@ -245,3 +247,138 @@ def fit_run_model(
     if selection is not None:
         params["model_selection"] = selection
     return LookalikeModel(encoder=encoder, estimator_payload=payload, params=params, training_log=training_log)
+
+
+#: model_params.refit.reason of a positive-only run (decision 0032).
+PU_NOT_REFITTED = (
+    "run without negatives: the split model scores the population, so the held-out seeds behind "
+    "recall_top_10pct / recall_top_20pct and calibrated_score were never seen by it"
+)
+#: model_params.refit.reason of a run whose test split is empty.
+NO_TEST_ROWS = "the test split holds no examples: the split model already saw every label"
+
+
+def labelled_rows(examples: pa.Table) -> pa.Table:
+    """The examples of the train and test splits, in example_id order."""
+    rows = examples.filter(pc.is_in(examples.column("split"), value_set=pa.array(["train", "test"])))
+    return rows.sort_by("example_id") if "example_id" in rows.column_names else rows
+
+
+def refit_model(
+    run_id: str,
+    examples: pa.Table,
+    split_model: LookalikeModel,
+    random_seed: int,
+    *,
+    pu_bags: int = SETTINGS["pu_bags"].default,
+    sample_size: int | None = None,
+    extra_attention: bool = False,
+) -> LookalikeModel:
+    """Fit ``split_model``'s choices again on every example of the train and test splits.
+
+    What the split model chose on the train split is kept, not chosen again: its fitted type
+    (``hgb_or_logistic``, ``auto``), its tuned parameters (``tune_model``), its features (after
+    ``auto_tune``) and its training method (bagging PU or one estimator). The encoder learns its
+    category vocabularies from all rows. ``sample_size`` and ``extra_attention`` apply as in
+    :func:`fit_run_model`. The returned model's ``params`` are the split model's, with the refit's
+    own estimator parameters, ``n_train_rows`` (all rows fitted) and ``refit`` (applied, rows per
+    split). Deterministic for a seed, whatever order the rows arrive in.
+    """
+    rows = labelled_rows(examples)
+    n_before = rows.num_rows
+    weights = rows.column("weight").to_numpy(zero_copy_only=False).astype(np.float64)
+    if sample_size is not None and rows.num_rows > int(sample_size):
+        rows, weights = sample_down(rows, int(sample_size), int(random_seed))
+    labels = rows.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
+    split = rows.column("split").to_numpy(zero_copy_only=False)
+    encoder = FeatureEncoder().fit(rows, split_model.feature_names)
+    if encoder.feature_names_ != split_model.feature_names:  # cannot happen: all rows include the train split
+        raise RunValidationError(f"run '{run_id}': the refit on all labels lost features of the split model")
+    X = encoder.transform(rows)
+    if extra_attention:
+        weights = balance_weights(labels, weights)
+    mask = encoder.categorical_mask_
+    params = split_model.params
+    fitted_type = params["model_type"]
+    overrides = (params.get("tuning") or {}).get("chosen") or None
+    if params.get("training_method") == "pu_bagging":
+        payload, fitted = bagging.fit(
+            X,
+            labels,
+            weights,
+            rows.column("example_id").to_pylist(),
+            mask,
+            int(random_seed),
+            int(pu_bags),
+            fitted_type,
+            overrides,
+        )
+    else:
+        payload, fitted = estimators.fit(fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides)
+    refit = {
+        "applied": True,
+        "n_rows": int(rows.num_rows),
+        "n_train_rows": int((split == "train").sum()),
+        "n_test_rows": int((split == "test").sum()),
+        "split_model_n_train_rows": int(params["n_train_rows"]),
+    }
+    out = {**params, **fitted, "n_train_rows": int(rows.num_rows), "refit": refit}
+    out.pop("sampled_from_rows", None)
+    if rows.num_rows < n_before:
+        out["sampled_from_rows"] = int(n_before)
+    return LookalikeModel(encoder=encoder, estimator_payload=payload, params=out)
+
+
+@dataclass
+class RunModels:
+    """A run's two models: ``split`` was fitted on the train split and describes every metric
+    (training predictions, AUC, KS, importance, recall of held-out seeds, the calibration
+    constant); ``scoring`` scores the population (lookalike_run_models.model_json). They are the
+    same object when the run was not refitted."""
+
+    scoring: LookalikeModel
+    split: LookalikeModel
+
+    @property
+    def refitted(self) -> bool:
+        return self.scoring is not self.split
+
+
+def fit_run_models(
+    run_id: str,
+    examples: pa.Table,
+    random_seed: int,
+    *,
+    refit_on_all_labels: bool = SETTINGS["refit_on_all_labels"].default,
+    **settings,
+) -> RunModels:
+    """:func:`fit_run_model` on the train split, then, when ``refit_on_all_labels``, the same
+    choices fitted again on the train and test splits (:func:`refit_model`) for scoring.
+
+    Runs without negatives are not refitted (decision 0032): their population scores carry two
+    figures measured on the held-out seeds, ``recall_top_10pct`` / ``recall_top_20pct`` and the
+    calibration constant of ``calibrated_score``, which a model that saw those seeds would
+    inflate. Neither is a run whose test split is empty. ``model_params.refit`` says which.
+    """
+    error = run_setting_error(run_id, "refit_on_all_labels", refit_on_all_labels)
+    if error:
+        raise RunValidationError(error)
+    split_model = fit_run_model(run_id, examples, random_seed, **settings)
+    if not refit_on_all_labels:
+        return RunModels(scoring=split_model, split=split_model)
+    reason = None
+    if split_model.params["training_method"] != "supervised":
+        reason = PU_NOT_REFITTED
+    elif not pc.any(pc.equal(examples.column("split"), "test")).as_py():
+        reason = NO_TEST_ROWS
+    if reason is not None:
+        split_model.params["refit"] = {"applied": False, "reason": reason}
+        return RunModels(scoring=split_model, split=split_model)
+    scoring = refit_model(
+        run_id,
+        examples,
+        split_model,
+        random_seed,
+        **{k: settings[k] for k in ("pu_bags", "sample_size", "extra_attention") if k in settings},
+    )
+    return RunModels(scoring=scoring, split=split_model)

@@ -60,6 +60,7 @@
     'lookalike_tune_model': {'kind': 'bool', 'default': false},
     'lookalike_tune_time_budget_seconds': {'kind': 'number', 'min': 1, 'max': 3600, 'default': 60},
     'lookalike_auto_tune': {'kind': 'bool', 'default': false},
+    'lookalike_refit_on_all_labels': {'kind': 'bool', 'default': true},
     'lookalike_failed_run_severity': {'kind': 'choice', 'choices': ['warn', 'error'], 'default': 'warn'},
     'lookalike_audience_top_n': {'kind': 'int', 'min': 1, 'max': 1000000000000, 'nullable': true, 'default': none},
     'lookalike_audience_top_pct': {'kind': 'number', 'min': 0, 'max': 100, 'min_open': true, 'nullable': true, 'default': 5},

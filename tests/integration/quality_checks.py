@@ -173,12 +173,15 @@ def seed_recall_by_numpy(db, run_id: str, pcts=(10, 20)) -> tuple[int, dict]:
 
 def assert_seed_recall_matches_numpy(db) -> int:
     """lookalike_run_metrics' recall columns equal :func:`seed_recall_by_numpy` on the test split of
-    every scored run, and are null on the train split. Returns the number of runs checked."""
+    every scored run whose population model never saw the held-out seeds, and are null on the train
+    split and for runs refitted on every label (split_model_json set: decision 0032). Returns the
+    number of runs checked."""
     rows = query_dicts(db, "select * from lookalike_run_metrics")
     scored = {r for (r,) in query(db, "select distinct run_id from lookalike_user_scores where not is_stale")}
+    refitted = {r for (r,) in query(db, "select run_id from lookalike_run_models where split_model_json is not null")}
     checked = 0
     for m in rows:
-        if m["split"] == "train" or m["run_id"] not in scored:
+        if m["split"] == "train" or m["run_id"] not in scored or m["run_id"] in refitted:
             assert (m["n_held_out_seed_users"], m["recall_top_10pct"], m["recall_top_20pct"]) == (None, None, None), m
             continue
         n, recall = seed_recall_by_numpy(db, m["run_id"])
@@ -232,3 +235,57 @@ def assert_user_reasons_are_exact(db, max_users: int | None = None) -> int:
                 if r[f"reason_{k}_feature"] is not None:
                     assert r[f"reason_{k}_value"] == format_value(row[r[f"reason_{k}_feature"]])
     return len(reasons)
+
+
+def assert_calibrated_scores(db) -> dict:
+    """calibrated_score (decision 0032), checked outside SQL on every fresh row of every run:
+
+    - runs without negatives (training_method pu_*): c = the plain mean of the scores of the
+      test split's label-1 rows of lookalike_training_predictions, equal to
+      lookalike_runs.calibration_constant, and calibrated_score = min(1, score / c) row for row in
+      lookalike_user_scores and lookalike_audiences; the order of calibrated_score never
+      contradicts score_rank;
+    - every other run: calibrated_score and calibration_constant are null.
+
+    Returns run_id -> c (None for runs with negatives)."""
+    methods = dict(query(db, "select run_id, training_method from lookalike_run_models where model_status = 'TRAINED'"))
+    constants = dict(query(db, "select run_id, calibration_constant from lookalike_runs"))
+    out = {}
+    for run_id, method in methods.items():
+        scores = query(
+            db,
+            "select user_id, score, calibrated_score from lookalike_user_scores where run_id = ? and not is_stale "
+            "order by score_rank",
+            [run_id],
+        )
+        audience = dict(
+            query(
+                db,
+                "select user_id, calibrated_score from lookalike_audiences where run_id = ? and not is_stale",
+                [run_id],
+            )
+        )
+        if not method.startswith("pu_"):
+            assert constants[run_id] is None, run_id
+            assert all(c is None for _, _, c in scores) and all(c is None for c in audience.values()), run_id
+            out[run_id] = None
+            continue
+        held_out = [
+            s
+            for (s,) in query(
+                db,
+                "select score from lookalike_training_predictions where run_id = ? and split = 'test' and label = 1",
+                [run_id],
+            )
+        ]
+        assert held_out, run_id
+        c = float(np.mean(held_out))
+        assert constants[run_id] == pytest.approx(c, rel=1e-12), run_id
+        for user_id, score, calibrated in scores:
+            assert calibrated == pytest.approx(min(1.0, score / c), rel=1e-12), (run_id, user_id)
+        assert all(a >= b for (_, _, a), (_, _, b) in zip(scores, scores[1:], strict=False)), run_id
+        by_user = {u: cal for u, _, cal in scores}
+        for user_id, calibrated in audience.items():
+            assert calibrated == by_user[user_id], (run_id, user_id)
+        out[run_id] = c
+    return out

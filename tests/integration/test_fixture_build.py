@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import numpy as np
@@ -16,6 +17,7 @@ from conftest import query, query_dicts, run_dbt
 from integration.fixtures import FIXTURE_VARS
 from integration.quality_checks import (
     assert_evaluation_matches_sklearn,
+    assert_calibrated_scores,
     assert_seed_recall_matches_numpy,
     assert_threshold_metrics_match_sklearn,
     assert_user_reasons_are_exact,
@@ -234,7 +236,12 @@ def test_seed_recall_by_hand(db):
     ranks ceil(6.0) = 6 and 12); 'single' (SINGLE_ENGAGE) ranks the 48 users without a label
     (ranks ceil(4.8) = 5 and ceil(9.6) = 10) and its seeds are scored only in
     int_lookalike__population_scores."""
-    for run_id, n_scored, ranks in (("pit", 60, (6, 12)), ("single", 48, (5, 10))):
+    # 'pit' has negatives, so its population is scored by a model refitted on every label, which saw
+    # its held-out seeds: no recall (decision 0032). Before that change its row was checked here too.
+    [pit] = query_dicts(db, "select * from lookalike_run_metrics where run_id = 'pit' and split = 'test'")
+    assert (pit["n_held_out_seed_users"], pit["recall_top_10pct"], pit["recall_top_20pct"]) == (None, None, None)
+    assert pit["auc"] is not None  # the split model's held-out AUC is still there
+    for run_id, n_scored, ranks in (("single", 48, (5, 10)),):
         scores = [
             s
             for (s,) in query(
@@ -265,7 +272,59 @@ def test_seed_recall_by_hand(db):
             len(seeds),
             *expected,
         )
-    assert assert_seed_recall_matches_numpy(db) == 2  # and null on the train split
+    assert assert_seed_recall_matches_numpy(db) == 1  # 'single'; null on the train split and for 'pit'
+
+
+def test_refit_on_all_labels(db):
+    """'pit' (with negatives) is scored by the split model's choices refitted on its train and test
+    examples; every metric comes from the split model. 'single' (positives only) is not refitted."""
+    runs = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_runs")}
+    models = {r["run_id"]: r for r in query_dicts(db, "select * from lookalike_run_models")}
+    assert (runs["pit"]["refit_on_all_labels"], runs["pit"]["is_refitted"]) == (True, True)
+    assert (runs["single"]["refit_on_all_labels"], runs["single"]["is_refitted"]) == (True, False)
+    assert runs["few_negatives"]["is_refitted"] is None  # FAILED: no model
+    pit, single = models["pit"], models["single"]
+    assert single["split_model_json"] is None and single["split_model_sha256"] is None
+    assert json.loads(single["model_params"])["refit"]["applied"] is False
+    assert pit["split_model_sha256"] == hashlib.sha256(pit["split_model_json"].encode()).hexdigest()
+    scoring, split = LookalikeModel.from_json(pit["model_json"]), LookalikeModel.from_json(pit["split_model_json"])
+    n_train, n_test = pit["n_train_examples"], pit["n_test_examples"]
+    assert (n_train, n_test) == (runs["pit"]["n_train_examples"], runs["pit"]["n_test_examples"]) and n_test > 0
+    assert scoring.params["refit"] == {
+        "applied": True,
+        "n_rows": n_train + n_test,
+        "n_train_rows": n_train,
+        "n_test_rows": n_test,
+        "split_model_n_train_rows": n_train,
+    }
+    assert (scoring.params["n_train_rows"], split.params["n_train_rows"]) == (n_train + n_test, n_train)
+    assert scoring.params["model_type"] == split.params["model_type"] == pit["model_type"]
+    assert scoring.feature_names == split.feature_names
+    # Training predictions (so every metric) are the split model's scores; population scores the refit's.
+    examples = query_dicts(
+        db, "select * from int_lookalike__training_examples where run_id = 'pit' order by example_id"
+    )
+    table = pa.Table.from_pylist(examples)
+    predicted = dict(query(db, "select example_id, score from lookalike_training_predictions where run_id = 'pit'"))
+    expected = split.predict(table)
+    assert [predicted[e["example_id"]] for e in examples] == pytest.approx(expected.tolist(), abs=1e-12)
+    assert not np.allclose(expected, scoring.predict(table))  # the two models differ
+    population = pa.Table.from_pylist(query_dicts(db, "select * from lookalike_inference_features order by user_id"))
+    scored = dict(query(db, "select user_id, score from lookalike_user_scores where run_id = 'pit'"))
+    users = population.column("user_id").to_pylist()
+    assert [scored[u] for u in users] == pytest.approx(scoring.predict(population).tolist(), abs=1e-12)
+
+
+def test_calibrated_scores(db):
+    constants = assert_calibrated_scores(db)
+    assert set(constants) == {"pit", "single"} and constants["pit"] is None
+    # 'single' holds 2 seeds in its test split (test_seed_recall_by_hand): c is their mean score.
+    held_out = query(
+        db,
+        "select score from lookalike_training_predictions where run_id = 'single' and split = 'test' and label = 1",
+    )
+    assert len(held_out) == 2
+    assert constants["single"] == pytest.approx((held_out[0][0] + held_out[1][0]) / 2, rel=1e-12)
 
 
 def test_user_reasons_of_the_audience_are_exact(db):

@@ -96,13 +96,15 @@ def built():
     return {"runs": runs, "summary": summary, "examples": exs, "fingerprints": fingerprints, "models": models}
 
 
-def edit(models: pa.Table, run_id: str, model_json=None, sha=None, drop_sha=False) -> pa.Table:
-    """``models`` with run ``run_id``'s model_json and/or model_sha256 replaced."""
+def edit(models: pa.Table, run_id: str, model_json=None, sha=None, drop_sha=False, split_model_json=None) -> pa.Table:
+    """``models`` with run ``run_id``'s model_json and/or model_sha256 (or split_model_json) replaced."""
     rows = models.to_pylist()
     for row in rows:
         if row["run_id"] == run_id:
             if model_json is not None:
                 row["model_json"] = model_json
+            if split_model_json is not None:
+                row["split_model_json"] = split_model_json
             if sha is not None:
                 row["model_sha256"] = None if sha == "null" else sha
     table = pa.Table.from_pylist(rows, schema=models.schema)
@@ -232,10 +234,24 @@ def test_an_edited_model_is_refitted_with_a_warning_and_the_other_run_reused(bui
     )
 
 
+def test_an_edited_split_model_is_refitted_too(built):
+    """The split model (split_model_json: the model of the metrics) is verified before reuse as well."""
+    good = next(r["split_model_json"] for r in built["models"].to_pylist() if r["run_id"] == "b")
+    rows = _rebuild(built, edit(built["models"], "b", split_model_json=model_edits.wrong_feature_count(good)))
+    assert rows["a"]["training_action"] == "reused"
+    assert rows["b"]["training_action"] == "trained" and rows["b"]["split_model_json"] == good
+    assert rows["b"]["split_model_sha256"] == model_sha256(good)
+    assert rows["b"]["status_message"] == (
+        "run 'b': the stored model in lookalike_run_models did not match its checksum split_model_sha256 (edited "
+        "or corrupted since it was trained); it was retrained."
+    )
+
+
 def test_a_table_without_checksums_is_reused_when_it_loads_and_gains_them(built):
-    rows = _rebuild(built, built["models"].drop_columns(["model_sha256"]))
+    rows = _rebuild(built, built["models"].drop_columns(["model_sha256", "split_model_sha256"]))
     assert {r["training_action"] for r in rows.values()} == {"reused"}
     assert all(r["model_sha256"] == model_sha256(r["model_json"]) for r in rows.values())
+    assert all(r["split_model_sha256"] == model_sha256(r["split_model_json"]) for r in rows.values())
 
 
 def test_a_table_without_checksums_refits_a_model_that_does_not_load(built):
@@ -306,12 +322,30 @@ def test_scoring_emits_a_failure_marker_for_a_run_whose_model_fails_verification
 
 
 def test_training_predictions_and_the_quality_report_skip_only_that_run(built):
-    good = model_json_of(built["models"], "b")
-    models = edit(built["models"], "b", model_json=model_edits.wrong_feature_count(good))
+    # Both runs have negatives and a test split, so they were refitted on every label: the
+    # predictions and the report use the split model (split_model_json), which is edited here.
+    assert all(r["split_model_json"] for r in built["models"].to_pylist())
+    good = next(r["split_model_json"] for r in built["models"].to_pylist() if r["run_id"] == "b")
+    models = edit(built["models"], "b", split_model_json=model_edits.wrong_feature_count(good))
     predictions = dbt_models.predict_training_examples(models, built["examples"])
     assert set(predictions.column("run_id").to_pylist()) == {"a"} and predictions.num_rows == 200
     report = feature_report(models, built["examples"], examples("a").select(["signal", "tier"]), runs=built["runs"])
     assert set(report.column("run_id").to_pylist()) == {"a"} and report.num_rows == 2
+    loaded, failures = load_verified_models(models, split_models=True)
+    assert set(loaded) == {"a"}
+    assert failures["b"].startswith(
+        "run 'b': the stored model in lookalike_run_models did not match its checksum split_model_sha256 "
+    )
+    # The scoring model is not what they use: an edited model_json leaves them whole (scoring
+    # refuses it: test_scoring_emits_a_failure_marker_for_a_run_whose_model_fails_verification).
+    scoring_edited = edit(
+        built["models"], "b", model_json=model_edits.wrong_feature_count(model_json_of(built["models"], "b"))
+    )
+    assert dbt_models.predict_training_examples(scoring_edited, built["examples"]).num_rows == 400
+    assert set(load_verified_models(scoring_edited)[1]) == {"b"}
+    # Both of b's models edited, for the reuse case below.
+    models = edit(built["models"], "b", model_json=model_edits.wrong_feature_count(model_json_of(built["models"], "b")))
+    models = edit(models, "b", split_model_json=model_edits.wrong_feature_count(good))
     # A reused run's carried rows are dropped too when its model now fails verification.
     reused = pa.Table.from_pylist([dict(r, training_action="reused") for r in models.to_pylist()], schema=models.schema)
     intact = pa.Table.from_pylist(

@@ -37,6 +37,7 @@ selected as (
         scores.is_seed_user,
         scores.is_stale,
         scores.scored_at,
+        scores.calibrated_score,
         runs.audience_top_n,
         runs.audience_top_pct,
         runs.audience_min_score,
@@ -95,7 +96,8 @@ select
     coalesce(selected.score = cutoff_counts.cutoff_score
              and cutoff_counts.n_users_at_cutoff_score > selected_at_cutoff.n_selected_at_cutoff, false) as is_tied_at_cutoff,
     selected.audience_holdout_pct,
-    coalesce({{ lookalike.lookalike_holdout_bucket('selected.run_id', 'selected.user_id') }} < selected.audience_holdout_pct * 100, false) as is_holdout
+    coalesce({{ lookalike.lookalike_holdout_bucket('selected.run_id', 'selected.user_id') }} < selected.audience_holdout_pct * 100, false) as is_holdout,
+    selected.calibrated_score
 from selected
 left join cutoff_counts on selected.run_id = cutoff_counts.run_id
 left join selected_at_cutoff on selected.run_id = selected_at_cutoff.run_id

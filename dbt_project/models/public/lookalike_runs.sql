@@ -22,6 +22,10 @@ models as (
     select * from {{ ref('lookalike_run_models') }}
 ),
 
+calibration as (
+    {{ lookalike.lookalike_calibration_constants(ref('lookalike_training_predictions'), ref('lookalike_run_models')) }}
+),
+
 metrics as (
     select
         run_id,
@@ -297,7 +301,10 @@ select
     case when statuses.status = '{{ vocab['run_status']['FINISHED'] }}' then scored.scored_at else models.training_finished_at end as run_finished_at,
     health.health,
     health.health_messages,
-    health.quality_band
+    health.quality_band,
+    runs.refit_on_all_labels,
+    case when models.model_status = '{{ vocab['model_status']['TRAINED'] }}' then models.split_model_json is not null end as is_refitted,
+    calibration.calibration_constant
 from runs
 inner join statuses on runs.run_id = statuses.run_id
 left join models on runs.run_id = models.run_id
@@ -306,4 +313,5 @@ left join scored on runs.run_id = scored.run_id
 left join health_inputs on runs.run_id = health_inputs.run_id
 left join health on runs.run_id = health.run_id
 left join stale_audiences on runs.run_id = stale_audiences.run_id
+left join calibration on runs.run_id = calibration.run_id
 cross join input_issues

@@ -36,6 +36,12 @@ models as (
     select run_id, model_status, training_fingerprint from {{ ref('lookalike_run_models') }}
 ),
 
+{#- Positive-only runs: c, the mean score of the held-out seeds (macro lookalike_calibration_constants;
+    decision 0032), for calibrated_score = min(1, score / c). Runs with negatives have none. #}
+calibration as (
+    {{ lookalike.lookalike_calibration_constants(ref('lookalike_training_predictions'), ref('lookalike_run_models')) }}
+),
+
 {#- Users with a valid label in the run; is_seed_user is true only for positive seeds. #}
 labeled as (
     select run_id, user_id, max(case when label = 1 then 1 else 0 end) = 1 as is_seed_user
@@ -74,12 +80,15 @@ fresh as (
         population.snapshot_at,
         kept.scored_at,
         false as is_stale,
-        models.training_fingerprint as model_fingerprint
+        models.training_fingerprint as model_fingerprint,
+        {{ lookalike.lookalike_calibrated_score('kept.score', 'calibration.calibration_constant') }} as calibrated_score
     from kept
     inner join {{ ref('int_lookalike__inference_snapshots') }} as population
         on kept.user_id = population.user_id
     left join models
         on kept.run_id = models.run_id
+    left join calibration
+        on kept.run_id = calibration.run_id
 )
 
 {#- The previous rows of failed runs (keep_last_good). This block is there only once a previous
@@ -103,7 +112,8 @@ select
     previous.snapshot_at,
     previous.scored_at,
     true as is_stale,
-    {{ 'previous.model_fingerprint' if 'model_fingerprint' in previous_columns else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as model_fingerprint
+    {{ 'previous.model_fingerprint' if 'model_fingerprint' in previous_columns else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as model_fingerprint,
+    {{ 'previous.calibrated_score' if 'calibrated_score' in previous_columns else 'cast(null as double)' }} as calibrated_score
 from {{ previous }} as previous
 {#- Runs of this build that should have an audience and have none: not trained, scoring failed,
     or nothing scored. Their previous rows are kept (keep_last_good). #}
