@@ -12,7 +12,8 @@ and leave 'single' reused and scored. Before the first rebuild, run 'single''s s
 (lookalike_run_scoring_sql.sql_text, sql_sha256 untouched) gets a planted `drop table ...; create
 table ...`: macro lookalike.score refuses it (`dbt compile --inline`, no build), and the first rebuild
 compiles the SQL anew (issue 25 item 7). Then the models downstream of lookalike_run_models are built
-alone (`--select lookalike_run_models+ --exclude lookalike_run_models`) over an edited model, as
+alone (`--select lookalike_run_models+ --exclude lookalike_run_models`) over edited models (both
+model_json and split_model_json: 'pit' has negatives, so it is refitted on every label), as
 they would read a model edited mid-build: 'pit' must fail alone, with the message naming the fix,
 and the plain build that message recommends must recover it; that build's serving path names the
 build's own database (through a symlinked folder and `..`), so only lookalike_serving fails, and the
@@ -75,11 +76,13 @@ def tamper_scoring_sql(db, run_id: str) -> None:
     con.close()
 
 
-def edit_pit(db, edit) -> None:
-    """Replace run 'pit''s model_json by ``edit`` of it, model_sha256 untouched."""
+def edit_pit(db, edit, columns=("model_json",)) -> None:
+    """Replace run 'pit''s ``columns`` (model_json; split_model_json, the model of its metrics, since
+    'pit' is refitted on every label: decision 0032) by ``edit`` of them, checksums untouched."""
     con = duckdb.connect(str(db))
-    [(text,)] = con.execute("select model_json from main.lookalike_run_models where run_id = 'pit'").fetchall()
-    con.execute("update main.lookalike_run_models set model_json = ? where run_id = 'pit'", [edit(text)])
+    for column in columns:
+        [(text,)] = con.execute(f"select {column} from main.lookalike_run_models where run_id = 'pit'").fetchall()
+        con.execute(f"update main.lookalike_run_models set {column} = ? where run_id = 'pit'", [edit(text)])
     con.close()
 
 
@@ -157,7 +160,8 @@ def builds(tmp_path_factory, fixture_build):
     )
     out["serving_tables"] = {name for (name,) in query(serving, "select table_name from duckdb_tables()")}
 
-    edit_pit(db, every_score_one)
+    # Both of pit's models: the scoring model (population) and the split model (predictions, importance).
+    edit_pit(db, every_score_one, columns=("model_json", "split_model_json"))
     run_dbt(
         ["build", "--select", "lookalike_run_models+", "--exclude", "lookalike_run_models"], db, work, vars=FIXTURE_VARS
     )
