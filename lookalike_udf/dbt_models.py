@@ -183,7 +183,7 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
                     training_fingerprint=fingerprint,
                     training_action=ACTION_TRAINED,
                 )
-                dropped = model.encoder.dropped_
+                dropped = fitted.split.encoder.dropped_  # the refit is fitted on the split model's features only
                 if dropped:
                     messages.append(
                         f"run '{rid}': features not used: "

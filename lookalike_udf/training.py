@@ -294,6 +294,7 @@ def refit_model(
     encoder = FeatureEncoder().fit(rows, split_model.feature_names)
     if encoder.feature_names_ != split_model.feature_names:  # cannot happen: all rows include the train split
         raise RunValidationError(f"run '{run_id}': the refit on all labels lost features of the split model")
+    encoder.dropped_ = dict(split_model.encoder.dropped_)  # what the split model left out, and why
     X = encoder.transform(rows)
     if extra_attention:
         weights = balance_weights(labels, weights)

@@ -238,3 +238,50 @@ def test_the_refit_has_one_class_per_split_but_needs_both_overall():
     assert fitted.scoring.params["refit"]["n_test_rows"] == int(
         (only_positive_test.column("split").to_numpy(zero_copy_only=False) == "test").sum()
     )
+
+
+def test_features_the_split_model_dropped_are_reported_for_a_refitted_run():
+    """The refit is fitted on the split model's features only, so the columns the split model left
+    out (and why) are carried into it and still reported in status_message."""
+    table = examples()
+    table = table.append_column("const", pa.array([3.0] * table.num_rows))
+    fitted = fit_run_models("r", table, 7, model_type="logistic")
+    assert fitted.refitted
+    assert fitted.split.encoder.dropped_ == {"const": "a single distinct value"}
+    assert fitted.scoring.encoder.dropped_ == fitted.split.encoder.dropped_
+    assert "const" not in fitted.scoring.feature_names
+    runs = pa.Table.from_pylist(
+        [
+            {
+                "run_id": "r",
+                "is_declared": True,
+                "n_declared": 1,
+                "engagement_type": "MULTI_ENGAGE",
+                "min_seed_users": 10,
+                "test_fraction": 0.2,
+                "random_seed": 7,
+                "build_only": False,
+                "model_type": "logistic",
+            }
+        ]
+    )
+    labels = table.column("label").to_numpy()
+    n_pos, n_neg = int(labels.sum()), int((labels == 0).sum())
+    summary = pa.Table.from_pylist(
+        [
+            {
+                "run_id": "r",
+                "n_input_labels": 300,
+                "n_positive_users": n_pos,
+                "n_negative_users": n_neg,
+                "n_positive_labels": n_pos,
+                "n_negative_labels": n_neg,
+                "n_matched_labels": 300,
+                "n_matched_positive_labels": n_pos,
+                "n_matched_negative_labels": n_neg,
+            }
+        ]
+    )
+    [row] = dbt_models.train_models(runs, summary, table).to_pylist()
+    assert row["split_model_json"] is not None
+    assert "run 'r': features not used: const (a single distinct value)" in row["status_message"]
