@@ -131,7 +131,9 @@ def training_log_rows(log) -> list[dict]:
 
 
 def training_log(models):
-    """One row per trained run, member and iteration of its stored model's fit (lookalike_run_training_log).
+    """One row per trained run, member and iteration of the fit of the model its metrics describe
+    (lookalike_run_training_log): the split model (``split_model_json``) of a run refitted on every
+    label, else the stored model.
 
     ``models`` is lookalike_run_models. A run whose model fails verification, or whose model was
     stored without a log (before this release) or with a malformed one, gets no rows; the other
@@ -140,7 +142,9 @@ def training_log(models):
     """
     engine = engine_for(models)
     rows = {row["run_id"]: row for row in engine.to_arrow(models).to_pylist()}
-    loaded, _failures = load_verified_models(rows.values())
+    # The log of the model every metric describes: the split model of a run refitted on every
+    # label (decision 0032), whose refit is fitted once, without a log.
+    loaded, _failures = load_verified_models(rows.values(), split_models=True)
     out = []
     for rid in sorted(loaded):
         model = loaded[rid]
@@ -155,7 +159,7 @@ def training_log(models):
                 {
                     "run_id": rid,
                     "model_type": rows[rid].get("model_type"),
-                    "model_sha256": rows[rid].get("model_sha256"),
+                    "model_sha256": rows[rid].get("split_model_sha256") or rows[rid].get("model_sha256"),
                     **row,
                 }
             )

@@ -13,8 +13,8 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from conftest import REPO, query, query_dicts, run_dbt
 from integration.quality_checks import (
-    assert_evaluation_matches_sklearn,
     assert_calibrated_scores,
+    assert_evaluation_matches_sklearn,
     assert_seed_recall_matches_numpy,
     assert_threshold_metrics_match_sklearn,
     assert_user_reasons_are_exact,

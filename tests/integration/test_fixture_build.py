@@ -16,8 +16,8 @@ from sklearn.metrics import log_loss, roc_auc_score, roc_curve
 from conftest import query, query_dicts, run_dbt
 from integration.fixtures import FIXTURE_VARS
 from integration.quality_checks import (
-    assert_evaluation_matches_sklearn,
     assert_calibrated_scores,
+    assert_evaluation_matches_sklearn,
     assert_seed_recall_matches_numpy,
     assert_threshold_metrics_match_sklearn,
     assert_user_reasons_are_exact,
@@ -401,15 +401,20 @@ def test_training_log_matches_the_stored_models(db):
     }
     log = query_dicts(db, "select * from lookalike_run_training_log order by run_id, member, iteration")
     assert {r["run_id"] for r in log} == set(models) == {"pit", "single"}
+    # The log is the split model's, the one the metrics describe: 'pit' (with negatives) is refitted
+    # on every label and keeps its split model in split_model_json (decision 0032).
+    assert models["pit"]["split_model_json"] is not None and models["single"]["split_model_json"] is None
     for run_id, row in models.items():
-        n_iter = json.loads(row["model_params"])["n_iter"]
+        split_json = row["split_model_json"] or row["model_json"]
+        split_sha = row["split_model_sha256"] or row["model_sha256"]
+        n_iter = LookalikeModel.from_json(split_json).params["n_iter"]
         per_member = n_iter if isinstance(n_iter, list) else [n_iter]
         for member, n in enumerate(per_member):
             mine = [r for r in log if r["run_id"] == run_id and r["member"] == member]
             assert [r["iteration"] for r in mine] == list(range(1, n + 1))
-            assert all(r["validation_loss"] is None and r["model_sha256"] == row["model_sha256"] for r in mine)
+            assert all(r["validation_loss"] is None and r["model_sha256"] == split_sha for r in mine)
         assert {r["member"] for r in log if r["run_id"] == run_id} == set(range(len(per_member)))
-    model = LookalikeModel.from_json(models["pit"]["model_json"])
+    model = LookalikeModel.from_json(models["pit"]["split_model_json"])
     train = query_dicts(
         db,
         "select e.*, p.score from int_lookalike__training_examples e join lookalike_training_predictions p "
