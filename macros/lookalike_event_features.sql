@@ -153,6 +153,31 @@
       on l.user_id = s.user_id and l.series = s.series and l.lookup_at > s.series_at
 {% endmacro %}
 
+{#- Spark: the lookups and the series rows in one union, sorted per user and series by time with a
+    lookup before a series row at the same time (strictly before), and last(..., true) carries the
+    latest series row forward onto each lookup: one shuffle and a sort, equi-joins only, the work
+    growing with series rows plus lookups (decision 0033). `lookups` has the columns user_id,
+    as_of_at, series, offset_days and lookup_at (lookalike_event_features' lookalike_lookups). -#}
+{% macro spark__lookalike_event_asof(lookups, series) %}
+    select user_id, as_of_at, series, offset_days, lookup_at,
+        asof_match.cum_count, asof_match.cum_value, asof_match.last_at, asof_match.first_at
+    from (
+        select user_id, as_of_at, series, offset_days, asof_at as lookup_at, asof_kind,
+            last(case when asof_kind = 1 then named_struct('cum_count', cum_count, 'cum_value', cum_value, 'last_at', asof_at, 'first_at', first_at) end, true) over (
+                partition by user_id, series order by asof_at, asof_kind rows between unbounded preceding and current row
+            ) as asof_match
+        from (
+            select user_id, series, lookup_at as asof_at, 0 as asof_kind, as_of_at, offset_days,
+                null as cum_count, null as cum_value, null as first_at
+            from {{ lookups }}
+            union all
+            select user_id, series, series_at, 1, null, null, cum_count, cum_value, first_at
+            from {{ series }}
+        ) as asof_rows
+    ) as asof_carried
+    where asof_kind = 0 and asof_match is not null
+{% endmacro %}
+
 {% macro default__lookalike_event_asof(lookups, series) %}
     select * from (
         select l.*, s.cum_count, s.cum_value, s.series_at as last_at, s.first_at,

@@ -8,6 +8,10 @@ the same settings as ``profiles.yml``'s spark target, and exits, which releases 
     load <spark_dir> <duckdb_file> <schema.table>...    copy DuckDB tables into Spark tables
     dump <spark_dir> <duckdb_file> <schema.table>...    copy Spark tables into the DuckDB file
                                                         (as the same schema.table)
+    explain <spark_dir> <out.json> <manifest.json> <schema>
+                                                        the physical plan (EXPLAIN) of every SQL
+                                                        model's compiled SQL in the manifest, against
+                                                        the tables of that build
 
 Tables go through Parquet files written by one engine and read by the other; timestamps are
 naive UTC on both sides (the target's session time zone is UTC).
@@ -74,15 +78,52 @@ def _dump(spark_dir: Path, db_file: Path, tables: list[str]) -> None:
     session.stop()
 
 
+#: A range join without an equality: the plan every model is checked against must show it as a
+#: nested loop, or the check would pass whatever the models do (test_spark_parity).
+CONTROL_SQL = "select a.id, b.id from range(100) as a inner join range(100) as b on a.id < b.id"
+
+
+def _explain(spark_dir: Path, out_file: Path, manifest: str, schema: str) -> None:
+    import json
+
+    nodes = json.loads(Path(manifest).read_text())["nodes"].values()
+    models = {
+        n["name"]: n["compiled_code"]
+        for n in nodes
+        if n["resource_type"] == "model" and n["language"] == "sql" and n.get("compiled_code")
+    }
+    session = spark_session(spark_dir)
+    session.sql(f"use {schema}")
+    plans = {"__control__": session.sql(f"explain {CONTROL_SQL}").collect()[0][0]}
+    for name, sql in sorted(models.items()):
+        plans[name] = session.sql(f"explain {sql}").collect()[0][0]
+    session.stop()
+    Path(out_file).write_text(json.dumps(plans, indent=1))
+
+
+def explain(spark_dir: Path, out_file: Path, manifest: Path, schema: str) -> dict[str, str]:
+    """{model name: its physical plan} for every SQL model of the build whose ``manifest.json`` is
+    given (compiled SQL as dbt ran it), planned by Spark against the same metastore; plus
+    ``__control__``, the plan of CONTROL_SQL."""
+    import json
+
+    _subprocess("explain", spark_dir, out_file, [str(manifest), schema])
+    return json.loads(Path(out_file).read_text())
+
+
 def run(command: str, spark_dir: Path, db_file: Path, tables: list[str]) -> None:
     """Run ``command`` (load / dump) in a fresh Python process; raise with its output on failure."""
+    _subprocess(command, spark_dir, db_file, tables)
+
+
+def _subprocess(command: str, spark_dir: Path, path: Path, args: list[str]) -> None:
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
         PYSPARK_PYTHON=sys.executable,
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "integration.spark_io", command, str(spark_dir), str(db_file), *tables],
+        [sys.executable, "-m", "integration.spark_io", command, str(spark_dir), str(path), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -94,4 +135,7 @@ def run(command: str, spark_dir: Path, db_file: Path, tables: list[str]) -> None
 
 if __name__ == "__main__":
     cmd, spark_dir, db_file, *names = sys.argv[1:]
-    {"load": _load, "dump": _dump}[cmd](Path(spark_dir), Path(db_file), names)
+    if cmd == "explain":
+        _explain(Path(spark_dir), Path(db_file), *names)
+    else:
+        {"load": _load, "dump": _dump}[cmd](Path(spark_dir), Path(db_file), names)

@@ -162,7 +162,9 @@ def engines(tmp_path_factory):
 
     copied = work / "spark.duckdb"
     spark_io.run("dump", spark_dir, copied, [f"{SCHEMA}.{t}" for t in PUBLIC + INTERNAL])
-    return {"duck": duck, "spark": copied, "spark_dir": spark_dir, "work": work}
+    # The plan of every SQL model, as compiled for this build, against its tables (no second build).
+    plans = spark_io.explain(spark_dir, work / "plans.json", work / "spark_run" / "target" / "manifest.json", SCHEMA)
+    return {"duck": duck, "spark": copied, "spark_dir": spark_dir, "work": work, "plans": plans}
 
 
 def spark_name(table: str) -> str:
@@ -262,6 +264,45 @@ def test_lift_is_real_on_both_engines(engines):
     # 20 pit-only users (i % 3 == 0) and 15 every-run users (i % 4 == 0), 5 of them both
     assert sum(pit[g][3] for g in pit) == 30
     assert pit["holdout"][4] is not None and pit["rest"][4] is not None
+
+
+# --- Plans that scale (issue 29, decision 0033) ------------------------------------------------
+
+#: Physical operators of a join without an equality: every row of one side against every row of
+#: the other (Spark's plan for a range join or a cross join).
+NESTED_LOOP = ("BroadcastNestedLoopJoin", "CartesianProduct")
+
+#: The models whose plan may hold one, and why its size is bounded by something other than users
+#: times snapshots or events.
+BOUNDED = {
+    "int_lookalike__training_points": "runs given no negatives cross join the distinct users: the sampling "
+    "frame of the unlabeled sample, one row per such run and user (a handful of runs)",
+    "int_lookalike__run_fingerprints": "cross join with the population checksum, one row",
+    "lookalike_runs": "cross join with the input issue counts, one row",
+    "lookalike_feature_drift": "cross joins with the feature list (one row per feature, a literal union) and "
+    "the trained runs, to unpivot bounded samples: training examples and at most 50,000 population rows",
+    "lookalike_run_cumulative_positive_rates": "the ten fractions 0.1 ... 1.0 against the ranked test "
+    "examples of each run (rows = 10 x examples, bounded by the labels and the unlabeled sample)",
+}
+
+
+def nested_loops(plan: str) -> list[str]:
+    physical = plan.split("== Physical Plan ==")[-1]
+    return [op for op in NESTED_LOOP if op in physical]
+
+
+def test_no_model_plans_an_unbounded_nested_loop_join(engines):
+    """EXPLAIN of every SQL model of the Spark build: no BroadcastNestedLoopJoin or CartesianProduct
+    outside BOUNDED, whose entries must each still hold one (a stale reason is a finding too)."""
+    plans = dict(engines["plans"])
+    # the check sees a nested loop where there is one: a range join without an equality
+    assert nested_loops(plans.pop("__control__")) == ["BroadcastNestedLoopJoin"]
+    assert {"lookalike_pit_labels", "int_lookalike__training_points", "lookalike_pit_features"} <= set(plans)
+    assert len(plans) >= 25 and all("== Physical Plan ==" in p for p in plans.values())
+    found = {model: nested_loops(plan) for model, plan in plans.items() if nested_loops(plan)}
+    unexplained = {model: ops for model, ops in found.items() if model not in BOUNDED}
+    assert unexplained == {}, "\n\n".join(f"{m}: {ops}\n{plans[m]}" for m, ops in unexplained.items())
+    assert sorted(set(BOUNDED) - set(found)) == []
 
 
 def test_failure_isolation_and_messages_match(engines):
