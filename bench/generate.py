@@ -37,6 +37,10 @@ SCALES = {
     # L's shape at a tenth of the users: scoring memory at 1M vs 10M users, everything else equal.
     "L1": dict(users=1_000_000, snapshots=1, events=0, labels=50_000, runs=("r_negatives",)),
     "P": dict(users=200_000, snapshots=12, events=0, labels=10_000, runs=("r_negatives", "r_positives", "r_single")),
+    # Issue 29's Spark plans before/after (decision 0033): M's shape (events, 12 snapshots) at 1/20 of the users.
+    "E50K": dict(
+        users=50_000, snapshots=12, events=1_000_000, labels=2_500, runs=("r_negatives", "r_positives", "r_single")
+    ),
     # Issue 17's side-by-side shapes: no events, two runs (one with negatives, one positive-only).
     "T200K": dict(users=200_000, snapshots=12, events=0, labels=10_000, runs=("r_negatives", "r_positives")),
     "T1M": dict(users=1_000_000, snapshots=12, events=0, labels=50_000, runs=("r_negatives", "r_positives")),

@@ -347,9 +347,9 @@ lookalike_aggregated as (
         {%- elif f['kind'] == 'since_first' %}
         cast({{ dbt.datediff('min(case when event_type = ' ~ t ~ ' then event_at end)', as_of, 'second') }} as double) / 86400 as {{ col }}
         {%- elif f['kind'] == 'cumulative' %}
-        count(distinct item_id) as {{ col }}
+        {{ lookalike.lookalike_count_distinct('item_id') }} as {{ col }}
         {%- elif f['kind'] == 'active_days' %}
-        count(distinct case when {{ in_window }} then cast(event_at as date) end) as {{ col }}
+        {{ lookalike.lookalike_count_distinct('case when ' ~ in_window ~ ' then cast(event_at as date) end') }} as {{ col }}
         {%- elif f['kind'] == 'share' %}
         cast(count(case when category = {{ lookalike.lookalike_literal(f['series'][4:]) }} and {{ in_window }} then 1 end) as double)
             / nullif(count(case when {{ in_window }} then 1 end), 0) as {{ col }}

@@ -36,7 +36,9 @@
     latest snapshot (time and valid_to, as one struct, so a null valid_to is kept) forward onto
     each point. One shuffle by user and a sort: the work grows with snapshots plus points, where a
     range join compares every point with every earlier snapshot of its user (decision 0033). As
-    DuckDB's ASOF join, the latest snapshot is matched, then dropped when no longer valid. -#}
+    DuckDB's ASOF join, the latest snapshot is matched, then dropped when no longer valid. Only
+    the snapshots of users with a point enter the union (a semi-join on user): a few thousand
+    labels do not shuffle and sort the whole snapshot history. -#}
 {% macro spark__lookalike_pit_join(left, left_user, left_at, snapshot_keys) %}
   select l.*, s.matched_snapshot_at
   from {{ left }} as l
@@ -51,6 +53,7 @@
       from (
         select user_id as pit_user, snapshot_at as pit_at, 0 as pit_kind, valid_to as pit_valid_to
         from {{ snapshot_keys }}
+        where user_id in (select {{ left_user }} from {{ left }})
         union all
         select distinct {{ left_user }}, {{ left_at }}, 1, null
         from {{ left }}

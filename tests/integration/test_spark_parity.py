@@ -303,6 +303,10 @@ def test_no_model_plans_an_unbounded_nested_loop_join(engines):
     unexplained = {model: ops for model, ops in found.items() if model not in BOUNDED}
     assert unexplained == {}, "\n\n".join(f"{m}: {ops}\n{plans[m]}" for m, ops in unexplained.items())
     assert sorted(set(BOUNDED) - set(found)) == []
+    # the population's event pass reads and shuffles the events once: its distinct counts are
+    # size(collect_set(...)) on Spark, not count(distinct ...), which copies every row per count
+    population = plans["lookalike_inference_features"].split("== Physical Plan ==")[-1]
+    assert "collect_set" in population and "Expand" not in population
 
 
 def test_failure_isolation_and_messages_match(engines):
