@@ -283,6 +283,10 @@ BOUNDED = {
     "the trained runs, to unpivot bounded samples: training examples and at most 50,000 population rows",
     "lookalike_run_cumulative_positive_rates": "the ten fractions 0.1 ... 1.0 against the ranked test "
     "examples of each run (rows = 10 x examples, bounded by the labels and the unlabeled sample)",
+    "lookalike_feature_info": "the training examples (bounded by the labels and the unlabeled sample) cross "
+    "join the run's feature list, to unpivot them into one row per example and feature, as drift does",
+    "lookalike_run_confusion_matrix": "each run's cut-offs (one row per split and cut-off) against the 2 x 2 "
+    "actual / predicted labels, so every cell has a row",
     "lookalike_audience_lift": "the published audience builds of each run (one row each, after grouping) "
     "against the three group names target / holdout / rest, so every group has a row",
 }
