@@ -206,20 +206,9 @@ def fit_run_model(
         overrides, tuning = tune_params(
             fitted_type, X, labels, weights, mask, groups, int(random_seed), float(tune_time_budget_seconds)
         )
-    if method == "pu_bagging":
-        payload, params = bagging.fit(
-            X,
-            labels,
-            weights,
-            train.column("example_id").to_pylist(),
-            mask,
-            int(random_seed),
-            int(pu_bags),
-            fitted_type,
-            overrides,
-        )
-    else:
-        payload, params = estimators.fit(fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides)
+    payload, params = _fit_estimator(
+        method == "pu_bagging", train, X, labels, weights, mask, random_seed, pu_bags, fitted_type, overrides
+    )
     # The per-iteration log goes into the model JSON beside params, not into model_params (one per member).
     ids = train.column("example_id").to_pylist() if "example_id" in train.column_names else None
     training_log = complete_training_log(
@@ -247,6 +236,25 @@ def fit_run_model(
     if selection is not None:
         params["model_selection"] = selection
     return LookalikeModel(encoder=encoder, estimator_payload=payload, params=params, training_log=training_log)
+
+
+def _fit_estimator(bagged, rows, X, labels, weights, mask, random_seed, pu_bags, fitted_type, overrides):
+    """(payload, params) of a bagging PU ensemble (``bagged``, members keyed by ``rows``' example_id)
+    or of one estimator of ``fitted_type``: the one fit shared by :func:`fit_run_model` and
+    :func:`refit_model`."""
+    if bagged:
+        return bagging.fit(
+            X,
+            labels,
+            weights,
+            rows.column("example_id").to_pylist(),
+            mask,
+            int(random_seed),
+            int(pu_bags),
+            fitted_type,
+            overrides,
+        )
+    return estimators.fit(fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides)
 
 
 #: model_params.refit.reason of a positive-only run (decision 0032).
@@ -302,20 +310,18 @@ def refit_model(
     params = split_model.params
     fitted_type = params["model_type"]
     overrides = (params.get("tuning") or {}).get("chosen") or None
-    if params.get("training_method") == "pu_bagging":
-        payload, fitted = bagging.fit(
-            X,
-            labels,
-            weights,
-            rows.column("example_id").to_pylist(),
-            mask,
-            int(random_seed),
-            int(pu_bags),
-            fitted_type,
-            overrides,
-        )
-    else:
-        payload, fitted = estimators.fit(fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides)
+    payload, fitted = _fit_estimator(
+        params.get("training_method") == "pu_bagging",
+        rows,
+        X,
+        labels,
+        weights,
+        mask,
+        random_seed,
+        pu_bags,
+        fitted_type,
+        overrides,
+    )
     refit = {
         "applied": True,
         "n_rows": int(rows.num_rows),
