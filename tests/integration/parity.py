@@ -35,6 +35,11 @@ def _columns(con, table: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in con.execute(f"describe {table}").fetchall()]
 
 
+def _quote(name: str) -> str:
+    """A column name as a DuckDB identifier (the hostile-name tests have quotes in theirs)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def table_rows(db_file, table: str, skip=()) -> tuple[list[str], list[tuple]]:
     """The table's rows (minus clock and ``skip`` columns), in a fixed order: sorted by every
     non-float column, then the floats."""
@@ -45,8 +50,8 @@ def table_rows(db_file, table: str, skip=()) -> tuple[list[str], list[tuple]]:
         names = [n for n, _ in cols]
         exact = [n for n, t in cols if t not in ("DOUBLE", "FLOAT")]
         floats = [n for n, t in cols if t in ("DOUBLE", "FLOAT")]
-        order = ", ".join(f'"{n}" nulls first' for n in exact + floats) or "1"
-        select = ", ".join(f'"{n}"' for n in names)
+        order = ", ".join(f"{_quote(n)} nulls first" for n in exact + floats) or "1"
+        select = ", ".join(_quote(n) for n in names)
         return names, con.execute(f"select {select} from {table} order by {order}").fetchall()
 
 

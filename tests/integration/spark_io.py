@@ -8,10 +8,13 @@ the same settings as ``profiles.yml``'s spark target, and exits, which releases 
     load <spark_dir> <duckdb_file> <schema.table>...    copy DuckDB tables into Spark tables
     dump <spark_dir> <duckdb_file> <schema.table>...    copy Spark tables into the DuckDB file
                                                         (as the same schema.table)
+    tables <spark_dir> <out.json>                       every (database, table) of the metastore
     explain <spark_dir> <out.json> <manifest.json> <schema>
                                                         the physical plan (EXPLAIN) of every SQL
                                                         model's compiled SQL in the manifest, against
                                                         the tables of that build
+
+``lookalike_dbt`` runs ``lookalike-dbt <args> --target spark`` the same way, in a subprocess.
 
 Tables go through Parquet files written by one engine and read by the other; timestamps are
 naive UTC on both sides (the target's session time zone is UTC).
@@ -19,6 +22,7 @@ naive UTC on both sides (the target's session time zone is UTC).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
+REPO = TESTS.parent
 
 
 def spark_session(spark_dir: Path):
@@ -84,8 +89,6 @@ CONTROL_SQL = "select a.id, b.id from range(100) as a inner join range(100) as b
 
 
 def _explain(spark_dir: Path, out_file: Path, manifest: str, schema: str) -> None:
-    import json
-
     nodes = json.loads(Path(manifest).read_text())["nodes"].values()
     models = {
         n["name"]: n["compiled_code"]
@@ -105,10 +108,63 @@ def explain(spark_dir: Path, out_file: Path, manifest: Path, schema: str) -> dic
     """{model name: its physical plan} for every SQL model of the build whose ``manifest.json`` is
     given (compiled SQL as dbt ran it), planned by Spark against the same metastore; plus
     ``__control__``, the plan of CONTROL_SQL."""
-    import json
-
     _subprocess("explain", spark_dir, out_file, [str(manifest), schema])
     return json.loads(Path(out_file).read_text())
+
+
+def lookalike_dbt(
+    args, spark_dir: Path, work: Path, vars: dict, check=True, schema: str = "lookalike_parity"
+) -> subprocess.CompletedProcess:
+    """`lookalike-dbt <args> --target spark` in a subprocess with its own metastore and warehouse,
+    building into ``schema``."""
+    env = dict(
+        os.environ,
+        LOOKALIKE_SPARK_DIR=str(spark_dir),
+        LOOKALIKE_SPARK_SCHEMA=schema,
+        LOOKALIKE_SPARK_MASTER="local[2]",
+        LOOKALIKE_SPARK_DRIVER_MEMORY="2g",
+        PYSPARK_PYTHON=sys.executable,
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "lookalike_udf.spark_dbt",
+        *args,
+        "--target",
+        "spark",
+        "--project-dir",
+        str(REPO),
+        "--profiles-dir",
+        str(REPO),
+        "--log-path",
+        str(work / "logs"),
+        "--target-path",
+        str(work / "target"),
+        "--vars",
+        json.dumps(vars),
+    ]
+    proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=1800)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"lookalike-dbt {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-8000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+def _tables(spark_dir: Path, out_file: Path) -> None:
+    session = spark_session(spark_dir)
+    found = []
+    for (database,) in session.sql("show databases").collect():
+        found += [[database, r.tableName] for r in session.sql(f"show tables in `{database}`").collect()]
+    session.stop()
+    Path(out_file).write_text(json.dumps(sorted(found)))
+
+
+def tables(spark_dir: Path, out_file: Path) -> set[tuple[str, str]]:
+    """Every (database, table) of the metastore in ``spark_dir``."""
+    _subprocess("tables", spark_dir, out_file, [])
+    return {tuple(t) for t in json.loads(Path(out_file).read_text())}
 
 
 def run(command: str, spark_dir: Path, db_file: Path, tables: list[str]) -> None:
@@ -137,5 +193,7 @@ if __name__ == "__main__":
     cmd, spark_dir, db_file, *names = sys.argv[1:]
     if cmd == "explain":
         _explain(Path(spark_dir), Path(db_file), *names)
+    elif cmd == "tables":
+        _tables(Path(spark_dir), Path(db_file))
     else:
         {"load": _load, "dump": _dump}[cmd](Path(spark_dir), Path(db_file), names)

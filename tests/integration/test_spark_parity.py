@@ -21,8 +21,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -93,43 +91,6 @@ HISTORY = ["lookalike_run_history", "lookalike_feature_drift_history", "lookalik
 INTERNAL = ["int_lookalike__training_examples", "lookalike_run_models"]
 
 
-def lookalike_dbt(args, spark_dir: Path, work: Path, vars: dict, check=True) -> subprocess.CompletedProcess:
-    """`lookalike-dbt <args> --target spark` in a subprocess with its own metastore and warehouse."""
-    env = dict(
-        os.environ,
-        LOOKALIKE_SPARK_DIR=str(spark_dir),
-        LOOKALIKE_SPARK_SCHEMA=SCHEMA,
-        LOOKALIKE_SPARK_MASTER="local[2]",
-        LOOKALIKE_SPARK_DRIVER_MEMORY="2g",
-        PYSPARK_PYTHON=sys.executable,
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "lookalike_udf.spark_dbt",
-        *args,
-        "--target",
-        "spark",
-        "--project-dir",
-        str(REPO),
-        "--profiles-dir",
-        str(REPO),
-        "--log-path",
-        str(work / "logs"),
-        "--target-path",
-        str(work / "target"),
-        "--vars",
-        json.dumps(vars),
-    ]
-    proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=1800)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"lookalike-dbt {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-8000:]}\n{proc.stderr[-3000:]}"
-        )
-    return proc
-
-
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
     """(duckdb file built by dbt-duckdb, duckdb file holding the Spark build's tables)."""
@@ -151,11 +112,11 @@ def engines(tmp_path_factory):
         n_events = con.execute("select count(*) from inputs.events").fetchone()[0]
         con.execute(f"copy inputs.events to '{events_files}/part-0.parquet' (format parquet)")
     register = {"name": "inputs.events", "path": str(events_files), "format": "parquet"}
-    proc = lookalike_dbt(
+    proc = spark_io.lookalike_dbt(
         ["run-operation", "lookalike_register_files", "--args", json.dumps(register)], spark_dir, work / "reg", {}
     )
     assert f"lookalike: registered inputs.events over {events_files} (parquet, {n_events} rows)" in proc.stdout
-    proc = lookalike_dbt(["build"], spark_dir, work / "spark_run", PARITY_VARS)
+    proc = spark_io.lookalike_dbt(["build"], spark_dir, work / "spark_run", PARITY_VARS)
     assert "ERROR=0" in proc.stdout, proc.stdout[-6000:]
     # Failed runs surface as a warning from the data test on both engines, not as a failed build.
     assert "WARN 2 assert_no_failed_runs" in proc.stdout
@@ -352,11 +313,11 @@ def bad_engines(tmp_path_factory):
         duck,
         ["inputs.labels_text", "inputs.runs_settings", "inputs.snapshots_text", "inputs.labels_no_user"],
     )
-    proc = lookalike_dbt(["build"], spark_dir, work / "spark_run", vars)
+    proc = spark_io.lookalike_dbt(["build"], spark_dir, work / "spark_run", vars)
     assert "WARN 3 assert_no_failed_runs" in proc.stdout and "WARN 3 assert_no_input_issues" in proc.stdout
 
     # A required column missing: the build stops naming the input, the earlier tables stay.
-    missing = lookalike_dbt(
+    missing = spark_io.lookalike_dbt(
         ["build"], spark_dir, work / "spark_run", {**vars, "lookalike_labels": "inputs.labels_no_user"}, check=False
     )
     copied = work / "spark.duckdb"
@@ -424,7 +385,7 @@ def test_missing_required_column_on_spark_names_the_input_and_keeps_the_tables(b
 def test_an_unchanged_rebuild_keeps_the_sql_tables_on_spark(engines):
     """The keep short cut (decision 0025) on Spark: the same inputs keep the SQL feature tables and
     the labels as they are (no copy, no rebuild), and the build state records it."""
-    proc = lookalike_dbt(
+    proc = spark_io.lookalike_dbt(
         ["run", "-s", "+lookalike_pit_features"], engines["spark_dir"], engines["work"] / "spark_rerun", PARITY_VARS
     )
     kept = set(re.findall(r"lookalike: (\w+) kept: its inputs are unchanged", proc.stdout))
@@ -500,7 +461,9 @@ def spark_history(engines):
                 f"from dumped.{SCHEMA}.{table}"
             )
     spark_io.run("load", engines["spark_dir"], staged, [spark_name(t) for t in HISTORY])
-    proc = lookalike_dbt(["build", "-s", *HISTORY], engines["spark_dir"], work / "spark_history_run", PARITY_VARS)
+    proc = spark_io.lookalike_dbt(
+        ["build", "-s", *HISTORY], engines["spark_dir"], work / "spark_history_run", PARITY_VARS
+    )
     assert "ERROR=0" in proc.stdout, proc.stdout[-6000:]
     after = work / "spark_history_out.duckdb"
     spark_io.run("dump", engines["spark_dir"], after, [spark_name(t) for t in HISTORY])
