@@ -246,6 +246,49 @@ def flatten_hgb(trees, baseline: float, known_cat_bitsets: np.ndarray, f_idx_map
     )
 
 
+def flatten_walk(trees: list[dict]) -> FlatTrees:
+    """Flatten node arrays that are walked, never padded: the random forest's trees
+    (:class:`~lookalike_udf.estimators.rf.RFScorer`: ``left``, ``right``, ``feature``,
+    ``threshold``, ``missing_go_to_left``, ``is_leaf``, ``value``; numeric splits only, a row goes
+    left when its value is at most the threshold and a missing value where the node says). The
+    kernel adds the leaf values in tree order from a baseline of 0: the forest's NumPy sum."""
+    n_trees = len(trees)
+    offsets = np.cumsum([0] + [len(t["value"]) for t in trees])
+    split = [t["is_leaf"] == 0 for t in trees]
+
+    def cat(dtype, per_tree):
+        return np.ascontiguousarray(
+            np.concatenate([per_tree(t, s, o) for t, s, o in zip(trees, split, offsets, strict=False)]), dtype=dtype
+        )
+
+    n_nodes = int(offsets[-1])
+    zeros8 = np.zeros(n_nodes, dtype=np.uint8)
+    return FlatTrees(
+        baseline=0.0,
+        kind=np.zeros(n_trees, dtype=np.int8),
+        root=np.ascontiguousarray(offsets[:-1], dtype=np.int64),
+        pad=np.full(n_trees, -1, dtype=np.int64),
+        feature=cat(np.int64, lambda t, s, o: np.where(s, t["feature"], 0)),
+        threshold=cat(np.float64, lambda t, s, o: np.where(s, t["threshold"], 0.0)),
+        left=cat(np.int64, lambda t, s, o: np.where(s, t["left"] + o, 0)),
+        right=cat(np.int64, lambda t, s, o: np.where(s, t["right"] + o, 0)),
+        is_leaf=cat(np.uint8, lambda t, s, o: (~s).astype(np.uint8)),
+        value=cat(np.float64, lambda t, s, o: t["value"]),
+        missing_left=cat(np.uint8, lambda t, s, o: (t["missing_go_to_left"] != 0).astype(np.uint8)),
+        is_categorical=zeros8,
+        bitset_row=np.zeros(n_nodes, dtype=np.int64),
+        known_row=np.zeros(n_nodes, dtype=np.int64),
+        raw_left=np.zeros((0, 8), dtype=np.uint32),
+        known=np.zeros((0, 8), dtype=np.uint32),
+        pad_feature=np.zeros((0, _PAD_NODES), dtype=np.int64),
+        pad_threshold=np.zeros((0, _PAD_NODES), dtype=np.float64),
+        pad_missing_right=np.zeros((0, _PAD_NODES), dtype=np.uint8),
+        pad_value=np.zeros((0, _PAD_LEAVES), dtype=np.float64),
+        pad_route=np.zeros((0, _PAD_NODES), dtype=np.int64),
+        routes=np.zeros((1, 257), dtype=np.uint8),
+    )
+
+
 def _compile():
     """The numba kernel (imported and compiled on first use, never at import of the library)."""
     import numba

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..errors import LookalikeError
 from .base import EstimatorType, ModelFormatError, _encode_float, _float_list, _n_features, _uint_list
 
@@ -53,10 +54,10 @@ def dump(estimator) -> dict:
 
 
 class RFScorer:
-    """Scores rows with a validated random-forest payload (NumPy traversal, float32 inputs as in
-    scikit-learn's trees). Build it with :func:`load`."""
-
-    engine = "numpy"
+    """Scores rows with a validated random-forest payload (float32 inputs as in scikit-learn's
+    trees): the compiled kernel's node walk (:mod:`lookalike_udf.kernels`, ``engine`` 'kernel', or
+    'auto' when numba is installed) or a NumPy traversal (any other engine, or after the kernel
+    failed), the same sums in the same order. Build it with :func:`load`."""
 
     def __init__(self, payload: dict, engine: str = "auto"):
         n_features = _n_features(payload)
@@ -87,6 +88,12 @@ class RFScorer:
             if np.any((nodes["value"] < 0) | (nodes["value"] > 1)):
                 raise ModelFormatError(f"{where}: leaf values must be probabilities in 0..1")
             self.trees.append(nodes)
+        self._flat = None
+        if engine == "kernel" or (engine == "auto" and kernels.kernel_available()):
+            if engine == "kernel" and not kernels.numba_installed():
+                raise ImportError("engine 'kernel' needs numba (pip install 'lookalike-udf[fast]')")
+            self._flat = kernels.flatten_walk(self.trees)
+        self.engine = "kernel" if self._flat is not None else "numpy"
 
     def _matrix(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
@@ -102,6 +109,13 @@ class RFScorer:
 
     def predict_proba_positive(self, X) -> np.ndarray:
         X32 = self._matrix(X)
+        if self._flat is not None:
+            try:
+                return kernels.score_raw(self._flat, X32) / len(self.trees)
+            except Exception as error:  # never let the optional kernel fail scoring
+                kernels.disable(error)
+                self._flat = None
+                self.engine = "numpy"
         total = np.zeros(X32.shape[0], dtype=np.float64)
         for n in self.trees:
             node = np.zeros(X32.shape[0], dtype=np.int64)

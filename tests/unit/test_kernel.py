@@ -307,3 +307,74 @@ def test_generated_matrices(generated_model, matrix):
             np.testing.assert_array_equal(got[ok], clf._raw_predict(matrix[ok])[:, 0])
     else:
         assert got.shape == (0,)
+
+
+# --- Random forests (the node walk, kernels.flatten_walk) --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def forest():
+    """A 40-tree forest on numbers with missing values (deep trees: min_samples_leaf 2), stored and
+    loaded as the library stores it."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from lookalike_udf.estimators import rf
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(1200, 6))
+    X[rng.random(X.shape) < 0.12] = np.nan
+    y = (np.nan_to_num(X[:, 0]) - np.isnan(X[:, 2]) + rng.normal(size=1200) > 0).astype(int)
+    clf = RandomForestClassifier(n_estimators=40, min_samples_leaf=2, random_state=0, n_jobs=1).fit(X, y)
+    payload = json.loads(json.dumps(rf.dump(clf), allow_nan=False))
+    return clf, payload, rf
+
+
+def test_forest_walk_is_flattened_tree_after_tree(forest):
+    """Every tree's nodes back to back with their roots, leaves' values kept (needs no numba)."""
+    _, payload, rf = forest
+    scorer = rf.load(payload, engine="numpy")
+    flat = kernels.flatten_walk(scorer.trees)
+    sizes = [len(t["value"]) for t in scorer.trees]
+    np.testing.assert_array_equal(flat.root, np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+    assert (flat.kind == 0).all() and flat.n_trees == 40 and len(flat.value) == sum(sizes)
+    t = scorer.trees[7]
+    span = slice(flat.root[7], flat.root[7] + sizes[7])
+    np.testing.assert_array_equal(flat.value[span], t["value"])
+    split = t["is_leaf"] == 0
+    np.testing.assert_array_equal(flat.left[span][split], t["left"][split] + flat.root[7])
+    assert scorer.engine == "numpy"
+
+
+def test_forest_kernel_is_bit_identical_to_numpy_and_predict_proba(forest):
+    _numba()
+    clf, payload, rf = forest
+    kernel, walk = rf.load(payload, engine="kernel"), rf.load(payload, engine="numpy")
+    assert kernel.engine == "kernel" and walk.engine == "numpy"
+    rng = np.random.default_rng(12)
+    X = rng.normal(scale=2.0, size=(3000, 6))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    E = np.vstack([X, np.full((2, 6), np.inf), np.full((2, 6), -np.inf), np.full((2, 6), np.nan)])
+    got = kernel.predict_proba_positive(E)
+    np.testing.assert_array_equal(got, walk.predict_proba_positive(E))
+    # scikit-learn refuses infinities; the NaN rows and every finite row score as it scores them
+    finite = ~np.isinf(E).any(axis=1)
+    np.testing.assert_array_equal(got[finite], clf.predict_proba(E[finite])[:, 1])
+    assert finite.sum() == len(E) - 4
+    assert kernel.predict_proba_positive(np.empty((0, 6))).shape == (0,)
+
+
+def test_forest_kernel_failure_falls_back_to_numpy(forest, monkeypatch, caplog):
+    _numba()
+    clf, payload, rf = forest
+    scorer = rf.load(payload)
+    assert scorer.engine == "kernel"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated numba failure in a forest")
+
+    monkeypatch.setattr(kernels, "score_raw", broken)
+    X = np.random.default_rng(13).normal(size=(50, 6))
+    with caplog.at_level(logging.WARNING, logger="lookalike_udf.kernels"):
+        scores = scorer.predict_proba_positive(X)
+    np.testing.assert_array_equal(scores, clf.predict_proba(X)[:, 1])
+    assert scorer.engine == "numpy" and "simulated numba failure in a forest" in caplog.text
