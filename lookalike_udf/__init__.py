@@ -14,4 +14,16 @@ __version__ = "0.1.0"
 
 from .errors import LookalikeError, RunValidationError  # noqa: E402
 
-__all__ = ["LookalikeError", "RunValidationError", "__version__"]
+
+def library_version() -> str:
+    """This library's and scikit-learn's versions: what a stored model's bytes depend on besides
+    its inputs (part of every kept table's inputs key, decision 0025: the SQL function
+    ``lookalike_library_version()`` on DuckDB, the variable ``LOOKALIKE_LIBRARY_VERSION`` that
+    ``lookalike-dbt`` sets on Spark). scikit-learn's version comes from its installed metadata, so a
+    build that runs no Python model does not pay for importing it."""
+    from importlib.metadata import version
+
+    return f"lookalike_udf {__version__}; scikit-learn {version('scikit-learn')}"
+
+
+__all__ = ["LookalikeError", "RunValidationError", "__version__", "library_version"]

@@ -53,6 +53,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import library_version as library_version  # the SQL function lookalike_library_version()
 from .errors import LookalikeError
 from .features import BOOLEAN, CATEGORICAL, NUMERIC, feature_kind
 from .scoring import LookalikeModel
@@ -279,17 +280,6 @@ def serving_build_id(serving_path, db_path):
     from .serving import published_build_id
 
     return published_build_id(serving_path, db_path)
-
-
-def library_version() -> str:
-    """This library's and scikit-learn's versions: what a stored model's bytes depend on besides
-    its inputs (SQL function ``lookalike_library_version()``). scikit-learn's version comes from
-    its installed metadata, so a build that runs no Python model does not pay for importing it."""
-    from importlib.metadata import version
-
-    from . import __version__
-
-    return f"lookalike_udf {__version__}; scikit-learn {version('scikit-learn')}"
 
 
 try:  # dbt-duckdb is optional for register(); the plugin class needs it

@@ -23,6 +23,8 @@ import os
 import sys
 import warnings
 
+from . import library_version
+
 TESTED_DBT_SPARK = "1.11"
 
 
@@ -100,6 +102,10 @@ def run(argv: list[str]) -> int:
     # The package's on-run-start check (macros/lookalike_runner_check.sql) stops plain `dbt` on a
     # Spark session target; this is not plain dbt.
     os.environ["LOOKALIKE_DBT"] = "1"
+    # The library's and scikit-learn's versions, part of the inputs key of every kept table
+    # (macros/lookalike_reuse.sql, spark__lookalike_library_version): with it, an unchanged Python
+    # model's table is kept on Spark as on DuckDB instead of being read and written again.
+    os.environ["LOOKALIKE_LIBRARY_VERSION"] = library_version()
     try:
         register()
         _check_version()

@@ -118,7 +118,7 @@ create table if not exists {{ state }} (
 
 
 {#- The library and scikit-learn versions, or none when the engine has no lookalike_library_version()
-    (a DuckDB profile without the package's plugin; Spark). -#}
+    (a DuckDB profile without the package's plugin; Spark without lookalike-dbt). -#}
 {%- macro lookalike_library_version() -%}
   {{ return(adapter.dispatch('lookalike_library_version', 'lookalike')()) }}
 {%- endmacro -%}
@@ -127,6 +127,14 @@ create table if not exists {{ state }} (
   {%- set has_version = run_query("select count(*) from duckdb_functions() where function_name = 'lookalike_library_version'") -%}
   {%- if has_version.rows[0][0] == 0 -%}{{ return(none) }}{%- endif -%}
   {{ return(run_query('select lookalike_library_version()').rows[0][0]) }}
+{%- endmacro -%}
+
+{#- Spark: lookalike-dbt (lookalike_udf/spark_dbt.py) sets LOOKALIKE_LIBRARY_VERSION in the process that
+    runs both dbt and the Python models, so the version in the key is the one that fits and scores.
+    Plain dbt on Databricks does not set it: its Python models are built every time. -#}
+{%- macro spark__lookalike_library_version() -%}
+  {%- set version = env_var('LOOKALIKE_LIBRARY_VERSION', '') -%}
+  {{ return(version if version else none) }}
 {%- endmacro -%}
 
 {%- macro default__lookalike_library_version() -%}
@@ -141,7 +149,11 @@ create table if not exists {{ state }} (
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
   {%- set library = lookalike.lookalike_library_version() -%}
   {%- if library is none and model.language == 'python' -%}
-    {{ log('lookalike: ' ~ this.identifier ~ ' is built every time: the SQL function lookalike_library_version() is missing (add plugin lookalike_udf.duckdb_plugin to the profile)', info=true) }}
+    {%- if target.type == 'spark' -%}
+      {{ log('lookalike: ' ~ this.identifier ~ ' is built every time: LOOKALIKE_LIBRARY_VERSION is not set (build with lookalike-dbt, which sets it)', info=true) }}
+    {%- else -%}
+      {{ log('lookalike: ' ~ this.identifier ~ ' is built every time: the SQL function lookalike_library_version() is missing (add plugin lookalike_udf.duckdb_plugin to the profile)', info=true) }}
+    {%- endif -%}
     {{ return(none) }}
   {%- endif -%}
   {%- set parts = [] -%}

@@ -8,8 +8,9 @@
     not a failed build without it). SQL and Python models alike. dbt_project.yml selects it on
     Spark only; every other adapter keeps dbt's `table`.
     Like the DuckDB one, it keeps a model with config lookalike_keep whose inputs key is unchanged
-    (decision 0025, macros/lookalike_reuse.sql). Spark has no lookalike_library_version(), so only
-    SQL models take the short cut; Python models reuse runs inside them. -#}
+    (decision 0025, macros/lookalike_reuse.sql), SQL and Python models alike: lookalike-dbt sets
+    the library version that Python models' keys need (spark__lookalike_library_version). Without it
+    (plain dbt on Databricks) Python models are built every time and reuse runs inside them. -#}
 {% materialization lookalike_table, adapter='spark', supported_languages=['sql', 'python'] %}
   {%- set language = model['language'] -%}
   {%- set identifier = model['alias'] -%}

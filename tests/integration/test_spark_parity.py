@@ -382,20 +382,26 @@ def test_missing_required_column_on_spark_names_the_input_and_keeps_the_tables(b
     assert query(bad_engines["spark"], f"select count(*) from {spark_name('lookalike_user_scores')}")[0][0] > 0
 
 
-def test_an_unchanged_rebuild_keeps_the_sql_tables_on_spark(engines):
-    """The keep short cut (decision 0025) on Spark: the same inputs keep the SQL feature tables and
-    the labels as they are (no copy, no rebuild), and the build state records it."""
+def test_an_unchanged_rebuild_keeps_the_tables_on_spark(engines):
+    """The keep short cut (decision 0025) on Spark: the same inputs keep the SQL feature tables, the
+    labels and the Python model lookalike_run_models as they are (no copy, no rebuild; the Python
+    model's key has the library version lookalike-dbt passes), and the build state records it."""
     proc = spark_io.lookalike_dbt(
-        ["run", "-s", "+lookalike_pit_features"], engines["spark_dir"], engines["work"] / "spark_rerun", PARITY_VARS
+        ["run", "-s", "+lookalike_run_models"], engines["spark_dir"], engines["work"] / "spark_rerun", PARITY_VARS
     )
     kept = set(re.findall(r"lookalike: (\w+) kept: its inputs are unchanged", proc.stdout))
     assert kept == {
         "int_lookalike__user_snapshots",
+        "int_lookalike__inference_snapshots",
         "int_lookalike__event_series",
         "int_lookalike__training_points",
+        "int_lookalike__training_examples",
+        "lookalike_inference_features",
         "lookalike_pit_features",
         "lookalike_pit_labels",
-    }, proc.stdout[-4000:]
+        "lookalike_run_models",
+    }, sorted(kept)
+    assert "is built every time" not in proc.stdout
 
 
 def test_plain_dbt_on_spark_stops_at_the_start_naming_lookalike_dbt(tmp_path):
