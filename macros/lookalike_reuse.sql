@@ -141,6 +141,20 @@ create table if not exists {{ state }} (
   {{ return(none) }}
 {%- endmacro -%}
 
+{#- Why lookalike_library_version() gave none, and the fix (the log line of a Python model that is
+    built every time). -#}
+{%- macro lookalike_library_version_missing() -%}
+  {{ return(adapter.dispatch('lookalike_library_version_missing', 'lookalike')()) }}
+{%- endmacro -%}
+
+{%- macro spark__lookalike_library_version_missing() -%}
+  {{ return('LOOKALIKE_LIBRARY_VERSION is not set (build with lookalike-dbt, which sets it)') }}
+{%- endmacro -%}
+
+{%- macro default__lookalike_library_version_missing() -%}
+  {{ return('the SQL function lookalike_library_version() is missing (add plugin lookalike_udf.duckdb_plugin to the profile)') }}
+{%- endmacro -%}
+
 
 {#- The current model's inputs key (see the top of this file), or none when there is none to trust:
     a Python model without the library version, or a relation it reads that does not exist.
@@ -149,11 +163,7 @@ create table if not exists {{ state }} (
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
   {%- set library = lookalike.lookalike_library_version() -%}
   {%- if library is none and model.language == 'python' -%}
-    {%- if target.type == 'spark' -%}
-      {{ log('lookalike: ' ~ this.identifier ~ ' is built every time: LOOKALIKE_LIBRARY_VERSION is not set (build with lookalike-dbt, which sets it)', info=true) }}
-    {%- else -%}
-      {{ log('lookalike: ' ~ this.identifier ~ ' is built every time: the SQL function lookalike_library_version() is missing (add plugin lookalike_udf.duckdb_plugin to the profile)', info=true) }}
-    {%- endif -%}
+    {{ log('lookalike: ' ~ this.identifier ~ ' is built every time: ' ~ lookalike.lookalike_library_version_missing(), info=true) }}
     {{ return(none) }}
   {%- endif -%}
   {%- set parts = [] -%}
