@@ -8,20 +8,23 @@ knows which engine it runs in: the engine is a parameter where one is needed.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .outputs import (
+    FEATURE_HASH,
     REASON_SCHEMA,
     SCORE_SCHEMA,
+    carried_rows,
     constant,
+    delta_markers_and_reused_rows,
     failure_marker,
-    markers_and_reused_rows,
     now,
     scoring_failed_message,
+    with_delta_columns,
 )
 from .vocabulary import ScoringAction
 
@@ -45,6 +48,13 @@ class ScoringRequest:
     ``reused_batches``: those rows as Arrow batches, read only when iterated (an engine that keeps
     them where they are, Spark, narrows ``previous`` to ``reused`` instead); ``failures``:
     run_id -> message of the runs whose stored model failed verification.
+
+    Decision 0036: ``scorers``: run_id -> scorer fingerprint of every scorable run
+    (:func:`lookalike_udf.reuse.scorer_fingerprint`); ``partial``: the runs of ``models`` whose
+    model is unchanged but whose population changed, carried in part (only on an engine with
+    :attr:`~lookalike_udf.engines.Engine.partial_scoring`): their previous rows whose user's
+    feature hash is unchanged are carried, the other users scored; ``hashes``: the population's
+    feature hashes (``int_lookalike__population_feature_hashes``) or None.
     """
 
     method: str
@@ -56,20 +66,30 @@ class ScoringRequest:
     previous: object = None
     batch_size: int = 100_000
     reused_batches: object = ()
+    scorers: dict = field(default_factory=dict)
+    partial: dict = field(default_factory=dict)
+    hashes: object = None
 
     def features(self) -> set[str]:
         """The feature columns the models to score read."""
         return {f for m in self.models.values() for f in m.feature_names}
 
 
-def scored_batches(population_batches, to_score: dict, wanted: dict, scored_at: dt.datetime):
+def scored_batches(
+    population_batches, to_score: dict, wanted: dict, scored_at: dt.datetime, scorers: dict | None = None
+):
     """Each Arrow batch of the population scored by each model of ``to_score`` (run_id -> model),
     as :data:`SCORE_SCHEMA` batches. A run whose scoring raises gets a marker row
-    (:func:`~lookalike_udf.outputs.failure_marker`) and no more batches; the other runs go on."""
+    (:func:`~lookalike_udf.outputs.failure_marker`) and no more batches; the other runs go on.
+
+    With ``scorers`` (run_id -> scorer fingerprint) the batches are
+    :data:`~lookalike_udf.outputs.DELTA_SCORE_SCHEMA`, feature_hash taken from the population
+    batch's :data:`~lookalike_udf.outputs.FEATURE_HASH` column (null when it has none)."""
     failed: set[str] = set()
     for batch in population_batches:
         n = batch.num_rows
         user_ids = batch.column(batch.schema.get_field_index("user_id")).cast(pa.string())
+        hashes = batch.column(FEATURE_HASH) if FEATURE_HASH in batch.schema.names else None
         stamp = pa.array(np.full(n, np.datetime64(scored_at, "us")), type=pa.timestamp("us"))
         for rid, model in to_score.items():
             if rid in failed:
@@ -78,9 +98,10 @@ def scored_batches(population_batches, to_score: dict, wanted: dict, scored_at: 
                 scores = model.predict(batch)
             except Exception as exc:  # reported as FAILED downstream, with this message
                 failed.add(rid)
-                yield failure_marker(rid, scoring_failed_message(rid, exc), scored_at, wanted.get(rid))
+                marker = failure_marker(rid, scoring_failed_message(rid, exc), scored_at, wanted.get(rid))
+                yield marker if scorers is None else with_delta_columns(marker, scorers.get(rid))
                 continue
-            yield pa.record_batch(
+            out = pa.record_batch(
                 {
                     "run_id": constant(rid, n),
                     "user_id": user_ids,
@@ -92,6 +113,7 @@ def scored_batches(population_batches, to_score: dict, wanted: dict, scored_at: 
                 },
                 schema=SCORE_SCHEMA,
             )
+            yield out if scorers is None else with_delta_columns(out, scorers.get(rid), hashes)
 
 
 def sql_scored_batch(
@@ -114,14 +136,26 @@ def sql_scored_batch(
 
 
 def driver_score_batches(engine, population, request: ScoringRequest):
-    """The batches of the ``python`` scoring method in this process: a marker per run whose stored
-    model failed verification, reused rows, then each population batch scored."""
-    yield from markers_and_reused_rows(request.reused_batches, request.failures)
+    """The batches of the ``python`` scoring method in this process, as
+    :data:`~lookalike_udf.outputs.DELTA_SCORE_SCHEMA`: a marker per run whose stored model failed
+    verification, reused rows, then each run carried in part (``request.partial``: its previous
+    rows whose user's features are unchanged, then its changed users scored, decision 0036), then
+    each population batch scored by the other runs."""
+    batch_size = int(request.batch_size)
+    yield from delta_markers_and_reused_rows(request.reused_batches, request.failures)
     if not request.models:
         return
-    yield from scored_batches(
-        engine.batches(population, int(request.batch_size)), request.models, request.wanted, now()
-    )
+    for rid in sorted(r for r in request.partial if r in request.models):
+        for batch in engine.carried_in_part(request.previous, request.hashes, rid, batch_size):
+            yield carried_rows(batch, request.wanted.get(rid))
+        changed = engine.changed_population(population, request.hashes, request.previous, rid)
+        yield from scored_batches(
+            engine.batches(changed, batch_size), {rid: request.models[rid]}, request.wanted, now(), request.scorers
+        )
+    whole = {rid: m for rid, m in request.models.items() if rid not in request.partial}
+    if whole:
+        source = engine.hashed_population(population, request.hashes)
+        yield from scored_batches(engine.batches(source, batch_size), whole, request.wanted, now(), request.scorers)
 
 
 def reason_batches(audience_batches, usable: dict, digests: dict):

@@ -45,6 +45,7 @@ from .reuse import (
     carry_over,
     reused_model_fingerprints,
     score_fingerprint,
+    scorer_fingerprint,
     training_fingerprint,
 )
 from .reuse import TRAINED as ACTION_TRAINED
@@ -278,6 +279,7 @@ def score_population(
     previous=None,
     force=False,
     engine: str = "python",
+    hashes=None,
 ) -> pa.RecordBatchReader:
     """Score the population (one row per user, latest snapshot) with every trained model.
 
@@ -303,6 +305,16 @@ def score_population(
     fingerprint equals the one in ``previous`` (this table from the previous build) keeps its
     previous rows, ``scored_at`` included, unless ``force``.
 
+    A run whose fingerprint changed but whose model did not (the population changed: new,
+    changed or removed users) is carried in part (decision 0036) when ``hashes``
+    (int_lookalike__population_feature_hashes: user_id, feature_hash) is given, the engine can
+    (:attr:`lookalike_udf.engines.Engine.partial_scoring`: DuckDB, plain Arrow; not Spark), and
+    every previous row of the run holds this build's :func:`~lookalike_udf.reuse.scorer_fingerprint`
+    with no failure marker: the previous rows of users whose feature hash is unchanged are kept
+    (``scoring_action`` 'reused', their ``scored_at`` kept, this build's ``score_fingerprint``),
+    users no longer in the population are dropped, and only the others are scored. ``force``
+    rescores every run whole.
+
     The work is done by the population's engine (:meth:`lookalike_udf.engines.Engine.population_scores`). When
     ``population`` is a Spark DataFrame the result is a Spark DataFrame computed on the executors
     (:mod:`lookalike_udf.engines.spark`): ``python`` scores with ``mapInArrow``, ``sql`` runs the
@@ -316,16 +328,19 @@ def score_population(
         loaded = {rid: m for rid, m in loaded.items() if rid not in build_only}
         failures = {rid: m for rid, m in failures.items() if rid not in build_only}
     checksums = _checksums(backend, fingerprints)
-    wanted = {}
+    method = scoring_engine(engine)
+    wanted, scorers = {}, {}
     for rid in loaded:
         row = model_rows[rid]
+        digest = model_sha256(row["model_json"])
         fp = score_fingerprint(
-            row.get("training_fingerprint"),
-            model_sha256(row["model_json"]),
-            (checksums.get(rid) or {}).get("population_checksum"),
+            row.get("training_fingerprint"), digest, (checksums.get(rid) or {}).get("population_checksum")
         )
         if fp:
             wanted[rid] = fp
+        scorer = scorer_fingerprint(row.get("training_fingerprint"), digest, method)
+        if scorer:
+            scorers[rid] = scorer
     # A run with a failure marker (scoring failed part-way) is never carried over.
     carried = carry_over(
         backend,
@@ -337,8 +352,22 @@ def score_population(
         batch_size=int(batch_size),
     )
     to_score = {rid: m for rid, m in sorted(loaded.items()) if rid not in carried.runs}
+    # Decision 0036: a run whose model is unchanged (the same scorer) keeps the rows of users whose
+    # features are unchanged; the same rule as above, on the scorer key, with every row hashed.
+    partial = {}
+    if backend.partial_scoring and hashes is not None:
+        partial = carry_over(
+            backend,
+            previous,
+            "scorer_fingerprint",
+            {rid: scorers[rid] for rid in to_score if rid in scorers},
+            required=("feature_hash", "user_id"),
+            failed=("scoring_action", ScoringAction.FAILED),
+            force=force,
+            batch_size=int(batch_size),
+        ).runs
     request = ScoringRequest(
-        method=scoring_engine(engine),
+        method=method,
         models=to_score,
         model_jsons={rid: model_rows[rid]["model_json"] for rid in to_score},
         wanted=wanted,
@@ -347,6 +376,9 @@ def score_population(
         previous=previous,
         batch_size=int(batch_size),
         reused_batches=carried.rows,
+        scorers=scorers,
+        partial=partial,
+        hashes=hashes if backend.partial_scoring else None,
     )
     return backend.population_scores(population, request)
 

@@ -20,6 +20,8 @@ __all__ = [
     "RUN_MODEL_SCHEMA",
     "PREDICTION_SCHEMA",
     "SCORE_SCHEMA",
+    "DELTA_SCORE_SCHEMA",
+    "FEATURE_HASH",
     "SCORING_SQL_SCHEMA",
     "REASON_SCHEMA",
     "FEATURE_REPORT_SCHEMA",
@@ -30,6 +32,9 @@ __all__ = [
     "failure_marker",
     "scoring_failed_message",
     "markers_and_reused_rows",
+    "with_delta_columns",
+    "delta_markers_and_reused_rows",
+    "carried_rows",
 ]
 
 # --- lookalike_run_models ----------------------------------------------------------------------
@@ -107,6 +112,15 @@ SCORE_SCHEMA = pa.schema(
         ("scoring_message", _DICT),
     ]
 )
+#: What DuckDB (and plain Arrow) write (decision 0036): SCORE_SCHEMA plus the run's scorer
+#: fingerprint (:func:`lookalike_udf.reuse.scorer_fingerprint`) and the user's feature hash
+#: (``int_lookalike__population_feature_hashes``) when the row was scored, so that the next build
+#: rescores only the users whose features changed. Spark writes SCORE_SCHEMA.
+DELTA_SCORE_SCHEMA = pa.schema(list(SCORE_SCHEMA) + [("scorer_fingerprint", _DICT), ("feature_hash", pa.string())])
+#: The column a population batch carries its users' feature hashes in (the SQL that joins
+#: ``int_lookalike__population_feature_hashes`` names it so; not a reserved feature name: a
+#: snapshot column of this name would be shadowed, which is why it is this long).
+FEATURE_HASH = "lookalike_feature_hash"
 
 # --- lookalike_run_scoring_sql -----------------------------------------------------------------
 SCORING_SQL_SCHEMA = pa.schema(
@@ -240,3 +254,53 @@ def markers_and_reused_rows(reused_batches, failures: dict | None):
             },
             schema=SCORE_SCHEMA,
         )
+
+
+def with_delta_columns(batch: pa.RecordBatch, scorer: str | None, hashes=None) -> pa.RecordBatch:
+    """A :data:`SCORE_SCHEMA` batch as :data:`DELTA_SCORE_SCHEMA`: ``scorer`` on every row and
+    ``hashes`` (an array of the batch's length) as feature_hash, or nulls."""
+    n = batch.num_rows
+    feature_hash = pa.nulls(n, pa.string()) if hashes is None else hashes.cast(pa.string())
+    return pa.RecordBatch.from_arrays(
+        [*batch.columns, constant(scorer, n), feature_hash],
+        schema=DELTA_SCORE_SCHEMA,
+    )
+
+
+def carried_rows(batch, fingerprint: str | None = None) -> pa.RecordBatch:
+    """A previous build's rows carried over as :data:`DELTA_SCORE_SCHEMA` (scoring_action
+    'reused', score and scored_at as they were). ``fingerprint``: the score_fingerprint they get
+    (a run carried in part takes this build's; by default the stored one). A table from before
+    decision 0036 has no scorer_fingerprint / feature_hash: null."""
+    n = batch.num_rows
+    names = batch.schema.names
+
+    def stored(name):
+        if name not in names:
+            return pa.nulls(n, pa.string())
+        return batch.column(name).cast(pa.string())
+
+    return pa.record_batch(
+        {
+            "run_id": batch.column("run_id").cast(pa.string()).dictionary_encode(),
+            "user_id": batch.column("user_id").cast(pa.string()),
+            "score": batch.column("score").cast(pa.float64()),
+            "scored_at": batch.column("scored_at").cast(pa.timestamp("us")),
+            "score_fingerprint": (
+                constant(fingerprint, n) if fingerprint else stored("score_fingerprint").dictionary_encode()
+            ),
+            "scoring_action": constant(ScoringAction.REUSED, n),
+            "scoring_message": constant(None, n),
+            "scorer_fingerprint": stored("scorer_fingerprint").dictionary_encode(),
+            "feature_hash": stored("feature_hash"),
+        },
+        schema=DELTA_SCORE_SCHEMA,
+    )
+
+
+def delta_markers_and_reused_rows(reused_batches, failures: dict | None):
+    """:func:`markers_and_reused_rows` as :data:`DELTA_SCORE_SCHEMA` (what DuckDB writes)."""
+    for rid, message in sorted((failures or {}).items()):
+        yield with_delta_columns(failure_marker(rid, message, now(), None), None)
+    for batch in reused_batches:
+        yield carried_rows(batch)

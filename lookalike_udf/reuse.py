@@ -4,7 +4,8 @@ A run's model is refitted only when what it was fitted on changed: its settings 
 example (labels, weights, as-of times, splits and every feature value), the library, scikit-learn
 or the model format. ``int_lookalike__run_fingerprints`` checksums the first two in SQL;
 :func:`training_fingerprint` folds in the rest. Scores are recomputed only when the model or the
-scored population changed (:func:`score_fingerprint`). The previous build's rows come from the
+scored population changed (:func:`score_fingerprint`); when only the population changed, only
+the users whose features changed are rescored (:func:`scorer_fingerprint`, decision 0036). The previous build's rows come from the
 model's own table, which dbt-duckdb replaces only after the model succeeds; one rule,
 :func:`carry_over`, decides which of them every entry point carries over.
 
@@ -60,6 +61,16 @@ def score_fingerprint(model_fingerprint: str | None, model_sha256: str, populati
     if not model_fingerprint or not population_checksum:
         return None
     return _digest("scores", FINGERPRINT_VERSION, __version__, model_fingerprint, model_sha256, population_checksum)
+
+
+def scorer_fingerprint(model_fingerprint: str | None, model_sha256: str, method: str) -> str | None:
+    """What one user's score depends on besides the user's feature values (decision 0036): the
+    model (its fingerprint and the SHA-256 of its JSON), the scoring method (``python`` and ``sql``
+    agree to 1e-9, not bit for bit) and the library version. A run whose previous rows all hold
+    this key keeps the rows of users whose feature hash is unchanged; None: never carried in part."""
+    if not model_fingerprint:
+        return None
+    return _digest("scorer", FINGERPRINT_VERSION, __version__, model_fingerprint, model_sha256, method)
 
 
 def reused_model_fingerprints(model_rows, force=False) -> dict[str, str]:

@@ -63,6 +63,9 @@ class ScoringAction(_Vocabulary):
     REUSED = "reused"
     #: The marker row a run gets when its scoring fails part-way (see dbt_models.score_population).
     FAILED = "failed"
+    #: lookalike_runs only: the run's model was unchanged and only the users whose features
+    #: changed were scored, the other rows carried over (decision 0036). Rows say scored / reused.
+    PARTLY_REUSED = "partly reused"
 
 
 class ExampleSource(_Vocabulary):

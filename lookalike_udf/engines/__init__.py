@@ -155,15 +155,40 @@ class Engine:
 
     def population_scores(self, population, request):
         """The population scores (:class:`lookalike_udf.batch_scoring.ScoringRequest`): by default
-        a stream of Arrow batches scored in this process (dbt-duckdb writes it batch by batch)."""
+        a stream of Arrow batches scored in this process (dbt-duckdb writes it batch by batch), as
+        :data:`~lookalike_udf.outputs.DELTA_SCORE_SCHEMA` (with the scorer fingerprint and the
+        users' feature hashes, decision 0036)."""
         from ..batch_scoring import driver_score_batches
-        from ..outputs import SCORE_SCHEMA
+        from ..outputs import DELTA_SCORE_SCHEMA
 
         if request.method == "sql":
             batches = self.sql_score_batches(population, request)
         else:
             batches = driver_score_batches(self, population, request)
-        return pa.RecordBatchReader.from_batches(SCORE_SCHEMA, batches)
+        return pa.RecordBatchReader.from_batches(DELTA_SCORE_SCHEMA, batches)
+
+    # --- scoring only what changed (decision 0036) ----------------------------------------------
+
+    #: True when the engine can score only the users whose feature hash changed
+    #: (:meth:`changed_population`, :meth:`carried_in_part`); otherwise a run whose population
+    #: changed is rescored whole (Spark).
+    partial_scoring = False
+
+    def hashed_population(self, population, hashes):
+        """The population with its users' feature hashes in the column
+        :data:`~lookalike_udf.outputs.FEATURE_HASH`; by default the population as it is (the
+        scores then store no hash)."""
+        return population
+
+    def changed_population(self, population, hashes, previous, run_id: str):
+        """The users of the population whose feature hash differs from ``previous``'s row of run
+        ``run_id`` (or who have none), with their hashes (:attr:`partial_scoring` engines only)."""
+        raise NotImplementedError(f"{self!r} cannot score part of a run")
+
+    def carried_in_part(self, previous, hashes, run_id: str, batch_size: int):
+        """Arrow batches of ``previous``'s rows of run ``run_id`` whose user's feature hash is
+        unchanged (:attr:`partial_scoring` engines only)."""
+        raise NotImplementedError(f"{self!r} cannot score part of a run")
 
     def sql_score_batches(self, population, request):
         """Score batches of the ``sql`` scoring method (each run's compiled SQL run by the engine)."""

@@ -64,5 +64,17 @@ class ArrowEngine(Engine):
     def sql_score_batches(self, population, request):
         return DuckDBEngine().sql_score_batches(self.to_arrow(population), request)
 
+    # Scoring only what changed (decision 0036): in an in-memory DuckDB over the Arrow inputs.
+    partial_scoring = True
+
+    def hashed_population(self, population, hashes):
+        return DuckDBEngine().hashed_population(population, hashes)
+
+    def changed_population(self, population, hashes, previous, run_id: str):
+        return DuckDBEngine().changed_population(population, hashes, previous, run_id)
+
+    def carried_in_part(self, previous, hashes, run_id: str, batch_size: int):
+        return DuckDBEngine().carried_in_part(previous, hashes, run_id, batch_size)
+
 
 ENGINE = ArrowEngine

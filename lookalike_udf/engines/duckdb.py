@@ -103,25 +103,114 @@ class DuckDBEngine(Engine):
         return [row[f"p{i}"] for i in range(len(stats))]
 
     def sql_score_batches(self, population, request):
-        """Each run's scores computed by its compiled SQL in DuckDB: the population relation is bound
-        as ``lookalike_input`` and the result streamed in Arrow batches (one in memory at a time)."""
+        """Each run's scores computed by its compiled SQL in DuckDB: the population relation (with
+        its users' feature hashes, :meth:`hashed_population`) is bound as ``lookalike_input`` and the
+        result streamed in Arrow batches (one in memory at a time). A run carried in part
+        (``request.partial``, decision 0036) streams its carried rows (:meth:`carried_in_part`),
+        then runs its SQL over the changed users only (:meth:`changed_population`)."""
         from ..batch_scoring import sql_scored_batch
-        from ..outputs import failure_marker, markers_and_reused_rows, now, scoring_failed_message
+        from ..outputs import (
+            FEATURE_HASH,
+            carried_rows,
+            delta_markers_and_reused_rows,
+            failure_marker,
+            now,
+            scoring_failed_message,
+            with_delta_columns,
+        )
         from ..sql import to_sql
 
         batch_size = int(request.batch_size)
-        yield from markers_and_reused_rows(request.reused_batches, request.failures)
+        yield from delta_markers_and_reused_rows(request.reused_batches, request.failures)
         if not request.model_jsons:
             return
-        relation = self.relation(population)
         for rid, model_json in sorted(request.model_jsons.items()):
+            scorer = request.scorers.get(rid)
+            if rid in request.partial:
+                for batch in self.carried_in_part(request.previous, request.hashes, rid, batch_size):
+                    yield carried_rows(batch, request.wanted.get(rid))
+                source = self.changed_population(population, request.hashes, request.previous, rid)
+            else:
+                source = self.hashed_population(population, request.hashes)
             scored_at = now()
             try:
-                sql = to_sql(model_json, "lookalike_input", dialect="duckdb", id_columns=("user_id",))
-                for batch in relation.query("lookalike_input", sql).to_arrow_reader(batch_size):
-                    yield sql_scored_batch(rid, batch, scored_at, request.wanted.get(rid))
+                sql = to_sql(model_json, "lookalike_input", dialect="duckdb", id_columns=("user_id", FEATURE_HASH))
+                for batch in source.query("lookalike_input", sql).to_arrow_reader(batch_size):
+                    scores = pa.RecordBatch.from_arrays([batch.column(0), batch.column(2)], names=["user_id", "score"])
+                    yield with_delta_columns(
+                        sql_scored_batch(rid, scores, scored_at, request.wanted.get(rid)), scorer, batch.column(1)
+                    )
             except Exception as exc:  # reported as FAILED downstream, with this message
-                yield failure_marker(rid, scoring_failed_message(rid, exc, "sql"), scored_at, request.wanted.get(rid))
+                marker = failure_marker(
+                    rid, scoring_failed_message(rid, exc, "sql"), scored_at, request.wanted.get(rid)
+                )
+                yield with_delta_columns(marker, scorer)
+
+    # --- scoring only what changed (decision 0036) ----------------------------------------------
+
+    #: DuckDB scores only the users whose features changed (:meth:`changed_population`).
+    partial_scoring = True
+
+    def _over(self, sql: str, **inputs):
+        """A relation of ``sql`` over the named ``inputs`` (the first is the one ``sql`` reads by its
+        name). Relations of the build's DuckDB run there, the others inlined as CTEs from their SQL
+        text (``sql_query``), so nothing is read into this process; Arrow inputs (tests) are
+        registered in a new in-memory DuckDB."""
+        names = list(inputs)
+        if all(isinstance(inputs[n], duckdb.DuckDBPyRelation) for n in names):
+            ctes = ", ".join(f"{n} as ({inputs[n].sql_query()})" for n in names[1:])
+            return inputs[names[0]].query(names[0], f"with {ctes} {sql}" if ctes else sql)
+        con = duckdb.connect()
+        for n in names:
+            con.register(n, self.to_arrow(inputs[n]))
+        return con.sql(sql)
+
+    def hashed_population(self, population, hashes):
+        """The population with its users' feature hashes (``int_lookalike__population_feature_hashes``)
+        in the column :data:`~lookalike_udf.outputs.FEATURE_HASH` (null without ``hashes``)."""
+        from ..outputs import FEATURE_HASH
+
+        if hashes is None:
+            return self._over(
+                f"select *, cast(null as varchar) as {FEATURE_HASH} from lookalike_population",
+                lookalike_population=population,
+            )
+        return self._over(
+            f"select p.*, h.feature_hash as {FEATURE_HASH} from lookalike_population as p "
+            "left join lookalike_hashes as h on p.user_id = h.user_id",
+            lookalike_population=population,
+            lookalike_hashes=hashes,
+        )
+
+    def changed_population(self, population, hashes, previous, run_id: str):
+        """The users of :meth:`hashed_population` that ``previous`` (this table from the last build)
+        has no row of run ``run_id`` with the same feature hash for: new users and users whose
+        features changed (an anti-join run by DuckDB, so only they reach the scorer)."""
+        from ..outputs import FEATURE_HASH
+
+        return self._over(
+            f"select p.*, h.feature_hash as {FEATURE_HASH} from lookalike_population as p "
+            "left join lookalike_hashes as h on p.user_id = h.user_id "
+            "where not exists (select 1 from lookalike_previous as q "
+            f"where q.run_id = {sql_literal(run_id)} and q.user_id = cast(p.user_id as varchar) "
+            "and q.feature_hash = h.feature_hash)",
+            lookalike_population=population,
+            lookalike_hashes=hashes,
+            lookalike_previous=previous,
+        )
+
+    def carried_in_part(self, previous, hashes, run_id: str, batch_size: int):
+        """Arrow batches of ``previous``'s rows of run ``run_id`` whose user is still in the population
+        with the same feature hash (read when iterated); users no longer there are left out."""
+        relation = self._over(
+            "select q.* from lookalike_previous as q "
+            "inner join lookalike_hashes as h on q.user_id = cast(h.user_id as varchar) "
+            "and q.feature_hash = h.feature_hash "
+            f"where q.run_id = {sql_literal(run_id)} and q.user_id is not null",
+            lookalike_previous=previous,
+            lookalike_hashes=hashes,
+        )
+        yield from relation.to_arrow_reader(batch_size)
 
 
 ENGINE = DuckDBEngine

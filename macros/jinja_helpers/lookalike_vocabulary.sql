@@ -7,7 +7,7 @@
     'model_status': {'TRAINED': 'TRAINED', 'FAILED': 'FAILED'},
     'run_status': {'FINISHED': 'FINISHED', 'FINISHED_TRAINING': 'FINISHED_TRAINING', 'FAILED': 'FAILED'},
     'training_action': {'TRAINED': 'trained', 'REUSED': 'reused'},
-    'scoring_action': {'SCORED': 'scored', 'REUSED': 'reused', 'FAILED': 'failed'},
+    'scoring_action': {'SCORED': 'scored', 'REUSED': 'reused', 'FAILED': 'failed', 'PARTLY_REUSED': 'partly reused'},
     'example_source': {'LABEL': 'label', 'UNLABELED_SAMPLE': 'unlabeled_sample'},
     'lift_group': {'TARGET': 'target', 'HOLDOUT': 'holdout', 'REST': 'rest'},
     'reserved_columns': ['user_id', 'snapshot_at', 'valid_to', 'run_id', 'label', 'label_id', 'label_timestamp', 'weight',

@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from lookalike_udf import dbt_models
 from lookalike_udf.errors import LookalikeError, RunValidationError
 from lookalike_udf.estimators.hgb import default_params as default_hgb_params
+from lookalike_udf.outputs import DELTA_SCORE_SCHEMA
 from lookalike_udf.scoring import LookalikeModel
 from lookalike_udf.training import fit_run_model
 
@@ -155,7 +156,7 @@ def test_build_only_runs_are_not_scored():
     scores = dbt_models.score_population(
         models, population, runs=run_rows("good", good={"build_only": True})
     ).read_all()
-    assert scores.num_rows == 0 and scores.schema == dbt_models.SCORE_SCHEMA
+    assert scores.num_rows == 0 and scores.schema == DELTA_SCORE_SCHEMA  # DuckDB / Arrow: decision 0036
 
 
 class _FailsOnSecondBatch:

@@ -38,7 +38,13 @@ def test_the_values_written_to_tables_are_unchanged():
     assert ModelStatus.values() == {"TRAINED": "TRAINED", "FAILED": "FAILED"}
     assert RunStatus.values() == {"FINISHED": "FINISHED", "FINISHED_TRAINING": "FINISHED_TRAINING", "FAILED": "FAILED"}
     assert TrainingAction.values() == {"TRAINED": "trained", "REUSED": "reused"}
-    assert ScoringAction.values() == {"SCORED": "scored", "REUSED": "reused", "FAILED": "failed"}
+    # PARTLY_REUSED: added by decision 0036 (lookalike_runs.scoring_action of a run carried in part).
+    assert ScoringAction.values() == {
+        "SCORED": "scored",
+        "REUSED": "reused",
+        "FAILED": "failed",
+        "PARTLY_REUSED": "partly reused",
+    }
     assert ExampleSource.values() == {"LABEL": "label", "UNLABELED_SAMPLE": "unlabeled_sample"}
     # plain str: formatting and Arrow arrays see the bare value
     assert type(ModelStatus.TRAINED) is str and f"{ModelStatus.TRAINED}" == "TRAINED"

@@ -11,4 +11,5 @@ def model(dbt, session):
         previous=lookalike.previous_table(session, dbt.this),
         force=dbt.config.get("force_retrain"),
         engine=dbt.config.get("scoring_engine"),
+        hashes=dbt.ref("int_lookalike__population_feature_hashes"),
     )

@@ -39,9 +39,15 @@ metrics as (
     group by run_id
 ),
 
+{#- A run carried in part (decision 0036) has rows scored in this build and rows reused: 'partly reused'. #}
 score_actions as (
-    select distinct run_id, scoring_action from {{ ref('int_lookalike__population_scores') }}
+    select
+        run_id,
+        case when count(distinct scoring_action) > 1 then '{{ vocab['scoring_action']['PARTLY_REUSED'] }}'
+             else max(scoring_action) end as scoring_action
+    from {{ ref('int_lookalike__population_scores') }}
     where scoring_action <> '{{ vocab['scoring_action']['FAILED'] }}'
+    group by run_id
 ),
 
 scored as (
@@ -283,7 +289,7 @@ select
     case when models.training_action = '{{ vocab['training_action']['TRAINED'] }}' and {{ lookalike.lookalike_kept_in_this_build_sql(ref('lookalike_run_models')) }} > 0
          then '{{ vocab['training_action']['REUSED'] }}' else models.training_action end as training_action,
     case when statuses.status = '{{ vocab['run_status']['FINISHED'] }}' then
-        case when scored.scoring_action = '{{ vocab['scoring_action']['SCORED'] }}' and {{ lookalike.lookalike_kept_in_this_build_sql(ref('int_lookalike__population_scores')) }} > 0
+        case when scored.scoring_action in ('{{ vocab['scoring_action']['SCORED'] }}', '{{ vocab['scoring_action']['PARTLY_REUSED'] }}') and {{ lookalike.lookalike_kept_in_this_build_sql(ref('int_lookalike__population_scores')) }} > 0
              then '{{ vocab['scoring_action']['REUSED'] }}' else scored.scoring_action end
     end as scoring_action,
     models.model_type,
