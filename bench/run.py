@@ -6,13 +6,17 @@ For each repetition, on fresh copies of the same generated DuckDB file:
    process, which holds DuckDB and the Python models), per-model times from
    ``target/run_results.json``;
 2. ours, rebuild with no input changed;
-3. ours, rebuild after one run's labels changed (a weight on 1 % of ``r_negatives``' labels):
+3. ours, rebuild after the features of 1 % of users changed (step ``delta``, issue 27 part 3): a
+   new snapshot, later than every other and before the scoring time, for each user with
+   ``hash(user_id) % 100 = 1``, one feature changed; the models are unchanged, so only those users
+   are scored (``int_lookalike__population_scores.scoring_action``, counted);
+4. ours, rebuild after one run's labels changed (a weight on 1 % of ``r_negatives``' labels):
    ``lookalike_runs.training_action`` / ``scoring_action`` must show that only that run was refit
    and rescored;
-4. the baseline (``bench/baseline.py``) under ``/usr/bin/time -v``;
-5. the scoring floor: every run's stored model's ``predict_proba`` on the population's feature
+5. the baseline (``bench/baseline.py``) under ``/usr/bin/time -v``;
+6. the scoring floor: every run's stored model's ``predict_proba`` on the population's feature
    matrix already in memory (read and encoded beforehand, not timed);
-6. the same-job check: AUC of each run's population scores against the generator's true labels
+7. the same-job check: AUC of each run's population scores against the generator's true labels
    (``inputs.truth.y_true``), ours and the baseline's.
 
 Results go to ``<workdir>/results-<scale>.json`` (every repetition) and a markdown summary
@@ -42,7 +46,7 @@ import duckdb
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from generate import SCALES, dbt_vars, generate  # noqa: E402
+from generate import AS_OF, LAST_SNAPSHOT, SCALES, dbt_vars, generate  # noqa: E402
 
 #: dbt models by stage (everything else is "reports": metrics, deciles, summaries, runs, tests).
 STAGES = {
@@ -152,6 +156,37 @@ def change_one_run(db: Path) -> None:
         con.execute("update inputs.labels set weight = 2.0 where run_id = 'r_negatives' and hash(user_id) % 100 = 0")
 
 
+#: When the ``delta`` step's new snapshots are taken: after every generated snapshot, before the scoring time.
+DELTA_SNAPSHOT_AT = "2026-06-15 00:00:00"
+
+
+def change_one_percent_of_users(db: Path) -> int:
+    """A new snapshot for 1 % of the users (``hash(user_id) % 100 = 1``): their latest one with
+    num_01 changed, at DELTA_SNAPSHOT_AT. Labels are older than the last snapshot, so no training
+    example changes. Returns the number of users changed."""
+    assert LAST_SNAPSHOT < DELTA_SNAPSHOT_AT < AS_OF
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"""
+            insert into inputs.snapshots
+            select * replace (timestamp '{DELTA_SNAPSHOT_AT}' as snapshot_at, coalesce(num_01, 0) + 1 as num_01)
+            from inputs.snapshots
+            where snapshot_at = (select max(snapshot_at) from inputs.snapshots) and hash(user_id) % 100 = 1""")
+        return con.execute(
+            f"select count(*) from inputs.snapshots where snapshot_at = timestamp '{DELTA_SNAPSHOT_AT}'"
+        ).fetchone()[0]
+
+
+def scoring_counts(db: Path) -> dict:
+    """run_id -> {scoring_action: rows} of int_lookalike__population_scores."""
+    out: dict = {}
+    with duckdb.connect(str(db), read_only=True) as con:
+        for run, action, n in con.execute(
+            "select run_id, scoring_action, count(*) from int_lookalike__population_scores group by all order by all"
+        ).fetchall():
+            out.setdefault(run, {})[action] = n
+    return out
+
+
 def true_auc(db: Path, table: str) -> dict:
     """Per run: AUC of the run's population scores against the generator's true labels."""
     from sklearn.metrics import roc_auc_score
@@ -224,7 +259,7 @@ def baseline(db: Path, workdir: Path, scale: str, tag: str) -> dict:
     return {**result, "stages": stages}
 
 
-STEPS = ("first", "floor", "rescore", "unchanged", "steady", "changed", "baseline")
+STEPS = ("first", "floor", "rescore", "unchanged", "steady", "delta", "changed", "baseline")
 
 
 def repetition(
@@ -257,6 +292,13 @@ def repetition(
         out["rebuild_steady"] = dbt_build(ours, workdir, scale, f"{k}-steady")
         out["steady_actions"] = run_actions(ours)
     out["true_auc_ours"] = true_auc(ours, "lookalike_user_scores")
+    if "delta" in steps:
+        # Issue 27 part 3: a scheduled day where 1 % of the users have a new snapshot.
+        out["delta_users_changed"] = change_one_percent_of_users(ours)
+        out["rebuild_delta"] = dbt_build(ours, workdir, scale, f"{k}-delta")
+        out["delta_actions"] = run_actions(ours)
+        out["delta_scoring_rows"] = scoring_counts(ours)
+        out["true_auc_after_delta"] = true_auc(ours, "lookalike_user_scores")
     if "changed" in steps:
         change_one_run(ours)
         out["rebuild_one_run_changed"] = dbt_build(ours, workdir, scale, f"{k}-changed")
@@ -299,6 +341,24 @@ def summary(results: dict) -> str:
         (
             "ours: rebuild again / first build (wall)",
             lambda r: round(r["rebuild_steady"]["wall_s"] / r["first_build"]["wall_s"], 3),
+        ),
+        ("ours: rebuild, 1 % of users' features changed, wall s", lambda r: r["rebuild_delta"]["wall_s"]),
+        (
+            "ours: rebuild, 1 % changed / first build (wall)",
+            lambda r: round(r["rebuild_delta"]["wall_s"] / r["first_build"]["wall_s"], 3),
+        ),
+        (
+            "ours: rebuild, 1 % changed, population_scores model s",
+            lambda r: r["rebuild_delta"]["model_s"]["int_lookalike__population_scores"],
+        ),
+        ("ours: rebuild, 1 % changed, users changed", lambda r: r["delta_users_changed"]),
+        (
+            "ours: rebuild, 1 % changed, rows scored (all runs)",
+            lambda r: sum(v.get("scored", 0) for v in r["delta_scoring_rows"].values()),
+        ),
+        (
+            "ours: rebuild, 1 % changed, rows carried (all runs)",
+            lambda r: sum(v.get("reused", 0) for v in r["delta_scoring_rows"].values()),
         ),
         ("ours: rebuild, one run's labels changed, wall s", lambda r: r["rebuild_one_run_changed"]["wall_s"]),
         (

@@ -10,7 +10,7 @@ Build sequence on one DuckDB file (the fixture's runs 'pit' (with negatives) and
    (+100), so the build shows that it carried those rows over instead of recomputing them;
 4. var lookalike_force_retrain: every run is refitted and rescored;
 5. a new user in the population (latest snapshot only, no label): 'pit' keeps its model (none of
-   its training examples changed) but is rescored;
+   its training examples changed) and scores only that user (decision 0036);
 6. var lookalike_tune_model true: every run is refitted (the setting is part of the fingerprint);
 7. a changed tune_time_budget_seconds and auto_tune: refitted again.
 """
@@ -207,7 +207,9 @@ def test_force_refits_and_rescores_every_run_with_the_same_result(builds):
 
 def test_a_population_change_rescores_with_the_kept_model(builds):
     before, after = builds["forced"], builds["new_user"]
-    assert actions(after, "pit") == ("reused", "scored")
+    # Only the new user is scored; the others' rows are carried with their scored_at (decision 0036).
+    assert actions(after, "pit") == ("reused", "partly reused")
+    assert [r for r in after["scores"]["pit"] if r[0] != "0061"] == before["scores"]["pit"]
     # A new snapshot: no table is kept. The models table is rebuilt too (it reads
     # int_lookalike__run_fingerprints, which holds the population's checksum), and reuses 'pit''s
     # model inside.
