@@ -95,6 +95,10 @@ def builds(request, tmp_path_factory):
     out["delta_actions"] = actions(db)
     out["delta_audiences"] = audiences(db)
     out["n_population"] = query(db, "select count(*) from lookalike_inference_features")[0][0]
+    out["hash_grain"] = query(
+        db,
+        "select count(*), count(distinct user_id), count(feature_hash) from int_lookalike__population_feature_hashes",
+    )[0]
 
     change_population(forced_db)
     run_dbt(["build"], forced_db, forced_work, vars={**more, "lookalike_force_retrain": True})
@@ -138,6 +142,7 @@ def test_only_the_changed_and_new_users_are_scored_the_others_carried_as_they_we
     assert builds["delta_actions"]["pit"] == ("reused", "partly reused")
     assert set(delta) == (set(first) - {REMOVED}) | {ADDED}
     assert len(delta) == builds["n_population"] == 60  # 60 users, one left, one arrived
+    assert builds["hash_grain"] == (60, 60, 60)  # one hash per population user (grain: user_id)
     assert {u for u, r in delta.items() if r["scoring_action"] == "scored"} == CHANGED | {ADDED}
     for user, row in delta.items():
         if user in CHANGED | {ADDED}:
