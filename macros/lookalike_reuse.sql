@@ -141,6 +141,21 @@ create table if not exists {{ state }} (
   {{ return(none) }}
 {%- endmacro -%}
 
+{#- Whether this warehouse's population scoring can score part of a run (decision 0036): the
+    engine's Engine.partial_scoring, seen from SQL (int_lookalike__population_feature_hashes is
+    empty where it cannot, so it costs no scan). -#}
+{%- macro lookalike_scores_in_part() -%}
+  {{ return(adapter.dispatch('lookalike_scores_in_part', 'lookalike')()) }}
+{%- endmacro -%}
+
+{%- macro duckdb__lookalike_scores_in_part() -%}
+  {{ return(true) }}
+{%- endmacro -%}
+
+{%- macro default__lookalike_scores_in_part() -%}
+  {{ return(false) }}
+{%- endmacro -%}
+
 {#- Why lookalike_library_version() gave none, and the fix (the log line of a Python model that is
     built every time). -#}
 {%- macro lookalike_library_version_missing() -%}

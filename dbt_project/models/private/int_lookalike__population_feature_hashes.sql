@@ -11,7 +11,7 @@
     not depend on the engine's version (a double's text is its shortest round-trip form). -#}
 {%- set columns = lookalike.lookalike_input_columns(ref('lookalike_inference_features')) %}
 {%- set features = columns.keys() | reject('in', ['user_id', 'as_of_at', 'snapshot_at']) | sort | list %}
-{%- set partial = target.type == 'duckdb' %}
+{%- set partial = lookalike.lookalike_scores_in_part() %}
 
 select
     user_id,
