@@ -107,6 +107,15 @@ SETTINGS: dict[str, Setting] = _declare(
         "runs without negatives: bagging PU or plain positives-vs-unlabeled",
         choices=("bagging", "plain"),
     ),
+    Setting(
+        "unlabeled_as_of",
+        "choice",
+        "auto",
+        "runs without negatives: as-of time of each unlabeled example (decision 0035): label_times (a seed's"
+        " label time), user_events (the user's latest event at or before that time) or auto (user_events when"
+        " most seeds are labelled at one of their own events)",
+        choices=("auto", "label_times", "user_events"),
+    ),
     # Each bag is one more base model to fit and to evaluate at scoring time.
     Setting("pu_bags", "int", 20, "bags of bagging PU", min=1, max=50),
     Setting("model_type", "choice", "hgb_or_logistic", "the model type (lookalike_udf.estimators)"),

@@ -23,6 +23,7 @@ from .settings import SETTINGS, closest, run_setting_error
 
 ENGAGEMENT_TYPES = SETTINGS["engagement_type"].choices
 PU_METHODS = SETTINGS["pu_method"].choices
+UNLABELED_AS_OF = SETTINGS["unlabeled_as_of"].choices
 
 #: The int / number / bool run settings, checked against their declared bounds in declaration
 #: order (lookalike_udf.settings): a new one is checked without an edit here.
@@ -102,6 +103,9 @@ def check_run(run: dict, summary: dict | None) -> RunCheck:
     pu_method = run.get("pu_method")
     if "pu_method" in run and pu_method not in PU_METHODS:
         check.errors.append(choice_error(rid, "pu_method", pu_method, PU_METHODS))
+    unlabeled_as_of = run.get("unlabeled_as_of")
+    if "unlabeled_as_of" in run and unlabeled_as_of not in UNLABELED_AS_OF:
+        check.errors.append(choice_error(rid, "unlabeled_as_of", unlabeled_as_of, UNLABELED_AS_OF))
     model_type = run.get("model_type")
     if "model_type" in run and model_type not in estimators.model_types():
         check.errors.append(choice_error(rid, "model_type", model_type, estimators.model_types()))

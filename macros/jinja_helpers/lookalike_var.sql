@@ -52,6 +52,7 @@
     'lookalike_unlabeled_sample_size': {'kind': 'int', 'min': 1, 'max': 1000000000, 'default': 5000},
     'lookalike_random_seed': {'kind': 'int', 'min': 0, 'max': 4294967295, 'default': 42},
     'lookalike_pu_method': {'kind': 'string', 'default': 'bagging'},
+    'lookalike_unlabeled_as_of': {'kind': 'string', 'default': 'auto'},
     'lookalike_pu_bags': {'kind': 'int', 'min': 1, 'max': 50, 'default': 20},
     'lookalike_model_type': {'kind': 'string', 'default': 'hgb_or_logistic'},
     'lookalike_sample_size': {'kind': 'int', 'min': 20, 'max': 1000000000000, 'nullable': true, 'default': none},

@@ -88,6 +88,7 @@ def test_every_variable_refuses_a_hostile_value(built):
         "lookalike_audience_export_path",
         "lookalike_engagement_type",
         "lookalike_pu_method",
+        "lookalike_unlabeled_as_of",
         "lookalike_model_type",
         "lookalike_user_snapshots",
         "lookalike_labels",

@@ -5,6 +5,18 @@
     without a positive label in the run), labelled 0. Each sampled user gets an as-of time taken
     round-robin from the run's positives (in a seeded random order), so both classes share one
     distribution of snapshot dates and the model cannot learn "which month" instead of behaviour.
+    The run setting unlabeled_as_of (decision 0035) then decides where in the user's own history
+    that example sits:
+      label_times  the drawn label time itself (the behaviour before decision 0035);
+      user_events  the user's latest event at or before the drawn time, no earlier than the run's
+                   first positive label time and no earlier than the user's first snapshot (so
+                   it has a snapshot); a user without such an event keeps the drawn time. Seeds
+                   labelled at one of their own events (a first purchase of a kind, ...) are by
+                   construction in the middle of a session; so is the unlabeled example then, and
+                   "when" (recent activity, days since the last event) is not what separates them.
+      auto         user_events when more than half of the run's positive training examples are
+                   labelled exactly at one of the user's events (same user, event_at = as-of
+                   time), else label_times.
     The train/test split is stratified and made per user (all examples of a user share a split),
     seeded by the run's random_seed. -#}
 {{ config(lookalike_keep=true, lookalike_keep_check_rows=false) }}
@@ -33,7 +45,7 @@ labeled as (
 ),
 
 positive_unlabeled_runs as (
-    select runs.run_id, runs.unlabeled_sample_size, cast(runs.random_seed as {{ dbt.type_string() }}) as seed
+    select runs.run_id, runs.unlabeled_sample_size, runs.unlabeled_as_of, cast(runs.random_seed as {{ dbt.type_string() }}) as seed
     from runs
     where runs.is_declared
       and not exists (
@@ -57,15 +69,47 @@ positive_times as (
     where labeled.label = 1
 ),
 
+{#- Events of the positives at their label times: one row per (user, time) with an event. -#}
+positive_event_times as (
+    select distinct events.user_id, events.event_at
+    from {{ ref('stg_lookalike__events') }} as events
+    where events.user_id in (select labeled.user_id from labeled where labeled.label = 1)
+),
+
+{#- Per run without negatives: the share of positives labelled at one of their own events, the
+    first positive label time, and the as-of rule applied (unlabeled_as_of, auto resolved). -#}
+time_matching as (
+    select
+        pu.run_id,
+        case
+            when pu.unlabeled_as_of = 'user_events' then 'user_events'
+            when pu.unlabeled_as_of = 'auto'
+                 and 2 * sum(case when positive_event_times.user_id is not null then 1 else 0 end) > count(*)
+                then 'user_events'
+            else 'label_times'
+        end as as_of_rule,
+        min(labeled.as_of_at) as first_positive_at
+    from positive_unlabeled_runs as pu
+    inner join labeled
+        on labeled.run_id = pu.run_id
+       and labeled.label = 1
+    left join positive_event_times
+        on positive_event_times.user_id = labeled.user_id
+       and positive_event_times.event_at = labeled.as_of_at
+    group by pu.run_id, pu.unlabeled_as_of
+),
+
 population as (
-    select distinct user_id
+    select user_id, min(snapshot_at) as first_snapshot_at
     from {{ ref('int_lookalike__snapshot_keys') }}
+    group by user_id
 ),
 
 candidates as (
     select
         pu.run_id,
         population.user_id,
+        population.first_snapshot_at,
         pu.unlabeled_sample_size,
         row_number() over (
             partition by pu.run_id
@@ -82,20 +126,49 @@ candidates as (
     )
 ),
 
-unlabeled_sample as (
+drawn_sample as (
     select
         {{ dbt.hash(dbt.concat(["'unlabeled|'", 'candidates.run_id', "'|'", 'candidates.user_id'])) }} as example_id,
         candidates.run_id,
         candidates.user_id,
-        0 as label,
-        1.0 as weight,
-        positive_times.as_of_at,
-        '{{ lookalike.lookalike_vocabulary()['example_source']['UNLABELED_SAMPLE'] }}' as example_source
+        candidates.first_snapshot_at,
+        positive_times.as_of_at as drawn_at
     from candidates
     inner join positive_times
         on candidates.run_id = positive_times.run_id
        and mod(candidates.sample_index - 1, positive_times.n_times) = positive_times.time_index
     where candidates.sample_index <= candidates.unlabeled_sample_size
+),
+
+{#- user_events: the sampled user's latest event at or before the drawn time, inside the run's
+    positive label times and the user's snapshots (an equi-join on the user, then a filter). -#}
+sampled_event_times as (
+    select drawn_sample.run_id, drawn_sample.example_id, max(events.event_at) as event_at
+    from drawn_sample
+    inner join time_matching
+        on drawn_sample.run_id = time_matching.run_id
+       and time_matching.as_of_rule = 'user_events'
+    inner join {{ ref('stg_lookalike__events') }} as events
+        on events.user_id = drawn_sample.user_id
+    where events.event_at <= drawn_sample.drawn_at
+      and events.event_at >= time_matching.first_positive_at
+      and events.event_at >= drawn_sample.first_snapshot_at
+    group by drawn_sample.run_id, drawn_sample.example_id
+),
+
+unlabeled_sample as (
+    select
+        drawn_sample.example_id,
+        drawn_sample.run_id,
+        drawn_sample.user_id,
+        0 as label,
+        1.0 as weight,
+        coalesce(sampled_event_times.event_at, drawn_sample.drawn_at) as as_of_at,
+        '{{ lookalike.lookalike_vocabulary()['example_source']['UNLABELED_SAMPLE'] }}' as example_source
+    from drawn_sample
+    left join sampled_event_times
+        on drawn_sample.run_id = sampled_event_times.run_id
+       and drawn_sample.example_id = sampled_event_times.example_id
 ),
 
 unlabeled_matched as (

@@ -283,6 +283,7 @@ select
     runs.random_seed,
     runs.pu_method,
     runs.pu_bags,
+    runs.unlabeled_as_of,
     models.training_method,
     {#- A models or scores table that this build kept as it was (lookalike_build_state, decision
         0025) still says 'trained' / 'scored' from the build that made it: this build reused them. #}
