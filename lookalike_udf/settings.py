@@ -112,7 +112,7 @@ SETTINGS: dict[str, Setting] = _declare(
         "choice",
         "auto",
         "runs without negatives: as-of time of each unlabeled example (decision 0035): label_times (a seed's"
-        " label time), user_events (the user's latest event at or before that time) or auto (user_events when"
+        " label time), user_events (one of the user's own events in the seeds' time range) or auto (user_events when"
         " most seeds are labelled at one of their own events)",
         choices=("auto", "label_times", "user_events"),
     ),

@@ -13,12 +13,18 @@ on the same seeds (users 0001..0012), unlabeled_sample_size 1000 (every other us
 - 'tm_half': seeds 0001..0006 at T1 (at their events), 0007..0012 at 2026-02-20 00:00 (not): exactly
   half, not more -> auto = label_times.
 - 'tm_bad': as 'tm', with unlabeled_as_of = 'Events': FAILED, with a message naming run, input and fix.
+- 'tm_late': seeds 0001..0006 at T1, 0007..0012 at T3 = 2026-03-05 12:00 (each at a 'rate' event
+  there) -> auto = user_events, seeds' range T1 .. T3. Late joiner 0052 (first snapshot 2026-03-01)
+  has one event in it, 2026-03-03: under label_times it is drawn at T1 and dropped (no snapshot
+  yet); under user_events it sits at its event and is kept.
 
 Two builds of the same inputs: the first with var lookalike_unlabeled_as_of = label_times (the
 behaviour before decision 0035: each sampled user gets a drawn label time, T1 or T2, in a seeded
 order), the second with the default, auto. The drawn time of a user does not depend on the rule, so
-the first build's as-of time is the time the second build starts from, and the hand-made table
-EXPECTED gives the second build's as-of time for each drawn time.
+the first build's as-of time is the time a user without an event in the seeds' time range keeps in
+the second. Users with one event time in that range (T1 .. T2, and at or after their first
+snapshot) sit at it, whatever was drawn: the hand-made table EXPECTED. A user with two event times
+there (0016) sits at one of them, picked in the run's seeded order.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ T1 = "2026-02-10 10:00:00"
 T2 = "2026-02-20 12:00:00"
 CAL = "2026-02-11 00:00:00"
 CAL2 = "2026-02-20 00:00:00"  # not at any event
+T3 = "2026-03-05 12:00:00"  # tm_late's second seed time
 
 SEEDS_T1 = [uid(i) for i in range(1, 7)]
 SEEDS_T2 = [uid(i) for i in range(7, 13)]
@@ -44,34 +51,29 @@ SEED_EVENTS = []
 for _u in SEEDS_T1:
     SEED_EVENTS += [(_u, "2026-02-10 09:00:00", "view"), (_u, T1, "rate")]
 for _u in SEEDS_T2:
-    SEED_EVENTS += [(_u, "2026-02-20 11:00:00", "view"), (_u, T2, "rate")]
+    SEED_EVENTS += [(_u, "2026-02-20 11:00:00", "view"), (_u, T2, "rate"), (_u, T3, "rate")]
 
 # Unlabeled users with events (every other sampled user has none and keeps its drawn time).
 UNLABELED_EVENTS = [
-    ("0013", "2026-02-11 21:00:00", "view"),  # between T1 and T2
-    ("0013", "2026-02-12 09:00:00", "rate"),  # between T1 and T2, later
-    ("0013", "2026-02-25 00:00:00", "rate"),  # after T2: never used
-    ("0014", "2026-02-01 00:00:00", "view"),  # before the first seed time T1: never used
-    ("0015", T1, "rate"),  # exactly at T1: inclusive
-    ("0016", "2026-02-15 00:00:00", "view"),
-    ("0016", T2, "rate"),  # exactly at T2
-    ("0017", "2026-03-10 00:00:00", "rate"),  # after every seed time: never used
+    ("0013", "2026-02-09 09:00:00", "view"),  # before T1: outside the seeds' range, but a feature
+    ("0013", "2026-02-12 09:00:00", "rate"),  # the one event time between T1 and T2
+    ("0013", "2026-02-25 00:00:00", "rate"),  # after T2: outside
+    ("0014", "2026-02-01 00:00:00", "view"),  # before the first seed time T1: outside
+    ("0015", T1, "rate"),  # exactly at T1: inside (inclusive)
+    ("0016", "2026-02-15 00:00:00", "view"),  # two event times inside
+    ("0016", T2, "rate"),  # exactly at T2: inside (inclusive)
+    ("0017", "2026-03-10 00:00:00", "rate"),  # after every seed time: outside
     ("0018", "2026-02-14 00:00:00", "view"),  # two events at one time
     ("0018", "2026-02-14 00:00:00", "rate"),
-    ("0051", "2026-02-15 00:00:00", "rate"),  # before the user's first snapshot (2026-03-01): never used
+    ("0051", "2026-02-15 00:00:00", "rate"),  # before the user's first snapshot (2026-03-01): outside
+    ("0052", "2026-03-03 00:00:00", "view"),  # after T2 (outside for tm); inside tm_late's T1 .. T3
 ]
 
-#: user -> {drawn time: as-of time under user_events}, worked out by hand: the latest event at or
-#: before the drawn time, no earlier than T1 (the run's first seed time) and no earlier than the
-#: user's first snapshot; none -> the drawn time.
-EXPECTED = {
-    "0013": {T1: T1, T2: "2026-02-12 09:00:00"},
-    "0014": {T1: T1, T2: T2},
-    "0015": {T1: T1, T2: T1},
-    "0016": {T1: T1, T2: T2},
-    "0017": {T1: T1, T2: T2},
-    "0018": {T1: T1, T2: "2026-02-14 00:00:00"},
-}
+#: user -> as-of time under user_events, worked out by hand: the user's one event time between T1
+#: and T2 (the run's first and last seed times) and at or after the user's first snapshot.
+EXPECTED = {"0013": "2026-02-12 09:00:00", "0015": T1, "0018": "2026-02-14 00:00:00"}
+#: 0016: one of its two event times in the range.
+EXPECTED_ONE_OF = {"0016": {"2026-02-15 00:00:00", T2}}
 
 
 def build_inputs(db_path) -> None:
@@ -82,6 +84,7 @@ def build_inputs(db_path) -> None:
     labels += [("tm_forced", u, 1, T1) for u in SEEDS_T1] + [("tm_forced", u, 1, T2) for u in SEEDS_T2]
     labels += [("tm_half", u, 1, T1) for u in SEEDS_T1] + [("tm_half", u, 1, CAL2) for u in SEEDS_T2]
     labels += [("tm_bad", u, 1, T1) for u in SEEDS_T1] + [("tm_bad", u, 1, T2) for u in SEEDS_T2]
+    labels += [("tm_late", u, 1, T1) for u in SEEDS_T1] + [("tm_late", u, 1, T3) for u in SEEDS_T2]
     con.execute(
         "create or replace table inputs.labels (run_id varchar, user_id varchar, label integer, label_timestamp timestamp)"
     )
@@ -98,6 +101,7 @@ def build_inputs(db_path) -> None:
             ("tm_forced", "MULTI_ENGAGE", 1000, "User_Events "),
             ("tm_half", "MULTI_ENGAGE", 1000, None),
             ("tm_bad", "MULTI_ENGAGE", 1000, "Events"),
+            ("tm_late", "MULTI_ENGAGE", 1000, None),
         ],
     )
     con.execute("create or replace table inputs.events (user_id varchar, event_at timestamp, event_type varchar)")
@@ -175,6 +179,7 @@ def test_label_times_gives_the_rows_built_before_decision_0035(builds):
         ("tm_cal", "FINISHED", "label_times"),
         ("tm_forced", "FINISHED", "user_events"),
         ("tm_half", "FINISHED", "label_times"),
+        ("tm_late", "FINISHED", "label_times"),
     ]
     for run_id, first in (("tm", T1), ("tm_cal", CAL)):
         rows = _by_user(old, run_id)
@@ -191,10 +196,14 @@ def test_user_events_moves_each_unlabeled_example_to_the_hand_computed_event(bui
     before, after = _by_user(old, "tm"), _by_user(new, "tm")
     assert sorted(after) == sorted(before)  # the same users: the rule moves times, it drops no one here
     for user, row in after.items():
-        drawn = {T1: T1, T2: T2}[before[user]["as_of_at"]]
-        expected = EXPECTED.get(user, {T1: T1, T2: T2})[drawn]
-        assert row["as_of_at"] == expected, (user, drawn, row["as_of_at"])
+        if user in EXPECTED_ONE_OF:
+            assert row["as_of_at"] in EXPECTED_ONE_OF[user], user
+        else:
+            # No event in the range (0014, 0017, and users without events): the drawn time.
+            assert row["as_of_at"] == EXPECTED.get(user, before[user]["as_of_at"]), (user, row["as_of_at"])
         assert row["split"] == before[user]["split"]  # the split is per user and unchanged
+    moved = sorted(u for u in after if after[u]["as_of_at"] != before[u]["as_of_at"])
+    assert set(moved) <= {"0013", "0015", "0016", "0018"} and {"0013", "0018"} <= set(moved)
 
 
 def test_auto_keeps_label_times_unless_most_seeds_are_labelled_at_their_events(builds):
@@ -203,14 +212,15 @@ def test_auto_keeps_label_times_unless_most_seeds_are_labelled_at_their_events(b
     assert _by_user(new, "tm_half") == _by_user(old, "tm_half")
     half = _by_user(new, "tm_half")
     assert {r["as_of_at"] for r in half.values()} == {T1, CAL2}
-    # Not vacuous: users that user_events would move (0013, 0015, 0016, 0018 drawn at CAL2) stay.
-    assert [u for u in ("0013", "0015", "0016", "0018") if half[u]["as_of_at"] == CAL2]
+    # user_events would have moved 0013 and 0018 to their events (in the range T1 .. CAL2).
+    assert half["0013"]["as_of_at"] in (T1, CAL2) and half["0018"]["as_of_at"] in (T1, CAL2)
     assert query(db, "select run_id, status, unlabeled_as_of from lookalike_runs order by run_id") == [
         ("tm", "FINISHED", "auto"),
         ("tm_bad", "FAILED", "events"),
         ("tm_cal", "FINISHED", "auto"),
         ("tm_forced", "FINISHED", "user_events"),
         ("tm_half", "FINISHED", "auto"),
+        ("tm_late", "FINISHED", "auto"),
     ]
 
 
@@ -219,10 +229,11 @@ def test_user_events_set_on_the_run_applies_whatever_the_variable(builds):
     forced = _by_user(old, "tm_forced")
     assert _by_user(new, "tm_forced") == forced
     assert sorted(forced) == [uid(i) for i in range(13, 51)]
-    # Its own seeded draw: each user at the hand-computed event of T1 or of T2, never elsewhere.
-    for user, row in forced.items():
-        assert row["as_of_at"] in set(EXPECTED.get(user, {T1: T1, T2: T2}).values()), user
-    assert forced["0015"]["as_of_at"] == T1  # at T1 whichever time was drawn
+    for user, expected in EXPECTED.items():
+        assert forced[user]["as_of_at"] == expected, user
+    assert forced["0016"]["as_of_at"] in EXPECTED_ONE_OF["0016"]
+    # Every other user has no event in the range: its own seeded draw, T1 or T2.
+    assert {r["as_of_at"] for u, r in forced.items() if u not in EXPECTED and u != "0016"} == {T1, T2}
 
 
 def test_a_bad_value_fails_the_run_with_a_message_naming_run_input_and_fix(builds):
@@ -242,6 +253,7 @@ def test_the_setting_is_in_the_fingerprint_so_a_change_retrains(builds):
         ("tm_cal", "trained"),
         ("tm_forced", "trained"),
         ("tm_half", "trained"),
+        ("tm_late", "trained"),
     ]
     # The variable went from label_times to auto: the runs that take it are refitted (for tm_cal
     # and tm_half only the setting changed, not an example); tm_forced sets its own value: reused.
@@ -250,24 +262,25 @@ def test_the_setting_is_in_the_fingerprint_so_a_change_retrains(builds):
         ("tm_cal", "trained"),
         ("tm_forced", "reused"),
         ("tm_half", "trained"),
+        ("tm_late", "trained"),
     ]
 
 
 def test_event_features_are_strictly_before_the_matched_event(builds):
     db, _, _, _ = builds
-    # 0013, drawn at T2, sits at its own 'rate' event of 2026-02-12 09:00: that event is not
-    # counted, the view 12 hours before is.
+    # 0013 sits at its own 'rate' event of 2026-02-12 09:00: that event is not counted, the view
+    # 3 days before (outside the seeds' range, but before the as-of time) is.
     row = query_dicts(
         db,
         "select cast(as_of_at as varchar) as as_of_at, evt_rate_cnt_7d, evt_view_cnt_7d, evt_rate_days_since_last, "
         "evt_view_days_since_last from int_lookalike__training_examples where run_id = 'tm' and user_id = '0013'",
     )[0]
     assert row == {
-        "as_of_at": ("2026-02-12 09:00:00"),
+        "as_of_at": "2026-02-12 09:00:00",
         "evt_rate_cnt_7d": 0,
         "evt_view_cnt_7d": 1,
         "evt_rate_days_since_last": None,
-        "evt_view_days_since_last": 0.5,
+        "evt_view_days_since_last": 3.0,
     }
     # A seed at its label event, alike: the session's view one hour before counts, the rating does not.
     seed = query_dicts(
@@ -276,3 +289,15 @@ def test_event_features_are_strictly_before_the_matched_event(builds):
         "where run_id = 'tm' and user_id = '0007'",
     )[0]
     assert seed == {"evt_rate_cnt_7d": 0, "evt_view_cnt_7d": 1, "evt_view_days_since_last": pytest.approx(1 / 24)}
+
+
+def test_a_late_joiner_sits_at_its_event_instead_of_being_dropped(builds):
+    _, old, _, new = builds
+    before, after = _by_user(old, "tm_late"), _by_user(new, "tm_late")
+    # label_times: 0052 was drawn at T1, before its first snapshot (2026-03-01): dropped. The late
+    # joiners drawn at T3 are kept there.
+    assert "0052" not in before
+    assert {before[u]["as_of_at"] for u in before if u >= "0051"} == {T3}
+    # user_events: 0052 sits at its one event in T1 .. T3, with the snapshot of 2026-03-01.
+    assert (after["0052"]["as_of_at"], after["0052"]["snapshot_at"]) == ("2026-03-03 00:00:00", "2026-03-01 00:00:00")
+    assert sorted(after) == sorted([*before, "0052"])

@@ -8,10 +8,10 @@
     The run setting unlabeled_as_of (decision 0035) then decides where in the user's own history
     that example sits:
       label_times  the drawn label time itself (the behaviour before decision 0035);
-      user_events  the user's latest event at or before the drawn time, no earlier than the run's
-                   first positive label time and no earlier than the user's first snapshot (so
-                   it has a snapshot); a user without such an event keeps the drawn time. Seeds
-                   labelled at one of their own events (a first purchase of a kind, ...) are by
+      user_events  one of the user's events between the run's first and last positive label
+                   times (and at or after the user's first snapshot, so it has one), picked in a
+                   seeded order; a user without such an event keeps the drawn time. Seeds labelled
+                   at one of their own events (a first purchase of a kind, ...) are by
                    construction in the middle of a session; so is the unlabeled example then, and
                    "when" (recent activity, days since the last event) is not what separates them.
       auto         user_events when more than half of the run's positive training examples are
@@ -77,7 +77,7 @@ positive_event_times as (
 ),
 
 {#- Per run without negatives: the share of positives labelled at one of their own events, the
-    first positive label time, and the as-of rule applied (unlabeled_as_of, auto resolved). -#}
+    first and last positive label times, and the as-of rule applied (unlabeled_as_of, auto resolved). -#}
 time_matching as (
     select
         pu.run_id,
@@ -88,7 +88,8 @@ time_matching as (
                 then 'user_events'
             else 'label_times'
         end as as_of_rule,
-        min(labeled.as_of_at) as first_positive_at
+        min(labeled.as_of_at) as first_positive_at,
+        max(labeled.as_of_at) as last_positive_at
     from positive_unlabeled_runs as pu
     inner join labeled
         on labeled.run_id = pu.run_id
@@ -132,28 +133,42 @@ drawn_sample as (
         candidates.run_id,
         candidates.user_id,
         candidates.first_snapshot_at,
-        positive_times.as_of_at as drawn_at
+        positive_times.as_of_at as drawn_at,
+        pu.seed
     from candidates
     inner join positive_times
         on candidates.run_id = positive_times.run_id
        and mod(candidates.sample_index - 1, positive_times.n_times) = positive_times.time_index
+    inner join positive_unlabeled_runs as pu
+        on candidates.run_id = pu.run_id
     where candidates.sample_index <= candidates.unlabeled_sample_size
 ),
 
-{#- user_events: the sampled user's latest event at or before the drawn time, inside the run's
-    positive label times and the user's snapshots (an equi-join on the user, then a filter). -#}
+{#- user_events: one of the sampled user's events between the run's first and last positive label
+    times, at or after the user's first snapshot, picked in a seeded order (an equi-join on the
+    user, a filter, one window). -#}
 sampled_event_times as (
-    select drawn_sample.run_id, drawn_sample.example_id, max(events.event_at) as event_at
-    from drawn_sample
-    inner join time_matching
-        on drawn_sample.run_id = time_matching.run_id
-       and time_matching.as_of_rule = 'user_events'
-    inner join {{ ref('stg_lookalike__events') }} as events
-        on events.user_id = drawn_sample.user_id
-    where events.event_at <= drawn_sample.drawn_at
-      and events.event_at >= time_matching.first_positive_at
-      and events.event_at >= drawn_sample.first_snapshot_at
-    group by drawn_sample.run_id, drawn_sample.example_id
+    select run_id, example_id, event_at
+    from (
+        select
+            drawn_sample.run_id,
+            drawn_sample.example_id,
+            events.event_at,
+            row_number() over (
+                partition by drawn_sample.run_id, drawn_sample.example_id
+                order by {{ dbt.hash(dbt.concat(['drawn_sample.seed', "'|'", 'drawn_sample.example_id', "'|'", 'cast(events.event_at as ' ~ dbt.type_string() ~ ')'])) }}, events.event_at
+            ) as event_index
+        from drawn_sample
+        inner join time_matching
+            on drawn_sample.run_id = time_matching.run_id
+           and time_matching.as_of_rule = 'user_events'
+        inner join {{ ref('stg_lookalike__events') }} as events
+            on events.user_id = drawn_sample.user_id
+        where events.event_at >= time_matching.first_positive_at
+          and events.event_at <= time_matching.last_positive_at
+          and events.event_at >= drawn_sample.first_snapshot_at
+    ) as ranked_events
+    where event_index = 1
 ),
 
 unlabeled_sample as (
