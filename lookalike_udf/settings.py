@@ -118,7 +118,7 @@ SETTINGS: dict[str, Setting] = _declare(
     ),
     # Each bag is one more base model to fit and to evaluate at scoring time.
     Setting("pu_bags", "int", 20, "bags of bagging PU", min=1, max=50),
-    Setting("model_type", "choice", "hgb_or_logistic", "the model type (lookalike_udf.estimators)"),
+    Setting("model_type", "choice", "hgb_logistic_or_rf", "the model type (lookalike_udf.estimators)"),
     Setting(
         "sample_size",
         "int",

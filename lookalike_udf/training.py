@@ -26,7 +26,14 @@ from .features import FeatureEncoder
 from .pu import PU_METHODS, _hash
 from .scoring import LookalikeModel
 from .settings import SETTINGS, run_setting_error
-from .tuning import choose_hgb_or_logistic, select_features, select_model_type, suspected_leakage, tune_params
+from .tuning import (
+    choose_hgb_logistic_or_rf,
+    choose_hgb_or_logistic,
+    select_features,
+    select_model_type,
+    suspected_leakage,
+    tune_params,
+)
 from .validation import choice_error
 from .vocabulary import RESERVED_COLUMNS, ExampleSource
 
@@ -190,16 +197,17 @@ def fit_run_model(
     fitted_type = model_type
     if model_type == estimators.AUTO:
         fitted_type, selection = select_model_type(X, labels, weights, mask, groups, int(random_seed))
-    elif model_type == estimators.HGB_OR_LOGISTIC:
-        if pu:  # positives against unlabeled users: bagging PU of hgb, unchanged (decision 0017)
+    elif model_type in (estimators.HGB_OR_LOGISTIC, estimators.HGB_LOGISTIC_OR_RF):
+        if pu:  # positives against unlabeled users: bagging PU of hgb, unchanged (decisions 0017, 0034)
             fitted_type = "hgb"
             selection = {
-                "method": "hgb_or_logistic",
+                "method": model_type,
                 "chosen": "hgb",
                 "reason": "run without negatives: hgb kept without cross-validation",
             }
         else:
-            fitted_type, selection = choose_hgb_or_logistic(X, labels, weights, mask, groups, int(random_seed))
+            choose = choose_hgb_or_logistic if model_type == estimators.HGB_OR_LOGISTIC else choose_hgb_logistic_or_rf
+            fitted_type, selection = choose(X, labels, weights, mask, groups, int(random_seed))
     overrides, tuning = None, None
     if tune_model:
         # For bagging PU this tunes positives against all unlabeled rows; every member gets the result.

@@ -280,6 +280,129 @@ def choose_hgb_or_logistic(
     return chosen, record
 
 
+#: hgb_logistic_or_rf: the candidates, in tie-break order (hgb, the type kept without a choice, first).
+OOF_CANDIDATES = ("hgb", "logistic", "rf")
+#: hgb_logistic_or_rf: folds of the out-of-fold predictions (one seeded split: every row predicted once).
+OOF_FOLDS = 5
+#: hgb_logistic_or_rf: a challenger replaces hgb only when its out-of-fold AUC is ahead by more than
+#: this many standard errors of the paired fold differences (challenger - hgb); decision 0034.
+OOF_MARGIN_SE = 1.0
+
+
+def oof_scores(X, y, w, mask, groups, random_seed: int, candidates=OOF_CANDIDATES, n_folds: int = OOF_FOLDS):
+    """Out-of-fold predictions of each candidate type (defaults, weights ``w``) on one seeded split
+    into ``n_folds`` folds (:func:`cv_folds`: stratified by label, grouped by user).
+
+    Returns ``(folds, predictions)``: the (train, valid) index pairs and, per type, a vector with the
+    prediction of the fold model that did not see each row (NaN for rows in no usable fold).
+    """
+    y = np.asarray(y)
+    folds = cv_folds(y, groups, int(random_seed), n_folds)
+    jobs = [(model_type, i) for i in range(len(folds)) for model_type in candidates]
+
+    def predict(job):
+        model_type, i = job
+        train_idx, valid_idx = folds[i]
+        scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed)
+        return model_type, i, scorer.predict_proba_positive(X[valid_idx])
+
+    predictions = {t: np.full(len(y), np.nan) for t in candidates}
+    for model_type, i, scores in map_side_by_side(predict, jobs, len(y)):
+        predictions[model_type][folds[i][1]] = scores
+    return folds, predictions
+
+
+def oof_rule(oof_auc: dict, fold_auc: dict, margin_se: float = OOF_MARGIN_SE) -> tuple[str, dict]:
+    """The choice of :func:`choose_hgb_logistic_or_rf` from its figures: the candidate with the best
+    out-of-fold AUC replaces hgb when, over the folds, its paired AUC differences with hgb have a
+    mean above ``margin_se`` standard errors (and above zero); otherwise hgb is kept.
+
+    ``oof_auc``: type -> pooled out-of-fold AUC; ``fold_auc``: type -> per-fold AUCs, hgb included.
+    Returns the type and the figures behind it.
+
+    >>> oof_rule({"hgb": 0.80, "logistic": 0.83, "rf": 0.79},
+    ...          {"hgb": [0.80, 0.79, 0.81], "logistic": [0.83, 0.82, 0.84], "rf": [0.79, 0.78, 0.80]})
+    ('logistic', {'challenger': 'logistic', 'mean_difference': 0.03, 'standard_error': 0.0})
+    """
+    challengers = [t for t in oof_auc if t != "hgb"]
+    if "hgb" not in oof_auc or not challengers:
+        return max(oof_auc, key=oof_auc.get), {}
+    best = max(challengers, key=lambda t: (oof_auc[t], -challengers.index(t)))
+    d = np.asarray(fold_auc[best], dtype=np.float64) - np.asarray(fold_auc["hgb"], dtype=np.float64)
+    mean = float(d.mean())
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("inf")
+    figures = {"challenger": best, "mean_difference": round(mean, 6), "standard_error": round(se, 6)}
+    ahead = oof_auc[best] > oof_auc["hgb"] and mean > 0 and mean > margin_se * se
+    return (best if ahead else "hgb"), figures
+
+
+def choose_hgb_logistic_or_rf(
+    X,
+    y,
+    w,
+    mask,
+    groups,
+    random_seed: int,
+    *,
+    max_rows: int | None = None,
+    n_folds: int | None = None,
+    margin_se: float | None = None,
+) -> tuple[str, dict]:
+    """hgb, logistic or rf, chosen from out-of-fold predictions on the train split (decision 0034).
+
+    A train split of more than ``max_rows`` rows (default :data:`CHOICE_MAX_ROWS`) keeps hgb without
+    fitting anything. Otherwise each of :data:`OOF_CANDIDATES` is fitted with its defaults on
+    ``n_folds`` (default :data:`OOF_FOLDS`) seeded folds and predicts the fold it did not see
+    (:func:`oof_scores`); the weighted AUC of those pooled out-of-fold predictions ranks the types
+    and :func:`oof_rule` decides (the best challenger replaces hgb only when ahead by more than
+    ``margin_se`` standard errors of the paired fold differences, default :data:`OOF_MARGIN_SE`).
+    Returns the chosen type and the record stored as ``model_params.model_selection``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 3)); y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+    >>> choose_hgb_logistic_or_rf(X, y, np.ones(300), np.zeros(3, bool), np.arange(300), 1, max_rows=100)[1]["reason"]
+    'train split above 100 rows: hgb kept without cross-validation'
+    """
+    max_rows = CHOICE_MAX_ROWS if max_rows is None else int(max_rows)
+    n_folds = OOF_FOLDS if n_folds is None else int(n_folds)
+    margin_se = OOF_MARGIN_SE if margin_se is None else float(margin_se)
+    y = np.asarray(y)
+    w = np.asarray(w, dtype=np.float64)
+    record = {
+        "method": "hgb_logistic_or_rf",
+        "n_train_rows": int(len(y)),
+        "max_rows": int(max_rows),
+        "candidates": list(OOF_CANDIDATES),
+    }
+    if len(y) > max_rows:
+        record.update(chosen="hgb", reason=f"train split above {max_rows} rows: hgb kept without cross-validation")
+        return "hgb", record
+    folds, predictions = oof_scores(X, y, w, mask, groups, random_seed, OOF_CANDIDATES, n_folds)
+    record.update(n_folds=len(folds))
+    if len(folds) < 2:
+        record.update(chosen="hgb", reason="too few examples of a class to cross-validate: hgb kept")
+        return "hgb", record
+    seen = np.concatenate([v for _, v in folds])
+    oof_auc = {t: float(roc_auc_score(y[seen], p[seen], sample_weight=w[seen])) for t, p in predictions.items()}
+    fold_auc = {
+        t: [float(roc_auc_score(y[v], p[v], sample_weight=w[v])) for _, v in folds] for t, p in predictions.items()
+    }
+    chosen, figures = oof_rule(oof_auc, fold_auc, margin_se)
+    record.update(
+        oof_auc={t: round(a, 6) for t, a in oof_auc.items()},
+        fold_auc={t: [round(a, 6) for a in v] for t, v in fold_auc.items()},
+        margin_se=margin_se,
+        **figures,
+        chosen=chosen,
+        reason=(
+            f"{chosen} ahead of hgb out of fold by more than {margin_se:g} standard error(s) of the paired fold differences"
+            if chosen != "hgb"
+            else f"no type ahead of hgb out of fold by more than {margin_se:g} standard error(s): hgb kept"
+        ),
+    )
+    return chosen, record
+
+
 # ---------------------------------------------------------------------------------------------
 # Univariate AUC and leakage
 

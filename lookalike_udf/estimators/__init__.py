@@ -35,7 +35,7 @@ Loading and scoring import no fitting code (tests/unit/test_estimator_registry.p
 fresh interpreter).
 
 >>> model_types()
-('hgb', 'rf', 'logistic', 'auto', 'hgb_or_logistic')
+('hgb', 'rf', 'logistic', 'auto', 'hgb_or_logistic', 'hgb_logistic_or_rf')
 >>> get("rf").format
 'lookalike-rf/1'
 """
@@ -49,6 +49,7 @@ __all__ = [
     "AUTO",
     "CHOICES",
     "DEFAULT_MODEL_TYPE",
+    "HGB_LOGISTIC_OR_RF",
     "HGB_OR_LOGISTIC",
     "REGISTRY",
     "EstimatorType",
@@ -70,11 +71,15 @@ AUTO = "auto"
 #: train split (lookalike_udf.tuning.choose_hgb_or_logistic; decision 0017).
 HGB_OR_LOGISTIC = "hgb_or_logistic"
 
+#: The ``model_type`` value that chooses hgb, logistic or rf from out-of-fold predictions on a
+#: supervised train split (lookalike_udf.tuning.choose_hgb_logistic_or_rf; decision 0034).
+HGB_LOGISTIC_OR_RF = "hgb_logistic_or_rf"
+
 #: ``model_type`` values that choose a registered type when the run is fitted.
-CHOICES = (AUTO, HGB_OR_LOGISTIC)
+CHOICES = (AUTO, HGB_OR_LOGISTIC, HGB_LOGISTIC_OR_RF)
 
 #: The default ``model_type`` (var lookalike_model_type, :func:`lookalike_udf.training.fit_run_model`).
-DEFAULT_MODEL_TYPE = HGB_OR_LOGISTIC
+DEFAULT_MODEL_TYPE = HGB_LOGISTIC_OR_RF
 
 #: Registered model types by name, in the order ``auto`` tries them (ties go to the earlier).
 REGISTRY: dict[str, EstimatorType] = {}

@@ -54,7 +54,7 @@
     'lookalike_pu_method': {'kind': 'string', 'default': 'bagging'},
     'lookalike_unlabeled_as_of': {'kind': 'string', 'default': 'auto'},
     'lookalike_pu_bags': {'kind': 'int', 'min': 1, 'max': 50, 'default': 20},
-    'lookalike_model_type': {'kind': 'string', 'default': 'hgb_or_logistic'},
+    'lookalike_model_type': {'kind': 'string', 'default': 'hgb_logistic_or_rf'},
     'lookalike_sample_size': {'kind': 'int', 'min': 20, 'max': 1000000000000, 'nullable': true, 'default': none},
     'lookalike_extra_attention': {'kind': 'bool', 'default': false},
     'lookalike_expected_positive_share': {'kind': 'number', 'min': 0, 'max': 1, 'max_open': true, 'nullable': true, 'default': none},

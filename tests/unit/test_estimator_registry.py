@@ -101,7 +101,15 @@ def weighted_rate(t: pa.Table) -> float:
 
 
 def test_a_registered_type_trains_stores_loads_and_scores_through_the_public_path(prior_type):
-    assert estimators.model_types() == ("hgb", "rf", "logistic", "prior", "auto", "hgb_or_logistic")
+    assert estimators.model_types() == (
+        "hgb",
+        "rf",
+        "logistic",
+        "prior",
+        "auto",
+        "hgb_or_logistic",
+        "hgb_logistic_or_rf",
+    )
     assert "prior" not in estimators.auto_types()
     run = {"run_id": "r", "engagement_type": "MULTI_ENGAGE", "test_fraction": 0.2, "model_type": "prior"}
     assert not [e for e in check_run(run, {"n_input_labels": 1}).errors if "model_type" in e]
@@ -187,7 +195,7 @@ def test_registry_refuses_taken_names_and_formats_and_unknown_lookups():
     for payload in ([], {"format": ["lookalike-hgb/1"]}):
         with pytest.raises(ModelFormatError):
             estimators.load(payload)
-    assert estimators.model_types() == ("hgb", "rf", "logistic", "auto", "hgb_or_logistic")
+    assert estimators.model_types() == ("hgb", "rf", "logistic", "auto", "hgb_or_logistic", "hgb_logistic_or_rf")
 
 
 def test_every_grid_lists_the_defaults_first():

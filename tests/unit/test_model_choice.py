@@ -1,5 +1,5 @@
-"""The default model_type, hgb_or_logistic: hgb unless logistic wins by repeated CV by more than the
-fold noise on a small supervised train split (decision 0017)."""
+"""model_type hgb_or_logistic (the default until decision 0034): hgb unless logistic wins by repeated
+CV by more than the fold noise on a small supervised train split (decision 0017)."""
 
 import json
 
@@ -52,8 +52,8 @@ def as_examples(X, y, w=None, negatives=True):
     return pa.table(columns)
 
 
-def test_the_default_model_type_is_hgb_or_logistic():
-    assert estimators.DEFAULT_MODEL_TYPE == "hgb_or_logistic"
+def test_hgb_or_logistic_is_a_choice_and_no_longer_the_default():
+    assert estimators.DEFAULT_MODEL_TYPE == "hgb_logistic_or_rf"  # decision 0034
     assert "hgb_or_logistic" in estimators.model_types()
     with pytest.raises(ValueError, match="unknown model type"):
         estimators.get("hgb_or_logistic")
@@ -61,7 +61,7 @@ def test_the_default_model_type_is_hgb_or_logistic():
 
 def test_a_small_linear_train_split_gets_logistic_with_its_figures_recorded():
     X, y = linear(400, 0)
-    model = fit_run_model("r", as_examples(X, y), 3)
+    model = fit_run_model("r", as_examples(X, y), 3, model_type="hgb_or_logistic")
     params = model.params
     assert params["model_type"] == "logistic" and params["model_type_requested"] == "hgb_or_logistic"
     assert params["estimator"] == "LogisticRegression"
@@ -101,7 +101,8 @@ def test_the_choice_follows_the_sample_weights():
 def test_the_choice_is_deterministic_for_a_seed():
     X, y = linear(300, 2)
     t = as_examples(X, y)
-    first, second = fit_run_model("r", t, 7), fit_run_model("r", t, 7)
+    first = fit_run_model("r", t, 7, model_type="hgb_or_logistic")
+    second = fit_run_model("r", t, 7, model_type="hgb_or_logistic")
     assert first.to_json() == second.to_json()
     assert first.params["model_selection"] == second.params["model_selection"]
 
@@ -113,7 +114,7 @@ def test_a_large_train_split_keeps_hgb_without_any_extra_fit(monkeypatch):
     fits = []
     real_fit = estimators.fit
     monkeypatch.setattr(estimators, "fit", lambda *a, **k: fits.append(a[0]) or real_fit(*a, **k))
-    model = fit_run_model("r", t, 3)
+    model = fit_run_model("r", t, 3, model_type="hgb_or_logistic")
     assert fits == ["hgb"]  # the run's own model, nothing else
     sel = model.params["model_selection"]
     assert sel == {
@@ -131,7 +132,7 @@ def test_a_large_train_split_keeps_hgb_without_any_extra_fit(monkeypatch):
 def test_positive_only_runs_keep_the_hgb_bagging_model_unchanged():
     X, y = linear(300, 3)
     t = as_examples(X, y, negatives=False)
-    default = fit_run_model("r", t, 5, pu_bags=3)
+    default = fit_run_model("r", t, 5, pu_bags=3, model_type="hgb_or_logistic")
     hgb = fit_run_model("r", t, 5, pu_bags=3, model_type="hgb")
     assert default.params["training_method"] == "pu_bagging" and default.params["model_type"] == "hgb"
     assert json.loads(default.to_json())["estimator"] == json.loads(hgb.to_json())["estimator"]

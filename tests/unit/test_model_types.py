@@ -200,7 +200,7 @@ def test_bad_settings_name_the_run_and_the_fix():
     with pytest.raises(RunValidationError) as error:
         fit_run_model("r", t, 1, model_type="Logistc")
     assert str(error.value) == (
-        "run 'r': model_type 'Logistc' is not one of hgb, rf, logistic, auto, hgb_or_logistic. "
+        "run 'r': model_type 'Logistc' is not one of hgb, rf, logistic, auto, hgb_or_logistic, hgb_logistic_or_rf. "
         "Did you mean 'logistic'? Fix the runs input column or var lookalike_model_type "
         "(null means the variable)."
     )
@@ -214,12 +214,12 @@ def test_bad_settings_name_the_run_and_the_fix():
     }
     errors = check_run(run, {"n_input_labels": 1}).errors
     assert errors[0] == (
-        "run 'x': model_type 'hbg' is not one of hgb, rf, logistic, auto, hgb_or_logistic. Did you mean "
+        "run 'x': model_type 'hbg' is not one of hgb, rf, logistic, auto, hgb_or_logistic, hgb_logistic_or_rf. Did you mean "
         "'hgb'? Fix the runs input column or var lookalike_model_type (null means the variable)."
     )
     run["model_type"] = "xgboost"  # nothing close: no guess
     assert check_run(run, {"n_input_labels": 1}).errors[0] == (
-        "run 'x': model_type 'xgboost' is not one of hgb, rf, logistic, auto, hgb_or_logistic. Fix the runs input "
+        "run 'x': model_type 'xgboost' is not one of hgb, rf, logistic, auto, hgb_or_logistic, hgb_logistic_or_rf. Fix the runs input "
         "column or var lookalike_model_type (null means the variable)."
     )
     assert errors[1].startswith("run 'x': sample_size 3 must be between 20 and 1000000000000 (null = no limit).")

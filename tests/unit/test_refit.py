@@ -185,7 +185,7 @@ def test_a_run_without_test_rows_is_not_refitted():
 
 
 def test_the_refit_keeps_the_split_models_choices():
-    """hgb_or_logistic's choice, tune_model's parameters and auto_tune's features are made once, on
+    """The default model type's choice (hgb_logistic_or_rf), tune_model's parameters and auto_tune's features are made once, on
     the train split, and reused by the refit."""
     table = examples(n=400)
     fitted = fit_run_models("r", table, 7, tune_model=True, auto_tune=True, tune_time_budget_seconds=60)
