@@ -71,6 +71,37 @@ def test_logistic_parity_with_predict_proba(data):
     np.testing.assert_allclose(scorer.predict_proba_positive(X), pipeline.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
 
 
+def test_rare_category_codes_get_no_column_and_score_like_unseen_codes():
+    """Decision 0034: a code seen in fewer than MIN_CATEGORY_ROWS (10) training rows is encoded as
+    all zeros, like a code first seen at scoring time; the stored format is unchanged."""
+    assert logistic_type.MIN_CATEGORY_ROWS == 10
+    rng = np.random.default_rng(8)
+    codes = np.r_[np.zeros(200), np.ones(150), np.full(9, 2.0), np.full(10, 3.0), np.full(9, np.nan)]
+    n = len(codes)
+    X = np.c_[rng.normal(size=n), codes]
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 0] + (codes == 1))))).astype(int)
+    y[350:359] = 1  # code 2 is all positives: with its own column it would get a large coefficient
+    mask = np.array([False, True])
+    payload, params = logistic_type.fit(X, y, np.ones(n), mask, 0)
+    # 2 (9 rows) and missing (9 rows) are rare; 3 (10 rows) keeps its column
+    assert payload["categories"] == [[0.0, 1.0, 3.0]]
+    assert len(payload["coef"]) == 1 + 3  # the number, then one column per kept code
+    assert params == {"C": 1.0, "max_iter": 2000, "random_state": 0, "n_iter": params["n_iter"]}
+    scorer = load_estimator(json.loads(json.dumps(payload, allow_nan=False)))
+    rows = np.array([[0.5, 2.0], [0.5, np.nan], [0.5, 7.0], [0.5, 0.0], [0.5, 1.0]])
+    p = scorer.predict_proba_positive(rows)
+    assert p[0] == p[1] == p[2]  # rare, rare missing and unseen: the same all-zeros encoding
+    assert len({p[0], p[3], p[4]}) == 3
+    # the payload scores exactly like the scikit-learn pipeline it was dumped from
+    pipeline, numeric, categorical = logistic_type.build_pipeline(mask, 0)
+    pipeline.set_params(prepare__cat__categories=logistic_type.frequent_categories(X, categorical))
+    pipeline.fit(X, y, model__sample_weight=np.ones(n))
+    np.testing.assert_allclose(p, pipeline.predict_proba(rows)[:, 1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(scorer.predict_proba_positive(X), pipeline.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
+    # a column without any frequent code keeps its most frequent one (9 rows of 2, 9 of 3: the first)
+    assert [c.tolist() for c in logistic_type.frequent_categories(X[350:368], [1])] == [[2.0]]
+
+
 @pytest.fixture(scope="module")
 def payloads(data):
     X, y, w, _ = data

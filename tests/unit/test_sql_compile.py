@@ -44,6 +44,21 @@ def python_scores(model_json: str, rows: pa.Table) -> np.ndarray:
     return LookalikeModel.from_json(model_json).predict(rows)
 
 
+def test_a_logistic_model_with_rare_categories_scores_the_same_in_sql():
+    """60 examples: most tiers have fewer than 10 rows, so they get no one-hot column (decision 0034)
+    and score like unseen tiers, in Python and in both engines."""
+    model_json = fit_run_model("r", training_examples(60, seed=3), random_seed=7, model_type="logistic").to_json()
+    payload = json.loads(model_json)
+    tier = [f["name"] for f in payload["encoder"]["features"]].index("tier")
+    est = payload["estimator"]
+    kept = est["categories"][est["categorical_columns"].index(tier)]
+    assert 1 <= len(kept) < len(payload["encoder"]["features"][tier]["categories"])
+    rows = scoring_rows(model_json)
+    expected = python_scores(model_json, rows)
+    np.testing.assert_allclose(duckdb_scores(model_json, rows), expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(sqlite_scores(model_json, as_sqlite_sees_it(rows)), expected, rtol=0, atol=1e-9)
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_duckdb_and_sqlite_scores_equal_python(models, case):
     model_json = models[case]
