@@ -3,8 +3,9 @@
 The default model is scikit-learn's HistGradientBoostingClassifier, regularised for small seed
 lists (shallow trees, a minimum leaf size that grows with the data, L2 on leaf values). It
 handles categorical codes natively and routes missing values. The default ``model_type``,
-``hgb_or_logistic``, keeps it unless a small supervised train split shows by repeated
-cross-validation that logistic regression is clearly better (decision 0017). Every model type is
+``hgb_logistic_or_rf``, keeps it unless out-of-fold predictions on a small supervised train split
+show that logistic regression or a random forest is clearly better (decision 0034; before it,
+``hgb_or_logistic``, decision 0017, with logistic the only challenger). Every model type is
 a module behind the registry :mod:`lookalike_udf.estimators`; the fitted model is stored as JSON
 (:class:`lookalike_udf.scoring.LookalikeModel`), never pickled.
 """
@@ -123,11 +124,12 @@ def fit_run_model(
 ) -> LookalikeModel:
     """Fit the classifier on the examples whose ``split`` is ``train``.
 
-    ``model_type`` is a registered type (``hgb``, ``rf``, ``logistic``), ``auto`` or
-    ``hgb_or_logistic`` (the default; :mod:`lookalike_udf.estimators`). ``hgb_or_logistic`` fits
-    hgb for runs without negatives and for train splits above
+    ``model_type`` is a registered type (``hgb``, ``rf``, ``logistic``), ``auto``,
+    ``hgb_or_logistic`` or ``hgb_logistic_or_rf`` (the default; :mod:`lookalike_udf.estimators`).
+    The last two fit hgb for runs without negatives and for train splits above
     :data:`lookalike_udf.tuning.CHOICE_MAX_ROWS` rows, and otherwise the type chosen by
-    :func:`lookalike_udf.tuning.choose_hgb_or_logistic` (recorded in ``params["model_selection"]``).
+    :func:`lookalike_udf.tuning.choose_hgb_or_logistic` or
+    :func:`lookalike_udf.tuning.choose_hgb_logistic_or_rf` (recorded in ``params["model_selection"]``).
     A run whose negatives are all sampled unlabeled users is trained with bagging PU when
     ``pu_method`` is ``bagging`` (the default), or as plain positives against unlabeled
     (``plain``). ``sample_size`` caps the train rows (:func:`sample_down`); ``extra_attention``
@@ -293,7 +295,7 @@ def refit_model(
     """Fit ``split_model``'s choices again on every example of the train and test splits.
 
     What the split model chose on the train split is kept, not chosen again: its fitted type
-    (``hgb_or_logistic``, ``auto``), its tuned parameters (``tune_model``), its features (after
+    (``hgb_logistic_or_rf``, ``hgb_or_logistic``, ``auto``), its tuned parameters (``tune_model``), its features (after
     ``auto_tune``) and its training method (bagging PU or one estimator). The encoder learns its
     category vocabularies from all rows. ``sample_size`` and ``extra_attention`` apply as in
     :func:`fit_run_model`. The returned model's ``params`` are the split model's, with the refit's

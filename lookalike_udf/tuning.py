@@ -8,7 +8,15 @@ Model type choice (:func:`select_model_type`, ``model_type = auto``)
     Every registered type that takes part in ``auto`` (:func:`lookalike_udf.estimators.auto_types`)
     is fitted with its defaults on each fold; the best mean CV AUC wins.
 
-hgb or logistic (:func:`choose_hgb_or_logistic`, ``model_type = hgb_or_logistic``, the default)
+hgb, logistic or rf (:func:`choose_hgb_logistic_or_rf`, ``model_type = hgb_logistic_or_rf``, the default)
+    Only for supervised train splits of at most :data:`CHOICE_MAX_ROWS` rows (larger ones and
+    positive-only runs keep hgb without any extra fit). The three types are fitted with their
+    defaults on :data:`OOF_FOLDS` seeded folds and predict the fold they did not see
+    (:func:`oof_scores`); the challenger with the better out-of-fold AUC replaces hgb when ahead by
+    more than :data:`OOF_MARGIN_SE` standard error of the paired fold differences (:func:`oof_rule`).
+    Decision 0034.
+
+hgb or logistic (:func:`choose_hgb_or_logistic`, ``model_type = hgb_or_logistic``, the default until 0034)
     Only for supervised train splits of at most :data:`CHOICE_MAX_ROWS` rows (larger ones and
     positive-only runs keep hgb without any extra fit). Both types are fitted with their defaults on
     :data:`CHOICE_REPEATS` x :data:`CHOICE_FOLDS` folds (each repeat a new seeded split, stratified

@@ -1,17 +1,19 @@
 """Model types behind one registry: one module per type, looked up by name or by payload format.
 
 - :mod:`.hgb`: ``model_type: hgb``, payload ``lookalike-hgb/1``, HistGradientBoostingClassifier
-  (the default);
+  (the type the default choice keeps unless another is clearly better);
 - :mod:`.rf`: ``rf``, ``lookalike-rf/1``, RandomForestClassifier;
 - :mod:`.logistic`: ``logistic``, ``lookalike-logistic/1``, one-hot + standardise + LogisticRegression;
 - :mod:`.bagging`: payload ``lookalike-bagging/1`` only, the bagging PU ensemble of members of
   any registered type.
 
-Two ``model_type`` values are choices, not types:
+Three ``model_type`` values are choices, not types:
 
-- ``hgb_or_logistic`` (the default, decision 0017): hgb, unless the run has negatives, at most
-  :data:`lookalike_udf.tuning.CHOICE_MAX_ROWS` train rows, and logistic beats hgb by repeated
-  cross-validation by more than the fold noise (:func:`lookalike_udf.tuning.choose_hgb_or_logistic`);
+- ``hgb_logistic_or_rf`` (the default, decision 0034): hgb, unless the run has negatives, at most
+  :data:`lookalike_udf.tuning.CHOICE_MAX_ROWS` train rows, and logistic or rf beats hgb out of fold
+  by more than the fold noise (:func:`lookalike_udf.tuning.choose_hgb_logistic_or_rf`);
+- ``hgb_or_logistic`` (the default until decision 0034; decision 0017): the same with logistic the
+  only challenger, by repeated cross-validation (:func:`lookalike_udf.tuning.choose_hgb_or_logistic`);
 - ``auto``: the best of the registered types by cross-validated AUC
   (:func:`lookalike_udf.tuning.select_model_type`).
 
