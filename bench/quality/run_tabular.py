@@ -428,7 +428,7 @@ def summary(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--splits", type=int, default=3, help="seeded train/test splits (30 %% test) per dataset")
+    parser.add_argument("--splits", type=int, default=5, help="seeded train/test splits (30 %% test) per dataset")
     parser.add_argument("--pu-label-share", type=float, default=0.3, help="share of train positives given as seeds")
     parser.add_argument("--unlabeled-sample-size", type=int, default=5000)
     parser.add_argument("--out", type=Path, help="write every row as JSON here")
