@@ -92,11 +92,11 @@ time_matching as (
         max(labeled.as_of_at) as last_positive_at
     from positive_unlabeled_runs as pu
     inner join labeled
-        on labeled.run_id = pu.run_id
+        on pu.run_id = labeled.run_id
        and labeled.label = 1
     left join positive_event_times
-        on positive_event_times.user_id = labeled.user_id
-       and positive_event_times.event_at = labeled.as_of_at
+        on labeled.user_id = positive_event_times.user_id
+       and labeled.as_of_at = positive_event_times.event_at
     group by pu.run_id, pu.unlabeled_as_of
 ),
 
@@ -163,7 +163,7 @@ sampled_event_times as (
             on drawn_sample.run_id = time_matching.run_id
            and time_matching.as_of_rule = 'user_events'
         inner join {{ ref('stg_lookalike__events') }} as events
-            on events.user_id = drawn_sample.user_id
+            on drawn_sample.user_id = events.user_id
         where events.event_at >= time_matching.first_positive_at
           and events.event_at <= time_matching.last_positive_at
           and events.event_at >= drawn_sample.first_snapshot_at
