@@ -11,11 +11,16 @@ from conftest import run_dbt
 
 pytestmark = pytest.mark.integration
 
-# run r1: 45 features f01..f45 with PSI i/10, 43 of them above 0.25 (f03..f45); run r2: 3 above; run r3: none.
+# run r1: 45 features f01..f45 with PSI i/10, 43 of them above 0.25 (f03..f45); run r2: 3 above; run r3: none;
+# run r4: b's PSI is a's plus 1e-14 (the same bins summed in another order, as on another engine), so
+# they tie and go by name; c is 1e-6 lower, a real difference, and comes last.
 RELATION = (
-    "(select 'r1' as run_id, 'f' || lpad(cast(i as varchar), 2, '0') as feature, i / 10.0 as psi "
+    "(select 'r1' as run_id, 'f' || lpad(cast(i as varchar), 2, '0') as feature, cast(i / 10.0 as double) as psi "
     "from range(1, 46) t(i) union all "
-    "select 'r2', 'g' || i, 0.3 + i / 100.0 from range(3) t(i) union all select 'r3', 'h', 0.1)"
+    "select 'r2', 'g' || i, 0.3 + i / 100.0 from range(3) t(i) union all select 'r3', 'h', 0.1 union all "
+    "select 'r4', 'b', cast(0.5 as double) + cast(1e-14 as double) union all "
+    "select 'r4', 'a', cast(0.5 as double) union all "
+    "select 'r4', 'c', cast(0.5 as double) - cast(1e-6 as double))"
 )
 
 
@@ -37,4 +42,5 @@ def test_drift_lists_the_five_worst_and_counts_the_rest(tmp_path):
     assert sorted((r["run_id"], r["drifted_features"]) for r in rows) == [
         ("r1", "f45 (PSI 4.5), f44 (PSI 4.4), f43 (PSI 4.3), f42 (PSI 4.2), f41 (PSI 4.1) and 38 more"),
         ("r2", "g2 (PSI 0.32), g1 (PSI 0.31), g0 (PSI 0.3)"),
+        ("r4", "a (PSI 0.5), b (PSI 0.5), c (PSI 0.5)"),
     ]

@@ -58,7 +58,7 @@ drift_ranked as (
         run_id,
         feature,
         psi,
-        row_number() over (partition by run_id order by psi desc, feature asc) as drift_rank
+        row_number() over (partition by run_id order by round(psi, 9) desc, feature asc) as drift_rank
     from {{ ref('lookalike_feature_drift') }}
     where not is_time_relative and psi is not null
 ),
