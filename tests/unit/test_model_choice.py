@@ -35,7 +35,7 @@ def choose(X, y, w=None, seed=1, **kwargs):
     return tuning.choose_hgb_or_logistic(X, y, w, np.zeros(X.shape[1], dtype=bool), np.arange(len(y)), seed, **kwargs)
 
 
-def as_examples(X, y, w=None, negatives=True):
+def as_examples(X, y, w=None, negatives=True, split=None):
     n = len(y)
     columns = {
         "example_id": [f"e{i:05d}" for i in range(n)],
@@ -46,7 +46,7 @@ def as_examples(X, y, w=None, negatives=True):
         "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
         "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
         "example_source": ["label" if negatives or v else "unlabeled_sample" for v in y],
-        "split": ["train"] * n,
+        "split": split if split is not None else ["train"] * n,
     }
     columns.update({f"x{j}": X[:, j] for j in range(X.shape[1])})
     return pa.table(columns)

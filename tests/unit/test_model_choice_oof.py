@@ -4,31 +4,12 @@ train split, hgb kept unless a challenger is ahead by more than the fold noise (
 import json
 
 import numpy as np
-import pyarrow as pa
 import pytest
 from sklearn.metrics import roc_auc_score
 
 from lookalike_udf import estimators, tuning
 from lookalike_udf.training import fit_run_model, refit_model
-
-
-def linear(n, seed):
-    """A logit linear in six of eight numbers: logistic regression's home ground."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 8))
-    beta = np.r_[np.linspace(1.5, 0.5, 6), 0.0, 0.0]
-    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ beta)))).astype(np.int64)
-    return X, y
-
-
-def xor(n, seed):
-    """The label is the XOR of two signs (10 % flipped): no linear model does better than chance."""
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(-1, 1, size=(n, 4))
-    y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(np.int64)
-    flip = rng.random(n) < 0.1
-    y[flip] = 1 - y[flip]
-    return X, y
+from test_model_choice import as_examples, linear, xor
 
 
 def checkerboard(n, seed):
@@ -47,23 +28,6 @@ def choose(X, y, w=None, seed=1, **kwargs):
     w = np.ones(len(y)) if w is None else w
     mask = np.zeros(X.shape[1], dtype=bool)
     return tuning.choose_hgb_logistic_or_rf(X, y, w, mask, np.arange(len(y)), seed, **kwargs)
-
-
-def as_examples(X, y, negatives=True, split=None):
-    n = len(y)
-    columns = {
-        "example_id": [f"e{i:05d}" for i in range(n)],
-        "run_id": ["r"] * n,
-        "user_id": [f"u{i:05d}" for i in range(n)],
-        "label": pa.array(y.astype(np.int32)),
-        "weight": pa.array(np.ones(n)),
-        "as_of_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "snapshot_at": pa.array([None] * n, type=pa.timestamp("us")),
-        "example_source": ["label" if negatives or v else "unlabeled_sample" for v in y],
-        "split": split if split is not None else ["train"] * n,
-    }
-    columns.update({f"x{j}": X[:, j] for j in range(X.shape[1])})
-    return pa.table(columns)
 
 
 def test_the_new_value_is_a_choice_not_a_type():
