@@ -4,7 +4,7 @@
     snapshot_at, one is kept deterministically: the first in feature-column order (nulls last). -#}
 {%- set features = lookalike.lookalike_staged_features(ref('stg_lookalike__user_snapshots')) %}
 
-with snapshots as (
+with snapshots as {{ lookalike.lookalike_inline_cte() }} (
     select * from {{ ref('stg_lookalike__user_snapshots') }}
 ),
 

@@ -65,14 +65,14 @@ trained_runs as (
     select run_id from {{ ref('lookalike_run_models') }} where model_status = '{{ lookalike.lookalike_vocabulary()['model_status']['TRAINED'] }}'
 ),
 
-train_long as (
+train_long as {{ lookalike.lookalike_inline_cte() }} (
     {{ lookalike.lookalike_drift_long_select(features, 'examples', 'examples.run_id') }}
     from {{ ref('lookalike_pit_features') }} as examples
     cross join lookalike_features
     where examples.run_id in (select trained_runs.run_id from trained_runs)
 ),
 
-population_long as (
+population_long as {{ lookalike.lookalike_inline_cte() }} (
     {{ lookalike.lookalike_drift_long_select(features, 'population', 'cast(null as ' ~ text ~ ')') }}
     from {{ lookalike.lookalike_sampled(ref('lookalike_inference_features'), 50000) }} as population
     cross join lookalike_features
