@@ -16,6 +16,9 @@ nothing else changes):
   supervised hgb on the 14 data sets, ``results_hgb_defaults.json``);
 - ``leaf1pct``: ``min_samples_leaf`` 1 % of the member's rows within 5..50, L2 1 (in between).
 
+and, for information (another member type, not member parameters): ``logistic_members`` and
+``rf_members``, the same runs with ``model_type`` logistic or rf (bagging PU of that type).
+
 The notebook anchors (positive-only): the scikit-learn pipelines of ``run_tabular.plain_pipeline``
 (logistic, hgb with native categories, rf with 100 trees; no package code) fitted on the same rows
 as the run, the train split's seeds (1) against its unlabeled users (0): what a careful notebook
@@ -30,8 +33,15 @@ Figures, per data set and split (or generator seed):
   population (ties count in), the population being every user but the train split's seeds
   (unlabeled users, the held-out seeds, and on the tabular sets the held-out rows). A random
   ranking gives about 0.10.
+- ``recall10_shared``: as ``recall10``, the users tied at the cut sharing its remaining places
+  (only the plain rf anchor has such ties). ``results_pu_members.json`` was written before this
+  field was added; its other figures are equal to a re-run's (``results_pu_member_types.json``
+  repeats ``today`` and the anchors).
 
-    python bench/quality/run_pu_members.py --out bench/quality/results_pu_members.json
+    python bench/quality/run_pu_members.py --variants today leaf20 leaf1pct \
+        --out bench/quality/results_pu_members.json
+    python bench/quality/run_pu_members.py --variants today logistic_members rf_members \
+        --out bench/quality/results_pu_member_types.json
 """
 
 from __future__ import annotations
