@@ -17,7 +17,9 @@ nothing else changes):
 - ``leaf1pct``: ``min_samples_leaf`` 1 % of the member's rows within 5..50, L2 1 (in between).
 
 and, for information (another member type, not member parameters): ``logistic_members`` and
-``rf_members``, the same runs with ``model_type`` logistic or rf (bagging PU of that type).
+``rf_members``, the same runs with ``model_type`` logistic or rf (bagging PU of that type), and
+``plain_logistic_run``: the library's logistic with ``pu_method: plain`` (one model, the train
+seeds against every train unlabeled row: the package's version of the logistic anchor).
 
 The notebook anchors (positive-only): the scikit-learn pipelines of ``run_tabular.plain_pipeline``
 (logistic, hgb with native categories, rf with 100 trees; no package code) fitted on the same rows
@@ -42,6 +44,8 @@ Figures, per data set and split (or generator seed):
         --out bench/quality/results_pu_members.json
     python bench/quality/run_pu_members.py --variants today logistic_members rf_members \
         --out bench/quality/results_pu_member_types.json
+    python bench/quality/run_pu_members.py --variants today plain_logistic_run --generator-users \
+        --out bench/quality/results_pu_plain_logistic.json
 """
 
 from __future__ import annotations
@@ -71,9 +75,11 @@ from lookalike_udf.scoring import LookalikeModel  # noqa: E402
 from lookalike_udf.training import fit_run_model  # noqa: E402
 from run_tabular import DATASETS, examples, feature_table, load_dataset, plain_frame, plain_pipeline  # noqa: E402
 
-VARIANTS = ("today", "leaf20", "leaf1pct", "logistic_members", "rf_members")
+VARIANTS = ("today", "leaf20", "leaf1pct", "logistic_members", "rf_members", "plain_logistic_run")
 #: Other member types (information for what comes next; not member parameters of hgb).
-MEMBER_TYPES = {"logistic_members": "logistic", "rf_members": "rf"}
+MEMBER_TYPES = {"logistic_members": "logistic", "rf_members": "rf", "plain_logistic_run": "logistic"}
+#: Variants fitted with ``pu_method: plain`` (one model, positives against unlabeled; no bagging).
+PLAIN_PU = ("plain_logistic_run",)
 PLAIN = ("plain_logistic", "plain_hgb", "plain_rf")
 TODAY = hgb_module.default_params
 HELD_OUT = 0.2  # the run's test_fraction (the library's default)
@@ -117,11 +123,18 @@ def fit_variant(train: pa.Table, variant: str) -> tuple[LookalikeModel, float]:
     hgb_module.default_params = member_params(variant)
     try:
         started = time.perf_counter()
-        model = fit_run_model("bench", train, 42, model_type=MEMBER_TYPES.get(variant, "hgb_logistic_or_rf"))
+        model = fit_run_model(
+            "bench",
+            train,
+            42,
+            model_type=MEMBER_TYPES.get(variant, "hgb_logistic_or_rf"),
+            pu_method="plain" if variant in PLAIN_PU else "bagging",
+        )
         seconds = time.perf_counter() - started
     finally:
         hgb_module.default_params = TODAY
-    assert model.params["training_method"] == "pu_bagging", model.params["training_method"]
+    expected = "pu_plain" if variant in PLAIN_PU else "pu_bagging"
+    assert model.params["training_method"] == expected, model.params["training_method"]
     return LookalikeModel.from_json(model.to_json()), seconds  # score the stored model, as dbt does
 
 
@@ -184,7 +197,7 @@ def evaluate_tabular(name: str, split_seed: int, variants, pu_label_share=0.3, u
         model, seconds = fit_variant(run, variant)
         auc = roc_auc_score(truth, model.predict(evaluation))
         recall = (model.predict(scored), held)
-        trees = sum(model.params.get("n_iter") or [])
+        trees = np.sum(model.params.get("n_iter") or 0)
         out.append(_row(name, split_seed, variant, auc, recall, seconds, trees=int(trees), **extra))
     frame = plain_frame(X)
     fit_rows = rows[split == "train"]
@@ -232,7 +245,7 @@ def evaluate_generator(seed: int, n_users: int, variants):
     for variant in variants:
         model, seconds = fit_variant(run, variant)
         scores = model.predict(table)
-        trees = sum(model.params.get("n_iter") or [])
+        trees = np.sum(model.params.get("n_iter") or 0)
         out.append(
             _row(
                 name,
