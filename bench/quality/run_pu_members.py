@@ -1,0 +1,353 @@
+"""Issue 28: positive-only (bagging PU) runs against the notebook anchors, with held-out-seed
+recall@10 % beside AUC, for three parameter sets of the hgb members.
+
+Every positive-only run here is fitted through :func:`lookalike_udf.training.fit_run_model` (the
+code path of lookalike_run_models: default ``model_type``, which fits the 20-member hgb bagging
+ensemble for a run without negatives) and scored with the stored JSON model, as dbt does. The
+run's examples carry a test split as the library's do: a fifth of the seeds (and of the unlabeled
+sample) are held out of the fit.
+
+Member parameter sets (``--variants``; each replaces the members' hgb defaults for the whole run,
+nothing else changes):
+
+- ``today``: :func:`lookalike_udf.estimators.hgb.default_params` (``min_samples_leaf`` 5 % of
+  the member's rows within 5..200, L2 10);
+- ``leaf20``: ``min_samples_leaf`` 20 and no L2 (scikit-learn's values; +0.0046 mean AUC for
+  supervised hgb on the 14 data sets, ``results_hgb_defaults.json``);
+- ``leaf1pct``: ``min_samples_leaf`` 1 % of the member's rows within 5..50, L2 1 (in between).
+
+and, for information (another member type, not member parameters): ``logistic_members`` and
+``rf_members``, the same runs with ``model_type`` logistic or rf (bagging PU of that type), and
+``plain_logistic_run``: the library's logistic with ``pu_method: plain`` (one model, the train
+seeds against every train unlabeled row: the package's version of the logistic anchor).
+
+The notebook anchors (positive-only): the scikit-learn pipelines of ``run_tabular.plain_pipeline``
+(logistic, hgb with native categories, rf with 100 trees; no package code) fitted on the same rows
+as the run, the train split's seeds (1) against its unlabeled users (0): what a careful notebook
+does with a seed list and a sample of other users.
+
+Figures, per data set and split (or generator seed):
+
+- ``auc``: AUC against the true labels: the tabular sets' held-out 30 % of rows (never in the
+  run), the generator's unlabeled users (hidden positives among them);
+- ``recall10``: held-out-seed recall@10 %, as ``lookalike_run_metrics.recall_top_10pct``: the
+  share of the held-out seeds whose score is at least the score at rank ceil(0.10 n) of the scored
+  population (ties count in), the population being every user but the train split's seeds
+  (unlabeled users, the held-out seeds, and on the tabular sets the held-out rows). A random
+  ranking gives about 0.10.
+- ``recall10_shared``: as ``recall10``, the users tied at the cut sharing its remaining places
+  (only the plain rf anchor has such ties). ``results_pu_members.json`` was written before this
+  field was added; its other figures are equal to a re-run's (``results_pu_member_types.json``
+  repeats ``today`` and the anchors).
+
+    python bench/quality/run_pu_members.py --variants today leaf20 leaf1pct \
+        --out bench/quality/results_pu_members.json
+    python bench/quality/run_pu_members.py --variants today logistic_members rf_members \
+        --out bench/quality/results_pu_member_types.json
+    python bench/quality/run_pu_members.py --variants today plain_logistic_run --generator-users \
+        --out bench/quality/results_pu_plain_logistic.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import sklearn
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import lookalike_udf.estimators.hgb as hgb_module  # noqa: E402
+from generate import STANDARD, make_examples, make_population  # noqa: E402
+from lookalike_udf import __version__  # noqa: E402
+from lookalike_udf.scoring import LookalikeModel  # noqa: E402
+from lookalike_udf.training import fit_run_model  # noqa: E402
+from run_tabular import DATASETS, examples, feature_table, load_dataset, plain_frame, plain_pipeline  # noqa: E402
+
+VARIANTS = ("today", "leaf20", "leaf1pct", "logistic_members", "rf_members", "plain_logistic_run")
+#: Other member types (information for what comes next; not member parameters of hgb).
+MEMBER_TYPES = {"logistic_members": "logistic", "rf_members": "rf", "plain_logistic_run": "logistic"}
+#: Variants fitted with ``pu_method: plain`` (one model, positives against unlabeled; no bagging).
+PLAIN_PU = ("plain_logistic_run",)
+PLAIN = ("plain_logistic", "plain_hgb", "plain_rf")
+TODAY = hgb_module.default_params
+HELD_OUT = 0.2  # the run's test_fraction (the library's default)
+
+
+def member_params(variant: str):
+    """hgb defaults of the members for ``variant`` (see the module docstring)."""
+
+    def params(n_train: int, random_seed: int) -> dict:
+        p = TODAY(n_train, random_seed)
+        if variant == "leaf20":
+            p.update(min_samples_leaf=20, l2_regularization=0.0)
+        elif variant == "leaf1pct":
+            p.update(min_samples_leaf=int(np.clip(n_train // 100, 5, 50)), l2_regularization=1.0)
+        elif variant != "today" and variant not in MEMBER_TYPES:
+            raise ValueError(variant)
+        return p
+
+    return params
+
+
+def recall_at(scores: np.ndarray, held_out: np.ndarray, share: float = 0.10) -> float:
+    """Share of the ``held_out`` rows scoring at least the score at rank ceil(share * n)."""
+    k = max(1, math.ceil(share * len(scores)))
+    cut = np.sort(scores)[::-1][k - 1]
+    return float((scores[held_out] >= cut).sum() / max(1, held_out.sum()))
+
+
+def recall_shared(scores: np.ndarray, held_out: np.ndarray, share: float = 0.10) -> float:
+    """As :func:`recall_at`, but the users tied at the cut share its remaining places (the expected
+    recall of a random tie break): a model with many tied scores (a forest of 100 trees) gets no
+    credit for ties that put more than 10 % of the population at or above the cut."""
+    k = max(1, math.ceil(share * len(scores)))
+    cut = np.sort(scores)[::-1][k - 1]
+    above, tied = scores > cut, scores == cut
+    places = (k - above.sum()) / tied.sum()
+    return float(((scores[held_out] > cut).sum() + places * tied[held_out].sum()) / max(1, held_out.sum()))
+
+
+def fit_variant(train: pa.Table, variant: str) -> tuple[LookalikeModel, float]:
+    hgb_module.default_params = member_params(variant)
+    try:
+        started = time.perf_counter()
+        model = fit_run_model(
+            "bench",
+            train,
+            42,
+            model_type=MEMBER_TYPES.get(variant, "hgb_logistic_or_rf"),
+            pu_method="plain" if variant in PLAIN_PU else "bagging",
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        hgb_module.default_params = TODAY
+    expected = "pu_plain" if variant in PLAIN_PU else "pu_bagging"
+    assert model.params["training_method"] == expected, model.params["training_method"]
+    return LookalikeModel.from_json(model.to_json()), seconds  # score the stored model, as dbt does
+
+
+def anchor_scores(kind: str, frame: pd.DataFrame, train_rows: np.ndarray, train_label: np.ndarray, score_rows):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # 2 shared cores: OpenMP on both was 5-20x slower here
+        pipeline = plain_pipeline(kind, frame).fit(frame.iloc[train_rows], train_label)
+        return [pipeline.predict_proba(frame.iloc[rows])[:, 1] for rows in score_rows]
+
+
+def _row(data, split, kind, auc, ranked, seconds, **extra):
+    """One result row; ``ranked`` is (population scores, held-out-seed mask)."""
+    row = {
+        "dataset": data,
+        "split_seed": split,
+        "kind": kind,
+        "auc": round(float(auc), 4),
+        "recall10": round(recall_at(*ranked), 4),
+        "recall10_shared": round(recall_shared(*ranked), 4),
+        "seconds": round(seconds, 2),
+        **extra,
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def evaluate_tabular(name: str, split_seed: int, variants, pu_label_share=0.3, unlabeled_sample_size=5000):
+    X, y = load_dataset(name)
+    features = feature_table(X)
+    idx = np.arange(len(y))
+    train_idx, test_idx = train_test_split(idx, test_size=0.3, stratify=y, random_state=split_seed)
+    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    # The seeds and unlabeled users of run_tabular.py's positive-only rows ...
+    rng = np.random.default_rng(split_seed + 1000)
+    pos = train_idx[y[train_idx] == 1]
+    seeds = np.sort(rng.choice(pos, size=max(10, int(round(pu_label_share * len(pos)))), replace=False))
+    unlabeled = np.setdiff1d(train_idx, seeds)
+    if len(unlabeled) > unlabeled_sample_size:
+        unlabeled = np.sort(rng.choice(unlabeled, size=unlabeled_sample_size, replace=False))
+    # ... and a fifth of each held out as the run's test split.
+    rng = np.random.default_rng(split_seed + 2000)
+    test_seeds = np.sort(rng.choice(seeds, size=max(1, int(round(HELD_OUT * len(seeds)))), replace=False))
+    test_unl = np.sort(rng.choice(unlabeled, size=int(round(HELD_OUT * len(unlabeled))), replace=False))
+    rows = np.concatenate([seeds, unlabeled])
+    label = np.r_[np.ones(len(seeds)), np.zeros(len(unlabeled))]
+    source = np.where(label == 1, "label", "unlabeled_sample")
+    run = examples(features, rows, label, source, "train")
+    split = np.where(np.isin(rows, test_seeds) | np.isin(rows, test_unl), "test", "train")
+    run = run.set_column(run.column_names.index("split"), "split", pa.array(split.tolist()))
+    train_seeds = np.setdiff1d(seeds, test_seeds)
+    population = np.setdiff1d(idx, train_seeds)  # every user but the train split's seeds
+    held = np.isin(population, test_seeds)
+    scored = examples(features, population, y[population], np.full(len(population), "label"), "test")
+    evaluation = examples(features, test_idx, y[test_idx], np.full(len(test_idx), "label"), "test")
+    truth = y[test_idx]
+    extra = {"n_seeds": int(len(seeds)), "n_held_out_seeds": int(len(test_seeds)), "n_unlabeled": int(len(unlabeled))}
+    out = []
+    for variant in variants:
+        model, seconds = fit_variant(run, variant)
+        auc = roc_auc_score(truth, model.predict(evaluation))
+        recall = (model.predict(scored), held)
+        trees = np.sum(model.params.get("n_iter") or 0)
+        out.append(_row(name, split_seed, variant, auc, recall, seconds, trees=int(trees), **extra))
+    frame = plain_frame(X)
+    fit_rows = rows[split == "train"]
+    fit_label = np.isin(fit_rows, seeds).astype(int)
+    for kind in PLAIN:
+        started = time.perf_counter()
+        on_test, on_population = anchor_scores(kind, frame, fit_rows, fit_label, [test_idx, population])
+        out.append(
+            _row(
+                name,
+                split_seed,
+                kind,
+                roc_auc_score(truth, on_test),
+                (on_population, held),
+                time.perf_counter() - started,
+                **extra,
+            )
+        )
+    return out
+
+
+def evaluate_generator(seed: int, n_users: int, variants):
+    pop = make_population(seed=seed, n_users=n_users)
+    run = make_examples(pop, seed=seed)
+    name = f"generator {n_users // 1000}k"
+    ids = pop.table.column("user_id").to_pylist()
+    index = {u: i for i, u in enumerate(ids)}
+    run_rows = np.array([index[u] for u in run.column("user_id").to_pylist()])
+    run_split = np.array(run.column("split").to_pylist())
+    run_label = run.column("label").to_numpy()
+    test_seeds = run_rows[(run_label == 1) & (run_split == "test")]
+    train_seeds = run_rows[(run_label == 1) & (run_split == "train")]
+    unl = ~pop.labeled
+    population = np.setdiff1d(np.arange(len(ids)), train_seeds)  # unlabeled users and held-out seeds
+    held = np.isin(population, test_seeds)
+    on_unl = np.isin(population, np.flatnonzero(unl))
+    truth = pop.truth[population[on_unl]]
+    table = pop.table.take(pa.array(population))
+    extra = {
+        "n_seeds": int(pop.labeled.sum()),
+        "n_held_out_seeds": int(len(test_seeds)),
+        "oracle_auc": round(float(roc_auc_score(truth, pop.p[population[on_unl]])), 4),
+    }
+    out = []
+    for variant in variants:
+        model, seconds = fit_variant(run, variant)
+        scores = model.predict(table)
+        trees = np.sum(model.params.get("n_iter") or 0)
+        out.append(
+            _row(
+                name,
+                seed,
+                variant,
+                roc_auc_score(truth, scores[on_unl]),
+                (scores, held),
+                seconds,
+                trees=int(trees),
+                **extra,
+            )
+        )
+    frame = plain_frame(pop.table.drop_columns(["user_id"]).to_pandas())
+    fit_rows = run_rows[run_split == "train"]
+    fit_label = run_label[run_split == "train"].astype(int)
+    for kind in PLAIN:
+        started = time.perf_counter()
+        (scores,) = anchor_scores(kind, frame, fit_rows, fit_label, [population])
+        out.append(
+            _row(
+                name,
+                seed,
+                kind,
+                roc_auc_score(truth, scores[on_unl]),
+                (scores, held),
+                time.perf_counter() - started,
+                **extra,
+            )
+        )
+    return out
+
+
+def summary(rows: list[dict], variants) -> str:
+    kinds = (*variants, *PLAIN)
+    head = " | ".join(f"AUC {k}" for k in kinds) + " | " + " | ".join(f"R@10 {k}" for k in kinds)
+    lines = [
+        f"| data | {head} | best anchor | {variants[0]} - best anchor | worst ΔAUC vs {variants[0]} | worst ΔR@10 vs {variants[0]} |",
+        "|---|" + "---|" * (2 * len(kinds) + 4),
+    ]
+    for name in dict.fromkeys(r["dataset"] for r in rows):
+        group = [r for r in rows if r["dataset"] == name]
+
+        def mean(kind, key, group=group):
+            return float(np.mean([r[key] for r in group if r["kind"] == kind]))
+
+        best = max(PLAIN, key=lambda k: mean(k, "auc"))
+        splits = sorted({r["split_seed"] for r in group})
+
+        def worst(kind, key, group=group, splits=splits):
+            per = {(r["kind"], r["split_seed"]): r[key] for r in group}
+            return min(per[(kind, s)] - per[(variants[0], s)] for s in splits)
+
+        wa = " / ".join(f"{worst(v, 'auc'):+.4f}" for v in variants[1:])
+        wr = " / ".join(f"{worst(v, 'recall10'):+.3f}" for v in variants[1:])
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{mean(k, 'auc'):.4f}" for k in kinds)
+            + " | "
+            + " | ".join(f"{mean(k, 'recall10'):.3f}" for k in kinds)
+            + f" | {best} | {mean(variants[0], 'auc') - mean(best, 'auc'):+.4f} | {wa} | {wr} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--splits", type=int, default=5)
+    parser.add_argument("--generator-seeds", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument("--generator-users", type=int, nargs="*", default=[STANDARD["n_users"], 10_000])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    rows = []
+    for n_users in args.generator_users:
+        for seed in args.generator_seeds:
+            rows += evaluate_generator(seed, n_users, args.variants)
+    for name in args.datasets:
+        for split_seed in range(args.splits):
+            rows += evaluate_tabular(name, split_seed, args.variants)
+    elapsed = time.perf_counter() - started
+    print()
+    print(summary(rows, args.variants))
+    print(
+        f"\n{len(rows)} rows in {elapsed:.0f} s; python {platform.python_version()}, scikit-learn "
+        f"{sklearn.__version__}, lookalike_udf {__version__}, numpy {np.__version__}, pandas {pd.__version__}"
+    )
+    if args.out:
+        args.out.write_text(
+            json.dumps(
+                {
+                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                    "elapsed_seconds": round(elapsed, 1),
+                    "rows": rows,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
