@@ -121,10 +121,17 @@ def auto_types() -> tuple[str, ...]:
     return tuple(name for name, t in REGISTRY.items() if t.in_auto)
 
 
-def fit(model_type: str, X, y, w, mask, random_seed, *, overrides: dict | None = None) -> tuple[dict, dict]:
+def fit(
+    model_type: str, X, y, w, mask, random_seed, *, overrides: dict | None = None, supervised: bool = False
+) -> tuple[dict, dict]:
     """Fit one model of a registered type; ``overrides`` replace default parameters (the result of
-    ``tune_model``, :mod:`lookalike_udf.tuning`). Returns the JSON payload and the parameters."""
-    return get(model_type).fit(X, y, w, mask, random_seed, overrides)
+    ``tune_model``, :mod:`lookalike_udf.tuning`). ``supervised`` (a run with negatives) starts from
+    the type's :attr:`~lookalike_udf.estimators.base.EstimatorType.supervised_params` instead of its
+    defaults where they differ (overrides still win). Returns the JSON payload and the parameters."""
+    estimator_type = get(model_type)
+    if supervised:
+        overrides = {**estimator_type.supervised_params(len(y)), **(overrides or {})} or None
+    return estimator_type.fit(X, y, w, mask, random_seed, overrides)
 
 
 def load(payload: dict, engine: str = "auto") -> Scorer:
