@@ -24,7 +24,9 @@ Adding a model type
     Write one module like :mod:`.rf`: ``default_params``, ``GRID``, ``fit`` (imports of fitting
     code inside it), ``dump``, a scorer with ``n_features``, ``engine`` and
     ``predict_proba_positive(X)``, ``load`` validating every field, and
-    ``TYPE = EstimatorType(...)`` (:class:`~lookalike_udf.estimators.base.EstimatorType`). Then
+    ``TYPE = EstimatorType(...)`` (:class:`~lookalike_udf.estimators.base.EstimatorType`; a type
+    whose runs with negatives need other parameters than its positive-only members declares
+    ``supervised_params``, as :mod:`.hgb` does, decision 0037). Then
     register it below. Nothing else changes: training, tuning, ``auto``, bagging PU, validation of
     the ``model_type`` setting and loading read the registry. For per-user reasons
     (lookalike_user_reasons) the scorer also needs ``raw_space``, ``predict_raw`` and
