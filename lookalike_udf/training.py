@@ -191,6 +191,7 @@ def fit_run_model(
             encoder.feature_names_,
             groups,
             int(random_seed),
+            supervised=not pu,
         )
         encoder.specs_ = [encoder.specs_[j] for j in kept]  # the encoder ignores dropped columns
         X, mask = X[:, kept], mask[kept]
@@ -198,7 +199,9 @@ def fit_run_model(
     selection = None
     fitted_type = model_type
     if model_type == estimators.AUTO:
-        fitted_type, selection = select_model_type(X, labels, weights, mask, groups, int(random_seed))
+        fitted_type, selection = select_model_type(
+            X, labels, weights, mask, groups, int(random_seed), supervised=not pu
+        )
     elif model_type in (estimators.HGB_OR_LOGISTIC, estimators.HGB_LOGISTIC_OR_RF):
         if pu:  # positives against unlabeled users: bagging PU of hgb, unchanged (decisions 0017, 0034)
             fitted_type = "hgb"
@@ -214,10 +217,18 @@ def fit_run_model(
     if tune_model:
         # For bagging PU this tunes positives against all unlabeled rows; every member gets the result.
         overrides, tuning = tune_params(
-            fitted_type, X, labels, weights, mask, groups, int(random_seed), float(tune_time_budget_seconds)
+            fitted_type,
+            X,
+            labels,
+            weights,
+            mask,
+            groups,
+            int(random_seed),
+            float(tune_time_budget_seconds),
+            supervised=not pu,
         )
     payload, params = _fit_estimator(
-        method == "pu_bagging", train, X, labels, weights, mask, random_seed, pu_bags, fitted_type, overrides
+        method, train, X, labels, weights, mask, random_seed, pu_bags, fitted_type, overrides
     )
     # The per-iteration log goes into the model JSON beside params, not into model_params (one per member).
     ids = train.column("example_id").to_pylist() if "example_id" in train.column_names else None
@@ -248,11 +259,12 @@ def fit_run_model(
     return LookalikeModel(encoder=encoder, estimator_payload=payload, params=params, training_log=training_log)
 
 
-def _fit_estimator(bagged, rows, X, labels, weights, mask, random_seed, pu_bags, fitted_type, overrides):
-    """(payload, params) of a bagging PU ensemble (``bagged``, members keyed by ``rows``' example_id)
-    or of one estimator of ``fitted_type``: the one fit shared by :func:`fit_run_model` and
-    :func:`refit_model`."""
-    if bagged:
+def _fit_estimator(method, rows, X, labels, weights, mask, random_seed, pu_bags, fitted_type, overrides):
+    """(payload, params) of a bagging PU ensemble (``method`` ``pu_bagging``, members keyed by
+    ``rows``' example_id) or of one estimator of ``fitted_type``, with the type's supervised
+    parameters when ``method`` is ``supervised`` (decision 0037): the one fit shared by
+    :func:`fit_run_model` and :func:`refit_model`."""
+    if method == "pu_bagging":
         return bagging.fit(
             X,
             labels,
@@ -264,7 +276,9 @@ def _fit_estimator(bagged, rows, X, labels, weights, mask, random_seed, pu_bags,
             fitted_type,
             overrides,
         )
-    return estimators.fit(fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides)
+    return estimators.fit(
+        fitted_type, X, labels, weights, mask, int(random_seed), overrides=overrides, supervised=method == "supervised"
+    )
 
 
 #: model_params.refit.reason of a positive-only run (decision 0032).
@@ -321,7 +335,7 @@ def refit_model(
     fitted_type = params["model_type"]
     overrides = (params.get("tuning") or {}).get("chosen") or None
     payload, fitted = _fit_estimator(
-        params.get("training_method") == "pu_bagging",
+        params.get("training_method"),
         rows,
         X,
         labels,

@@ -131,19 +131,37 @@ def cv_folds(y: np.ndarray, groups, random_seed: int, n_folds: int = N_FOLDS) ->
     return folds
 
 
-def _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, overrides=None):
+def _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, overrides=None, supervised=False):
     payload, _ = estimators.fit(
-        model_type, X[train_idx], y[train_idx], w[train_idx], mask, random_seed, overrides=overrides
+        model_type,
+        X[train_idx],
+        y[train_idx],
+        w[train_idx],
+        mask,
+        random_seed,
+        overrides=overrides,
+        supervised=supervised,
     )
     return estimators.load(payload)
 
 
 def tune_params(
-    model_type: str, X, y, w, mask, groups, random_seed: int, budget_seconds: float, clock=time.monotonic
+    model_type: str,
+    X,
+    y,
+    w,
+    mask,
+    groups,
+    random_seed: int,
+    budget_seconds: float,
+    clock=time.monotonic,
+    supervised: bool = False,
 ) -> tuple[dict, dict]:
     """Search the grid of ``model_type``; returns the chosen overrides and the record for model_params.
 
-    ``clock`` is injectable so tests can simulate a spent budget.
+    ``clock`` is injectable so tests can simulate a spent budget. ``supervised`` (a run with
+    negatives): every candidate starts from the type's supervised parameters
+    (:func:`lookalike_udf.estimators.fit`).
     """
     folds = cv_folds(y, groups, random_seed)
     record = {
@@ -165,7 +183,9 @@ def tune_params(
             break
         aucs = []
         for train_idx, valid_idx in folds:
-            scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, overrides)
+            scorer = _fit_predict(
+                model_type, X, y, w, mask, train_idx, valid_idx, random_seed, overrides, supervised=supervised
+            )
             aucs.append(
                 roc_auc_score(y[valid_idx], scorer.predict_proba_positive(X[valid_idx]), sample_weight=w[valid_idx])
             )
@@ -178,12 +198,15 @@ def tune_params(
     return best, record
 
 
-def select_model_type(X, y, w, mask, groups, random_seed, n_folds: int = 3) -> tuple[str, dict]:
+def select_model_type(
+    X, y, w, mask, groups, random_seed, n_folds: int = 3, supervised: bool = False
+) -> tuple[str, dict]:
     """The fitted type with the best mean cross-validated AUC (weighted) on the given rows.
 
     Folds are stratified by label and grouped by user (all examples of a user in one fold), seeded.
     Candidates are :func:`lookalike_udf.estimators.auto_types` (``hgb``, ``rf``, ``logistic``);
-    ties go to the earlier type. Returns the type and a record
+    ties go to the earlier type; ``supervised``: each with its supervised parameters
+    (:func:`lookalike_udf.estimators.fit`). Returns the type and a record
     ``{"cv_auc": {type: auc}, "n_folds": k, "chosen": type}``.
     """
     fitted_types = estimators.auto_types()
@@ -201,7 +224,9 @@ def select_model_type(X, y, w, mask, groups, random_seed, n_folds: int = 3) -> t
         if len(np.unique(y[valid_idx])) < 2 or len(np.unique(y[train_idx])) < 2:
             continue
         for model_type in fitted_types:
-            payload, _ = estimators.fit(model_type, X[train_idx], y[train_idx], w[train_idx], mask, random_seed)
+            payload, _ = estimators.fit(
+                model_type, X[train_idx], y[train_idx], w[train_idx], mask, random_seed, supervised=supervised
+            )
             scores = estimators.load(payload).predict_proba_positive(X[valid_idx])
             aucs[model_type].append(roc_auc_score(y[valid_idx], scores, sample_weight=w[valid_idx]))
     means = {t: round(float(np.mean(v)), 6) for t, v in aucs.items() if v}
@@ -258,7 +283,7 @@ def choose_hgb_or_logistic(
 
     def fold_auc(job):
         model_type, train_idx, valid_idx = job
-        scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed)
+        scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, supervised=True)
         return model_type, roc_auc_score(
             y[valid_idx], scorer.predict_proba_positive(X[valid_idx]), sample_weight=w[valid_idx]
         )
@@ -297,9 +322,12 @@ OOF_FOLDS = 5
 OOF_MARGIN_SE = 1.0
 
 
-def oof_scores(X, y, w, mask, groups, random_seed: int, candidates=OOF_CANDIDATES, n_folds: int = OOF_FOLDS):
+def oof_scores(
+    X, y, w, mask, groups, random_seed: int, candidates=OOF_CANDIDATES, n_folds: int = OOF_FOLDS, supervised=True
+):
     """Out-of-fold predictions of each candidate type (defaults, weights ``w``) on one seeded split
-    into ``n_folds`` folds (:func:`cv_folds`: stratified by label, grouped by user).
+    into ``n_folds`` folds (:func:`cv_folds`: stratified by label, grouped by user). ``supervised``
+    (the only runs that choose): each type with its supervised parameters (decision 0037).
 
     Returns ``(folds, predictions)``: the (train, valid) index pairs and, per type, a vector with the
     prediction of the fold model that did not see each row (NaN for rows in no usable fold).
@@ -311,7 +339,7 @@ def oof_scores(X, y, w, mask, groups, random_seed: int, candidates=OOF_CANDIDATE
     def predict(job):
         model_type, i = job
         train_idx, valid_idx = folds[i]
-        scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed)
+        scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, supervised=supervised)
         return model_type, i, scorer.predict_proba_positive(X[valid_idx])
 
     predictions = {t: np.full(len(y), np.nan) for t in candidates}
@@ -485,7 +513,7 @@ def _near_duplicate_numeric(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def permutation_importance_cv(
-    model_type: str, X, y, w, mask, groups, random_seed: int, columns: list[int]
+    model_type: str, X, y, w, mask, groups, random_seed: int, columns: list[int], supervised: bool = False
 ) -> np.ndarray:
     """Mean over CV folds of the weighted AUC drop when each of ``columns`` is shuffled (one seeded
     shuffle per fold). Returns one value per column (NaN when no fold could be used)."""
@@ -495,7 +523,7 @@ def permutation_importance_cv(
     rng = np.random.default_rng(int(random_seed) % (2**32) + 17)
     drops = np.zeros((len(folds), len(columns)))
     for f, (train_idx, valid_idx) in enumerate(folds):
-        scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed)
+        scorer = _fit_predict(model_type, X, y, w, mask, train_idx, valid_idx, random_seed, supervised=supervised)
         Xv, yv, wv = X[valid_idx], y[valid_idx], w[valid_idx]
         base = roc_auc_score(yv, scorer.predict_proba_positive(Xv), sample_weight=wv)
         for c, j in enumerate(columns):
@@ -506,9 +534,10 @@ def permutation_importance_cv(
 
 
 def select_features(
-    model_type: str, X, y, w, mask, names: list[str], groups, random_seed: int
+    model_type: str, X, y, w, mask, names: list[str], groups, random_seed: int, supervised: bool = False
 ) -> tuple[list[int], list[dict]]:
-    """Indices of the columns to keep and ``[{"feature", "reason"}]`` for the dropped ones."""
+    """Indices of the columns to keep and ``[{"feature", "reason"}]`` for the dropped ones
+    (``supervised``: the importance model has the type's supervised parameters)."""
     n = X.shape[1]
     dropped: dict[int, str] = {}
     for j in range(n):
@@ -533,7 +562,15 @@ def select_features(
     if len(remaining) > 1:
         Xr = X[:, remaining]
         importance = permutation_importance_cv(
-            model_type, Xr, y, w, mask[remaining], groups, random_seed, list(range(len(remaining)))
+            model_type,
+            Xr,
+            y,
+            w,
+            mask[remaining],
+            groups,
+            random_seed,
+            list(range(len(remaining))),
+            supervised=supervised,
         )
         useless = []
         for c, j in enumerate(remaining):

@@ -4,7 +4,8 @@ For each dataset and each of ``--splits`` seeded stratified train/test splits (t
 every model), trains through :func:`lookalike_udf.training.fit_run_model` (the code path of
 lookalike_run_models) and scores the held-out rows with the stored JSON model:
 
-- supervised (the run has negatives): ``logistic``, ``rf``, ``hgb``, ``hgb_or_logistic``
+- supervised (the run has negatives; since decision 0037 hgb with ``hgb.supervised_params``,
+  ``min_samples_leaf`` 20 from 400 rows and no L2, in every column): ``logistic``, ``rf``, ``hgb``, ``hgb_or_logistic``
   (decision 0017) and ``hgb_logistic_or_rf`` (the default, decision 0034), held-out AUC against the
   true labels; the out-of-fold figures of each ``hgb_logistic_or_rf`` choice are recorded, so the
   summary also shows what other rules (margins) would have chosen;

@@ -24,7 +24,9 @@ Adding a model type
     Write one module like :mod:`.rf`: ``default_params``, ``GRID``, ``fit`` (imports of fitting
     code inside it), ``dump``, a scorer with ``n_features``, ``engine`` and
     ``predict_proba_positive(X)``, ``load`` validating every field, and
-    ``TYPE = EstimatorType(...)`` (:class:`~lookalike_udf.estimators.base.EstimatorType`). Then
+    ``TYPE = EstimatorType(...)`` (:class:`~lookalike_udf.estimators.base.EstimatorType`; a type
+    whose runs with negatives need other parameters than its positive-only members declares
+    ``supervised_params``, as :mod:`.hgb` does, decision 0037). Then
     register it below. Nothing else changes: training, tuning, ``auto``, bagging PU, validation of
     the ``model_type`` setting and loading read the registry. For per-user reasons
     (lookalike_user_reasons) the scorer also needs ``raw_space``, ``predict_raw`` and
@@ -121,10 +123,17 @@ def auto_types() -> tuple[str, ...]:
     return tuple(name for name, t in REGISTRY.items() if t.in_auto)
 
 
-def fit(model_type: str, X, y, w, mask, random_seed, *, overrides: dict | None = None) -> tuple[dict, dict]:
+def fit(
+    model_type: str, X, y, w, mask, random_seed, *, overrides: dict | None = None, supervised: bool = False
+) -> tuple[dict, dict]:
     """Fit one model of a registered type; ``overrides`` replace default parameters (the result of
-    ``tune_model``, :mod:`lookalike_udf.tuning`). Returns the JSON payload and the parameters."""
-    return get(model_type).fit(X, y, w, mask, random_seed, overrides)
+    ``tune_model``, :mod:`lookalike_udf.tuning`). ``supervised`` (a run with negatives) starts from
+    the type's :attr:`~lookalike_udf.estimators.base.EstimatorType.supervised_params` instead of its
+    defaults where they differ (overrides still win). Returns the JSON payload and the parameters."""
+    estimator_type = get(model_type)
+    if supervised:
+        overrides = {**estimator_type.supervised_params(len(y)), **(overrides or {})} or None
+    return estimator_type.fit(X, y, w, mask, random_seed, overrides)
 
 
 def load(payload: dict, engine: str = "auto") -> Scorer:

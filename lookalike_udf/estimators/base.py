@@ -70,6 +70,11 @@ class EstimatorType:
         default first on each axis; a dict value sets several parameters at once. ``{}``: no search.
     bagging_overrides : parameters for one member of an ``n_bags`` bagging PU ensemble (rf: fewer
         trees per member); tuned overrides still win.
+    supervised_params : ``supervised_params(n_train)`` -> parameters that replace the type's
+        defaults when the run has negatives (every fit of a supervised run: the model choice's
+        out-of-fold fits, ``auto``, ``tune_model``, ``auto_tune``, the split model and its refit);
+        runs without negatives (bagging PU members, plain PU) keep the defaults. Tuned overrides
+        still win. Decision 0037.
     in_auto : whether ``model_type = auto`` tries this type (in registry order, ties to the earlier).
 
     to_sql : ``to_sql(payload, features)`` -> :class:`lookalike_udf.sql.Member`: the payload as
@@ -85,6 +90,7 @@ class EstimatorType:
     load: Callable[..., Scorer]
     grid: dict = field(default_factory=dict)
     bagging_overrides: Callable[[int], dict] = _no_overrides
+    supervised_params: Callable[[int], dict] = _no_overrides
     in_auto: bool = True
     to_sql: Callable[[dict, list], object] | None = None
 

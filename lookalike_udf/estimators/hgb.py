@@ -547,7 +547,8 @@ def to_sql(payload: dict, features: list):
 
 
 def default_params(n_train: int, random_seed: int) -> dict:
-    """Defaults for HistGradientBoostingClassifier, regularised for small seed lists.
+    """Defaults for HistGradientBoostingClassifier, regularised for small seed lists (runs with
+    negatives replace two of them with :func:`supervised_params`).
 
     Shallow trees (8 leaves, depth 3), a minimum leaf size of 5 % of the training rows kept within
     5..200, strong L2 on leaf values, and early stopping on a stratified 20 % validation split
@@ -568,6 +569,25 @@ def default_params(n_train: int, random_seed: int) -> dict:
         "n_iter_no_change": 20,
         "random_state": int(random_seed) % (2**32),
     }
+
+
+#: Runs with negatives (supervised): the minimum leaf size is at most scikit-learn's 20 (decision 0037).
+SUPERVISED_MIN_SAMPLES_LEAF = 20
+
+
+def supervised_params(n_train: int) -> dict:
+    """What a run with negatives fits instead of two of the defaults (decision 0037): no L2, and
+    a minimum leaf size of 5 % of the rows kept within 5..20 (the defaults' 5..200 capped at
+    scikit-learn's 20, so from 400 rows it is 20 and below it the same as the defaults'). The
+    regularised defaults were chosen for small seed lists (bagging PU members, decision 0017) and
+    stay theirs; measured on 14 real supervised data sets in bench/quality/RESULTS.md,
+    "Supervised defaults".
+
+    >>> supervised_params(300), supervised_params(5_000)
+    ({'min_samples_leaf': 15, 'l2_regularization': 0.0}, {'min_samples_leaf': 20, 'l2_regularization': 0.0})
+    """
+    leaf = int(np.clip(n_train // 20, 5, SUPERVISED_MIN_SAMPLES_LEAF))
+    return {"min_samples_leaf": leaf, "l2_regularization": 0.0}
 
 
 #: tune_model grid (lookalike_udf.tuning): the defaults first on each axis (learning_rate 0.05,
@@ -629,5 +649,12 @@ def early_stopping_log(estimator) -> dict | None:
 
 
 TYPE = EstimatorType(
-    name=NAME, format=FORMAT, estimator="HistGradientBoostingClassifier", fit=fit, load=load, to_sql=to_sql, grid=GRID
+    name=NAME,
+    format=FORMAT,
+    estimator="HistGradientBoostingClassifier",
+    fit=fit,
+    load=load,
+    to_sql=to_sql,
+    grid=GRID,
+    supervised_params=supervised_params,
 )

@@ -66,8 +66,10 @@ def test_hgb_without_early_stopping_gets_the_staged_log_loss_of_the_stored_trees
     X, y, w = _data(150)
     model = fit_run_model("r", _table(X, y, w), 3, model_type="hgb")
     [log] = model.training_log
-    params = hgb.default_params(len(y), 3)
+    # A run with negatives: the defaults with the supervised leaf size and L2 (decision 0037).
+    params = {**hgb.default_params(len(y), 3), **hgb.supervised_params(len(y))}
     assert params["early_stopping"] is False
+    assert (model.params["min_samples_leaf"], model.params["l2_regularization"]) == (7, 0.0)
     reference = HistGradientBoostingClassifier(**params).fit(X, y, sample_weight=w)
     expected = [log_loss(y, p[:, 1], sample_weight=w) for p in reference.staged_predict_proba(X)]
     assert log["iteration"] == list(range(1, reference.n_iter_ + 1)) and model.params["n_iter"] == reference.n_iter_

@@ -8,14 +8,15 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from lookalike_udf import estimators, tuning
+from lookalike_udf.estimators import hgb as hgb_type
 from lookalike_udf.training import fit_run_model, refit_model
 from test_model_choice import as_examples, linear, xor
 
 
 def checkerboard(n, seed):
     """A 4 x 4 checkerboard on two of six numbers (10 % flipped): deep forest trees carve it; the
-    shallow, regularised hgb trees (8 leaves, 5 % minimum leaf) often stop early on it at this size,
-    and no linear model does better than chance."""
+    shallow hgb trees (8 leaves, depth 3) often stop early on it at this size, and no linear model
+    does better than chance."""
     rng = np.random.default_rng(seed)
     X = rng.uniform(0, 4, size=(n, 6))
     y = ((np.floor(X[:, 0]) + np.floor(X[:, 1])) % 2).astype(np.int64)
@@ -204,3 +205,70 @@ def test_the_refit_on_every_label_keeps_the_choice():
     assert refitted.params["model_type"] == split_model.params["model_type"] == "logistic"
     assert refitted.params["n_train_rows"] == 400
     assert refitted.params["model_selection"] == split_model.params["model_selection"]
+
+
+# --- Supervised parameters (decision 0037) ----------------------------------------------------
+
+
+def test_runs_with_negatives_fit_hgb_with_leaf_20_and_no_l2_and_positive_only_runs_keep_the_defaults():
+    assert estimators.get("hgb").supervised_params is hgb_type.supervised_params
+    # 5 % of the rows within 5..20: the defaults' leaf below 400 rows, scikit-learn's 20 from 400
+    leaves = {n: hgb_type.supervised_params(n)["min_samples_leaf"] for n in (40, 300, 399, 400, 10_000)}
+    assert leaves == {40: 5, 300: 15, 399: 19, 400: 20, 10_000: 20}
+    assert {n: hgb_type.default_params(n, 1)["min_samples_leaf"] for n in leaves} == {
+        40: 5,
+        300: 15,
+        399: 19,
+        400: 20,
+        10_000: 200,
+    }
+    assert hgb_type.supervised_params(10_000)["l2_regularization"] == 0.0
+    X, y = xor(500, 1)
+    model = fit_run_model("r", as_examples(X, y), 3, model_type="hgb")
+    assert model.params["training_method"] == "supervised"
+    assert (model.params["min_samples_leaf"], model.params["l2_regularization"]) == (20, 0.0)
+    # the rest are the defaults, and the stored trees are those of a fit with these overrides
+    defaults = hgb_type.default_params(500, 3)
+    assert {k: model.params[k] for k in ("max_depth", "max_leaf_nodes", "learning_rate")} == {
+        k: defaults[k] for k in ("max_depth", "max_leaf_nodes", "learning_rate")
+    }
+    mask = np.zeros(X.shape[1], dtype=bool)
+    payload, _ = hgb_type.fit(X, y, np.ones(500), mask, 3, overrides=hgb_type.supervised_params(500))
+    assert model.estimator_payload == payload
+    # positives against unlabeled users: the regularised defaults (25 = 5 % of 500 rows, L2 10)
+    plain = fit_run_model("r", as_examples(X, y, negatives=False), 3, model_type="hgb", pu_method="plain")
+    assert plain.params["training_method"] == "pu_plain"
+    assert (plain.params["min_samples_leaf"], plain.params["l2_regularization"]) == (25, 10.0)
+    bagged = fit_run_model("r", as_examples(X, y, negatives=False), 3, model_type="hgb", pu_bags=2)
+    assert bagged.params["training_method"] == "pu_bagging" and bagged.params["l2_regularization"] == 10.0
+    assert bagged.params["min_samples_leaf"] == 25  # 5 % of a member's rows (262 positives and a bag)
+
+
+def test_tuned_parameters_win_over_the_supervised_ones_and_types_without_them_are_unchanged():
+    X, y = xor(300, 2)
+    w, mask = np.ones(300), np.zeros(4, dtype=bool)
+    _, params = estimators.fit("hgb", X, y, w, mask, 3, overrides={"l2_regularization": 1.0}, supervised=True)
+    assert (params["min_samples_leaf"], params["l2_regularization"]) == (15, 1.0)  # 5 % of 300, tuned L2
+    _, params = estimators.fit("hgb", X, y, w, mask, 3, overrides={"min_samples_leaf": 9}, supervised=True)
+    assert (params["min_samples_leaf"], params["l2_regularization"]) == (9, 0.0)
+    _, params = estimators.fit("hgb", X, y, w, mask, 3)
+    assert (params["min_samples_leaf"], params["l2_regularization"]) == (15, 10.0)
+    assert estimators.get("logistic").supervised_params(300) == estimators.get("rf").supervised_params(300) == {}
+    assert estimators.fit("logistic", X, y, w, mask, 3, supervised=True) == estimators.fit("logistic", X, y, w, mask, 3)
+
+
+def test_the_choice_judges_hgb_with_its_supervised_parameters_and_the_refit_keeps_them():
+    X, y = xor(400, 3)
+    w, mask = np.ones(400), np.zeros(4, dtype=bool)
+    folds, predictions = tuning.oof_scores(X, y, w, mask, np.arange(400), 3)
+    train_idx, valid_idx = folds[1]
+    payload, _ = estimators.fit("hgb", X[train_idx], y[train_idx], w[train_idx], mask, 3, supervised=True)
+    np.testing.assert_array_equal(
+        predictions["hgb"][valid_idx], estimators.load(payload).predict_proba_positive(X[valid_idx])
+    )
+    split = ["train" if i % 4 else "test" for i in range(400)]
+    t = as_examples(X, y, split=split)
+    split_model = fit_run_model("r", t, 3, model_type="hgb")
+    refitted = refit_model("r", t, split_model, 3)
+    assert refitted.params["n_train_rows"] == 400
+    assert (refitted.params["min_samples_leaf"], refitted.params["l2_regularization"]) == (20, 0.0)
