@@ -42,6 +42,12 @@ spark_relation_name = _spark_relation_name
 #: Bump when the meaning of a fingerprint changes, so that old tables are never reused.
 FINGERPRINT_VERSION = "1"
 
+#: Bump when a default fit parameter changes (an estimator's ``default_params`` or
+#: ``supervised_params``), so that runs that set nothing retrain with the new defaults on the next
+#: build instead of reusing a model fitted with the old ones (the library version alone does not
+#: move between releases). "2": supervised hgb with min_samples_leaf <= 20 and no L2 (decision 0037).
+MODEL_DEFAULTS_VERSION = "2"
+
 
 def _digest(*parts) -> str:
     text = "\x1f".join("" if p is None else str(p) for p in parts)
@@ -52,7 +58,15 @@ def training_fingerprint(training_checksum: str | None, model_format: str) -> st
     """What a run's fitted model depends on; None when there is nothing to fingerprint."""
     if not training_checksum:
         return None
-    return _digest("training", FINGERPRINT_VERSION, __version__, sklearn.__version__, model_format, training_checksum)
+    return _digest(
+        "training",
+        FINGERPRINT_VERSION,
+        MODEL_DEFAULTS_VERSION,
+        __version__,
+        sklearn.__version__,
+        model_format,
+        training_checksum,
+    )
 
 
 def score_fingerprint(model_fingerprint: str | None, model_sha256: str, population_checksum: str | None) -> str | None:

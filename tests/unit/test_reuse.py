@@ -25,6 +25,14 @@ def test_fingerprints_are_stable_and_sensitive():
     assert reuse.score_fingerprint(a, m1, None) is None
 
 
+def test_a_change_of_default_fit_parameters_changes_the_training_fingerprint(monkeypatch):
+    """Runs that set nothing retrain after the defaults change (decision 0037): the fingerprint that
+    decides whether a stored model is reused names MODEL_DEFAULTS_VERSION."""
+    before = reuse.training_fingerprint("abc", "fmt/1")
+    monkeypatch.setattr(reuse, "MODEL_DEFAULTS_VERSION", "previous")
+    assert reuse.training_fingerprint("abc", "fmt/1") != before
+
+
 @pytest.mark.parametrize(
     "value, expected",
     [("True", True), ("false", False), ("False", False), ("", False), (True, True), (None, False), ("1", True)],
