@@ -6,8 +6,9 @@ real `dbt` builds of the hand-made fixture (fixtures.py), each compared with a b
   row changed, deleted or duplicated, a snapshot arriving late with a past date) builds it whole.
 - int_lookalike__training_points names the snapshot keys by their part it can read (the users
   with their first snapshot, the keys up to the latest positive label time): new snapshots after
-  every positive label keep it; a new user rebuilds it.
-In every case both tables equal a --full-refresh of them on a copy of the same warehouse, and after
+  every positive label keep it; a new user rebuilds it. lookalike_pit_labels likewise (the
+  labelled users' keys up to the latest label time): an unlabelled user's late snapshot keeps it.
+In every case the three tables equal a --full-refresh of them on a copy of the same warehouse, and after
 the scheduled day every public table compared equals a full build from scratch.
 
 The labels are the fixture's without the ones with no timestamp (those take the scoring time, which
@@ -26,7 +27,8 @@ from integration.fixtures import FIXTURE_VARS, build_fixture_db
 
 pytestmark = pytest.mark.integration
 
-SNAPSHOTS, POINTS = "int_lookalike__user_snapshots", "int_lookalike__training_points"
+SNAPSHOTS, POINTS, LABELS = "int_lookalike__user_snapshots", "int_lookalike__training_points", "lookalike_pit_labels"
+TABLES = (SNAPSHOTS, POINTS, LABELS)
 VARS = {**FIXTURE_VARS, "lookalike_labels": "inputs.labels_timed"}
 UPSTREAM = ["--select", f"+{POINTS}"]
 PUBLIC = {
@@ -47,19 +49,34 @@ NEW_DAY = [
     "insert into inputs.snapshots values ('0004', '2026-04-01 00:00:00', 7.0, 'b', true)",
     "insert into inputs.snapshots values ('0004', '2026-04-01 00:00:00', 6.0, 'c', true)",
 ]
-# Then one change per step, each on top of the previous ones: (name, statements, appended, points kept).
+# Then one change per step, each on top of the previous ones: (name, statements, appended, points
+# kept, labels kept). Labelled users: 0001..0021, 0031..0045, 0051 (labels up to 2026-03-05).
 STEPS = [
-    ("new_user", ["insert into inputs.snapshots values ('0070', '2026-04-02 00:00:00', 5.0, 'a', true)"], True, False),
-    ("next_day", ["insert into inputs.snapshots values ('0005', '2026-04-03 00:00:00', 1.0, 'a', true)"], True, True),
+    (
+        "new_user",
+        ["insert into inputs.snapshots values ('0070', '2026-04-02 00:00:00', 5.0, 'a', true)"],
+        True,
+        False,
+        True,
+    ),
+    (
+        "next_day",
+        ["insert into inputs.snapshots values ('0005', '2026-04-03 00:00:00', 1.0, 'a', true)"],
+        True,
+        True,
+        True,
+    ),
     (
         "changed_old_row",
         ["update inputs.snapshots set score_signal = 123.0 where user_id = '0040' and snapshot_at = '2026-02-01'"],
         False,
         True,
+        True,
     ),
     (
         "deleted_row",
         ["delete from inputs.snapshots where user_id = '0041' and snapshot_at = '2026-01-01'"],
+        False,
         False,
         False,
     ),
@@ -68,6 +85,14 @@ STEPS = [
         ["insert into inputs.snapshots values ('0042', '2026-02-15 00:00:00', 2.0, 'a', true)"],
         False,
         False,
+        False,
+    ),
+    (
+        "unlabelled_user_late_past_snapshot",
+        ["insert into inputs.snapshots values ('0050', '2026-02-15 00:00:00', 2.0, 'a', true)"],
+        False,
+        False,
+        True,
     ),
     (
         "duplicated_old_key",
@@ -76,11 +101,13 @@ STEPS = [
         ],
         False,
         True,
+        True,
     ),
     (
         "new_row_at_the_latest_time",
         ["insert into inputs.snapshots values ('0044', '2026-04-03 00:00:00', 8.0, 'b', false)"],
         False,
+        True,
         True,
     ),
 ]
@@ -104,7 +131,7 @@ def rebuilt_from_scratch(db, work, name: str, args) -> dict:
     copy = copy_work / "copy.duckdb"
     shutil.copy2(db, copy)
     run_dbt([*args, "--full-refresh"], copy, copy_work, vars=VARS)
-    return {"tables": {t: table(copy, t) for t in (SNAPSHOTS, POINTS)}, "public": public(copy)}
+    return {"tables": {t: table(copy, t) for t in TABLES}, "public": public(copy)}
 
 
 def public(db) -> dict:
@@ -126,22 +153,22 @@ def builds(tmp_path_factory):
     out["new_day"] = {
         "state": build_state(db),
         "log": proc.stdout,
-        "tables": {t: table(db, t) for t in (SNAPSHOTS, POINTS)},
+        "tables": {t: table(db, t) for t in TABLES},
         "public": public(db),
         "new_day_users": query(
             db, "select user_id from lookalike_inference_features where snapshot_at = '2026-04-01' order by 1"
         ),
         "scratch": rebuilt_from_scratch(db, work, "new_day_scratch", ["build"]),
     }
-    for name, statements, _, _ in STEPS:
+    for name, statements, *_ in STEPS:
         before = build_state(db)
         execute(db, statements)
         run_dbt(["run", *UPSTREAM], db, work, vars=VARS)
         out[name] = {
             "before": before,
             "state": build_state(db),
-            "tables": {t: table(db, t) for t in (SNAPSHOTS, POINTS)},
-            "scratch": rebuilt_from_scratch(db, work, f"{name}_scratch", ["run", "--select", f"{SNAPSHOTS} {POINTS}"]),
+            "tables": {t: table(db, t) for t in TABLES},
+            "scratch": rebuilt_from_scratch(db, work, f"{name}_scratch", ["run", "--select", " ".join(TABLES)]),
         }
     return out
 
@@ -154,6 +181,7 @@ def test_a_scheduled_day_appends_the_new_snapshots_and_keeps_the_training_points
     # its key equals by construction; the rows are compared below).
     assert day["state"][SNAPSHOTS]["inputs_key"] != first["state"][SNAPSHOTS]["inputs_key"]
     assert day["state"][POINTS]["action"] == "kept"
+    assert day["state"][LABELS]["action"] == "kept"
     assert day["tables"][POINTS] == first["points"]
     # 60 users x 3 months, 10 late joiners with one: 160 rows, then 4 new keys (0004's two rows are one key).
     assert len(day["tables"][SNAPSHOTS]) == 164
@@ -170,8 +198,10 @@ def test_the_scheduled_day_equals_a_build_from_scratch(builds):
     assert day["new_day_users"] == [("0001",), ("0002",), ("0003",), ("0004",)]
 
 
-@pytest.mark.parametrize("name, statements, appended, points_kept", STEPS, ids=[s[0] for s in STEPS])
-def test_each_change_gives_the_tables_of_a_build_from_scratch(builds, name, statements, appended, points_kept):
+@pytest.mark.parametrize("name, statements, appended, points_kept, labels_kept", STEPS, ids=[s[0] for s in STEPS])
+def test_each_change_gives_the_tables_of_a_build_from_scratch(
+    builds, name, statements, appended, points_kept, labels_kept
+):
     step = builds[name]
     assert step["tables"] == step["scratch"]["tables"], name
     assert step["state"][SNAPSHOTS]["action"] == ("appended" if appended else "built"), name
@@ -179,3 +209,4 @@ def test_each_change_gives_the_tables_of_a_build_from_scratch(builds, name, stat
     assert step["state"][POINTS]["action"] == ("kept" if points_kept else "built"), name
     if points_kept:
         assert step["state"][POINTS]["inputs_key"] == step["before"][POINTS]["inputs_key"], name
+    assert step["state"][LABELS]["action"] == ("kept" if labels_kept else "built"), name
