@@ -36,6 +36,37 @@ group by {{ grouped | join(', ') }}
 {%- endif %}
 {% endmacro %}
 
+{#- Two checksums of `relation` in one scan (decision 0039): of every row (n_rows, checksum, exactly
+    lookalike_relation_checksum's) and of the rows whose `column` is at or before `bound` (a SQL
+    scalar; n_rows_upto, checksum_upto, in the same form, so that when no row is after `bound` both
+    pairs are equal). The append path of lookalike_table compares the second with the checksum its
+    previous build recorded. DuckDB only: other adapters build whole (lookalike_appends_new_rows). -#}
+{% macro lookalike_relation_checksum_upto(relation, column, bound) %}
+  {{ return(adapter.dispatch('lookalike_relation_checksum_upto', 'lookalike')(relation, column, bound)) }}
+{% endmacro %}
+
+{% macro duckdb__lookalike_relation_checksum_upto(relation, column, bound) %}
+  {%- set shape = [] -%}
+  {%- if execute -%}
+    {%- for c in adapter.get_columns_in_relation(relation) -%}
+      {%- do shape.append(c.name ~ ' ' ~ c.data_type) -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {%- set upto = 'lookalike_rows.' ~ lookalike.lookalike_quote_identifier(column) ~ ' <= (' ~ bound ~ ')' -%}
+select
+    count(*) as n_rows,
+    md5(cast(coalesce(sum(hash(lookalike_rows)), 0) as varchar) || '|' || {{ lookalike.lookalike_literal(shape | join(', ')) }}) as checksum,
+    count(*) filter (where {{ upto }}) as n_rows_upto,
+    md5(cast(coalesce(sum(hash(lookalike_rows)) filter (where {{ upto }}), 0) as varchar) || '|' || {{ lookalike.lookalike_literal(shape | join(', ')) }}) as checksum_upto
+from (
+    select * from {{ relation }}
+) as lookalike_rows
+{% endmacro %}
+
+{% macro default__lookalike_relation_checksum_upto(relation, column, bound) %}
+  {{ exceptions.raise_compiler_error("lookalike_relation_checksum_upto has no implementation for the adapter '" ~ adapter.type() ~ "' (only DuckDB appends new rows: lookalike_appends_new_rows).") }}
+{% endmacro %}
+
 {% macro spark__lookalike_relation_checksum(relation, group_by, exclude) %}
   {#- xxhash64 of each row's values (nulls included, column order fixed), summed as decimal(38,0) so
       the sum neither overflows under ANSI mode nor depends on row order. Columns are listed (open

@@ -95,7 +95,7 @@ create table if not exists {{ state }} (
 {%- endmacro -%}
 
 
-{#- Record what this build did with the current model's table: action 'built' or 'kept', the key it
+{#- Record what this build did with the current model's table: action 'built', 'kept' or 'appended', the key it
     was built from (none: build it again next time) and its row checksum (none: not checked). -#}
 {%- macro lookalike_record_state(action, key, rows) -%}
   {%- set state = lookalike.lookalike_build_state_relation() -%}
@@ -175,27 +175,63 @@ create table if not exists {{ state }} (
     a Python model without the library version, or a relation it reads that does not exist.
     `state`: lookalike_build_state(). -#}
 {%- macro lookalike_node_key(state) -%}
-  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+  {{ return(lookalike.lookalike_node_keys(state, none)['key']) }}
+{%- endmacro -%}
+
+
+{#- The inputs key, and with `upto` ({'input': a model name the current model reads, 'column',
+    'bound': a SQL scalar}) also the key the same inputs would give if that input held only its
+    rows with `column` at or before `bound` (both from one scan of it, lookalike_relation_checksum_upto;
+    decision 0039). Returns {'key', 'upto_key'}; upto_key is none without `upto`, or when that input
+    is named by a recorded checksum or key rather than by its rows.
+    Config lookalike_key_checksums ({input model name: macro name}) names an input by a narrower
+    checksum: that macro of the package (it may dispatch), given the input's relation and every input ({name: relation}),
+    returns SQL of one row (n_rows, checksum) covering all of that input the model's output can
+    depend on (int_lookalike__training_points: the snapshot keys up to its latest as-of time). -#}
+{%- macro lookalike_node_keys(state, upto) -%}
+  {%- set out = {'key': none, 'upto_key': none} -%}
+  {%- if not execute -%}{{ return(out) }}{%- endif -%}
   {%- set library = lookalike.lookalike_library_version() -%}
   {%- if library is none and model.language == 'python' -%}
     {{ log('lookalike: ' ~ this.identifier ~ ' is built every time: ' ~ lookalike.lookalike_library_version_missing(), info=true) }}
-    {{ return(none) }}
+    {{ return(out) }}
   {%- endif -%}
-  {%- set parts = [] -%}
+  {%- set inputs = {} -%}
   {%- for unique_id in model.depends_on.nodes | sort -%}
     {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
     {%- set relation = adapter.get_relation(node.database, node.schema, node.alias or node.identifier) if node else none -%}
-    {%- if relation is none -%}{{ return(none) }}{%- endif -%}
+    {%- if relation is none -%}{{ return(out) }}{%- endif -%}
+    {%- do inputs.update({unique_id: {'name': node.name, 'relation': relation}}) -%}
+  {%- endfor -%}
+  {%- set by_name = {} -%}
+  {%- for found in inputs.values() -%}{%- do by_name.update({found['name']: found['relation']}) -%}{%- endfor -%}
+  {%- set narrow = config.get('lookalike_key_checksums') or {} -%}
+  {%- set parts = [] -%}
+  {%- set upto_parts = [] if upto else none -%}
+  {%- for unique_id in inputs | sort -%}
+    {%- set name = inputs[unique_id]['name'] -%}
+    {%- set relation = inputs[unique_id]['relation'] -%}
     {%- set entry = state.get(lookalike.lookalike_state_name(relation)) -%}
-    {%- set recorded = entry is not none and entry['action'] in ('built', 'kept') and entry['inputs_key'] -%}
-    {%- if recorded and entry['rows_checksum'] and entry['invocation_id'] == invocation_id -%}
-      {%- do parts.append('rows:' ~ relation.identifier ~ ':' ~ entry['rows_checksum']) -%}
+    {%- set recorded = entry is not none and entry['action'] in lookalike.lookalike_recorded_actions() and entry['inputs_key'] -%}
+    {%- if name in narrow -%}
+      {%- set found = run_query(lookalike[narrow[name]](relation, by_name)) -%}
+      {%- set part = 'narrow:' ~ relation.identifier ~ ':' ~ narrow[name] ~ ':' ~ found.rows[0][0] ~ ':' ~ found.rows[0][1] -%}
+    {%- elif recorded and entry['rows_checksum'] and entry['invocation_id'] == invocation_id -%}
+      {%- set part = 'rows:' ~ relation.identifier ~ ':' ~ entry['rows_checksum'] -%}
     {%- elif recorded and not entry['rows_checksum'] -%}
-      {%- do parts.append('key:' ~ relation.identifier ~ ':' ~ entry['inputs_key']) -%}
+      {%- set part = 'key:' ~ relation.identifier ~ ':' ~ entry['inputs_key'] -%}
+    {%- elif upto and name == upto['input'] -%}
+      {%- set found = run_query(lookalike.lookalike_relation_checksum_upto(relation, upto['column'], upto['bound'])) -%}
+      {%- set part = 'checksum:' ~ relation.identifier ~ ':' ~ found.rows[0][0] ~ ':' ~ found.rows[0][1] -%}
+      {%- do upto_parts.append('checksum:' ~ relation.identifier ~ ':' ~ found.rows[0][2] ~ ':' ~ found.rows[0][3]) -%}
     {%- else -%}
       {%- set found = run_query(lookalike.lookalike_relation_checksum(relation)) -%}
-      {%- do parts.append('checksum:' ~ relation.identifier ~ ':' ~ found.rows[0][0] ~ ':' ~ found.rows[0][1]) -%}
+      {%- set part = 'checksum:' ~ relation.identifier ~ ':' ~ found.rows[0][0] ~ ':' ~ found.rows[0][1] -%}
     {%- endif -%}
+    {%- do parts.append(part) -%}
+    {#- The cut input adds its part to upto_parts above, only when named by its rows; a part short
+        leaves no upto_key. -#}
+    {%- if upto and name != upto['input'] -%}{%- do upto_parts.append(part) -%}{%- endif -%}
   {%- endfor -%}
   {#- A model that reads its own previous table (lookalike_user_scores) compiles that part only once
       the table exists; it marks it, and the key leaves it out, so a second build can keep it. -#}
@@ -204,24 +240,80 @@ create table if not exists {{ state }} (
   {%- for node in graph.nodes.values() | sort(attribute='unique_id') if node.package_name == 'lookalike' and node.resource_type in ('model', 'seed') -%}
     {%- do package_code.append(node.unique_id ~ ':' ~ (node.raw_code if node.resource_type == 'model' else node.checksum.checksum)) -%}
   {%- endfor -%}
-  {%- set pieces = [model.language, local_md5(code), 'library:' ~ library, parts | join('\n'), 'code:' ~ local_md5(package_code | join('\n'))] -%}
+  {%- set head = [model.language, local_md5(code), 'library:' ~ library] -%}
+  {%- set tail = 'code:' ~ local_md5(package_code | join('\n')) -%}
+  {%- set pieces = head + [parts | join('\n'), tail] -%}
   {{ log('lookalike: inputs key of ' ~ this.identifier ~ ' from: ' ~ (pieces | join(' | ')), info=false) }}
-  {{ return(local_md5(pieces | join('|'))) }}
+  {%- do out.update({'key': local_md5(pieces | join('|'))}) -%}
+  {%- if upto_parts is not none and upto_parts | length == parts | length -%}
+    {%- do out.update({'upto_key': local_md5((head + [upto_parts | join('\n'), tail]) | join('|'))}) -%}
+  {%- endif -%}
+  {{ return(out) }}
 {%- endmacro -%}
 
 
-{#- Whether the current model's table can be kept as it is: {'keep', 'key', 'rows'}. A model without
-    config lookalike_keep, or with no key, is always built. -#}
+{#- The actions of lookalike_build_state after which a table holds what its inputs_key describes:
+    built whole, kept as it was, or given its input's new rows (decision 0039). -#}
+{%- macro lookalike_recorded_actions() -%}
+  {{ return(['built', 'kept', 'appended']) }}
+{%- endmacro -%}
+
+
+{#- Whether this warehouse's lookalike_table can append an input's new rows to the previous table
+    instead of building it whole (config lookalike_append, decision 0039). Elsewhere such a model is
+    built whole when its input changed, as every other model. -#}
+{%- macro lookalike_appends_new_rows() -%}
+  {{ return(adapter.dispatch('lookalike_appends_new_rows', 'lookalike')()) }}
+{%- endmacro -%}
+
+{%- macro duckdb__lookalike_appends_new_rows() -%}
+  {{ return(true) }}
+{%- endmacro -%}
+
+{%- macro default__lookalike_appends_new_rows() -%}
+  {{ return(false) }}
+{%- endmacro -%}
+
+
+{#- The place, in a model with config lookalike_append ({'input', 'column'}), where its input is
+    read: `select * from {{ ref(input) }} {{ lookalike.lookalike_append_filter() }}`. A comment in the
+    compiled code (so the key and a whole build are unaffected); the append path of lookalike_table
+    puts the filter for the new rows there (decision 0039). -#}
+{%- macro lookalike_append_filter() -%}
+/* lookalike_append: new rows only */
+{%- endmacro -%}
+
+
+{#- Whether the current model's table can be kept as it is, or given its input's new rows:
+    {'keep', 'append', 'key', 'rows'}. A model without config lookalike_keep, or with no key, is
+    always built.
+    Append (config lookalike_append: {'input': model name, 'column'}; where lookalike_appends_new_rows):
+    when the table exists with a recorded key, and that key equals the key the inputs give now if
+    the input is cut to its rows with `column` at or before the table's latest `column` (W), then
+    every row the previous build read is still there, unchanged, and every other row is after W.
+    A model whose output is the union, over the distinct values of `column`, of a function of
+    the input rows with that value (int_lookalike__user_snapshots: deduplicated per user and
+    snapshot_at) then equals the previous table plus its SQL over the rows after W. -#}
 {%- macro lookalike_keep_decision() -%}
-  {%- set decision = {'keep': false, 'key': none, 'rows': none} -%}
+  {%- set decision = {'keep': false, 'append': false, 'key': none, 'rows': none} -%}
   {%- if not config.get('lookalike_keep', false) -%}{{ return(decision) }}{%- endif -%}
   {%- set state = lookalike.lookalike_build_state() -%}
-  {%- set key = lookalike.lookalike_node_key(state) -%}
-  {%- do decision.update({'key': key}) -%}
   {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
   {%- set entry = state.get(lookalike.lookalike_state_name(this)) -%}
-  {%- if key and existing is not none and existing.is_table and entry is not none and lookalike.lookalike_reuse_enabled()
-        and entry['action'] in ('built', 'kept') and entry['inputs_key'] == key -%}
+  {%- set reusable = existing is not none and existing.is_table and entry is not none and lookalike.lookalike_reuse_enabled()
+        and entry['action'] in lookalike.lookalike_recorded_actions() and entry['inputs_key'] -%}
+  {%- set append = config.get('lookalike_append') -%}
+  {%- set upto = none -%}
+  {%- if append and reusable and model.language == 'sql' and lookalike.lookalike_appends_new_rows() -%}
+    {%- set column = lookalike.lookalike_quote_identifier(append['column']) -%}
+    {%- if run_query('select max(' ~ column ~ ') is not null from ' ~ this).rows[0][0] -%}
+      {%- set upto = {'input': append['input'], 'column': append['column'], 'bound': 'select max(' ~ column ~ ') from ' ~ this} -%}
+    {%- endif -%}
+  {%- endif -%}
+  {%- set keys = lookalike.lookalike_node_keys(state, upto) -%}
+  {%- set key = keys['key'] -%}
+  {%- do decision.update({'key': key}) -%}
+  {%- if key and reusable and entry['inputs_key'] == key -%}
     {%- if config.get('lookalike_keep_check_rows', true) -%}
       {#- Kept only if untouched: an edited table (a hand-edited model_json) is built again. -#}
       {%- do decision.update({'keep': entry['rows_checksum'] is not none and lookalike.lookalike_rows_checksum(this) == entry['rows_checksum'],
@@ -229,15 +321,37 @@ create table if not exists {{ state }} (
     {%- else -%}
       {%- do decision.update({'keep': true}) -%}
     {%- endif -%}
+  {%- elif key and upto and keys['upto_key'] and keys['upto_key'] == entry['inputs_key'] -%}
+    {%- if config.get('lookalike_keep_check_rows', true) -%}
+      {%- do decision.update({'append': entry['rows_checksum'] is not none and lookalike.lookalike_rows_checksum(this) == entry['rows_checksum']}) -%}
+    {%- else -%}
+      {%- do decision.update({'append': true}) -%}
+    {%- endif -%}
   {%- endif -%}
   {{ return(decision) }}
+{%- endmacro -%}
+
+
+{#- The append path's SQL: the model's compiled code with its input cut to the rows after the
+    table's latest `column` (at lookalike_append_filter), inserted by column name. -#}
+{%- macro lookalike_append_sql(compiled) -%}
+  {%- set append = config.get('lookalike_append') -%}
+  {%- set marker = lookalike.lookalike_append_filter() | trim -%}
+  {%- if compiled.count(marker) != 1 -%}
+    {{ exceptions.raise_compiler_error('lookalike: ' ~ this.identifier ~ ' has config lookalike_append but its SQL holds lookalike.lookalike_append_filter() '
+        ~ compiled.count(marker) ~ ' times (once: where it reads ' ~ append['input'] ~ ')') }}
+  {%- endif -%}
+  {%- set column = lookalike.lookalike_quote_identifier(append['column']) -%}
+  {%- set filter = 'where ' ~ column ~ ' > (select max(' ~ column ~ ') from ' ~ this ~ ')' -%}
+insert into {{ this }} by name
+{{ compiled.replace(marker, filter) }}
 {%- endmacro -%}
 
 
 {#- After the current model's table was built: record the key it was built from, unless a row
     matches config lookalike_keep_unless (a failure marker): then no key, so the next build builds
     it again. -#}
-{%- macro lookalike_record_built(decision) -%}
+{%- macro lookalike_record_built(decision, action='built') -%}
   {%- if not config.get('lookalike_keep', false) -%}{{ return('') }}{%- endif -%}
   {%- set key = decision['key'] -%}
   {%- set rows = none -%}
@@ -249,7 +363,7 @@ create table if not exists {{ state }} (
   {%- if key and config.get('lookalike_keep_check_rows', true) -%}
     {%- set rows = lookalike.lookalike_rows_checksum(this) -%}
   {%- endif -%}
-  {%- do lookalike.lookalike_record_state('built', key, rows) -%}
+  {%- do lookalike.lookalike_record_state(action, key, rows) -%}
 {%- endmacro -%}
 
 

@@ -5,7 +5,9 @@
     lookalike_keep_check_rows is false), is kept as it is: no statement rebuilds or copies it, and
     lookalike_build_state records that this build kept it. The serving table (config serving_path)
     is kept only while the serving file still holds the build it published. Otherwise the table is
-    built as dbt-duckdb's `table` builds it, and the key is recorded (lookalike_record_built). -#}
+    built as dbt-duckdb's `table` builds it, and the key is recorded (lookalike_record_built).
+    A model with config lookalike_append whose input only gained rows after the table's latest
+    (lookalike_keep_decision) gets the model's SQL over those rows inserted instead (decision 0039). -#}
 {% materialization lookalike_table, adapter='duckdb', supported_languages=['sql', 'python'] %}
   {%- set existing_relation = load_cached_relation(this) -%}
   {%- set decision = lookalike.lookalike_keep_decision() -%}
@@ -28,6 +30,17 @@
     {{ log('lookalike: ' ~ this.identifier ~ ' kept: its inputs are unchanged since it was built (key ' ~ decision['key'][:12] ~ ')', info=true) }}
     {%- call statement('main') -%} select 1 {%- endcall -%}
     {%- do lookalike.lookalike_record_state('kept', decision['key'], decision['rows']) -%}
+    {{ adapter.commit() }}
+    {{ return({'relations': [this.incorporate(type='table')]}) }}
+  {%- endif -%}
+  {%- if decision['append'] -%}
+    {#- Decision 0039: every row the previous table was built from is unchanged and every other
+        row of the input is newer than the table's latest: insert the model's SQL over the new rows. -#}
+    {{ log('lookalike: ' ~ this.identifier ~ ' appended: only rows newer than its latest ' ~ config.get('lookalike_append')['column'] ~ ' were added to its input (key ' ~ decision['key'][:12] ~ ')', info=true) }}
+    {%- call statement('main') -%}
+      {{ lookalike.lookalike_append_sql(compiled_code) }}
+    {%- endcall -%}
+    {%- do lookalike.lookalike_record_built(decision, 'appended') -%}
     {{ adapter.commit() }}
     {{ return({'relations': [this.incorporate(type='table')]}) }}
   {%- endif -%}

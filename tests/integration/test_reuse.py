@@ -210,10 +210,11 @@ def test_a_population_change_rescores_with_the_kept_model(builds):
     # Only the new user is scored; the others' rows are carried with their scored_at (decision 0036).
     assert actions(after, "pit") == ("reused", "partly reused")
     assert [r for r in after["scores"]["pit"] if r[0] != "0061"] == before["scores"]["pit"]
-    # A new snapshot: no table is kept. The models table is rebuilt too (it reads
+    # A new snapshot: no table is kept but the labels (0061 has none, and lookalike_pit_labels reads
+    # only the labelled users' snapshots, decision 0039). The models table is rebuilt too (it reads
     # int_lookalike__run_fingerprints, which holds the population's checksum), and reuses 'pit''s
     # model inside.
-    assert not after["kept"] & (KEEP_MODELS | GUARDED_FEATURE_TABLES | POPULATION_TABLES)
+    assert after["kept"] & (KEEP_MODELS | GUARDED_FEATURE_TABLES | POPULATION_TABLES) == {"lookalike_pit_labels"}
     assert after["models"]["pit"] == before["models"]["pit"]
     assert len(after["scores"]["pit"]) == len(before["scores"]["pit"]) + 1
     assert "0061" in [r[0] for r in after["scores"]["pit"]]

@@ -19,7 +19,11 @@
                    time), else label_times.
     The train/test split is stratified and made per user (all examples of a user share a split),
     seeded by the run's random_seed. -#}
-{{ config(lookalike_keep=true, lookalike_keep_check_rows=false) }}
+{#- Its inputs key names the snapshot keys by their part it can read (the population and the keys up to
+    the latest positive label time, macros/lookalike_training_keys_checksum.sql): a day of new
+    snapshots keeps the table (decision 0039). -#}
+{{ config(lookalike_keep=true, lookalike_keep_check_rows=false,
+          lookalike_key_checksums={'int_lookalike__snapshot_keys': 'lookalike_training_keys_checksum'}) }}
 
 
 with runs as (

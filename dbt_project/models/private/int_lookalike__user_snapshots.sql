@@ -1,11 +1,16 @@
-{{ config(lookalike_keep=true, lookalike_keep_check_rows=false) }}
+{{ config(lookalike_keep=true, lookalike_keep_check_rows=false,
+          lookalike_append={'input': 'stg_lookalike__user_snapshots', 'column': 'snapshot_at'}) }}
 {#- One row per user and snapshot_at, with valid_to (null for periodic snapshots; the SCD2 version's
     end, exclusive, for dbt snapshots). When the input holds several rows for the same user and
-    snapshot_at, one is kept deterministically: the first in feature-column order (nulls last). -#}
+    snapshot_at, one is kept deterministically: the first in feature-column order (nulls last).
+    Every output row depends only on the input rows with its own snapshot_at, so when the input
+    only gained rows newer than the table's latest snapshot_at, and every older row is unchanged
+    (checked by checksum: lookalike_keep_decision), DuckDB inserts this SQL over the new rows
+    instead of building the table whole (config lookalike_append, decision 0039). -#}
 {%- set features = lookalike.lookalike_staged_features(ref('stg_lookalike__user_snapshots')) %}
 
 with snapshots as {{ lookalike.lookalike_inline_cte() }} (
-    select * from {{ ref('stg_lookalike__user_snapshots') }}
+    select * from {{ ref('stg_lookalike__user_snapshots') }} {{ lookalike.lookalike_append_filter() }}
 ),
 
 {#- Only the (user_id, snapshot_at) keys that occur more than once are sorted: ranking every row by

@@ -1,8 +1,11 @@
-{{ config(lookalike_keep=true) }}
+{{ config(lookalike_keep=true,
+          lookalike_key_checksums={'int_lookalike__snapshot_keys': 'lookalike_label_keys_checksum'}) }}
 {#- One row per input label. Point-in-time rule: the label joins to the user's most recent snapshot
     with snapshot_at <= label_timestamp (inclusive); a label without a timestamp joins to the latest
     snapshot at or before the scoring time (var lookalike_as_of). Unmatched labels keep a null
-    snapshot_at. -#}
+    snapshot_at. Its inputs key names the snapshot keys by the labelled users' keys up to the
+    latest label time, the only ones it can match (macros/lookalike_key_checksums.sql, decision
+    0039): a day of new snapshots after every label keeps it. -#}
 
 with labels as (
     select
