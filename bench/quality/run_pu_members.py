@@ -61,6 +61,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sklearn
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -83,6 +84,7 @@ PLAIN_PU = ("plain_logistic_run",)
 PLAIN = ("plain_logistic", "plain_hgb", "plain_rf")
 TODAY = hgb_module.default_params
 HELD_OUT = 0.2  # the run's test_fraction (the library's default)
+ANCHORS = True  # --no-anchors: the variants only (the anchors are in results_pu_members.json)
 
 
 def member_params(variant: str):
@@ -136,6 +138,55 @@ def fit_variant(train: pa.Table, variant: str) -> tuple[LookalikeModel, float]:
     expected = "pu_plain" if variant in PLAIN_PU else "pu_bagging"
     assert model.params["training_method"] == expected, model.params["training_method"]
     return LookalikeModel.from_json(model.to_json()), seconds  # score the stored model, as dbt does
+
+
+def in_run_test(model: LookalikeModel, run: pa.Table) -> tuple[dict, np.ndarray, np.ndarray]:
+    """What the run itself sees on its test split: AUC of the held-out seeds (label 1) against the
+    held-out unlabeled sample (label 0), as lookalike_run_metrics computes it from the split model,
+    with the counts behind it; and (label, scores) for :func:`delong_diff_se`."""
+    test = run.filter(pc.equal(run.column("split"), "test"))
+    label = test.column("label").to_numpy(zero_copy_only=False).astype(int)
+    scores = np.asarray(model.predict(test), dtype=float)
+    figures = {
+        "test_auc": round(float(roc_auc_score(label, scores)), 4),
+        "n_test_pos": int(label.sum()),
+        "n_test_neg": int((label == 0).sum()),
+    }
+    return figures, label, scores
+
+
+def _placements(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's structural components: per positive, the share of negatives it beats (ties half),
+    per negative, the share of positives beating it."""
+    from scipy.stats import rankdata
+
+    both = np.r_[pos, neg]
+    r_all, r_pos, r_neg = rankdata(both), rankdata(pos), rankdata(neg)
+    v10 = (r_all[: len(pos)] - r_pos) / len(neg)
+    v01 = 1 - (r_all[len(pos) :] - r_neg) / len(pos)
+    return v10, v01
+
+
+def delong_diff_se(label: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """DeLong (1988) standard error of AUC(a) - AUC(b), the two scored on the same rows (paired)."""
+    pos, neg = label == 1, label == 0
+    if pos.sum() < 2 or neg.sum() < 2:
+        return float("nan")
+    a10, a01 = _placements(a[pos], a[neg])
+    b10, b01 = _placements(b[pos], b[neg])
+    var = np.var(a10 - b10, ddof=1) / pos.sum() + np.var(a01 - b01, ddof=1) / neg.sum()
+    return float(np.sqrt(max(var, 0.0)))
+
+
+def add_paired_se(out: list[dict], tests: dict) -> None:
+    """``test_auc_diff_se``: DeLong SE of (this variant's test_auc - the first variant's)."""
+    if not tests:
+        return
+    first = next(iter(tests))
+    label, base = tests[first]
+    for row in out:
+        if row["kind"] in tests:
+            row["test_auc_diff_se"] = round(delong_diff_se(label, tests[row["kind"]][1], base), 5)
 
 
 def anchor_scores(kind: str, frame: pd.DataFrame, train_rows: np.ndarray, train_label: np.ndarray, score_rows):
@@ -192,13 +243,18 @@ def evaluate_tabular(name: str, split_seed: int, variants, pu_label_share=0.3, u
     evaluation = examples(features, test_idx, y[test_idx], np.full(len(test_idx), "label"), "test")
     truth = y[test_idx]
     extra = {"n_seeds": int(len(seeds)), "n_held_out_seeds": int(len(test_seeds)), "n_unlabeled": int(len(unlabeled))}
-    out = []
+    out, tests = [], {}
     for variant in variants:
         model, seconds = fit_variant(run, variant)
         auc = roc_auc_score(truth, model.predict(evaluation))
         recall = (model.predict(scored), held)
         trees = np.sum(model.params.get("n_iter") or 0)
-        out.append(_row(name, split_seed, variant, auc, recall, seconds, trees=int(trees), **extra))
+        figures, label, scores = in_run_test(model, run)
+        tests[variant] = (label, scores)
+        out.append(_row(name, split_seed, variant, auc, recall, seconds, trees=int(trees), **figures, **extra))
+    add_paired_se(out, tests)
+    if not ANCHORS:
+        return out
     frame = plain_frame(X)
     fit_rows = rows[split == "train"]
     fit_label = np.isin(fit_rows, seeds).astype(int)
@@ -241,11 +297,13 @@ def evaluate_generator(seed: int, n_users: int, variants):
         "n_held_out_seeds": int(len(test_seeds)),
         "oracle_auc": round(float(roc_auc_score(truth, pop.p[population[on_unl]])), 4),
     }
-    out = []
+    out, tests = [], {}
     for variant in variants:
         model, seconds = fit_variant(run, variant)
         scores = model.predict(table)
         trees = np.sum(model.params.get("n_iter") or 0)
+        figures, label, test_scores = in_run_test(model, run)
+        tests[variant] = (label, test_scores)
         out.append(
             _row(
                 name,
@@ -255,9 +313,13 @@ def evaluate_generator(seed: int, n_users: int, variants):
                 (scores, held),
                 seconds,
                 trees=int(trees),
+                **figures,
                 **extra,
             )
         )
+    add_paired_se(out, tests)
+    if not ANCHORS:
+        return out
     frame = plain_frame(pop.table.drop_columns(["user_id"]).to_pandas())
     fit_rows = run_rows[run_split == "train"]
     fit_label = run_label[run_split == "train"].astype(int)
@@ -318,35 +380,45 @@ def main(argv=None) -> int:
     parser.add_argument("--generator-users", type=int, nargs="*", default=[STANDARD["n_users"], 10_000])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--no-anchors", action="store_true", help="skip the notebook anchors")
+    parser.add_argument("--tabular-first", action="store_true", help="real data sets before the generator")
     args = parser.parse_args(argv)
+    global ANCHORS
+    ANCHORS = not args.no_anchors
     started = time.perf_counter()
     rows = []
-    for n_users in args.generator_users:
-        for seed in args.generator_seeds:
-            rows += evaluate_generator(seed, n_users, args.variants)
-    for name in args.datasets:
-        for split_seed in range(args.splits):
-            rows += evaluate_tabular(name, split_seed, args.variants)
+    jobs = [(evaluate_generator, (seed, n_users)) for n_users in args.generator_users for seed in args.generator_seeds]
+    tabular = [(evaluate_tabular, (name, split)) for name in args.datasets for split in range(args.splits)]
+    jobs = tabular + jobs if args.tabular_first else jobs + tabular
+    for job, job_args in jobs:
+        rows += job(*job_args, args.variants)
+        if args.out:  # partial results survive an interrupted run
+            write(args, rows, time.perf_counter() - started)
     elapsed = time.perf_counter() - started
     print()
-    print(summary(rows, args.variants))
+    if ANCHORS:
+        print(summary(rows, args.variants))
     print(
         f"\n{len(rows)} rows in {elapsed:.0f} s; python {platform.python_version()}, scikit-learn "
         f"{sklearn.__version__}, lookalike_udf {__version__}, numpy {np.__version__}, pandas {pd.__version__}"
     )
     if args.out:
-        args.out.write_text(
-            json.dumps(
-                {
-                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                    "elapsed_seconds": round(elapsed, 1),
-                    "rows": rows,
-                },
-                indent=1,
-            )
-            + "\n"
-        )
+        write(args, rows, elapsed)
     return 0
+
+
+def write(args, rows, elapsed):
+    args.out.write_text(
+        json.dumps(
+            {
+                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "elapsed_seconds": round(elapsed, 1),
+                "rows": rows,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":
