@@ -15,6 +15,11 @@ unlabeled users) is then compared, as a mean over the splits, with the best note
 ``results_pu_members.json`` (same splits, same rows) and with today's default (hgb members).
 
     python bench/quality/eval_pu_choice.py
+    python bench/quality/eval_pu_choice.py --results results_pu_choice_oof.json   # + out-of-fold rules
+
+``results_pu_choice_oof.json`` (``--oof-folds 5``) adds ``oof_auc``: 5-fold out-of-fold AUC on the
+run's train split (train seeds against train unlabeled; four times the test split's seeds), with
+``oof_auc_diff_se`` (DeLong, paired, vs hgb members).
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ def recall_se(r: float, n: int) -> float:
 def signal(rows: dict, kind: str, key: str) -> tuple[float, float]:
     """(figure, SE of the figure's difference from hgb members')."""
     row = rows[kind]
-    if key == "test_auc":
-        return row["test_auc"], row["test_auc_diff_se"]
+    if key in ("test_auc", "oof_auc"):
+        return row[key], row[f"{key}_diff_se"]
     return row["recall10"], recall_se(rows[HGB]["recall10"], row["n_held_out_seeds"])
 
 
@@ -86,10 +91,28 @@ RULES = {
     "recall10, hgb unless > 1 SE": keep_hgb_unless("recall10", 1.0, ALL),
     "ahead on test_auc and recall10": combined(ALL),
 }
+OOF_RULES = {
+    "best oof_auc, 4 types": keep_hgb_unless("oof_auc", 0.0, ALL),
+    "oof_auc, hgb unless > 0.5 SE": keep_hgb_unless("oof_auc", 0.5, ALL),
+    "oof_auc, hgb unless > 1 SE": keep_hgb_unless("oof_auc", 1.0, ALL),
+    "oof_auc, hgb unless > 2 SE": keep_hgb_unless("oof_auc", 2.0, ALL),
+    "best oof_auc, hgb/plainlog": keep_hgb_unless("oof_auc", 0.0, (HGB, PLAIN_LOG)),
+    "oof_auc hgb/plainlog > 1 SE": keep_hgb_unless("oof_auc", 1.0, (HGB, PLAIN_LOG)),
+    "best oof_auc + test_auc, 4 types": lambda rows: max(ALL, key=lambda k: rows[k]["oof_auc"] + rows[k]["test_auc"]),
+}
 
 
-def main() -> int:
-    rows = json.loads((HERE / "results_pu_choice.json").read_text())["rows"]
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--results", default="results_pu_choice.json")
+    args = parser.parse_args(argv)
+    rows = json.loads((HERE / args.results).read_text())["rows"]
+    rules = dict(RULES)
+    if any("oof_auc" in r for r in rows):
+        rows = [r for r in rows if "oof_auc" in r]  # a partial run: splits with every figure
+        rules.update(OOF_RULES)
     ref = json.loads((HERE / "results_pu_members.json").read_text())["rows"]
     splits = defaultdict(dict)
     for r in rows:
@@ -108,7 +131,7 @@ def main() -> int:
     ]
     best_anchor = {d: max(float(np.mean(v)) for v in anchor[d].values()) for d in datasets}
     table = {}
-    for name, rule in RULES.items():
+    for name, rule in rules.items():
         per, picks = {}, Counter()
         for d in datasets:
             chosen = []
@@ -143,7 +166,13 @@ def main() -> int:
             f"{np.mean(list(vt.values())):+.4f} | {vt[wt]:+.4f} ({wt}) | {pk} |"
         )
     print("\nPer data set, rule's true AUC - best anchor (and - today), first rules:\n")
-    names = list(RULES)[:5]
+    names = [
+        "today (hgb members)",
+        "best test_auc, 4 types",
+        "test_auc, hgb unless > 0.5 SE",
+        "test_auc, hgb unless > 1 SE",
+        "test_auc, hgb unless > 2 SE",
+    ] + [n for n in ("best oof_auc, 4 types", "oof_auc, hgb unless > 1 SE") if n in rules]
     print("| data | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for d in datasets:
@@ -156,6 +185,11 @@ def main() -> int:
         total += 1
         agree += max(ALL, key=lambda k: cand[k]["test_auc"]) == max(ALL, key=lambda k: cand[k]["auc"])
     print(f"\nSplits where the best test_auc is also the best true AUC: {agree} of {total} (chance about {total // 4})")
+    if "best oof_auc, 4 types" in rules:
+        agree = sum(
+            max(ALL, key=lambda k: c[k]["oof_auc"]) == max(ALL, key=lambda k: c[k]["auc"]) for c in splits.values()
+        )
+        print(f"Splits where the best oof_auc is also the best true AUC: {agree} of {len(splits)}")
     return 0
 
 

@@ -84,6 +84,7 @@ PLAIN_PU = ("plain_logistic_run",)
 PLAIN = ("plain_logistic", "plain_hgb", "plain_rf")
 TODAY = hgb_module.default_params
 HELD_OUT = 0.2  # the run's test_fraction (the library's default)
+OOF_FOLDS = 0  # --oof-folds: out-of-fold figures on the train split (0: none)
 ANCHORS = True  # --no-anchors: the variants only (the anchors are in results_pu_members.json)
 
 
@@ -155,6 +156,26 @@ def in_run_test(model: LookalikeModel, run: pa.Table) -> tuple[dict, np.ndarray,
     return figures, label, scores
 
 
+def oof_test(run: pa.Table, variant: str, folds: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Out-of-fold figure on the run's train split (what a run could compute without the test
+    split): ``folds`` stratified folds of the train rows (train seeds and train unlabeled sample);
+    each fold scored by the variant fitted through fit_run_model on the other folds; ``oof_auc`` =
+    AUC of the pooled out-of-fold scores, train seeds (1) against train unlabeled (0)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    split = np.array(run.column("split").to_pylist())
+    train_at = np.flatnonzero(split == "train")
+    label = run.column("label").to_numpy(zero_copy_only=False).astype(int)[train_at]
+    scores = np.zeros(len(train_at))
+    for _, score_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(train_at, label):
+        fold_split = split.copy()
+        fold_split[train_at[score_idx]] = "test"
+        fold = run.set_column(run.column_names.index("split"), "split", pa.array(fold_split.tolist()))
+        model, _ = fit_variant(fold, variant)
+        scores[score_idx] = model.predict(run.take(pa.array(train_at[score_idx])))
+    return {"oof_auc": round(float(roc_auc_score(label, scores)), 4), "n_oof_pos": int(label.sum())}, label, scores
+
+
 def _placements(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """DeLong's structural components: per positive, the share of negatives it beats (ties half),
     per negative, the share of positives beating it."""
@@ -178,15 +199,32 @@ def delong_diff_se(label: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(max(var, 0.0)))
 
 
-def add_paired_se(out: list[dict], tests: dict) -> None:
-    """``test_auc_diff_se``: DeLong SE of (this variant's test_auc - the first variant's)."""
+def add_paired_se(out: list[dict], tests: dict, key: str = "test_auc_diff_se") -> None:
+    """``key``: DeLong SE of (this variant's AUC - the first variant's) on the same rows."""
     if not tests:
         return
     first = next(iter(tests))
     label, base = tests[first]
     for row in out:
         if row["kind"] in tests:
-            row["test_auc_diff_se"] = round(delong_diff_se(label, tests[row["kind"]][1], base), 5)
+            row[key] = round(delong_diff_se(label, tests[row["kind"]][1], base), 5)
+
+
+def with_oof(out: list[dict], run: pa.Table, variants) -> None:
+    """Adds ``oof_auc`` and ``oof_auc_diff_se`` to the variants' rows (``--oof-folds``)."""
+    if not OOF_FOLDS:
+        return
+    oofs = {}
+    for row in out:
+        if row["kind"] in variants:
+            figures, label, scores = oof_test(run, row["kind"], OOF_FOLDS)
+            row.update(figures)
+            oofs[row["kind"]] = (label, scores)
+    add_paired_se(out, oofs, "oof_auc_diff_se")
+    for row in out:
+        print(
+            json.dumps({k: row[k] for k in ("dataset", "split_seed", "kind", "oof_auc", "oof_auc_diff_se")}), flush=True
+        )
 
 
 def anchor_scores(kind: str, frame: pd.DataFrame, train_rows: np.ndarray, train_label: np.ndarray, score_rows):
@@ -253,6 +291,7 @@ def evaluate_tabular(name: str, split_seed: int, variants, pu_label_share=0.3, u
         tests[variant] = (label, scores)
         out.append(_row(name, split_seed, variant, auc, recall, seconds, trees=int(trees), **figures, **extra))
     add_paired_se(out, tests)
+    with_oof(out, run, variants)
     if not ANCHORS:
         return out
     frame = plain_frame(X)
@@ -318,6 +357,7 @@ def evaluate_generator(seed: int, n_users: int, variants):
             )
         )
     add_paired_se(out, tests)
+    with_oof(out, run, variants)
     if not ANCHORS:
         return out
     frame = plain_frame(pop.table.drop_columns(["user_id"]).to_pandas())
@@ -380,11 +420,13 @@ def main(argv=None) -> int:
     parser.add_argument("--generator-users", type=int, nargs="*", default=[STANDARD["n_users"], 10_000])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--oof-folds", type=int, default=0, help="out-of-fold figures on the train split")
     parser.add_argument("--no-anchors", action="store_true", help="skip the notebook anchors")
     parser.add_argument("--tabular-first", action="store_true", help="real data sets before the generator")
     args = parser.parse_args(argv)
-    global ANCHORS
+    global ANCHORS, OOF_FOLDS
     ANCHORS = not args.no_anchors
+    OOF_FOLDS = args.oof_folds
     started = time.perf_counter()
     rows = []
     jobs = [(evaluate_generator, (seed, n_users)) for n_users in args.generator_users for seed in args.generator_seeds]
