@@ -40,12 +40,25 @@ Figures, per data set and split (or generator seed):
   field was added; its other figures are equal to a re-run's (``results_pu_member_types.json``
   repeats ``today`` and the anchors).
 
+What the run itself sees (every variant row; ``results_pu_choice*.json``):
+
+- ``test_auc``: the split model's AUC of the run's held-out seeds against its held-out unlabeled
+  sample (its test split), ``n_test_pos`` / ``n_test_neg``; ``test_auc_diff_se``: DeLong's paired
+  SE of (this variant's test_auc - the first variant's) on the same rows;
+- with ``--oof-folds k``: ``oof_auc``, the AUC of k-fold out-of-fold scores on the run's train
+  split (train seeds against train unlabeled, each fold scored by a fit on the others), and
+  ``oof_auc_diff_se`` (as above).
+
     python bench/quality/run_pu_members.py --variants today leaf20 leaf1pct \
         --out bench/quality/results_pu_members.json
     python bench/quality/run_pu_members.py --variants today logistic_members rf_members \
         --out bench/quality/results_pu_member_types.json
     python bench/quality/run_pu_members.py --variants today plain_logistic_run --generator-users \
         --out bench/quality/results_pu_plain_logistic.json
+    python bench/quality/run_pu_members.py --variants today logistic_members rf_members plain_logistic_run \
+        --no-anchors --tabular-first --out bench/quality/results_pu_choice.json
+    python bench/quality/run_pu_members.py --variants today logistic_members rf_members plain_logistic_run \
+        --no-anchors --tabular-first --oof-folds 5 --out bench/quality/results_pu_choice_oof.json
 """
 
 from __future__ import annotations
