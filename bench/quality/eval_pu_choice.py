@@ -15,7 +15,7 @@ unlabeled users) is then compared, as a mean over the splits, with the best note
 ``results_pu_members.json`` (same splits, same rows) and with today's default (hgb members).
 
     python bench/quality/eval_pu_choice.py
-    python bench/quality/eval_pu_choice.py --results results_pu_choice_oof.json   # + out-of-fold rules
+    python bench/quality/eval_pu_choice.py --results results_pu_choice_oof.json results_pu_choice_oof_b.json
 
 ``results_pu_choice_oof.json`` (``--oof-folds 5``) adds ``oof_auc``: 5-fold out-of-fold AUC on the
 run's train split (train seeds against train unlabeled; four times the test split's seeds), with
@@ -106,9 +106,9 @@ def main(argv=None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--results", default="results_pu_choice.json")
+    parser.add_argument("--results", nargs="+", default=["results_pu_choice.json"])
     args = parser.parse_args(argv)
-    rows = json.loads((HERE / args.results).read_text())["rows"]
+    rows = [r for name in args.results for r in json.loads((HERE / name).read_text())["rows"]]
     rules = dict(RULES)
     if any("oof_auc" in r for r in rows):
         rows = [r for r in rows if "oof_auc" in r]  # a partial run: splits with every figure
@@ -118,17 +118,15 @@ def main(argv=None) -> int:
     for r in rows:
         splits[(r["dataset"], r["split_seed"])][r["kind"]] = r
     splits = {key: cand for key, cand in splits.items() if len(cand) == len(ALL)}
+    count = Counter(n for n, _ in splits)  # complete data sets only: 5 splits (generator: 3 seeds)
+    splits = {(n, i): c for (n, i), c in splits.items() if count[n] == (3 if n.startswith("generator") else 5)}
     anchor = defaultdict(lambda: defaultdict(list))  # over the same splits
     for r in ref:
         if r["kind"] in ANCHORS and (r["dataset"], r["split_seed"]) in splits:
             anchor[r["dataset"]][r["kind"]].append(r["auc"])
         if r["kind"] == HGB and (r["dataset"], r["split_seed"]) in splits:  # the same runs, re-run
             assert r["auc"] == splits[(r["dataset"], r["split_seed"])][HGB]["auc"], r
-    datasets = [
-        d
-        for d in dict.fromkeys(r["dataset"] for r in rows)
-        if all(len(v) == 4 for (n, _), v in splits.items() if n == d)
-    ]
+    datasets = list(dict.fromkeys(n for n, _ in splits))
     best_anchor = {d: max(float(np.mean(v)) for v in anchor[d].values()) for d in datasets}
     table = {}
     for name, rule in rules.items():
