@@ -40,12 +40,25 @@ Figures, per data set and split (or generator seed):
   field was added; its other figures are equal to a re-run's (``results_pu_member_types.json``
   repeats ``today`` and the anchors).
 
+What the run itself sees (every variant row; ``results_pu_choice*.json``):
+
+- ``test_auc``: the split model's AUC of the run's held-out seeds against its held-out unlabeled
+  sample (its test split), ``n_test_pos`` / ``n_test_neg``; ``test_auc_diff_se``: DeLong's paired
+  SE of (this variant's test_auc - the first variant's) on the same rows;
+- with ``--oof-folds k``: ``oof_auc``, the AUC of k-fold out-of-fold scores on the run's train
+  split (train seeds against train unlabeled, each fold scored by a fit on the others), and
+  ``oof_auc_diff_se`` (as above).
+
     python bench/quality/run_pu_members.py --variants today leaf20 leaf1pct \
         --out bench/quality/results_pu_members.json
     python bench/quality/run_pu_members.py --variants today logistic_members rf_members \
         --out bench/quality/results_pu_member_types.json
     python bench/quality/run_pu_members.py --variants today plain_logistic_run --generator-users \
         --out bench/quality/results_pu_plain_logistic.json
+    python bench/quality/run_pu_members.py --variants today logistic_members rf_members plain_logistic_run \
+        --no-anchors --tabular-first --out bench/quality/results_pu_choice.json
+    python bench/quality/run_pu_members.py --variants today logistic_members rf_members plain_logistic_run \
+        --no-anchors --tabular-first --oof-folds 5 --out bench/quality/results_pu_choice_oof.json
 """
 
 from __future__ import annotations
@@ -61,6 +74,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sklearn
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -83,6 +97,8 @@ PLAIN_PU = ("plain_logistic_run",)
 PLAIN = ("plain_logistic", "plain_hgb", "plain_rf")
 TODAY = hgb_module.default_params
 HELD_OUT = 0.2  # the run's test_fraction (the library's default)
+OOF_FOLDS = 0  # --oof-folds: out-of-fold figures on the train split (0: none)
+ANCHORS = True  # --no-anchors: the variants only (the anchors are in results_pu_members.json)
 
 
 def member_params(variant: str):
@@ -136,6 +152,92 @@ def fit_variant(train: pa.Table, variant: str) -> tuple[LookalikeModel, float]:
     expected = "pu_plain" if variant in PLAIN_PU else "pu_bagging"
     assert model.params["training_method"] == expected, model.params["training_method"]
     return LookalikeModel.from_json(model.to_json()), seconds  # score the stored model, as dbt does
+
+
+def in_run_test(model: LookalikeModel, run: pa.Table) -> tuple[dict, np.ndarray, np.ndarray]:
+    """What the run itself sees on its test split: AUC of the held-out seeds (label 1) against the
+    held-out unlabeled sample (label 0), as lookalike_run_metrics computes it from the split model,
+    with the counts behind it; and (label, scores) for :func:`delong_diff_se`."""
+    test = run.filter(pc.equal(run.column("split"), "test"))
+    label = test.column("label").to_numpy(zero_copy_only=False).astype(int)
+    scores = np.asarray(model.predict(test), dtype=float)
+    figures = {
+        "test_auc": round(float(roc_auc_score(label, scores)), 4),
+        "n_test_pos": int(label.sum()),
+        "n_test_neg": int((label == 0).sum()),
+    }
+    return figures, label, scores
+
+
+def oof_test(run: pa.Table, variant: str, folds: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Out-of-fold figure on the run's train split (what a run could compute without the test
+    split): ``folds`` stratified folds of the train rows (train seeds and train unlabeled sample);
+    each fold scored by the variant fitted through fit_run_model on the other folds; ``oof_auc`` =
+    AUC of the pooled out-of-fold scores, train seeds (1) against train unlabeled (0)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    split = np.array(run.column("split").to_pylist())
+    train_at = np.flatnonzero(split == "train")
+    label = run.column("label").to_numpy(zero_copy_only=False).astype(int)[train_at]
+    scores = np.zeros(len(train_at))
+    for _, score_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(train_at, label):
+        fold_split = split.copy()
+        fold_split[train_at[score_idx]] = "test"
+        fold = run.set_column(run.column_names.index("split"), "split", pa.array(fold_split.tolist()))
+        model, _ = fit_variant(fold, variant)
+        scores[score_idx] = model.predict(run.take(pa.array(train_at[score_idx])))
+    return {"oof_auc": round(float(roc_auc_score(label, scores)), 4), "n_oof_pos": int(label.sum())}, label, scores
+
+
+def _placements(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's structural components: per positive, the share of negatives it beats (ties half),
+    per negative, the share of positives beating it."""
+    from scipy.stats import rankdata
+
+    both = np.r_[pos, neg]
+    r_all, r_pos, r_neg = rankdata(both), rankdata(pos), rankdata(neg)
+    v10 = (r_all[: len(pos)] - r_pos) / len(neg)
+    v01 = 1 - (r_all[len(pos) :] - r_neg) / len(pos)
+    return v10, v01
+
+
+def delong_diff_se(label: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """DeLong (1988) standard error of AUC(a) - AUC(b), the two scored on the same rows (paired)."""
+    pos, neg = label == 1, label == 0
+    if pos.sum() < 2 or neg.sum() < 2:
+        return float("nan")
+    a10, a01 = _placements(a[pos], a[neg])
+    b10, b01 = _placements(b[pos], b[neg])
+    var = np.var(a10 - b10, ddof=1) / pos.sum() + np.var(a01 - b01, ddof=1) / neg.sum()
+    return float(np.sqrt(max(var, 0.0)))
+
+
+def add_paired_se(out: list[dict], tests: dict, key: str = "test_auc_diff_se") -> None:
+    """``key``: DeLong SE of (this variant's AUC - the first variant's) on the same rows."""
+    if not tests:
+        return
+    first = next(iter(tests))
+    label, base = tests[first]
+    for row in out:
+        if row["kind"] in tests:
+            row[key] = round(delong_diff_se(label, tests[row["kind"]][1], base), 5)
+
+
+def with_oof(out: list[dict], run: pa.Table, variants) -> None:
+    """Adds ``oof_auc`` and ``oof_auc_diff_se`` to the variants' rows (``--oof-folds``)."""
+    if not OOF_FOLDS:
+        return
+    oofs = {}
+    for row in out:
+        if row["kind"] in variants:
+            figures, label, scores = oof_test(run, row["kind"], OOF_FOLDS)
+            row.update(figures)
+            oofs[row["kind"]] = (label, scores)
+    add_paired_se(out, oofs, "oof_auc_diff_se")
+    for row in out:
+        print(
+            json.dumps({k: row[k] for k in ("dataset", "split_seed", "kind", "oof_auc", "oof_auc_diff_se")}), flush=True
+        )
 
 
 def anchor_scores(kind: str, frame: pd.DataFrame, train_rows: np.ndarray, train_label: np.ndarray, score_rows):
@@ -192,13 +294,19 @@ def evaluate_tabular(name: str, split_seed: int, variants, pu_label_share=0.3, u
     evaluation = examples(features, test_idx, y[test_idx], np.full(len(test_idx), "label"), "test")
     truth = y[test_idx]
     extra = {"n_seeds": int(len(seeds)), "n_held_out_seeds": int(len(test_seeds)), "n_unlabeled": int(len(unlabeled))}
-    out = []
+    out, tests = [], {}
     for variant in variants:
         model, seconds = fit_variant(run, variant)
         auc = roc_auc_score(truth, model.predict(evaluation))
         recall = (model.predict(scored), held)
         trees = np.sum(model.params.get("n_iter") or 0)
-        out.append(_row(name, split_seed, variant, auc, recall, seconds, trees=int(trees), **extra))
+        figures, label, scores = in_run_test(model, run)
+        tests[variant] = (label, scores)
+        out.append(_row(name, split_seed, variant, auc, recall, seconds, trees=int(trees), **figures, **extra))
+    add_paired_se(out, tests)
+    with_oof(out, run, variants)
+    if not ANCHORS:
+        return out
     frame = plain_frame(X)
     fit_rows = rows[split == "train"]
     fit_label = np.isin(fit_rows, seeds).astype(int)
@@ -241,11 +349,13 @@ def evaluate_generator(seed: int, n_users: int, variants):
         "n_held_out_seeds": int(len(test_seeds)),
         "oracle_auc": round(float(roc_auc_score(truth, pop.p[population[on_unl]])), 4),
     }
-    out = []
+    out, tests = [], {}
     for variant in variants:
         model, seconds = fit_variant(run, variant)
         scores = model.predict(table)
         trees = np.sum(model.params.get("n_iter") or 0)
+        figures, label, test_scores = in_run_test(model, run)
+        tests[variant] = (label, test_scores)
         out.append(
             _row(
                 name,
@@ -255,9 +365,14 @@ def evaluate_generator(seed: int, n_users: int, variants):
                 (scores, held),
                 seconds,
                 trees=int(trees),
+                **figures,
                 **extra,
             )
         )
+    add_paired_se(out, tests)
+    with_oof(out, run, variants)
+    if not ANCHORS:
+        return out
     frame = plain_frame(pop.table.drop_columns(["user_id"]).to_pandas())
     fit_rows = run_rows[run_split == "train"]
     fit_label = run_label[run_split == "train"].astype(int)
@@ -318,35 +433,47 @@ def main(argv=None) -> int:
     parser.add_argument("--generator-users", type=int, nargs="*", default=[STANDARD["n_users"], 10_000])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--oof-folds", type=int, default=0, help="out-of-fold figures on the train split")
+    parser.add_argument("--no-anchors", action="store_true", help="skip the notebook anchors")
+    parser.add_argument("--tabular-first", action="store_true", help="real data sets before the generator")
     args = parser.parse_args(argv)
+    global ANCHORS, OOF_FOLDS
+    ANCHORS = not args.no_anchors
+    OOF_FOLDS = args.oof_folds
     started = time.perf_counter()
     rows = []
-    for n_users in args.generator_users:
-        for seed in args.generator_seeds:
-            rows += evaluate_generator(seed, n_users, args.variants)
-    for name in args.datasets:
-        for split_seed in range(args.splits):
-            rows += evaluate_tabular(name, split_seed, args.variants)
+    jobs = [(evaluate_generator, (seed, n_users)) for n_users in args.generator_users for seed in args.generator_seeds]
+    tabular = [(evaluate_tabular, (name, split)) for name in args.datasets for split in range(args.splits)]
+    jobs = tabular + jobs if args.tabular_first else jobs + tabular
+    for job, job_args in jobs:
+        rows += job(*job_args, args.variants)
+        if args.out:  # partial results survive an interrupted run
+            write(args, rows, time.perf_counter() - started)
     elapsed = time.perf_counter() - started
     print()
-    print(summary(rows, args.variants))
+    if ANCHORS:
+        print(summary(rows, args.variants))
     print(
         f"\n{len(rows)} rows in {elapsed:.0f} s; python {platform.python_version()}, scikit-learn "
         f"{sklearn.__version__}, lookalike_udf {__version__}, numpy {np.__version__}, pandas {pd.__version__}"
     )
     if args.out:
-        args.out.write_text(
-            json.dumps(
-                {
-                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                    "elapsed_seconds": round(elapsed, 1),
-                    "rows": rows,
-                },
-                indent=1,
-            )
-            + "\n"
-        )
+        write(args, rows, elapsed)
     return 0
+
+
+def write(args, rows, elapsed):
+    args.out.write_text(
+        json.dumps(
+            {
+                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "elapsed_seconds": round(elapsed, 1),
+                "rows": rows,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":
