@@ -95,14 +95,19 @@ def grid_points(model_type: str) -> list[dict]:
     return points
 
 
-def candidate_order(model_type: str, random_seed: int) -> list[dict]:
-    """Defaults (``{}``) first, then up to MAX_CANDIDATES - 1 grid points in a seeded order."""
+def candidate_order(model_type: str, random_seed: int, defaults_differ: bool = False) -> list[dict]:
+    """Defaults (``{}``) first, then up to MAX_CANDIDATES - 1 grid points in a seeded order.
+
+    Every grid lists the type's default value first on each axis, so its first point is what
+    ``{}`` fits and is left out. ``defaults_differ``: ``{}`` fits something else (a supervised run
+    whose type replaces some of the defaults, :attr:`~lookalike_udf.estimators.base.EstimatorType.supervised_params`),
+    so the first point is a candidate like any other.
+    """
     points = grid_points(model_type)
-    defaults = points[0]  # every grid lists the default value first on each axis
-    rest = points[1:]
+    rest = points if defaults_differ else points[1:]
     rng = np.random.default_rng(int(random_seed) % (2**32))
     order = rng.permutation(len(rest))
-    return [{}] + [rest[i] for i in order[: MAX_CANDIDATES - 1] if rest[i] != defaults]
+    return [{}] + [rest[i] for i in order[: MAX_CANDIDATES - 1]]
 
 
 def _split(n_splits: int, random_seed: int, y: np.ndarray, groups):
@@ -177,7 +182,10 @@ def tune_params(
         return {}, record
     started = clock()
     best, best_auc = {}, -np.inf
-    for i, overrides in enumerate(candidate_order(model_type, random_seed)):
+    first = grid_points(model_type)[0]
+    replaced = estimators.get(model_type).supervised_params(len(y)) if supervised else {}
+    defaults_differ = any(key in first and first[key] != value for key, value in replaced.items())
+    for i, overrides in enumerate(candidate_order(model_type, random_seed, defaults_differ)):
         if i > 0 and clock() - started >= budget_seconds:
             record["stopped_by_budget"] = True
             break

@@ -79,6 +79,43 @@ def test_candidates_start_with_the_defaults_in_a_seeded_order():
     assert candidate_order("hgb", 7) != candidate_order("hgb", 8)
 
 
+def test_a_supervised_hgb_search_can_reach_the_grids_first_point():
+    """Supervised hgb fits no L2 by default (decision 0037), so ``{}`` is not the grid's first point
+    (L2 10): that point is a candidate there, and still left out of positive-only searches."""
+    first = grid_points("hgb")[0]
+    assert first["l2_regularization"] == 10.0
+    orders = [candidate_order("hgb", seed, defaults_differ=True) for seed in range(40)]
+    assert any(first in order for order in orders)
+    assert all(len(order) == MAX_CANDIDATES and order[0] == {} for order in orders)
+    assert not any(first in candidate_order("hgb", seed) for seed in range(40))
+    # tune_params passes it for supervised hgb only: with a seed whose order has it second and a
+    # budget spent after two candidates, the supervised search evaluates it, the other does not.
+    t = examples(n=240)
+    train = t.filter(pc.equal(t.column("split"), "train"))
+    from lookalike_udf.features import FeatureEncoder
+
+    enc = FeatureEncoder().fit(train, ["signal", "tier", "noise"])
+    X, y = enc.transform(train), train.column("label").to_numpy()
+    w, groups = train.column("weight").to_numpy(), train.column("user_id").to_pylist()
+    seed = next(s for s in range(200) if candidate_order("hgb", s, defaults_differ=True)[1] == first)
+    for supervised in (True, False):
+        ticks = iter(range(0, 1000, 10))
+        _, record = tune_params(
+            "hgb",
+            X,
+            y,
+            w,
+            enc.categorical_mask_,
+            groups,
+            seed,
+            15.0,
+            clock=lambda ticks=ticks: next(ticks),
+            supervised=supervised,
+        )
+        assert len(record["candidates"]) == 2
+        assert (record["candidates"][1]["params"] == first) is supervised
+
+
 @pytest.mark.parametrize("model_type", ["hgb", "logistic"])
 def test_tuning_records_every_candidate_and_keeps_the_best(model_type):
     t = examples()
