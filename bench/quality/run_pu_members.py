@@ -386,9 +386,12 @@ def evaluate(split: Split, variants) -> list[dict]:
         )
     add_paired_se(out, tests)
     with_oof(out, split.run, variants)
-    if not ANCHORS:
-        return out
-    frame = split.frame()
+    return out + anchor_rows(split) if ANCHORS else out
+
+
+def anchor_rows(split: Split) -> list[dict]:
+    """The notebook anchors' rows for ``split`` (:data:`PLAIN`, fitted on the run's train rows)."""
+    out, frame = [], split.frame()
     for kind in PLAIN:
         started = time.perf_counter()
         scores = anchor_scores(kind, frame, split.fit_rows, split.fit_label, list(split.anchor_rows.values()))
@@ -441,6 +444,9 @@ def split_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options that say which splits run (shared with run_pu_mix.py)."""
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--splits", type=int, default=5)
+    parser.add_argument(
+        "--first-split", type=int, default=0, help="split seeds first-split .. first-split + splits - 1"
+    )
     parser.add_argument("--generator-seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--generator-users", type=int, nargs="*", default=[STANDARD["n_users"], 10_000])
     return parser
@@ -449,7 +455,11 @@ def split_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def split_jobs(args, tabular_first: bool = False) -> list:
     """(split maker, its arguments) for every split the options ask for, generator first by default."""
     generator = [(generator_split, (seed, n)) for n in args.generator_users for seed in args.generator_seeds]
-    tabular = [(tabular_split, (name, split)) for name in args.datasets for split in range(args.splits)]
+    tabular = [
+        (tabular_split, (name, split))
+        for name in args.datasets
+        for split in range(args.first_split, args.first_split + args.splits)
+    ]
     return tabular + generator if tabular_first else generator + tabular
 
 

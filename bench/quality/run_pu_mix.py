@@ -12,6 +12,10 @@ stored models' per-member probabilities:
 - ``alt_hr``: hgb on even bags, rf on odd ones (10 + 10);
 - ``hl40``: the 20 hgb and the 20 logistic members averaged (the mean of the two bags);
 - ``hlr60``: the three bags of 20 averaged;
+- added after the first run had shown the hgb-light mixes losing where hgb members are right
+  (Caravan, mlc_churn, resume_names): ``alt_hlhr`` (bag t gets h, l, h, r for t mod 4: 10 hgb,
+  5 logistic, 5 rf), ``alt_hhl`` (h, h, l for t mod 3: 14 hgb, 6 logistic) and ``hhlr60`` (the
+  three bags averaged with weights 1/2, 1/4, 1/4);
 - ``hl_rank`` (information: a rank needs the whole scored table, so a row cannot be scored alone):
   the mean of the hgb and logistic bags' ranks within each scored table;
 - ``h_plainlog_rank`` (information, the same): the hgb bag's and the plain logistic's ranks.
@@ -28,6 +32,9 @@ row (asserted); the anchors are that file's ``plain_*`` rows (same splits, same 
 
     python bench/quality/run_pu_mix.py --out bench/quality/results_pu_mix.json
     python bench/quality/run_pu_mix.py --summary bench/quality/results_pu_mix.json
+    # confirmation on new splits (anchors fitted here: results_pu_members.json has splits 0-4 only)
+    python bench/quality/run_pu_mix.py --first-split 5 --generator-seeds 3 4 5 --anchors \
+        --out bench/quality/results_pu_mix_confirm.json
 """
 
 from __future__ import annotations
@@ -52,9 +59,9 @@ import run_pu_members as members  # noqa: E402
 HERE = Path(__file__).resolve().parent
 BAGS = {"h": "today", "l": "logistic_members", "r": "rf_members"}
 #: Variants product-shaped (one score per row from the members alone): member type of bag t.
-ALTERNATING = {"alt_hl": "hl", "alt_hlr": "hlr", "alt_hr": "hr"}
-#: Whole bags averaged (the mean of 20 k members).
-POOLED = {"hl40": "hl", "hlr60": "hlr"}
+ALTERNATING = {"alt_hl": "hl", "alt_hlr": "hlr", "alt_hr": "hr", "alt_hlhr": "hlhr", "alt_hhl": "hhl"}
+#: Whole bags averaged (the mean of 20 k members; a letter twice weighs its bag twice).
+POOLED = {"hl40": "hl", "hlr60": "hlr", "hhlr60": "hhlr"}
 INFO = ("hl_rank", "h_plainlog_rank")
 VARIANTS = ("today", "logistic_members", "rf_members", *ALTERNATING, *POOLED, *INFO)
 ANCHORS = ("plain_logistic", "plain_hgb", "plain_rf")
@@ -109,11 +116,11 @@ def variant_seconds(variant: str, seconds: dict, n_bags: int = 20) -> float:
         letters = ALTERNATING[variant]
         return sum(seconds[letters[t % len(letters)]] / n_bags for t in range(n_bags))
     if variant in POOLED:
-        return sum(seconds[letter] for letter in POOLED[variant])
+        return sum(seconds[letter] for letter in set(POOLED[variant]))
     return seconds["h"] + (seconds["l"] if variant == "hl_rank" else seconds["p"])
 
 
-def evaluate(split: members.Split) -> list[dict]:
+def evaluate(split: members.Split, anchors: bool = False) -> list[dict]:
     bags, plain, seconds = member_scores(split)
     test_label = split.run.filter(pc.equal(split.run.column("split"), "test")).column("label")
     test_label = test_label.to_numpy(zero_copy_only=False).astype(int)
@@ -133,7 +140,7 @@ def evaluate(split: members.Split) -> list[dict]:
                 **split.extra,
             )
         )
-    return out
+    return out + members.anchor_rows(split) if anchors else out
 
 
 def check_today(rows: list[dict], reference: Path = HERE / "results_pu_members.json") -> int:
@@ -156,7 +163,7 @@ def check_today(rows: list[dict], reference: Path = HERE / "results_pu_members.j
 def load_rows(paths) -> tuple[list[dict], dict]:
     rows = [r for p in paths for r in json.loads(Path(p).read_text())["rows"]]
     ref = json.loads((HERE / "results_pu_members.json").read_text())["rows"]
-    anchors = {(r["dataset"], r["split_seed"], r["kind"]): r for r in ref if r["kind"] in ANCHORS}
+    anchors = {(r["dataset"], r["split_seed"], r["kind"]): r for r in ref + rows if r["kind"] in ANCHORS}
     return rows, anchors
 
 
@@ -232,6 +239,7 @@ def summary(paths, variants=VARIANTS[1:]) -> str:
 def main(argv=None) -> int:
     parser = members.split_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--anchors", action="store_true", help="fit the notebook anchors too (new splits)")
     parser.add_argument("--summary", nargs="+", type=Path, help="print the tables of these result files")
     args = parser.parse_args(argv)
     if args.summary:
@@ -240,7 +248,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     rows = []
     for make, job_args in members.split_jobs(args, tabular_first=True):
-        rows += evaluate(make(*job_args))
+        rows += evaluate(make(*job_args), args.anchors)
         checked = check_today(rows)
         if args.out:  # partial results survive an interrupted run
             members.write(args, rows, time.perf_counter() - started)
