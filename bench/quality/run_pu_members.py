@@ -69,6 +69,8 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -264,7 +266,31 @@ def _row(data, split, kind, auc, ranked, seconds, **extra):
     return row
 
 
-def evaluate_tabular(name: str, split_seed: int, variants, pu_label_share=0.3, unlabeled_sample_size=5000):
+@dataclass
+class Split:
+    """One data set split (or generator seed): the run's examples and what its scores are judged on."""
+
+    dataset: str
+    seed: int
+    run: pa.Table  # the run's examples: train and test splits
+    tables: dict  # "population" (every user but the train seeds) and, tabular, "evaluation" (true labels)
+    held: np.ndarray  # population rows that are held-out seeds (recall@10 %)
+    truth: np.ndarray  # true labels of the evaluation rows, or of the population rows in ``on_truth``
+    on_truth: np.ndarray | None  # generator: population rows with a true label (its unlabeled users)
+    extra: dict  # fields of every row
+    frame: Callable[[], pd.DataFrame]  # the anchors' feature frame
+    fit_rows: np.ndarray  # the anchors' fit: frame rows of the run's train split ...
+    fit_label: np.ndarray  # ... and their labels (train seeds 1)
+    anchor_rows: dict  # frame rows of each of ``tables``
+
+    def figures(self, scores: dict) -> tuple[float, tuple]:
+        """(AUC against the truth, (population scores, held-out-seed mask)) from scores per table."""
+        population = scores["population"]
+        judged = population[self.on_truth] if self.on_truth is not None else scores["evaluation"]
+        return float(roc_auc_score(self.truth, judged)), (population, self.held)
+
+
+def tabular_split(name: str, split_seed: int, pu_label_share=0.3, unlabeled_sample_size=5000) -> Split:
     X, y = load_dataset(name)
     features = feature_table(X)
     idx = np.arange(len(y))
@@ -289,48 +315,33 @@ def evaluate_tabular(name: str, split_seed: int, variants, pu_label_share=0.3, u
     run = run.set_column(run.column_names.index("split"), "split", pa.array(split.tolist()))
     train_seeds = np.setdiff1d(seeds, test_seeds)
     population = np.setdiff1d(idx, train_seeds)  # every user but the train split's seeds
-    held = np.isin(population, test_seeds)
-    scored = examples(features, population, y[population], np.full(len(population), "label"), "test")
-    evaluation = examples(features, test_idx, y[test_idx], np.full(len(test_idx), "label"), "test")
-    truth = y[test_idx]
-    extra = {"n_seeds": int(len(seeds)), "n_held_out_seeds": int(len(test_seeds)), "n_unlabeled": int(len(unlabeled))}
-    out, tests = [], {}
-    for variant in variants:
-        model, seconds = fit_variant(run, variant)
-        auc = roc_auc_score(truth, model.predict(evaluation))
-        recall = (model.predict(scored), held)
-        trees = np.sum(model.params.get("n_iter") or 0)
-        figures, label, scores = in_run_test(model, run)
-        tests[variant] = (label, scores)
-        out.append(_row(name, split_seed, variant, auc, recall, seconds, trees=int(trees), **figures, **extra))
-    add_paired_se(out, tests)
-    with_oof(out, run, variants)
-    if not ANCHORS:
-        return out
-    frame = plain_frame(X)
     fit_rows = rows[split == "train"]
-    fit_label = np.isin(fit_rows, seeds).astype(int)
-    for kind in PLAIN:
-        started = time.perf_counter()
-        on_test, on_population = anchor_scores(kind, frame, fit_rows, fit_label, [test_idx, population])
-        out.append(
-            _row(
-                name,
-                split_seed,
-                kind,
-                roc_auc_score(truth, on_test),
-                (on_population, held),
-                time.perf_counter() - started,
-                **extra,
-            )
-        )
-    return out
+    return Split(
+        dataset=name,
+        seed=split_seed,
+        run=run,
+        tables={
+            "evaluation": examples(features, test_idx, y[test_idx], np.full(len(test_idx), "label"), "test"),
+            "population": examples(features, population, y[population], np.full(len(population), "label"), "test"),
+        },
+        held=np.isin(population, test_seeds),
+        truth=y[test_idx],
+        on_truth=None,
+        extra={
+            "n_seeds": int(len(seeds)),
+            "n_held_out_seeds": int(len(test_seeds)),
+            "n_unlabeled": int(len(unlabeled)),
+        },
+        frame=lambda: plain_frame(X),
+        fit_rows=fit_rows,
+        fit_label=np.isin(fit_rows, seeds).astype(int),
+        anchor_rows={"evaluation": test_idx, "population": population},
+    )
 
 
-def evaluate_generator(seed: int, n_users: int, variants):
+def generator_split(seed: int, n_users: int) -> Split:
     pop = make_population(seed=seed, n_users=n_users)
     run = make_examples(pop, seed=seed)
-    name = f"generator {n_users // 1000}k"
     ids = pop.table.column("user_id").to_pylist()
     index = {u: i for i, u in enumerate(ids)}
     run_rows = np.array([index[u] for u in run.column("user_id").to_pylist()])
@@ -340,57 +351,61 @@ def evaluate_generator(seed: int, n_users: int, variants):
     train_seeds = run_rows[(run_label == 1) & (run_split == "train")]
     unl = ~pop.labeled
     population = np.setdiff1d(np.arange(len(ids)), train_seeds)  # unlabeled users and held-out seeds
-    held = np.isin(population, test_seeds)
     on_unl = np.isin(population, np.flatnonzero(unl))
-    truth = pop.truth[population[on_unl]]
-    table = pop.table.take(pa.array(population))
-    extra = {
-        "n_seeds": int(pop.labeled.sum()),
-        "n_held_out_seeds": int(len(test_seeds)),
-        "oracle_auc": round(float(roc_auc_score(truth, pop.p[population[on_unl]])), 4),
-    }
+    return Split(
+        dataset=f"generator {n_users // 1000}k",
+        seed=seed,
+        run=run,
+        tables={"population": pop.table.take(pa.array(population))},
+        held=np.isin(population, test_seeds),
+        truth=pop.truth[population[on_unl]],
+        on_truth=on_unl,
+        extra={
+            "n_seeds": int(pop.labeled.sum()),
+            "n_held_out_seeds": int(len(test_seeds)),
+            "oracle_auc": round(float(roc_auc_score(pop.truth[population[on_unl]], pop.p[population[on_unl]])), 4),
+        },
+        frame=lambda: plain_frame(pop.table.drop_columns(["user_id"]).to_pandas()),
+        fit_rows=run_rows[run_split == "train"],
+        fit_label=run_label[run_split == "train"].astype(int),
+        anchor_rows={"population": population},
+    )
+
+
+def evaluate(split: Split, variants) -> list[dict]:
+    """Every variant's row for ``split`` (with the in-run figures), then the anchors' (``ANCHORS``)."""
     out, tests = [], {}
     for variant in variants:
-        model, seconds = fit_variant(run, variant)
-        scores = model.predict(table)
+        model, seconds = fit_variant(split.run, variant)
+        auc, ranked = split.figures({k: model.predict(t) for k, t in split.tables.items()})
         trees = np.sum(model.params.get("n_iter") or 0)
-        figures, label, test_scores = in_run_test(model, run)
-        tests[variant] = (label, test_scores)
+        figures, label, scores = in_run_test(model, split.run)
+        tests[variant] = (label, scores)
         out.append(
-            _row(
-                name,
-                seed,
-                variant,
-                roc_auc_score(truth, scores[on_unl]),
-                (scores, held),
-                seconds,
-                trees=int(trees),
-                **figures,
-                **extra,
-            )
+            _row(split.dataset, split.seed, variant, auc, ranked, seconds, trees=int(trees), **figures, **split.extra)
         )
     add_paired_se(out, tests)
-    with_oof(out, run, variants)
-    if not ANCHORS:
-        return out
-    frame = plain_frame(pop.table.drop_columns(["user_id"]).to_pandas())
-    fit_rows = run_rows[run_split == "train"]
-    fit_label = run_label[run_split == "train"].astype(int)
+    with_oof(out, split.run, variants)
+    return out + anchor_rows(split) if ANCHORS else out
+
+
+def anchor_rows(split: Split) -> list[dict]:
+    """The notebook anchors' rows for ``split`` (:data:`PLAIN`, fitted on the run's train rows)."""
+    out, frame = [], split.frame()
     for kind in PLAIN:
         started = time.perf_counter()
-        (scores,) = anchor_scores(kind, frame, fit_rows, fit_label, [population])
-        out.append(
-            _row(
-                name,
-                seed,
-                kind,
-                roc_auc_score(truth, scores[on_unl]),
-                (scores, held),
-                time.perf_counter() - started,
-                **extra,
-            )
-        )
+        scores = anchor_scores(kind, frame, split.fit_rows, split.fit_label, list(split.anchor_rows.values()))
+        auc, ranked = split.figures(dict(zip(split.anchor_rows, scores, strict=True)))
+        out.append(_row(split.dataset, split.seed, kind, auc, ranked, time.perf_counter() - started, **split.extra))
     return out
+
+
+def evaluate_tabular(name: str, split_seed: int, variants, pu_label_share=0.3, unlabeled_sample_size=5000):
+    return evaluate(tabular_split(name, split_seed, pu_label_share, unlabeled_sample_size), variants)
+
+
+def evaluate_generator(seed: int, n_users: int, variants):
+    return evaluate(generator_split(seed, n_users), variants)
 
 
 def summary(rows: list[dict], variants) -> str:
@@ -425,12 +440,31 @@ def summary(rows: list[dict], variants) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def split_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options that say which splits run (shared with run_pu_mix.py)."""
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--splits", type=int, default=5)
+    parser.add_argument(
+        "--first-split", type=int, default=0, help="split seeds first-split .. first-split + splits - 1"
+    )
     parser.add_argument("--generator-seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--generator-users", type=int, nargs="*", default=[STANDARD["n_users"], 10_000])
+    return parser
+
+
+def split_jobs(args, tabular_first: bool = False) -> list:
+    """(split maker, its arguments) for every split the options ask for, generator first by default."""
+    generator = [(generator_split, (seed, n)) for n in args.generator_users for seed in args.generator_seeds]
+    tabular = [
+        (tabular_split, (name, split))
+        for name in args.datasets
+        for split in range(args.first_split, args.first_split + args.splits)
+    ]
+    return tabular + generator if tabular_first else generator + tabular
+
+
+def main(argv=None) -> int:
+    parser = split_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--oof-folds", type=int, default=0, help="out-of-fold figures on the train split")
@@ -442,11 +476,8 @@ def main(argv=None) -> int:
     OOF_FOLDS = args.oof_folds
     started = time.perf_counter()
     rows = []
-    jobs = [(evaluate_generator, (seed, n_users)) for n_users in args.generator_users for seed in args.generator_seeds]
-    tabular = [(evaluate_tabular, (name, split)) for name in args.datasets for split in range(args.splits)]
-    jobs = tabular + jobs if args.tabular_first else jobs + tabular
-    for job, job_args in jobs:
-        rows += job(*job_args, args.variants)
+    for make, job_args in split_jobs(args, args.tabular_first):
+        rows += evaluate(make(*job_args), args.variants)
         if args.out:  # partial results survive an interrupted run
             write(args, rows, time.perf_counter() - started)
     elapsed = time.perf_counter() - started
