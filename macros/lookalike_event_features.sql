@@ -305,8 +305,10 @@ left join lookalike_pivot as v
     shares), but computed in one grouped pass over the events instead of ASOF lookups into the
     cumulative series: with a single as-of time no lookup is needed, and the population does not
     wait for int_lookalike__event_series. Sums of values may differ from the series' differences
-    of running totals in the last floating-point digits. One row per distinct user of `points`. -#}
-{% macro lookalike_event_features_as_of(points, spec, as_of) %}
+    of running totals in the last floating-point digits. One row per distinct user of `points`.
+    `events_filter` (SQL over `e`, optional) narrows the events read (lookalike_inference_features:
+    lookalike_delta_keys_filter, decision 0041). -#}
+{% macro lookalike_event_features_as_of(points, spec, as_of, events_filter=none) %}
   {%- set since = {} -%}
   {%- for w in (spec['windows'] + spec['active_day_windows'] + [spec['affinity_window']]) | unique -%}
     {%- do since.update({w: dbt.dateadd('day', -1 * w, as_of)}) -%}
@@ -330,6 +332,9 @@ lookalike_events as (
         on e.item_id = i.item_id
     {%- endif %}
     where e.event_at < {{ as_of }}
+    {%- if events_filter %}
+      and {{ events_filter }}
+    {%- endif %}
 ),
 lookalike_aggregated as (
     select

@@ -76,3 +76,33 @@ from (
 {% macro default__lookalike_label_keys_checksum(relation, inputs) %}
   {{ return(lookalike.lookalike_relation_checksum(relation)) }}
 {% endmacro %}
+
+
+{#- The part of stg_lookalike__events that lookalike_inference_features can depend on (decision
+    0041): it reads only events strictly before the scoring time (lookalike_event_features_as_of).
+    Events at or after it (which a pinned scoring time sees arrive) leave its key as it was. The
+    event feature plan (top types and categories, counted over all events) is in the compiled code,
+    so the key still changes when a new event changes the plan.
+    `relation`: the staged events; `inputs`: {model name: relation} of the model's inputs. -#}
+{% macro lookalike_inference_events_checksum(relation, inputs) %}
+  {{ return(adapter.dispatch('lookalike_inference_events_checksum', 'lookalike')(relation, inputs)) }}
+{% endmacro %}
+
+{% macro duckdb__lookalike_inference_events_checksum(relation, inputs) %}
+  {%- set shape = [] -%}
+  {%- for column in adapter.get_columns_in_relation(relation) -%}
+    {%- do shape.append(column.name ~ ' ' ~ column.data_type) -%}
+  {%- endfor -%}
+select
+    count(*) as n_rows,
+    md5(cast(coalesce(sum(hash(lookalike_rows)), 0) as varchar)
+        || '|' || {{ lookalike.lookalike_literal('before the scoring time|' ~ (shape | join(', '))) }}) as checksum
+from (
+    select * from {{ relation }} where event_at < {{ lookalike.lookalike_as_of() }}
+) as lookalike_rows
+{% endmacro %}
+
+{#- Other adapters: every event. -#}
+{% macro default__lookalike_inference_events_checksum(relation, inputs) %}
+  {{ return(lookalike.lookalike_relation_checksum(relation)) }}
+{% endmacro %}

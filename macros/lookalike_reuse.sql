@@ -188,8 +188,8 @@ create table if not exists {{ state }} (
     checksum: that macro of the package (it may dispatch), given the input's relation and every input ({name: relation}),
     returns SQL of one row (n_rows, checksum) covering all of that input the model's output can
     depend on (int_lookalike__training_points: the snapshot keys up to its latest as-of time). -#}
-{%- macro lookalike_node_keys(state, upto) -%}
-  {%- set out = {'key': none, 'upto_key': none} -%}
+{%- macro lookalike_node_keys(state, upto, leave_out=none) -%}
+  {%- set out = {'key': none, 'upto_key': none, 'other_key': none} -%}
   {%- if not execute -%}{{ return(out) }}{%- endif -%}
   {%- set library = lookalike.lookalike_library_version() -%}
   {%- if library is none and model.language == 'python' -%}
@@ -208,6 +208,7 @@ create table if not exists {{ state }} (
   {%- set narrow = config.get('lookalike_key_checksums') or {} -%}
   {%- set parts = [] -%}
   {%- set upto_parts = [] if upto else none -%}
+  {%- set other_parts = [] -%}
   {%- for unique_id in inputs | sort -%}
     {%- set name = inputs[unique_id]['name'] -%}
     {%- set relation = inputs[unique_id]['relation'] -%}
@@ -232,6 +233,7 @@ create table if not exists {{ state }} (
     {#- The cut input adds its part to upto_parts above, only when named by its rows; a part short
         leaves no upto_key. -#}
     {%- if upto and name != upto['input'] -%}{%- do upto_parts.append(part) -%}{%- endif -%}
+    {%- if name != leave_out -%}{%- do other_parts.append(part) -%}{%- endif -%}
   {%- endfor -%}
   {#- A model that reads its own previous table (lookalike_user_scores) compiles that part only once
       the table exists; it marks it, and the key leaves it out, so a second build can keep it. -#}
@@ -248,6 +250,9 @@ create table if not exists {{ state }} (
   {%- if upto_parts is not none and upto_parts | length == parts | length -%}
     {%- do out.update({'upto_key': local_md5((head + [upto_parts | join('\n'), tail]) | join('|'))}) -%}
   {%- endif -%}
+  {%- if leave_out -%}
+    {%- do out.update({'other_key': local_md5((head + ['without:' ~ leave_out, other_parts | join('\n'), tail]) | join('|'))}) -%}
+  {%- endif -%}
   {{ return(out) }}
 {%- endmacro -%}
 
@@ -255,7 +260,7 @@ create table if not exists {{ state }} (
 {#- The actions of lookalike_build_state after which a table holds what its inputs_key describes:
     built whole, kept as it was, or given its input's new rows (decision 0039). -#}
 {%- macro lookalike_recorded_actions() -%}
-  {{ return(['built', 'kept', 'appended']) }}
+  {{ return(['built', 'kept', 'appended', 'updated']) }}
 {%- endmacro -%}
 
 
@@ -295,7 +300,7 @@ create table if not exists {{ state }} (
     the input rows with that value (int_lookalike__user_snapshots: deduplicated per user and
     snapshot_at) then equals the previous table plus its SQL over the rows after W. -#}
 {%- macro lookalike_keep_decision() -%}
-  {%- set decision = {'keep': false, 'append': false, 'key': none, 'rows': none} -%}
+  {%- set decision = {'keep': false, 'append': false, 'delta': false, 'key': none, 'rows': none} -%}
   {%- if not config.get('lookalike_keep', false) -%}{{ return(decision) }}{%- endif -%}
   {%- set state = lookalike.lookalike_build_state() -%}
   {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
@@ -310,9 +315,17 @@ create table if not exists {{ state }} (
       {%- set upto = {'input': append['input'], 'column': append['column'], 'bound': 'select max(' ~ column ~ ') from ' ~ this} -%}
     {%- endif -%}
   {%- endif -%}
+  {#- Config lookalike_delta (decision 0041; where lookalike_appends_new_rows): with 'after', the
+      input is cut at the table's latest `after` as for an append; with 'compare', the key is also
+      computed without that input (other_key) and recorded beside the whole key ('<key>/<other>'). -#}
+  {%- set delta = config.get('lookalike_delta') if model.language == 'sql' and lookalike.lookalike_appends_new_rows() else none -%}
+  {%- if delta -%}
+    {{ return(lookalike.lookalike_delta_decision(decision, state, entry, reusable, delta)) }}
+  {%- endif -%}
   {%- set keys = lookalike.lookalike_node_keys(state, upto) -%}
   {%- set key = keys['key'] -%}
   {%- do decision.update({'key': key}) -%}
+
   {%- if key and reusable and entry['inputs_key'] == key -%}
     {%- if config.get('lookalike_keep_check_rows', true) -%}
       {#- Kept only if untouched: an edited table (a hand-edited model_json) is built again. -#}
@@ -321,12 +334,61 @@ create table if not exists {{ state }} (
     {%- else -%}
       {%- do decision.update({'keep': true}) -%}
     {%- endif -%}
-  {%- elif key and upto and keys['upto_key'] and keys['upto_key'] == entry['inputs_key'] -%}
+  {%- elif key and append and upto and keys['upto_key'] and keys['upto_key'] == entry['inputs_key'] -%}
     {%- if config.get('lookalike_keep_check_rows', true) -%}
       {%- do decision.update({'append': entry['rows_checksum'] is not none and lookalike.lookalike_rows_checksum(this) == entry['rows_checksum']}) -%}
     {%- else -%}
       {%- do decision.update({'append': true}) -%}
     {%- endif -%}
+  {%- endif -%}
+  {{ return(decision) }}
+{%- endmacro -%}
+
+
+{#- lookalike_keep_decision for a model with config lookalike_delta (decision 0041; DuckDB):
+    {'input': a model it reads, 'key': a column, and 'after': a column, or 'compare': 'columns' /
+    'row_hash'}. Each row of the table is a function of its key's rows of that input and of the
+    model's other inputs and code. The recorded inputs key is '<key>/<other>[/<input rows>]':
+    the usual key, the key without that input, and with 'after' the input's row checksum (n_rows:checksum).
+    - keep: the usual key is unchanged (and, with lookalike_keep_check_rows, the rows untouched);
+      the recorded parts are kept as they are (the input is unchanged, by its recorded key).
+    - delta ('after'): the other inputs and the code are unchanged and the input cut to its rows
+      with `after` at or before the table's latest `after` (W) has the recorded row checksum: the
+      input only gained rows after W. The keys with such rows are replaced.
+    - delta ('compare'): the other inputs and the code are unchanged: the keys whose input row
+      differs from the table's are replaced (lookalike_delta_keys_sql).
+    Otherwise built whole. The input's row checksum is computed only when the table is not kept. -#}
+{%- macro lookalike_delta_decision(decision, state, entry, reusable, delta) -%}
+  {%- set keys = lookalike.lookalike_node_keys(state, none, delta['input']) -%}
+  {%- set key = keys['key'] -%}
+  {%- if not key -%}{{ return(decision) }}{%- endif -%}
+  {%- set recorded = (entry['inputs_key'] or '').split('/') if reusable else [] -%}
+  {%- set untouched = not config.get('lookalike_keep_check_rows', true) -%}
+  {%- if recorded and recorded[0] == key -%}
+    {%- set untouched = untouched or (entry['rows_checksum'] is not none and lookalike.lookalike_rows_checksum(this) == entry['rows_checksum']) -%}
+    {%- if untouched -%}
+      {%- do decision.update({'keep': true, 'key': entry['inputs_key'], 'rows': entry['rows_checksum']}) -%}
+      {{ return(decision) }}
+    {%- endif -%}
+  {%- endif -%}
+  {%- set other = recorded | length >= 2 and recorded[1] == keys['other_key'] -%}
+  {%- if delta.get('after') -%}
+    {%- set input = ref(delta['input']) -%}
+    {%- set column = lookalike.lookalike_quote_identifier(delta['after']) -%}
+    {%- set bound = 'select max(' ~ column ~ ') from ' ~ this -%}
+    {%- if other and recorded | length == 3 and run_query('select (' ~ bound ~ ') is not null').rows[0][0] -%}
+      {%- set found = run_query(lookalike.lookalike_relation_checksum_upto(input, delta['after'], bound)).rows[0] -%}
+      {%- set other = recorded[2] == found[2] ~ ':' ~ found[3] -%}
+    {%- else -%}
+      {%- set found = run_query(lookalike.lookalike_relation_checksum(input)).rows[0] -%}
+      {%- set other = false -%}
+    {%- endif -%}
+    {%- do decision.update({'key': key ~ '/' ~ keys['other_key'] ~ '/' ~ found[0] ~ ':' ~ found[1]}) -%}
+  {%- else -%}
+    {%- do decision.update({'key': key ~ '/' ~ keys['other_key']}) -%}
+  {%- endif -%}
+  {%- if other -%}
+    {%- do decision.update({'delta': untouched or (entry['rows_checksum'] is not none and lookalike.lookalike_rows_checksum(this) == entry['rows_checksum'])}) -%}
   {%- endif -%}
   {{ return(decision) }}
 {%- endmacro -%}
@@ -345,6 +407,99 @@ create table if not exists {{ state }} (
   {%- set filter = 'where ' ~ column ~ ' > (select max(' ~ column ~ ') from ' ~ this ~ ')' -%}
 insert into {{ this }} by name
 {{ compiled.replace(marker, filter) }}
+{%- endmacro -%}
+
+
+{#- The place, in a model with config lookalike_delta ({'input', 'key', ...}), where a relation is
+    read whose rows can be restricted to the keys that changed (decision 0041): `where
+    {{ lookalike.lookalike_delta_keys_filter('e.user_id') }}`, `column` naming the key there. It is
+    `(true)` with a comment in a whole build; the delta path of lookalike_table replaces every such
+    place with `(<column> in (<the changed keys>))`. -#}
+{%- macro lookalike_delta_keys_filter(column) -%}
+(true /* lookalike_delta_keys: {{ column }} */)
+{%- endmacro -%}
+
+
+{#- The relation that holds the changed keys during the current model's delta path. -#}
+{%- macro lookalike_delta_keys_relation() -%}
+  {{ return(this.incorporate(path={'identifier': this.identifier ~ '__lookalike_delta_keys'}, type='table')) }}
+{%- endmacro -%}
+
+
+{#- A 64-bit hash of the named columns of each row (sorted by name), for config lookalike_delta's
+    compare 'row_hash': the model stores it, the delta path compares it with the input's. -#}
+{%- macro lookalike_row_hash(columns) -%}
+  {{ return(adapter.dispatch('lookalike_row_hash', 'lookalike')(columns)) }}
+{%- endmacro -%}
+
+{%- macro duckdb__lookalike_row_hash(columns) -%}
+hash({% for c in columns | sort %}{{ lookalike.lookalike_quote_identifier(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro -%}
+
+{%- macro default__lookalike_row_hash(columns) -%}
+xxhash64({% for c in columns | sort %}{{ lookalike.lookalike_quote_identifier(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro -%}
+
+
+{#- The columns of config lookalike_delta's input that the 'row_hash' comparison covers: all but the
+    key and the config's `ignore` list. -#}
+{%- macro lookalike_delta_hashed_columns(relation) -%}
+  {%- set delta = config.get('lookalike_delta') -%}
+  {%- set skip = [delta['key']] + (delta.get('ignore') or []) -%}
+  {{ return(lookalike.lookalike_input_columns(relation).keys() | reject('in', skip) | sort | list) }}
+{%- endmacro -%}
+
+
+{#- The keys whose rows the current model's delta path replaces (decision 0041), as SQL of one
+    column named like the key:
+      'after': the keys with an input row after the table's latest `after` (the input only gained
+               such rows: lookalike_keep_decision checked it);
+      'compare': 'columns': the keys whose input row differs from this table's row in any column
+               the input has (or that only one side has);
+      'compare': 'row_hash': the keys whose input row's lookalike_row_hash differs from the
+               table's row_hash column (or that only one side has). -#}
+{%- macro lookalike_delta_keys_sql() -%}
+  {%- set delta = config.get('lookalike_delta') -%}
+  {%- set input = ref(delta['input']) -%}
+  {%- set key = lookalike.lookalike_quote_identifier(delta['key']) -%}
+  {%- if delta.get('after') -%}
+    {%- set column = lookalike.lookalike_quote_identifier(delta['after']) -%}
+select distinct {{ key }} from {{ input }} where {{ column }} > (select max({{ column }}) from {{ this }})
+  {%- else -%}
+    {%- if delta['compare'] == 'columns' -%}
+      {%- set columns = lookalike.lookalike_input_columns(input).keys() | reject('in', [delta['key']]) | sort | list -%}
+    {%- else -%}
+      {%- set columns = ['row_hash'] -%}
+    {%- endif -%}
+select coalesce(n.{{ key }}, o.{{ key }}) as {{ key }}
+from (
+    select {{ key }}{% for c in columns %}, {% if delta['compare'] == 'row_hash' %}{{ lookalike.lookalike_row_hash(lookalike.lookalike_delta_hashed_columns(input)) }} as row_hash{% else %}{{ lookalike.lookalike_quote_identifier(c) }}{% endif %}{% endfor %}
+    from {{ input }}
+) as n
+full outer join (
+    select {{ key }}{% for c in columns %}, {{ lookalike.lookalike_quote_identifier(c) }}{% endfor %}
+    from {{ this }}
+) as o
+    on n.{{ key }} = o.{{ key }}
+where n.{{ key }} is null or o.{{ key }} is null
+    {%- for c in columns %}
+    or n.{{ lookalike.lookalike_quote_identifier(c) }} is distinct from o.{{ lookalike.lookalike_quote_identifier(c) }}
+    {%- endfor %}
+  {%- endif -%}
+{%- endmacro -%}
+
+
+{#- The delta path's SQL: the model's compiled code with every lookalike_delta_keys_filter replaced
+    by a semi-join on the changed keys (`keys`: their relation), inserted by column name. -#}
+{%- macro lookalike_delta_insert_sql(compiled, keys) -%}
+  {%- set delta = config.get('lookalike_delta') -%}
+  {%- set pattern = '\\(true /\\* lookalike_delta_keys: (.+?) \\*/\\)' -%}
+  {%- if modules.re.search(pattern, compiled) is none -%}
+    {{ exceptions.raise_compiler_error('lookalike: ' ~ this.identifier ~ ' has config lookalike_delta but its SQL holds no lookalike.lookalike_delta_keys_filter() (where it reads ' ~ delta['input'] ~ ')') }}
+  {%- endif -%}
+  {%- set replacement = '(\\1 in (select ' ~ lookalike.lookalike_quote_identifier(delta['key']) ~ ' from ' ~ keys ~ '))' -%}
+insert into {{ this }} by name
+{{ modules.re.sub(pattern, replacement, compiled) }}
 {%- endmacro -%}
 
 

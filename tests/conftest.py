@@ -71,7 +71,7 @@ def repo() -> Path:
 
 def build_state(db_path: Path) -> dict[str, dict]:
     """table name -> the latest row of lookalike_build_state for it (decision 0025): invocation_id,
-    action ('built' / 'kept' / 'appended'), inputs_key (None: built again next time), rows_checksum."""
+    action ('built' / 'kept' / 'appended' / 'updated'), inputs_key (None: built again next time), rows_checksum."""
     rows = query_dicts(
         db_path,
         """

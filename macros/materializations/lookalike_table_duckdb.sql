@@ -7,7 +7,9 @@
     is kept only while the serving file still holds the build it published. Otherwise the table is
     built as dbt-duckdb's `table` builds it, and the key is recorded (lookalike_record_built).
     A model with config lookalike_append whose input only gained rows after the table's latest
-    (lookalike_keep_decision) gets the model's SQL over those rows inserted instead (decision 0039). -#}
+    (lookalike_keep_decision) gets the model's SQL over those rows inserted instead (decision 0039).
+    A model with config lookalike_delta whose other inputs are unchanged gets the rows of the keys
+    whose input rows changed replaced (action 'updated', decision 0041). -#}
 {% materialization lookalike_table, adapter='duckdb', supported_languages=['sql', 'python'] %}
   {%- set existing_relation = load_cached_relation(this) -%}
   {%- set decision = lookalike.lookalike_keep_decision() -%}
@@ -41,6 +43,28 @@
       {{ lookalike.lookalike_append_sql(compiled_code) }}
     {%- endcall -%}
     {%- do lookalike.lookalike_record_built(decision, 'appended') -%}
+    {{ adapter.commit() }}
+    {{ return({'relations': [this.incorporate(type='table')]}) }}
+  {%- endif -%}
+  {%- if decision['delta'] -%}
+    {#- Decision 0041: every row of the table is a function of its key's rows of the input (and of
+        inputs that are unchanged): replace the rows of the keys whose input rows changed. -#}
+    {%- set keys = lookalike.lookalike_delta_keys_relation() -%}
+    {%- call statement('lookalike_delta_keys') -%}
+      create or replace table {{ keys }} as {{ lookalike.lookalike_delta_keys_sql() }}
+    {%- endcall -%}
+    {%- set changed = run_query('select count(*) from ' ~ keys).rows[0][0] -%}
+    {{ log('lookalike: ' ~ this.identifier ~ ' updated: ' ~ changed ~ ' ' ~ config.get('lookalike_delta')['key'] ~ ' changed in ' ~ config.get('lookalike_delta')['input'] ~ ' (key ' ~ decision['key'][:12] ~ ')', info=true) }}
+    {%- call statement('lookalike_delta_delete') -%}
+      delete from {{ this }} where {{ lookalike.lookalike_quote_identifier(config.get('lookalike_delta')['key']) }} in (select {{ lookalike.lookalike_quote_identifier(config.get('lookalike_delta')['key']) }} from {{ keys }})
+    {%- endcall -%}
+    {%- call statement('main') -%}
+      {{ lookalike.lookalike_delta_insert_sql(compiled_code, keys) }}
+    {%- endcall -%}
+    {%- call statement('lookalike_delta_drop') -%}
+      drop table if exists {{ keys }}
+    {%- endcall -%}
+    {%- do lookalike.lookalike_record_built(decision, 'updated') -%}
     {{ adapter.commit() }}
     {{ return({'relations': [this.incorporate(type='table')]}) }}
   {%- endif -%}

@@ -8,7 +8,14 @@ real `dbt` builds of the hand-made fixture (fixtures.py), each compared with a b
   with their first snapshot, the keys up to the latest positive label time): new snapshots after
   every positive label keep it; a new user rebuilds it. lookalike_pit_labels likewise (the
   labelled users' keys up to the latest label time): an unlabelled user's late snapshot keeps it.
-In every case the three tables equal a --full-refresh of them on a copy of the same warehouse, and after
+- The inference side (decision 0041, config lookalike_delta): int_lookalike__inference_snapshots
+  replaces only the users with snapshot rows after its latest snapshot_at (when the snapshots only
+  gained such rows), lookalike_inference_features only the users whose inference snapshot row
+  changed (when the events before the scoring time, the items and its code are unchanged), the
+  feature hashes only the users whose feature row's row_hash changed. Events added before the
+  scoring time and a moved scoring time rebuild the feature table whole; events after the scoring
+  time keep it.
+In every case the six tables equal a --full-refresh of them on a copy of the same warehouse, and after
 the scheduled day every public table compared equals a full build from scratch.
 
 The labels are the fixture's without the ones with no timestamp (those take the scoring time, which
@@ -17,20 +24,31 @@ is after the new snapshots): the latest positive label time is 2026-03-05.
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import duckdb
 import pytest
 
 from conftest import build_state, query, run_dbt
-from integration.fixtures import FIXTURE_VARS, build_fixture_db
+from integration.fixtures import FIXTURE_VARS, add_events, build_fixture_db
 
 pytestmark = pytest.mark.integration
 
 SNAPSHOTS, POINTS, LABELS = "int_lookalike__user_snapshots", "int_lookalike__training_points", "lookalike_pit_labels"
-TABLES = (SNAPSHOTS, POINTS, LABELS)
+INF_SNAPSHOTS, FEATURES = "int_lookalike__inference_snapshots", "lookalike_inference_features"
+HASHES = "int_lookalike__population_feature_hashes"
+INFERENCE = (INF_SNAPSHOTS, FEATURES, HASHES)
+TABLES = (SNAPSHOTS, POINTS, LABELS, *INFERENCE)
 VARS = {**FIXTURE_VARS, "lookalike_labels": "inputs.labels_timed"}
-UPSTREAM = ["--select", f"+{POINTS}"]
+EVENT_VARS = {
+    **VARS,
+    "lookalike_events": "inputs.events",
+    "lookalike_items": "inputs.items",
+    "lookalike_event_top_types": 2,
+    "lookalike_affinity_top_categories": 2,
+}
+UPSTREAM = ["--select", f"+{POINTS}", f"+{HASHES}"]
 PUBLIC = {
     "lookalike_inference_features": "select * exclude (as_of_at) from lookalike_inference_features",
     "lookalike_pit_features": "select * from lookalike_pit_features",
@@ -113,6 +131,47 @@ STEPS = [
 ]
 
 
+# Then the inference side with events (decision 0041), each on top of the previous ones: (name,
+# statements or a callable given the warehouse, vars, expected actions of the three inference tables,
+# users updated by the hash table, or None when it is built).
+# Fixture events: users 0001..0017 and 0031..0035, January-February 2026; the scoring time is
+# 2026-06-01.
+INFERENCE_STEPS = [
+    # A new events input: the feature plan (in the compiled code) gains columns: built whole.
+    ("events_input", add_events, EVENT_VARS, ("kept", "built", "built"), None),
+    # Events for two users without events, before the scoring time, of the top type 'view' and no
+    # item (the plan is unchanged): the events a feature can read changed, so the feature table is
+    # built whole; only those two users' feature rows changed, so only they are hashed again.
+    (
+        "events_before_the_scoring_time",
+        [
+            "insert into inputs.events values ('0020', '2026-05-01 00:00:00', 'view', null, null)",
+            "insert into inputs.events values ('0021', '2026-05-20 00:00:00', 'view', null, null)",
+        ],
+        EVENT_VARS,
+        ("kept", "built", "updated"),
+        2,
+    ),
+    # An event after the scoring time reaches no feature: everything is kept.
+    (
+        "events_after_the_scoring_time",
+        ["insert into inputs.events values ('0022', '2026-07-01 00:00:00', 'view', null, null)"],
+        EVENT_VARS,
+        ("kept", "kept", "kept"),
+        0,
+    ),
+    # The scoring time moves by a day: both tables that read it are built whole (it is in their
+    # compiled code); the hashes change for exactly the users whose time-dependent features changed.
+    (
+        "scoring_time_moved",
+        [],
+        {**EVENT_VARS, "lookalike_as_of": "2026-06-02 00:00:00"},
+        ("built", "built", "updated"),
+        "changed",
+    ),
+]
+
+
 def execute(db, statements) -> None:
     con = duckdb.connect(str(db))
     for statement in statements:
@@ -124,14 +183,20 @@ def table(db, name: str) -> list[tuple]:
     return query(db, f"select * from {name} order by all")
 
 
-def rebuilt_from_scratch(db, work, name: str, args) -> dict:
-    """Both tables (and, with a whole build, the public ones) of a --full-refresh on a copy of `db`."""
+def rebuilt_from_scratch(db, work, name: str, args, vars=VARS) -> dict:
+    """The tables (and, with a whole build, the public ones) of a --full-refresh on a copy of `db`."""
     copy_work = work / name
     copy_work.mkdir()
     copy = copy_work / "copy.duckdb"
     shutil.copy2(db, copy)
-    run_dbt([*args, "--full-refresh"], copy, copy_work, vars=VARS)
+    run_dbt([*args, "--full-refresh"], copy, copy_work, vars=vars)
     return {"tables": {t: table(copy, t) for t in TABLES}, "public": public(copy)}
+
+
+def updated(log: str, name: str) -> int | None:
+    """How many keys the build's log says `name` replaced (action 'updated'), or None."""
+    found = re.search(rf"lookalike: {name} updated: (\d+) user_id changed", log)
+    return int(found.group(1)) if found else None
 
 
 def public(db) -> dict:
@@ -160,15 +225,25 @@ def builds(tmp_path_factory):
         ),
         "scratch": rebuilt_from_scratch(db, work, "new_day_scratch", ["build"]),
     }
-    for name, statements, *_ in STEPS:
+    steps = [(name, statements, VARS) for name, statements, *_ in STEPS]
+    steps += [(name, statements, vars) for name, statements, vars, *_ in INFERENCE_STEPS]
+    for name, statements, vars in steps:
         before = build_state(db)
-        execute(db, statements)
-        run_dbt(["run", *UPSTREAM], db, work, vars=VARS)
+        hashes_before = table(db, HASHES)
+        if callable(statements):
+            statements(db)
+        else:
+            execute(db, statements)
+        proc = run_dbt(["run", *UPSTREAM], db, work, vars=vars)
         out[name] = {
             "before": before,
             "state": build_state(db),
+            "log": proc.stdout,
+            "hashes_before": hashes_before,
             "tables": {t: table(db, t) for t in TABLES},
-            "scratch": rebuilt_from_scratch(db, work, f"{name}_scratch", ["run", "--select", " ".join(TABLES)]),
+            "scratch": rebuilt_from_scratch(
+                db, work, f"{name}_scratch", ["run", "--select", " ".join(TABLES)], vars=vars
+            ),
         }
     return out
 
@@ -182,6 +257,10 @@ def test_a_scheduled_day_appends_the_new_snapshots_and_keeps_the_training_points
     assert day["state"][SNAPSHOTS]["inputs_key"] != first["state"][SNAPSHOTS]["inputs_key"]
     assert day["state"][POINTS]["action"] == "kept"
     assert day["state"][LABELS]["action"] == "kept"
+    # The inference side replaces the four users' rows only (decision 0041).
+    for name in INFERENCE:
+        assert day["state"][name]["action"] == "updated", name
+        assert updated(day["log"], name) == 4, name
     assert day["tables"][POINTS] == first["points"]
     # 60 users x 3 months, 10 late joiners with one: 160 rows, then 4 new keys (0004's two rows are one key).
     assert len(day["tables"][SNAPSHOTS]) == 164
@@ -210,3 +289,53 @@ def test_each_change_gives_the_tables_of_a_build_from_scratch(
     if points_kept:
         assert step["state"][POINTS]["inputs_key"] == step["before"][POINTS]["inputs_key"], name
     assert step["state"][LABELS]["action"] == ("kept" if labels_kept else "built"), name
+
+
+@pytest.mark.parametrize("name, statements, appended, points_kept, labels_kept", STEPS, ids=[s[0] for s in STEPS])
+def test_each_snapshot_change_updates_or_builds_the_inference_side(
+    builds, name, statements, appended, points_kept, labels_kept
+):
+    """The snapshots only gained rows after the latest: the inference snapshots replace the users
+    with such rows; any other change builds them whole. The feature table and the hashes never need
+    a whole build here (their other inputs and code are unchanged): each replaces the users whose
+    input row changed, or is kept when its input's rows are all unchanged."""
+    step = builds[name]
+    # A duplicated old key rebuilds the deduplicated snapshots with the rows they had: the inference
+    # snapshots' input, cut at their latest, still has the recorded checksum, so they are updated
+    # for no user.
+    expected = "updated" if appended or name == "duplicated_old_key" else "built"
+    assert step["state"][INF_SNAPSHOTS]["action"] == expected, name
+    if name == "duplicated_old_key":
+        assert updated(step["log"], INF_SNAPSHOTS) == 0
+    for table_name in (FEATURES, HASHES):
+        action = step["state"][table_name]["action"]
+        assert action in ("updated", "kept"), (name, table_name)
+        if action == "kept":
+            assert step["state"][table_name]["inputs_key"] == step["before"][table_name]["inputs_key"], name
+    # Exactly the users whose hash changed (or who are new) were hashed again.
+    before = {user: feature_hash for user, feature_hash, _ in step["hashes_before"]}
+    changed = sum(1 for user, feature_hash, _ in step["tables"][HASHES] if before.get(user) != feature_hash)
+    if step["state"][HASHES]["action"] == "kept":
+        assert changed == 0, name
+    else:
+        assert updated(step["log"], HASHES) == changed, name
+
+
+@pytest.mark.parametrize(
+    "name, statements, vars, actions, hashed", INFERENCE_STEPS, ids=[s[0] for s in INFERENCE_STEPS]
+)
+def test_the_inference_side_with_events_and_a_moving_scoring_time(builds, name, statements, vars, actions, hashed):
+    step = builds[name]
+    assert step["tables"] == step["scratch"]["tables"], name
+    assert tuple(step["state"][t]["action"] for t in INFERENCE) == actions, name
+    before = {user: feature_hash for user, feature_hash, _ in step["hashes_before"]}
+    changed = sum(1 for user, feature_hash, _ in step["tables"][HASHES] if before.get(user) != feature_hash)
+    if hashed == "changed":
+        # The moved scoring time changes the days-since features of the users with events, not the
+        # others': some users are hashed again, not all of them.
+        assert 0 < changed < len(step["tables"][HASHES])
+        assert updated(step["log"], HASHES) == changed
+    elif hashed is not None:
+        assert changed == hashed, name
+        if actions[2] == "updated":
+            assert updated(step["log"], HASHES) == hashed, name
