@@ -28,7 +28,8 @@ select
         coalesce({{ dbt.concat(["'v'", 'cast(' ~ lookalike.lookalike_quote_identifier(f) ~ ' as ' ~ dbt.type_string() ~ ')']) }}, 'n')
     {%- endfor %})) as feature_hash,
     {{ lookalike.lookalike_row_hash(features) }} as row_hash
-from {{ ref('lookalike_inference_features') }}
+{#- Aliased: on Spark, `from t where (...)` would read `where (...)` as an alias with a column list. #}
+from {{ ref('lookalike_inference_features') }} as inference_features
 where {{ lookalike.lookalike_delta_keys_filter('user_id') }}
 {%- if not partial %}
   and 1 = 0

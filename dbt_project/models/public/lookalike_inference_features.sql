@@ -20,7 +20,8 @@
 
 with points as (
     select *, {{ lookalike.lookalike_as_of() }} as as_of_at
-    from {{ ref('int_lookalike__inference_snapshots') }}
+    {#- Aliased: on Spark, `from t where (...)` would read `where (...)` as an alias with a column list. #}
+    from {{ ref('int_lookalike__inference_snapshots') }} as inference_snapshots
     where {{ lookalike.lookalike_delta_keys_filter('user_id') }}
 ){% if event_features %},
 
