@@ -29,7 +29,7 @@ select
     {%- endfor %})) as feature_hash,
     {{ lookalike.lookalike_row_hash(features) }} as row_hash
 {#- Aliased: on Spark, `from t where (...)` would read `where (...)` as an alias with a column list. #}
-from {{ ref('lookalike_inference_features') }} as inference_features
+from {{ ref('lookalike_inference_features') }} as inference_features  -- noqa: AL05
 where {{ lookalike.lookalike_delta_keys_filter('user_id') }}
 {%- if not partial %}
   and 1 = 0

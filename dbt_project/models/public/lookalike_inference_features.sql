@@ -21,7 +21,7 @@
 with points as (
     select *, {{ lookalike.lookalike_as_of() }} as as_of_at
     {#- Aliased: on Spark, `from t where (...)` would read `where (...)` as an alias with a column list. #}
-    from {{ ref('int_lookalike__inference_snapshots') }} as inference_snapshots
+    from {{ ref('int_lookalike__inference_snapshots') }} as inference_snapshots  -- noqa: AL05
     where {{ lookalike.lookalike_delta_keys_filter('user_id') }}
 ){% if event_features %},
 
