@@ -92,3 +92,60 @@ def kept_by_last_build(db_path: Path) -> set[str]:
         for name, row in build_state(db_path).items()
         if row["invocation_id"] == last[0][0] and row["action"] == "kept"
     }
+
+
+#: Test modules that take longest (setup and calls together, from the CI log's durations), longest
+#: first. They are collected first, so that with ``--dist loadfile --no-loadscope-reorder`` (the
+#: pytest options in pyproject.toml) the two workers start on them and the short modules fill the
+#: end, instead of one long Spark module running alone at the end (decision 0042). Order only:
+#: every test still runs, and a module missing here keeps its collection order after these.
+SLOW_MODULES_FIRST = (
+    "tests/integration/test_spark_parity.py",
+    "tests/integration/test_snapshot_append.py",
+    "tests/integration/test_spark_hostile_names.py",
+    "tests/bench/test_bench.py",
+    "tests/integration/test_input_shapes.py",
+    "tests/integration/test_partial_scoring.py",
+    "tests/integration/test_tampered_models.py",
+    "tests/integration/test_reuse.py",
+    "tests/integration/test_feature_reuse.py",
+    "tests/integration/test_bi_serving.py",
+    "tests/integration/test_event_features.py",
+    "tests/integration/test_drift_and_audiences.py",
+    "tests/integration/test_failure_policy.py",
+    "tests/integration/test_run_history.py",
+    "tests/integration/test_time_matching.py",
+    "tests/integration/test_sql_scoring.py",
+    "tests/integration/test_time_zones.py",
+    "tests/integration/test_holdout.py",
+)
+
+
+def module_rank(nodeid: str) -> int:
+    """Where a test's module comes in :data:`SLOW_MODULES_FIRST` (the modules not listed after)."""
+    module = nodeid.split("::", 1)[0]
+    try:
+        return SLOW_MODULES_FIRST.index(module)
+    except ValueError:
+        return len(SLOW_MODULES_FIRST)
+
+
+def pytest_collection_modifyitems(config, items):
+    # A stable sort: the tests of one module keep their order (module-scoped builds rely on it).
+    items.sort(key=lambda item: module_rank(item.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Seconds per test module (setup, call and teardown summed), to keep SLOW_MODULES_FIRST true."""
+    totals: dict[str, float] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            nodeid, duration = getattr(report, "nodeid", None), getattr(report, "duration", None)
+            if nodeid and duration is not None:
+                module = nodeid.split("::", 1)[0]
+                totals[module] = totals.get(module, 0.0) + duration
+    if not totals:
+        return
+    terminalreporter.write_sep("=", "slowest 25 test modules (seconds, setup + call + teardown)")
+    for module, seconds in sorted(totals.items(), key=lambda kv: -kv[1])[:25]:
+        terminalreporter.write_line(f"{seconds:9.1f}s  {module}")
