@@ -10,9 +10,12 @@ a 20-member bagging ensemble of ~250 depth-3 HGB trees, for
 - ``sql`` (``--sql``): the members compiled to SQL (:mod:`lookalike_udf.sql`) and run in DuckDB
   (``SET threads``) over the same matrix as a table, ``create table ... as select``.
 
-Each at 1 and 2 threads, ``--repeat`` times (the median is reported). core-ns per tree-row =
+Each at 1 and 2 threads, ``--repeat`` times (the median is reported; ``--skip-library``,
+``--skip-predict-proba``, ``--predict-proba-repeat`` and ``--predict-proba-threads`` leave out or
+shorten the slow references). The load average is recorded at the start and after each engine. core-ns per tree-row =
 wall seconds x threads x 1e9 / (rows x trees of all members). The kernel's scores are compared
-with the members' mean ``predict_proba`` (max |difference|; 0 means bit-identical).
+with the members' mean ``predict_proba`` (max |difference|; 0 means bit-identical), else with
+``library-sklearn``; the first thread count that ran either is the reference for all.
 
 Run (wait for a quiet machine: ``pgrep -f "bench/run.py|pytest"`` prints nothing)::
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -143,6 +147,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--sql", action="store_true", help="also time the compiled SQL in DuckDB")
     parser.add_argument("--skip-predict-proba", action="store_true")
+    parser.add_argument("--skip-library", action="store_true", help="do not time engine='sklearn'")
+    parser.add_argument(
+        "--predict-proba-repeat", type=int, help="repetitions of predict_proba (default --repeat; it is the slow one)"
+    )
+    parser.add_argument(
+        "--predict-proba-threads", help="thread counts at which predict_proba runs (default: every --threads)"
+    )
     parser.add_argument("--out", help="write the results as JSON to this file")
     args = parser.parse_args(argv)
 
@@ -184,28 +195,37 @@ def main(argv=None) -> dict:
         "engines": {},
     }
     reference = None
+    pp_threads = args.predict_proba_threads or args.threads
+    pp_threads = {int(t) for t in pp_threads.split(",")}
+    results["load_average_start"] = list(os.getloadavg())
     for threads in [int(t) for t in args.threads.split(",")]:
         with threadpool_limits(limits=threads, user_api="openmp"):
-            runs = {
-                "kernel": lambda t=threads: kernel.predict_proba_positive(X, n_threads=t),
-                "library-sklearn": lambda t=threads: library.predict_proba_positive(X, n_threads=t),
-            }
-            if not args.skip_predict_proba:
+            runs = {"kernel": lambda t=threads: kernel.predict_proba_positive(X, n_threads=t)}
+            if not args.skip_library:
+                runs["library-sklearn"] = lambda t=threads: library.predict_proba_positive(X, n_threads=t)
+            if not args.skip_predict_proba and threads in pp_threads:
                 runs["predict_proba"] = lambda: np.mean([c.predict_proba(X)[:, 1] for c in classifiers], axis=0)
             outputs = {}
             for name, fn in runs.items():
-                seconds, times, outputs[name] = timed(fn, args.repeat)
+                repeat = (
+                    args.predict_proba_repeat if name == "predict_proba" and args.predict_proba_repeat else args.repeat
+                )
+                seconds, times, outputs[name] = timed(fn, repeat)
                 results["engines"][f"{name}@{threads}"] = {
                     "seconds": round(seconds, 3),
                     "all_seconds": [round(t, 3) for t in times],
                     "core_ns_per_tree_row": round(per_tree_row(seconds, threads), 2),
                 }
+                results["engines"][f"{name}@{threads}"]["load_average_after"] = list(os.getloadavg())
                 print(name, threads, results["engines"][f"{name}@{threads}"], flush=True)
             if reference is None:
-                reference = outputs.get("predict_proba", outputs["library-sklearn"])
-                results["reference"] = "predict_proba" if "predict_proba" in outputs else "library-sklearn"
+                for name in ("predict_proba", "library-sklearn"):
+                    if name in outputs:
+                        reference, results["reference"] = outputs[name], f"{name}@{threads}"
+                        break
             for name, out in outputs.items():
-                results["engines"][f"{name}@{threads}"]["max_abs_diff"] = float(np.max(np.abs(out - reference)))
+                diff = None if reference is None else float(np.max(np.abs(out - reference)))
+                results["engines"][f"{name}@{threads}"]["max_abs_diff"] = diff
         if args.sql:
             seconds, times, scores, sql_compile = sql_scores(payload, X, threads, args.repeat)
             results["engines"][f"sql-duckdb@{threads}"] = {
@@ -225,9 +245,8 @@ def main(argv=None) -> dict:
     print("|---|---|---|---|---|")
     for key, value in results["engines"].items():
         name, threads = key.split("@")
-        print(
-            f"| {name} | {threads} | {value['seconds']:.3f} | {value['core_ns_per_tree_row']:.2f} | {value['max_abs_diff']:.3g} |"
-        )
+        diff = "-" if value["max_abs_diff"] is None else f"{value['max_abs_diff']:.3g}"
+        print(f"| {name} | {threads} | {value['seconds']:.3f} | {value['core_ns_per_tree_row']:.2f} | {diff} |")
     return results
 
 

@@ -60,6 +60,15 @@ class BaggingScorer:
             raise ModelFormatError("bagging.bag_size must be a positive integer")
         self.seed, self.thresholds, self.bag_size = seed, thresholds, bag_size
         self.engine = self.members[0].engine
+        # Every member an hgb model with padded numeric trees only, prepared alike: all members'
+        # trees in one kernel call per block (lookalike_udf.kernels.score_members).
+        self._fused = None
+        padded = [getattr(m, "_padded", None) for m in self.members]
+        keys = {getattr(m, "prepare_key", None) for m in self.members}
+        if all(p is not None for p in padded) and len(keys) == 1:
+            from .. import kernels
+
+            self._fused = kernels.stack_padded([m._flat for m in self.members])
 
     def predict_members(self, X) -> np.ndarray:
         """(n_members, n_rows) positive-class probabilities of each member."""
@@ -72,12 +81,15 @@ class BaggingScorer:
         scoring threads), so the block stays in cache and no (members x rows) matrix is built.
         Consecutive members prepared alike (same column order and categories) share one prepared
         block, and hgb members score it with the compiled kernel when it is on
-        (:mod:`lookalike_udf.kernels`). Same additions in the same order as
-        ``predict_members(X).mean(axis=0)``, so the same result to the last bit."""
+        (:mod:`lookalike_udf.kernels`); when every member's trees are padded and numeric, one
+        kernel call scores the block for every member (:func:`~lookalike_udf.kernels.score_members`).
+        Same additions in the same order as ``predict_members(X).mean(axis=0)``, so the same
+        result to the last bit."""
         if not all(hasattr(m, "raw_block") for m in self.members):
             return self.predict_members(X).mean(axis=0)
         from scipy.special import expit
 
+        from .. import kernels
         from .hgb import run_blocks
 
         X = np.asarray(X, dtype=np.float64)
@@ -88,6 +100,18 @@ class BaggingScorer:
         def work(start, stop):
             block = X[start:stop]
             total = np.zeros(stop - start, dtype=np.float64)
+            fused = self._fused
+            if fused is not None:
+                try:
+                    raw = kernels.score_members(fused, self.members[0]._prepare(block))
+                except Exception as error:  # never let the optional kernel fail scoring
+                    kernels.disable(error)
+                    self._drop_kernel()
+                else:
+                    for m in range(len(self.members)):
+                        total += expit(raw[m])
+                    out[start:stop] = total / len(self.members)
+                    return
             key, prepared = None, None
             for member in self.members:
                 member_key = getattr(member, "prepare_key", None)
@@ -102,6 +126,14 @@ class BaggingScorer:
 
         run_blocks(X.shape[0], work, n_threads)
         return out
+
+    def _drop_kernel(self) -> None:
+        """Score every member with its previous path from now on (after the kernel failed)."""
+        self._fused = None
+        for member in self.members:
+            if hasattr(member, "drop_kernel"):
+                member.drop_kernel()
+        self.engine = self.members[0].engine
 
     @property
     def raw_space(self) -> str:

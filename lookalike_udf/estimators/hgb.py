@@ -266,6 +266,7 @@ class HGBScorer:
             raise ValueError("engine must be 'auto', 'kernel', 'sklearn' or 'numpy'")
         self._sklearn_predictors = None
         self._flat = None  # the compiled kernel's node arrays (lookalike_udf.kernels)
+        self._padded = None  # every tree padded and numeric: kernels.score_members' arrays
         self._expected = None  # split nodes' expected values, for contributions()
         self._paths = None  # per tree: leaf predictor, columns, path contributions (contributions())
         if engine in ("auto", "kernel", "sklearn"):
@@ -278,12 +279,19 @@ class HGBScorer:
             if engine == "kernel" and not kernels.numba_installed():
                 raise ImportError("engine 'kernel' needs numba (pip install 'lookalike-udf[fast]')")
             self._flat = kernels.flatten_hgb(self.trees, self.baseline, self.known_cat_bitsets, self.f_idx_map)
+            self._padded = kernels.stack_padded([self._flat])
         self._set_engine()
         # Members whose preparation is the same share one prepared block (BaggingScorer).
         self.prepare_key = (
             self.column_order.tobytes(),
             tuple((k, v.tobytes()) for k, v in sorted(self.categories.items())),
         )
+
+    def drop_kernel(self) -> None:
+        """Score with the previous path from now on (after the kernel failed)."""
+        self._flat = None
+        self._padded = None
+        self._set_engine()
 
     def _set_engine(self) -> None:
         if self._flat is not None:
@@ -335,11 +343,12 @@ class HGBScorer:
         off for this process and scores with scikit-learn's predictors (or NumPy) as before."""
         if self._flat is not None:
             try:
+                if self._padded is not None:
+                    return kernels.score_members(self._padded, Xm)[0]
                 return kernels.score_raw(self._flat, Xm)
             except Exception as error:  # never let the optional kernel fail scoring
                 kernels.disable(error)
-                self._flat = None
-                self._set_engine()
+                self.drop_kernel()
         raw = np.full(Xm.shape[0], self.baseline, dtype=np.float64)
         if self._sklearn_predictors is not None:
             for predictor in self._sklearn_predictors:

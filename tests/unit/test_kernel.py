@@ -378,3 +378,188 @@ def test_forest_kernel_failure_falls_back_to_numpy(forest, monkeypatch, caplog):
         scores = scorer.predict_proba_positive(X)
     np.testing.assert_array_equal(scores, clf.predict_proba(X)[:, 1])
     assert scorer.engine == "numpy" and "simulated numba failure in a forest" in caplog.text
+
+
+# --- Every tree padded and numeric: kernels.score_members (one comparison per split) -------------
+
+_EDGE_VALUES = np.array(
+    [np.nan, -np.inf, np.inf, -1.0, -0.0, 0.0, 1.0, 2.5, 5e-324, -5e-324, 1.7976931348623157e308, -1e308]
+)
+
+
+def test_compare_form_sends_every_value_where_predict_proba_does():
+    """One comparison on the missing-as--inf, missing-as-+inf or missing-indicator column equals
+    predict_proba's rule (right when x > threshold, or x missing and missing goes right) for every
+    value and threshold, infinities and NaN included (needs no numba)."""
+    thresholds = np.r_[_EDGE_VALUES, np.nextafter(2.5, 3.0), np.nextafter(2.5, 2.0)]
+    t, m = np.meshgrid(thresholds, [0, 1])
+    side, compared = kernels.compare_form(t, m)
+    assert set(np.unique(side).tolist()) == {kernels.SIDE_LEFT, kernels.SIDE_RIGHT, kernels.SIDE_MISSING}
+    for x in np.r_[_EDGE_VALUES, np.nextafter(2.5, 3.0), np.nextafter(2.5, 2.0)]:
+        nan = np.isnan(x)
+        column = {
+            kernels.SIDE_LEFT: -np.inf if nan else x,
+            kernels.SIDE_RIGHT: np.inf if nan else x,
+            kernels.SIDE_MISSING: 1.0 if nan else 0.0,
+        }
+        values = np.vectorize(column.__getitem__)(side)
+        got = values > compared
+        with np.errstate(invalid="ignore"):
+            expected = (x > t) | (nan & (m == 1))
+        np.testing.assert_array_equal(got, expected, err_msg=f"x={x!r}")
+
+
+def _numeric_missing_data(n: int, seed: int):
+    """Numbers where a missing value says a lot (so trees split on missingness: threshold +inf,
+    missing values right) and +/-inf appear in training."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    X[rng.random(n) < 0.2, 0] = np.nan
+    X[rng.random(n) < 0.1, 1] = np.nan
+    X[rng.random(n) < 0.02, 2] = np.inf
+    X[rng.random(n) < 0.02, 3] = -np.inf
+    logit = 2.0 * np.isnan(X[:, 0]) - 1.5 * np.isnan(X[:, 1]) + np.nan_to_num(X[:, 2], posinf=3) + 0.5 * X[:, 3]
+    y = (rng.random(n) < 1 / (1 + np.exp(-np.nan_to_num(logit, neginf=-3)))).astype(int)
+    return X, y
+
+
+def _bagged_numeric(n_bags: int, seed: int, depth: int = 3):
+    X, y = _numeric_missing_data(1500, seed)
+    ids = [f"u{i}" for i in range(len(y))]
+    mask = np.zeros(X.shape[1], dtype=bool)
+    overrides = {"max_depth": depth} if depth != 3 else None
+    payload, _ = bagging.fit(X, y, np.ones(len(y)), ids, mask, random_seed=seed, n_bags=n_bags, overrides=overrides)
+    return X, json.loads(json.dumps(payload, allow_nan=False))
+
+
+def _numeric_edge_matrix(X: np.ndarray, payload: dict) -> np.ndarray:
+    """Rows of X with every threshold of every member (and its neighbours), NaN, +/-inf, signed
+    zeros, subnormals and the largest doubles in each column, and each column all missing."""
+    rows = [X[:300].copy()]
+    thresholds = {}
+    for member in payload["members"]:
+        for tree in member["trees"]:
+            nodes = tree["nodes"]
+            for i, leaf in enumerate(nodes["is_leaf"]):
+                if not leaf:
+                    t = float(nodes["num_threshold"][i])
+                    thresholds.setdefault(nodes["feature_idx"][i], set()).add(t)
+    for j in range(X.shape[1]):
+        values = list(_EDGE_VALUES)
+        for t in thresholds.get(j, ()):
+            values += [t, np.nextafter(t, np.inf), np.nextafter(t, -np.inf)]
+        block = np.repeat(X[300:301], len(values), axis=0)
+        block[:, j] = values
+        rows.append(block)
+        missing = X[:20].copy()
+        missing[:, j] = np.nan
+        rows.append(missing)
+    return np.vstack(rows)
+
+
+def test_fused_members_are_bit_identical_on_edge_rows():
+    """Numeric members with padded trees only are scored in one kernel call per block
+    (kernels.score_members), including splits on missingness (threshold +inf, missing right):
+    equal to the last bit to the members' mean through the previous path, on edge rows and on
+    more than one block of rows, on one and two threads."""
+    _numba()
+    X, payload = _bagged_numeric(8, 21)
+    kernel = bagging.load(payload, engine="kernel")
+    reference = bagging.load(payload, engine="sklearn")
+    assert kernel._fused is not None and kernel._fused.n_members == 8
+    assert (kernel._fused.side == kernels.SIDE_MISSING).any()  # a split on missingness is there
+    assert (kernel._fused.side == kernels.SIDE_RIGHT).any() and (kernel._fused.side == kernels.SIDE_LEFT).any()
+    E = _numeric_edge_matrix(X, payload)
+    big = np.vstack([E, np.tile(X, (12, 1))])  # > 16,384 rows: several blocks, a partial last one
+    for n_threads in (1, 2):
+        got = kernel.predict_proba_positive(big, n_threads=n_threads)
+        np.testing.assert_array_equal(got, reference.predict_proba_positive(big, n_threads=n_threads))
+    np.testing.assert_array_equal(got, reference.predict_members(big).mean(axis=0))
+    # each member alone (HGBScorer.raw_prepared through score_members) and scikit-learn itself
+    for member_payload, member in zip(payload["members"], kernel.members, strict=True):
+        assert member._padded is not None
+        alone = load_hgb(member_payload, engine="sklearn")
+        np.testing.assert_array_equal(member.predict_raw(E), alone.predict_raw(E))
+
+
+def test_score_members_against_scikit_learn_on_edge_rows():
+    """A numeric model's raw scores through kernels.score_members equal scikit-learn's own
+    _raw_predict on the edge rows (NaN, +/-inf, thresholds hit exactly and their neighbours),
+    for block sizes that split the rows unevenly."""
+    _numba()
+    X, y = _numeric_missing_data(2000, 22)
+    clf = _fit(X, y, max_iter=60)
+    scorer = load_hgb(_payload(clf), engine="kernel")
+    assert scorer._padded is not None
+    payload = bagging.dump([_payload(clf)], seed=0, thresholds=[0], bag_size=1)
+    E = _numeric_edge_matrix(X, payload)
+    expected = clf._raw_predict(E)[:, 0]
+    prepared = scorer._prepare(E)
+    for block_rows in (1, 7, 256, 5000):
+        got = kernels.score_members(scorer._padded, prepared, block_rows=block_rows)
+        assert got.shape == (1, len(E))
+        np.testing.assert_array_equal(got[0], expected)
+    np.testing.assert_array_equal(scorer.predict_proba_positive(E), clf.predict_proba(E)[:, 1])
+    assert kernels.score_members(scorer._padded, np.empty((0, 4), order="F")).shape == (1, 0)
+
+
+def test_pass_through_and_forced_missing_splits():
+    """Hand-edited thresholds: a split with threshold +inf and missing values right (only missing
+    rows go right), with threshold -inf (every number right) and a shallow tree (leaves above depth
+    3 become pass-through splits) all score as the previous path does."""
+    _numba()
+    X, y = _numeric_missing_data(1500, 23)
+    payload = _payload(_fit(X, y, max_iter=20, max_depth=2))
+    nodes = payload["trees"][0]["nodes"]
+    root_feature = nodes["feature_idx"][0]
+    nodes["num_threshold"][0], nodes["missing_go_to_left"][0] = "inf", 0
+    nodes2 = payload["trees"][1]["nodes"]
+    nodes2["num_threshold"][0], nodes2["missing_go_to_left"][0] = "-inf", 1
+    kernel = load_hgb(payload, engine="kernel")
+    reference = load_hgb(payload, engine="numpy")
+    assert kernel._padded is not None
+    assert kernel._padded.side[0, 0] == kernels.SIDE_MISSING and kernel._padded.threshold[0, 0] == 0.5
+    E = _numeric_edge_matrix(X, bagging.dump([payload], seed=0, thresholds=[0], bag_size=1))
+    assert np.isnan(E[:, root_feature]).any() and np.isinf(E[:, root_feature]).any()
+    np.testing.assert_array_equal(kernel.predict_raw(E), reference.predict_raw(E))
+
+
+def test_members_not_all_padded_and_numeric_score_one_by_one():
+    """A bagging payload mixing a numeric member with a categorical one, or with a deeper one, or
+    with members prepared differently is not fused (each member through its own path, the
+    categorical one through the padded walk): still bit-identical."""
+    _numba()
+    X, y = _mixed_data(1200, 24)
+    numeric = _payload(_fit(X, y, max_iter=25))
+    categorical = _payload(_fit(X, y, MIXED_MASK, max_iter=25))
+    deep = _payload(_fit(X, y, max_iter=15, max_depth=6, max_leaf_nodes=31))
+    E = _edge_matrix(X, _fit(X, y, MIXED_MASK))
+    E = E[_sklearn_rows(_fit(X, y, MIXED_MASK), E)]
+    for members in ([numeric, categorical, numeric], [numeric, deep], [numeric, numeric]):
+        payload = bagging.dump(members, seed=0, thresholds=[0] * len(members), bag_size=1)
+        kernel = bagging.load(payload, engine="kernel")
+        assert (kernel._fused is not None) == (members == [numeric, numeric])
+        reference = bagging.load(payload, engine="sklearn")
+        got = kernel.predict_proba_positive(E, n_threads=1)
+        np.testing.assert_array_equal(got, reference.predict_proba_positive(E, n_threads=1))
+        np.testing.assert_array_equal(got, reference.predict_members(E).mean(axis=0))
+
+
+def test_a_failing_fused_kernel_falls_back_and_warns(monkeypatch, caplog):
+    _numba()
+    X, payload = _bagged_numeric(3, 25)
+    kernel = bagging.load(payload, engine="kernel")
+    reference = bagging.load(payload, engine="sklearn")
+    assert kernel._fused is not None and kernel.engine == "kernel"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated failure of the fused kernel")
+
+    monkeypatch.setattr(kernels, "score_members", broken)
+    with caplog.at_level(logging.WARNING, logger="lookalike_udf.kernels"):
+        got = kernel.predict_proba_positive(X, n_threads=1)
+    np.testing.assert_array_equal(got, reference.predict_proba_positive(X, n_threads=1))
+    assert "simulated failure of the fused kernel" in caplog.text
+    assert kernel._fused is None and kernel.engine == "sklearn"
+    assert all(m.engine == "sklearn" for m in kernel.members)
+    assert not kernels.kernel_available()
