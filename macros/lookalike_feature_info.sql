@@ -16,8 +16,6 @@
 
 {% macro default__lookalike_feature_info(relation, features, group_by) %}
   {%- set text = dbt.type_string() -%}
-  {%- set numeric = features | rejectattr('kind', 'equalto', 'categorical') | list -%}
-  {%- set categorical = features | selectattr('kind', 'equalto', 'categorical') | list -%}
 with lookalike_features as (
     {%- for f in features %}
     select cast({{ lookalike.lookalike_literal(f.name) }} as {{ text }}) as feature,
@@ -26,32 +24,9 @@ with lookalike_features as (
     {%- endfor %}
 ),
 lookalike_long as (
-    select {% for c in group_by %}examples.{{ c }}, {% endfor %}
-        lookalike_features.feature,
-        lookalike_features.feature_kind,
-        {%- if numeric %}
-        case lookalike_features.feature
-        {%- for f in numeric %}
-            when {{ lookalike.lookalike_literal(f.name) }} then
-                {%- if f.kind == 'boolean' %} case when examples.{{ lookalike.lookalike_quote_identifier(f.name) }} then cast(1 as double) when not examples.{{ lookalike.lookalike_quote_identifier(f.name) }} then cast(0 as double) end
-                {%- else %} cast(examples.{{ lookalike.lookalike_quote_identifier(f.name) }} as double)
-                {%- endif %}
-        {%- endfor %}
-        end as num_value,
-        {%- else %}
-        cast(null as double) as num_value,
-        {%- endif %}
-        {%- if categorical %}
-        case lookalike_features.feature
-        {%- for f in categorical %}
-            when {{ lookalike.lookalike_literal(f.name) }} then cast(examples.{{ lookalike.lookalike_quote_identifier(f.name) }} as {{ text }})
-        {%- endfor %}
-        end as cat_value
-        {%- else %}
-        cast(null as {{ text }}) as cat_value
-        {%- endif %}
-    from {{ relation }} as examples
-    cross join lookalike_features
+    {%- set carry = [] -%}
+    {%- for c in group_by -%}{%- do carry.append('examples.' ~ c) -%}{%- endfor -%}
+    {{ lookalike.lookalike_feature_long(features, relation, 'examples', carry, boolean_case=true) }}
 )
 select {% for c in group_by %}{{ c }}, {% endfor %}
     feature,

@@ -86,6 +86,7 @@ KEEP_MODELS = {
     "lookalike_run_scoring_sql",
     "lookalike_user_reasons",
     "lookalike_feature_drift",
+    "lookalike_feature_info",
     "lookalike_pit_labels",
     "int_lookalike__training_examples",
 }

@@ -240,12 +240,10 @@ BOUNDED = {
     "frame of the unlabeled sample, one row per such run and user (a handful of runs)",
     "int_lookalike__run_fingerprints": "cross join with the population checksum, one row",
     "lookalike_runs": "cross join with the input issue counts, one row",
-    "lookalike_feature_drift": "cross joins with the feature list (one row per feature, a literal union) and "
-    "the trained runs, to unpivot bounded samples: training examples and at most 50,000 population rows",
+    "lookalike_feature_drift": "the population's long rows (at most 50,000 users x features, unpivoted by "
+    "stack on Spark) cross join the trained runs (a handful), to bin them by each run's deciles",
     "lookalike_run_cumulative_positive_rates": "the ten fractions 0.1 ... 1.0 against the ranked test "
     "examples of each run (rows = 10 x examples, bounded by the labels and the unlabeled sample)",
-    "lookalike_feature_info": "the training examples (bounded by the labels and the unlabeled sample) cross "
-    "join the run's feature list, to unpivot them into one row per example and feature, as drift does",
     "lookalike_run_confusion_matrix": "each run's cut-offs (one row per split and cut-off) against the 2 x 2 "
     "actual / predicted labels, so every cell has a row",
     "lookalike_audience_lift": "the published audience builds of each run (one row each, after grouping) "
@@ -274,6 +272,11 @@ def test_no_model_plans_an_unbounded_nested_loop_join(engines):
     # size(collect_set(...)) on Spark, not count(distinct ...), which copies every row per count
     population = plans["lookalike_inference_features"].split("== Physical Plan ==")[-1]
     assert "collect_set" in population and "Expand" not in population
+    # feature info and drift unpivot the features with one stack generator on Spark (issue 29, "the
+    # fixed cost at S"), not a cross join with a union of one-row selects (one task per feature)
+    for model in ("lookalike_feature_info", "lookalike_feature_drift"):
+        physical = plans[model].split("== Physical Plan ==")[-1]
+        assert "Generate stack(" in physical and "OneRowRelation" not in physical, model
 
 
 def test_failure_isolation_and_messages_match(engines):

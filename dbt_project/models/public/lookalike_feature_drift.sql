@@ -53,12 +53,14 @@ select
 where 1 = 0
 {%- else %}
 
+{%- set feature_rows = [] %}
+{%- for f in features %}
+  {%- do feature_rows.append(['cast(' ~ lookalike.lookalike_literal(f.name) ~ ' as ' ~ text ~ ')', 'cast(' ~ lookalike.lookalike_literal(f.kind) ~ ' as ' ~ text ~ ')',
+        'cast(' ~ lookalike.lookalike_literal(f.time_rule) ~ ' as ' ~ text ~ ')', f.window_days | string]) %}
+{%- endfor %}
+
 with lookalike_features as (
-    {%- for f in features %}
-    select cast({{ lookalike.lookalike_literal(f.name) }} as {{ text }}) as feature, cast({{ lookalike.lookalike_literal(f.kind) }} as {{ text }}) as feature_kind,
-        cast({{ lookalike.lookalike_literal(f.time_rule) }} as {{ text }}) as time_rule, {{ f.window_days }} as window_days
-    {{- ' union all' if not loop.last }}
-    {%- endfor %}
+    {{- lookalike.lookalike_literal_rows(['feature', 'feature_kind', 'time_rule', 'window_days'], feature_rows) }}
 ),
 
 trained_runs as (
@@ -66,16 +68,13 @@ trained_runs as (
 ),
 
 train_long as {{ lookalike.lookalike_inline_cte() }} (
-    {{ lookalike.lookalike_drift_long_select(features, 'examples', 'examples.run_id') }}
-    from {{ ref('lookalike_pit_features') }} as examples
-    cross join lookalike_features
-    where examples.run_id in (select trained_runs.run_id from trained_runs)
+    {{- lookalike.lookalike_feature_long(features, ref('lookalike_pit_features'), 'examples', ['examples.run_id as run_id'], boolean_case=false,
+        where='examples.run_id in (select trained_runs.run_id from trained_runs)') }}
 ),
 
 population_long as {{ lookalike.lookalike_inline_cte() }} (
-    {{ lookalike.lookalike_drift_long_select(features, 'population', 'cast(null as ' ~ text ~ ')') }}
-    from {{ lookalike.lookalike_sampled(ref('lookalike_inference_features'), 50000) }} as population
-    cross join lookalike_features
+    {{- lookalike.lookalike_feature_long(features, lookalike.lookalike_sampled(ref('lookalike_inference_features'), 50000), 'population',
+        ['cast(null as ' ~ text ~ ') as run_id'], boolean_case=false) }}
 ),
 
 edges as (
@@ -83,7 +82,7 @@ edges as (
         run_id,
         feature
         {%- for q in quantiles %},
-        {{ lookalike.lookalike_quantile('num_value', q) }} as q{{ loop.index }}
+        {{ lookalike.lookalike_quantile_of_set('num_value', quantiles, loop.index0) }} as q{{ loop.index }}
         {%- endfor %}
     from train_long
     where feature_kind <> 'categorical'

@@ -1,3 +1,4 @@
+{{ config(lookalike_keep=true) }}
 {#- What each feature looked like in a run's training examples (BigQuery ML's ML.FEATURE_INFO): one
     row per run and feature (grain: run_id, feature), over every training example of the run in
     lookalike_pit_features (both splits, unweighted; labelled examples and, in runs without
