@@ -29,14 +29,16 @@ Rules, scored offline from these figures (:func:`choose`):
 - the same rules with the types and ``mean3`` only (no pairs): added after splits 0-2 were seen,
   so splits 3-9 (``results_blend_choice_confirm.json``) are their honest test.
 
-The plain scikit-learn anchors' held-out AUCs on the same splits are read from
-``results_supervised_defaults.json`` (``--recorded``), not refitted.
+The plain scikit-learn anchors' held-out AUCs on splits 0-2 are read from
+``results_supervised_defaults.json`` (``--recorded``), not refitted; ``--plain`` fits them
+(``run_tabular.plain_pipeline``) for the other splits of ``--out`` and stores them in each row.
 
     nice -n 15 python bench/quality/run_blend_choice.py --splits 3 --out bench/quality/results_blend_choice.json
     nice -n 15 python bench/quality/run_blend_choice.py --first-split 3 --splits 3 \
         --out bench/quality/results_blend_choice_confirm.json   # new splits; no plain anchors recorded
     nice -n 15 python bench/quality/run_blend_choice.py --append --first-split 6 --splits 4 \
         --out bench/quality/results_blend_choice_confirm.json
+    nice -n 15 python bench/quality/run_blend_choice.py --plain --out bench/quality/results_blend_choice_confirm.json
     python bench/quality/run_blend_choice.py --summarize --out bench/quality/results_blend_choice_confirm.json
     python bench/quality/run_blend_choice.py --summarize --out bench/quality/results_blend_choice.json \
         --with bench/quality/results_blend_choice_confirm.json   # all 10 splits
@@ -68,7 +70,7 @@ from lookalike_udf.features import FeatureEncoder  # noqa: E402
 from lookalike_udf.scoring import LookalikeModel  # noqa: E402
 from lookalike_udf.training import feature_columns  # noqa: E402
 from lookalike_udf.tuning import OOF_CANDIDATES, oof_rule, oof_scores  # noqa: E402
-from run_tabular import DATASETS, PLAIN, examples, feature_table, load_dataset  # noqa: E402
+from run_tabular import DATASETS, PLAIN, examples, feature_table, load_dataset, plain_frame, plain_pipeline  # noqa: E402
 
 SEED = 42
 TYPES = ("hgb", "logistic", "rf")
@@ -202,6 +204,19 @@ def plain_anchors(recorded: Path) -> dict:
     return {(r["dataset"], r["split_seed"]): {k: r["heldout"][k] for k in PLAIN} for r in rows}
 
 
+def fit_plain(name: str, split_seed: int) -> dict:
+    """Held-out AUC of the plain scikit-learn anchors (``run_tabular.plain_pipeline``) on one split."""
+    X, y = load_dataset(name)
+    train_idx, test_idx = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=split_seed)
+    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    frame = plain_frame(X)
+    out = {}
+    for kind in PLAIN:
+        pipeline = plain_pipeline(kind, frame).fit(frame.iloc[train_idx], y[train_idx])
+        out[kind] = round(float(roc_auc_score(y[test_idx], pipeline.predict_proba(frame.iloc[test_idx])[:, 1])), 4)
+    return out
+
+
 def fmt(x: float, spec: str = "+.4f") -> str:
     """A figure, or a dash where the plain anchors were not recorded (splits after the first 3)."""
     return "—" if np.isnan(x) else format(x, spec)
@@ -309,11 +324,21 @@ def main(argv=None) -> int:
     parser.add_argument("--predictions", type=Path, help="also write the raw predictions here (.npz)")
     parser.add_argument("--append", action="store_true", help="keep the splits already in --out")
     parser.add_argument("--summarize", action="store_true", help="only print the summary of --out")
+    parser.add_argument("--plain", action="store_true", help="only fit the plain anchors of the splits in --out")
     parser.add_argument("--with", dest="more", nargs="+", type=Path, default=[], help="summarize these rows too")
     args = parser.parse_args(argv)
     plain = plain_anchors(args.recorded)
+    if args.plain:  # the anchors of splits not in --recorded, stored in each row as "plain"
+        data = json.loads(args.out.read_text())
+        for r in data["rows"]:
+            if "plain" not in r and (r["dataset"], r["split_seed"]) not in plain:
+                r["plain"] = fit_plain(r["dataset"], r["split_seed"])
+                print(json.dumps({k: r[k] for k in ("dataset", "split_seed", "plain")}), flush=True)
+                args.out.write_text(json.dumps(data, indent=1) + "\n")
+        return 0
     if args.summarize:
         rows = [r for path in (args.out, *args.more) for r in json.loads(path.read_text())["rows"]]
+        plain.update({(r["dataset"], r["split_seed"]): r["plain"] for r in rows if "plain" in r})
         print(summarize(rows, plain))
         return 0
     started = time.perf_counter()
