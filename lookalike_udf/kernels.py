@@ -558,39 +558,42 @@ def compare_form(pad_threshold: np.ndarray, pad_missing_right: np.ndarray) -> tu
 
 
 def _bits(words32: np.ndarray) -> np.ndarray:
-    """256 booleans from scikit-learn's 8 x uint32 bitset (bit c of word c >> 5 is category c)."""
+    """Booleans (..., 256) from scikit-learn's (..., 8) uint32 bitsets (bit c of word c >> 5 is
+    category c)."""
     codes = np.arange(256)
-    return ((np.asarray(words32, dtype=np.uint32)[codes >> 5] >> (codes & 31).astype(np.uint32)) & 1).astype(bool)
+    words = np.asarray(words32, dtype=np.uint32)[..., codes >> 5]
+    return ((words >> (codes & 31).astype(np.uint32)) & 1).astype(bool)
 
 
 def _words64(bits: np.ndarray) -> np.ndarray:
-    """256 booleans as 4 uint64 words (bit c of word c >> 6 is category c)."""
-    weights = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))
-    return np.array(
-        [np.bitwise_or.reduce(np.where(bits[w * 64 : (w + 1) * 64], weights, np.uint64(0))) for w in range(4)],
-        dtype=np.uint64,
-    )
+    """Booleans (..., 256) as (..., 4) uint64 words (bit c of word c >> 6 is category c)."""
+    packed = np.packbits(np.asarray(bits, dtype=bool), axis=-1, bitorder="little")
+    return np.ascontiguousarray(packed).view("<u8").astype(np.uint64)
 
 
 def _category_splits(flats: list[FlatTrees]):
-    """The categorical splits of padded trees in :func:`score_members`' form, or None when one
-    cannot be tested exactly there (a left category that is not a known one while missing values
-    go right, or members that know different categories of a feature)."""
+    """The categorical splits of every member's padded trees in :func:`score_members`' form, or
+    None when one cannot be tested exactly there (a left category that is not a known one while
+    missing values go right, or members that know different categories of a feature). Per member:
+    tree (in tree order), slot, feature, the categories that go right, whether missing goes right."""
     known_of: dict[int, np.ndarray] = {}
-    splits = []  # (member, padded row, slot, feature, goes-right bits, missing right)
-    for m, f in enumerate(flats):
-        for p in f.pad[f.kind == 2]:
-            for k in np.flatnonzero(f.pad_route[p] != 0):
-                feature = int(f.pad_feature[p, k])
-                known = _bits(f.known[f.f_idx_map[feature]])
-                if feature in known_of and not np.array_equal(known_of[feature], known):
-                    return None
-                known_of[feature] = known
-                route = f.routes[f.pad_route[p, k]]
-                if np.any(route[:256][~known] != route[256]):
-                    return None
-                splits.append((m, int(p), int(k), feature, known & (route[:256] == 1), route[256] == 1))
-    return known_of, splits
+    per_member = []
+    for f in flats:
+        route_row = f.pad_route[f.pad]  # (trees, 7), tree order; 0 for numeric splits
+        tree, slot = np.nonzero(route_row)
+        features = f.pad_feature[f.pad][tree, slot]
+        known_rows = _bits(f.known)  # (categorical features, 256)
+        for feature in np.unique(features).tolist():
+            bits = known_rows[f.f_idx_map[feature]]
+            if feature in known_of and not np.array_equal(known_of[feature], bits):
+                return None
+            known_of[feature] = bits
+        known = known_rows[f.f_idx_map[features]] if len(features) else np.zeros((0, 256), dtype=bool)
+        route = f.routes[route_row[tree, slot]]  # (splits, 257): 1 = right; [256] missing
+        if np.any((route[:, :256] != route[:, 256:]) & ~known):
+            return None
+        per_member.append((tree, slot, features, known & (route[:, :256] == 1), route[:, 256] == 1))
+    return known_of, per_member
 
 
 def stack_padded(flats: list[FlatTrees]) -> PaddedMembers | None:
@@ -602,7 +605,7 @@ def stack_padded(flats: list[FlatTrees]) -> PaddedMembers | None:
     categories = _category_splits(flats)
     if categories is None:
         return None
-    known_of, splits = categories
+    known_of, per_member = categories
     rows = [f.pad for f in flats]  # every tree, in tree order
     feature = np.concatenate([f.pad_feature[r] for f, r in zip(flats, rows, strict=True)])
     side, threshold = compare_form(
@@ -611,23 +614,22 @@ def stack_padded(flats: list[FlatTrees]) -> PaddedMembers | None:
     )
     n_trees = len(feature)
     cat_features = np.array(sorted(known_of), dtype=np.int64)
-    cat_known = np.zeros((len(cat_features), _CAT_WORDS), dtype=np.uint64)
-    for j, f in enumerate(cat_features):
-        cat_known[j] = _words64(known_of[int(f)])
+    cat_known = _words64(np.array([known_of[f] for f in cat_features.tolist()]).reshape(-1, 256))
     highest = max((int(np.flatnonzero(b).max()) for b in known_of.values() if b.any()), default=0)
     n_words = highest // 64 + 1
     has_cat = np.zeros(n_trees, dtype=np.uint8)
     cat_col = np.zeros((n_trees, _PAD_NODES), dtype=np.int64)
     mask = np.zeros((n_trees, _PAD_NODES, n_words), dtype=np.uint64)
     starts = np.cumsum([0] + [f.n_trees for f in flats]).astype(np.int64)
-    position = {int(f): j for j, f in enumerate(cat_features)}
-    for m, p, k, f, right, missing_right in splits:
-        t = starts[m] + int(np.flatnonzero(flats[m].pad == p)[0])
+    position = np.zeros(int(cat_features.max()) + 1 if len(cat_features) else 1, dtype=np.int64)
+    position[cat_features] = np.arange(len(cat_features))
+    for m, (tree, slot, features, right, missing_right) in enumerate(per_member):
+        t = starts[m] + tree
         has_cat[t] = 1
-        cat_col[t, k] = position[f]
-        mask[t, k] = _words64(right)[:n_words]
-        side[t, k] = SIDE_CATEGORY_MISSING if missing_right else SIDE_LEFT
-        threshold[t, k] = 0.5 if missing_right else np.inf
+        cat_col[t, slot] = position[features]
+        mask[t, slot] = _words64(right)[:, :n_words]
+        side[t, slot] = np.where(missing_right, SIDE_CATEGORY_MISSING, SIDE_LEFT)
+        threshold[t, slot] = np.where(missing_right, 0.5, np.inf)
     return PaddedMembers(
         baselines=np.array([f.baseline for f in flats], dtype=np.float64),
         starts=starts,
