@@ -22,9 +22,11 @@ Run (wait for a quiet machine: ``pgrep -f "bench/run.py|pytest"`` prints nothing
     PYTHONPATH=. python bench/kernel.py --rows 200000 --repeat 3 --sql
     PYTHONPATH=. python bench/kernel.py --rows 1000000 --repeat 3
     PYTHONPATH=. python bench/kernel.py --rows 200000 --categorical 3   # walk path too
+    PYTHONPATH=. python bench/kernel.py --rows 200000 --categorical 6 --levels 4,5,6,7,8,9  # like the bench data
 
 Data (seeded): ``--features`` columns, normal and lognormal numbers with 5 % NaN in a third of them;
-``--categorical`` of them are category codes 0..11 (declared categorical to scikit-learn). Each
+``--categorical`` of them are category codes 0..11 (declared categorical to scikit-learn; ``--levels``
+sets their numbers of categories and makes each of them carry signal, so most trees split on one). Each
 member is fitted on 4,000 rows (another seed) with early stopping off and ``max_iter`` 250, depth 3,
 8 leaves, learning rate 0.05, L2 10 (the library's default shape).
 """
@@ -42,12 +44,13 @@ import numpy as np
 MEMBERS, TREES = 20, 250
 
 
-def make_matrix(n: int, n_features: int, n_categorical: int, seed: int) -> np.ndarray:
+def make_matrix(n: int, n_features: int, n_categorical: int, seed: int, levels: list[int] | None = None) -> np.ndarray:
+    """``levels``: the number of categories of each categorical column (default 12 each)."""
     rng = np.random.default_rng(seed)
     X = np.empty((n, n_features), dtype=np.float64)
     for j in range(n_features):
         if j < n_categorical:
-            X[:, j] = rng.integers(0, 12, n)
+            X[:, j] = rng.integers(0, levels[j % len(levels)] if levels else 12, n)
         elif j % 2:
             X[:, j] = rng.normal(size=n)
         else:
@@ -57,15 +60,20 @@ def make_matrix(n: int, n_features: int, n_categorical: int, seed: int) -> np.nd
     return X
 
 
-def fit_members(n_features: int, n_categorical: int, members: int = MEMBERS, trees: int = TREES):
+def fit_members(
+    n_features: int, n_categorical: int, members: int = MEMBERS, trees: int = TREES, levels: list[int] | None = None
+):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     classifiers = []
     for m in range(members):
-        X = make_matrix(4_000, n_features, n_categorical, seed=1_000 + m)
+        X = make_matrix(4_000, n_features, n_categorical, seed=1_000 + m, levels=levels)
         signal = np.nan_to_num(X[:, n_categorical:]).dot(np.linspace(-1, 1, n_features - n_categorical))
         if n_categorical:
             signal += np.isin(X[:, 0], [1, 4, 7])
+        if levels:  # every categorical column carries signal, as the bench data's text columns do
+            for j in range(n_categorical):
+                signal += 1.5 * (X[:, j] == j % levels[j % len(levels)]) - 0.8 * (X[:, j] == 1)
         y = (np.random.default_rng(m).random(len(X)) < 1 / (1 + np.exp(-signal / 3))).astype(int)
         mask = [j < n_categorical for j in range(n_features)] if n_categorical else None
         clf = HistGradientBoostingClassifier(
@@ -143,6 +151,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--features", type=int, default=30)
     parser.add_argument("--categorical", type=int, default=0)
+    parser.add_argument(
+        "--levels",
+        help="categories of each categorical column, comma-separated, cycled (default 12 each; the bench "
+        "data's text columns: --categorical 6 --levels 4,5,6,7,8,9)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--sql", action="store_true", help="also time the compiled SQL in DuckDB")
@@ -162,17 +175,19 @@ def main(argv=None) -> dict:
     from lookalike_udf.estimators import bagging
 
     started = time.perf_counter()
-    classifiers = fit_members(args.features, args.categorical)
+    levels = [int(v) for v in args.levels.split(",")] if args.levels else None
+    classifiers = fit_members(args.features, args.categorical, levels=levels)
     fit_seconds = time.perf_counter() - started
     payload = bagging_payload(classifiers)
     n_trees = sum(len(m["trees"]) for m in payload["members"])
-    X = make_matrix(args.rows, args.features, args.categorical, seed=7)
+    X = make_matrix(args.rows, args.features, args.categorical, seed=7, levels=levels)
 
     started = time.perf_counter()
     kernel = bagging.load(payload, engine="kernel")
     load_seconds = time.perf_counter() - started
     flats = [m._flat for m in kernel.members]
-    padded = sum(int(f.kind.sum()) for f in flats)
+    padded = sum(int((f.kind != 0).sum()) for f in flats)
+    categorical_trees = sum(int((f.kind == 2).sum()) for f in flats)
     started = time.perf_counter()
     kernel.predict_proba_positive(X[:1000], n_threads=1)  # compiles the kernel
     compile_seconds = time.perf_counter() - started
@@ -187,7 +202,10 @@ def main(argv=None) -> dict:
         "categorical": args.categorical,
         "members": len(payload["members"]),
         "trees": n_trees,
+        "levels": levels,
         "padded_trees": padded,
+        "trees_with_categorical_split": categorical_trees,
+        "fused": getattr(kernel, "_fused", None) is not None,
         "fit_seconds": round(fit_seconds, 1),
         "kernel_load_seconds": round(load_seconds, 2),
         "kernel_compile_seconds": round(compile_seconds, 2),

@@ -12,12 +12,15 @@ Two ways through a tree, chosen per tree when it is flattened:
   that send every row left, NaN included, and its value is copied to the leaves below). For a block
   of rows all 7 comparisons are made on contiguous feature columns and the leaf is chosen with
   selects, without branches, so the loop vectorises.
-  A model (or a bagging ensemble of models prepared alike) whose trees all take this path is
-  scored by :func:`score_members` instead: every member's trees over each block in one call, each
-  split a single comparison (see :class:`PaddedMembers`).
 * **padded walk** (depth at most 3 with categorical splits): the same padded tree walked level by
   level; a categorical split looks the code up in a 257-entry routing table built from its
   bitsets (left, right, or as missing: unknown codes, codes outside 0..255 and NaN).
+
+A model (or a bagging ensemble of models prepared alike) whose trees are all padded is scored by
+:func:`score_members` instead: every member's trees over each block in one call, each numeric
+split a single comparison, each categorical split a comparison and a bit test (decision 0046; see
+:class:`PaddedMembers`). :func:`score_raw` remains for deeper trees, random forests and the few
+hand-made bitsets the fused form cannot express.
 * **walk** (deeper trees): a node walk with exactly the routing of
   scikit-learn's predictor (and :meth:`~lookalike_udf.estimators.hgb.HGBScorer._next_nodes`): NaN
   follows ``missing_go_to_left``; a categorical value goes left when its code is in the split's
@@ -108,6 +111,7 @@ class FlatTrees:
     known_row: np.ndarray  # categorical nodes: row of known (f_idx_map of the feature)
     raw_left: np.ndarray  # (rows, 8) uint32: every tree's left-category bitsets
     known: np.ndarray  # (n categorical features, 8) uint32: known categories
+    f_idx_map: np.ndarray  # per feature: its row of ``known`` (categorical features)
     pad_feature: np.ndarray  # (padded trees, 7)
     pad_threshold: np.ndarray  # (padded trees, 7)
     pad_missing_right: np.ndarray  # (padded trees, 7)
@@ -244,6 +248,7 @@ def flatten_hgb(trees, baseline: float, known_cat_bitsets: np.ndarray, f_idx_map
         known_row=np.ascontiguousarray(np.concatenate(known_row), dtype=np.int64),
         raw_left=np.ascontiguousarray(raw, dtype=np.uint32),
         known=np.ascontiguousarray(known, dtype=np.uint32),
+        f_idx_map=np.ascontiguousarray(f_idx_map, dtype=np.int64),
         pad_feature=np.ascontiguousarray(pad_feature, dtype=np.int64),
         pad_threshold=np.ascontiguousarray(pad_threshold, dtype=np.float64),
         pad_missing_right=np.ascontiguousarray(pad_missing_right, dtype=np.uint8),
@@ -288,6 +293,7 @@ def flatten_walk(trees: list[dict]) -> FlatTrees:
         known_row=np.zeros(n_nodes, dtype=np.int64),
         raw_left=np.zeros((0, 8), dtype=np.uint32),
         known=np.zeros((0, 8), dtype=np.uint32),
+        f_idx_map=np.zeros(0, dtype=np.int64),
         pad_feature=np.zeros((0, _PAD_NODES), dtype=np.int64),
         pad_threshold=np.zeros((0, _PAD_NODES), dtype=np.float64),
         pad_missing_right=np.zeros((0, _PAD_NODES), dtype=np.uint8),
@@ -479,43 +485,69 @@ def score_raw(flat: FlatTrees, X: np.ndarray, out: np.ndarray | None = None, blo
     return out
 
 
-# --- Every tree padded and numeric: one comparison per split, every member in one call -----------
+# --- Every tree padded: one comparison (and one bit test) per split, every member in one call ------
 
 #: Where a split reads its column in :func:`score_members`' block (``side``): the column with
-#: missing values read as -inf (the split sends them left), as +inf (right), or the column's
+#: missing values read as -inf (the split sends them left), as +inf (right), the column's
 #: missing indicator (1.0 missing, 0.0 not) for a split that sends missing values right and every
-#: number left (threshold +inf or NaN).
-SIDE_LEFT, SIDE_RIGHT, SIDE_MISSING = 0, 1, 2
+#: number left (threshold +inf or NaN), or, for a categorical split whose missing values go right,
+#: the feature's "treated as missing" indicator (NaN, a code outside 0..255 or an unknown category).
+SIDE_LEFT, SIDE_RIGHT, SIDE_MISSING, SIDE_CATEGORY_MISSING = 0, 1, 2, 3
+
+#: Bits of a category bitset (scikit-learn's 8 x 32-bit words) as 64-bit words.
+_CAT_WORDS = 4
 
 
 @dataclass
 class PaddedMembers:
-    """The padded numeric trees of one or more models (bagging members), back to back.
+    """The padded trees of one or more models (bagging members), back to back.
 
-    ``predict_proba``'s rule for a split is "right when ``x > threshold``, or when ``x`` is missing
-    and missing values go right". The kernel makes that a single comparison ``column[side][row] >
-    threshold`` on three copies of each feature column, built once per block of rows: missing
-    values replaced by -inf (``SIDE_LEFT``: ``-inf > t`` is false for every threshold), by +inf
-    (``SIDE_RIGHT``: ``+inf > t`` is true for every threshold below +inf), or the missing indicator
-    with threshold 0.5 (``SIDE_MISSING``: a split that sends missing values right and whose
-    threshold is +inf or NaN sends exactly the missing values right). A NaN threshold with missing
-    values left sends every row left: threshold +inf on the ``SIDE_LEFT`` column. Numbers are
-    compared unchanged, so every row takes the branch ``predict_proba`` takes."""
+    ``predict_proba``'s rule for a numeric split is "right when ``x > threshold``, or when ``x`` is
+    missing and missing values go right". The kernel makes that a single comparison
+    ``column[side][row] > threshold`` on three copies of each feature column, built once per block
+    of rows: missing values replaced by -inf (``SIDE_LEFT``: ``-inf > t`` is false for every
+    threshold), by +inf (``SIDE_RIGHT``: ``+inf > t`` is true for every threshold below +inf), or
+    the missing indicator with threshold 0.5 (``SIDE_MISSING``: a split that sends missing values
+    right and whose threshold is +inf or NaN sends exactly the missing values right). A NaN
+    threshold with missing values left sends every row left: threshold +inf on the ``SIDE_LEFT``
+    column. Numbers are compared unchanged, so every row takes the branch ``predict_proba`` takes.
+
+    A categorical split (decision 0046) goes right when ``comparison | (onehot & mask) != 0``.
+    Per block and categorical feature the kernel writes the code's bit (``1 << code`` in 64-bit
+    words, all zero for a code treated as missing) and a "treated as missing" indicator: NaN, a
+    value outside 0..255, or a code that is not a known category of the feature (scikit-learn
+    routes those as missing values). ``mask`` holds the known categories that are not in the
+    split's left bitset (they go right); the comparison reads the indicator with threshold 0.5 when
+    missing values go right, and is never true (``SIDE_LEFT``, threshold +inf) when they go left.
+    Numeric splits of a tree with categorical splits have an all-zero mask. This is scikit-learn's
+    routing exactly when every category of a split's left bitset is a known category (scikit-learn
+    builds it so); :func:`stack_padded` checks it and otherwise leaves the model to the padded walk.
+    """
 
     baselines: np.ndarray  # (members,)
     starts: np.ndarray  # (members + 1,): member m's trees are starts[m]:starts[m + 1]
     feature: np.ndarray  # (trees, 7) int64
-    side: np.ndarray  # (trees, 7) int64: SIDE_LEFT, SIDE_RIGHT or SIDE_MISSING
+    side: np.ndarray  # (trees, 7) int64: SIDE_*
     threshold: np.ndarray  # (trees, 7) float64, as compared (see above)
     value: np.ndarray  # (trees, 8) float64
+    has_cat: np.ndarray  # (trees,) uint8: the tree has a categorical split
+    cat_col: np.ndarray  # (trees, 7) int64: categorical splits: row of ``cat_features``, else 0
+    mask: np.ndarray  # (trees, 7, n_words) uint64: categories that go right (0 for numeric splits)
+    cat_features: np.ndarray  # (categorical features,) int64: their columns in the prepared matrix
+    cat_known: np.ndarray  # (categorical features, 4) uint64: their known categories
 
     @property
     def n_members(self) -> int:
         return len(self.baselines)
 
+    @property
+    def n_words(self) -> int:
+        """64-bit words of a category mask the kernel tests (1 when every known code is below 64)."""
+        return int(self.mask.shape[2])
+
 
 def compare_form(pad_threshold: np.ndarray, pad_missing_right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ``side`` and compared threshold of padded splits (see :class:`PaddedMembers`)."""
+    """The ``side`` and compared threshold of padded numeric splits (see :class:`PaddedMembers`)."""
     threshold = np.asarray(pad_threshold, dtype=np.float64)
     right = np.asarray(pad_missing_right) != 0
     nan = np.isnan(threshold)
@@ -525,84 +557,171 @@ def compare_form(pad_threshold: np.ndarray, pad_missing_right: np.ndarray) -> tu
     return side, np.ascontiguousarray(compared, dtype=np.float64)
 
 
+def _bits(words32: np.ndarray) -> np.ndarray:
+    """Booleans (..., 256) from scikit-learn's (..., 8) uint32 bitsets (bit c of word c >> 5 is
+    category c)."""
+    codes = np.arange(256)
+    words = np.asarray(words32, dtype=np.uint32)[..., codes >> 5]
+    return ((words >> (codes & 31).astype(np.uint32)) & 1).astype(bool)
+
+
+def _words64(bits: np.ndarray) -> np.ndarray:
+    """Booleans (..., 256) as (..., 4) uint64 words (bit c of word c >> 6 is category c)."""
+    packed = np.packbits(np.asarray(bits, dtype=bool), axis=-1, bitorder="little")
+    return np.ascontiguousarray(packed).view("<u8").astype(np.uint64)
+
+
+def _category_splits(flats: list[FlatTrees]):
+    """The categorical splits of every member's padded trees in :func:`score_members`' form, or
+    None when one cannot be tested exactly there (a left category that is not a known one while
+    missing values go right, or members that know different categories of a feature). Per member:
+    tree (in tree order), slot, feature, the categories that go right, whether missing goes right."""
+    known_of: dict[int, np.ndarray] = {}
+    per_member = []
+    for f in flats:
+        route_row = f.pad_route[f.pad]  # (trees, 7), tree order; 0 for numeric splits
+        tree, slot = np.nonzero(route_row)
+        features = f.pad_feature[f.pad][tree, slot]
+        known_rows = _bits(f.known)  # (categorical features, 256)
+        for feature in np.unique(features).tolist():
+            bits = known_rows[f.f_idx_map[feature]]
+            if feature in known_of and not np.array_equal(known_of[feature], bits):
+                return None
+            known_of[feature] = bits
+        known = known_rows[f.f_idx_map[features]] if len(features) else np.zeros((0, 256), dtype=bool)
+        route = f.routes[route_row[tree, slot]]  # (splits, 257): 1 = right; [256] missing
+        if np.any((route[:, :256] != route[:, 256:]) & ~known):
+            return None
+        per_member.append((tree, slot, features, known & (route[:, :256] == 1), route[:, 256] == 1))
+    return known_of, per_member
+
+
 def stack_padded(flats: list[FlatTrees]) -> PaddedMembers | None:
     """The members' trees for :func:`score_members`, or None unless every tree of every member is
-    padded with numeric splits only (``kind`` 1)."""
-    if not flats or any(f.n_trees == 0 or not np.all(f.kind == 1) for f in flats):
+    padded (depth at most 3; numeric splits, or categorical ones that :func:`_category_splits`
+    accepts)."""
+    if not flats or any(f.n_trees == 0 or not np.all((f.kind == 1) | (f.kind == 2)) for f in flats):
         return None
-    rows = [f.pad[f.kind == 1] for f in flats]  # every tree, in tree order
+    categories = _category_splits(flats)
+    if categories is None:
+        return None
+    known_of, per_member = categories
+    rows = [f.pad for f in flats]  # every tree, in tree order
     feature = np.concatenate([f.pad_feature[r] for f, r in zip(flats, rows, strict=True)])
     side, threshold = compare_form(
         np.concatenate([f.pad_threshold[r] for f, r in zip(flats, rows, strict=True)]),
         np.concatenate([f.pad_missing_right[r] for f, r in zip(flats, rows, strict=True)]),
     )
+    n_trees = len(feature)
+    cat_features = np.array(sorted(known_of), dtype=np.int64)
+    cat_known = _words64(np.array([known_of[f] for f in cat_features.tolist()]).reshape(-1, 256))
+    highest = max((int(np.flatnonzero(b).max()) for b in known_of.values() if b.any()), default=0)
+    n_words = highest // 64 + 1
+    has_cat = np.zeros(n_trees, dtype=np.uint8)
+    cat_col = np.zeros((n_trees, _PAD_NODES), dtype=np.int64)
+    mask = np.zeros((n_trees, _PAD_NODES, n_words), dtype=np.uint64)
+    starts = np.cumsum([0] + [f.n_trees for f in flats]).astype(np.int64)
+    position = np.zeros(int(cat_features.max()) + 1 if len(cat_features) else 1, dtype=np.int64)
+    position[cat_features] = np.arange(len(cat_features))
+    for m, (tree, slot, features, right, missing_right) in enumerate(per_member):
+        t = starts[m] + tree
+        has_cat[t] = 1
+        cat_col[t, slot] = position[features]
+        mask[t, slot] = _words64(right)[:, :n_words]
+        side[t, slot] = np.where(missing_right, SIDE_CATEGORY_MISSING, SIDE_LEFT)
+        threshold[t, slot] = np.where(missing_right, 0.5, np.inf)
     return PaddedMembers(
         baselines=np.array([f.baseline for f in flats], dtype=np.float64),
-        starts=np.cumsum([0] + [f.n_trees for f in flats]).astype(np.int64),
+        starts=starts,
         feature=np.ascontiguousarray(feature, dtype=np.int64),
         side=np.ascontiguousarray(side, dtype=np.int64),
-        threshold=threshold,
+        threshold=np.ascontiguousarray(threshold, dtype=np.float64),
         value=np.ascontiguousarray(
             np.concatenate([f.pad_value[r] for f, r in zip(flats, rows, strict=True)]), dtype=np.float64
         ),
+        has_cat=has_cat,
+        cat_col=cat_col,
+        mask=np.ascontiguousarray(mask),
+        cat_features=cat_features,
+        cat_known=cat_known,
     )
 
 
-def _compile_members():
-    """The numba kernel of :func:`score_members` (compiled on first use)."""
-    import numba
-
-    # No fastmath: comparisons and additions stay IEEE double, in predict_proba's order.
-    @numba.njit(nogil=True, cache=False, boundscheck=False, error_model="numpy")
-    def score_members_kernel(XT, baselines, starts, feature, side, threshold, value, block_rows, raw):
-        n_features = XT.shape[0]
-        n_rows = XT.shape[1]
-        n_members = baselines.shape[0]
-        acc = np.empty(block_rows, dtype=np.float64)
-        # Per feature f: row f missing -> -inf, row n_features + f missing -> +inf, row
-        # 2 * n_features + f the missing indicator.
-        sides = np.empty((3 * n_features, block_rows), dtype=np.float64)
-        for b0 in range(0, n_rows, block_rows):
-            b1 = min(b0 + block_rows, n_rows)
-            n = b1 - b0
-            for f in range(n_features):
-                src = XT[f]
-                low = sides[f]
-                high = sides[n_features + f]
-                missing = sides[2 * n_features + f]
-                for i in range(n):
-                    x = src[b0 + i]
-                    nan = x != x
-                    low[i] = -np.inf if nan else x
-                    high[i] = np.inf if nan else x
-                    missing[i] = 1.0 if nan else 0.0
-            for m in range(n_members):
-                baseline = baselines[m]
-                for i in range(n):
-                    acc[i] = baseline
-                for t in range(starts[m], starts[m + 1]):
-                    c0 = sides[side[t, 0] * n_features + feature[t, 0]]
-                    c1 = sides[side[t, 1] * n_features + feature[t, 1]]
-                    c2 = sides[side[t, 2] * n_features + feature[t, 2]]
-                    c3 = sides[side[t, 3] * n_features + feature[t, 3]]
-                    c4 = sides[side[t, 4] * n_features + feature[t, 4]]
-                    c5 = sides[side[t, 5] * n_features + feature[t, 5]]
-                    c6 = sides[side[t, 6] * n_features + feature[t, 6]]
-                    t0 = threshold[t, 0]
-                    t1 = threshold[t, 1]
-                    t2 = threshold[t, 2]
-                    t3 = threshold[t, 3]
-                    t4 = threshold[t, 4]
-                    t5 = threshold[t, 5]
-                    t6 = threshold[t, 6]
-                    v0 = value[t, 0]
-                    v1 = value[t, 1]
-                    v2 = value[t, 2]
-                    v3 = value[t, 3]
-                    v4 = value[t, 4]
-                    v5 = value[t, 5]
-                    v6 = value[t, 6]
-                    v7 = value[t, 7]
+# The kernel's source, written out for the number of mask words it tests (numba compiles one kernel
+# per word count; the words of each split are loop-invariant locals, as the thresholds are).
+_MEMBERS_SOURCE = """
+def score_members_kernel(
+    XT, baselines, starts, feature, side, threshold, value, has_cat, cat_col, mask, cat_features, cat_known,
+    block_rows, raw,
+):
+    n_features = XT.shape[0]
+    n_rows = XT.shape[1]
+    n_members = baselines.shape[0]
+    n_cat = cat_features.shape[0]
+    acc = np.empty(block_rows, dtype=np.float64)
+    # Per feature f: row f missing -> -inf, row n_features + f missing -> +inf, row
+    # 2 * n_features + f the missing indicator, row 3 * n_features + f (categorical features) the
+    # category's "treated as missing" indicator.
+    sides = np.zeros((4 * n_features, block_rows), dtype=np.float64)
+    # Per categorical feature j and mask word w: row w * n_cat + j, the code's bit in word w.
+    onehot = np.zeros((N_WORDS * max(n_cat, 1), block_rows), dtype=np.uint64)
+    one = np.uint64(1)
+    for b0 in range(0, n_rows, block_rows):
+        b1 = min(b0 + block_rows, n_rows)
+        n = b1 - b0
+        for f in range(n_features):
+            src = XT[f]
+            low = sides[f]
+            high = sides[n_features + f]
+            missing = sides[2 * n_features + f]
+            for i in range(n):
+                x = src[b0 + i]
+                nan = x != x
+                low[i] = -np.inf if nan else x
+                high[i] = np.inf if nan else x
+                missing[i] = 1.0 if nan else 0.0
+        for j in range(n_cat):
+            src = XT[cat_features[j]]
+            treated_missing = sides[3 * n_features + cat_features[j]]
+            for i in range(n):
+                x = src[b0 + i]
+                code = 0
+                known = False
+                if x >= 0.0 and x < 256.0:  # NaN fails both; fractional codes truncate (a cast)
+                    code = np.int64(x)
+                    known = ((cat_known[j, code >> 6] >> np.uint64(code & 63)) & one) != 0
+                treated_missing[i] = 0.0 if known else 1.0
+                bit = (one << np.uint64(code & 63)) if known else np.uint64(0)
+                for w in range(N_WORDS):
+                    onehot[w * n_cat + j, i] = bit if (code >> 6) == w else np.uint64(0)
+        for m in range(n_members):
+            baseline = baselines[m]
+            for i in range(n):
+                acc[i] = baseline
+            for t in range(starts[m], starts[m + 1]):
+                c0 = sides[side[t, 0] * n_features + feature[t, 0]]
+                c1 = sides[side[t, 1] * n_features + feature[t, 1]]
+                c2 = sides[side[t, 2] * n_features + feature[t, 2]]
+                c3 = sides[side[t, 3] * n_features + feature[t, 3]]
+                c4 = sides[side[t, 4] * n_features + feature[t, 4]]
+                c5 = sides[side[t, 5] * n_features + feature[t, 5]]
+                c6 = sides[side[t, 6] * n_features + feature[t, 6]]
+                t0 = threshold[t, 0]
+                t1 = threshold[t, 1]
+                t2 = threshold[t, 2]
+                t3 = threshold[t, 3]
+                t4 = threshold[t, 4]
+                t5 = threshold[t, 5]
+                t6 = threshold[t, 6]
+                v0 = value[t, 0]
+                v1 = value[t, 1]
+                v2 = value[t, 2]
+                v3 = value[t, 3]
+                v4 = value[t, 4]
+                v5 = value[t, 5]
+                v6 = value[t, 6]
+                v7 = value[t, 7]
+                if has_cat[t] == 0:
                     for i in range(n):
                         # True = go right. Heap order: node 0, then 1 (left) / 2 (right), then 3..6.
                         g0 = c0[i] > t0
@@ -620,17 +739,59 @@ def _compile_members():
                         c = v5 if h2 else v4
                         d = v7 if h2 else v6
                         acc[i] += (d if h1 else c) if g0 else (b if h1 else a)
-                for i in range(n):
-                    raw[m, b0 + i] = acc[i]
+                else:
+@CAT_SETUP@
+                    for i in range(n):
+                        # Right when the comparison says so or the code's bit is in the mask.
+@CAT_TESTS@
+                        h1 = g2 if g0 else g1
+                        h2 = (g6 if h1 else g5) if g0 else (g4 if h1 else g3)
+                        a = v1 if h2 else v0
+                        b = v3 if h2 else v2
+                        c = v5 if h2 else v4
+                        d = v7 if h2 else v6
+                        acc[i] += (d if h1 else c) if g0 else (b if h1 else a)
+            for i in range(n):
+                raw[m, b0 + i] = acc[i]
+"""
 
-    return score_members_kernel
+
+def _members_source(n_words: int) -> str:
+    setup, tests = [], []
+    for k in range(_PAD_NODES):
+        words = []
+        for w in range(n_words):
+            setup.append(f"o{k}_{w} = onehot[{w} * n_cat + cat_col[t, {k}]]")
+            setup.append(f"m{k}_{w} = mask[t, {k}, {w}]")
+            words.append(f"(o{k}_{w}[i] & m{k}_{w})")
+        tests.append(f"g{k} = (c{k}[i] > t{k}) | (({' | '.join(words)}) != 0)")
+    return (
+        _MEMBERS_SOURCE.replace("N_WORDS", str(n_words))
+        .replace("@CAT_SETUP@", "\n".join(" " * 20 + line for line in setup))
+        .replace("@CAT_TESTS@", "\n".join(" " * 24 + line for line in tests))
+    )
 
 
-def compiled_members():
-    """The compiled kernel of :func:`score_members` (compiled on the first call)."""
+def _compile_members(n_words: int):
+    """The numba kernel of :func:`score_members` for masks of ``n_words`` words (compiled on first use)."""
+    import numba
+
+    namespace = {"np": np}
+    exec(compile(_members_source(n_words), f"<lookalike_udf.kernels.score_members/{n_words}>", "exec"), namespace)
+    # No fastmath: comparisons and additions stay IEEE double, in predict_proba's order.
+    return numba.njit(nogil=True, cache=False, boundscheck=False, error_model="numpy")(
+        namespace["score_members_kernel"]
+    )
+
+
+def compiled_members(n_words: int = 1):
+    """The compiled kernel of :func:`score_members` for ``n_words`` mask words (compiled on the
+    first call for that count)."""
     if _state["members"] is None:
-        _state["members"] = _compile_members()
-    return _state["members"]
+        _state["members"] = {}
+    if n_words not in _state["members"]:
+        _state["members"][n_words] = _compile_members(n_words)
+    return _state["members"][n_words]
 
 
 def score_members(stacked: PaddedMembers, X: np.ndarray, block_rows: int = MEMBER_ROWS) -> np.ndarray:
@@ -644,7 +805,7 @@ def score_members(stacked: PaddedMembers, X: np.ndarray, block_rows: int = MEMBE
     if X.shape[0] == 0:
         return raw
     XT = np.ascontiguousarray(X.T)  # no copy for the column-major matrix the scorer prepares
-    compiled_members()(
+    compiled_members(stacked.n_words)(
         XT,
         stacked.baselines,
         stacked.starts,
@@ -652,6 +813,11 @@ def score_members(stacked: PaddedMembers, X: np.ndarray, block_rows: int = MEMBE
         stacked.side,
         stacked.threshold,
         stacked.value,
+        stacked.has_cat,
+        stacked.cat_col,
+        stacked.mask,
+        stacked.cat_features,
+        stacked.cat_known,
         int(block_rows),
         raw,
     )

@@ -60,8 +60,9 @@ class BaggingScorer:
             raise ModelFormatError("bagging.bag_size must be a positive integer")
         self.seed, self.thresholds, self.bag_size = seed, thresholds, bag_size
         self.engine = self.members[0].engine
-        # Every member an hgb model with padded numeric trees only, prepared alike: all members'
-        # trees in one kernel call per block (lookalike_udf.kernels.score_members).
+        # Every member an hgb model with padded trees only (depth <= 3, numeric or categorical
+        # splits), prepared alike: all members' trees in one kernel call per block
+        # (lookalike_udf.kernels.score_members; decisions 0044, 0046).
         self._fused = None
         padded = [getattr(m, "_padded", None) for m in self.members]
         keys = {getattr(m, "prepare_key", None) for m in self.members}
@@ -81,8 +82,8 @@ class BaggingScorer:
         scoring threads), so the block stays in cache and no (members x rows) matrix is built.
         Consecutive members prepared alike (same column order and categories) share one prepared
         block, and hgb members score it with the compiled kernel when it is on
-        (:mod:`lookalike_udf.kernels`); when every member's trees are padded and numeric, one
-        kernel call scores the block for every member (:func:`~lookalike_udf.kernels.score_members`).
+        (:mod:`lookalike_udf.kernels`); when every member's trees are padded (depth at most 3),
+        one kernel call scores the block for every member (:func:`~lookalike_udf.kernels.score_members`).
         Same additions in the same order as ``predict_members(X).mean(axis=0)``, so the same
         result to the last bit."""
         if not all(hasattr(m, "raw_block") for m in self.members):

@@ -266,7 +266,7 @@ class HGBScorer:
             raise ValueError("engine must be 'auto', 'kernel', 'sklearn' or 'numpy'")
         self._sklearn_predictors = None
         self._flat = None  # the compiled kernel's node arrays (lookalike_udf.kernels)
-        self._padded = None  # every tree padded and numeric: kernels.score_members' arrays
+        self._padded = None  # every tree padded (depth <= 3): kernels.score_members' arrays
         self._expected = None  # split nodes' expected values, for contributions()
         self._paths = None  # per tree: leaf predictor, columns, path contributions (contributions())
         if engine in ("auto", "kernel", "sklearn"):

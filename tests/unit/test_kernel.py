@@ -22,6 +22,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from lookalike_udf import kernels
 from lookalike_udf.estimators import bagging
+from lookalike_udf.estimators.base import _encode_float
 from lookalike_udf.estimators.hgb import dump as dump_hgb
 from lookalike_udf.estimators.hgb import load as load_hgb
 from lookalike_udf.training import LookalikeModel, fit_run_model
@@ -173,6 +174,7 @@ def test_a_failing_kernel_falls_back_and_warns(monkeypatch, caplog):
         raise RuntimeError("simulated numba failure")
 
     monkeypatch.setattr(kernels, "score_raw", broken)
+    monkeypatch.setattr(kernels, "score_members", broken)  # categorical depth-3 trees: fused (0046)
     with caplog.at_level(logging.WARNING, logger="lookalike_udf.kernels"):
         scores = scorer.predict_proba_positive(X)
     np.testing.assert_array_equal(scores, clf.predict_proba(X)[:, 1])
@@ -245,6 +247,8 @@ def test_bagged_ensemble_of_20_members_is_bit_identical():
     kernel = bagging.load(payload, engine="kernel")
     reference = bagging.load(payload, engine="sklearn")
     assert len(kernel.members) == 20 and kernel.engine == "kernel"
+    # one kernel call per block for all members, categorical splits included (decision 0046)
+    assert kernel._fused is not None and kernel._fused.n_members == 20 and kernel._fused.has_cat.any()
     E = _edge_matrix(X, _fit(X, y, MIXED_MASK))
     big = np.vstack([E, np.tile(X, (15, 1))])  # > 16,384 rows: several blocks
     for n_threads in (1, 2):
@@ -525,9 +529,9 @@ def test_pass_through_and_forced_missing_splits():
 
 
 def test_members_not_all_padded_and_numeric_score_one_by_one():
-    """A bagging payload mixing a numeric member with a categorical one, or with a deeper one, or
-    with members prepared differently is not fused (each member through its own path, the
-    categorical one through the padded walk): still bit-identical."""
+    """A bagging payload mixing a numeric member with a categorical one (prepared differently), or
+    with a deeper one, is not fused (each member through its own path: the categorical one through
+    its own fused call, the deep one through the node walk): still bit-identical."""
     _numba()
     X, y = _mixed_data(1200, 24)
     numeric = _payload(_fit(X, y, max_iter=25))
@@ -563,3 +567,232 @@ def test_a_failing_fused_kernel_falls_back_and_warns(monkeypatch, caplog):
     assert kernel._fused is None and kernel.engine == "sklearn"
     assert all(m.engine == "sklearn" for m in kernel.members)
     assert not kernels.kernel_available()
+
+
+# --- Categorical splits in the fused kernel (decision 0046) -----------------------------------
+
+#: Category codes at the edges of scikit-learn's 32-bit and the kernel's 64-bit bitset words.
+_BOUNDARY_CODES = [0, 1, 31, 32, 33, 63, 64, 65, 127, 128, 191, 192, 254, 255]
+#: Values a categorical column of the prepared matrix may hold: codes, codes at word boundaries,
+#: missing, negative, fractional, >= 256 and infinite values.
+_CODE_VALUES = st.one_of(
+    st.sampled_from(_BOUNDARY_CODES).map(float),
+    st.sampled_from([np.nan, -1.0, -0.5, -0.0, 0.5, 31.9, 63.5, 255.99, 256.0, 300.0, np.inf, -np.inf]),
+    st.integers(0, 255).map(float),
+)
+_N_CAT, _N_FEATURES = 2, 4  # features 0 and 1 categorical, 2 and 3 numeric
+
+
+def _words32(codes) -> list[int]:
+    words = [0] * 8
+    for c in codes:
+        words[c >> 5] |= 1 << (c & 31)
+    return words
+
+
+@st.composite
+def _padded_tree(draw, known: list[set], left_within_known: bool):
+    """A tree of depth <= 3 in scikit-learn's node layout (children after their parent), with
+    numeric and categorical splits (left bitsets drawn from the known categories when
+    ``left_within_known``, as scikit-learn builds them) and hand-picked edge thresholds."""
+    fields = {k: [] for k in ("value", "feature_idx", "num_threshold", "missing_go_to_left", "left", "right")}
+    fields.update(is_leaf=[], is_categorical=[], bitset_idx=[])
+    bitsets = []
+    threshold = st.one_of(
+        st.sampled_from([-np.inf, np.inf, 0.0, -0.0, 0.5, 31.5, 63.0, 64.0, 254.5]),
+        st.floats(-1e3, 1e3, allow_nan=False),
+    )
+
+    def node(depth: int) -> int:
+        i = len(fields["value"])
+        for name in fields:
+            fields[name].append(0)
+        fields["num_threshold"][i] = 0.0
+        if depth == 3 or draw(st.integers(0, 4)) == 0:
+            fields["is_leaf"][i] = 1
+            fields["value"][i] = draw(st.floats(-2.0, 2.0, allow_nan=False, allow_subnormal=True))
+            return i
+        fields["missing_go_to_left"][i] = int(draw(st.booleans()))
+        if draw(st.booleans()):
+            f = draw(st.integers(0, _N_CAT - 1))
+            pool = sorted(known[f]) if left_within_known else list(range(256))
+            left = draw(st.sets(st.sampled_from(pool), max_size=len(pool)))
+            fields["is_categorical"][i] = 1
+            fields["bitset_idx"][i] = len(bitsets)
+            bitsets.append(_words32(left))
+        else:
+            f = draw(st.integers(0, _N_FEATURES - 1))
+            fields["num_threshold"][i] = draw(threshold)
+        fields["feature_idx"][i] = f
+        fields["left"][i] = node(depth + 1)
+        fields["right"][i] = node(depth + 1)
+        return i
+
+    node(0)
+    fields["num_threshold"] = [_encode_float(v) for v in fields["num_threshold"]]
+    fields["value"] = [_encode_float(v) for v in fields["value"]]
+    return {"nodes": fields, "raw_left_cat_bitsets": bitsets, "binned_left_cat_bitsets": bitsets}
+
+
+@st.composite
+def _categorical_payload(draw, left_within_known: bool = True):
+    """A stored hgb payload with two categorical features whose known categories include codes at
+    word boundaries (up to 255) and 1 to 6 padded trees mixing numeric and categorical splits."""
+    known = [
+        draw(st.sets(st.one_of(st.sampled_from(_BOUNDARY_CODES), st.integers(0, 255)), min_size=1, max_size=60))
+        for _ in range(_N_CAT)
+    ]
+    trees = draw(st.lists(_padded_tree(known, left_within_known), min_size=1, max_size=6))
+    return {
+        "format": "lookalike-hgb/1",
+        "n_features": _N_FEATURES,
+        "column_order": list(range(_N_FEATURES)),
+        "categories": {str(f): [float(v) for v in range(255)] for f in range(_N_CAT)},
+        "baseline": _encode_float(draw(st.floats(-3.0, 3.0, allow_nan=False))),
+        "known_cat_bitsets": [_words32(k) for k in known],
+        "f_idx_map": [0, 1, 0, 0],
+        "trees": trees,
+    }
+
+
+def _prepared_matrix(n: int = 0):
+    cat = st.lists(_CODE_VALUES, min_size=_N_CAT, max_size=_N_CAT)
+    num = st.lists(st.one_of(st.floats(width=64), st.sampled_from(_EDGE_VALUES.tolist())), min_size=2, max_size=2)
+    return st.lists(st.tuples(cat, num).map(lambda r: r[0] + r[1]), min_size=n, max_size=40)
+
+
+def _with_every_boundary(rows: list) -> np.ndarray:
+    """The drawn rows plus, for each categorical column, every boundary code, missing and an
+    out-of-range value (the other columns from the first row, or zeros)."""
+    base = list(rows[0]) if rows else [0.0] * _N_FEATURES
+    extra = []
+    for f in range(_N_CAT):
+        for v in _BOUNDARY_CODES + [np.nan, -1.0, 256.0]:
+            row = list(base)
+            row[f] = float(v)
+            extra.append(row)
+    return np.asfortranarray(np.array(list(rows) + extra, dtype=np.float64).reshape(-1, _N_FEATURES))
+
+
+def _scikit_learn_defined(Xm: np.ndarray) -> np.ndarray:
+    """Rows scikit-learn's predictor reads without an out-of-range cast (a categorical value >= 256
+    is cast to uint8; the library treats it as missing)."""
+    cats = Xm[:, :_N_CAT]
+    return ~(cats >= 256).any(axis=1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_categorical_payload(), _prepared_matrix())
+def test_generated_categorical_trees_score_as_scikit_learn(payload, rows):
+    """Random depth <= 3 trees with numeric and categorical splits (known categories and left
+    bitsets at 32- and 64-bit word boundaries up to code 255, thresholds at edge values) on random
+    prepared rows (missing, unknown, negative, fractional and out-of-range codes): the fused kernel
+    equals the NumPy walk and the padded walk to the last bit, and scikit-learn's own predictor
+    on every row it defines."""
+    _numba()
+    payload = json.loads(json.dumps(payload, allow_nan=False))
+    kernel = load_hgb(payload, engine="kernel")
+    assert kernel._padded is not None  # every tree padded, every left bitset within the known
+    Xm = _with_every_boundary(rows)
+    got = kernel.raw_prepared(Xm)
+    np.testing.assert_array_equal(got, load_hgb(payload, engine="numpy").raw_prepared(Xm))
+    np.testing.assert_array_equal(got, kernels.score_raw(kernel._flat, Xm))
+    for block_rows in (1, 3):
+        np.testing.assert_array_equal(got, kernels.score_members(kernel._padded, Xm, block_rows=block_rows)[0])
+    ok = _scikit_learn_defined(Xm)
+    np.testing.assert_array_equal(got[ok], load_hgb(payload, engine="sklearn").raw_prepared(Xm[ok]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_categorical_payload(left_within_known=False), _prepared_matrix())
+def test_left_categories_outside_the_known_ones(payload, rows):
+    """Hand-made left bitsets holding unknown categories: scikit-learn sends such a code left,
+    which the fused form cannot express when missing values go right. Those models keep the
+    padded walk (stack_padded gives None); the others are fused. Both equal the NumPy walk."""
+    _numba()
+    payload = json.loads(json.dumps(payload, allow_nan=False))
+    kernel = load_hgb(payload, engine="kernel")
+    flat = kernel._flat
+    expressible = True
+    for p in range(len(flat.pad_route)):
+        for k in np.flatnonzero(flat.pad_route[p]):
+            f = flat.pad_feature[p, k]
+            route = flat.routes[flat.pad_route[p, k]]
+            unknown = ~kernels._bits(flat.known[flat.f_idx_map[f]])
+            expressible &= bool(np.all(route[:256][unknown] == route[256]))
+    assert (kernel._padded is not None) == expressible
+    Xm = _with_every_boundary(rows)
+    got = kernel.raw_prepared(Xm)
+    np.testing.assert_array_equal(got, load_hgb(payload, engine="numpy").raw_prepared(Xm))
+    ok = _scikit_learn_defined(Xm)
+    np.testing.assert_array_equal(got[ok], load_hgb(payload, engine="sklearn").raw_prepared(Xm[ok]))
+
+
+def test_members_that_know_different_categories_are_not_fused():
+    """Two members prepared alike whose known categories of a feature differ cannot share the
+    block's "treated as missing" column: not fused, each scored alone, still bit-identical."""
+    _numba()
+    X, y = _mixed_data(1200, 31)
+    member = _payload(_fit(X, y, MIXED_MASK, max_iter=20))
+    other = json.loads(json.dumps(member))
+    other["known_cat_bitsets"][0][0] |= 1 << 20  # one more known category of the first one
+    payload = bagging.dump([member, other], seed=0, thresholds=[0, 0], bag_size=1)
+    kernel = bagging.load(payload, engine="kernel")
+    assert kernel._fused is None and all(m._padded is not None for m in kernel.members)
+    reference = bagging.load(payload, engine="sklearn")
+    E = _edge_matrix(X, _fit(X, y, MIXED_MASK))
+    np.testing.assert_array_equal(
+        kernel.predict_proba_positive(E, n_threads=1), reference.predict_members(E).mean(axis=0)
+    )
+
+
+def _many_categories_data(n: int, seed: int):
+    """A categorical column with 255 categories (codes up to 254: four 64-bit words), one with 5,
+    and two numbers; some values missing."""
+    rng = np.random.default_rng(seed)
+    X = np.c_[
+        rng.integers(0, 255, n).astype(float),
+        rng.integers(0, 5, n).astype(float),
+        rng.normal(size=n),
+        rng.lognormal(size=n),
+    ]
+    X[rng.random(n) < 0.05, 0] = np.nan
+    X[rng.random(n) < 0.05, 1] = np.nan
+    X[rng.random(n) < 0.05, 2] = np.nan
+    logit = 1.5 * (np.nan_to_num(X[:, 0]) % 3 == 0) - (X[:, 1] == 2) + 0.5 * np.nan_to_num(X[:, 2])
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y
+
+
+def test_255_categories_fused_on_edge_rows_and_several_blocks():
+    """scikit-learn's widest categorical feature (255 categories: codes 0..254, every mask word used),
+    a narrow one and numbers in depth-3 trees, 20 bagging members: fused, and bit-identical to the
+    members' mean predict_proba and to the previous path on the edge rows (missing categories,
+    categories never seen in training, codes 0, 31, 32, 63, 64, 254), over several blocks on one
+    and two threads."""
+    _numba()
+    X, y = _many_categories_data(6000, 32)
+    mask = [True, True, False, False]
+    ids = [f"u{i}" for i in range(len(y))]
+    payload, _ = bagging.fit(X, y, np.ones(len(y)), ids, np.array(mask), random_seed=4, n_bags=20)
+    payload = json.loads(json.dumps(payload, allow_nan=False))
+    kernel = bagging.load(payload, engine="kernel")
+    reference = bagging.load(payload, engine="sklearn")
+    assert kernel._fused is not None  # every bag saw every category: members prepared alike
+    assert kernel._fused.n_words == 4 and kernel._fused.has_cat.any()
+    clf = _fit(X, y, mask, max_iter=60)
+    E = _edge_matrix(X, clf)
+    boundary = np.repeat(X[:1], 8, axis=0)
+    boundary[:, 0] = [0, 31, 32, 63, 64, 254, 255, np.nan]  # 255: never seen in training (unknown)
+    big = np.vstack([E, boundary, np.tile(X, (3, 1))])  # > 16,384 rows
+    for n_threads in (1, 2):
+        got = kernel.predict_proba_positive(big, n_threads=n_threads)
+        np.testing.assert_array_equal(got, reference.predict_proba_positive(big, n_threads=n_threads))
+    ok = _sklearn_rows(clf, big)
+    means = np.mean([load_hgb(m, engine="sklearn").predict_proba_positive(big[ok]) for m in payload["members"]], axis=0)
+    np.testing.assert_array_equal(got[ok], means)
+    single = load_hgb(_payload(clf), engine="kernel")
+    assert single._padded is not None and single._padded.n_words == 4
+    np.testing.assert_array_equal(
+        single.predict_proba_positive(E[_sklearn_rows(clf, E)]), clf.predict_proba(E[_sklearn_rows(clf, E)])[:, 1]
+    )
