@@ -49,6 +49,7 @@ from .reuse import (
     training_fingerprint,
 )
 from .reuse import TRAINED as ACTION_TRAINED
+from .reuse import models_unchanged_since as models_unchanged_since  # re-exported: the dbt Python models call it
 from .reuse import previous_table as previous_table  # re-exported: the dbt Python models call it
 from .scoring import MODEL_FORMAT
 from .training import fit_run_models
@@ -214,7 +215,7 @@ def train_models(runs, label_summary, examples, fingerprints=None, previous=None
     return engine.output(pa.Table.from_pylist(out, schema=RUN_MODEL_SCHEMA))
 
 
-def predict_training_examples(models, examples, previous=None, force=False) -> pa.Table:
+def predict_training_examples(models, examples, previous=None, force=False, models_unchanged=False) -> pa.Table:
     """Score every training example of every trained run with the stored model (train and test).
 
     The model is the one fitted on the train split (``split_model_json`` when the run was refitted
@@ -223,7 +224,10 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
     For a bagging PU model, the unlabeled examples of the train split get out-of-bag scores
     (:meth:`LookalikeModel.predict_training`), so train metrics do not reward memorised negatives.
     A run whose model was reused keeps its rows of ``previous`` (this table from the previous
-    build) when they carry the same ``training_fingerprint``: same model, same examples.
+    build) when they carry the same ``training_fingerprint``: same model, same examples. With
+    ``models_unchanged`` (:func:`~lookalike_udf.reuse.models_unchanged_since`: ``models`` was not
+    written since ``previous`` was) every run whose fingerprint is unchanged keeps them, whatever
+    its ``training_action`` (decision 0047).
     A run whose stored model fails :func:`load_verified_models` gets no rows (so no metrics).
     """
     engine = engine_for(models, examples, previous)
@@ -236,7 +240,7 @@ def predict_training_examples(models, examples, previous=None, force=False) -> p
         engine,
         previous,
         "training_fingerprint",
-        reused_model_fingerprints([model_rows[rid] for rid in loaded], force),
+        reused_model_fingerprints([model_rows[rid] for rid in loaded], force, models_unchanged),
         required=("training_fingerprint",),
     )
     parts = []

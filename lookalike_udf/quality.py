@@ -364,13 +364,17 @@ def lift(kind: str | None, target: float | None, population: float | None) -> fl
     return target / population
 
 
-def feature_report(models, examples, population, runs=None, previous=None, force=False) -> pa.Table:
+def feature_report(
+    models, examples, population, runs=None, previous=None, force=False, models_unchanged=False
+) -> pa.Table:
     """The quality report of every TRAINED run: one row per run and model feature.
 
     ``models`` is lookalike_run_models, ``examples`` int_lookalike__training_examples (features,
     label, weight, split), ``population`` lookalike_inference_features (aggregated in SQL),
     ``runs`` int_lookalike__runs (for each run's ``random_seed``; 0 when absent), ``previous`` this
-    table from the previous build (or None). Returns rows of :data:`FEATURE_REPORT_SCHEMA` (a Spark
+    table from the previous build (or None); ``models_unchanged``: ``models`` was not written since
+    ``previous`` was (:func:`lookalike_udf.reuse.models_unchanged_since`), so every run whose
+    fingerprint is unchanged keeps its previous rows, not only the 'reused' ones (decision 0047). Returns rows of :data:`FEATURE_REPORT_SCHEMA` (a Spark
     DataFrame when the inputs are Spark DataFrames; the population aggregate then runs in Spark).
     """
     engine = engine_for(models, examples, population, runs, previous)
@@ -381,13 +385,14 @@ def feature_report(models, examples, population, runs=None, previous=None, force
     # The split model: importance is measured on the test split, which a refitted model has seen.
     loaded, _failures = load_verified_models(model_rows, split_models=True)  # a failing run gets no rows
     model_rows = sorted((r for r in model_rows if r["run_id"] in loaded), key=lambda r: r["run_id"])
-    # The previous rows of the runs whose model was reused, population prevalence and lift cleared
+    # The previous rows of the runs whose model is the one they were computed with (reused, or the
+    # models table unchanged since this table was built: decision 0047), population prevalence and lift cleared
     # (set again below from this build's population).
     previous_rows = carry_over(
         engine,
         previous,
         "training_fingerprint",
-        reused_model_fingerprints(model_rows, force),
+        reused_model_fingerprints(model_rows, force, models_unchanged),
         required=("training_fingerprint",),
     ).rows
     carried: dict[str, list[dict]] = {}

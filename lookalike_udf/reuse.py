@@ -87,17 +87,45 @@ def scorer_fingerprint(model_fingerprint: str | None, model_sha256: str, method:
     return _digest("scorer", FINGERPRINT_VERSION, __version__, model_fingerprint, model_sha256, method)
 
 
-def reused_model_fingerprints(model_rows, force=False) -> dict[str, str]:
-    """run_id -> training_fingerprint of the runs whose model this build reused (rows of
-    lookalike_run_models): the runs whose derived rows (training predictions, quality report) may
-    be carried over from the previous build. Empty when ``force``."""
+def reused_model_fingerprints(model_rows, force=False, models_unchanged=False) -> dict[str, str]:
+    """run_id -> training_fingerprint of the runs whose derived rows (training predictions, quality
+    report) may be carried over from the previous build: the runs whose model is the one those rows
+    were computed with. Empty when ``force``.
+
+    A run qualifies when its row of lookalike_run_models says ``training_action`` 'reused' (this
+    build carried the model over from the previous table), or, with ``models_unchanged``, whatever
+    its action: lookalike_run_models was not written since the derived table was
+    (:func:`models_unchanged_since`), so every model row is the one the derived table read, e.g. a
+    table kept as it was since the build that trained its models (decision 0047). A run refitted
+    by this build ('trained', the table written after the derived one), a stored model that failed
+    its checksum and was refitted under the same fingerprint among them, never qualifies. The
+    caller carries a run only when its previous rows hold this ``training_fingerprint``
+    (:func:`carry_over`) and its model verifies."""
     if as_bool(force):
         return {}
     return {
         row["run_id"]: row["training_fingerprint"]
         for row in model_rows
-        if row.get("training_action") == REUSED and row.get("training_fingerprint")
+        if row.get("training_fingerprint") and (models_unchanged or row.get("training_action") == REUSED)
     }
+
+
+#: The models table the derived tables read (decision 0047).
+MODELS_TABLE = "lookalike_run_models"
+
+
+def models_unchanged_since(session, this, state_schema, models: str = MODELS_TABLE) -> bool:
+    """True when the reuse layer's record (``lookalike_build_state`` in ``state_schema``, the
+    target schema; decision 0025) says that ``models`` (lookalike_run_models, in ``this``'s schema)
+    was last built before the table of ``this`` (a derived table) was last built: the derived
+    table's previous rows were computed from the model rows as they are now, so a run whose
+    fingerprint is unchanged may carry them whatever its ``training_action``
+    (:func:`reused_model_fingerprints`, decision 0047). False whenever the record cannot tell (no
+    record: first build, reuse off, no library version; another schema; Spark): the runs then
+    carry only when 'reused'."""
+    if session is None or this is None:
+        return False
+    return engine_for(session).built_before(session, this, state_schema, models)
 
 
 def previous_table(session, this):

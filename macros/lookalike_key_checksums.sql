@@ -106,3 +106,25 @@ from (
 {% macro default__lookalike_inference_events_checksum(relation, inputs) %}
   {{ return(lookalike.lookalike_relation_checksum(relation)) }}
 {% endmacro %}
+
+
+{#- The part of int_lookalike__run_fingerprints that lookalike_run_models can depend on (decision
+    0047): it reads only each run's training_checksum (lookalike_udf.dbt_models.train_models), never
+    the population's checksum (population_checksum, n_population), which changes with any user's
+    features. So a day when only the population changed keeps the models table (and the Python
+    models that read only it and the training examples). The other columns are covered by their
+    rows, as lookalike_relation_checksum covers them.
+    `relation`: the run fingerprints; `inputs`: {model name: relation} of the model's inputs. -#}
+{% macro lookalike_training_fingerprints_checksum(relation, inputs) %}
+  {{ return(adapter.dispatch('lookalike_training_fingerprints_checksum', 'lookalike')(relation, inputs)) }}
+{% endmacro %}
+
+{% macro duckdb__lookalike_training_fingerprints_checksum(relation, inputs) %}
+  {{ return(lookalike.lookalike_relation_checksum(relation, exclude=['population_checksum', 'n_population'])) }}
+{% endmacro %}
+
+{#- Other adapters: every column. Spark's derived Python models do not read lookalike_build_state
+    (Engine.built_before), so a kept models table would not let them carry their runs over. -#}
+{% macro default__lookalike_training_fingerprints_checksum(relation, inputs) %}
+  {{ return(lookalike.lookalike_relation_checksum(relation)) }}
+{% endmacro %}

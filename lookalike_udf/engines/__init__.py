@@ -147,6 +147,14 @@ class Engine:
         """The model's table from the previous build (dbt's ``this``), or None on a first build."""
         return None
 
+    def built_before(self, session, this, state_schema, earlier: str) -> bool:
+        """True when the reuse layer's record (``lookalike_build_state`` in ``state_schema``, decision
+        0025) says that the table ``earlier`` (an identifier in ``this``'s schema) was last built
+        before ``this``'s table was last built: ``this``'s rows were then computed from ``earlier``'s
+        rows as they are now (decision 0047). False whenever it cannot tell; by default (Spark,
+        plain Arrow) the record is not read."""
+        return False
+
     # --- results --------------------------------------------------------------------------------
 
     def output(self, table: pa.Table):

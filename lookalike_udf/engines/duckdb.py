@@ -68,6 +68,34 @@ class DuckDBEngine(Engine):
         except Exception:  # duckdb.CatalogException: no previous table
             return None
 
+    def built_before(self, session, this, state_schema, earlier: str) -> bool:
+        """DuckDB: compares the latest ``built`` rows of ``lookalike_build_state`` of ``this`` and of
+        ``earlier`` (named ``database.schema.identifier`` or ``schema.identifier``, as the reuse layer
+        records them). False when the record, either row or the schema is missing."""
+        database, schema, identifier = (getattr(this, attr, None) for attr in ("database", "schema", "identifier"))
+        if session is None or not state_schema or not schema or not identifier or not earlier:
+            return False
+
+        def names(table):
+            out = [f"{schema}.{table}"]
+            if database:
+                out.append(f"{database}.{schema}.{table}")
+            return out
+
+        state = ".".join(self.quote_identifier(p) for p in (database, state_schema, "lookalike_build_state") if p)
+        mine, theirs = names(identifier), names(earlier)
+        try:
+            found = session.execute(
+                "select max(recorded_at) filter (where relation_name in (?, ?)), "
+                "max(recorded_at) filter (where relation_name in (?, ?)) "
+                f"from {state} where action = 'built'",
+                [*(mine * 2)[:2], *(theirs * 2)[:2]],
+            ).fetchall()
+        except Exception:  # duckdb.CatalogException: no record (reuse layer off, another schema)
+            return False
+        built, earlier_built = found[0]
+        return built is not None and earlier_built is not None and earlier_built < built
+
     def relation(self, obj):
         """``obj`` as a DuckDB relation (a relation already, or an Arrow table in a new in-memory DuckDB)."""
         if isinstance(obj, duckdb.DuckDBPyRelation) or (

@@ -266,3 +266,88 @@ def test_previous_table_escapes_quotes_in_the_relation_name():
     assert con.execute("select * from sentinel_keep").fetchall() == [(1,)]
     con.execute('create table "odd""; drop table sentinel_keep; --" as select \'r\' as run_id')
     assert reuse.previous_table(con, This()).fetchall() == [("r",)]
+
+
+# --- decision 0047: which runs' derived rows may be carried ---------------------------------------
+
+
+def test_reused_model_fingerprints_take_every_unchanged_model_only_when_the_models_table_is_unchanged():
+    rows = [
+        {"run_id": "kept", "training_fingerprint": "f1", "training_action": "reused"},
+        {"run_id": "fitted", "training_fingerprint": "f2", "training_action": "trained"},
+        {"run_id": "failed", "training_fingerprint": None, "training_action": None},
+    ]
+    # A models table written by this build: only the runs it carried over ('reused'); a run refitted
+    # under an unchanged fingerprint (a tampered model) says 'trained' and is left out.
+    assert reuse.reused_model_fingerprints(rows) == {"kept": "f1"}
+    # Not written since the derived table was: every model row is the one the derived rows came from.
+    assert reuse.reused_model_fingerprints(rows, models_unchanged=True) == {"kept": "f1", "fitted": "f2"}
+    for force in (True, "true"):
+        assert reuse.reused_model_fingerprints(rows, force, models_unchanged=True) == {}
+
+
+class _This:
+    database = "memory"
+    schema = "main"
+
+    def __init__(self, identifier):
+        self.identifier = identifier
+
+
+def _state(con, rows, schema="main"):
+    con.execute(
+        f"create or replace table {schema}.lookalike_build_state (relation_name varchar, invocation_id varchar, "
+        "action varchar, inputs_key varchar, rows_checksum varchar, recorded_at timestamp)"
+    )
+    for name, action, at in rows:
+        con.execute(
+            f"insert into {schema}.lookalike_build_state values (?, 'i', ?, 'k', null, timestamp '2026-12-01' + to_seconds(?))",
+            [name, action, at],
+        )
+
+
+def test_models_unchanged_since_reads_the_latest_built_rows_of_the_build_state():
+    con = duckdb.connect()
+    this = _This("lookalike_feature_importance")
+    importance, models = "memory.main.lookalike_feature_importance", "memory.main.lookalike_run_models"
+    # No record at all (reuse layer off): cannot tell.
+    assert reuse.models_unchanged_since(con, this, "main") is False
+    _state(con, [(models, "built", 1), (importance, "built", 2)])
+    assert reuse.models_unchanged_since(con, this, "main") is True
+    # Kept afterwards (a delta day): still the rows the derived table read.
+    _state(con, [(models, "built", 1), (importance, "built", 2), (models, "kept", 3), (importance, "kept", 4)])
+    assert reuse.models_unchanged_since(con, this, "main") is True
+    # The models table written again after the derived table (a refit, a tampered model): not unchanged.
+    _state(con, [(models, "built", 1), (importance, "built", 2), (models, "built", 3)])
+    assert reuse.models_unchanged_since(con, this, "main") is False
+    # The derived table never built, or the models table never built: cannot tell.
+    _state(con, [(models, "built", 1)])
+    assert reuse.models_unchanged_since(con, this, "main") is False
+    _state(con, [(importance, "built", 2), (models, "kept", 3)])
+    assert reuse.models_unchanged_since(con, this, "main") is False
+    # Names without the database (an adapter whose relations have none) are read too.
+    _state(con, [("main.lookalike_run_models", "built", 1), ("main.lookalike_feature_importance", "built", 2)])
+    assert reuse.models_unchanged_since(con, this, "main") is True
+    # Rows of another schema's tables, a missing state schema or config, no session: False.
+    _state(
+        con,
+        [("memory.other.lookalike_run_models", "built", 1), ("memory.other.lookalike_feature_importance", "built", 2)],
+    )
+    assert reuse.models_unchanged_since(con, this, "main") is False
+    assert reuse.models_unchanged_since(con, this, "nowhere") is False
+    assert reuse.models_unchanged_since(con, this, None) is False
+    assert reuse.models_unchanged_since(None, this, "main") is False
+
+
+def test_models_unchanged_since_quotes_hostile_schema_names():
+    con = duckdb.connect()
+    con.execute("create table sentinel_keep as select 1 as x")
+    hostile = 'st"; drop table sentinel_keep; --'
+    con.execute(f'create schema "{hostile.replace(chr(34), chr(34) * 2)}"')
+    con.execute(
+        f'create table "{hostile.replace(chr(34), chr(34) * 2)}".lookalike_build_state (relation_name varchar, '
+        "invocation_id varchar, action varchar, inputs_key varchar, rows_checksum varchar, recorded_at timestamp)"
+    )
+    this = _This("it's")
+    assert reuse.models_unchanged_since(con, this, hostile) is False
+    assert con.execute("select * from sentinel_keep").fetchall() == [(1,)]

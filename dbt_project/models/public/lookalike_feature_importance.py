@@ -10,4 +10,6 @@ def model(dbt, session):
         runs=dbt.ref("int_lookalike__runs"),
         previous=lookalike.previous_table(session, dbt.this),
         force=dbt.config.get("force_retrain"),
+        # Decision 0047: lookalike_run_models not written since this table was (lookalike_build_state).
+        models_unchanged=lookalike.models_unchanged_since(session, dbt.this, dbt.config.get("lookalike_build_state")),
     )

@@ -7,4 +7,6 @@ def model(dbt, session):
         examples=dbt.ref("int_lookalike__training_examples"),
         previous=lookalike.previous_table(session, dbt.this),
         force=dbt.config.get("force_retrain"),
+        # Decision 0047: lookalike_run_models not written since this table was (lookalike_build_state).
+        models_unchanged=lookalike.models_unchanged_since(session, dbt.this, dbt.config.get("lookalike_build_state")),
     )
