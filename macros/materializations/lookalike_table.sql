@@ -26,8 +26,13 @@
     {{ return({'relations': [target_relation]}) }}
   {%- endif -%}
 
-  {#- A leftover of a build that stopped between the two steps. -#}
-  {% do adapter.drop_relation(new_relation) %}
+  {#- A leftover of a build that stopped between the two steps. dbt's relation cache lists the
+      schema's tables at the start of the build, so only a leftover costs a statement (a
+      `drop table if exists` before every built model cost about 0.06 s each on Spark). -#}
+  {%- set leftover = adapter.get_relation(database=database, schema=schema, identifier=identifier ~ '__lookalike_new') -%}
+  {% if leftover is not none %}
+    {% do adapter.drop_relation(leftover) %}
+  {% endif %}
 
   {{ run_hooks(pre_hooks) }}
 

@@ -97,6 +97,16 @@ GUARDED_FEATURE_TABLES = {
 }
 #: Kept by the same key, but read only the population's snapshots, not the labels.
 POPULATION_TABLES = {"int_lookalike__inference_snapshots"}
+#: Reports over the training predictions (and, for the metrics, the scores) and over the labels:
+#: lookalike_keep with a row checksum (issue 29: on Spark each costs a table build).
+EVALUATION_TABLES = {
+    "lookalike_run_metrics",
+    "lookalike_run_threshold_metrics",
+    "lookalike_run_cumulative_positive_rates",
+    "lookalike_run_confusion_matrix",
+    "lookalike_run_deciles",
+}
+LABEL_REPORTS = {"lookalike_input_label_summary", "lookalike_label_monthly", "lookalike_label_weight_counts"}
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +177,7 @@ def test_unchanged_rebuild_reuses_every_model_and_score(builds):
     # lookalike_user_scores reads its previous table (the last good audience of a failed run) once
     # one exists; that part of its SQL is left out of its key, so it is kept from the second build on.
     assert again["kept"] >= KEEP_MODELS | GUARDED_FEATURE_TABLES | POPULATION_TABLES | {"lookalike_user_scores"}
+    assert again["kept"] >= EVALUATION_TABLES | LABEL_REPORTS
     # The serving file is kept from the third build: the second one's lookalike_runs says reused,
     # not trained, so it is published once more.
     assert "lookalike_serving" not in again["kept"]
@@ -185,7 +196,7 @@ def test_changing_one_runs_labels_refits_only_that_run(builds):
     assert actions(after, "pit") == ("trained", "scored")
     # The labels changed: the models table is rebuilt (run 'single' reused inside it), and so is
     # everything downstream of it; the population's features are kept.
-    assert not after["kept"] & KEEP_MODELS
+    assert not after["kept"] & (KEEP_MODELS | EVALUATION_TABLES | LABEL_REPORTS)
     assert {"lookalike_inference_features", "int_lookalike__inference_snapshots"} <= after["kept"]
     assert after["models"]["pit"]["training_fingerprint"] != before["models"]["pit"]["training_fingerprint"]
     assert len(after["predictions"]["pit"]) == len(before["predictions"]["pit"]) + 1
@@ -216,6 +227,8 @@ def test_a_population_change_rescores_with_the_kept_model(builds):
     # int_lookalike__run_fingerprints, which holds the population's checksum), and reuses 'pit''s
     # model inside.
     assert after["kept"] & (KEEP_MODELS | GUARDED_FEATURE_TABLES | POPULATION_TABLES) == {"lookalike_pit_labels"}
+    # The reports over the labels read only lookalike_pit_labels: kept with it.
+    assert LABEL_REPORTS <= after["kept"]
     assert after["models"]["pit"] == before["models"]["pit"]
     assert len(after["scores"]["pit"]) == len(before["scores"]["pit"]) + 1
     assert "0061" in [r[0] for r in after["scores"]["pit"]]

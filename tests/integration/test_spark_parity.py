@@ -87,6 +87,8 @@ PUBLIC = [
     "lookalike_feature_drift_history",
     "lookalike_audience_history",
 ]
+#: Kept by an unchanged rebuild: reports over lookalike_pit_labels only (config lookalike_keep).
+LABEL_REPORTS = ["lookalike_input_label_summary", "lookalike_label_monthly", "lookalike_label_weight_counts"]
 HISTORY = ["lookalike_run_history", "lookalike_feature_drift_history", "lookalike_audience_history"]
 INTERNAL = ["int_lookalike__training_examples", "lookalike_run_models"]
 
@@ -390,10 +392,16 @@ def test_an_unchanged_rebuild_keeps_the_tables_on_spark(engines):
     labels and the Python model lookalike_run_models as they are (no copy, no rebuild; the Python
     model's key has the library version lookalike-dbt passes), and the build state records it."""
     proc = spark_io.lookalike_dbt(
-        ["run", "-s", "+lookalike_run_models"], engines["spark_dir"], engines["work"] / "spark_rerun", PARITY_VARS
+        ["run", "-s", "+lookalike_run_models", *LABEL_REPORTS],
+        engines["spark_dir"],
+        engines["work"] / "spark_rerun",
+        PARITY_VARS,
     )
     kept = set(re.findall(r"lookalike: (\w+) kept: its inputs are unchanged", proc.stdout))
     assert kept == {
+        *LABEL_REPORTS,
+        "int_lookalike__runs",
+        "int_lookalike__run_fingerprints",
         "int_lookalike__user_snapshots",
         "int_lookalike__inference_snapshots",
         "int_lookalike__event_series",
@@ -405,6 +413,39 @@ def test_an_unchanged_rebuild_keeps_the_tables_on_spark(engines):
         "lookalike_run_models",
     }, sorted(kept)
     assert "is built every time" not in proc.stdout
+
+
+def test_a_leftover_new_table_is_dropped_before_the_model_is_built(engines):
+    """lookalike_table builds `<model>__lookalike_new` and renames it into place; a build that
+    stopped in between leaves it. The next build of that model drops it (dbt's relation cache says
+    it is there; no `drop table if exists` runs for a model without one) and builds the model."""
+    work = engines["work"] / "leftover"
+    work.mkdir()
+    leftover = work / "leftover.duckdb"
+    with duckdb.connect(str(leftover)) as con:
+        con.execute(f"create schema {SCHEMA}")
+        con.execute(f"create table {SCHEMA}.lookalike_label_monthly__lookalike_new as select 1 as stray")
+    spark_io.run("load", engines["spark_dir"], leftover, [f"{SCHEMA}.lookalike_label_monthly__lookalike_new"])
+    before = query(engines["spark"], f"select * from {spark_name('lookalike_label_monthly')} order by all")
+    proc = spark_io.lookalike_dbt(
+        ["run", "-s", "lookalike_label_monthly", "lookalike_label_weight_counts", "--full-refresh"],
+        engines["spark_dir"],
+        work,
+        PARITY_VARS,
+    )
+    # (the PASS count includes the on-run-start hooks)
+    assert "ERROR=0" in proc.stdout, proc.stdout[-3000:]
+    for model in ("lookalike_label_monthly", "lookalike_label_weight_counts"):
+        assert f"OK created sql lookalike_table model {SCHEMA}.{model}" in proc.stdout, proc.stdout[-3000:]
+    log = (work / "logs" / "dbt.log").read_text()
+    drops = [d.replace("`", "").split(".")[-1] for d in re.findall(r"drop table if exists (\S+)", log)]
+    assert [d for d in drops if d.endswith("__lookalike_new")] == ["lookalike_label_monthly__lookalike_new"], drops
+    found = spark_io.tables(engines["spark_dir"], work / "tables.json")
+    assert (SCHEMA, "lookalike_label_monthly__lookalike_new") not in found
+    assert (SCHEMA, "lookalike_label_monthly") in found
+    dumped = work / "dumped.duckdb"
+    spark_io.run("dump", engines["spark_dir"], dumped, [f"{SCHEMA}.lookalike_label_monthly"])
+    assert query(dumped, f"select * from {spark_name('lookalike_label_monthly')} order by all") == before
 
 
 def test_plain_dbt_on_spark_stops_at_the_start_naming_lookalike_dbt(tmp_path):

@@ -1,3 +1,4 @@
+{{ config(lookalike_keep=true) }}
 {#- What each run's model and scores depend on, as checksums (grain: run_id). The Python models
     compare them with the ones stored by the previous build to reuse unchanged models and scores:
     training_checksum covers the run's settings and every training example (labels, weights,

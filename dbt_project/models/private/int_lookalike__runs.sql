@@ -1,3 +1,4 @@
+{{ config(lookalike_keep=true) }}
 {#- One row per run_id: every run declared in the runs input, plus every run_id that appears only
     in the labels (is_declared = false, so it can be reported as FAILED). Settings are resolved;
     n_declared counts duplicate declarations (only the first, by description, is kept). -#}

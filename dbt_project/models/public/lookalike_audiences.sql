@@ -1,3 +1,4 @@
+{{ config(lookalike_keep=true) }}
 {#- The audience to send to a campaign. One row per run and selected user (grain: run_id, user_id):
     the users of lookalike_user_scores within every limit set for the run (runs input columns
     audience_top_n, audience_top_pct, audience_min_score; null = the variable lookalike_<setting>;

@@ -1,3 +1,4 @@
+{{ config(lookalike_keep=true) }}
 {#- One row per run and split (train, test): weighted AUC, KS and log loss, example counts, positive
     rate; accuracy, precision, recall and f1 of the positive class at the split's top_pct cutoff of
     lookalike_run_threshold_metrics (var lookalike_threshold_top_pct; docs/evaluation.md); and on

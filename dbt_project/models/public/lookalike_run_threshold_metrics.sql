@@ -1,3 +1,4 @@
+{{ config(lookalike_keep=true) }}
 {#- Confusion counts and per-class precision / recall / f1 per run, split and cutoff (grain: run_id,
     split, cutoff): at the threshold maximising KS and at the top lookalike_threshold_top_pct % of
     scores. See macros/lookalike_threshold_metrics.sql. -#}
