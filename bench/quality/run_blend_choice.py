@@ -58,7 +58,6 @@ import numpy as np
 import sklearn
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -70,7 +69,16 @@ from lookalike_udf.features import FeatureEncoder  # noqa: E402
 from lookalike_udf.scoring import LookalikeModel  # noqa: E402
 from lookalike_udf.training import feature_columns  # noqa: E402
 from lookalike_udf.tuning import OOF_CANDIDATES, oof_rule, oof_scores  # noqa: E402
-from run_tabular import DATASETS, PLAIN, examples, feature_table, load_dataset, plain_frame, plain_pipeline  # noqa: E402
+from run_tabular import (  # noqa: E402
+    DATASETS,
+    PLAIN,
+    examples,
+    feature_table,
+    held_out_split,
+    load_dataset,
+    plain_frame,
+    plain_pipeline,
+)
 
 SEED = 42
 TYPES = ("hgb", "logistic", "rf")
@@ -111,9 +119,7 @@ def blends(p: dict, rank_within: list | None = None) -> dict:
 def evaluate(name: str, split_seed: int, store: dict | None = None) -> dict:
     X, y = load_dataset(name)
     features = feature_table(X)
-    idx = np.arange(len(y))
-    train_idx, test_idx = train_test_split(idx, test_size=0.3, stratify=y, random_state=split_seed)
-    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    train_idx, test_idx = held_out_split(y, split_seed)
     test = examples(features, test_idx, y[test_idx], np.full(len(test_idx), "label"), "test")
     train = examples(features, train_idx, y[train_idx], np.full(len(train_idx), "label"), "train")
     truth = y[test_idx]
@@ -207,8 +213,7 @@ def plain_anchors(recorded: Path) -> dict:
 def fit_plain(name: str, split_seed: int) -> dict:
     """Held-out AUC of the plain scikit-learn anchors (``run_tabular.plain_pipeline``) on one split."""
     X, y = load_dataset(name)
-    train_idx, test_idx = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=split_seed)
-    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    train_idx, test_idx = held_out_split(y, split_seed)
     frame = plain_frame(X)
     out = {}
     for kind in PLAIN:
